@@ -1,0 +1,3 @@
+from elinkctl.cli import main
+
+main()

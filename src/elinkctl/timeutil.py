@@ -1,0 +1,117 @@
+"""Times and durations as users write them.
+
+Every instant inside elinkctl is an aware datetime. Users may write a time
+without an offset (``2026-11-23 10:05``) or just a clock time (``10:05``,
+meaning today); both are read in the store's time zone. Durations use the
+units of the escalation matrix: ``15m``, ``4h``, ``2d``, ``1h30m``, and
+``wd`` (working days, only meaningful on a business calendar).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from elinkctl.errors import UsageProblem
+
+_DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*(wd|w|d|h|m|s)\s*)+$")
+_PART_RE = re.compile(r"(\d+)\s*(wd|w|d|h|m|s)")
+_UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def zone(name: str) -> dt.tzinfo:
+    """The tzinfo for an IANA name; a clear error for an unknown one."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageProblem(f"unknown time zone {name!r}") from None
+
+
+def parse_time(text: str, tz: dt.tzinfo, *, now: dt.datetime | None = None) -> dt.datetime:
+    """Parse ISO 8601 (offset optional) or a bare ``HH:MM`` (today, in ``tz``)."""
+    raw = text.strip()
+    if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", raw):
+        base = (now or dt.datetime.now(tz)).astimezone(tz)
+        parts = [int(p) for p in raw.split(":")]
+        try:
+            return base.replace(
+                hour=parts[0], minute=parts[1], second=parts[2] if len(parts) > 2 else 0,
+                microsecond=0,
+            )
+        except ValueError:
+            raise UsageProblem(f"invalid time {text!r}") from None
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        try:
+            from dateutil import parser as du_parser
+
+            value = du_parser.isoparse(raw)
+        except (ValueError, OverflowError):
+            raise UsageProblem(
+                f"invalid time {text!r}: use ISO 8601, e.g. 2026-11-23T10:05+08:00 or 10:05"
+            ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(tz)
+
+
+def parse_duration(text: str | int | float) -> dt.timedelta:
+    """``15m``/``4h``/``2d``/``1h30m`` → timedelta. ``wd`` is refused here (calendar needed)."""
+    seconds, wd = parse_duration_parts(text)
+    if wd:
+        raise UsageProblem(f"duration {text!r}: working days need a business calendar")
+    return dt.timedelta(seconds=seconds)
+
+
+def parse_duration_parts(text: str | int | float) -> tuple[int, int]:
+    """Split a duration into (wall seconds, working days)."""
+    if isinstance(text, bool):
+        raise UsageProblem(f"invalid duration {text!r}")
+    if isinstance(text, int | float):
+        if text == 0:
+            return 0, 0
+        raise UsageProblem(f"invalid duration {text!r}: give a unit, e.g. 30m, 4h, 2d")
+    if not _DURATION_RE.match(str(text)):
+        raise UsageProblem(f"invalid duration {text!r}: use e.g. 15m, 4h, 2d, 1h30m, 2wd")
+    seconds = 0
+    wd = 0
+    for amount, unit in _PART_RE.findall(str(text)):
+        if unit == "wd":
+            wd += int(amount)
+        else:
+            seconds += int(amount) * _UNIT_SECONDS[unit]
+    return seconds, wd
+
+
+def format_duration(delta: dt.timedelta) -> str:
+    """A compact human duration: ``2d 3h``, ``4h 05m``, ``12m``."""
+    total = int(delta.total_seconds())
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{sign}{days}d {hours}h"
+    if hours:
+        return f"{sign}{hours}h {minutes:02d}m"
+    return f"{sign}{minutes}m"
+
+
+def now_from_env(tz: dt.tzinfo) -> dt.datetime:
+    """The current instant, or ``ELINKCTL_NOW`` when set (replays and tests)."""
+    raw = os.environ.get("ELINKCTL_NOW")
+    if raw:
+        try:
+            return parse_time(raw, tz)
+        except UsageProblem:
+            raise UsageProblem(f"ELINKCTL_NOW: invalid time {raw!r}") from None
+    return dt.datetime.now(tz).replace(microsecond=0)
+
+
+def iso(value: dt.datetime) -> str:
+    """ISO 8601 with offset, seconds precision."""
+    return value.replace(microsecond=0).isoformat()

@@ -1,0 +1,117 @@
+"""The only place that loads or dumps YAML.
+
+Tickets and rules are for humans first: Chinese stays as characters
+(``allow_unicode``), keys keep the order we give them (``sort_keys=False``),
+multi-line text uses literal blocks, and datetimes are written as ISO 8601
+with ``T`` and an explicit offset. Loading is always safe (C loader when
+available), and YAML errors carry the line so callers can name it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import yaml
+
+try:  # the C implementations are ~10x faster; fall back only if libyaml is missing
+    from yaml import CSafeDumper as _BaseDumper
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeDumper as _BaseDumper  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+
+class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Safe loader; timestamps come back as aware datetimes when they carry an offset."""
+
+
+class Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
+    """Block style, unicode, insertion order, literal blocks for multi-line text."""
+
+
+def _repr_str(dumper: Any, data: str) -> Any:
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+def _repr_datetime(dumper: Any, data: dt.datetime) -> Any:
+    # isoformat gives 2026-11-23T10:00:00+08:00; the implicit timestamp resolver
+    # recognises it, so it is emitted plain (no quotes) and loads back as datetime.
+    return dumper.represent_scalar("tag:yaml.org,2002:timestamp", data.isoformat())
+
+
+def _repr_date(dumper: Any, data: dt.date) -> Any:
+    return dumper.represent_scalar("tag:yaml.org,2002:timestamp", data.isoformat())
+
+
+Dumper.add_representer(str, _repr_str)
+Dumper.add_representer(dt.datetime, _repr_datetime)
+Dumper.add_representer(dt.date, _repr_date)
+
+
+class YamlError(Exception):
+    """A YAML syntax error with a 1-based line number (None when unknown)."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def load(text: str) -> Any:
+    """Parse YAML text safely; raise `YamlError` with the line of the problem."""
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise YamlError(problem, line) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(str(exc).splitlines()[0], None) from None
+
+
+def dump(data: Any) -> str:
+    """Dump to block-style, unicode, order-preserving YAML text."""
+    text: str = yaml.dump(
+        data,
+        Dumper=Dumper,
+        allow_unicode=True,
+        sort_keys=False,
+        default_flow_style=False,
+        width=1_000_000,
+    )
+    return text
+
+
+def line_of_key(text: str, path: list[str | int]) -> int | None:
+    """Best-effort 1-based line of a key path in YAML text, for error messages.
+
+    Walks the node tree (no construction), so it works for any valid YAML.
+    """
+    try:
+        node = yaml.compose(text, Loader=Loader)
+    except yaml.YAMLError:
+        return None
+    best: int | None = None
+    for key in path:
+        if node is None:
+            break
+        if isinstance(node, yaml.MappingNode):
+            found = None
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == str(key):
+                    best = k.start_mark.line + 1
+                    found = v
+                    break
+            node = found
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            if 0 <= key < len(node.value):
+                node = node.value[key]
+                best = node.start_mark.line + 1
+            else:
+                break
+        else:
+            break
+    return best
