@@ -1,0 +1,1 @@
+"""The pure domain: no I/O, `now` is always passed in."""
