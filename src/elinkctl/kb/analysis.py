@@ -1,0 +1,237 @@
+"""Text analysis for knowledge-base search: normalisation, tokens, synonyms.
+
+Chinese is written without spaces and the desk's users mix in English
+product names ("vpn 连不上", "outlook收不到邮件"). A word segmenter (jieba)
+needs a dictionary, guesses wrong on jargon (单点登录, 财务系统) and costs
+start-up time; overlapping character bigrams need nothing and match any
+phrasing that shares two adjacent characters, which is what "财务系统登录失败"
+and "财务系统无法登录" share. Single CJK characters are indexed too, at a low
+query weight, so that one-character words (慢, 卡) still find something.
+ASCII runs become lowercase words; a word mixing letters and digits (win10,
+u8) is also split so that "win 10" and "win10" meet.
+
+The synonym table is data, not code: operations desks keep hearing the same
+few ways of saying "cannot connect", "cannot log in", "slow". It is applied
+at query time only, so editing it never requires rebuilding a cached index.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+__all__ = [
+    "DEFAULT_ANALYZER",
+    "SYNONYM_GROUPS",
+    "SYNONYM_WEIGHT",
+    "UNIGRAM_WEIGHT",
+    "Analyzer",
+    "index_terms",
+    "normalize",
+    "query_terms",
+]
+
+# CJK Unified Ideographs (+ Extension A and compatibility ideographs).
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUN = re.compile(f"[{_CJK}]+|[a-z0-9]+")
+_HAS_CJK = re.compile(f"[{_CJK}]")
+_ALNUM_SPLIT = re.compile(r"[a-z]+|[0-9]+")
+_SPACES = re.compile(r"\s+")
+
+#: Query weight of a single CJK character relative to a bigram or a word.
+#: Low, because a lone character ("无", "法") matches half of all documents.
+UNIGRAM_WEIGHT = 0.25
+#: Query weight of terms that come only from a synonym, not from what the user typed.
+SYNONYM_WEIGHT = 0.6
+
+#: Phrasings an IT operations desk treats as the same thing. Each group is a
+#: tuple of equivalent phrases; when the query contains one of them, the
+#: others are searched as well, at `SYNONYM_WEIGHT`. Phrases are compared
+#: after `normalize` (lowercase, half-width). Pure-ASCII phrases match whole
+#: words; phrases with Chinese match as substrings of the query with spaces
+#: removed. Keep groups tight: a loose group drags unrelated articles up.
+SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
+    # connecting
+    ("无法连接", "连不上", "连接失败", "连接不上", "不能连接", "连接不了", "无法连上", "connect"),
+    ("掉线", "断线", "断开", "断网", "老是断", "频繁断开"),
+    # logging in
+    ("登录", "登陆", "登入", "登錄", "login", "logon", "sign in", "signin"),
+    ("无法登录", "登录失败", "登不上", "登录不了", "登陆不了", "不能登录", "进不去"),
+    ("单点登录", "sso", "统一认证", "统一身份认证", "统一登录"),
+    ("密码", "口令", "password", "pwd"),
+    ("忘记密码", "忘了密码", "重置密码", "密码重置", "改密码", "修改密码"),
+    ("锁定", "被锁", "锁住", "锁了", "冻结", "locked"),
+    # opening / access
+    ("打不开", "无法打开", "打开失败", "不能打开", "开不了"),
+    ("无法访问", "访问不了", "访问失败", "不能访问", "上不去", "打不开"),
+    ("权限", "没有权限", "无权限", "拒绝访问", "access denied", "403"),
+    # performance
+    ("慢", "卡顿", "很卡", "缓慢", "响应慢", "延迟", "slow"),
+    ("卡死", "卡住", "无响应", "没反应", "未响应", "死机", "hang"),
+    # errors
+    ("报错", "出错", "错误", "异常", "error", "提示错误"),
+    # devices
+    ("打印机", "打印", "printer", "print"),
+    ("扫描", "扫描仪", "scan", "scanner"),
+    ("卡纸", "夹纸", "塞纸", "纸卡住"),
+    ("电脑", "计算机", "pc", "台式机", "笔记本", "主机"),
+    ("显示器", "屏幕", "monitor"),
+    ("黑屏", "不显示", "没信号", "无信号"),
+    ("蓝屏", "bsod"),
+    ("开不了机", "无法开机", "开不了", "启动不了", "无法启动", "起不来"),
+    ("内存", "ram", "memory"),
+    ("硬盘", "磁盘", "disk", "c盘"),
+    ("磁盘满", "空间不足", "磁盘已满", "硬盘满", "满了", "no space"),
+    ("u盘", "移动硬盘", "usb"),
+    ("摄像头", "camera", "webcam"),
+    ("耳机", "麦克风", "声音", "音频"),
+    # network
+    ("网络", "上网", "网速", "internet", "外网"),
+    ("无线", "wifi", "wi fi", "wlan", "热点"),
+    ("vpn", "远程接入", "sslvpn"),
+    ("dns", "域名解析", "解析", "域名"),
+    ("ip冲突", "ip地址冲突", "地址冲突"),
+    ("ip", "ip地址", "dhcp"),
+    ("代理", "proxy"),
+    ("防火墙", "firewall", "端口"),
+    # mail and collaboration
+    ("邮箱", "邮件", "mail", "email", "outlook", "foxmail", "exchange"),
+    ("收不到", "接收不到", "无法接收", "没收到", "收不了"),
+    ("发不出", "发送失败", "无法发送", "发不出去", "发不了", "退信"),
+    ("附件", "attachment"),
+    ("oa", "办公系统", "办公自动化", "协同办公"),
+    ("审批", "流程", "待办", "workflow"),
+    ("视频会议", "会议系统", "腾讯会议", "zoom", "teams"),
+    ("共享文件夹", "共享盘", "共享目录", "文件服务器", "网络驱动器", "网盘"),
+    # business systems
+    ("erp", "sap", "用友", "金蝶"),
+    ("财务系统", "财务软件", "报销系统"),
+    ("数据库", "db", "database"),
+    ("表空间", "tablespace"),
+    ("备份", "backup"),
+    ("还原", "恢复", "restore"),
+    ("证书", "ssl", "tls", "https", "cert", "certificate"),
+    ("过期", "到期", "失效", "expired"),
+    ("ukey", "u盾", "usbkey", "key盘"),
+    ("病毒", "中毒", "木马", "勒索", "virus", "malware"),
+    ("安装", "装不上", "install"),
+    ("激活", "许可", "license", "授权"),
+    ("office", "word", "excel", "wps"),
+    ("浏览器", "chrome", "edge", "ie", "firefox"),
+    ("服务器", "server", "宕机", "挂了"),
+)
+
+
+def normalize(text: str) -> str:
+    """Fold full-width forms and case so 'ＶＰＮ', 'Vpn' and 'vpn' are one term."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _is_cjk_char(term: str) -> bool:
+    return len(term) == 1 and _HAS_CJK.match(term) is not None
+
+
+class Analyzer:
+    """Turns documents and queries into weighted terms (the default: CJK n-grams).
+
+    A class rather than bare functions so that an alternative segmentation
+    (jieba, measured in scripts/kb_quality.py) can be swapped in by
+    overriding `_cjk_terms`, and so that ablations (no synonyms, other
+    weights) need no global state. `name` is stored in serialised indexes:
+    an index built by one analyzer must not be queried with another.
+    """
+
+    name = "ngram1"
+
+    def __init__(
+        self,
+        *,
+        synonyms: Iterable[tuple[str, ...]] = SYNONYM_GROUPS,
+        unigram_weight: float = UNIGRAM_WEIGHT,
+        synonym_weight: float = SYNONYM_WEIGHT,
+    ) -> None:
+        self.unigram_weight = unigram_weight
+        self.synonym_weight = synonym_weight
+        self._groups = [self._compile(group) for group in synonyms]
+
+    def _cjk_terms(self, run: str, out: list[str]) -> None:
+        """Terms of a run of Chinese characters: every character and every bigram."""
+        out.extend(run)
+        out.extend([run[i : i + 2] for i in range(len(run) - 1)])
+
+    def index_terms(self, text: str) -> list[str]:
+        """All terms of `text` as stored in the index (with repeats, for term frequency)."""
+        out: list[str] = []
+        for run in _RUN.findall(normalize(text)):
+            if _HAS_CJK.match(run):
+                self._cjk_terms(run, out)
+            else:
+                out.append(run)
+                if not run.isalpha() and not run.isdigit():
+                    parts = _ALNUM_SPLIT.findall(run)
+                    if len(parts) > 1:
+                        out.extend(parts)
+        return out
+
+    def _phrase_terms(self, phrase: str) -> tuple[str, ...]:
+        """Terms a synonym phrase contributes: not its single characters.
+
+        Unigrams of an expansion would mostly add noise ("无", "法"); a
+        one-character phrase ("慢") has nothing else, so it keeps it.
+        """
+        terms = self.index_terms(phrase)
+        strong = [t for t in terms if not _is_cjk_char(t)]
+        return tuple(dict.fromkeys(strong or terms))
+
+    def _compile(self, group: tuple[str, ...]) -> tuple[tuple[str, bool, tuple[str, ...]], ...]:
+        compiled = []
+        for phrase in group:
+            norm = normalize(phrase)
+            cjk = _HAS_CJK.search(norm) is not None
+            key = _SPACES.sub("", norm) if cjk else " " + " ".join(_RUN.findall(norm)) + " "
+            compiled.append((key, cjk, self._phrase_terms(phrase)))
+        return tuple(compiled)
+
+    def query_terms(self, query: str, *, synonyms: bool = True) -> dict[str, float]:
+        """Terms of a user's query with their weights (highest weight wins per term).
+
+        What the user typed weighs 1 (single CJK characters
+        `unigram_weight`); terms that only come from a synonym of something
+        they typed weigh `synonym_weight`, so an article in the user's own
+        words still ranks first.
+        """
+        norm = normalize(query)
+        weights: dict[str, float] = {}
+        typed = self.index_terms(norm)
+        for term in typed:
+            w = self.unigram_weight if _is_cjk_char(term) else 1.0
+            if w > weights.get(term, 0.0):
+                weights[term] = w
+        if not synonyms or not typed:
+            return weights
+        compact = _SPACES.sub("", norm)
+        words = " " + " ".join(_RUN.findall(norm)) + " "
+        sw = self.synonym_weight
+        for phrases in self._groups:
+            if not any((key in compact) if cjk else (key in words) for key, cjk, _ in phrases):
+                continue
+            for _key, _cjk, terms in phrases:
+                for term in terms:
+                    if sw > weights.get(term, 0.0):
+                        weights[term] = sw
+        return weights
+
+
+#: The analyzer used when none is given.
+DEFAULT_ANALYZER = Analyzer()
+
+
+def index_terms(text: str) -> list[str]:
+    """Index terms of `text` with the default analyzer (see `Analyzer.index_terms`)."""
+    return DEFAULT_ANALYZER.index_terms(text)
+
+
+def query_terms(query: str, *, synonyms: bool = True) -> dict[str, float]:
+    """Weighted query terms with the default analyzer (see `Analyzer.query_terms`)."""
+    return DEFAULT_ANALYZER.query_terms(query, synonyms=synonyms)

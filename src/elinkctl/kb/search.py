@@ -1,0 +1,355 @@
+"""Ranked full-text search over knowledge-base articles and resolved incidents.
+
+The desk's first step on every call is "search the knowledge base" (E-Link
+procedure, initial support), so this must answer in a blink on a laptop for
+a few thousand articles plus years of resolved tickets, with no server.
+
+Ranking is BM25F (Robertson & Zaragoza): term frequencies of the title, the
+meta field (keywords, systems, modules) and the body are weighted and
+length-normalised separately, then saturated once. Everything except the
+query-dependent IDF is computed at build time, so a posting is just
+(document number, saturated weight) and a query is a few tight loops over
+`array` slices. The same arrays are what `to_bytes` writes, so loading a
+cached index costs one JSON header parse and three `frombytes` calls.
+
+The caller's `system`/`module` are boosts, not filters: an article about
+the same system should come first, but a generic one ("重置域账号密码") must
+still be found when the ticket names a specific system.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import struct
+import sys
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .analysis import DEFAULT_ANALYZER, Analyzer, normalize
+from .article import Article
+
+__all__ = ["Doc", "Hit", "IndexFormatError", "SearchIndex", "doc_from_article", "doc_from_ticket"]
+
+Kind = Literal["kb", "ticket"]
+
+# BM25F parameters. Title matches count three times a body match: a title is
+# what the author chose to describe the whole problem. Keywords/systems are
+# curated too, but a long keyword list should not dominate.
+K1 = 1.2
+TITLE_WEIGHT, TITLE_B = 3.0, 0.5
+META_WEIGHT, META_B = 2.0, 0.5
+BODY_WEIGHT, BODY_B = 1.0, 0.75
+#: Multipliers when the caller's system / module matches the document's.
+SYSTEM_BOOST = 1.5
+MODULE_BOOST = 1.2
+
+_MAGIC = b"ELKBIDX1"
+_FORMAT = 1
+
+
+class IndexFormatError(ValueError):
+    """Bytes given to `SearchIndex.from_bytes` are not a usable index.
+
+    A cache problem, not the user's: the store should rebuild from the
+    documents, which is why this is not an `ElinkError`.
+    """
+
+
+def _as_tuple(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,) if value.strip() else ()
+    return tuple(v for v in value if v and v.strip())
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One searchable document: a knowledge article or a resolved incident.
+
+    `system` and `module` accept one name or several (an article may cover
+    more than one system); they are kept as tuples.
+    """
+
+    id: str
+    kind: Kind
+    title: str
+    text: str = ""
+    system: str | tuple[str, ...] = ()
+    module: str | tuple[str, ...] = ()
+    keywords: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "system", _as_tuple(self.system))
+        object.__setattr__(self, "module", _as_tuple(self.module))
+        object.__setattr__(self, "keywords", _as_tuple(self.keywords))
+
+    @property
+    def systems(self) -> tuple[str, ...]:
+        """The document's systems as a tuple (never a bare string)."""
+        return _as_tuple(self.system)
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """The document's modules as a tuple (never a bare string)."""
+        return _as_tuple(self.module)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result; `score` only orders hits of one query."""
+
+    id: str
+    title: str
+    score: float
+    kind: str
+
+
+def _names_match(wanted: str, have: tuple[str, ...]) -> bool:
+    """'财务' matches '财务系统' and vice versa; two characters at least, to skip '系统'."""
+    if len(wanted) < 2:
+        return wanted in have
+    return any(wanted == h or (len(h) >= 2 and (wanted in h or h in wanted)) for h in have)
+
+
+class SearchIndex:
+    """An immutable inverted index. Build with `SearchIndex(docs)` or load `from_bytes`."""
+
+    def __init__(self, docs: Iterable[Doc], *, analyzer: Analyzer = DEFAULT_ANALYZER) -> None:
+        self.analyzer = analyzer
+        self.stamp = ""
+        self._ids: list[str] = []
+        self._titles: list[str] = []
+        self._kinds: list[str] = []
+        self._systems: list[tuple[str, ...]] = []
+        self._modules: list[tuple[str, ...]] = []
+        fields: list[tuple[Counter[str], Counter[str], Counter[str]]] = []
+        lengths: list[tuple[int, int, int]] = []
+        terms_of = analyzer.index_terms
+        for doc in docs:
+            if doc.kind not in ("kb", "ticket"):
+                raise ValueError(f"{doc.id}: kind must be 'kb' or 'ticket', not {doc.kind!r}")
+            self._ids.append(doc.id)
+            self._titles.append(doc.title)
+            self._kinds.append(doc.kind)
+            self._systems.append(tuple(normalize(s) for s in doc.systems))
+            self._modules.append(tuple(normalize(m) for m in doc.modules))
+            title = terms_of(doc.title)
+            meta = terms_of(" ".join((*doc.keywords, *doc.systems, *doc.modules)))
+            body = terms_of(doc.text)
+            fields.append((Counter(title), Counter(meta), Counter(body)))
+            lengths.append((len(title), len(meta), len(body)))
+        n = len(self._ids)
+        avg = [max(1.0, sum(ln[f] for ln in lengths) / n) if n else 1.0 for f in range(3)]
+        postings: dict[str, list[float]] = {}
+        for i, ((ft, fm, fb), (lt, lm, lb)) in enumerate(zip(fields, lengths, strict=True)):
+            ct = TITLE_WEIGHT / (1 - TITLE_B + TITLE_B * lt / avg[0])
+            cm = META_WEIGHT / (1 - META_B + META_B * lm / avg[1])
+            cb = BODY_WEIGHT / (1 - BODY_B + BODY_B * lb / avg[2])
+            acc: dict[str, float] = {t: c * cb for t, c in fb.items()}
+            for t, c in ft.items():
+                acc[t] = acc.get(t, 0.0) + c * ct
+            for t, c in fm.items():
+                acc[t] = acc.get(t, 0.0) + c * cm
+            for t, x in acc.items():
+                lst = postings.get(t)
+                if lst is None:
+                    postings[t] = lst = []
+                lst.append(i)
+                lst.append(x / (K1 + x))
+        self._terms: dict[str, int] = {}
+        self._offsets = array("I", [0])
+        self._pdocs = array("I")
+        self._psat = array("f")
+        for t, lst in postings.items():
+            self._terms[t] = len(self._terms)
+            self._pdocs.extend(int(d) for d in lst[0::2])
+            self._psat.extend(lst[1::2])
+            self._offsets.append(len(self._pdocs))
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @property
+    def ids(self) -> Sequence[str]:
+        """IDs of the indexed documents, in build order."""
+        return tuple(self._ids)
+
+    def search(
+        self,
+        query: str,
+        limit: int = 10,
+        system: str | None = None,
+        module: str | None = None,
+        *,
+        kind: str | None = None,
+        synonyms: bool = True,
+    ) -> list[Hit]:
+        """The `limit` best documents for `query`, best first; [] when nothing matches.
+
+        `system`/`module` multiply the score of matching documents by
+        `SYSTEM_BOOST`/`MODULE_BOOST`; `kind` ("kb" or "ticket") is a
+        filter. Ties break on document order, so results are deterministic.
+        """
+        if limit <= 0 or not self._ids:
+            return []
+        weights = self.analyzer.query_terms(query, synonyms=synonyms)
+        if not weights:
+            return []
+        n = len(self._ids)
+        scores = [0.0] * n
+        offsets, pdocs, psat = self._offsets, self._pdocs, self._psat
+        for term, w in weights.items():
+            tid = self._terms.get(term)
+            if tid is None:
+                continue
+            lo, hi = offsets[tid], offsets[tid + 1]
+            df = hi - lo
+            c = w * math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            for d, s in zip(pdocs[lo:hi], psat[lo:hi], strict=True):
+                scores[d] += c * s
+        want_sys = normalize(system).strip() if system else ""
+        want_mod = normalize(module).strip() if module else ""
+        candidates: list[tuple[float, int]] = []
+        for d, score in enumerate(scores):
+            if score <= 0.0 or (kind is not None and self._kinds[d] != kind):
+                continue
+            if want_sys and _names_match(want_sys, self._systems[d]):
+                score *= SYSTEM_BOOST
+            if want_mod and _names_match(want_mod, self._modules[d]):
+                score *= MODULE_BOOST
+            candidates.append((score, -d))
+        best = heapq.nlargest(limit, candidates)
+        return [
+            Hit(self._ids[-nd], self._titles[-nd], round(score, 4), self._kinds[-nd])
+            for score, nd in best
+        ]
+
+    # -- serialisation -------------------------------------------------------
+
+    def to_bytes(self, stamp: str = "") -> bytes:
+        """A compact, pickle-free image of the index for a cache file.
+
+        Layout: magic, little-endian u32 header length, UTF-8 JSON header
+        (documents, terms, analyzer name, `stamp`), then the offsets
+        (u32), posting documents (u32) and saturated weights (f32) arrays,
+        little-endian. `stamp` is the caller's: e.g. the git tree the index
+        was built from, to tell whether the cache is stale.
+        """
+        header = {
+            "format": _FORMAT,
+            "analyzer": self.analyzer.name,
+            "stamp": stamp,
+            "docs": [
+                [i, k, t, list(s), list(m)]
+                for i, k, t, s, m in zip(
+                    self._ids, self._kinds, self._titles, self._systems, self._modules, strict=True
+                )
+            ],
+            "terms": list(self._terms),
+            "postings": len(self._pdocs),
+        }
+        head = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        parts = [_MAGIC, struct.pack("<I", len(head)), head]
+        for arr in (self._offsets, self._pdocs, self._psat):
+            if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+                arr = array(arr.typecode, arr)
+                arr.byteswap()
+            parts.append(arr.tobytes())
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, analyzer: Analyzer = DEFAULT_ANALYZER) -> SearchIndex:
+        """Load what `to_bytes` wrote; `IndexFormatError` if it is not that."""
+        if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 4:
+            raise IndexFormatError("not an elinkctl search index")
+        pos = len(_MAGIC)
+        (hlen,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        try:
+            header: Mapping[str, Any] = json.loads(data[pos : pos + hlen].decode("utf-8"))
+            if header["format"] != _FORMAT:
+                raise IndexFormatError(f"index format {header['format']}, expected {_FORMAT}")
+            if header["analyzer"] != analyzer.name:
+                raise IndexFormatError(
+                    f"index built by analyzer {header['analyzer']!r}, not {analyzer.name!r}"
+                )
+            docs = header["docs"]
+            terms = header["terms"]
+            npost = int(header["postings"])
+        except (ValueError, KeyError, TypeError) as exc:
+            if isinstance(exc, IndexFormatError):
+                raise
+            raise IndexFormatError(f"bad index header: {exc}") from None
+        pos += hlen
+        arrays: list[array[Any]] = []
+        for code, count in (("I", len(terms) + 1), ("I", npost), ("f", npost)):
+            arr = array(code)
+            size = arr.itemsize * count
+            chunk = data[pos : pos + size]
+            if len(chunk) != size:
+                raise IndexFormatError("index truncated")
+            arr.frombytes(chunk)
+            if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+                arr.byteswap()
+            arrays.append(arr)
+            pos += size
+        if pos != len(data):
+            raise IndexFormatError("trailing bytes after index")
+        self = cls.__new__(cls)
+        self.analyzer = analyzer
+        self.stamp = str(header.get("stamp", ""))
+        self._ids = [d[0] for d in docs]
+        self._kinds = [d[1] for d in docs]
+        self._titles = [d[2] for d in docs]
+        self._systems = [tuple(d[3]) for d in docs]
+        self._modules = [tuple(d[4]) for d in docs]
+        self._terms = dict(zip(terms, range(len(terms)), strict=True))
+        self._offsets, self._pdocs = arrays[0], arrays[1]
+        self._psat = arrays[2]
+        if self._offsets[-1] != npost or (npost and max(self._pdocs) >= len(self._ids)):
+            raise IndexFormatError("index postings inconsistent")
+        return self
+
+
+# -- documents from articles and tickets ---------------------------------------
+
+
+def doc_from_article(a: Article) -> Doc:
+    """The searchable document of an article: symptom and body as text, keywords as meta."""
+    return Doc(
+        id=a.id,
+        kind="kb",
+        title=a.title,
+        text=a.symptom + "\n" + a.body,
+        system=tuple(a.systems),
+        module=tuple(a.modules),
+        keywords=tuple(a.keywords),
+    )
+
+
+def doc_from_ticket(ticket: Mapping[str, Any]) -> Doc:
+    """The searchable document of a (resolved) incident given as a plain dict.
+
+    Text is the description plus every solution recorded on it (the
+    `solution` key and any `resolved` events'): a reopened ticket's first,
+    wrong fix is still a useful hint.
+    """
+    solutions = [str(ticket.get("solution") or "")]
+    for ev in ticket.get("events") or []:
+        if isinstance(ev, Mapping) and ev.get("type") == "resolved" and ev.get("solution"):
+            solutions.append(str(ev["solution"]))
+    text = "\n".join([str(ticket.get("description") or ""), *dict.fromkeys(solutions)])
+    return Doc(
+        id=str(ticket.get("id", "")),
+        kind="ticket",
+        title=str(ticket.get("title") or ""),
+        text=text,
+        system=str(ticket.get("system") or ""),
+        module=str(ticket.get("module") or ""),
+    )
