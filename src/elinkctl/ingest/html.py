@@ -1,0 +1,139 @@
+"""HTML mail bodies as readable plain text.
+
+Many Chinese mail clients (Foxmail, the QQ/163 web mail, Outlook) send
+HTML-only messages. A ticket description is plain text that reviewers read
+in ``git diff``, so markup must never reach it: scripts, styles and the
+``<head>`` are dropped, block elements become line breaks, entities are
+unescaped, and runs of layout whitespace collapse to one space. This is a
+reader for humans, not a renderer — tables become cells separated by
+``" | "``, list items get a ``"- "`` bullet.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+__all__ = ["html_to_text"]
+
+# Content of these elements is never text a person wrote in the mail.
+_SKIP = frozenset({"script", "style", "head", "title", "template", "noscript", "object", "svg"})
+# Elements that start and end on their own line.
+_BLOCK = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt",
+        "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
+        "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table",
+        "tbody", "thead", "tfoot", "tr", "ul",
+    }
+)
+# Blocks that stand apart from their neighbours by a blank line.
+_PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table",
+                        "ul", "ol", "dl", "hr"})
+_CELL = frozenset({"td", "th"})
+_VOID_BREAK = frozenset({"br"})
+
+
+class _TextExtractor(HTMLParser):
+    """Collect text, turning structure into newlines.
+
+    ``convert_charrefs=True`` makes the parser hand us already-unescaped
+    text, so ``&nbsp;``/``&#20013;``/``&amp;`` come out as characters.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self._out: list[str] = []
+        self._skip_depth = 0
+        self._pre_depth = 0
+        self._row_has_cell = False
+
+    # -- helpers -------------------------------------------------------
+    def _break(self, lines: int = 1) -> None:
+        """End the current line; ``lines=2`` also leaves one blank line.
+
+        Nested blocks (``<div><p>…``) must not pile up empty lines, so this
+        only adds the newlines that are not already there.
+        """
+        while self._out and self._out[-1].strip(" \t") == "" and "\n" not in self._out[-1]:
+            self._out.pop()
+        if not self._out:
+            return  # nothing written yet: no leading blank lines
+        self._out[-1] = self._out[-1].rstrip(" \t")
+        tail = "".join(self._out[-4:])
+        have = len(tail) - len(tail.rstrip("\n"))
+        if have < lines:
+            self._out.append("\n" * (lines - have))
+
+    # -- HTMLParser callbacks -----------------------------------------
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self._skip_depth += 1
+            return
+        if self._skip_depth:
+            return
+        if tag in _VOID_BREAK:
+            self._out.append("\n")  # <br> always breaks, even twice in a row
+        elif tag in _BLOCK:
+            self._break(2 if tag in _PARAGRAPH else 1)
+            if tag == "li":
+                self._out.append("- ")
+            elif tag == "pre":
+                self._pre_depth += 1
+            elif tag == "tr":
+                self._row_has_cell = False
+        elif tag in _CELL:
+            if self._row_has_cell:
+                self._out.append(" | ")
+            self._row_has_cell = True
+        elif tag == "img":
+            # An inline image carries meaning only through its alt text.
+            alt = dict(attrs).get("alt")
+            if alt:
+                self._out.append(f"[{alt}]")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # <br/> and <img/>: never opens a skipped region.
+        if tag in _SKIP:
+            return
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            if self._skip_depth:
+                self._skip_depth -= 1
+            return
+        if self._skip_depth:
+            return
+        if tag in _BLOCK:
+            if tag == "pre" and self._pre_depth:
+                self._pre_depth -= 1
+            self._break(2 if tag in _PARAGRAPH else 1)
+
+    def handle_data(self, data: str) -> None:
+        if self._skip_depth:
+            return
+        if self._pre_depth:
+            self._out.append(data.replace("\r\n", "\n"))
+        else:
+            # Source line breaks in HTML are layout, not content.
+            self._out.append(re.sub(r"[ \t\r\n\f\v]+", " ", data))
+
+    def text(self) -> str:
+        return "".join(self._out)
+
+
+def html_to_text(markup: str) -> str:
+    """Readable text of an HTML document or fragment; never contains tags.
+
+    Blank-line runs are squeezed to one blank line and every line is
+    stripped, so the result diffs cleanly in a ticket file.
+    """
+    parser = _TextExtractor()
+    parser.feed(markup)
+    parser.close()
+    raw = parser.text().replace("\xa0", " ").replace("\u200b", "")
+    lines = [line.strip() for line in raw.split("\n")]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()

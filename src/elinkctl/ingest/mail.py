@@ -1,0 +1,463 @@
+"""Parse a user's e-mail into the facts a ticket needs (``elinkctl ingest email``).
+
+Users report incidents by mail (procedure source ``email``); replies to a
+ticket's notification carry its ID in the subject and thread headers. This
+module is the pure parsing layer: bytes in, a :class:`ParsedEmail` out, no
+store and no git.
+
+Chinese mail as it really arrives is messy, so decoding is deliberately
+lenient where real clients are wrong and strict where the input is not mail
+at all:
+
+* Headers are decoded from RFC 2047 encoded words (``=?GB2312?B?…?=``,
+  ``=?utf-8?Q?…?=``, several words and plain text mixed). Raw 8-bit header
+  bytes (sent by some old clients without any encoding) are read as UTF-8,
+  then GB18030.
+* Every GB2312/GBK/CP936/EUC-CN label is decoded as GB18030: it is a strict
+  superset, and clients routinely label GBK text (e.g. 镕, 喆, 堃) as
+  GB2312. A declared charset that does not decode the bytes falls back to
+  UTF-8, then GB18030, and only then to the declared one with U+FFFD
+  replacement — a body is never lost to one bad byte.
+* A part without a charset is tried as UTF-8, then GB18030.
+* Attachment names may be RFC 2231 (``filename*=gb2312''%D4%C2…``), RFC
+  2047 inside the quoted parameter (not allowed by the RFC, but what Outlook
+  and Foxmail send) or raw 8-bit.
+* ``multipart/alternative`` prefers ``text/plain``; HTML-only mail is turned
+  into text by :func:`elinkctl.ingest.html.html_to_text`.
+
+Input that is not a mail message (empty, binary garbage, no ``From`` and no
+``Subject``) raises :class:`IngestError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import email
+import email.header
+import email.utils
+import re
+from dataclasses import dataclass, field
+from email.errors import HeaderParseError
+from email.message import Message
+
+from elinkctl.ingest.errors import IngestError
+from elinkctl.ingest.html import html_to_text
+
+__all__ = [
+    "TRUNCATION_NOTE",
+    "ParsedEmail",
+    "clean_subject",
+    "decode_bytes",
+    "decode_header_value",
+    "find_ticket_ids",
+    "parse_email",
+]
+
+#: Appended (after a blank line) to a body cut at ``max_body`` characters.
+TRUNCATION_NOTE = "[…正文过长，已截断]"
+
+# Incident IDs: INC-YYMMDD-XXXXX, X from Crockford base32 (no I, L, O, U).
+_TICKET_ID_RE = re.compile(
+    r"(?<![0-9A-Za-z])INC-(\d{6})-([0-9A-HJKMNP-TV-Z]{5})(?![0-9A-Za-z])", re.IGNORECASE
+)
+
+# Reply/forward markers of common clients, Chinese and English; a full-width
+# colon (：) is as common as an ASCII one in Chinese mail. ``Re[2]:`` and
+# ``RE：`` variants included. Repeated prefixes are all stripped.
+_PREFIX_RE = re.compile(
+    r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|回复|回覆|答复|转发|轉寄|转寄)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
+    re.IGNORECASE,
+)
+
+# Charset labels that mean "some GB encoding" — all decoded as GB18030.
+_GB_LABELS = frozenset(
+    {"gb2312", "gb_2312", "gb_2312-80", "gbk", "x-gbk", "cp936", "ms936", "windows-936",
+     "euc-cn", "euccn", "x-euc-cn", "csgb2312", "gb18030", "chinese"}
+)
+_LABEL_ALIASES = {"utf8": "utf-8", "big5": "big5hkscs", "ks_c_5601-1987": "cp949"}
+
+_MSG_ID_RE = re.compile(r"<[^<>\s]+>")
+
+
+@dataclass(frozen=True)
+class ParsedEmail:
+    """What a mail says, decoded to ``str``.
+
+    ``body`` is plain text with ``\\n`` line ends; for HTML-only mail it is
+    the readable text of the HTML. ``attachments`` are decoded file names
+    in message order (parts without a name appear as ``unnamed (type/sub)``).
+    ``date`` is aware; a missing or unparsable ``Date`` gives ``None`` so the
+    caller uses the receive time instead.
+    """
+
+    message_id: str | None
+    in_reply_to: str | None
+    references: list[str]
+    from_name: str
+    from_addr: str
+    to: list[str]
+    subject: str
+    date: dt.datetime | None
+    body: str
+    attachments: list[str] = field(default_factory=list)
+    truncated: bool = False
+    cc: list[str] = field(default_factory=list)
+
+    @property
+    def ticket_ids(self) -> list[str]:
+        """Incident IDs named in the subject (a reply to a notification)."""
+        return find_ticket_ids(self.subject)
+
+    @property
+    def title(self) -> str:
+        """The subject without reply/forward prefixes — a ticket title."""
+        return clean_subject(self.subject)
+
+
+# ---------------------------------------------------------------------------
+# Subjects and IDs
+# ---------------------------------------------------------------------------
+
+
+def find_ticket_ids(subject: str) -> list[str]:
+    """Incident IDs in ``subject``, upper-cased, in order, without repeats.
+
+    Matching is case-insensitive because some clients and users lower-case
+    subjects; the date part must be a real date so numbers that merely look
+    alike (``INC-999999-…``) are not taken for a ticket.
+    """
+    found: list[str] = []
+    for match in _TICKET_ID_RE.finditer(subject):
+        try:
+            dt.datetime.strptime(match.group(1), "%y%m%d")
+        except ValueError:
+            continue
+        ticket_id = f"INC-{match.group(1)}-{match.group(2).upper()}"
+        if ticket_id not in found:
+            found.append(ticket_id)
+    return found
+
+
+def clean_subject(subject: str) -> str:
+    """``subject`` without leading ``Re:``/``回复:``/``答复:``/``Fwd:``/``转发:`` …
+
+    Whitespace is collapsed. A ticket tag such as ``[INC-…]`` is kept: it
+    is part of what the sender wrote and tells a reader where it came from.
+    """
+    text = " ".join(subject.split())
+    return _PREFIX_RE.sub("", text).strip()
+
+
+# ---------------------------------------------------------------------------
+# Charsets and headers
+# ---------------------------------------------------------------------------
+
+
+def _codec_for(label: str | None) -> str | None:
+    """A Python codec name for a MIME charset label, or None if unknown."""
+    if not label:
+        return None
+    name = label.strip().strip('"').lower()
+    if name in _GB_LABELS:
+        return "gb18030"
+    name = _LABEL_ALIASES.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def decode_bytes(raw: bytes, label: str | None = None) -> str:
+    """Decode ``raw`` using its declared charset, falling back sensibly.
+
+    Order: the declared charset (GB labels as GB18030), UTF-8, GB18030, and
+    finally the declared charset (or UTF-8) with replacement characters.
+    """
+    codec = _codec_for(label)
+    tried: list[str] = []
+    for candidate in (codec, "utf-8", "gb18030"):
+        if candidate is None or candidate in tried:
+            continue
+        tried.append(candidate)
+        try:
+            return raw.decode(candidate)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return raw.decode(codec or "utf-8", errors="replace")
+
+
+def _unescape_raw(text: str) -> str:
+    """Recover raw 8-bit header bytes the parser kept as surrogate escapes."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    return decode_bytes(text.encode("ascii", "surrogateescape"))
+
+
+def _header_text(value: object) -> str:
+    """A header's text with raw 8-bit bytes decoded; encoded words left as is.
+
+    The compat32 parser hands back an ``email.header.Header`` (charset
+    ``unknown-8bit``) for a header that contains raw bytes, and its
+    ``str()`` would replace every such byte by U+FFFD — so take its chunks.
+    """
+    if isinstance(value, email.header.Header):
+        chunks = email.header.decode_header(value)
+        return "".join(
+            decode_bytes(chunk) if isinstance(chunk, bytes) else chunk for chunk, _cs in chunks
+        )
+    return _unescape_raw(str(value))
+
+
+def decode_header_value(value: object) -> str:
+    """A header as text: RFC 2047 words decoded, folding removed.
+
+    Python's decoder knows neither that GB2312 labels mean GB18030 nor how
+    to survive a broken encoded word, so the decoding of each word's bytes
+    is ours; an undecodable header is returned as written rather than lost.
+    """
+    if value is None:
+        return ""
+    text = _header_text(value)
+    # Unfold first: an encoded word split over two lines is still one word.
+    text = re.sub(r"\r?\n[ \t]+", " ", text)
+    if "=?" not in text:
+        return " ".join(text.split())
+    try:
+        parts = email.header.decode_header(text)
+    except (HeaderParseError, ValueError):
+        return " ".join(text.split())
+    pieces: list[str] = []
+    for chunk, charset in parts:
+        if isinstance(chunk, str):
+            pieces.append(chunk)
+        else:
+            pieces.append(decode_bytes(chunk, charset))
+    return " ".join("".join(pieces).split())
+
+
+def _message_ids(value: str | None) -> list[str]:
+    if not value:
+        return []
+    return _MSG_ID_RE.findall(str(value))
+
+
+def _parse_date(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:  # pragma: no cover - typeshed says it may be
+        return None
+    if when.tzinfo is None:
+        # "-0000" means "UTC, local zone unknown" (RFC 5322 §3.3).
+        when = when.replace(tzinfo=dt.UTC)
+    return when
+
+
+def _addresses(msg: Message, name: str) -> list[str]:
+    values = [_header_text(v) for v in msg.get_all(name, [])]
+    return [addr for _, addr in email.utils.getaddresses(values) if addr]
+
+
+# ---------------------------------------------------------------------------
+# Bodies and attachments
+# ---------------------------------------------------------------------------
+
+
+def _filename(part: Message) -> str | None:
+    """The decoded file name of a part, whichever way the client encoded it."""
+    for param, header in (("filename", "content-disposition"), ("name", "content-type")):
+        raw = part.get_param(param, header=header)
+        if raw is None:
+            continue
+        if isinstance(raw, tuple):
+            # RFC 2231: (charset, language, text-with-one-char-per-byte).
+            charset, _lang, text = raw
+            value = decode_bytes(bytes(text, "raw-unicode-escape"), charset or None)
+        else:
+            value = email.utils.unquote(str(raw))
+        value = decode_header_value(value)  # RFC 2047 inside quotes, raw 8-bit
+        # Windows clients send full paths now and then; the name is enough.
+        value = value.replace("\\", "/").rsplit("/", 1)[-1].strip()
+        if value:
+            return value
+    return None
+
+
+def _is_attachment(part: Message) -> bool:
+    disposition = (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
+    if disposition == "attachment":
+        return True
+    if part.get_content_maintype() in ("text", "multipart"):
+        # An inline text part with a file name is still text to read …
+        # unless it says it is an attachment (handled above).
+        return False
+    return True
+
+
+def _part_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    label = part.get_content_charset()
+    if label is None and part.get_content_subtype() == "html":
+        # HTML without a MIME charset often declares one in a <meta> tag.
+        meta = re.search(rb"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", payload[:4096], re.I)
+        if meta:
+            label = meta.group(1).decode("ascii")
+    text = decode_bytes(payload, label)
+    if part.get_content_subtype() == "html":
+        return html_to_text(text)
+    return text
+
+
+def _unnamed(part: Message) -> str:
+    return f"unnamed ({part.get_content_type()})"
+
+
+class _Walker:
+    """Collect body texts and attachment names from a MIME tree."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.attachments: list[str] = []
+
+    def walk(self, part: Message) -> None:
+        ctype = part.get_content_type()
+        if part.is_multipart():
+            subparts = [p for p in part.get_payload() if isinstance(p, Message)]
+            if ctype == "multipart/alternative":
+                self._alternative(subparts)
+            elif ctype == "multipart/related" and subparts:
+                # The first part is the document; the rest are its inline
+                # images, which the sender did not attach as files.
+                self.walk(subparts[0])
+                for sub in subparts[1:]:
+                    if _is_attachment(sub) and _disposition(sub) == "attachment":
+                        self.attachments.append(_filename(sub) or _unnamed(sub))
+            else:
+                for sub in subparts:
+                    self.walk(sub)
+            return
+        if ctype == "message/rfc822" or _is_attachment(part):
+            self.attachments.append(_filename(part) or _forwarded_name(part) or _unnamed(part))
+            return
+        if ctype in ("text/plain", "text/html"):
+            text = _part_text(part)
+            if text.strip():
+                self.texts.append(text)
+        else:
+            name = _filename(part)
+            if name:  # e.g. text/csv inline with a name: a file, not prose
+                self.attachments.append(name)
+
+    def _alternative(self, subparts: list[Message]) -> None:
+        # Prefer the plain version the sender's client wrote; fall back to
+        # HTML (or a multipart/related wrapping it) only if there is none.
+        plain = [p for p in subparts if p.get_content_type() == "text/plain"]
+        for candidate in plain:
+            text = _part_text(candidate)
+            if text.strip():
+                self.texts.append(text)
+                return
+        for candidate in reversed(subparts):
+            if candidate.get_content_type() != "text/plain":
+                before = len(self.texts)
+                self.walk(candidate)
+                if len(self.texts) > before:
+                    return
+
+
+def _disposition(part: Message) -> str:
+    return (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
+
+
+def _forwarded_name(part: Message) -> str | None:
+    if part.get_content_type() != "message/rfc822":
+        return None
+    inner = part.get_payload()
+    if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+        subject = decode_header_value(inner[0].get("Subject"))
+        return f"{subject or 'forwarded'}.eml"
+    return None
+
+
+def _normalise_body(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.rstrip() for line in text.split("\n")]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+# ---------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:2048]
+    if b"\x00" in head:
+        return True
+    # Mail headers are 7-bit text; lots of control bytes means it is not mail.
+    controls = sum(1 for b in head if b < 0x20 and b not in (0x09, 0x0A, 0x0D))
+    return controls > len(head) // 20
+
+
+def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
+    """Parse one RFC 5322 message.
+
+    ``max_body`` caps the body in characters (a forwarded log dump must not
+    become a megabyte ticket file); a cut body ends with
+    :data:`TRUNCATION_NOTE` after a blank line and ``truncated`` is set.
+
+    Raises :class:`IngestError` for empty input, binary data, or a message
+    with neither ``From`` nor ``Subject``.
+    """
+    if not isinstance(data, bytes | bytearray):
+        raise IngestError(f"email must be bytes, not {type(data).__name__}")
+    if max_body < 1:
+        raise IngestError(f"max_body must be positive, got {max_body}")
+    if not data.strip():
+        raise IngestError("email is empty")
+    if _looks_binary(bytes(data)):
+        raise IngestError("input is not an email message (binary data)")
+    # compat32 gives us raw header text (with surrogate escapes for 8-bit
+    # bytes) so that we, not the library, choose how to decode Chinese.
+    msg = email.message_from_bytes(bytes(data))
+    if msg.get("From") is None and msg.get("Subject") is None:
+        raise IngestError("input is not an email message: no From or Subject header")
+
+    raw_from = _header_text(msg.get("From", ""))
+    parsed = email.utils.getaddresses([raw_from])
+    from_name, from_addr = parsed[0] if parsed else ("", "")
+    from_name = decode_header_value(from_name).strip().strip('"').strip()
+    from_addr = from_addr.strip()
+    if not from_addr and "@" in raw_from:
+        from_addr = raw_from.strip().strip("<>")
+
+    walker = _Walker()
+    walker.walk(msg)
+    body = _normalise_body("\n\n".join(walker.texts))
+    truncated = len(body) > max_body
+    if truncated:
+        body = body[:max_body].rstrip() + "\n\n" + TRUNCATION_NOTE
+
+    message_ids = _message_ids(msg.get("Message-ID"))
+    in_reply_to = _message_ids(msg.get("In-Reply-To"))
+    return ParsedEmail(
+        message_id=message_ids[0] if message_ids else None,
+        in_reply_to=in_reply_to[0] if in_reply_to else None,
+        references=_message_ids(msg.get("References")),
+        from_name=from_name,
+        from_addr=from_addr,
+        to=_addresses(msg, "To"),
+        subject=decode_header_value(msg.get("Subject")),
+        date=_parse_date(msg.get("Date")),
+        body=body,
+        attachments=walker.attachments,
+        truncated=truncated,
+        cc=_addresses(msg, "Cc"),
+    )
