@@ -1,0 +1,207 @@
+"""What a notification says, rendered as concise Chinese for mail and for group robots.
+
+A ``Message`` is built by ``check`` from a ticket and a due escalation or SLA
+deadline. It deliberately has no field for the reporter's phone number: group
+chats (robots, webhooks, commands) are read by many people who have no need
+for a customer's contact details, so the number cannot leak by construction.
+Email goes to named staff and may name the reporter and department; every other
+channel gets ``for_group()``, which drops those too and masks anything that
+looks like a phone number in free text (people type numbers into titles).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    """Why a notification is sent."""
+
+    ESCALATION = "escalation"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
+    TEST = "test"
+
+
+KIND_LABELS: dict[Kind, str] = {
+    Kind.ESCALATION: "管理升级",
+    Kind.SLA_WARNING: "SLA 即将超时",
+    Kind.SLA_BREACH: "SLA 已超时",
+    Kind.TEST: "测试通知",
+}
+
+ROLE_LABELS: dict[str, str] = {
+    "desk": "服务台",
+    "l1": "一线工程师",
+    "l2": "二线支持团队",
+    "vendor": "厂商",
+    "pm": "项目经理",
+    "management": "管理层",
+}
+
+STATUS_LABELS: dict[str, str] = {
+    "new": "新建",
+    "in_progress": "处理中",
+    "pending": "挂起",
+    "pm_review": "待项目经理审核",
+    "resolved": "已解决",
+    "closed": "已关闭",
+    "rejected": "已拒绝",
+    "redirected": "已转出",
+}
+
+# Mainland mobiles (optionally +86, optionally grouped 3-4-4) and landlines with
+# an area code. Masked in group text because reporters' numbers end up in titles.
+_PHONE_RE = re.compile(
+    r"(?<![\dA-Za-z])(?:(?:\+|00)?86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)"
+    r"|(?<![\dA-Za-z])0\d{2,3}[ -]?\d{7,8}(?!\d)"
+)
+PHONE_MASK = "[号码已隐藏]"
+
+
+def mask_phones(text: str) -> str:
+    """Replace anything shaped like a Chinese phone number with a fixed mask."""
+    return _PHONE_RE.sub(PHONE_MASK, text)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notification about one ticket.
+
+    Strings are what people read, already formatted by the caller (``elapsed``
+    via ``timeutil.format_duration``, ``deadline`` via ``timeutil.iso``), so that
+    a queued message renders the same however late it is finally delivered.
+
+    ``level`` is the escalation cell reached (``Message.level_for("30m",
+    "management")`` → ``"30m → 管理层"``) or, for SLA kinds, the target
+    (``"解决时限 4h"``). ``reporter`` and ``department`` appear only in email.
+    """
+
+    ticket: str
+    title: str
+    priority: str
+    kind: Kind
+    level: str = ""
+    elapsed: str = ""
+    status: str = ""
+    assignee: str = ""
+    deadline: str = ""
+    reporter: str = ""
+    department: str = ""
+    note: str = ""
+    command: str = ""
+
+    def __post_init__(self) -> None:
+        # Accept plain strings for kind (from JSON in the outbox, or from callers).
+        object.__setattr__(self, "kind", Kind(self.kind))
+        if not self.command:
+            object.__setattr__(self, "command", f"elinkctl show {self.ticket}")
+
+    @staticmethod
+    def level_for(after: str, role: str) -> str:
+        """The escalation cell as people say it: ``"30m → 管理层"``."""
+        return f"{after} → {ROLE_LABELS.get(role, role)}"
+
+    def for_group(self) -> Message:
+        """The version for group chats: no reporter details, phone-like numbers masked."""
+        return dataclasses.replace(
+            self,
+            title=mask_phones(self.title),
+            note=mask_phones(self.note),
+            assignee=mask_phones(self.assignee),
+            reporter="",
+            department="",
+        )
+
+    # --- rendering -------------------------------------------------------
+
+    @property
+    def kind_label(self) -> str:
+        """The kind in Chinese."""
+        return KIND_LABELS[self.kind]
+
+    @property
+    def status_label(self) -> str:
+        """The status in Chinese when known, else as given."""
+        return STATUS_LABELS.get(self.status, self.status)
+
+    def subject(self) -> str:
+        """One line for a mail subject or a robot card title."""
+        return _one_line(f"[elinkctl] {self.kind_label} {self.priority} {self.ticket} {self.title}")
+
+    def _facts(self, recipients: Sequence[str]) -> list[tuple[str, str]]:
+        level_name = {Kind.ESCALATION: "升级", Kind.TEST: "说明"}.get(self.kind, "时限")
+        facts: list[tuple[str, str]] = [
+            ("事件", f"{self.ticket}「{_one_line(self.title)}」"),
+            ("级别", self.priority),
+            ("通知", self.kind_label),
+        ]
+        if self.level:
+            facts.append((level_name, self.level))
+        if self.elapsed:
+            facts.append(("已历时", self.elapsed))
+        if self.deadline:
+            facts.append(("截止", self.deadline))
+        if self.status:
+            facts.append(("状态", self.status_label))
+        facts.append(("处理人", self.assignee or "未分派"))
+        if self.reporter or self.department:
+            who = " / ".join(p for p in (self.reporter, self.department) if p)
+            facts.append(("报告人", who))
+        if recipients:
+            facts.append(("通知对象", "、".join(recipients)))
+        if self.note:
+            facts.append(("备注", _one_line(self.note)))
+        return facts
+
+    def text(self, recipients: Sequence[str] = ()) -> str:
+        """Plain-text body (mail, command stdin, generic webhooks)."""
+        lines = [f"{k}: {v}" for k, v in self._facts(recipients)]
+        lines.append(f"查看: {self.command}")
+        return "\n".join(lines) + "\n"
+
+    def markdown(self, recipients: Sequence[str] = ()) -> str:
+        """Markdown body for robots (the subset WeCom, DingTalk and Feishu all render)."""
+        head = _one_line(f"{self.kind_label} {self.priority} {self.ticket} {self.title}")
+        lines = [f"**{head}**", ""]
+        for key, value in self._facts(recipients)[1:]:
+            lines.append(f"> {key}: {value}")
+        lines += ["", f"查看: `{self.command}`"]
+        return "\n".join(lines)
+
+    def payload(self, recipients: Sequence[str] = ()) -> dict[str, Any]:
+        """The JSON document for generic webhooks and commands (group-safe)."""
+        safe = self.for_group()
+        data = safe.to_dict()
+        del data["reporter"], data["department"]
+        data.update(
+            source="elinkctl",
+            recipients=list(recipients),
+            subject=safe.subject(),
+            text=safe.text(recipients),
+            markdown=safe.markdown(recipients),
+        )
+        return data
+
+    # --- persistence (the outbox stores messages as JSON) -----------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able fields."""
+        data = dataclasses.asdict(self)
+        data["kind"] = str(self.kind)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        """Inverse of ``to_dict``; unknown keys (from a newer version) are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,434 @@
+"""A durable outbox: notifications survive crashes and outages, and go out once.
+
+Layout under the outbox directory (``<repo>/.git/elinkctl/outbox``: local to one
+clone, never committed)::
+
+    pending/<h>.json     queued items, rewritten after each failed attempt
+    delivered/<h>.json   one marker per delivered key (the "never twice" log)
+    failed/<h>.json      items given up on after ``give_up_after``
+    .lock                held while flushing
+
+``<h>`` is a hash of the caller's key, so any string is a safe key. Every file is
+written atomically (temporary file, fsync, rename, fsync of the directory).
+
+Guarantee: **at least once**. A flush sends an item, then writes its delivered
+marker, then removes the pending file. A crash after the send and before the
+marker means the next flush sends it again, once; a crash after the marker only
+leaves a pending file that the next flush discards. Keys that are pending,
+delivered or failed are never queued again, so ``check`` may enqueue the same
+escalation on every run without spamming anyone.
+
+Failed attempts back off exponentially (1m, 2m, 4m … capped at 1h) measured on
+the ``now`` the caller passes (replays and tests never sleep). An item still
+failing ``give_up_after`` (default 2 days) after its first attempt moves to
+``failed/`` and is reported once with ``gave_up``: by then the news is stale and
+retrying hourly forever would only hide the outage. Robots accept
+about 20 messages a minute: a per-channel ``RateLimiter`` (monotonic clock,
+injectable) defers the excess to a later flush instead of dropping it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from elinkctl.errors import StoreError
+from elinkctl.notify.message import Message
+
+Sender = Callable[[str, Sequence[str], Message], None]
+"""Performs one delivery or raises (normally ``DeliveryError``)."""
+
+BACKOFF_BASE = dt.timedelta(minutes=1)
+BACKOFF_CAP = dt.timedelta(hours=1)
+GIVE_UP_AFTER = dt.timedelta(days=2)
+_SCHEMA = 1
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Delay after the ``attempts``-th consecutive failure: 1m, 2m, 4m, … at most 1h."""
+    if attempts < 1:
+        return dt.timedelta(0)
+    # Cap the exponent first so a long outage cannot overflow timedelta.
+    return min(BACKOFF_BASE * (1 << min(attempts - 1, 16)), BACKOFF_CAP)
+
+
+class RateLimiter:
+    """At most ``limits[channel]`` sends per ``window`` seconds, per channel.
+
+    Sliding window over a monotonic clock (wall-clock jumps must not unblock a
+    robot early). Channels without a limit are unlimited. The state lives in
+    memory, which is enough because one flush is one process; a cron interval is
+    longer than the window.
+    """
+
+    def __init__(
+        self,
+        limits: Mapping[str, int],
+        *,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limits = dict(limits)
+        self.window = window
+        self.clock = clock
+        self._sent: dict[str, deque[float]] = {}
+
+    def try_acquire(self, channel: str) -> bool:
+        """Count one send on ``channel`` if allowed now; False means defer it."""
+        limit = self.limits.get(channel)
+        if limit is None:
+            return True
+        now = self.clock()
+        sent = self._sent.setdefault(channel, deque())
+        while sent and now - sent[0] >= self.window:
+            sent.popleft()
+        if len(sent) >= limit:
+            return False
+        sent.append(now)
+        return True
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What happened to one outbox item in one flush.
+
+    ``deferred`` items were not attempted (rate limit) and stay queued;
+    ``gave_up`` items failed for longer than ``give_up_after`` and were moved to
+    ``failed/``. ``to_dict`` is the shape of ``check --json`` ``notifications``.
+    """
+
+    channel: str
+    recipients: tuple[str, ...]
+    ticket: str
+    key: str
+    ok: bool
+    error: str | None
+    attempts: int
+    deferred: bool = False
+    gave_up: bool = False
+    next_attempt: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, recipients as a list."""
+        return {
+            "channel": self.channel,
+            "recipients": list(self.recipients),
+            "ticket": self.ticket,
+            "key": self.key,
+            "ok": self.ok,
+            "error": self.error,
+            "attempts": self.attempts,
+            "deferred": self.deferred,
+            "gave_up": self.gave_up,
+            "next_attempt": self.next_attempt,
+        }
+
+
+@dataclass
+class OutboxItem:
+    """One queued delivery as stored in ``pending/``."""
+
+    key: str
+    channel: str
+    recipients: tuple[str, ...]
+    message: Message
+    enqueued_at: str
+    seq: int
+    attempts: int = 0
+    next_attempt: str | None = None
+    last_error: str | None = None
+    first_attempt: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document on disk."""
+        return {
+            "schema": _SCHEMA,
+            "key": self.key,
+            "channel": self.channel,
+            "recipients": list(self.recipients),
+            "message": self.message.to_dict(),
+            "enqueued_at": self.enqueued_at,
+            "seq": self.seq,
+            "attempts": self.attempts,
+            "next_attempt": self.next_attempt,
+            "last_error": self.last_error,
+            "first_attempt": self.first_attempt,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OutboxItem:
+        """Inverse of ``to_dict``."""
+        return cls(
+            key=str(data["key"]),
+            channel=str(data["channel"]),
+            recipients=tuple(str(r) for r in data["recipients"]),
+            message=Message.from_dict(data["message"]),
+            enqueued_at=str(data.get("enqueued_at", "")),
+            seq=int(data.get("seq", 0)),
+            attempts=int(data.get("attempts", 0)),
+            next_attempt=data.get("next_attempt"),
+            last_error=data.get("last_error"),
+            first_attempt=data.get("first_attempt"),
+        )
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write ``data`` so that readers see the old file or the new one, never a torn one."""
+    text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+class Outbox:
+    """The queue of notifications of one store clone. See the module docstring."""
+
+    def __init__(self, directory: Path, *, give_up_after: dt.timedelta = GIVE_UP_AFTER) -> None:
+        self.directory = Path(directory)
+        self.give_up_after = give_up_after
+        self._pending = self.directory / "pending"
+        self._delivered = self.directory / "delivered"
+        self._failed = self.directory / "failed"
+
+    # --- paths and state ----------------------------------------------------
+
+    @staticmethod
+    def _name(key: str) -> str:
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:40] + ".json"
+
+    def _ensure(self) -> None:
+        for sub in (self._pending, self._delivered, self._failed):
+            sub.mkdir(parents=True, exist_ok=True)
+
+    def is_delivered(self, key: str) -> bool:
+        """True once ``key`` was sent successfully (it will never be sent again)."""
+        return (self._delivered / self._name(key)).exists()
+
+    def is_known(self, key: str) -> bool:
+        """True when ``key`` is pending, delivered or given up on."""
+        name = self._name(key)
+        return any((d / name).exists() for d in (self._pending, self._delivered, self._failed))
+
+    def pending(self) -> list[OutboxItem]:
+        """Queued items, oldest first."""
+        items = []
+        if not self._pending.is_dir():
+            return []
+        for path in self._pending.glob("*.json"):
+            item = self._read(path)
+            if item is not None:
+                items.append(item)
+        items.sort(key=lambda i: (i.seq, i.key))
+        return items
+
+    def _read(self, path: Path) -> OutboxItem | None:
+        try:
+            return OutboxItem.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None  # delivered by a concurrent flush in the meantime
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"outbox item {path} is unreadable: {exc}") from None
+
+    # --- queueing -------------------------------------------------------------
+
+    def enqueue(
+        self,
+        key: str,
+        channel: str,
+        recipients: Sequence[str],
+        message: Message,
+        *,
+        now: dt.datetime | None = None,
+    ) -> bool:
+        """Queue one delivery unless ``key`` was ever queued; True when newly queued.
+
+        ``key`` identifies the delivery, not just the event: use
+        ``delivery_key(event_key, channel)`` so that one escalation reaching mail
+        and two robots is three keys. ``now`` only records when it was queued;
+        the item is due at once.
+        """
+        self._ensure()
+        if self.is_known(key):
+            return False
+        when = now or dt.datetime.now(dt.UTC)
+        item = OutboxItem(
+            key=key,
+            channel=channel,
+            recipients=tuple(recipients),
+            message=message,
+            enqueued_at=when.isoformat(),
+            seq=time.time_ns(),
+        )
+        atomic_write_json(self._pending / self._name(key), item.to_dict())
+        return True
+
+    # --- delivery -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[bool]:
+        self._ensure()
+        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    yield False
+                    return
+                raise
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def flush(
+        self,
+        now: dt.datetime,
+        sender: Sender,
+        *,
+        limiter: RateLimiter | None = None,
+    ) -> list[DeliveryResult]:
+        """Try every due item once; return what happened, in queue order.
+
+        Items in back-off (``next_attempt`` after ``now``) are skipped silently.
+        Rate-limited items are reported with ``deferred=True`` and stay queued.
+        Without a ``limiter``, one is built from ``sender.rate_limits`` when the
+        sender has them (``make_sender`` does). If another process is flushing
+        the same outbox, this returns ``[]`` and leaves the work to it.
+
+        ``now`` must be aware. Any exception from ``sender`` counts as a failed
+        attempt (a bug in one channel must not stop the others); its text is the
+        reported error.
+        """
+        if now.tzinfo is None:
+            raise ValueError("Outbox.flush needs an aware datetime")
+        if limiter is None:
+            limiter = RateLimiter(getattr(sender, "rate_limits", {}) or {})
+        results: list[DeliveryResult] = []
+        with self._locked() as acquired:
+            if not acquired:
+                return []
+            for item in self.pending():
+                result = self._attempt(item, now, sender, limiter)
+                if result is not None:
+                    results.append(result)
+        return results
+
+    def _attempt(
+        self, item: OutboxItem, now: dt.datetime, sender: Sender, limiter: RateLimiter
+    ) -> DeliveryResult | None:
+        name = self._name(item.key)
+        pending_path = self._pending / name
+        if (self._delivered / name).exists():
+            # Crashed after recording delivery, before removing the pending file.
+            pending_path.unlink(missing_ok=True)
+            return None
+        if item.next_attempt and dt.datetime.fromisoformat(item.next_attempt) > now:
+            return None
+
+        def result(ok: bool, error: str | None, **extra: Any) -> DeliveryResult:
+            return DeliveryResult(
+                channel=item.channel,
+                recipients=item.recipients,
+                ticket=item.message.ticket,
+                key=item.key,
+                ok=ok,
+                error=error,
+                attempts=item.attempts,
+                **extra,
+            )
+
+        if not limiter.try_acquire(item.channel):
+            return result(False, "rate limit reached; kept for the next run", deferred=True)
+
+        item.attempts += 1
+        if item.first_attempt is None:
+            item.first_attempt = now.isoformat()
+        try:
+            sender(item.channel, item.recipients, item.message)
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, see flush()
+            error = str(exc) or type(exc).__name__
+            first = _parse_time(item.first_attempt)
+            if first is not None and now - first >= self.give_up_after:
+                item.last_error = error
+                atomic_write_json(self._failed / name, item.to_dict())
+                pending_path.unlink(missing_ok=True)
+                return result(False, f"gave up after {item.attempts} attempts: {error}",
+                              gave_up=True)
+            item.last_error = error
+            item.next_attempt = (now + backoff(item.attempts)).isoformat()
+            atomic_write_json(pending_path, item.to_dict())
+            return result(False, error, next_attempt=item.next_attempt)
+
+        record = item.to_dict()
+        record["delivered_at"] = now.isoformat()
+        atomic_write_json(self._delivered / name, record)
+        pending_path.unlink(missing_ok=True)
+        _fsync_dir(self._pending)
+        return result(True, None)
+
+    def prune_delivered(self, before: dt.datetime) -> int:
+        """Forget delivered markers older than ``before``; returns how many.
+
+        Only for housekeeping of very old keys: a pruned key could be queued
+        again, so keep markers longer than any ticket can still trigger it.
+        """
+        count = 0
+        if not self._delivered.is_dir():
+            return 0
+        for path in self._delivered.glob("*.json"):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            when = _parse_time(str(data.get("delivered_at", "")))
+            if when is not None and when < before:
+                path.unlink(missing_ok=True)
+                count += 1
+        return count
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+def delivery_key(event_key: str, channel: str) -> str:
+    """The outbox key for one event on one channel, e.g. ``INC-1/escalation/30m/pm@mail``."""
+    return f"{event_key}@{channel}"
