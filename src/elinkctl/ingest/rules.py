@@ -300,14 +300,18 @@ class AlertRules:
         """:func:`should_fold` with this store's ``flap_window``."""
         return should_fold(last_resolved_at, now, self.flap_window)
 
-    def map(self, alert: Alert) -> Registration:
-        """The registration for a new incident raised by ``alert``."""
+    def map(self, alert: Alert, *, tz: dt.tzinfo | None = None) -> Registration:
+        """The registration for a new incident raised by ``alert``.
+
+        ``tz`` (the store's zone) is only used to show times in the
+        description; ``opened_at`` keeps the alert's own instant.
+        """
         return Registration(
             title=_title(alert),
             priority=self.priority_for(alert),
             system=self.system_for(alert),
             module=alert.instance,
-            description=_description(alert),
+            description=_description(alert, tz),
             security=self.is_security(alert),
             opened_at=alert.starts_at,
             alert_key=alert.key,
@@ -323,8 +327,14 @@ def _title(alert: Alert) -> str:
     return title
 
 
-def _description(alert: Alert) -> str:
+def _description(alert: Alert, tz: dt.tzinfo | None) -> str:
     """Human-readable facts of the alert, one per line, Chinese captions."""
+
+    def shown(when: dt.datetime | None) -> str | None:
+        if when is None:
+            return None
+        return iso(when.astimezone(tz) if tz is not None else when)
+
     lines: list[str] = []
     text = alert.description.strip() or alert.summary.strip()
     if text:
@@ -336,8 +346,8 @@ def _description(alert: Alert) -> str:
         ("状态", alert.status),
         ("实例", alert.instance),
         ("服务", alert.service),
-        ("开始时间", iso(alert.starts_at) if alert.starts_at else None),
-        ("结束时间", iso(alert.ends_at) if alert.ends_at else None),
+        ("开始时间", shown(alert.starts_at)),
+        ("结束时间", shown(alert.ends_at)),
         ("事件ID", alert.event_id),
         ("链接", alert.url),
     ]
