@@ -29,6 +29,11 @@ class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
 class Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
     """Block style, unicode, insertion order, literal blocks for multi-line text."""
 
+    def ignore_aliases(self, data: Any) -> bool:
+        # Never write &id001 anchors: the same datetime in two places must read
+        # as two plain values to a human and to the merge driver.
+        return True
+
 
 def _repr_str(dumper: Any, data: str) -> Any:
     if "\n" in data:

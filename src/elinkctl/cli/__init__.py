@@ -1,0 +1,115 @@
+"""The click layer: parsing and printing over the domain and the store.
+
+Commands live in small modules and are imported only when run (`LazyGroup`),
+so ``elinkctl --help`` and a cron ``check`` pay only for what they use.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from elinkctl import __version__
+from elinkctl.cli.app import App
+from elinkctl.errors import ElinkError, UsageProblem
+
+# name -> (module, attribute, one-line help). The help is here so that
+# `elinkctl --help` does not import every command module.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("elinkctl.cli.admin", "init", "Create a new store (git repository with default rules)."),
+    "new": ("elinkctl.cli.register", "new", "Register an incident; prints its ID."),
+    "edit": ("elinkctl.cli.register", "edit", "Change descriptive fields of an incident."),
+    "accept": ("elinkctl.cli.lifecycle", "accept", "Screening: the incident is in scope; take it."),
+    "reject": ("elinkctl.cli.lifecycle", "reject", "Screening: out of scope; return it with a reason."),
+    "redirect": ("elinkctl.cli.lifecycle", "redirect", "Screening: a change or requirement, not an incident."),
+    "transfer": ("elinkctl.cli.lifecycle", "transfer", "Hand to the PM to decide on out-of-scope help."),
+    "assign": ("elinkctl.cli.lifecycle", "assign", "Dispatch to a person and tier."),
+    "contact": ("elinkctl.cli.lifecycle", "contact", "Record the first contact with the user."),
+    "visit": ("elinkctl.cli.lifecycle", "visit", "Book an on-site visit."),
+    "escalate": ("elinkctl.cli.lifecycle", "escalate", "Functional escalation to l2 or a vendor."),
+    "pend": ("elinkctl.cli.lifecycle", "pend", "Wait on the customer or a vendor (pauses resolution)."),
+    "resume": ("elinkctl.cli.lifecycle", "resume", "Resume work after pending."),
+    "resolve": ("elinkctl.cli.lifecycle", "resolve", "Record the solution."),
+    "reopen": ("elinkctl.cli.lifecycle", "reopen", "The problem is back: reopen a resolved incident."),
+    "confirm": ("elinkctl.cli.lifecycle", "confirm", "The user confirmed the resolution."),
+    "callback": ("elinkctl.cli.lifecycle", "callback", "Record the follow-up call (回访) and satisfaction."),
+    "close": ("elinkctl.cli.lifecycle", "close", "Close a resolved incident."),
+    "comment": ("elinkctl.cli.lifecycle", "comment", "Add a note to the timeline."),
+    "complain": ("elinkctl.cli.lifecycle", "complain", "Record a customer complaint (投诉)."),
+    "show": ("elinkctl.cli.read", "show", "Show one incident: fields, state, timeline."),
+    "list": ("elinkctl.cli.read", "list_", "List incidents, most urgent first."),
+    "log": ("elinkctl.cli.read", "log", "The git history of one incident."),
+    "config": ("elinkctl.cli.admin", "config", "Validate sla.yaml and escalation.yaml."),
+    "fsck": ("elinkctl.cli.admin", "fsck", "Validate every ticket in the store."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        import importlib
+
+        module = importlib.import_module(spec[0])
+        command: click.Command = getattr(module, spec[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="elinkctl")
+@click.option(
+    "--store",
+    "store",
+    metavar="DIR",
+    envvar="ELINKCTL_STORE",
+    help="The store (default: $ELINKCTL_STORE, else the nearest parent with sla.yaml and tickets/).",
+)
+@click.option(
+    "--as",
+    "actor",
+    metavar="USER",
+    envvar="ELINKCTL_USER",
+    help="Who is acting (default: $ELINKCTL_USER, else git's user.name).",
+)
+@click.pass_context
+def cli(ctx: click.Context, store: str | None, actor: str | None) -> None:
+    """elinkctl — the incident desk of E-Link-23-03 (事件管理程序) in a git repository.
+
+    Every incident is a YAML file under tickets/, every change a git commit
+    by the person who acted. Set ELINKCTL_NOW to an ISO 8601 time to run any
+    command "as of" that moment.
+
+    \b
+    Example:
+      elinkctl new --title 财务系统无法登录 --type failure --reporter 张三 \\
+                   --phone 13800138000 --system 财务系统 --urgency high --impact medium
+      elinkctl accept 7KQ2M
+      elinkctl assign 7KQ2M --to 李四 --tier l1
+      elinkctl list --open
+    """
+    ctx.obj = App(store_opt=store, actor_opt=actor)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: domain errors become one line on stderr, never a traceback."""
+    try:
+        return cli.main(args=argv, prog_name="elinkctl", standalone_mode=True)
+    except UsageProblem as exc:  # pragma: no cover - converted inside commands
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except ElinkError as exc:  # pragma: no cover - converted inside commands
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)

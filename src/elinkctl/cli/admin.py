@@ -1,0 +1,74 @@
+"""Store administration: `init`, `config check`, `fsck`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from elinkctl.cli.app import App, handle_errors, pass_app
+
+
+@click.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--as", "actor", help="Author of the first commit.")
+@handle_errors
+def init(directory: Path, actor: str | None) -> None:
+    """Create a store: a git repository with default sla.yaml, escalation.yaml,
+    .gitattributes (the ticket merge driver), tickets/ and knowledge/.
+
+    \b
+    Example:
+      elinkctl init ~/desk && cd ~/desk && elinkctl list
+    """
+    from elinkctl.services.setup import init_store
+
+    root = init_store(directory.resolve(), actor)
+    click.echo(f"initialised an elinkctl store in {root}", err=True)
+
+
+@click.group()
+def config() -> None:
+    """Rule files: sla.yaml and escalation.yaml."""
+
+
+@config.command("check")
+@pass_app
+@handle_errors
+def config_check(app: App) -> None:
+    """Validate sla.yaml and escalation.yaml; list every problem with file and line.
+
+    Exits 1 when there is a problem. Run it in CI on pull requests that change
+    the rules.
+    """
+    from elinkctl.config import load_config, validate
+    from elinkctl.services.setup import config_warnings
+
+    cfg = load_config(app.store.root)
+    problems = validate(cfg)
+    for warning in config_warnings(cfg, app.now):
+        click.echo(f"warning: {warning}", err=True)
+    if problems:
+        for p in problems:
+            click.echo(p)
+        raise click.ClickException(f"{len(problems)} problem(s) in the rule files")
+    click.echo("sla.yaml and escalation.yaml are valid", err=True)
+
+
+@click.command()
+@pass_app
+@handle_errors
+def fsck(app: App) -> None:
+    """Validate every ticket: it parses, the schema holds, the ID matches the
+    file name and shard, the state lines agree with the events, the history
+    follows the process, and there are no conflict markers. Exits 1 listing
+    each problem.
+    """
+    from elinkctl.services.fsck import check_store
+
+    problems, count = check_store(app.store)
+    for p in problems:
+        click.echo(p)
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem(s) in {count} ticket(s)")
+    click.echo(f"{count} ticket(s) checked, no problems", err=True)

@@ -1,0 +1,119 @@
+"""`new` and `edit`: registration (DESIGN §3) and later corrections."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from elinkctl.cli.app import App, at_option, handle_errors, id_argument, pass_app
+from elinkctl.domain.lifecycle import LEVELS, PRIORITIES, TYPES
+from elinkctl.domain.model import SOURCES
+from elinkctl.errors import UsageProblem
+
+REQUIRED = (("title", "Title (事件标题)"), ("type", "Type (failure/request/consultation)"),
+            ("reporter", "Reporter's name (申报人)"))
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def registration_options(func: Any) -> Any:
+    """The registration fields of DESIGN §3, shared by `new` and `edit`."""
+    opts = [
+        click.option("--title", help="事件标题."),
+        click.option("--type", "type_", type=click.Choice(TYPES), help="事件分类."),
+        click.option("--urgency", type=click.Choice(LEVELS), help="紧急程度 (→ priority)."),
+        click.option("--impact", type=click.Choice(LEVELS), help="影响面 (→ priority)."),
+        click.option("--priority", type=click.Choice(PRIORITIES), help="Override the matrix."),
+        click.option("--reporter", help="申报人 name."),
+        click.option("--phone", help="Reporter's phone."),
+        click.option("--dept", help="Reporter's department."),
+        click.option("--location", help="故障/服务地点."),
+        click.option("--contact", help="On-site contact (name and phone)."),
+        click.option("--system", help="涉及系统."),
+        click.option("--module", help="所属模块."),
+        click.option("--source", type=click.Choice(SOURCES), help="来源."),
+        click.option("--description", help="事件发生的情况描述."),
+        click.option("--key-user/--no-key-user", "key_user", default=None,
+                     help="关键用户 (default: from sla.yaml key_users)."),
+        click.option("--security/--no-security", "security", default=None,
+                     help="信息安全事件."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+@click.command()
+@registration_options
+@click.option("--opened-at", metavar="TIME",
+              help="True start of an incident handled first, recorded later (先处理后补单).")
+@click.option("--reason", help="Why a non-P1 incident is backfilled.")
+@click.option("--force", is_flag=True, help="Register a system outside the scope list.")
+@at_option
+@pass_app
+@handle_errors
+def new(app: App, **opts: Any) -> None:
+    """Register an incident and print its ID (only the ID on stdout).
+
+    Only --title, --type and --reporter are required; on a terminal, missing
+    ones are asked for. The priority comes from urgency × impact in
+    sla.yaml unless --priority is given.
+
+    \b
+    Example:
+      elinkctl new --title 'OA系统打不开' --type failure --reporter 张三 \\
+          --phone 13800138000 --dept 财务部 --system OA --urgency medium --impact high
+    """
+    from elinkctl.services import registration
+
+    for key, prompt in REQUIRED:
+        opt = "type_" if key == "type" else key
+        if not opts.get(opt):
+            if _interactive():
+                if key == "type":
+                    opts[opt] = click.prompt(prompt, type=click.Choice(TYPES), err=True)
+                else:
+                    opts[opt] = click.prompt(prompt, err=True)
+            else:
+                missing = [f"--{k}" for k, _ in REQUIRED
+                           if not opts.get("type_" if k == "type" else k)]
+                raise UsageProblem(f"missing {', '.join(missing)} (required to register)")
+    result = registration.register(app, opts)
+    click.echo(result.ticket.id)
+
+
+@click.command()
+@id_argument
+@registration_options
+@click.option("--reason", help="Why (required when priority or type changes).")
+@at_option
+@pass_app
+@handle_errors
+def edit(app: App, ticket_id: str, reason: str | None, at: str | None, **opts: Any) -> None:
+    """Change descriptive fields; each change is recorded as an event.
+
+    With no field options on a terminal, opens $EDITOR on the fields and
+    validates them before saving.
+
+    \b
+    Example:
+      elinkctl edit 7KQ2M --priority P2 --reason '影响扩大到全部门'
+      elinkctl edit 7KQ2M --location '3号楼501' --contact '王五 13700000000'
+    """
+    from elinkctl.services import registration
+
+    changes = registration.changes_from_options(opts)
+    if not changes:
+        if _interactive() and os.environ.get("EDITOR", os.environ.get("VISUAL")):
+            changes, reason = registration.changes_from_editor(app, ticket_id, reason)
+        else:
+            raise UsageProblem("nothing to change: give field options (see --help)")
+    when = app.parse_time(at)
+    from elinkctl.domain import lifecycle
+
+    app.mutate(ticket_id, lambda t: lifecycle.edit(t, changes, app.actor, when, app.now, reason))

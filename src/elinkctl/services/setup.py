@@ -1,0 +1,48 @@
+"""Creating stores and preparing clones."""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from pathlib import Path
+
+from elinkctl.config import Config
+from elinkctl.errors import StoreError
+from elinkctl.store.gitrepo import Git, init_repo
+
+
+def data_text(name: str) -> str:
+    return resources.files("elinkctl").joinpath("data", name).read_text(encoding="utf-8")
+
+
+def init_store(root: Path, actor: str | None = None) -> Path:
+    """Make ``root`` a store. Refuses to overwrite existing rule files."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("sla.yaml", "escalation.yaml"):
+        if (root / name).exists():
+            raise StoreError(f"{root / name} exists: {root} is already a store")
+    git = Git(root) if (root / ".git").exists() else init_repo(root)
+    (root / "sla.yaml").write_text(data_text("sla.yaml"), encoding="utf-8")
+    (root / "escalation.yaml").write_text(data_text("escalation.yaml"), encoding="utf-8")
+    attributes = root / ".gitattributes"
+    existing = attributes.read_text(encoding="utf-8") if attributes.exists() else ""
+    attributes.write_text(existing + data_text("gitattributes"), encoding="utf-8")
+    for sub in ("tickets", "knowledge"):
+        (root / sub).mkdir(exist_ok=True)
+        (root / sub / ".gitkeep").touch()
+    paths = ["sla.yaml", "escalation.yaml", ".gitattributes", "tickets/.gitkeep", "knowledge/.gitkeep"]
+    ensure_clone_config(git)
+    author = actor or git.config_get("user.name") or "elinkctl"
+    git.commit_paths(paths, "elinkctl: initialise store", author, None, new=paths)
+    return root
+
+
+def ensure_clone_config(git: Git) -> None:
+    """Per-clone git settings elinkctl relies on (registered by every command
+    that writes, so a plain `git clone` is enough)."""
+    git.run("config", "core.quotepath", "false")  # Chinese in paths and diffs stays readable
+
+
+def config_warnings(config: Config, now: dt.datetime) -> list[str]:
+    """Non-fatal notes about the rules (e.g. years without holiday data)."""
+    return []

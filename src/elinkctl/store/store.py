@@ -1,0 +1,272 @@
+"""A store: a git repository holding ``sla.yaml``, ``escalation.yaml``,
+``tickets/YYYY/MM/<ID>.yaml`` and ``knowledge/``.
+
+Every mutation goes through `Store.transaction`: take the store lock,
+recover what a killed predecessor left, re-read the tickets, apply the pure
+change, write atomically, commit exactly those files as the actor. A journal
+under ``.git/elinkctl/`` written before the files and removed after the
+commit lets the next command finish an interrupted commit, so no event is
+ever lost between the rename and the commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from elinkctl.config import Config, load_config
+from elinkctl.domain import ids, ticketfile
+from elinkctl.domain.model import Ticket
+from elinkctl.errors import Ambiguous, NotFound, StoreError, TicketError, UsageProblem
+from elinkctl.store.files import atomic_write, sweep_temp_files
+from elinkctl.store.gitrepo import Git
+from elinkctl.store.lock import StoreLock
+
+TICKETS = "tickets"
+KNOWLEDGE = "knowledge"
+
+
+def discover(explicit: str | None, cwd: Path | None = None) -> Path:
+    """``--store``, then ``ELINKCTL_STORE``, then the nearest parent holding
+    ``sla.yaml`` and ``tickets/`` (DESIGN §6)."""
+    given = explicit or os.environ.get("ELINKCTL_STORE")
+    if given:
+        root = Path(given).expanduser().resolve()
+        if not (root / "sla.yaml").is_file() or not (root / TICKETS).is_dir():
+            raise StoreError(f"{given}: not an elinkctl store (no sla.yaml and tickets/)")
+        return root
+    here = (cwd or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "sla.yaml").is_file() and (candidate / TICKETS).is_dir():
+            return candidate
+    raise StoreError(
+        "no store found here or above; use --store DIR, set ELINKCTL_STORE, "
+        "or create one with `elinkctl init DIR`"
+    )
+
+
+@dataclass
+class Write:
+    """One ticket to write in a transaction."""
+
+    ticket: Ticket
+    is_new: bool = False
+
+
+class Store:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.git = Git(root)
+        self._config: Config | None = None
+
+    # --- configuration ---------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.root)
+        return self._config
+
+    @property
+    def state_dir(self) -> Path:
+        """Private, machine-local state (lock, journal, outbox, index): outside history."""
+        dot_git = self.root / ".git"
+        if dot_git.is_file():  # a worktree or submodule: .git is a pointer file
+            text = dot_git.read_text().strip()
+            dot_git = (self.root / text.removeprefix("gitdir:").strip()).resolve()
+        return dot_git / "elinkctl"
+
+    # --- paths and IDs -------------------------------------------------------------
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def path_of(self, ticket_id: str) -> Path:
+        """The file of a full, valid ID. IDs are validated before they become paths."""
+        if not ids.is_valid(ticket_id):
+            raise UsageProblem(f"not an incident ID: {ticket_id!r}")
+        year, month = ids.shard(ticket_id)
+        return self.root / TICKETS / year / month / f"{ticket_id}.yaml"
+
+    def ticket_paths(self) -> Iterator[Path]:
+        """Every ticket file, in ID order within each month, months in order."""
+        base = self.root / TICKETS
+        if not base.is_dir():
+            return
+        for year in sorted(p for p in os.scandir(base) if p.is_dir() and p.name.isdigit()):
+            for month in sorted(
+                (p for p in os.scandir(year.path) if p.is_dir() and p.name.isdigit()),
+                key=lambda p: p.name,
+            ):
+                names = sorted(
+                    e.name for e in os.scandir(month.path)
+                    if e.name.endswith(".yaml") and not e.name.startswith(".")
+                )
+                for name in names:
+                    yield Path(month.path) / name
+
+    def all_ids(self) -> list[str]:
+        return [p.stem for p in self.ticket_paths()]
+
+    def resolve_id(self, given: str) -> str:
+        """A full ID from any unique prefix or suffix (case-insensitive)."""
+        if not ids.FRAGMENT_RE.match(given.strip()):
+            raise UsageProblem(f"not an incident ID: {given!r}")
+        fragment = ids.normalize_fragment(given)
+        if ids.is_valid(fragment) and self.path_of(fragment).is_file():
+            return fragment
+        candidates = [
+            i for i in self.all_ids() if i.startswith(fragment) or i.endswith(fragment)
+        ]
+        if not candidates:
+            alias = self._resolve_alias(fragment)
+            if alias:
+                return alias
+            raise NotFound(f"no incident matches {given!r}")
+        if len(candidates) > 1:
+            raise Ambiguous(given, candidates)
+        return candidates[0]
+
+    def _resolve_alias(self, fragment: str) -> str | None:
+        """Old IDs kept as aliases after an ID collision was repaired by a merge."""
+        if not ids.is_valid(fragment):
+            return None
+        year, month = ids.shard(fragment)
+        month_dir = self.root / TICKETS / year / month
+        if not month_dir.is_dir():
+            return None
+        # Renamed tickets stay in the month of their old ID, so one month suffices.
+        for path in sorted(month_dir.glob("INC-*.yaml")):
+            try:
+                head = path.read_text(encoding="utf-8").split("\ntitle:", 1)[0]
+            except OSError:
+                continue
+            if "aliases:" in head and f"- {fragment}" in head:
+                return path.stem
+        return None
+
+    # --- reading -----------------------------------------------------------------
+
+    def load_path(self, path: Path) -> Ticket:
+        rel = self.rel(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise NotFound(f"{rel}: no such ticket") from None
+        except UnicodeDecodeError:
+            raise TicketError(f"{rel}: not UTF-8 text") from None
+        try:
+            ticket = ticketfile.loads(text)
+        except ticketfile.FormatError as exc:
+            where = f"{rel} line {exc.line}" if exc.line else rel
+            raise TicketError(f"{where}: {exc}") from None
+        if ticket.id != path.stem:
+            raise TicketError(f"{rel} line 2: id {ticket.id} does not match the file name")
+        return ticket
+
+    def load(self, ticket_id: str) -> Ticket:
+        return self.load_path(self.path_of(ticket_id))
+
+    def find(self, given: str) -> Ticket:
+        return self.load(self.resolve_id(given))
+
+    def iter_tickets(
+        self, on_error: Callable[[TicketError], None] | None = None
+    ) -> Iterator[Ticket]:
+        """All parseable tickets; a broken one is reported and skipped, never fatal."""
+        for path in self.ticket_paths():
+            try:
+                yield self.load_path(path)
+            except TicketError as exc:
+                if on_error is None:
+                    raise
+                on_error(exc)
+
+    # --- writing -----------------------------------------------------------------
+
+    @property
+    def journal_path(self) -> Path:
+        return self.state_dir / "journal.json"
+
+    def lock(self) -> StoreLock:
+        return StoreLock(self.state_dir / "lock")
+
+    @contextlib.contextmanager
+    def locked(self, wait: bool = True) -> Iterator[bool]:
+        """Hold the store lock; yields False (wait=False) when another process holds it."""
+        lock = self.lock()
+        if not lock.acquire(wait=wait):
+            yield False
+            return
+        try:
+            self.recover()
+            yield True
+        finally:
+            lock.release()
+
+    def commit_writes(self, writes: Sequence[Write], message: str, actor: str) -> None:
+        """Write tickets atomically and commit them as one commit. Caller holds the lock."""
+        if not writes:
+            return
+        paths = [self.path_of(w.ticket.id) for w in writes]
+        rels = [self.rel(p) for p in paths]
+        email = self.config.person_email(actor) or self._email_for(actor)
+        journal = {"paths": rels, "message": message, "author": actor, "email": email}
+        atomic_write(self.journal_path, json.dumps(journal, ensure_ascii=False))
+        for w, path in zip(writes, paths, strict=True):
+            atomic_write(path, ticketfile.dumps(w.ticket))
+        new = [r for w, r in zip(writes, rels, strict=True) if w.is_new]
+        self.git.commit_paths(rels, message, actor, email, new=new)
+        self.journal_path.unlink(missing_ok=True)
+
+    def _email_for(self, actor: str) -> str:
+        if actor == self.git.config_get("user.name"):
+            return self.git.default_email()
+        return "elinkctl@localhost"
+
+    def recover(self) -> list[str]:
+        """Finish or sweep what a killed command left. Caller holds the lock."""
+        notes: list[str] = []
+        journal = self.journal_path
+        if not journal.exists():
+            return notes
+        try:
+            data = json.loads(journal.read_text(encoding="utf-8"))
+            rels = [str(r) for r in data["paths"]]
+        except (ValueError, KeyError, TypeError):
+            journal.unlink(missing_ok=True)
+            return ["discarded an unreadable journal"]
+        for rel in rels:
+            if not ids.is_valid(Path(rel).stem):
+                journal.unlink(missing_ok=True)
+                return ["discarded a journal naming an invalid path"]
+        for rel in rels:
+            sweep_temp_files((self.root / rel).parent)
+        self._clear_stale_index_lock()
+        existing = [r for r in rels if (self.root / r).exists()]
+        if existing and self.git.has_changes(existing):
+            untracked = self.git.run("ls-files", "--others", "--", *existing).split()
+            self.git.commit_paths(
+                existing,
+                f"{data.get('message', 'elinkctl')} (recovered after interruption)",
+                str(data.get("author") or "elinkctl"),
+                str(data.get("email") or "elinkctl@localhost"),
+                new=untracked,
+            )
+            notes.append(f"recovered an interrupted commit of {', '.join(existing)}")
+        journal.unlink(missing_ok=True)
+        return notes
+
+    def _clear_stale_index_lock(self) -> None:
+        """A SIGKILLed git leaves index.lock; we hold the store lock, so after a
+        short grace (a still-running git child finishes) it is stale."""
+        index_lock = self.state_dir.parent / "index.lock"
+        deadline = time.monotonic() + 2.0
+        while index_lock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        index_lock.unlink(missing_ok=True)

@@ -1,0 +1,223 @@
+"""How tickets look to people and scripts: the JSON shapes of the CLI
+contract (DESIGN §8) and the readable card. No I/O here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from elinkctl.domain.model import OPEN_STATUSES, Event, Ticket
+from elinkctl.timeutil import format_duration
+
+PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
+
+STATUS_ZH = {
+    "new": "新建", "pm_review": "项目经理审核", "in_progress": "处理中", "pending": "挂起",
+    "resolved": "已解决", "closed": "已关闭", "rejected": "已退回", "redirected": "已转其他流程",
+}
+TIER_ZH = {"desk": "服务台", "l1": "一线工程师", "l2": "二线支持团队", "vendor": "厂商"}
+ROLE_ZH = {**TIER_ZH, "pm": "项目经理", "management": "管理层"}
+TYPE_ZH = {"failure": "故障", "request": "服务请求", "consultation": "咨询"}
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def event_json(ev: Event) -> dict[str, Any]:
+    return jsonable(ev.to_dict())  # type: ignore[no-any-return]
+
+
+def show_json(ticket: Ticket) -> dict[str, Any]:
+    """``show --json``: the contract's keys first, then every descriptive field."""
+    s = ticket.state
+    out: dict[str, Any] = {
+        "id": ticket.id,
+        "title": ticket.title,
+        "type": ticket.type,
+        "priority": ticket.priority,
+        "status": str(s.status),
+        "tier": s.tier,
+        "assignee": s.assignee,
+        "opened_at": _iso(s.opened_at),
+        "responded_at": _iso(s.responded_at),
+        "resolved_at": _iso(s.resolved_at),
+        "closed_at": _iso(s.closed_at),
+        "escalations": [
+            {"role": e.role, "after": e.after, "at": _iso(e.at)} for e in s.escalations
+        ],
+        "events": [event_json(e) for e in ticket.events],
+    }
+    for key, value in ticket.fields.items():
+        if key not in out:
+            out[key] = jsonable(value)
+    out["key_user"] = bool(ticket.fields.get("key_user"))
+    out["security"] = bool(ticket.fields.get("security"))
+    out["aliases"] = list(ticket.aliases)
+    out["pending"] = [[_iso(a), _iso(b)] for a, b in s.pauses]
+    out["reopened"] = s.reopened
+    out["complaints"] = s.complaints
+    out["satisfaction"] = s.satisfaction
+    out["vendor"] = s.vendor
+    out["vendor_due"] = _iso(s.vendor_due)
+    out["visit_at"] = _iso(s.visit_at)
+    out["confirmed_at"] = _iso(s.confirmed_at)
+    out["callback_at"] = _iso(s.callback_at)
+    return out
+
+
+def list_json(ticket: Ticket) -> dict[str, Any]:
+    s = ticket.state
+    return {
+        "id": ticket.id,
+        "title": ticket.title,
+        "type": ticket.type,
+        "priority": ticket.priority,
+        "status": str(s.status),
+        "assignee": s.assignee,
+        "opened_at": _iso(s.opened_at),
+        "tier": s.tier,
+        "key_user": bool(ticket.fields.get("key_user")),
+        "system": ticket.fields.get("system"),
+    }
+
+
+def attention_key(ticket: Ticket) -> tuple[int, int, int, dt.datetime]:
+    """Sort order of `list`: open before done, key users first, then priority,
+    then the oldest (it has waited longest)."""
+    return (
+        0 if ticket.state.status in OPEN_STATUSES else 1,
+        0 if ticket.fields.get("key_user") else 1,
+        PRIORITY_RANK.get(ticket.priority, 9),
+        ticket.opened_at,
+    )
+
+
+def local(value: dt.datetime | None, tz: dt.tzinfo) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def age(opened: dt.datetime, now: dt.datetime) -> str:
+    return format_duration(now - opened)
+
+
+EVENT_LABEL = {
+    "created": "registered", "accepted": "accepted", "rejected": "rejected",
+    "redirected": "redirected", "transferred": "to PM", "assigned": "assigned",
+    "contacted": "contacted", "visit_scheduled": "visit booked", "escalated": "escalated",
+    "pended": "pending", "resumed": "resumed", "resolved": "resolved", "reopened": "reopened",
+    "confirmed": "confirmed", "callback": "callback", "closed": "closed",
+    "commented": "comment", "complained": "COMPLAINT", "edited": "edited",
+    "escalation": "ESCALATION", "sla_warning": "SLA warning", "sla_breach": "SLA BREACH",
+}
+
+
+def event_summary(ev: Event, tz: dt.tzinfo) -> str:
+    """One line describing an event, for the timeline."""
+    d = ev.data
+    kind = ev.type
+    if kind == "created":
+        text = f"{d.get('priority', '')}"
+        if d.get("backfill"):
+            text += f" backfilled, recorded {local(d.get('recorded_at'), tz)}"
+            if d.get("reason"):
+                text += f" ({d['reason']})"
+    elif kind == "assigned":
+        text = f"→ {d.get('to')} ({TIER_ZH.get(str(d.get('tier')), d.get('tier'))})"
+    elif kind == "escalated":
+        text = f"→ {d.get('tier')}" + (f" {d.get('to')}" if d.get("to") else "")
+        if d.get("due"):
+            text += f", reply by {local(d.get('due'), tz)}"
+        text += f": {d.get('reason', '')}"
+    elif kind == "visit_scheduled":
+        text = f"on site {local(d.get('visit_at'), tz)}"
+    elif kind == "resolved":
+        text = str(d.get("solution", ""))
+        if d.get("kb"):
+            text += f" [{d['kb']}]"
+    elif kind == "callback":
+        text = (f"satisfaction {d['satisfaction']}/5 " if d.get("satisfaction") else "") + str(
+            d.get("note") or ""
+        )
+    elif kind == "edited":
+        changes = d.get("changes") or {}
+        text = ", ".join(f"{k}: {v[0]} → {v[1]}" for k, v in changes.items())
+        if d.get("reason"):
+            text += f" ({d['reason']})"
+    elif kind == "escalation":
+        text = f"{d.get('after')} → {ROLE_ZH.get(str(d.get('role')), d.get('role'))}"
+        if d.get("recipients"):
+            text += f" ({', '.join(map(str, d['recipients']))})"
+    elif kind in ("sla_warning", "sla_breach"):
+        text = f"{d.get('clock')} due {local(d.get('deadline'), tz)}"
+    elif kind == "redirected":
+        text = f"→ {d.get('to')} process" + (f": {d['reason']}" if d.get("reason") else "")
+    else:
+        text = str(d.get("reason") or d.get("text") or d.get("note") or d.get("summary") or "")
+    label = EVENT_LABEL.get(kind, kind)
+    return f"{label:<13} {text}".rstrip()
+
+
+def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
+    """The readable `show` card."""
+    s = ticket.state
+    f = ticket.fields
+    lines = []
+    flags = []
+    if f.get("key_user"):
+        flags.append("★ 关键用户")
+    if f.get("security"):
+        flags.append("⚠ 信息安全事件")
+    head = f"{ticket.id}  {ticket.title}"
+    lines.append(head + ("   " + "  ".join(flags) if flags else ""))
+    status = f"{s.status} ({STATUS_ZH.get(str(s.status), '')})"
+    owner = f"{TIER_ZH.get(s.tier, s.tier)}" + (f" / {s.assignee}" if s.assignee else "")
+    rows: list[tuple[str, str]] = [
+        ("status", status),
+        ("priority", f"{ticket.priority}   type {ticket.type} ({TYPE_ZH.get(ticket.type, '')})"
+         + (f"   urgency {f.get('urgency')} × impact {f.get('impact')}" if f.get("urgency") else "")),
+        ("with", owner),
+    ]
+    rep = f.get("reporter") or {}
+    if rep:
+        rows.append(("reporter", " ".join(str(rep[k]) for k in ("name", "phone", "department") if rep.get(k))))
+    if f.get("location") or f.get("contact"):
+        rows.append(("location", " ".join(x for x in (f.get("location"), f.get("contact") and f"(on site: {f.get('contact')})") if x)))
+    if f.get("system"):
+        rows.append(("system", str(f.get("system")) + (f" / {f.get('module')}" if f.get("module") else "")))
+    if f.get("source"):
+        rows.append(("source", str(f.get("source"))))
+    rows.append(("opened", f"{local(s.opened_at, tz)}  ({age(s.opened_at, now)} ago)"))
+    rows.append(("responded", local(s.responded_at, tz)))
+    rows.append(("resolved", local(s.resolved_at, tz)))
+    if s.closed_at:
+        rows.append(("closed", local(s.closed_at, tz)))
+    if s.vendor:
+        rows.append(("vendor", f"{s.vendor}" + (f", reply due {local(s.vendor_due, tz)}" if s.vendor_due else "")))
+    if s.visit_at:
+        rows.append(("visit", local(s.visit_at, tz)))
+    if s.escalations:
+        rows.append(("escalated", ", ".join(f"{e.after}→{ROLE_ZH.get(e.role, e.role)}" for e in s.escalations)))
+    if ticket.aliases:
+        rows.append(("aliases", ", ".join(ticket.aliases)))
+    width = max(len(k) for k, _ in rows)
+    lines += [f"  {k:<{width}}  {v}" for k, v in rows]
+    if f.get("description"):
+        lines.append("")
+        lines.append("description:")
+        lines += [f"  {line}" for line in str(f["description"]).splitlines()]
+    lines.append("")
+    lines.append("timeline:")
+    for ev in ticket.events:
+        lines.append(f"  {local(ev.at, tz)}  {ev.by:<8} {event_summary(ev, tz)}")
+    return "\n".join(lines)
