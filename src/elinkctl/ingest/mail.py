@@ -233,13 +233,21 @@ def decode_header_value(value: object) -> str:
             pieces.append(chunk)
         else:
             pieces.append(decode_bytes(chunk, charset))
-    return " ".join("".join(pieces).split())
+    decoded = " ".join("".join(pieces).split())
+    # A broken word decodes to nothing; then the raw text is more useful.
+    return decoded or " ".join(text.split())
+
+
+def _get(msg: Message, name: str) -> str | None:
+    """A raw header (encoded words kept), 8-bit bytes decoded; None if absent."""
+    value = msg.get(name)
+    return None if value is None else _header_text(value)
 
 
 def _message_ids(value: str | None) -> list[str]:
     if not value:
         return []
-    return _MSG_ID_RE.findall(str(value))
+    return _MSG_ID_RE.findall(value)
 
 
 def _parse_date(value: str | None) -> dt.datetime | None:
@@ -270,7 +278,13 @@ def _addresses(msg: Message, name: str) -> list[str]:
 def _filename(part: Message) -> str | None:
     """The decoded file name of a part, whichever way the client encoded it."""
     for param, header in (("filename", "content-disposition"), ("name", "content-type")):
-        raw = part.get_param(param, header=header)
+        source = part
+        if isinstance(part.get(header), email.header.Header):
+            # Raw 8-bit parameter (an unencoded GBK name): re-read the
+            # header from its decoded text so the bytes are not replaced.
+            source = Message()
+            source[header] = _get(part, header) or ""
+        raw = source.get_param(param, header=header)
         if raw is None:
             continue
         if isinstance(raw, tuple):
@@ -288,8 +302,7 @@ def _filename(part: Message) -> str | None:
 
 
 def _is_attachment(part: Message) -> bool:
-    disposition = (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
-    if disposition == "attachment":
+    if _disposition(part) == "attachment":
         return True
     if part.get_content_maintype() in ("text", "multipart"):
         # An inline text part with a file name is still text to read …
@@ -327,6 +340,10 @@ class _Walker:
 
     def walk(self, part: Message) -> None:
         ctype = part.get_content_type()
+        if ctype == "message/rfc822":
+            # A forwarded mail is a document the sender attached, not prose.
+            self.attachments.append(_filename(part) or _forwarded_name(part) or _unnamed(part))
+            return
         if part.is_multipart():
             subparts = [p for p in part.get_payload() if isinstance(p, Message)]
             if ctype == "multipart/alternative":
@@ -342,8 +359,8 @@ class _Walker:
                 for sub in subparts:
                     self.walk(sub)
             return
-        if ctype == "message/rfc822" or _is_attachment(part):
-            self.attachments.append(_filename(part) or _forwarded_name(part) or _unnamed(part))
+        if _is_attachment(part):
+            self.attachments.append(_filename(part) or _unnamed(part))
             return
         if ctype in ("text/plain", "text/html"):
             text = _part_text(part)
@@ -372,7 +389,7 @@ class _Walker:
 
 
 def _disposition(part: Message) -> str:
-    return (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
+    return (_get(part, "Content-Disposition") or "").split(";", 1)[0].strip().lower()
 
 
 def _forwarded_name(part: Message) -> str | None:
@@ -380,7 +397,7 @@ def _forwarded_name(part: Message) -> str | None:
         return None
     inner = part.get_payload()
     if isinstance(inner, list) and inner and isinstance(inner[0], Message):
-        subject = decode_header_value(inner[0].get("Subject"))
+        subject = decode_header_value(_get(inner[0], "Subject"))
         return f"{subject or 'forwarded'}.eml"
     return None
 
@@ -445,17 +462,17 @@ def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
     if truncated:
         body = body[:max_body].rstrip() + "\n\n" + TRUNCATION_NOTE
 
-    message_ids = _message_ids(msg.get("Message-ID"))
-    in_reply_to = _message_ids(msg.get("In-Reply-To"))
+    message_ids = _message_ids(_get(msg, "Message-ID"))
+    in_reply_to = _message_ids(_get(msg, "In-Reply-To"))
     return ParsedEmail(
         message_id=message_ids[0] if message_ids else None,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
-        references=_message_ids(msg.get("References")),
+        references=_message_ids(_get(msg, "References")),
         from_name=from_name,
         from_addr=from_addr,
         to=_addresses(msg, "To"),
-        subject=decode_header_value(msg.get("Subject")),
-        date=_parse_date(msg.get("Date")),
+        subject=decode_header_value(_get(msg, "Subject")),
+        date=_parse_date(_get(msg, "Date")),
         body=body,
         attachments=walker.attachments,
         truncated=truncated,

@@ -353,8 +353,8 @@ def _description(alert: Alert, tz: dt.tzinfo | None) -> str:
     ]
     lines += [f"{caption}: {value}" for caption, value in facts if value]
     if alert.labels:
-        shown = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
-        lines.append(f"标签: {shown}")
+        pairs = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
+        lines.append(f"标签: {pairs}")
     extra = {k: v for k, v in alert.annotations.items()
              if k not in ("summary", "description", "message") and v.strip()}
     for key, value in sorted(extra.items()):
