@@ -1,0 +1,492 @@
+"""Alert intake: payload detection, parsing, and the alert → ticket mapping."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from elinkctl.errors import ConfigError
+from elinkctl.ingest import (
+    DEFAULT_ALERT_RULES,
+    Alert,
+    AlertRules,
+    IngestError,
+    parse_alert_payload,
+    should_fold,
+    validate_alert_rules,
+)
+
+SAMPLES = Path(__file__).parent / "samples"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SLA_YAML = Path(__file__).parents[1] / "src" / "elinkctl" / "data" / "sla.yaml"
+
+
+def load(name: str) -> list[Alert]:
+    return parse_alert_payload((SAMPLES / name).read_bytes())
+
+
+def payload(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SAMPLES / name).read_text("utf-8"))
+    return data
+
+
+def dumps(obj: object) -> bytes:
+    return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+
+
+def alert(**overrides: Any) -> Alert:
+    base: dict[str, Any] = {
+        "source": "alertmanager",
+        "key": "k1",
+        "status": "firing",
+        "name": "DiskFull",
+        "severity": "critical",
+        "labels": {"alertname": "DiskFull", "severity": "critical"},
+        "summary": "磁盘空间不足",
+    }
+    base.update(overrides)
+    return Alert(**base)
+
+
+# ---------------------------------------------------------------------------
+# Alertmanager
+# ---------------------------------------------------------------------------
+
+
+def test_alertmanager_firing_sample() -> None:
+    first, second = load("alertmanager_firing.json")
+    assert first.source == "alertmanager"
+    assert first.key == "5c1f7e1d0c3b2a91"
+    assert first.status == "firing"
+    assert first.name == "MySQLDown"
+    assert first.severity == "critical"
+    assert first.labels["service"] == "财务系统"
+    assert first.labels["env"] == "prod"
+    assert first.summary == "财务系统数据库不可用"
+    assert first.description.startswith("财务系统主库 fin-db01:9104 已连续 2 分钟无法连接")
+    assert first.annotations["runbook_url"] == "https://wiki.example.cn/runbooks/mysql-down"
+    # Nanoseconds from Go are cut to microseconds; "Z" is UTC.
+    assert first.starts_at == dt.datetime(2026, 11, 23, 2, 1, 5, 123456, tzinfo=dt.UTC)
+    assert first.ends_at is None  # 0001-01-01 means "not ended"
+    assert first.url is not None and first.url.startswith("http://prometheus.example.cn:9090/")
+    assert (first.instance, first.service) == ("fin-db01:9104", "财务系统")
+    assert first.event_id is None
+
+    assert second.key == "a0e2d64f9b7c1e38"
+    assert second.severity == "warning"
+    # A firing alert's endsAt is only Alertmanager's predicted expiry.
+    assert second.ends_at is None
+    assert second.starts_at == dt.datetime(2026, 11, 23, 1, 55, 35, 482000, tzinfo=dt.UTC)
+
+
+def test_alertmanager_resolved_sample_has_same_key() -> None:
+    (resolved,) = load("alertmanager_resolved.json")
+    (firing, _) = load("alertmanager_firing.json")
+    assert resolved.status == "resolved"
+    assert resolved.key == firing.key
+    assert resolved.ends_at == dt.datetime(2026, 11, 23, 2, 31, 50, 500000, tzinfo=dt.UTC)
+
+
+def test_alertmanager_without_fingerprint_hashes_sorted_labels() -> None:
+    body = payload("alertmanager_firing.json")
+    for item in body["alerts"]:
+        del item["fingerprint"]
+    once = parse_alert_payload(dumps(body))
+    # Same labels in another order → same key; other labels → another key.
+    for item in body["alerts"]:
+        item["labels"] = dict(reversed(list(item["labels"].items())))
+    again = parse_alert_payload(dumps(body))
+    assert [a.key for a in once] == [a.key for a in again]
+    assert once[0].key.startswith("labels:") and once[0].key != once[1].key
+
+
+def test_alertmanager_common_annotations_and_group_status_fallback() -> None:
+    body = {
+        "version": "4",
+        "status": "firing",
+        "commonLabels": {"env": "test"},
+        "commonAnnotations": {"summary": "共同摘要", "description": "共同描述"},
+        "alerts": [{"labels": {"alertname": "X"}, "annotations": {"description": "自己的描述"}}],
+    }
+    (only,) = parse_alert_payload(dumps(body))
+    assert only.status == "firing"
+    assert only.summary == "共同摘要" and only.description == "自己的描述"
+    assert only.labels == {"env": "test", "alertname": "X"}
+    assert only.severity == "unknown"
+    assert only.url is None and only.instance is None and only.service is None
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda b: b.update(version="3"), "version '3' is not supported"),
+        (lambda b: b.update(alerts=[]), "'alerts' is empty"),
+        (lambda b: b.update(alerts={"a": 1}), "'alerts' must be a list"),
+        (lambda b: b["alerts"][0].update(status="pending"), r"alerts\[0\].status"),
+        (lambda b: b["alerts"][1].update(labels=[]), r"alerts\[1\].labels must be an object"),
+        (lambda b: b["alerts"][0].update(startsAt="yesterday"), r"alerts\[0\].startsAt"),
+        (lambda b: b["alerts"].append("x"), r"alerts\[2\] must be an object"),
+    ],
+)
+def test_alertmanager_errors_name_the_field(mutate: Any, message: str) -> None:
+    body = copy.deepcopy(payload("alertmanager_firing.json"))
+    mutate(body)
+    with pytest.raises(IngestError, match=message):
+        parse_alert_payload(dumps(body))
+
+
+def test_alertmanager_missing_labels_sample() -> None:
+    with pytest.raises(IngestError, match=r"alerts\[0\].labels is missing"):
+        load("alertmanager_malformed_nolabels.json")
+
+
+# ---------------------------------------------------------------------------
+# Zabbix
+# ---------------------------------------------------------------------------
+
+
+def test_zabbix_problem_sample() -> None:
+    (problem,) = load("zabbix_problem.json")
+    assert problem.source == "zabbix"
+    assert problem.key == "trigger:24781"
+    assert problem.event_id == "3148726"
+    assert problem.status == "firing"
+    assert problem.name == problem.summary == "fin-app01 上的 Nginx 服务停止"
+    assert problem.severity == "high"
+    assert problem.starts_at == dt.datetime(2026, 11, 23, 10, 15, 2, tzinfo=SHANGHAI)
+    assert problem.ends_at is None  # {EVENT.RECOVERY.DATE} left unexpanded
+    assert problem.instance == "fin-app01"
+    assert problem.service == "财务系统"  # tag service
+    assert problem.labels["component"] == "nginx"
+    assert problem.labels["host_ip"] == "10.20.3.21"
+    assert problem.labels["host_group"] == "财务系统"
+    assert problem.labels["host_groups"] == "财务系统, Linux servers"
+    assert problem.description.startswith("Problem started at 10:15:02 on 2026.11.23")
+    assert problem.url == (
+        "https://zabbix.example.cn/zabbix/tr_events.php?triggerid=24781&eventid=3148726"
+    )
+    assert "trigger_description" not in problem.annotations
+
+
+def test_zabbix_resolved_sample() -> None:
+    (resolved,) = load("zabbix_resolved.json")
+    (problem,) = load("zabbix_problem.json")
+    assert resolved.status == "resolved"
+    assert resolved.key == problem.key
+    assert resolved.ends_at == dt.datetime(2026, 11, 23, 10, 42, 17, tzinfo=SHANGHAI)
+
+
+def test_zabbix_tz_parameter() -> None:
+    (problem,) = parse_alert_payload(
+        (SAMPLES / "zabbix_problem.json").read_bytes(), tz=dt.UTC
+    )
+    assert problem.starts_at == dt.datetime(2026, 11, 23, 10, 15, 2, tzinfo=dt.UTC)
+
+
+def test_zabbix_macro_style_keys_numeric_severity_and_tag_list() -> None:
+    body = {
+        "EVENT.ID": "77",
+        "EVENT.NAME": "核心交换机 down",
+        "EVENT.NSEVERITY": "5",
+        "EVENT.VALUE": "1",
+        "HOST.NAME": "core-sw01",
+        "EVENT.TAGSJSON": [{"tag": "security", "value": "true"}, {"tag": "scope", "value": "全局"}],
+        "timestamp": 1795400000,
+    }
+    (only,) = parse_alert_payload(dumps(body))
+    assert only.severity == "disaster"
+    assert only.status == "firing"
+    assert only.instance == "core-sw01"
+    assert only.labels["security"] == "true" and only.labels["scope"] == "全局"
+    assert only.key.startswith("host:")  # no trigger id
+    assert only.starts_at == dt.datetime.fromtimestamp(1795400000, tz=SHANGHAI)
+
+
+def test_zabbix_host_name_key_is_stable_and_ignores_event_id() -> None:
+    one = {"eventid": "1", "subject": "ping 失败", "status": "PROBLEM", "host": "h1"}
+    two = {**one, "eventid": "2"}
+    other_host = {**one, "host": "h2"}
+    keys = [parse_alert_payload(dumps(b))[0].key for b in (one, two, other_host)]
+    assert keys[0] == keys[1] != keys[2]
+
+
+@pytest.mark.parametrize(
+    ("fields", "severity", "status"),
+    [
+        ({"severity": "严重", "status": "问题"}, "high", "firing"),
+        ({"severity": "一般严重", "status": "已恢复"}, "average", "resolved"),
+        ({"severity": "Not classified", "status": "OK"}, "not classified", "resolved"),
+        ({"severity": "Information", "event_value": 0}, "information", "resolved"),
+        ({"severity": "3", "event_value": "1"}, "average", "firing"),
+        ({"status": "UPDATE"}, "unknown", "firing"),
+        ({"Severity": "WARNING", "Status": "recovery"}, "warning", "resolved"),
+    ],
+)
+def test_zabbix_severity_and_status_variants(
+    fields: dict[str, Any], severity: str, status: str
+) -> None:
+    body = {"event_name": "x", "trigger_id": "9", **fields}
+    (only,) = parse_alert_payload(dumps(body))
+    assert (only.severity, only.status) == (severity, status)
+
+
+def test_zabbix_list_of_events() -> None:
+    events = [payload("zabbix_problem.json"), payload("zabbix_resolved.json")]
+    parsed = parse_alert_payload(dumps(events))
+    assert [a.status for a in parsed] == ["firing", "resolved"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"event_id": "1", "event_value": "1", "host": "h"}, "event name is missing"),
+        ({"event_id": "1", "event_name": "n", "host": "h"}, "status is missing"),
+        ({"event_id": "1", "event_name": "n", "event_value": "7", "host": "h"}, "event_value '7'"),
+        ({"event_id": "1", "event_name": "n", "event_value": "1"}, "no identity"),
+        ({"event_name": "n", "event_value": 1, "host": "h", "event_nseverity": "9"}, "0–5"),
+        (
+            {"event_name": "n", "event_value": 1, "host": "h", "event_date": "2026.11.23",
+             "event_time": "25:00:00"},
+            "event_date/event_time",
+        ),
+        ({"event_name": "n", "event_value": 1, "host": "h", "event_tags": 5}, "event_tags"),
+        (
+            {"event_name": "n", "event_value": 1, "host": "h", "tags": [{"value": "x"}]},
+            r"tags\[0\]",
+        ),
+    ],
+)
+def test_zabbix_errors_name_the_field(body: dict[str, Any], message: str) -> None:
+    with pytest.raises(IngestError, match=message):
+        parse_alert_payload(dumps(body))
+
+
+def test_zabbix_missing_status_sample() -> None:
+    with pytest.raises(IngestError, match="status is missing"):
+        load("zabbix_malformed_nostatus.json")
+
+
+# ---------------------------------------------------------------------------
+# Detection and malformed input
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"\xff\xfe{", "not UTF-8"),
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "expected a JSON object, got list"),
+        (b"42", "expected a JSON object, got int"),
+        (b"{}", "unknown alert payload"),
+    ],
+)
+def test_malformed_payloads(data: bytes, message: str) -> None:
+    with pytest.raises(IngestError, match=message):
+        parse_alert_payload(data)
+
+
+def test_malformed_samples() -> None:
+    with pytest.raises(IngestError, match="not valid JSON"):
+        load("alert_malformed_truncated.json")
+    with pytest.raises(IngestError, match="unknown alert payload.*keys: evalMatches"):
+        load("alert_malformed_unknown.json")
+
+
+def test_utf8_bom_is_accepted() -> None:
+    data = b"\xef\xbb\xbf" + (SAMPLES / "zabbix_problem.json").read_bytes()
+    assert parse_alert_payload(data)[0].key == "trigger:24781"
+
+
+# ---------------------------------------------------------------------------
+# Mapping
+# ---------------------------------------------------------------------------
+
+DEFAULTS = AlertRules.from_config(None)
+
+
+def test_defaults_match_the_shipped_sla_yaml() -> None:
+    section = yaml.safe_load(SLA_YAML.read_text("utf-8"))["alerts"]
+    assert section == DEFAULT_ALERT_RULES
+    assert validate_alert_rules(section) == []
+    assert AlertRules.from_config(section) == DEFAULTS
+    assert AlertRules.from_config({}) == DEFAULTS
+
+
+@pytest.mark.parametrize(
+    ("severity", "labels", "priority"),
+    [
+        ("critical", {}, "P2"),
+        ("critical", {"impact": "major"}, "P1"),
+        ("critical", {"impact": "Major"}, "P1"),
+        ("disaster", {"scope": "全局"}, "P1"),
+        ("disaster", {"scope": "single"}, "P2"),
+        ("high", {"impact": "major"}, "P2"),  # the major rule is for critical/disaster
+        ("error", {}, "P2"),
+        ("warning", {}, "P3"),
+        ("average", {}, "P3"),
+        ("info", {}, "P4"),
+        ("information", {}, "P4"),
+        ("not classified", {}, "P4"),
+        ("unknown", {}, "P3"),
+        ("bizarre", {}, "P3"),
+        ("warning", {"priority": "p1"}, "P1"),  # the monitoring team decided
+        ("warning", {"priority": "P9"}, "P3"),  # an invalid label is ignored
+    ],
+)
+def test_default_priorities(severity: str, labels: dict[str, str], priority: str) -> None:
+    assert DEFAULTS.priority_for(alert(severity=severity, labels=labels)) == priority
+
+
+def test_map_alertmanager_sample() -> None:
+    first, second = load("alertmanager_firing.json")
+    reg = DEFAULTS.map(first, tz=SHANGHAI)
+    assert reg.title == "财务系统数据库不可用 (fin-db01:9104)"
+    assert reg.type == "failure"
+    assert reg.priority == "P1"  # critical + impact: major
+    assert reg.system == "财务系统"
+    assert reg.module == "fin-db01:9104"
+    assert reg.key_user is False and reg.security is False
+    assert reg.source == "monitoring"
+    assert reg.alert_key == "5c1f7e1d0c3b2a91"
+    assert reg.opened_at == first.starts_at
+    lines = reg.description.splitlines()
+    assert lines[0].startswith("财务系统主库 fin-db01:9104")
+    assert "告警来源: alertmanager" in lines
+    assert "开始时间: 2026-11-23T10:01:05+08:00" in lines
+    assert "runbook_url: https://wiki.example.cn/runbooks/mysql-down" in lines
+    assert DEFAULTS.map(second).priority == "P3"
+
+
+def test_map_zabbix_sample() -> None:
+    (problem,) = load("zabbix_problem.json")
+    reg = DEFAULTS.map(problem)
+    assert reg.title == "fin-app01 上的 Nginx 服务停止"  # host already in the name
+    assert reg.priority == "P2"  # high
+    assert (reg.system, reg.module) == ("财务系统", "fin-app01")
+    assert "事件ID: 3148726" in reg.description.splitlines()
+
+
+def test_zabbix_host_group_is_the_system_without_service_tag() -> None:
+    body = payload("zabbix_problem.json")
+    body["event_tags"] = "component:nginx"
+    body["trigger_hostgroup_name"] = "OA系统, Linux servers"
+    (problem,) = parse_alert_payload(dumps(body))
+    assert DEFAULTS.map(problem).system == "OA系统"
+
+
+def test_security_flag_and_missing_system() -> None:
+    reg = DEFAULTS.map(alert(labels={"security": "true"}, instance=None))
+    assert reg.security is True
+    assert reg.system is None and reg.module is None
+    assert reg.title == "磁盘空间不足"
+    assert DEFAULTS.map(alert(labels={"security": "是"})).security is True
+    assert DEFAULTS.map(alert(labels={"security": "false"})).security is False
+
+
+def test_long_title_is_cut() -> None:
+    reg = DEFAULTS.map(alert(summary="很长" * 100))
+    assert len(reg.title) == 120 and reg.title.endswith("…")
+
+
+def test_config_overrides() -> None:
+    rules = AlertRules.from_config(
+        {
+            "severity": {"Critical": "P1", "page": "p2"},
+            "default_priority": "P4",
+            "major": {"labels": {"tier": "core"}},
+            "priority_label": None,
+            "system_labels": ["app"],
+            "default_system": "监控平台",
+            "security_label": "sec",
+            "flap_window": "30m",
+            "auto_resolve": True,
+        }
+    )
+    assert rules.priority_for(alert(severity="critical")) == "P1"
+    assert rules.priority_for(alert(severity="page")) == "P2"
+    assert rules.priority_for(alert(severity="warning")) == "P3"  # default kept (merged)
+    assert rules.priority_for(alert(severity="odd")) == "P4"
+    assert rules.priority_for(alert(severity="disaster", labels={"tier": "core"})) == "P1"
+    assert rules.priority_for(alert(severity="disaster", labels={"impact": "major"})) == "P2"
+    assert rules.priority_for(alert(severity="info", labels={"priority": "P1"})) == "P4"
+    assert rules.system_for(alert(labels={"app": "ERP", "service": "x"})) == "ERP"
+    assert rules.system_for(alert(labels={"service": "x"})) == "监控平台"
+    assert rules.is_security(alert(labels={"sec": "yes"}))
+    assert rules.flap_window == dt.timedelta(minutes=30)
+    assert rules.auto_resolve is True
+    assert DEFAULTS.auto_resolve is False
+    assert DEFAULTS.flap_window == dt.timedelta(minutes=10)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "problem"),
+    [
+        ({"severity": {"critical": "P9"}}, "alerts.severity.critical: unknown priority P9"),
+        ({"severity": ["critical"]}, "alerts.severity: must be a mapping"),
+        ({"default_priority": "high"}, "alerts.default_priority: unknown priority high"),
+        ({"major": {"priority": "P0"}}, "alerts.major.priority: unknown priority P0"),
+        ({"major": {"labels": {"impact": {"a": 1}}}}, "alerts.major.labels.impact"),
+        ({"major": {"colour": "red"}}, "alerts.major.colour: unknown key"),
+        ({"major": "yes"}, "alerts.major: must be a mapping"),
+        ({"flap_window": "ten minutes"}, "alerts.flap_window: invalid duration"),
+        ({"flap_window": "1wd"}, "alerts.flap_window: "),
+        ({"auto_resolve": "yes"}, "alerts.auto_resolve: must be true or false"),
+        ({"system_labels": "service"}, "alerts.system_labels: must be a list"),
+        ({"default_system": 5}, "alerts.default_system: must be text or null"),
+        ({"flap": "10m"}, "alerts.flap: unknown key"),
+    ],
+)
+def test_validation_names_the_field(mapping: dict[str, Any], problem: str) -> None:
+    problems = validate_alert_rules(mapping)
+    assert any(p.startswith(problem) for p in problems), problems
+    with pytest.raises(ConfigError, match="sla.yaml: alerts"):
+        AlertRules.from_config(mapping)
+
+
+def test_validation_of_non_mapping_and_none() -> None:
+    assert validate_alert_rules(None) == []
+    assert validate_alert_rules(["x"]) == ["alerts: must be a mapping, got list"]
+
+
+def test_validation_lists_every_problem() -> None:
+    problems = validate_alert_rules({"severity": {"a": "P0", "b": "P5"}, "auto_resolve": 1})
+    assert len(problems) == 3
+
+
+# ---------------------------------------------------------------------------
+# Flapping
+# ---------------------------------------------------------------------------
+
+NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
+WINDOW = dt.timedelta(minutes=10)
+
+
+@pytest.mark.parametrize(
+    ("resolved_ago", "fold"),
+    [
+        (None, False),
+        (dt.timedelta(minutes=0), True),
+        (dt.timedelta(minutes=9, seconds=59), True),
+        (dt.timedelta(minutes=10), False),
+        (dt.timedelta(hours=2), False),
+        (dt.timedelta(minutes=-1), True),  # resolved "in the future": clock skew
+    ],
+)
+def test_should_fold(resolved_ago: dt.timedelta | None, fold: bool) -> None:
+    last = None if resolved_ago is None else NOW - resolved_ago
+    assert should_fold(last, NOW, WINDOW) is fold
+    assert DEFAULTS.should_fold(last, NOW) is fold
+
+
+def test_zero_window_never_folds() -> None:
+    assert should_fold(NOW, NOW, dt.timedelta(0)) is False
+    assert AlertRules.from_config({"flap_window": 0}).should_fold(NOW, NOW) is False
