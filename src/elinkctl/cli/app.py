@@ -82,7 +82,7 @@ class App:
         return change
 
 
-pass_app = click.make_pass_decorator(App)
+pass_app: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(App)
 
 
 def handle_errors(func: F) -> F:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -41,7 +43,7 @@ def show(app: App, ticket_id: str, json_: bool) -> None:
         click.echo(views.card(ticket, app.tz, app.now))
 
 
-def filter_options(func: object) -> object:
+def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Filters shared by `list` and `stats`."""
     opts = [
         click.option("--status", "statuses", multiple=True,
@@ -58,7 +60,7 @@ def filter_options(func: object) -> object:
         click.option("--until", metavar="DATE", help="Opened before (a date means the end of that day)."),
     ]
     for opt in reversed(opts):
-        func = opt(func)  # type: ignore[operator]
+        func = opt(func)
     return func
 
 

@@ -148,6 +148,8 @@ class State:
     callback_at: dt.datetime | None
     satisfaction: int | None
     complaints: int
+    status_changes: tuple[tuple[dt.datetime, Status], ...] = ()
+    """Every (time, new status): the SLA clocks find paused periods here."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,6 +244,7 @@ def derive_state(events: Sequence[Event]) -> State:
     confirmed_at = callback_at = None
     satisfaction = None
     complaints = 0
+    changes: list[tuple[dt.datetime, Status]] = [(created.at, Status.NEW)]
     for ev in events[1:]:
         kind = ev.type
         if kind in ("accepted", "contacted", "resolved") and responded_at is None:
@@ -295,6 +298,8 @@ def derive_state(events: Sequence[Event]) -> State:
             complaints += 1
         elif kind == "escalation":
             escalations.append(Escalation(str(ev.get("role")), str(ev.get("after")), ev.at))
+        if status != changes[-1][1]:
+            changes.append((ev.at, status))
         # A pause ends whenever the status leaves pending, whatever the event.
         if pause_start is not None and status != Status.PENDING:
             pauses.append((pause_start, ev.at))
@@ -319,4 +324,5 @@ def derive_state(events: Sequence[Event]) -> State:
         callback_at=callback_at,
         satisfaction=satisfaction,
         complaints=complaints,
+        status_changes=tuple(changes),
     )

@@ -201,7 +201,7 @@ def changes_from_editor(app: App, given_id: str, reason: str | None) -> tuple[di
     for key, value in data.items():
         if key == "reporter" and isinstance(value, dict):
             for sub, subval in value.items():
-                if subval != current["reporter"].get(sub):
+                if subval != (current.get("reporter") or {}).get(sub):
                     changes[f"reporter.{sub}"] = subval
         elif key not in current:
             raise UsageProblem(f"unknown field {key!r}; nothing saved")

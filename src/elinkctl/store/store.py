@@ -98,7 +98,9 @@ class Store:
         base = self.root / TICKETS
         if not base.is_dir():
             return
-        for year in sorted(p for p in os.scandir(base) if p.is_dir() and p.name.isdigit()):
+        for year in sorted(
+            (p for p in os.scandir(base) if p.is_dir() and p.name.isdigit()), key=lambda p: p.name
+        ):
             for month in sorted(
                 (p for p in os.scandir(year.path) if p.is_dir() and p.name.isdigit()),
                 key=lambda p: p.name,
