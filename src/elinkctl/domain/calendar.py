@@ -302,8 +302,9 @@ class Calendar:
         """Time this calendar counts in ``[start, end)``, minus the paused intervals.
 
         A pause ``(a, None)`` is still running: it pauses everything from ``a``.
-        Overlapping pauses are merged (time is never subtracted twice). Returns
-        zero when ``end <= start``; never negative.
+        Overlapping pauses are merged (time is never subtracted twice); an empty
+        or reversed pause (end <= start) subtracts nothing. Returns zero when
+        ``end <= start``; never negative.
         """
         s, e = _to_us(start), _to_us(end)
         if e <= s:
