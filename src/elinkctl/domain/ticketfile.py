@@ -114,7 +114,8 @@ def loads(text: str) -> Ticket:
 
 def from_dict(data: dict[str, Any], text: str = "") -> Ticket:
     def fail(message: str, path: list[str | int]) -> FormatError:
-        return FormatError(message, _line(text, path) if text else None)
+        # A missing key has no line of its own: point at the top of the file.
+        return FormatError(message, (_line(text, path) or 1) if text else None)
 
     schema = data.get("schema")
     if schema != SCHEMA:
