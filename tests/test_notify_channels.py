@@ -109,8 +109,13 @@ def test_smtp_starttls_with_private_ca(
 
 
 def test_smtp_unreachable_is_delivery_error(unused_port: int) -> None:
-    chan = {"type": "smtp", "host": "127.0.0.1", "port": unused_port, "from": "d@example.com",
-            "timeout": 2}
+    chan = {
+        "type": "smtp",
+        "host": "127.0.0.1",
+        "port": unused_port,
+        "from": "d@example.com",
+        "timeout": 2,
+    }
     with pytest.raises(DeliveryError, match=r"channels\.mail: cannot send via 127\.0\.0\.1"):
         make_sender(config({"mail": chan}), {})("mail", ["a@example.com"], msg())
 
@@ -351,9 +356,10 @@ def test_feishu_sign_uses_string_as_key() -> None:
     import hmac
 
     key = b"1700000000\nsec"
-    assert feishu_sign("sec", 1700000000) == base64.b64encode(
-        hmac.new(key, b"", hashlib.sha256).digest()
-    ).decode()
+    assert (
+        feishu_sign("sec", 1700000000)
+        == base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
+    )
 
 
 @pytest.mark.parametrize("limit", [0, 1, 3, 4, 5, 10])

@@ -23,21 +23,26 @@ GOOD: dict[str, Any] = {
     },
     "channels": {
         "mail": {
-            "type": "smtp", "host": "smtp.example.com", "port": 587, "starttls": True,
-            "username": "desk@example.com", "password": "${SMTP_PASSWORD}",
+            "type": "smtp",
+            "host": "smtp.example.com",
+            "port": 587,
+            "starttls": True,
+            "username": "desk@example.com",
+            "password": "${SMTP_PASSWORD}",
             "from": "elinkctl <desk@example.com>",
         },
         "hook": {
-            "type": "webhook", "url": "https://hooks.example.com/elinkctl",
+            "type": "webhook",
+            "url": "https://hooks.example.com/elinkctl",
             "headers": {"Authorization": "Bearer ${HOOK_TOKEN}", "X-Team": "ops"},
         },
         "ops-wecom": {"type": "wecom", "url": "${WECOM_WEBHOOK}"},
         "ops-ding": {
-            "type": "dingtalk", "url": "${DINGTALK_WEBHOOK}", "secret": "${DINGTALK_SECRET}"
+            "type": "dingtalk",
+            "url": "${DINGTALK_WEBHOOK}",
+            "secret": "${DINGTALK_SECRET}",
         },
-        "ops-feishu": {
-            "type": "feishu", "url": "${FEISHU_WEBHOOK}", "secret": "${FEISHU_SECRET}"
-        },
+        "ops-feishu": {"type": "feishu", "url": "${FEISHU_WEBHOOK}", "secret": "${FEISHU_SECRET}"},
         "pager": {"type": "command", "argv": ["/usr/local/bin/page-oncall", "--urgent"]},
     },
 }
@@ -88,12 +93,18 @@ def test_commented_examples_in_shipped_yaml_are_clean() -> None:
         ({"type": "smtp", "host": "h", "from": "a@b.cn", "port": 70000}, "channels.c.port:"),
         ({"type": "smtp", "host": "h", "from": "a@b.cn", "port": True}, "channels.c.port:"),
         ({"type": "smtp", "host": "h"}, "channels.c.from: missing"),
-        ({"type": "smtp", "host": "h", "from": "a@b.cn", "ssl": True, "starttls": True},
-         "channels.c.ssl: choose either"),
-        ({"type": "smtp", "host": "h", "from": "a@b.cn", "to": ["not-mail"]},
-         "channels.c.to[0]: not an email address"),
-        ({"type": "wecom", "url": "${W}", "secret": "${S}"},
-         "channels.c.secret: unknown key for a wecom channel"),
+        (
+            {"type": "smtp", "host": "h", "from": "a@b.cn", "ssl": True, "starttls": True},
+            "channels.c.ssl: choose either",
+        ),
+        (
+            {"type": "smtp", "host": "h", "from": "a@b.cn", "to": ["not-mail"]},
+            "channels.c.to[0]: not an email address",
+        ),
+        (
+            {"type": "wecom", "url": "${W}", "secret": "${S}"},
+            "channels.c.secret: unknown key for a wecom channel",
+        ),
         ({"type": "wecom", "url": "${W}", "tiemout": 3}, "channels.c.tiemout: unknown key"),
         ({"type": "wecom", "url": "${W}", "timeout": 0}, "channels.c.timeout: must be seconds"),
         ({"type": "wecom", "url": "${W}", "timeout": 1000}, "channels.c.timeout:"),

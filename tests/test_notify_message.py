@@ -57,8 +57,13 @@ def test_markdown_for_robots() -> None:
 
 def test_sla_breach_wording() -> None:
     msg = Message(
-        ticket="INC-1", title="打印机卡纸", priority="P4", kind="sla_breach",
-        level="解决时限 2d", deadline="2026-11-25T10:00:00+08:00", status="pending",
+        ticket="INC-1",
+        title="打印机卡纸",
+        priority="P4",
+        kind="sla_breach",
+        level="解决时限 2d",
+        deadline="2026-11-25T10:00:00+08:00",
+        status="pending",
     )
     text = msg.text()
     assert msg.subject() == "[elinkctl] SLA 已超时 P4 INC-1 打印机卡纸"
@@ -87,8 +92,12 @@ def test_group_version_drops_reporter() -> None:
 
 def test_payload_is_group_safe_json() -> None:
     msg = Message(
-        ticket="INC-1", title="张三来电 13800138000", priority="P1", kind="escalation",
-        reporter="张三", department="财务部",
+        ticket="INC-1",
+        title="张三来电 13800138000",
+        priority="P1",
+        kind="escalation",
+        reporter="张三",
+        department="财务部",
     )
     payload = msg.payload(["赵六"])
     text = json.dumps(payload, ensure_ascii=False)
@@ -131,7 +140,9 @@ texts = st.text(max_size=30)
 
 @given(
     ticket=st.from_regex(r"INC-[0-9A-Z]{4,10}", fullmatch=True),
-    title=texts, level=texts, note=texts,
+    title=texts,
+    level=texts,
+    note=texts,
     kind=st.sampled_from(list(Kind)),
 )
 def test_dict_round_trip(ticket: str, title: str, level: str, note: str, kind: Kind) -> None:

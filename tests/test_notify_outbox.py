@@ -33,9 +33,16 @@ pytest_plugins = ["notify_servers"]
 
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 MSG = Message(
-    ticket="INC-261123-7KQ2", title="财务系统无法登录", priority="P1", kind="escalation",
-    level=Message.level_for("30m", "management"), elapsed="35m", status="in_progress",
-    assignee="李四", reporter="张三", department="财务部",
+    ticket="INC-261123-7KQ2",
+    title="财务系统无法登录",
+    priority="P1",
+    kind="escalation",
+    level=Message.level_for("30m", "management"),
+    elapsed="35m",
+    status="in_progress",
+    assignee="李四",
+    reporter="张三",
+    department="财务部",
 )
 
 
@@ -72,9 +79,16 @@ def test_enqueue_is_idempotent_per_key(outbox: Outbox) -> None:
     send = Recorder()
     [result] = outbox.flush(T0, send)
     assert result.to_dict() == {
-        "channel": "ops-wecom", "recipients": ["赵六"], "ticket": "INC-261123-7KQ2",
-        "key": "k1", "ok": True, "error": None, "attempts": 1, "deferred": False,
-        "gave_up": False, "next_attempt": None,
+        "channel": "ops-wecom",
+        "recipients": ["赵六"],
+        "ticket": "INC-261123-7KQ2",
+        "key": "k1",
+        "ok": True,
+        "error": None,
+        "attempts": 1,
+        "deferred": False,
+        "gave_up": False,
+        "next_attempt": None,
     }
     assert outbox.is_delivered("k1")
     # Delivered keys are never queued or sent again, even much later.
@@ -345,7 +359,8 @@ CONFIG: dict[str, Any] = {
     [
         (["pm"], "escalation", [("mail", ("zhaoliu@example.com",)), ("ops-wecom", ("赵六",))]),
         (
-            ["pm", "management"], "escalation",
+            ["pm", "management"],
+            "escalation",
             [
                 ("mail", ("zhaoliu@example.com", "qianqi@example.com")),
                 ("ops-wecom", ("赵六", "钱七")),
@@ -353,7 +368,8 @@ CONFIG: dict[str, Any] = {
             ],
         ),
         (
-            ["management"], "sla_breach",
+            ["management"],
+            "sla_breach",
             [
                 ("mail", ("qianqi@example.com",)),
                 ("ops-wecom", ("钱七",)),
@@ -375,8 +391,18 @@ def test_plan_deliveries(
 
 
 def test_plan_smtp_to_overrides_addresses() -> None:
-    config = {**CONFIG, "channels": {**CONFIG["channels"], "mail": {
-        "type": "smtp", "host": "h", "from": "desk@example.com", "to": ["ops@example.com"]}}}
+    config = {
+        **CONFIG,
+        "channels": {
+            **CONFIG["channels"],
+            "mail": {
+                "type": "smtp",
+                "host": "h",
+                "from": "desk@example.com",
+                "to": ["ops@example.com"],
+            },
+        },
+    }
     plan = plan_deliveries(config, ["pm", "management"], MSG)
     assert plan[0] == Delivery("mail", ("ops@example.com",))
 
@@ -394,8 +420,11 @@ def test_queue_notifications_end_to_end(
     config = {
         "roles": {"management": ["钱七", "孙八"]},
         "people": {
-            "钱七": {"email": "qianqi@example.com", "phone": "13900000001",
-                     "channels": ["ops-wecom", "ops-feishu"]},
+            "钱七": {
+                "email": "qianqi@example.com",
+                "phone": "13900000001",
+                "channels": ["ops-wecom", "ops-feishu"],
+            },
             "孙八": {"email": "sunba@example.com", "channels": ["ops-wecom"]},
         },
         "channels": {"mail": smtp_server.channel(), **robot_server.channels()},

@@ -191,9 +191,9 @@ def send_smtp(
     use_ssl = bool(chan.get("ssl", False))
     starttls = bool(chan.get("starttls", False))
     port = int(chan.get("port") or (465 if use_ssl else 587 if starttls else 25))
-    username = expand(str(chan["username"]), env, f"{where}.username") if chan.get(
-        "username"
-    ) else ""
+    username = (
+        expand(str(chan["username"]), env, f"{where}.username") if chan.get("username") else ""
+    )
     password = expand(str(chan.get("password", "")), env, f"{where}.password")
     sender = expand(str(chan.get("from") or username), env, f"{where}.from")
     timeout = timeout_of(chan)
@@ -234,9 +234,11 @@ def send_smtp(
         refused = ", ".join(sorted(exc.recipients))
         raise DeliveryError(f"{where}: {host} refused every recipient ({refused})") from None
     except smtplib.SMTPResponseException as exc:
-        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(
-            exc.smtp_error, bytes
-        ) else str(exc.smtp_error)
+        text = (
+            exc.smtp_error.decode("utf-8", "replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
         raise DeliveryError(f"{where}: {host} answered {exc.smtp_code} {text}") from None
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"{where}: cannot send via {host}:{port}: {exc}") from None

@@ -384,8 +384,9 @@ class Outbox:
                 item.last_error = error
                 atomic_write_json(self._failed / name, item.to_dict())
                 pending_path.unlink(missing_ok=True)
-                return result(False, f"gave up after {item.attempts} attempts: {error}",
-                              gave_up=True)
+                return result(
+                    False, f"gave up after {item.attempts} attempts: {error}", gave_up=True
+                )
             item.last_error = error
             item.next_attempt = (now + backoff(item.attempts)).isoformat()
             atomic_write_json(pending_path, item.to_dict())
