@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from elinkctl.errors import ConfigError
 from elinkctl.ingest import (
@@ -490,3 +492,38 @@ def test_should_fold(resolved_ago: dt.timedelta | None, fold: bool) -> None:
 def test_zero_window_never_folds() -> None:
     assert should_fold(NOW, NOW, dt.timedelta(0)) is False
     assert AlertRules.from_config({"flap_window": 0}).should_fold(NOW, NOW) is False
+
+
+# ---------------------------------------------------------------------------
+# Robustness: any JSON gives alerts or an IngestError, never a crash
+# ---------------------------------------------------------------------------
+
+_KEYS = st.sampled_from(
+    ["version", "alerts", "status", "labels", "annotations", "startsAt", "endsAt",
+     "fingerprint", "commonLabels", "commonAnnotations", "generatorURL", "event_id",
+     "event_name", "event_value", "event_status", "host", "severity", "event_nseverity",
+     "trigger_id", "event_tags", "tags", "event_date", "event_time", "timestamp", "subject",
+     "zabbix_url", "host_group"]
+)
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(
+    max_size=12
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS | st.text(max_size=6),
+                                                                inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_KEYS, _JSON | st.lists(st.dictionaries(_KEYS, _JSON, max_size=6),
+                                                max_size=3), max_size=8))
+def test_any_json_gives_alerts_or_ingest_error(body: dict[str, Any]) -> None:
+    try:
+        alerts = parse_alert_payload(dumps(body))
+    except IngestError:
+        return
+    for one in alerts:
+        assert one.status in ("firing", "resolved") and one.key
+        assert DEFAULTS.map(one, tz=SHANGHAI).priority in ("P1", "P2", "P3", "P4")

@@ -11,6 +11,8 @@ from email.utils import formataddr
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from elinkctl.errors import ElinkError
 from elinkctl.ingest import (
@@ -251,6 +253,34 @@ def test_attachment_name_with_windows_path_and_raw_8bit() -> None:
     assert mail.attachments == ["截图.jpg"]
 
 
+def test_inline_text_file_is_an_attachment_not_the_body() -> None:
+    outer = MIMEMultipart("mixed")
+    outer["From"] = "mac@example.cn"
+    outer["Subject"] = "日志"
+    outer.attach(MIMEText("日志见附件", "plain", "utf-8"))
+    log = MIMEText("ERROR 1\nERROR 2", "plain", "utf-8")
+    log.add_header("Content-Disposition", "inline", filename="server.log")
+    outer.attach(log)
+    cal = MIMEText("BEGIN:VCALENDAR", "calendar", "utf-8")
+    outer.attach(cal)
+    mail = parse_email(outer.as_bytes())
+    assert mail.body == "日志见附件"
+    assert mail.attachments == ["server.log"]
+
+
+def test_html_document_labelled_text_plain_is_converted() -> None:
+    html = "<!DOCTYPE html><html><body><p>服务器宕机</p><script>x()</script></body></html>"
+    assert parse_email(build_text(html, "utf-8")).body == "服务器宕机"
+    # Plain text that merely mentions a tag stays as written.
+    assert parse_email(build_text("请检查 <html> 模板", "utf-8")).body == "请检查 <html> 模板"
+
+
+def test_iso_2022_jp_is_not_taken_for_binary() -> None:
+    text = "障害が発生しました。" * 40
+    mail = parse_email(build_text(text, "iso-2022-jp"))
+    assert mail.body == text
+
+
 def test_forwarded_message_is_listed_as_attachment() -> None:
     inner = MIMEText("原始内容", "plain", "utf-8")
     inner["Subject"] = str(Header("原始报障", "utf-8"))
@@ -374,3 +404,25 @@ def test_decode_header_value_plain_and_none() -> None:
 )
 def test_html_to_text(markup: str, text: str) -> None:
     assert html_to_text(markup) == text
+
+
+# ---------------------------------------------------------------------------
+# Robustness: whatever arrives, the answer is a ParsedEmail or an IngestError
+# ---------------------------------------------------------------------------
+
+_RAW_SAMPLES = sorted(p.read_bytes() for p in SAMPLES.glob("mail_*.eml"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    base=st.sampled_from(_RAW_SAMPLES),
+    cut=st.tuples(st.integers(0, 4000), st.integers(0, 4000)),
+    junk=st.binary(max_size=24),
+)
+def test_damaged_samples_never_crash(base: bytes, cut: tuple[int, int], junk: bytes) -> None:
+    start, end = sorted(c % (len(base) + 1) for c in cut)
+    try:
+        mail = parse_email(base[:start] + junk + base[end:], max_body=500)
+    except IngestError:
+        return
+    assert len(mail.body) <= 500 + len(TRUNCATION_NOTE) + 2

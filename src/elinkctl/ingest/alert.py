@@ -465,7 +465,10 @@ def _z_time(
         return None
     text = _scalar(stamp).strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        return dt.datetime.fromtimestamp(float(text), tz=tz)
+        try:
+            return dt.datetime.fromtimestamp(float(text), tz=tz)
+        except (OverflowError, OSError, ValueError):
+            raise IngestError(f"Zabbix payload{where}: timestamp {text} is out of range") from None
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:

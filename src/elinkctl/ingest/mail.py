@@ -304,11 +304,11 @@ def _filename(part: Message) -> str | None:
 def _is_attachment(part: Message) -> bool:
     if _disposition(part) == "attachment":
         return True
-    if part.get_content_maintype() in ("text", "multipart"):
-        # An inline text part with a file name is still text to read …
-        # unless it says it is an attachment (handled above).
-        return False
-    return True
+    if part.get_content_maintype() == "text":
+        # Apple Mail sends attached .txt/.log files as *inline* parts with a
+        # file name; body text never has one. A log must not become the body.
+        return _filename(part) is not None
+    return part.get_content_maintype() != "multipart"
 
 
 def _part_text(part: Message) -> str:
@@ -322,9 +322,15 @@ def _part_text(part: Message) -> str:
         if meta:
             label = meta.group(1).decode("ascii")
     text = decode_bytes(payload, label)
-    if part.get_content_subtype() == "html":
+    if part.get_content_subtype() == "html" or _is_html_document(text):
         return html_to_text(text)
     return text
+
+
+def _is_html_document(text: str) -> bool:
+    """Some web forms and ticket bridges send a whole HTML page as text/plain."""
+    head = text.lstrip()[:15].lower()
+    return head.startswith(("<!doctype html", "<html"))
 
 
 def _unnamed(part: Message) -> str:
@@ -366,10 +372,8 @@ class _Walker:
             text = _part_text(part)
             if text.strip():
                 self.texts.append(text)
-        else:
-            name = _filename(part)
-            if name:  # e.g. text/csv inline with a name: a file, not prose
-                self.attachments.append(name)
+        # Other unnamed inline text (text/calendar, text/x-vcard …) is
+        # machine data, neither prose nor a file the sender named.
 
     def _alternative(self, subparts: list[Message]) -> None:
         # Prefer the plain version the sender's client wrote; fall back to
@@ -419,7 +423,8 @@ def _looks_binary(data: bytes) -> bool:
     if b"\x00" in head:
         return True
     # Mail headers are 7-bit text; lots of control bytes means it is not mail.
-    controls = sum(1 for b in head if b < 0x20 and b not in (0x09, 0x0A, 0x0D))
+    # (ESC and form feed are legitimate: ISO-2022-JP text, printed forms.)
+    controls = sum(1 for b in head if b < 0x20 and b not in (0x09, 0x0A, 0x0C, 0x0D, 0x1B))
     return controls > len(head) // 20
 
 

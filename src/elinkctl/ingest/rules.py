@@ -333,7 +333,10 @@ def _description(alert: Alert, tz: dt.tzinfo | None) -> str:
     def shown(when: dt.datetime | None) -> str | None:
         if when is None:
             return None
-        return iso(when.astimezone(tz) if tz is not None else when)
+        try:
+            return iso(when.astimezone(tz) if tz is not None else when)
+        except OverflowError:  # year 9999 in a zone ahead of the sender's
+            return iso(when)
 
     lines: list[str] = []
     text = alert.description.strip() or alert.summary.strip()
