@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from email.errors import HeaderParseError
 from email.message import Message
 
+from elinkctl.domain.ids import is_valid, normalize_fragment
 from elinkctl.ingest.errors import IngestError
 from elinkctl.ingest.html import html_to_text
 
@@ -58,8 +59,10 @@ __all__ = [
 TRUNCATION_NOTE = "[…正文过长，已截断]"
 
 # Incident IDs: INC-YYMMDD-XXXXX, X from Crockford base32 (no I, L, O, U).
+# I, L and O are matched too because people retype IDs; like everywhere an
+# ID is typed (elinkctl.domain.ids) they are read as 1, 1 and 0.
 _TICKET_ID_RE = re.compile(
-    r"(?<![0-9A-Za-z])INC-(\d{6})-([0-9A-HJKMNP-TV-Z]{5})(?![0-9A-Za-z])", re.IGNORECASE
+    r"(?<![0-9A-Za-z])INC-(\d{6})-([0-9A-TV-Z]{5})(?![0-9A-Za-z])", re.IGNORECASE
 )
 
 # Reply/forward markers of common clients, Chinese and English; a full-width
@@ -124,8 +127,9 @@ def find_ticket_ids(subject: str) -> list[str]:
     """Incident IDs in ``subject``, upper-cased, in order, without repeats.
 
     Matching is case-insensitive because some clients and users lower-case
-    subjects; the date part must be a real date so numbers that merely look
-    alike (``INC-999999-…``) are not taken for a ticket.
+    subjects, and the look-alike letters I, L, O read as 1, 1, 0 (Crockford).
+    The date part must be a real date so numbers that merely look alike
+    (``INC-999999-…``) are not taken for a ticket.
     """
     found: list[str] = []
     for match in _TICKET_ID_RE.finditer(subject):
@@ -133,8 +137,8 @@ def find_ticket_ids(subject: str) -> list[str]:
             dt.datetime.strptime(match.group(1), "%y%m%d")
         except ValueError:
             continue
-        ticket_id = f"INC-{match.group(1)}-{match.group(2).upper()}"
-        if ticket_id not in found:
+        ticket_id = normalize_fragment(match.group(0))
+        if is_valid(ticket_id) and ticket_id not in found:
             found.append(ticket_id)
     return found
 
