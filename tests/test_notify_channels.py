@@ -368,3 +368,52 @@ def test_truncate_utf8_respects_boundaries(limit: int) -> None:
     cut = truncate_utf8(text, limit)
     assert len(cut.encode()) <= max(limit, 3)
     cut.encode("utf-8")  # valid
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (b'{"errcode": 0, "errmsg": "ok"}', None),
+        (b'{"code": 0, "msg": "success"}', None),
+        (b'{"StatusCode": 0, "StatusMessage": "success"}', None),  # older Feishu robots
+        (b'{"StatusCode": 9499, "StatusMessage": "Bad Request"}', "StatusCode 9499 Bad Request"),
+        (b'{"errcode": 45009, "errmsg": "api freq out of limit"}', "errcode 45009 api freq"),
+        (b"<html>gateway</html>", "non-JSON"),
+        (b"{}", "reply has no"),
+    ],
+)
+def test_robot_reply_is_judged_by_body(reply: bytes, error: str | None) -> None:
+    from elinkctl.notify.channels import _robot_reply
+
+    if error is None:
+        _robot_reply("channels.r", reply, ("errcode", "code", "StatusCode"))
+    else:
+        with pytest.raises(DeliveryError, match=error):
+            _robot_reply("channels.r", reply, ("errcode", "code", "StatusCode"))
+
+
+def test_loopback_bypasses_proxy_from_env(robot_server: RobotServer, unused_port: int) -> None:
+    env = {**robot_server.env(), "http_proxy": f"http://127.0.0.1:{unused_port}"}
+    make_sender(config(robot_server.channels()), env)("ops-wecom", ["赵六"], msg())
+    assert len(robot_server.delivered("wecom")) == 1
+
+
+def test_proxy_and_no_proxy_come_from_passed_env() -> None:
+    from elinkctl.notify.channels import _proxies
+
+    env = {"https_proxy": "http://proxy:3128", "NO_PROXY": "internal.example,.corp"}
+    assert _proxies("https://oapi.dingtalk.com/robot/send", env) == {"https": "http://proxy:3128"}
+    assert _proxies("https://hooks.internal.example/x", env) == {}
+    assert _proxies("https://a.corp/x", env) == {}
+    assert _proxies("https://oapi.dingtalk.com/robot/send", {}) == {}
+
+
+@pytest.mark.parametrize(
+    "url", ["notaurl?key=SECRET-123", "ftp://h/x?key=SECRET-123", "http://h:99999/?key=SECRET-123"]
+)
+def test_bad_expanded_url_never_shows_token(url: str) -> None:
+    chan = {"type": "wecom", "url": "${WECOM_WEBHOOK}", "timeout": 2}
+    with pytest.raises(DeliveryError) as info:
+        make_sender(config({"w": chan}), {"WECOM_WEBHOOK": url})("w", ["赵六"], msg())
+    assert "SECRET-123" not in str(info.value)
+    assert str(info.value).startswith("channels.w: ")

@@ -447,3 +447,14 @@ def test_queue_notifications_end_to_end(
     assert outbox.is_delivered(delivery_key(event, "ops-feishu"))
     for req in robot_server.received():
         assert "13900000001" not in req.text and "张三" not in req.text
+
+
+def test_unreadable_item_is_moved_aside_not_blocking(outbox: Outbox) -> None:
+    outbox.enqueue("k1", "c", ["x"], MSG)
+    (outbox.directory / "pending" / "torn.json").write_text('{"key": "k', encoding="utf-8")
+    send = Recorder()
+    results = outbox.flush(T0, send)
+    assert [(r.ok, r.gave_up) for r in results] == [(False, True), (True, False)]
+    assert "unreadable outbox item moved to" in (results[0].error or "")
+    assert (outbox.directory / "failed" / "torn.corrupt").exists()
+    assert outbox.flush(T0, send) == []

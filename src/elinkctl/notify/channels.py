@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
 import ssl
@@ -102,15 +103,20 @@ def post_json(
 ) -> bytes:
     """POST ``body`` as UTF-8 JSON and return the reply body; non-2xx is a DeliveryError."""
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(url, data=data, method="POST")
+    target = _host_of(url)
+    # ValueError texts from urllib quote the whole URL, token included: never show them.
+    try:
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError("not http(s)")  # no file:, ftp: or data: through a robot URL
+        request = urllib.request.Request(url, data=data, method="POST")
+        proxies = _proxies(url, env)
+    except ValueError:
+        raise DeliveryError(f"{where}: not a valid http(s) URL after expanding ${{...}}") from None
     request.add_header("Content-Type", "application/json; charset=utf-8")
     request.add_header("User-Agent", "elinkctl")
     for name, value in (headers or {}).items():
         request.add_header(name, value)
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler(_proxies(url, env)), _NoRedirect()
-    )
-    target = _host_of(url)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler(proxies), _NoRedirect())
     try:
         with opener.open(request, timeout=timeout) as response:
             return bytes(response.read(1 << 20))
@@ -120,11 +126,14 @@ def post_json(
         detail = f": {snippet}" if snippet else ""
         raise DeliveryError(f"{where}: {target} answered HTTP {exc.code}{detail}") from None
     except urllib.error.URLError as exc:
-        raise DeliveryError(f"{where}: cannot reach {target}: {exc.reason}") from None
+        reason = exc.reason if isinstance(exc.reason, OSError) else "bad URL or scheme"
+        raise DeliveryError(f"{where}: cannot reach {target}: {reason}") from None
     except TimeoutError:
         raise DeliveryError(f"{where}: {target} did not answer within {timeout:g}s") from None
-    except (OSError, ValueError) as exc:
-        raise DeliveryError(f"{where}: {target}: {exc}") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise DeliveryError(f"{where}: {target}: {type(exc).__name__}: {exc}") from None
+    except ValueError:
+        raise DeliveryError(f"{where}: {target}: invalid URL") from None
 
 
 def _robot_reply(where: str, raw: bytes, fields: Sequence[str]) -> None:

@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from elinkctl.errors import StoreError
 from elinkctl.notify.message import Message
 
 Sender = Callable[[str, Sequence[str], Message], None]
@@ -239,24 +238,38 @@ class Outbox:
         return any((d / name).exists() for d in (self._pending, self._delivered, self._failed))
 
     def pending(self) -> list[OutboxItem]:
-        """Queued items, oldest first."""
-        items = []
-        if not self._pending.is_dir():
-            return []
-        for path in self._pending.glob("*.json"):
-            item = self._read(path)
-            if item is not None:
-                items.append(item)
-        items.sort(key=lambda i: (i.seq, i.key))
-        return items
+        """Queued items, oldest first (unreadable files are left to ``flush``)."""
+        return self._scan()[0]
 
-    def _read(self, path: Path) -> OutboxItem | None:
-        try:
-            return OutboxItem.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            return None  # delivered by a concurrent flush in the meantime
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise StoreError(f"outbox item {path} is unreadable: {exc}") from None
+    def _scan(self) -> tuple[list[OutboxItem], list[Path]]:
+        items: list[OutboxItem] = []
+        corrupt: list[Path] = []
+        if not self._pending.is_dir():
+            return [], []
+        for path in self._pending.glob("*.json"):
+            try:
+                items.append(OutboxItem.from_dict(json.loads(path.read_text(encoding="utf-8"))))
+            except FileNotFoundError:
+                continue  # delivered by a concurrent flush in the meantime
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                corrupt.append(path)
+        items.sort(key=lambda i: (i.seq, i.key))
+        return items, sorted(corrupt)
+
+    def _quarantine(self, path: Path) -> DeliveryResult:
+        """Move an unreadable pending file aside so it cannot block every later flush."""
+        target = self._failed / (path.stem + ".corrupt")
+        os.replace(path, target)
+        return DeliveryResult(
+            channel="?",
+            recipients=(),
+            ticket="?",
+            key=path.stem,
+            ok=False,
+            error=f"unreadable outbox item moved to {target}",
+            attempts=0,
+            gave_up=True,
+        )
 
     # --- queueing -------------------------------------------------------------
 
@@ -339,7 +352,9 @@ class Outbox:
         with self._locked() as acquired:
             if not acquired:
                 return []
-            for item in self.pending():
+            items, corrupt = self._scan()
+            results.extend(self._quarantine(path) for path in corrupt)
+            for item in items:
                 result = self._attempt(item, now, sender, limiter)
                 if result is not None:
                     results.append(result)

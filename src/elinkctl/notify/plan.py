@@ -9,6 +9,7 @@ the people it is meant for.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -105,6 +106,7 @@ def queue_notifications(
     event_key: str,
     *,
     people: Sequence[str] = (),
+    now: dt.datetime | None = None,
 ) -> list[Delivery]:
     """Plan and enqueue one event; returns the plan (queued or already known).
 
@@ -120,5 +122,6 @@ def queue_notifications(
             delivery.channel,
             delivery.recipients,
             message,
+            now=now,
         )
     return plan
