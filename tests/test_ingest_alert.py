@@ -186,9 +186,7 @@ def test_zabbix_resolved_sample() -> None:
 
 
 def test_zabbix_tz_parameter() -> None:
-    (problem,) = parse_alert_payload(
-        (SAMPLES / "zabbix_problem.json").read_bytes(), tz=dt.UTC
-    )
+    (problem,) = parse_alert_payload((SAMPLES / "zabbix_problem.json").read_bytes(), tz=dt.UTC)
     assert problem.starts_at == dt.datetime(2026, 11, 23, 10, 15, 2, tzinfo=dt.UTC)
 
 
@@ -254,8 +252,13 @@ def test_zabbix_list_of_events() -> None:
         ({"event_id": "1", "event_name": "n", "event_value": "1"}, "no identity"),
         ({"event_name": "n", "event_value": 1, "host": "h", "event_nseverity": "9"}, "0–5"),
         (
-            {"event_name": "n", "event_value": 1, "host": "h", "event_date": "2026.11.23",
-             "event_time": "25:00:00"},
+            {
+                "event_name": "n",
+                "event_value": 1,
+                "host": "h",
+                "event_date": "2026.11.23",
+                "event_time": "25:00:00",
+            },
             "event_date/event_time",
         ),
         ({"event_name": "n", "event_value": 1, "host": "h", "event_tags": 5}, "event_tags"),
@@ -499,26 +502,55 @@ def test_zero_window_never_folds() -> None:
 # ---------------------------------------------------------------------------
 
 _KEYS = st.sampled_from(
-    ["version", "alerts", "status", "labels", "annotations", "startsAt", "endsAt",
-     "fingerprint", "commonLabels", "commonAnnotations", "generatorURL", "event_id",
-     "event_name", "event_value", "event_status", "host", "severity", "event_nseverity",
-     "trigger_id", "event_tags", "tags", "event_date", "event_time", "timestamp", "subject",
-     "zabbix_url", "host_group"]
+    [
+        "version",
+        "alerts",
+        "status",
+        "labels",
+        "annotations",
+        "startsAt",
+        "endsAt",
+        "fingerprint",
+        "commonLabels",
+        "commonAnnotations",
+        "generatorURL",
+        "event_id",
+        "event_name",
+        "event_value",
+        "event_status",
+        "host",
+        "severity",
+        "event_nseverity",
+        "trigger_id",
+        "event_tags",
+        "tags",
+        "event_date",
+        "event_time",
+        "timestamp",
+        "subject",
+        "zabbix_url",
+        "host_group",
+    ]
 )
-_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(
-    max_size=12
+_SCALARS = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
 )
 _JSON = st.recursive(
     _SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS | st.text(max_size=6),
-                                                                inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(_KEYS | st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=16,
 )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(_KEYS, _JSON | st.lists(st.dictionaries(_KEYS, _JSON, max_size=6),
-                                                max_size=3), max_size=8))
+@given(
+    st.dictionaries(
+        _KEYS, _JSON | st.lists(st.dictionaries(_KEYS, _JSON, max_size=6), max_size=3), max_size=8
+    )
+)
 def test_any_json_gives_alerts_or_ingest_error(body: dict[str, Any]) -> None:
     try:
         alerts = parse_alert_payload(dumps(body))

@@ -79,8 +79,21 @@ def test_html_only_base64_utf8() -> None:
 
 def test_html_never_leaks_script_style_or_tags() -> None:
     body = sample("mail_utf8_html.eml").body
-    for leaked in ("<script", "</", "<div", "<b>", "alert(", "tracking", "should not appear",
-                   "margin", "内部标题", "&nbsp;", "&amp;", "&lt;", "&#"):
+    for leaked in (
+        "<script",
+        "</",
+        "<div",
+        "<b>",
+        "alert(",
+        "tracking",
+        "should not appear",
+        "margin",
+        "内部标题",
+        "&nbsp;",
+        "&amp;",
+        "&lt;",
+        "&#",
+    ):
         assert leaked not in body, leaked
 
 
@@ -145,8 +158,15 @@ def test_empty_or_garbage_is_refused(data: bytes) -> None:
 # ---------------------------------------------------------------------------
 
 
-def build_text(body: str, charset: str, *, subtype: str = "plain", cte: str | None = None,
-               subject: str = "测试主题", subject_charset: str = "utf-8") -> bytes:
+def build_text(
+    body: str,
+    charset: str,
+    *,
+    subtype: str = "plain",
+    cte: str | None = None,
+    subject: str = "测试主题",
+    subject_charset: str = "utf-8",
+) -> bytes:
     part = MIMEText(body, subtype, charset)
     if cte is not None:
         # Re-encode the payload with the wanted transfer encoding.
@@ -245,7 +265,8 @@ def test_attachment_name_with_windows_path_and_raw_8bit() -> None:
         b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
         b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhi\r\n"
         b"--b\r\nContent-Type: application/octet-stream\r\n"
-        b'Content-Disposition: attachment; filename="C:\\Users\\wang\\' + "截图.jpg".encode("gbk")
+        b'Content-Disposition: attachment; filename="C:\\Users\\wang\\'
+        + "截图.jpg".encode("gbk")
         + b'"\r\n\r\nxx\r\n--b--\r\n'
     )
     mail = parse_email(raw)
@@ -341,8 +362,10 @@ def test_not_bytes_is_refused() -> None:
     [
         ("Re: [INC-261123-7KQ2M] 财务系统无法登录", ["INC-261123-7KQ2M"]),
         ("回复：inc-261123-7kq2m 已处理", ["INC-261123-7KQ2M"]),
-        ("INC-261123-7KQ2M INC-261124-ABCDE inc-261123-7KQ2M", ["INC-261123-7KQ2M",
-                                                              "INC-261124-ABCDE"]),
+        (
+            "INC-261123-7KQ2M INC-261124-ABCDE inc-261123-7KQ2M",
+            ["INC-261123-7KQ2M", "INC-261124-ABCDE"],
+        ),
         ("【INC-261123-0Z9XY】", ["INC-261123-0Z9XY"]),
         ("INC-261123-7KQ2", []),  # too short
         ("INC-261123-7KQ2MX", []),  # too long

@@ -46,17 +46,17 @@ def mail_gbk_qp() -> bytes:
     # The From name is encoded with the GBK label: 喆 is not in GB2312.
     headers = (
         f"From: {b_word('王喆', 'GBK')} <wangzhe@fin.example.cn>\n"
-        f"To: \"{b_word('IT服务台', 'GB2312')}\" <servicedesk@elink.example.cn>\n"
+        f'To: "{b_word("IT服务台", "GB2312")}" <servicedesk@elink.example.cn>\n'
         f"Subject: {b_word('财务系统无法登录，请尽快处理', 'GB2312')}\n"
         "Date: Mon, 23 Nov 2026 10:12:45 +0800\n"
         "Message-ID: <202611231012454318806@fin.example.cn>\n"
         "X-Priority: 3\n"
         "X-Mailer: Foxmail 7.2.25.228[cn]\n"
         "Mime-Version: 1.0\n"
-        "Content-Type: text/plain;\n\tcharset=\"gb2312\"\n"
+        'Content-Type: text/plain;\n\tcharset="gb2312"\n'
         "Content-Transfer-Encoding: quoted-printable\n"
     )
-    return crlf(headers + "\n") .encode("ascii") + qp.encode("ascii")
+    return crlf(headers + "\n").encode("ascii") + qp.encode("ascii")
 
 
 def mail_utf8_html() -> bytes:
@@ -89,7 +89,7 @@ def mail_utf8_html() -> bytes:
         "Date: Tue, 24 Nov 2026 08:47:03 +0800\n"
         "Message-ID: <tencent_5A1B2C3D4E5F@qq.com>\n"
         "MIME-Version: 1.0\n"
-        "Content-Type: text/html; charset=\"utf-8\"\n"
+        'Content-Type: text/html; charset="utf-8"\n'
         "Content-Transfer-Encoding: base64\n"
     )
     return crlf(headers + "\n" + b64_lines(html.encode("utf-8")) + "\n").encode("ascii")
@@ -169,7 +169,7 @@ def mail_reply() -> bytes:
         "> 您好，认证服务证书已更新，请再试一次。\n"
     )
     headers = (
-        f"From: \"{b_word('王喆', 'gb18030')}\" <wangzhe@fin.example.cn>\n"
+        f'From: "{b_word("王喆", "gb18030")}" <wangzhe@fin.example.cn>\n'
         "To: =?utf-8?B?SVTmnI3liqHlj7A=?= <servicedesk@elink.example.cn>\n"
         f"Subject: {b_word(subject, 'utf-8')}\n"
         "Date: Mon, 23 Nov 2026 12:20:00 +0800\n"

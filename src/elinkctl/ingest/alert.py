@@ -174,8 +174,10 @@ def parse_alert_payload(data: bytes, *, tz: dt.tzinfo | None = None) -> list[Ale
         return _parse_alertmanager(payload)
     if isinstance(payload, dict) and _looks_zabbix(payload):
         return [_parse_zabbix(payload, zone, where="")]
-    if isinstance(payload, list) and payload and all(
-        isinstance(item, dict) and _looks_zabbix(item) for item in payload
+    if (
+        isinstance(payload, list)
+        and payload
+        and all(isinstance(item, dict) and _looks_zabbix(item) for item in payload)
     ):
         return [_parse_zabbix(item, zone, where=f"[{i}]") for i, item in enumerate(payload)]
     if isinstance(payload, dict):
@@ -255,7 +257,7 @@ def _parse_alertmanager(payload: dict[str, Any]) -> list[Alert]:
     version = payload.get("version")
     if version is not None and str(version) != "4":
         raise IngestError(
-            f"Alertmanager webhook version {version!r} is not supported (expected \"4\")"
+            f'Alertmanager webhook version {version!r} is not supported (expected "4")'
         )
     alerts = payload.get("alerts")
     if not isinstance(alerts, list):
@@ -320,8 +322,15 @@ def _parse_alertmanager(payload: dict[str, Any]) -> list[Alert]:
 # Zabbix
 # ---------------------------------------------------------------------------
 
-_Z_NAME = ("event_name", "eventname", "trigger_name", "triggername", "subject",
-           "alert_subject", "name")
+_Z_NAME = (
+    "event_name",
+    "eventname",
+    "trigger_name",
+    "triggername",
+    "subject",
+    "alert_subject",
+    "name",
+)
 _Z_STATUS = ("status", "event_status", "eventstatus")
 _Z_VALUE = ("event_value", "eventvalue", "value")
 _Z_EVENT_ID = ("event_id", "eventid")
@@ -332,14 +341,23 @@ _Z_HOST = ("host", "host_name", "hostname", "host_host")
 _Z_HOST_IP = ("host_ip", "hostip", "ip", "host_conn")
 _Z_GROUP = ("host_group", "hostgroup", "host_groups", "trigger_hostgroup_name")
 _Z_TAGS = ("event_tags", "tags", "event_tagsjson", "tagsjson", "eventtags")
-_Z_MESSAGE = ("message", "alert_message", "event_message", "description",
-              "trigger_description")
+_Z_MESSAGE = ("message", "alert_message", "event_message", "description", "trigger_description")
 _Z_URL = ("url", "event_url", "trigger_url")
 # Any of these marks a payload as Zabbix.
 _Z_MARKERS = frozenset(
-    _Z_EVENT_ID + _Z_TRIGGER_ID + _Z_VALUE + _Z_NSEVERITY
-    + ("event_name", "eventname", "event_status", "eventstatus", "event_severity",
-       "trigger_name", "event_date")
+    _Z_EVENT_ID
+    + _Z_TRIGGER_ID
+    + _Z_VALUE
+    + _Z_NSEVERITY
+    + (
+        "event_name",
+        "eventname",
+        "event_status",
+        "eventstatus",
+        "event_severity",
+        "trigger_name",
+        "event_date",
+    )
 )
 
 
@@ -446,8 +464,12 @@ def _z_severity(fields: Mapping[str, Any], where: str) -> str:
 
 
 def _z_time(
-    fields: Mapping[str, Any], date_key: str, time_key: str, stamp_keys: tuple[str, ...],
-    tz: dt.tzinfo, where: str,
+    fields: Mapping[str, Any],
+    date_key: str,
+    time_key: str,
+    stamp_keys: tuple[str, ...],
+    tz: dt.tzinfo,
+    where: str,
 ) -> dt.datetime | None:
     date = _z_text(fields, (date_key,))
     clock = _z_text(fields, (time_key,))
@@ -502,9 +524,13 @@ def _parse_zabbix(payload: dict[str, Any], tz: dt.tzinfo, *, where: str) -> Aler
     group = groups.split(",")[0].strip() if groups else None
     severity = _z_severity(fields, where)
     # Host facts become labels unless a tag of the same name says otherwise.
-    for label, value in (("host", host), ("host_ip", host_ip), ("host_group", group),
-                         ("host_groups", groups if groups != group else None),
-                         ("trigger_id", trigger_id)):
+    for label, value in (
+        ("host", host),
+        ("host_ip", host_ip),
+        ("host_group", group),
+        ("host_groups", groups if groups != group else None),
+        ("trigger_id", trigger_id),
+    ):
         if value is not None:
             labels.setdefault(label, value)
     labels.setdefault("severity", severity)
@@ -516,10 +542,17 @@ def _parse_zabbix(payload: dict[str, Any], tz: dt.tzinfo, *, where: str) -> Aler
     if url is None and base and trigger_id and event_id:
         url = f"{base.rstrip('/')}/tr_events.php?triggerid={trigger_id}&eventid={event_id}"
     service = _first(labels, "service", "system", "host_group")
-    starts_at = _z_time(fields, "event_date", "event_time",
-                        ("timestamp", "event_timestamp", "clock"), tz, where)
-    ends_at = _z_time(fields, "event_recovery_date", "event_recovery_time",
-                      ("recovery_timestamp", "event_recovery_timestamp"), tz, where)
+    starts_at = _z_time(
+        fields, "event_date", "event_time", ("timestamp", "event_timestamp", "clock"), tz, where
+    )
+    ends_at = _z_time(
+        fields,
+        "event_recovery_date",
+        "event_recovery_time",
+        ("recovery_timestamp", "event_recovery_timestamp"),
+        tz,
+        where,
+    )
     return Alert(
         source="zabbix",
         key=key,

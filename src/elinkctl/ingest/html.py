@@ -21,15 +21,47 @@ _SKIP = frozenset({"script", "style", "head", "title", "template", "noscript", "
 # Elements that start and end on their own line.
 _BLOCK = frozenset(
     {
-        "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt",
-        "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
-        "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table",
-        "tbody", "thead", "tfoot", "tr", "ul",
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "ul",
     }
 )
 # Blocks that stand apart from their neighbours by a blank line.
-_PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table",
-                        "ul", "ol", "dl", "hr"})
+_PARAGRAPH = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol", "dl", "hr"}
+)
 _CELL = frozenset({"td", "th"})
 _VOID_BREAK = frozenset({"br"})
 

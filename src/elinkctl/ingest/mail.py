@@ -75,8 +75,22 @@ _PREFIX_RE = re.compile(
 
 # Charset labels that mean "some GB encoding" — all decoded as GB18030.
 _GB_LABELS = frozenset(
-    {"gb2312", "gb_2312", "gb_2312-80", "gbk", "x-gbk", "cp936", "ms936", "windows-936",
-     "euc-cn", "euccn", "x-euc-cn", "csgb2312", "gb18030", "chinese"}
+    {
+        "gb2312",
+        "gb_2312",
+        "gb_2312-80",
+        "gbk",
+        "x-gbk",
+        "cp936",
+        "ms936",
+        "windows-936",
+        "euc-cn",
+        "euccn",
+        "x-euc-cn",
+        "csgb2312",
+        "gb18030",
+        "chinese",
+    }
 )
 _LABEL_ALIASES = {"utf8": "utf-8", "big5": "big5hkscs", "ks_c_5601-1987": "cp949"}
 

@@ -171,8 +171,9 @@ def validate_alert_rules(mapping: object) -> list[str]:
         else:
             for key in major:
                 if key not in _MAJOR_KEYS:
-                    problems.append(f"alerts.major.{key}: unknown key (known: labels, priority, "
-                                    "severities)")
+                    problems.append(
+                        f"alerts.major.{key}: unknown key (known: labels, priority, severities)"
+                    )
             if "severities" in major and _str_list(major["severities"]) is None:
                 problems.append("alerts.major.severities: must be a list of severities")
             if "priority" in major and _priority(major["priority"]) is None:
@@ -358,8 +359,11 @@ def _description(alert: Alert, tz: dt.tzinfo | None) -> str:
     if alert.labels:
         pairs = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
         lines.append(f"标签: {pairs}")
-    extra = {k: v for k, v in alert.annotations.items()
-             if k not in ("summary", "description", "message") and v.strip()}
+    extra = {
+        k: v
+        for k, v in alert.annotations.items()
+        if k not in ("summary", "description", "message") and v.strip()
+    }
     for key, value in sorted(extra.items()):
         lines.append(f"{key}: {' '.join(value.split())}")
     return "\n".join(lines)
