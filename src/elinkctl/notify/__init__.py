@@ -9,7 +9,7 @@ The shell around the pure domain that ``elinkctl check`` uses::
                       status=t.status, assignee=t.assignee)
     outbox = Outbox(repo / ".git" / "elinkctl" / "outbox")
     plan = queue_notifications(outbox, escalation_cfg, ["management"], message,
-                               event_key=f"{t.id}/escalation/30m/management")
+                               event_key=f"{t.id}/escalation/30m/management", now=now)
     results = outbox.flush(now, make_sender(escalation_cfg, os.environ))
     notifications = [r.to_dict() for r in results]   # → check --json
 
