@@ -45,6 +45,31 @@ class Git:
             raise StoreError(f"git {args[0]} failed: {detail}") from None
         return out
 
+    def try_run(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """Run git and return (status, stdout, stderr) without raising: for
+        commands whose failure is an answer (fetch offline, push rejected)."""
+        status, out, err = self.git.execute(
+            ["git", *args],
+            env=env,
+            with_extended_output=True,
+            with_exceptions=False,
+            strip_newline_in_stdout=True,
+        )
+        return int(status), str(out), str(err)
+
+    def run_bytes(self, *args: str, env: dict[str, str] | None = None) -> bytes:
+        """Run git directly, without GitPython: hot read paths (the index check)
+        must not pay its ~80 ms import. Output is raw bytes (use ``-z``)."""
+        import subprocess
+
+        proc = subprocess.run(
+            ["git", *args], cwd=self.root, env=env, capture_output=True, check=False
+        )
+        if proc.returncode != 0:
+            detail = proc.stderr.decode("utf-8", "replace").strip().replace("\n", " ")
+            raise StoreError(f"git {args[0]} failed: {detail}")
+        return proc.stdout
+
     def config_get(self, key: str) -> str | None:
         try:
             value = self.run("config", "--get", key)
@@ -102,3 +127,44 @@ def init_repo(root: Path) -> Git:
 
     gitpython.Repo.init(root, initial_branch="main")
     return Git(root)
+
+
+def merge_file_texts(base: str, ours: str, theirs: str) -> tuple[str, bool]:
+    """A line-based three-way merge by ``git merge-file``: (text, clean?).
+
+    Used for the Markdown body of knowledge articles. Plain subprocess, not
+    GitPython: it runs inside the merge driver, outside any repository.
+    """
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="elinkctl-merge-") as tmp:
+        paths = []
+        for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
+            path = Path(tmp) / name
+            path.write_text(text, encoding="utf-8")
+            paths.append(str(path))
+        proc = subprocess.run(
+            ["git", "merge-file", "-p", "-L", "ours", "-L", "base", "-L", "theirs", *paths],
+            capture_output=True,
+            check=False,
+        )
+    if proc.returncode < 0 or proc.returncode > 127:
+        return ours, False
+    return proc.stdout.decode("utf-8", errors="replace"), proc.returncode == 0
+
+
+def absolute_git_dir(cwd: Path) -> Path:
+    """The git directory of the repository at ``cwd`` (a merge driver runs at its top)."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "rev-parse", "--absolute-git-dir"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise StoreError(f"{cwd}: not inside a git repository")
+    return Path(proc.stdout.strip())

@@ -63,6 +63,7 @@ class Store:
         self.root = root
         self.git = Git(root)
         self._config: Config | None = None
+        self._clone_checked = False
 
     # --- configuration ---------------------------------------------------------
 
@@ -207,9 +208,18 @@ class Store:
             return
         try:
             self.recover()
+            self._ensure_clone_config()
             yield True
         finally:
             lock.release()
+
+    def _ensure_clone_config(self) -> None:
+        """Register the merge drivers in this clone (a text read when already done)."""
+        if not self._clone_checked:
+            from elinkctl.services.setup import ensure_clone_config
+
+            ensure_clone_config(self.git)
+            self._clone_checked = True
 
     def commit_writes(self, writes: Sequence[Write], message: str, actor: str) -> None:
         """Write tickets atomically and commit them as one commit. Caller holds the lock."""
@@ -232,8 +242,27 @@ class Store:
         return "elinkctl@localhost"
 
     def recover(self) -> list[str]:
-        """Finish or sweep what a killed command left. Caller holds the lock."""
+        """Finish or sweep what a killed command left. Caller holds the lock.
+
+        A command is killed at one of these points, and the journal (written
+        before the ticket files, removed after the commit) tells which:
+        - before or while writing the journal: its temp file is swept, nothing
+          else happened;
+        - while writing a ticket's temp file: swept; the ticket is unchanged;
+        - after a rename, before or during ``git commit``: the change is
+          committed now ("recovered after interruption"); a stale
+          ``index.lock`` or ref lock of the killed git is removed first;
+        - inside ``git commit`` after HEAD moved but before the index was
+          written: HEAD already holds the change, so only the index entries
+          of those paths are refreshed (else they would look staged-reverted
+          and a later merge would refuse to run);
+        - after the commit, before the journal was removed: nothing to do.
+        A ``sync`` killed inside ``git merge`` leaves its own marker; see
+        `_recover_merge`.
+        """
         notes: list[str] = []
+        sweep_temp_files(self.state_dir)
+        notes.extend(self._recover_merge())
         journal = self.journal_path
         if not journal.exists():
             return notes
@@ -249,26 +278,74 @@ class Store:
                 return ["discarded a journal naming an invalid path"]
         for rel in rels:
             sweep_temp_files((self.root / rel).parent)
-        self._clear_stale_index_lock()
+        self._clear_stale_git_locks()
         existing = [r for r in rels if (self.root / r).exists()]
         if existing and self.git.has_changes(existing):
             untracked = self.git.run("ls-files", "--others", "--", *existing).split()
-            self.git.commit_paths(
-                existing,
-                f"{data.get('message', 'elinkctl')} (recovered after interruption)",
-                str(data.get("author") or "elinkctl"),
-                str(data.get("email") or "elinkctl@localhost"),
-                new=untracked,
-            )
-            notes.append(f"recovered an interrupted commit of {', '.join(existing)}")
+            if untracked or self._differs_from_head(existing):
+                self.git.commit_paths(
+                    existing,
+                    f"{data.get('message', 'elinkctl')} (recovered after interruption)",
+                    str(data.get("author") or "elinkctl"),
+                    str(data.get("email") or "elinkctl@localhost"),
+                    new=untracked,
+                )
+                notes.append(f"recovered an interrupted commit of {', '.join(existing)}")
+            else:
+                # HEAD has the commit, the killed git never wrote the index.
+                self.git.run("reset", "--quiet", "--", *existing)
+                notes.append(f"refreshed the index of {', '.join(existing)}")
         journal.unlink(missing_ok=True)
         return notes
 
-    def _clear_stale_index_lock(self) -> None:
-        """A SIGKILLed git leaves index.lock; we hold the store lock, so after a
-        short grace (a still-running git child finishes) it is stale."""
-        index_lock = self.state_dir.parent / "index.lock"
+    def _differs_from_head(self, rels: Sequence[str]) -> bool:
+        """Whether the working files differ from HEAD (not from the index)."""
+        try:
+            return bool(self.git.run("diff", "--name-only", "HEAD", "--", *rels).strip())
+        except StoreError:
+            return True  # no HEAD yet: everything is new
+
+    def _recover_merge(self) -> list[str]:
+        """Undo a ``sync`` killed inside ``git merge`` (marker ``merging`` in the state dir).
+
+        An unfinished merge would make every later commit fail ("cannot do a
+        partial commit during a merge"); its half-updated files are put back
+        to HEAD. A merge whose commit was made is kept.
+        """
+        marker = self.state_dir / "merging"
+        if not marker.exists():
+            return []
+        self._clear_stale_git_locks()
+        git_dir = self.state_dir.parent
+        notes = []
+        if (git_dir / "MERGE_HEAD").exists():
+            self.git.run("merge", "--abort")
+            notes.append("aborted a merge interrupted by a killed sync")
+        else:
+            before = marker.read_text(encoding="utf-8").strip()
+            head = self.git.run("rev-parse", "HEAD")
+            if before == head:
+                self.git.run("reset", "--quiet", "--merge", "HEAD")
+                notes.append("reset files of a merge interrupted by a killed sync")
+        marker.unlink(missing_ok=True)
+        return notes
+
+    def _clear_stale_git_locks(self) -> None:
+        """A SIGKILLed git leaves ``index.lock`` (or a ref lock); we hold the
+        store lock, so after a short grace (a still-running git child
+        finishes) they are stale."""
+        git_dir = self.state_dir.parent
+        locks = [git_dir / "index.lock", git_dir / "HEAD.lock", git_dir / "ORIG_HEAD.lock"]
+        try:
+            ref = self.git.run("symbolic-ref", "-q", "HEAD")
+        except StoreError:
+            ref = ""
+        if ref.startswith("refs/heads/"):
+            locks.append(git_dir / f"{ref}.lock")
         deadline = time.monotonic() + 2.0
-        while index_lock.exists() and time.monotonic() < deadline:
+        while any(p.exists() for p in locks) and time.monotonic() < deadline:
             time.sleep(0.05)
-        index_lock.unlink(missing_ok=True)
+        for path in locks:
+            path.unlink(missing_ok=True)
+        for leftover in git_dir.glob("next-index-*.lock"):
+            leftover.unlink(missing_ok=True)  # temporary index of a killed `commit --only`

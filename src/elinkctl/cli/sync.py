@@ -1,0 +1,58 @@
+"""`sync` (pull, merge, push with the shared remote) and the hidden `merge-file` driver."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from elinkctl.cli.app import App, handle_errors, json_option, pass_app
+
+
+@click.command()
+@click.option("--remote", metavar="NAME", help="The remote (default: the branch's, else origin).")
+@click.option("--no-push", is_flag=True, help="Fetch and merge only.")
+@json_option
+@pass_app
+@handle_errors
+def sync(app: App, remote: str | None, no_push: bool, json_: bool) -> None:
+    """Fetch the shared remote, merge it (tickets structurally), check, push.
+
+    Retries when another clone pushed in between. Reports what came in and
+    went out on stderr (with --json, on stdout as well).
+
+    \b
+    Exit status: 0 in step with the remote, or no remote configured (a
+    one-clone store); 1 offline, a merge that cannot be done, merged tickets
+    that fail fsck (nothing pushed; local commits are always kept), or
+    other clones kept pushing first.
+
+    \b
+    Example:
+      elinkctl sync
+      */10 * * * *  cd ~/desk && elinkctl sync --json >/dev/null
+    """
+    from elinkctl.services.sync import sync_store
+
+    report = sync_store(app.store, app.actor, remote=remote, push=not no_push)
+    if json_:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    click.echo(report.summary(), err=True)
+    for problem in report.problems:
+        click.echo(f"  {problem}", err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command("merge-file", hidden=True)
+@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("ours", type=click.Path(path_type=Path))
+@click.argument("theirs", type=click.Path(path_type=Path))
+@click.argument("path", required=False, default="")
+def merge_file(base: Path, ours: Path, theirs: Path, path: str) -> None:
+    """git merge driver: merge BASE and THEIRS into OURS (%O %A %B %P)."""
+    from elinkctl.services.sync import run_merge_driver
+
+    sys.exit(run_merge_driver(base, ours, theirs, path, Path.cwd()))
