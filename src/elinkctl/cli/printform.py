@@ -1,0 +1,34 @@
+"""`print ID`: the 《技术服务单》 an engineer takes on site (procedure §5, 一线工程师)."""
+
+from __future__ import annotations
+
+import click
+
+from elinkctl.cli.app import App, handle_errors, id_argument, pass_app
+from elinkctl.cli.report import emit
+
+
+@click.command(name="print")
+@id_argument
+@click.option("--html", "as_html", is_flag=True, help="Print-ready HTML (A4) instead of Markdown.")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
+@pass_app
+@handle_errors
+def print_(app: App, ticket_id: str, as_html: bool, output: str | None) -> None:
+    """The service ticket form (技术服务单) to print before an on-site visit.
+
+    Reporter and contact, location, system and module, description, the
+    appointment, the engineer; blank lines for the work done, start and end
+    times, and the user's signature (签字) and date.
+
+    \b
+    Example:
+      elinkctl print 7KQ2M --html -o 7KQ2M.html   # then print it on A4
+    """
+    from elinkctl.render import html, markdown
+    from elinkctl.services import documents
+    from elinkctl.services.stats import sla_rules
+
+    ticket = app.store.find(ticket_id)
+    doc = documents.service_form(ticket, sla_rules(app.store.config), app.now)
+    emit(html.render_document(doc) if as_html else markdown.render(doc), output)

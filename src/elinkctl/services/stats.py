@@ -1,0 +1,194 @@
+"""`stats`: where the KPI facts come from, and how the result is shaped.
+
+The one seam for a cache is `load_facts`: today it parses every ticket file
+(`Store.iter_tickets`) and reduces each with `kpi.ticket_facts`; an index
+can return the same dicts from its cache instead (``Index.facts(...)``).
+Everything after it — filtering, aggregation, output — works on facts only,
+so both sources give identical numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from elinkctl.domain import kpi
+from elinkctl.domain.model import OPEN_STATUSES
+from elinkctl.domain.sla import SlaRules
+from elinkctl.errors import ConfigError, TicketError
+
+if TYPE_CHECKING:
+    from elinkctl.config import Config
+    from elinkctl.services.query import TicketFilter
+    from elinkctl.store.store import Store
+
+_OPEN = frozenset(str(s) for s in OPEN_STATUSES)
+
+
+def sla_rules(config: Config) -> SlaRules:
+    """The parsed SLA rules; a broken sla.yaml is one clear error."""
+    try:
+        return SlaRules.from_mapping(config.sla.data, config.tz)
+    except ConfigError as exc:
+        raise ConfigError(f"sla.yaml: {exc}") from None
+
+
+def load_facts(
+    store: Store,
+    rules: SlaRules,
+    on_error: Callable[[TicketError], None] | None = None,
+) -> Iterator[kpi.Facts]:
+    """Facts of every ticket in the store, streamed. THE place to plug in a cache.
+
+    A broken ticket is reported through ``on_error`` and skipped, as `list`
+    does. Each ticket is dropped as soon as it is reduced, so memory does
+    not grow with the store.
+    """
+    for ticket in store.iter_tickets(on_error=on_error):
+        yield kpi.ticket_facts(ticket, rules)
+
+
+def fact_matches(flt: TicketFilter, f: kpi.Facts) -> bool:
+    """`TicketFilter.matches` on facts instead of tickets (same semantics)."""
+    status = str(f.get("status"))
+    if flt.statuses and status not in flt.statuses:
+        return False
+    if flt.priorities and f.get("priority") not in flt.priorities:
+        return False
+    if flt.tiers and f.get("tier") not in flt.tiers:
+        return False
+    if flt.types and f.get("type") not in flt.types:
+        return False
+    if flt.assignee and f.get("assignee") != flt.assignee:
+        return False
+    if flt.system and f.get("system") != flt.system:
+        return False
+    if flt.open_only and status not in _OPEN:
+        return False
+    if flt.closed_only and status in _OPEN:
+        return False
+    if flt.key_user and not f.get("key_user"):
+        return False
+    if flt.since or flt.until:
+        opened = dt.datetime.fromisoformat(str(f["opened_at"]))
+        if flt.since and opened < flt.since:
+            return False
+        if flt.until and opened >= flt.until:
+            return False
+    return True
+
+
+def compute(
+    facts: Iterable[kpi.Facts],
+    flt: TicketFilter | None,
+    rules: SlaRules,
+    now: dt.datetime,
+    by: str | None = None,
+    also: Sequence[str] = (),
+) -> kpi.StatsResult:
+    """Filter and aggregate in one streaming pass."""
+    selected = facts if flt is None else (f for f in facts if fact_matches(flt, f))
+    return kpi.aggregate(selected, now, by, kpi.KpiTargets.from_rules(rules), also)
+
+
+def calendar_warnings(rules: SlaRules, years: Iterable[int]) -> list[str]:
+    """Business calendars lacking holiday data for a year incidents were reported in."""
+    years = sorted(set(years))
+    used = {t.calendar.name: t.calendar for t in rules.targets.values()}
+    out = []
+    for name, cal in sorted(used.items()):
+        missing = sorted(cal.uncovered_years(years))
+        if missing:
+            shown = ", ".join(str(y) for y in missing)
+            out.append(
+                f"calendar {name}: no China holiday data for {shown}; "
+                "plain weekdays are used (add holidays:/workdays: in sla.yaml)"
+            )
+    return out
+
+
+def explain(rules: SlaRules) -> str:
+    """The counting rules, the targets and the calendars, for ``stats --explain``."""
+    lines = [kpi.RULES.rstrip(), "", "Targets (sla.yaml):"]
+    lines.append(
+        f"  事件及时响应率 timely response rate  >= {rules.kpi_response:.0%}   "
+        f"事件及时解决率 timely resolution rate >= {rules.kpi_resolution:.0%}"
+    )
+    for prio, t in sorted(rules.targets.items()):
+        lines.append(
+            f"  {prio}: response {t.response_text}, resolution {t.resolution_text} "
+            f"on calendar {t.calendar.name}"
+        )
+    lines.append(f"  the resolution clock pauses in: {', '.join(sorted(rules.pause_statuses))}")
+    lines += ["", "Calendars:"]
+    lines += [f"  {cal.describe()}" for _, cal in sorted(rules.calendars.items())]
+    return "\n".join(lines)
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "group", "total", "counted", "rejected", "redirected",
+    "response_timely", "response_late", "response_pending", "response_rate", "response_target",
+    "resolution_timely", "resolution_late", "resolution_pending", "resolution_rate",
+    "resolution_target",
+    "mtta_median_s", "mtta_p90_s", "mttr_median_s", "mttr_p90_s",
+    "open", "reopened", "reopen_rate", "complaints", "satisfaction_mean", "satisfaction_count",
+    "false_alarms",
+)
+
+
+def _csv_row(group: str, s: kpi.Summary, targets: kpi.KpiTargets) -> dict[str, Any]:
+    mtta, mttr = s.mtta.summary(), s.mttr.summary()
+    return {
+        "group": group,
+        "total": s.total,
+        "counted": s.counted,
+        "rejected": s.excluded.get("rejected", 0),
+        "redirected": s.excluded.get("redirected", 0),
+        "response_timely": s.response.timely,
+        "response_late": s.response.late,
+        "response_pending": s.response.pending,
+        "response_rate": _num(s.response.rate),
+        "response_target": targets.response,
+        "resolution_timely": s.resolution.timely,
+        "resolution_late": s.resolution.late,
+        "resolution_pending": s.resolution.pending,
+        "resolution_rate": _num(s.resolution.rate),
+        "resolution_target": targets.resolution,
+        "mtta_median_s": _num(mtta["median_s"]),
+        "mtta_p90_s": _num(mtta["p90_s"]),
+        "mttr_median_s": _num(mttr["median_s"]),
+        "mttr_p90_s": _num(mttr["p90_s"]),
+        "open": sum(s.backlog.values()),
+        "reopened": s.reopened,
+        "reopen_rate": _num(s.reopen_rate),
+        "complaints": s.complaints,
+        "satisfaction_mean": _num(s.satisfaction_mean),
+        "satisfaction_count": s.satisfaction_count,
+        "false_alarms": s.false_alarms,
+    }
+
+
+def _num(value: float | None) -> str:
+    """Empty for "no data" (never 0, which would read as a failed KPI)."""
+    if value is None:
+        return ""
+    return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+
+
+def to_csv(result: kpi.StatsResult) -> str:
+    """One row per group of --by, else one overall row (group ``all``)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    groups = result.by_groups()
+    if groups:
+        for key, summary in groups.items():
+            writer.writerow(_csv_row(key, summary, result.targets))
+    else:
+        writer.writerow(_csv_row("all", result.overall, result.targets))
+    return buf.getvalue()
