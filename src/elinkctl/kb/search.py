@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import re
 import struct
 import sys
 from array import array
@@ -49,6 +50,7 @@ SYSTEM_BOOST = 1.5
 MODULE_BOOST = 1.2
 
 _MAGIC = b"ELKBIDX1"
+_WORD = re.compile(r"[a-z0-9]+")
 _FORMAT = 1
 
 
@@ -129,8 +131,7 @@ class SearchIndex:
         self._systems: list[tuple[str, ...]] = []
         self._modules: list[tuple[str, ...]] = []
         fields: list[tuple[Counter[str], Counter[str], Counter[str]]] = []
-        lengths: list[tuple[int, int, int]] = []
-        terms_of = analyzer.index_terms
+        count = analyzer.count_terms
         for doc in docs:
             if doc.kind not in ("kb", "ticket"):
                 raise ValueError(f"{doc.id}: kind must be 'kb' or 'ticket', not {doc.kind!r}")
@@ -139,38 +140,58 @@ class SearchIndex:
             self._kinds.append(doc.kind)
             self._systems.append(tuple(normalize(s) for s in doc.systems))
             self._modules.append(tuple(normalize(m) for m in doc.modules))
-            title = terms_of(doc.title)
-            meta = terms_of(" ".join((*doc.keywords, *doc.systems, *doc.modules)))
-            body = terms_of(doc.text)
-            fields.append((Counter(title), Counter(meta), Counter(body)))
-            lengths.append((len(title), len(meta), len(body)))
-        n = len(self._ids)
-        avg = [max(1.0, sum(ln[f] for ln in lengths) / n) if n else 1.0 for f in range(3)]
-        postings: dict[str, list[float]] = {}
-        for i, ((ft, fm, fb), (lt, lm, lb)) in enumerate(zip(fields, lengths, strict=True)):
-            ct = TITLE_WEIGHT / (1 - TITLE_B + TITLE_B * lt / avg[0])
-            cm = META_WEIGHT / (1 - META_B + META_B * lm / avg[1])
-            cb = BODY_WEIGHT / (1 - BODY_B + BODY_B * lb / avg[2])
-            acc: dict[str, float] = {t: c * cb for t, c in fb.items()}
-            for t, c in ft.items():
-                acc[t] = acc.get(t, 0.0) + c * ct
-            for t, c in fm.items():
-                acc[t] = acc.get(t, 0.0) + c * cm
-            for t, x in acc.items():
-                lst = postings.get(t)
-                if lst is None:
-                    postings[t] = lst = []
-                lst.append(i)
-                lst.append(x / (K1 + x))
+            meta = " ".join((*doc.keywords, *doc.systems, *doc.modules))
+            fields.append((count(doc.title), count(meta), count(doc.text)))
         self._terms: dict[str, int] = {}
         self._offsets = array("I", [0])
         self._pdocs = array("I")
         self._psat = array("f")
-        for t, lst in postings.items():
-            self._terms[t] = len(self._terms)
-            self._pdocs.extend(int(d) for d in lst[0::2])
-            self._psat.extend(lst[1::2])
+        for term, lst in self._invert(fields).items():
+            self._terms[term] = len(self._terms)
+            self._pdocs.extend(array("I", lst[0::2]))
+            self._psat.extend(array("f", lst[1::2]))
             self._offsets.append(len(self._pdocs))
+
+    @staticmethod
+    def _invert(
+        fields: list[tuple[Counter[str], Counter[str], Counter[str]]],
+    ) -> dict[str, list[Any]]:
+        """term → [doc, saturated BM25F weight, doc, weight, …] in document order.
+
+        The hot loop of a build (one iteration per distinct term per
+        document), so it is written for the interpreter: body terms take
+        their weight from a per-document table by count, and the few title
+        and meta terms then correct the entry just appended for them.
+        """
+        n = len(fields)
+        lengths = [(ft.total(), fm.total(), fb.total()) for ft, fm, fb in fields]
+        avg = [max(1.0, sum(ln[f] for ln in lengths) / n) if n else 1.0 for f in range(3)]
+        postings: dict[str, list[Any]] = {}
+        get = postings.get
+        for i, ((ft, fm, fb), (lt, lm, lb)) in enumerate(zip(fields, lengths, strict=True)):
+            ct = TITLE_WEIGHT / (1 - TITLE_B + TITLE_B * lt / avg[0])
+            cm = META_WEIGHT / (1 - META_B + META_B * lm / avg[1])
+            cb = BODY_WEIGHT / (1 - BODY_B + BODY_B * lb / avg[2])
+            table = [c * cb / (K1 + c * cb) for c in range(max(fb.values(), default=0) + 1)]
+            for t, c in fb.items():
+                lst = get(t)
+                if lst is None:
+                    postings[t] = [i, table[c]]
+                else:
+                    lst.append(i)
+                    lst.append(table[c])
+            for t in ft.keys() | fm.keys():
+                x = fb[t] * cb + ft[t] * ct + fm[t] * cm
+                sat = x / (K1 + x)
+                lst = get(t)
+                if lst is None:
+                    postings[t] = [i, sat]
+                elif lst[-2] == i:
+                    lst[-1] = sat
+                else:
+                    lst.append(i)
+                    lst.append(sat)
+        return postings
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -215,11 +236,15 @@ class SearchIndex:
                 scores[d] += c * s
         want_sys = normalize(system).strip() if system else ""
         want_mod = normalize(module).strip() if module else ""
+        named = self._systems_named_in(query)
         candidates: list[tuple[float, int]] = []
         for d, score in enumerate(scores):
             if score <= 0.0 or (kind is not None and self._kinds[d] != kind):
                 continue
-            if want_sys and _names_match(want_sys, self._systems[d]):
+            systems = self._systems[d]
+            if (want_sys and _names_match(want_sys, systems)) or (
+                named and not named.isdisjoint(systems)
+            ):
                 score *= SYSTEM_BOOST
             if want_mod and _names_match(want_mod, self._modules[d]):
                 score *= MODULE_BOOST
@@ -229,6 +254,35 @@ class SearchIndex:
             Hit(self._ids[-nd], self._titles[-nd], round(score, 4), self._kinds[-nd])
             for score, nd in best
         ]
+
+    def _systems_named_in(self, query: str) -> frozenset[str]:
+        """Known system names the query spells out ("财务系统登录失败" names 财务系统).
+
+        A caller who names the system means it as much as one who passes
+        `system=`; without this, a title sharing incidental bigrams ("…系统登录
+        失败") can outrank the article filed under that system.
+        """
+        norm = normalize(query)
+        compact = "".join(norm.split())
+        words = " " + " ".join(_WORD.findall(norm)) + " "
+        found = set()
+        for name in self._system_names():
+            key = "".join(name.split())
+            if len(key) < 2:
+                continue
+            if key.isascii():
+                if " " + " ".join(_WORD.findall(name)) + " " in words:
+                    found.add(name)
+            elif key in compact:
+                found.add(name)
+        return frozenset(found)
+
+    def _system_names(self) -> frozenset[str]:
+        cached: frozenset[str] | None = getattr(self, "_system_name_cache", None)
+        if cached is None:
+            cached = frozenset(s for systems in self._systems for s in systems)
+            self._system_name_cache = cached
+        return cached
 
     # -- serialisation -------------------------------------------------------
 

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Print top-1 / top-3 accuracy of knowledge-base search on the quality set.
+
+    .venv/bin/python scripts/kb_quality.py               # default analyzer
+    .venv/bin/python scripts/kb_quality.py --misses      # list queries not at rank 1
+    .venv/bin/python scripts/kb_quality.py --ablations   # no synonyms, no unigrams, ...
+    .venv/bin/python scripts/kb_quality.py --jieba       # compare with jieba segmentation
+    .venv/bin/python scripts/kb_quality.py --noise 10000 # add synthetic tickets as distractors
+
+The quality set is tests/kb_quality/: articles/*.md and queries.yaml (query →
+the article that answers it). --jieba needs jieba importable (it is not a
+project dependency; e.g. `pip install --target /tmp/jiebapkg jieba` and run
+with PYTHONPATH=/tmp/jiebapkg).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from elinkctl import yamlio  # noqa: E402
+from elinkctl.kb import Analyzer, Doc, SearchIndex, doc_from_article, parse_article  # noqa: E402
+
+QUALITY = ROOT / "tests" / "kb_quality"
+
+
+def load_docs(quality: Path = QUALITY) -> list[Doc]:
+    """The quality set's articles as search documents."""
+    paths = sorted((quality / "articles").glob("*.md"))
+    return [doc_from_article(parse_article(p.read_text(encoding="utf-8"), p)) for p in paths]
+
+
+def load_queries(quality: Path = QUALITY) -> list[tuple[str, str]]:
+    """(query, expected article ID) pairs."""
+    data = yamlio.load((quality / "queries.yaml").read_text(encoding="utf-8"))
+    return [(str(q["query"]), str(q["expect"])) for q in data["queries"]]
+
+
+def evaluate(
+    index: SearchIndex, queries: Sequence[tuple[str, str]], *, synonyms: bool = True
+) -> tuple[float, float, list[tuple[str, str, list[str]]]]:
+    """Top-1 and top-3 accuracy, plus (query, expected, top-3 ids) for every top-1 miss."""
+    top1 = top3 = 0
+    misses = []
+    for query, expect in queries:
+        ids = [h.id for h in index.search(query, limit=3, synonyms=synonyms, kind="kb")]
+        top1 += bool(ids) and ids[0] == expect
+        top3 += expect in ids
+        if not ids or ids[0] != expect:
+            misses.append((query, expect, ids))
+    n = len(queries)
+    return top1 / n, top3 / n, misses
+
+
+def noise_docs(count: int, seed: int = 7) -> list[Doc]:
+    """Synthetic resolved tickets to dilute IDF the way a real store would."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_kb import synthetic_tickets
+
+    return synthetic_tickets(count, random.Random(seed))
+
+
+class JiebaAnalyzer(Analyzer):
+    """jieba's search-mode segmentation of Chinese runs instead of n-grams."""
+
+    def __init__(self, mode: str, **kwargs: object) -> None:
+        import jieba  # type: ignore[import-not-found,import-untyped,unused-ignore]
+
+        jieba.setLogLevel(60)
+        jieba.initialize()
+        self._cut = jieba.cut_for_search
+        self.mode = mode
+        self.name = "jieba-" + mode
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def _cjk_terms(self, run: str, out: list[str]) -> None:
+        words = [w for w in self._cut(run) if w.strip()]
+        if self.mode == "words":
+            out.extend(words)
+        elif self.mode == "words+uni":
+            out.extend(words)
+            out.extend(c for c in run if not any(c == w for w in words))
+        else:  # words+ngrams: everything the default does, plus jieba words of 3+ chars
+            super()._cjk_terms(run, out)
+            out.extend(w for w in words if len(w) > 2)
+
+
+def run(
+    label: str,
+    analyzer: Analyzer,
+    docs: list[Doc],
+    queries: list[tuple[str, str]],
+    synonyms: bool = True,
+    show_misses: bool = False,
+) -> None:
+    t0 = time.perf_counter()
+    index = SearchIndex(docs, analyzer=analyzer)
+    t1 = time.perf_counter()
+    top1, top3, misses = evaluate(index, queries, synonyms=synonyms)
+    t2 = time.perf_counter()
+    print(
+        f"{label:<34} top-1 {top1:6.1%}  top-3 {top3:6.1%}  "
+        f"(build {1000 * (t1 - t0):.0f} ms, {len(queries)} queries {1000 * (t2 - t1):.0f} ms)"
+    )
+    if show_misses:
+        titles = {d.id: d.title for d in docs}
+        for query, expect, ids in misses:
+            got = ", ".join(f"{titles.get(i, i)}" for i in ids) or "(nothing)"
+            mark = "top-3" if expect in ids else "MISS "
+            print(f"   {mark} {query!r}: want {titles[expect]} — got {got}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--misses", action="store_true", help="list queries not ranked first")
+    ap.add_argument("--ablations", action="store_true", help="also run without synonyms etc.")
+    ap.add_argument("--jieba", action="store_true", help="also run jieba-based analyzers")
+    ap.add_argument("--noise", type=int, default=0, help="add N synthetic tickets")
+    args = ap.parse_args(argv)
+    docs = load_docs()
+    queries = load_queries()
+    if args.noise:
+        docs = docs + noise_docs(args.noise)
+    print(
+        f"{len([d for d in docs if d.kind == 'kb'])} articles, {len(docs)} documents, "
+        f"{len(queries)} queries"
+    )
+    run("n-grams + synonyms (default)", Analyzer(), docs, queries, show_misses=args.misses)
+    if args.ablations:
+        run("n-grams, no synonyms", Analyzer(), docs, queries, synonyms=False)
+        run("bigrams only (no unigrams)", Analyzer(unigram_weight=0.0), docs, queries)
+        run("unigram weight 0.5", Analyzer(unigram_weight=0.5), docs, queries)
+        run("synonym weight 1.0", Analyzer(synonym_weight=1.0), docs, queries)
+        run("synonym weight 0.3", Analyzer(synonym_weight=0.3), docs, queries)
+    if args.jieba:
+        for mode in ("words", "words+uni", "words+ngrams"):
+            an = JiebaAnalyzer(mode)
+            run(f"jieba {mode} + synonyms", an, docs, queries, show_misses=args.misses)
+            run(f"jieba {mode}, no synonyms", an, docs, queries, synonyms=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
