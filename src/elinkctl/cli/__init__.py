@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "log": ("elinkctl.cli.read", "log", "The git history of one incident."),
     "config": ("elinkctl.cli.admin", "config", "Validate sla.yaml and escalation.yaml."),
     "fsck": ("elinkctl.cli.admin", "fsck", "Validate every ticket in the store."),
+    "check": ("elinkctl.cli.check", "check", "Cron: escalate, mark SLA deadlines, notify."),
     "stats": ("elinkctl.cli.stats", "stats", "KPIs: timely response/resolution rates and more."),
     "report": ("elinkctl.cli.report", "report", "Documents: report major ID (重大事件处理分析报告)."),
     "print": ("elinkctl.cli.printform", "print_", "The service ticket form (技术服务单) to take on site."),

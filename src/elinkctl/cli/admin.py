@@ -42,6 +42,7 @@ def config_check(app: App) -> None:
     the rules.
     """
     from elinkctl.config import load_config, validate
+    from elinkctl.services import validators  # noqa: F401 - registers calendar/matrix/channel checks
     from elinkctl.services.setup import config_warnings
 
     cfg = load_config(app.store.root)

@@ -112,13 +112,29 @@ def create(
             "--opened-at (backfill, 先处理后补单) is for major incidents (P1); "
             "give --reason to backfill a lower priority"
         )
+    from elinkctl.services import check
+
     with store.locked():
         ticket_id = ids.new_id(opened.date(), _Taken(store))
         change = lifecycle.register(
             ticket_id, fields, actor, opened, recorded, now,
             backfill_reason=backfill_reason, note=note,
         )
+        # 管理升级 levels already due (a P1's 0h) go into the same commit, so the
+        # PM hears of a major incident now, not at the next cron run.
+        ticket, due, rules, esc_notes = check.registration_escalations(
+            config, change.ticket, actor, now
+        )
+        notes += esc_notes
+        if due:
+            levels = ", ".join(f"{f.after} → {f.role}" for f in due)
+            change = dataclasses.replace(
+                change, ticket=ticket, message=f"{change.message} (escalation {levels})"
+            )
         store.commit_writes([Write(change.ticket, is_new=True)], change.message, actor)
+        queued = check.queue(check.outbox_for(store), rules, due, now) if rules and due else 0
+    if rules and due:
+        notes += check.registration_notes(store, rules, due, queued, now)
     return Registered(change.ticket, change, tuple(notes))
 
 

@@ -105,5 +105,11 @@ def ensure_clone_config(git: Git) -> None:
 
 
 def config_warnings(config: Config, now: dt.datetime) -> list[str]:
-    """Non-fatal notes about the rules (e.g. years without holiday data)."""
-    return []
+    """Non-fatal notes about the rules (e.g. years without holiday data).
+
+    See `elinkctl.services.validators.rule_warnings`: a calendar in use that
+    lacks China holiday data for a year a deadline started ``now`` may reach.
+    """
+    from elinkctl.services.validators import rule_warnings
+
+    return rule_warnings(config, now)

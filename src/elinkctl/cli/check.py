@@ -1,0 +1,104 @@
+"""`check`: the cron job (DESIGN §4, §8). Silent unless something happened."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+from elinkctl.cli.app import App, handle_errors, json_option, pass_app
+
+if TYPE_CHECKING:
+    from elinkctl.services.check import CheckReport, Finding
+
+KIND_HEAD = {
+    "escalation": "管理升级 escalation",
+    "sla_warning": "SLA 即将超时 warning",
+    "sla_breach": "SLA 已超时 breach",
+}
+
+
+@click.command()
+@click.option("--dry-run", "dry_run", is_flag=True,
+              help="Show what would be recorded and sent; write and send nothing.")
+@json_option
+@pass_app
+@handle_errors
+def check(app: App, dry_run: bool, json_: bool) -> None:
+    """Escalate overdue incidents and mark SLA deadlines; for cron.
+
+    For every unresolved incident: escalation levels of escalation.yaml that
+    are due (each once per incident, missed runs caught up oldest first), SLA
+    warnings (at warn_at of a target) and breaches. Each is recorded on the
+    ticket (one commit per run, author elinkctl-check unless --as is given)
+    and notified through the outbox (failed sends are retried by the next
+    run). Prints nothing when nothing happened, so cron mails only news.
+    Exits 1 if a ticket could not be read (the others are still checked).
+
+    \b
+    Example crontab line (every 5 minutes):
+      */5 * * * * cd /srv/desk && elinkctl check
+    """
+    from elinkctl.services.check import CHECK_ACTOR, run_check
+
+    actor = (app.actor_opt or "").strip() or CHECK_ACTOR
+    report = run_check(app.store, actor, app.now, dry_run=dry_run)
+    if report.busy:
+        click.echo("note: the store is locked by another elinkctl (another check?); "
+                   "skipped — the next run catches up", err=True)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for problem in report.broken:
+        click.echo(f"error: {problem} (skipped)", err=True)
+    if json_:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        for line in summary(report):
+            click.echo(line)
+        if report.commit:
+            click.echo(report.commit.splitlines()[0], err=True)
+        elif dry_run and not report.findings:
+            click.echo("(dry run) nothing is due", err=True)
+    if report.broken:
+        raise click.ClickException(
+            f"{len(report.broken)} ticket(s) could not be checked; run `elinkctl fsck`"
+        )
+
+
+def _finding_line(f: Finding) -> str:
+    from elinkctl.notify.message import ROLE_LABELS
+
+    t = f.ticket
+    who = "、".join(f.recipients) or "(无人配置 nobody configured)"
+    if f.kind == "escalation":
+        what = f"{f.after} → {ROLE_LABELS.get(f.role, f.role)} ({f.role})"
+    else:
+        assert f.deadline is not None
+        what = f"{f.clock} {f.target}, due {f.deadline.strftime('%Y-%m-%d %H:%M')}"
+    return f"{KIND_HEAD[f.kind]}: {t.id} {t.priority} {t.title} — {what}: {who}"
+
+
+def summary(report: CheckReport) -> list[str]:
+    """The stdout lines; empty when nothing happened (cron then mails nothing).
+
+    Deliveries still failing on a retry, and rate-limit deferrals, are not
+    news (they were reported when they first failed); successes, first
+    failures and give-ups are.
+    """
+    prefix = "(dry run) would record " if report.dry_run else ""
+    lines = [prefix + _finding_line(f) for f in report.findings]
+    for f, d in report.planned:
+        lines.append(f"(dry run) would notify {f.ticket.id} via {d.channel}: "
+                     f"{', '.join(d.recipients)}")
+    sent = [r for r in report.notifications if r.ok]
+    failed = [r for r in report.notifications
+              if not r.ok and not r.deferred and (r.attempts <= 1 or r.gave_up)]
+    if sent or failed:
+        parts = [f"{len(sent)} sent"]
+        if failed:
+            parts.append(f"{len(failed)} failed (kept for retry)")
+        lines.append(f"通知 notifications: {', '.join(parts)}")
+        for r in failed:
+            lines.append(f"  {r.ticket} via {r.channel}: {r.error}")
+    return lines

@@ -1,0 +1,249 @@
+"""Rule checks beyond `elinkctl.config.validate`, and holiday-data warnings.
+
+Importing this module registers three validators in
+`elinkctl.config.EXTRA_VALIDATORS` (once, however often it is imported), so
+`config check` lists their problems with file and line:
+
+- sla.yaml ``calendars``: each must build (`calendar_from_config`), e.g. bad
+  ``hours`` or a date in both ``holidays`` and ``workdays``;
+- escalation.yaml ``matrix``: parses as `EscalationRules` (cells at the same
+  time, a row on a calendar that exists but is broken) and the optional
+  ``notify:`` section (who hears of SLA warnings and breaches);
+- escalation.yaml delivery: `elinkctl.notify.validate_channels` (channel
+  settings, people's addresses and channels, literal secrets refused).
+
+`holiday_gap` is the one wording of "this calendar has no holiday data for
+year X", shared by `check` (stderr) and `config check` / `stats`
+(`elinkctl.services.setup.config_warnings`): never crash, never pretend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from elinkctl import config as config_module
+from elinkctl.config import Config, RuleFile
+from elinkctl.domain.calendar import (
+    WEEKDAY_NAMES,
+    Calendar,
+    calendar_from_config,
+    holiday_data_years,
+)
+from elinkctl.domain.model import ROLES
+from elinkctl.errors import ConfigError
+
+NOTIFY_KINDS = ("sla_warning", "sla_breach")
+ASSIGNEE = "assignee"
+"""Pseudo-role in ``notify:``: the ticket's current assignee, if listed under people."""
+DEFAULT_NOTIFY: dict[str, tuple[str, ...]] = {
+    "sla_warning": (ASSIGNEE, "desk"),
+    "sla_breach": (ASSIGNEE, "desk", "pm"),
+}
+"""Who hears of SLA marks when escalation.yaml has no ``notify:`` section."""
+
+_FIELD_RE = re.compile(r"^([^\s:]+):\s")
+
+
+def locate(rule: RuleFile, message: str) -> str:
+    """``file line N: message`` for a message starting with a dotted field path.
+
+    The domain raises ``calendars.business.hours: …``; the file and line are
+    found here from the longest prefix of that path present in the file.
+    """
+    match = _FIELD_RE.match(message)
+    if match:
+        parts: list[str | int] = []
+        for piece in match.group(1).split("."):
+            sub = re.fullmatch(r"(.+?)\[(\d+)\]", piece)
+            if sub:
+                parts += [sub.group(1), int(sub.group(2))]
+            else:
+                parts.append(piece)
+        for n in range(len(parts), 0, -1):
+            line = rule.line(*parts[:n])
+            if line:
+                return f"{rule.name} line {line}: {message}"
+    return f"{rule.name}: {message}"
+
+
+def notify_roles(data: Mapping[str, Any], kind: str) -> tuple[str, ...]:
+    """Roles (and ``assignee``) to tell about an SLA mark of ``kind``."""
+    section = data.get("notify")
+    if isinstance(section, Mapping) and isinstance(section.get(kind), list):
+        return tuple(str(r) for r in section[kind])
+    return DEFAULT_NOTIFY.get(kind, ())
+
+
+# --- holiday data ---------------------------------------------------------------------
+
+
+def holiday_gap(cal: Calendar, start: dt.datetime, end: dt.datetime) -> str | None:
+    """A warning when ``cal`` wants China holidays for a year in [start, end] but has none.
+
+    A year for which the calendar lists explicit ``holidays:`` or ``workdays:``
+    counts as covered: the operator has typed that year's dates in by hand.
+    """
+    years = cal.uncovered_years_between(start, end)
+    years -= {d.year for d in cal.holidays | cal.workdays}
+    if not years:
+        return None
+    first, last = holiday_data_years()
+    span = f"{first}–{last}" if first <= last else "no year"
+    days = ", ".join(WEEKDAY_NAMES[d] for d in sorted(cal.weekdays))
+    shown = ", ".join(str(y) for y in sorted(years))
+    return (
+        f"sla.yaml: calendar {cal.name!r}: no China public-holiday data for {shown} "
+        f"(the installed chinesecalendar covers {span}); plain weekdays ({days}) are used "
+        f"for those years — upgrade chinesecalendar, or list that year's dates under "
+        f"calendars.{cal.name}.holidays and workdays in sla.yaml"
+    )
+
+
+def holiday_gaps(spans: Mapping[Calendar, tuple[dt.datetime, dt.datetime]]) -> list[str]:
+    """`holiday_gap` for each calendar and the span of time it was used for."""
+    out = []
+    for cal, (start, end) in sorted(spans.items(), key=lambda kv: kv[0].name):
+        message = holiday_gap(cal, start, end)
+        if message:
+            out.append(message)
+    return out
+
+
+# --- validators -----------------------------------------------------------------------
+
+
+def _sla_calendars(config: Config) -> tuple[dict[str, Calendar], list[str]]:
+    """The calendars of sla.yaml that build, and a located problem for each that does not."""
+    tz: dt.tzinfo
+    try:
+        tz = config.tz
+    except ConfigError:
+        tz = dt.UTC  # the time zone problem itself is reported by validate()
+    built: dict[str, Calendar] = {"24x7": Calendar(name="24x7", kind="24x7", tz=tz)}
+    problems: list[str] = []
+    raw = config.sla.data.get("calendars") or {}
+    if not isinstance(raw, Mapping):
+        return built, problems  # reported by validate()
+    for name, mapping in raw.items():
+        try:
+            built[str(name)] = calendar_from_config(str(name), mapping, tz)
+        except ConfigError as exc:
+            problems.append(locate(config.sla, str(exc)))
+    return built, problems
+
+
+def validate_calendars(config: Config) -> list[str]:
+    """Every sla.yaml calendar builds; e.g. ``sla.yaml line 27: calendars.business.hours: …``."""
+    return _sla_calendars(config)[1]
+
+
+def validate_escalation(config: Config) -> list[str]:
+    """The matrix parses with its calendars; ``notify:`` names known roles and kinds.
+
+    Problems `config.validate` already reports (unknown roles, bad durations,
+    unknown calendar names) are not repeated.
+    """
+    from elinkctl.domain.escalation import EscalationRules
+
+    esc = config.escalation
+    calendars, _ = _sla_calendars(config)
+    problems: list[str] = []
+    matrix = esc.data.get("matrix")
+    if isinstance(matrix, Mapping):
+        for prio, row in matrix.items():
+            if not isinstance(row, Mapping):
+                continue
+            name = row.get("calendar")
+            if name is None:
+                continue
+            raw = config.sla.data.get("calendars") or {}
+            if isinstance(raw, Mapping) and name in raw and name not in calendars:
+                problems.append(
+                    f"{esc.where('matrix', str(prio), 'calendar')}: matrix.{prio}.calendar: "
+                    f"calendar {name!r} is invalid in sla.yaml (see above)"
+                )
+        try:
+            EscalationRules.from_mapping(
+                {"matrix": matrix}, calendars, calendars["24x7"].tz
+            )
+        except ConfigError as exc:
+            text = str(exc)
+            already = (
+                "unknown role", "unknown calendar", "invalid duration", "unknown priority",
+                "must map",
+            )
+            if not any(part in text for part in already):
+                problems.append(locate(esc, text))
+    section = esc.data.get("notify")
+    if section is not None:
+        if not isinstance(section, Mapping):
+            problems.append(
+                f"{esc.where('notify')}: notify: must map sla_warning / sla_breach to roles"
+            )
+        else:
+            allowed = (*ROLES, ASSIGNEE)
+            for kind, roles in section.items():
+                where = esc.where("notify", str(kind))
+                if kind not in NOTIFY_KINDS:
+                    problems.append(
+                        f"{where}: notify.{kind}: unknown key (expected {', '.join(NOTIFY_KINDS)})"
+                    )
+                elif not isinstance(roles, list):
+                    problems.append(f"{where}: notify.{kind}: must be a list of roles")
+                else:
+                    for role in roles:
+                        if role not in allowed:
+                            problems.append(
+                                f"{where}: notify.{kind}: unknown role {role!r} "
+                                f"(expected {', '.join(allowed)})"
+                            )
+    return problems
+
+
+def validate_delivery(config: Config) -> list[str]:
+    """Channels and people's contact details (`elinkctl.notify.validate_channels`)."""
+    from elinkctl.notify import validate_channels
+
+    return [locate(config.escalation, p) for p in validate_channels(config.escalation.data)]
+
+
+VALIDATORS = (validate_calendars, validate_escalation, validate_delivery)
+
+
+def register(validators: Iterable[config_module.Validator] = VALIDATORS) -> None:
+    """Add the validators to `EXTRA_VALIDATORS` unless already there (idempotent)."""
+    for validator in validators:
+        if validator not in config_module.EXTRA_VALIDATORS:
+            config_module.EXTRA_VALIDATORS.append(validator)
+
+
+register()
+
+
+def rule_warnings(config: Config, now: dt.datetime) -> list[str]:
+    """Holiday-data gaps of the calendars in use, for a clock started ``now``.
+
+    A calendar is in use when a target or a matrix row counts on it; it warns
+    when a deadline started now could reach a year without holiday data
+    (in December that is often next year). Broken rules give no warning here:
+    `validate` reports them.
+    """
+    from elinkctl.domain.escalation import EscalationRules
+    from elinkctl.domain.sla import SlaRules
+
+    try:
+        sla = SlaRules.from_mapping(config.sla.data, config.tz)
+        esc = EscalationRules.from_mapping(config.escalation.data, sla.calendars, config.tz)
+    except (ConfigError, ValueError, TypeError, KeyError):
+        return []
+    spans: dict[Calendar, tuple[dt.datetime, dt.datetime]] = {}
+    needs = [(t.calendar, max(t.response, t.resolution)) for t in sla.targets.values()]
+    needs += [(c.calendar, c.offset) for row in esc.rows.values() for c in row]
+    for cal, amount in needs:
+        end = cal.deadline(now, amount) or now
+        lo, hi = spans.get(cal, (now, end))
+        spans[cal] = (lo, max(hi, end))
+    return holiday_gaps(spans)
