@@ -308,3 +308,19 @@ def test_quality_script_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert kb_quality.main([]) == 0
     out = capsys.readouterr().out
     assert "top-1" in out and "top-3" in out
+
+
+def test_docs_fingerprint_tracks_searchable_content_only() -> None:
+    from elinkctl.kb import docs_fingerprint
+
+    base = docs_fingerprint(_docs())
+    assert base == docs_fingerprint(_docs())
+    changed = [
+        *_docs()[:-1],
+        Doc("INC-0001", "ticket", "打印机卡纸了", "换了硒鼓。", system="打印机"),
+    ]
+    assert docs_fingerprint(changed) != base
+    moved = [Doc("a", "kb", "t", system=("x", "y"))]
+    assert docs_fingerprint(moved) != docs_fingerprint(
+        [Doc("a", "kb", "t", system="x", module="y")]
+    )

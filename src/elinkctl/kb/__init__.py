@@ -23,6 +23,7 @@ from .search import (
     SearchIndex,
     doc_from_article,
     doc_from_ticket,
+    docs_fingerprint,
 )
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "article_solution_first_line",
     "doc_from_article",
     "doc_from_ticket",
+    "docs_fingerprint",
     "draft_from_incident",
     "new_article_id",
     "normalize",
