@@ -176,7 +176,8 @@ class Analyzer:
     ) -> None:
         self.unigram_weight = unigram_weight
         self.synonym_weight = synonym_weight
-        self._groups = [self._compile(group) for group in synonyms]
+        self._synonyms = tuple(synonyms)
+        self._compiled: list[tuple[tuple[str, bool, tuple[str, ...]], ...]] | None = None
 
     def _cjk_terms(self, run: str, out: list[str]) -> None:
         """Terms of a run of Chinese characters: every character and every bigram."""
@@ -265,7 +266,9 @@ class Analyzer:
         compact = _SPACES.sub("", norm)
         words = " " + " ".join(_RUN.findall(norm)) + " "
         sw = self.synonym_weight
-        for phrases in self._groups:
+        if self._compiled is None:  # on first use: keeps `import` cheap for other commands
+            self._compiled = [self._compile(group) for group in self._synonyms]
+        for phrases in self._compiled:
             if not any((key in compact) if cjk else (key in words) for key, cjk, _ in phrases):
                 continue
             for _key, _cjk, terms in phrases:
