@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from elinkctl.config import Config, load_config
 from elinkctl.domain import ids, ticketfile
@@ -26,6 +27,10 @@ from elinkctl.errors import Ambiguous, NotFound, StoreError, TicketError, UsageP
 from elinkctl.store.files import atomic_write, sweep_temp_files
 from elinkctl.store.gitrepo import Git
 from elinkctl.store.lock import StoreLock
+
+if TYPE_CHECKING:
+    from elinkctl.services.query import TicketFilter
+    from elinkctl.store.index import Index, Summary
 
 TICKETS = "tickets"
 KNOWLEDGE = "knowledge"
@@ -64,6 +69,7 @@ class Store:
         self.git = Git(root)
         self._config: Config | None = None
         self._clone_checked = False
+        self._index: Index | None = None
 
     # --- configuration ---------------------------------------------------------
 
@@ -123,17 +129,32 @@ class Store:
         fragment = ids.normalize_fragment(given)
         if ids.is_valid(fragment) and self.path_of(fragment).is_file():
             return fragment
-        candidates = [
-            i for i in self.all_ids() if i.startswith(fragment) or i.endswith(fragment)
-        ]
+        try:
+            candidates = self.index().match_ids(fragment)
+        except Exception as exc:
+            if not _index_failed(exc):
+                raise
+            candidates = [
+                i for i in self.all_ids() if i.startswith(fragment) or i.endswith(fragment)
+            ]
         if not candidates:
-            alias = self._resolve_alias(fragment)
+            alias = self._indexed_alias(fragment) or self._resolve_alias(fragment)
             if alias:
                 return alias
             raise NotFound(f"no incident matches {given!r}")
         if len(candidates) > 1:
             raise Ambiguous(given, candidates)
         return candidates[0]
+
+    def _indexed_alias(self, fragment: str) -> str | None:
+        if not ids.is_valid(fragment):
+            return None
+        try:
+            return self.index().alias_of(fragment)
+        except Exception as exc:
+            if not _index_failed(exc):
+                raise
+            return None
 
     def _resolve_alias(self, fragment: str) -> str | None:
         """Old IDs kept as aliases after an ID collision was repaired by a merge."""
@@ -190,6 +211,98 @@ class Store:
                     raise
                 on_error(exc)
 
+    # --- the index (store/index.py): cheap reads at 100,000 tickets ---------------
+
+    def index(self) -> Index:
+        """The ticket index, validated against git on first use in this process.
+
+        Callers should catch `sqlite3.Error`, `StoreError` and `OSError` and fall
+        back to reading files (the methods below do).
+        """
+        if self._index is None:
+            from elinkctl.store.index import Index
+
+            self._index = Index(self.root, self.state_dir / "index.sqlite", self.load_path,
+                                self.git.run_bytes)
+        return self._index
+
+    def summaries(
+        self,
+        flt: TicketFilter | None = None,
+        on_error: Callable[[TicketError], None] | None = None,
+    ) -> list[Summary]:
+        """Tickets matching ``flt`` as `Summary` rows (what `list` shows), in
+        `ticket_paths` order, without parsing unchanged files. Broken tickets
+        are reported through ``on_error`` (raised without one), as `iter_tickets` does.
+        """
+        from elinkctl.store.index import Summary
+
+        try:
+            idx = self.index()
+            rows = idx.summaries(_status_prefilter(flt))
+            errors = idx.errors()
+            selected = [s for s in rows if flt is None or _matches(flt, s)]
+        except Exception as exc:
+            if not _index_failed(exc, (AttributeError,)):
+                raise
+            # No index (read-only .git, broken SQLite), or a filter that reads
+            # something a summary lacks: the slow, always-right way.
+            return [
+                Summary.from_ticket(t, self.rel(self.path_of(t.id)))
+                for t in self.iter_tickets(on_error)
+                if flt is None or flt.matches(t)
+            ]
+        for _, message in errors:
+            problem = TicketError(message)
+            if on_error is None:
+                raise problem
+            on_error(problem)
+        return selected
+
+    def open_ids(self) -> list[str]:
+        """IDs of unresolved tickets (new, pm_review, in_progress, pending) in
+        `ticket_paths` order, for `check`. Unparseable tickets are not listed."""
+        try:
+            return self.index().open_ids()
+        except Exception as exc:
+            if not _index_failed(exc):
+                raise
+            return [t.id for t in self.iter_tickets(lambda exc: None) if t.is_open]
+
+    def iter_facts(
+        self,
+        name: str,
+        version: str,
+        compute: Callable[[Ticket], dict[str, Any]],
+        on_error: Callable[[TicketError], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """``compute(ticket)`` for every parseable ticket, cached in the index by
+        (file content, ``version``); broken tickets go to ``on_error`` first.
+
+        ``version`` must change whenever the result could (code version, a
+        digest of the rules: `elinkctl.store.index.rules_digest`).
+        """
+        try:
+            idx = self.index()
+            stream = idx.iter_facts(name, version, compute)
+            first = next(stream, None)  # the refresh and computing happen here
+            errors = idx.errors()
+        except Exception as exc:
+            if not _index_failed(exc):
+                raise
+            for ticket in self.iter_tickets(on_error):
+                yield compute(ticket)
+            return
+        for _, message in errors:
+            problem = TicketError(message)
+            if on_error is None:
+                raise problem
+            on_error(problem)
+        if first is not None:
+            yield first[1]
+            for _, value in stream:
+                yield value
+
     # --- writing -----------------------------------------------------------------
 
     @property
@@ -203,6 +316,10 @@ class Store:
     def locked(self, wait: bool = True) -> Iterator[bool]:
         """Hold the store lock; yields False (wait=False) when another process holds it."""
         lock = self.lock()
+        # Import GitPython and open the repository before taking the lock:
+        # that is most of a write's CPU, and under the lock it would be paid
+        # once per waiting process, one after the other.
+        self.git.git  # noqa: B018
         if not lock.acquire(wait=wait):
             yield False
             return
@@ -235,6 +352,8 @@ class Store:
         new = [r for w, r in zip(writes, rels, strict=True) if w.is_new]
         self.git.commit_paths(rels, message, actor, email, new=new)
         self.journal_path.unlink(missing_ok=True)
+        if self._index is not None:
+            self._index.invalidate()
 
     def _email_for(self, actor: str) -> str:
         if actor == self.git.config_get("user.name"):
@@ -349,3 +468,34 @@ class Store:
             path.unlink(missing_ok=True)
         for leftover in git_dir.glob("next-index-*.lock"):
             leftover.unlink(missing_ok=True)  # temporary index of a killed `commit --only`
+
+
+def _index_failed(exc: Exception, also: tuple[type[Exception], ...] = ()) -> bool:
+    """Failures of the index that make reads fall back to parsing files.
+    (sqlite3 is imported here, not at start-up: commands that never touch the
+    index do not pay for it.)"""
+    import sqlite3
+
+    return isinstance(exc, (sqlite3.Error, StoreError, OSError, *also))
+
+
+def _status_prefilter(flt: TicketFilter | None) -> list[str] | None:
+    """Statuses worth fetching for ``flt`` (None: all); `_matches` decides exactly."""
+    if flt is None:
+        return None
+    from elinkctl.domain.model import OPEN_STATUSES, Status
+
+    wanted = {str(s) for s in Status}
+    if getattr(flt, "statuses", None):
+        wanted &= set(flt.statuses)
+    if getattr(flt, "open_only", False):
+        wanted &= {str(s) for s in OPEN_STATUSES}
+    if getattr(flt, "closed_only", False):
+        wanted -= {str(s) for s in OPEN_STATUSES}
+    return None if len(wanted) == len(Status) else sorted(wanted)
+
+
+def _matches(flt: TicketFilter, summary: Summary) -> bool:
+    """`TicketFilter.matches` on a summary: it reads only what a summary has
+    (an AttributeError would send `summaries` to the parsing fallback)."""
+    return flt.matches(summary)  # type: ignore[arg-type]
