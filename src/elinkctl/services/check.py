@@ -309,9 +309,9 @@ def outbox_for(store: Store) -> Any:
 def _candidate_tickets(store: Store, broken: list[str]) -> Iterator[Ticket]:
     """Open tickets; a broken file is reported in ``broken`` and skipped.
 
-    Uses the index's ``Store.open_ids()`` when the store has it; otherwise
-    every file, skipping closed ones by their ``status:`` line (written from
-    the events on every save) before paying for a YAML parse.
+    Uses the index (``Store.summaries`` of open tickets) when the store has
+    it; otherwise reads every file, skipping closed ones by their ``status:``
+    line (written from the events on every save) before paying for a parse.
     """
 
     def load(path: Path) -> Ticket | None:
@@ -324,14 +324,16 @@ def _candidate_tickets(store: Store, broken: list[str]) -> Iterator[Ticket]:
             return None  # removed meanwhile
         return ticket if ticket.is_open else None
 
-    open_ids: Callable[[], Any] | None = getattr(store, "open_ids", None)
-    if callable(open_ids):
-        # The index parses every file anyway; it lists the ones it could not read.
-        errors = getattr(getattr(store, "index", None), "errors", None)
-        if callable(errors):
-            broken.extend(f"{path}: {error}" for path, error in errors())
-        for ticket_id in open_ids():
-            found = load(store.path_of(str(ticket_id)))
+    summaries: Callable[..., Any] | None = getattr(store, "summaries", None)
+    if callable(summaries):
+        # The index (store/index.py) lists open tickets without parsing unchanged
+        # files and reports the broken ones through on_error.
+        from elinkctl.services.query import TicketFilter
+
+        rows = summaries(TicketFilter(open_only=True),
+                         on_error=lambda exc: broken.append(str(exc)))
+        for row in rows:
+            found = load(store.root / str(row.path))
             if found is not None:
                 yield found
         return
