@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "print": ("elinkctl.cli.printform", "print_", "The service ticket form (技术服务单) to take on site."),
     "sync": ("elinkctl.cli.sync", "sync", "Pull, merge and push with the shared git remote."),
     "merge-file": ("elinkctl.cli.sync", "merge_file", "git merge driver for tickets and articles."),
+    "ingest": ("elinkctl.cli.ingest", "ingest", "Register incidents from mail or alerts."),
 }
 
 

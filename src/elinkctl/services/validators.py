@@ -1,6 +1,6 @@
 """Rule checks beyond `elinkctl.config.validate`, and holiday-data warnings.
 
-Importing this module registers three validators in
+Importing this module registers four validators in
 `elinkctl.config.EXTRA_VALIDATORS` (once, however often it is imported), so
 `config check` lists their problems with file and line:
 
@@ -10,7 +10,8 @@ Importing this module registers three validators in
   time, a row on a calendar that exists but is broken) and the optional
   ``notify:`` section (who hears of SLA warnings and breaches);
 - escalation.yaml delivery: `elinkctl.notify.validate_channels` (channel
-  settings, people's addresses and channels, literal secrets refused).
+  settings, people's addresses and channels, literal secrets refused);
+- sla.yaml ``alerts``: the alert → incident rules of ``ingest alert``.
 
 `holiday_gap` is the one wording of "this calendar has no holiday data for
 year X", shared by `check` (stderr) and `config check` / `stats`
@@ -210,7 +211,14 @@ def validate_delivery(config: Config) -> list[str]:
     return [locate(config.escalation, p) for p in validate_channels(config.escalation.data)]
 
 
-VALIDATORS = (validate_calendars, validate_escalation, validate_delivery)
+def validate_alerts(config: Config) -> list[str]:
+    """sla.yaml ``alerts:`` (`elinkctl.ingest.validate_alert_rules`), for ``ingest alert``."""
+    from elinkctl.ingest import validate_alert_rules
+
+    return [locate(config.sla, p) for p in validate_alert_rules(config.sla.data.get("alerts"))]
+
+
+VALIDATORS = (validate_calendars, validate_escalation, validate_delivery, validate_alerts)
 
 
 def register(validators: Iterable[config_module.Validator] = VALIDATORS) -> None:

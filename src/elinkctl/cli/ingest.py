@@ -1,0 +1,82 @@
+"""``ingest email`` / ``ingest alert``: register incidents from a mail pipe or
+a monitoring webhook (see `elinkctl.services.intake` for the rules).
+
+Thin on purpose: read the bytes, call the use case, print the IDs on stdout
+(one per line, nothing else, so a pipe or receiver script can use them) and
+everything for people on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from elinkctl.cli.app import App, handle_errors, pass_app
+from elinkctl.domain.lifecycle import TYPES
+from elinkctl.services import intake
+
+
+def _report(result: intake.IntakeResult) -> None:
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    for outcome in result.outcomes:
+        if outcome.message:
+            click.echo(outcome.message, err=True)
+    for ticket_id in result.ids:
+        click.echo(ticket_id)
+
+
+@click.group()
+def ingest() -> None:
+    """Register incidents from a mail message or a monitoring alert.
+
+    Input is a file or standard input (at most 10 MB). Prints the IDs of the
+    incidents created or updated, one per line; nothing is written unless
+    the whole input could be read.
+    """
+
+
+@ingest.command()
+@click.argument("file", required=False, metavar="[FILE]")
+@click.option("--type", "type_", type=click.Choice(TYPES),
+              help="Incident type (default: consultation if the subject asks a question "
+                   "(咨询/如何/怎么), else failure).")
+@pass_app
+@handle_errors
+def email(app: App, file: str | None, type_: str | None) -> None:
+    """One mail message (RFC 5322, as a mail server pipes it) → an incident.
+
+    A reply about an existing incident (its ID in the subject, or
+    In-Reply-To/References naming a mail already recorded) is added to it
+    as a comment instead. The sender is the reporter; key users in
+    sla.yaml are flagged.
+
+    \b
+    Examples:
+      elinkctl ingest email message.eml
+      ELINKCTL_USER=mail-intake elinkctl ingest email < message.eml
+    """
+    data = intake.read_input(file, sys.stdin.buffer)
+    _report(intake.ingest_email(app.store, data, app.actor, app.now, type_=type_))
+
+
+@ingest.command()
+@click.argument("file", required=False, metavar="[FILE]")
+@pass_app
+@handle_errors
+def alert(app: App, file: str | None) -> None:
+    """An Alertmanager (webhook v4) or Zabbix JSON payload → incidents.
+
+    Mapped by the alerts: rules of sla.yaml. An alert firing again while
+    its incident is open, or within flap_window of its resolution, is
+    recorded on that incident (and reopens it) instead of a new one. All
+    alerts of one payload are one commit.
+
+    \b
+    Examples:
+      elinkctl ingest alert payload.json
+      curl … | ELINKCTL_USER=monitoring elinkctl ingest alert
+    """
+    data = intake.read_input(file, sys.stdin.buffer)
+    _report(intake.ingest_alerts(app.store, data, app.actor, app.now))
