@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "stats": ("elinkctl.cli.stats", "stats", "KPIs: timely response/resolution rates and more."),
     "report": ("elinkctl.cli.report", "report", "Documents: report major ID (重大事件处理分析报告)."),
     "print": ("elinkctl.cli.printform", "print_", "The service ticket form (技术服务单) to take on site."),
+    "kb": ("elinkctl.cli.kb", "kb", "Knowledge base (知识库): search, add, show, list, edit."),
     "sync": ("elinkctl.cli.sync", "sync", "Pull, merge and push with the shared git remote."),
     "merge-file": ("elinkctl.cli.sync", "merge_file", "git merge driver for tickets and articles."),
     "ingest": ("elinkctl.cli.ingest", "ingest", "Register incidents from mail or alerts."),

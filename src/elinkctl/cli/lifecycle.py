@@ -227,6 +227,10 @@ def resolve(app: App, ticket_id: str, solution: str, cause: str | None, kb_id: s
     """
     if not solution.strip():
         raise click.BadParameter("must not be empty", param_hint="--solution")
+    if kb_id is not None:
+        from elinkctl.services import kb
+
+        kb_id = kb.resolve_article_id(app.store, kb_id)  # unknown → exit 1, nothing written
     _simple(app, ticket_id, at, "resolved", "resolved", solution=solution.strip(), cause=cause, kb=kb_id)
 
 

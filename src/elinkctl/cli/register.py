@@ -54,6 +54,8 @@ def registration_options(func: Any) -> Any:
               help="True start of an incident handled first, recorded later (先处理后补单).")
 @click.option("--reason", help="Why a non-P1 incident is backfilled.")
 @click.option("--force", is_flag=True, help="Register a system outside the scope list.")
+@click.option("--no-suggest", "no_suggest", is_flag=True,
+              help="Do not list knowledge-base suggestions on stderr.")
 @at_option
 @pass_app
 @handle_errors
@@ -83,8 +85,13 @@ def new(app: App, **opts: Any) -> None:
                 missing = [f"--{k}" for k, _ in REQUIRED
                            if not opts.get("type_" if k == "type" else k)]
                 raise UsageProblem(f"missing {', '.join(missing)} (required to register)")
+    no_suggest = opts.pop("no_suggest", False)
     result = registration.register(app, opts)
     click.echo(result.ticket.id)
+    if not no_suggest:
+        from elinkctl.services import kb
+
+        kb.print_suggestions(app.store, result.ticket)
 
 
 @click.command()

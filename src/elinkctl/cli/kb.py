@@ -1,0 +1,280 @@
+"""`kb`: the knowledge base (知识库) — search, add, show, list, edit.
+
+The desk's first step on every call is to search it (DESIGN §3); l2 grows
+it from resolved incidents with `kb add --from ID`. Articles are Markdown
+files under knowledge/, so they are reviewed in pull requests like tickets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from elinkctl.cli.app import App, handle_errors, json_option, pass_app
+from elinkctl.errors import UsageProblem
+
+
+def _interactive() -> bool:
+    """An editor can only be opened for a person at a terminal who has chosen one."""
+    return (
+        sys.stdin.isatty()
+        and sys.stderr.isatty()
+        and bool(os.environ.get("VISUAL") or os.environ.get("EDITOR"))
+    )
+
+
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def _dump(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _confirm(question: str) -> bool:
+    return click.confirm(question, default=True, err=True)
+
+
+def _tell(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _article_options(func: Any) -> Any:
+    """Field flags shared by `kb add` and `kb edit`."""
+    opts = [
+        click.option("--title", help="标题: the problem as a caller would describe it."),
+        click.option("--system", multiple=True, help="涉及系统 (repeatable)."),
+        click.option("--module", multiple=True, help="所属模块 (repeatable)."),
+        click.option("--keyword", multiple=True, help="关键词 (repeatable)."),
+        click.option("--symptom", "symptom_text", help="现象 (its first line is the summary)."),
+        click.option("--cause", help="原因."),
+        click.option("--solution", help="解决方案."),
+        click.option("--workaround", help="临时措施."),
+        click.option("--incident", multiple=True, metavar="ID",
+                     help="A source incident (repeatable)."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+@click.group()
+def kb() -> None:
+    """The knowledge base (知识库): solutions and workarounds of past incidents.
+
+    \b
+    Example:
+      elinkctl kb search 'vpn 连不上'
+      elinkctl kb add --from 7KQ2M          # draft from a resolved incident
+      elinkctl kb show 7KQ2M
+    """
+
+
+@kb.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", "-n", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--system", help="Prefer documents about this system.")
+@click.option("--module", help="Prefer documents about this module.")
+@click.option("--kind", type=click.Choice(["kb", "ticket"]),
+              help="Only articles or only past incidents.")
+@json_option
+@pass_app
+@handle_errors
+def search(app: App, query: tuple[str, ...], limit: int, system: str | None,
+           module: str | None, kind: str | None, json_: bool) -> None:
+    """Search articles and resolved incidents, best first (Chinese, English or mixed).
+
+    \b
+    Example:
+      elinkctl kb search 财务系统登录失败
+      elinkctl kb search outlook 收不到邮件 --kind kb --json
+    """
+    from tabulate import tabulate
+
+    from elinkctl.services import kb as service
+
+    store = app.store
+    hits = service.search(store, " ".join(query), limit=limit, system=system, module=module,
+                          kind=kind, on_error=_warn)
+    if json_:
+        _dump([{"id": h.id, "title": h.title, "score": h.score, "kind": h.kind} for h in hits])
+        return
+    if not hits:
+        click.echo("nothing found", err=True)
+        return
+    rows = [[h.id, h.kind, _short(h.title, 30), _short(service.solution_line(store, h), 50)]
+            for h in hits]
+    click.echo(tabulate(rows, headers=["ID", "kind", "title", "solution"],
+                        disable_numparse=True))
+
+
+@kb.command()
+@click.option("--from", "from_id", metavar="ID",
+              help="Draft from this resolved incident (opens $EDITOR on a terminal).")
+@_article_options
+@pass_app
+@handle_errors
+def add(app: App, from_id: str | None, **opts: Any) -> None:
+    """Add an article; prints only its new ID on stdout.
+
+    With --from, the article is drafted from the incident (title, system,
+    description, solution, timeline). On a terminal with $EDITOR set, the
+    draft opens in the editor and is checked before saving; otherwise the
+    draft is saved as is, to be completed with `kb edit`.
+
+    \b
+    Example:
+      elinkctl kb add --from 7KQ2M
+      elinkctl kb add --title 'VPN客户端无法连接' --system VPN --keyword vpn \\
+          --symptom '连接时提示超时' --solution '重装客户端并更新证书'
+    """
+    from elinkctl.kb import render_article
+    from elinkctl.services import kb as service
+
+    store = app.store
+    actor = app.actor
+    today = app.now.date()
+    given = {k: v for k, v in opts.items() if v not in (None, ())}
+    if from_id:
+        article = service.draft_from_ticket(store, from_id, actor, today)
+        if given:
+            article = service.apply_changes(store, article, given)
+    elif given or not _interactive():
+        article = service.article_from_options(store, opts, actor, today)
+    else:
+        article = service.article_from_options(
+            store, {"title": "（待补充）", "solution": "（待补充）"}, actor, today)
+    if _interactive():
+        rel = store.rel(service.article_path(store, article.id))
+        edited = service.edit_in_editor(render_article(article), rel, _confirm, _tell)
+        if edited.id != article.id:
+            raise UsageProblem(f"the id must stay {article.id}; nothing saved")
+        article = edited
+    service.add_article(store, article, actor)
+    click.echo(f"{article.id}: added {article.title}", err=True)
+    click.echo(article.id)
+
+
+@kb.command()
+@click.argument("article_id", metavar="KB-ID")
+@json_option
+@pass_app
+@handle_errors
+def show(app: App, article_id: str, json_: bool) -> None:
+    """Show one article: its fields, then the text.
+
+    \b
+    Example:
+      elinkctl kb show KB-7KQ2M
+      elinkctl kb show 7kq --json
+    """
+    from elinkctl.kb import article_solution_first_line
+    from elinkctl.services import kb as service
+
+    a = service.load_article(app.store, article_id)
+    if json_:
+        _dump({
+            "id": a.id, "title": a.title, "systems": a.systems, "modules": a.modules,
+            "keywords": a.keywords, "symptom": a.symptom, "incidents": a.incidents,
+            "author": a.author,
+            "created": a.created.isoformat() if a.created else None,
+            "reviewed": a.reviewed.isoformat() if a.reviewed else None,
+            "solution": article_solution_first_line(a), "sections": a.sections(),
+            "body": a.body,
+        })
+        return
+    rows = [("系统", "、".join(a.systems)), ("模块", "、".join(a.modules)),
+            ("关键词", "、".join(a.keywords)), ("来源事件", " ".join(a.incidents)),
+            ("作者", a.author), ("创建", a.created.isoformat() if a.created else ""),
+            ("审核", a.reviewed.isoformat() if a.reviewed else "未审核")]
+    click.echo(f"{a.id}  {a.title}")
+    for label, value in rows:
+        if value:
+            click.echo(f"  {label}: {value}")
+    click.echo("")
+    click.echo(a.body.rstrip("\n"))
+
+
+@kb.command(name="list")
+@click.option("--system", help="Only articles about this system (part of the name is enough).")
+@json_option
+@pass_app
+@handle_errors
+def list_(app: App, system: str | None, json_: bool) -> None:
+    """List the articles, by ID.
+
+    \b
+    Example:
+      elinkctl kb list --system 财务
+    """
+    from tabulate import tabulate
+
+    from elinkctl.services import kb as service
+
+    articles = list(service.iter_articles(app.store, on_error=_warn))
+    if system:
+        want = system.strip().casefold()
+        articles = [a for a in articles if any(want in s.casefold() for s in a.systems)]
+    if json_:
+        _dump([{"id": a.id, "title": a.title, "systems": a.systems, "modules": a.modules,
+                "keywords": a.keywords, "incidents": a.incidents, "author": a.author,
+                "created": a.created.isoformat() if a.created else None,
+                "reviewed": a.reviewed.isoformat() if a.reviewed else None}
+               for a in articles])
+        return
+    if not articles:
+        click.echo("no articles", err=True)
+        return
+    rows = [[a.id, _short("、".join(a.systems), 16), _short(a.title), len(a.incidents),
+             a.reviewed.isoformat() if a.reviewed else "—"] for a in articles]
+    click.echo(tabulate(rows, headers=["ID", "system", "title", "incidents", "reviewed"],
+                        disable_numparse=True))
+
+
+@kb.command()
+@click.argument("article_id", metavar="KB-ID")
+@_article_options
+@click.option("--reviewed", "mark_reviewed", is_flag=True,
+              help="Mark the article reviewed today (审核).")
+@pass_app
+@handle_errors
+def edit(app: App, article_id: str, mark_reviewed: bool, **opts: Any) -> None:
+    """Change an article by flags, or in $EDITOR when none are given.
+
+    Section flags (--symptom, --cause, --solution, --workaround) replace
+    that section's text; --system/--module/--keyword replace the list;
+    --incident adds a source incident. The result is checked before saving.
+
+    \b
+    Example:
+      elinkctl kb edit 7KQ2M --cause '认证服务证书过期' --reviewed
+    """
+    from elinkctl.kb import render_article
+    from elinkctl.services import kb as service
+
+    store = app.store
+    actor = app.actor
+    before = service.load_article(store, article_id)
+    given = {k: v for k, v in opts.items() if v not in (None, ())}
+    if mark_reviewed:
+        given["reviewed"] = app.now.date()
+    if given:
+        after = service.apply_changes(store, before, given)
+    elif _interactive():
+        rel = store.rel(service.article_path(store, before.id))
+        after = service.edit_in_editor(render_article(before), rel, _confirm, _tell)
+    else:
+        raise UsageProblem("nothing to change: give field options (see --help)")
+    changed = service.save_edited_article(store, before, after, actor)
+    if changed:
+        click.echo(f"{before.id}: edited {', '.join(changed)}", err=True)
+    else:
+        click.echo(f"{before.id}: no change", err=True)

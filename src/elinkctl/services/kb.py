@@ -1,0 +1,623 @@
+"""Knowledge-base use cases: article files in the store, search, suggestions.
+
+The pure engine lives in `elinkctl.kb`; this module is the shell around it:
+it finds `knowledge/<KB-ID>.md` files, resolves IDs typed over the phone,
+commits article changes as the acting person (one change, one commit, under
+the store lock), and keeps a disposable search index in the machine-local
+state directory.
+
+The index cache has two stamps, because the expensive part of a rebuild is
+not building the index but *reading* 10,000 ticket YAML files:
+
+1. a cheap stamp: a digest of the names, sizes and mtimes of every article
+   and ticket file (one `scandir` pass, no parsing). A search whose cheap
+   stamp matches the cached index's loads it and is done;
+2. `docs_fingerprint` of the documents actually indexed. When the cheap
+   stamp changed (a ticket was commented on, closed, registered …), only
+   the changed files are re-read, using a per-file document cache
+   (`kb-docs.json`); if the searchable documents are the same, the old
+   index is re-stamped instead of rebuilt.
+
+Both files are caches: unreadable, corrupt or mismatched → rebuilt silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from elinkctl.errors import Ambiguous, ElinkError, NotFound, StoreError, UsageProblem
+from elinkctl.kb import (
+    Article,
+    ArticleError,
+    Doc,
+    Hit,
+    IndexFormatError,
+    SearchIndex,
+    article_solution_first_line,
+    doc_from_article,
+    doc_from_ticket,
+    docs_fingerprint,
+    draft_from_incident,
+    new_article_id,
+    normalize_article_id,
+    parse_article,
+    render_article,
+)
+from elinkctl.kb.article import CROCKFORD, PLACEHOLDER, SECTIONS, split_sections
+from elinkctl.store.files import atomic_write
+from elinkctl.store.store import KNOWLEDGE, TICKETS, Store
+
+__all__ = [
+    "INDEX_FILE",
+    "DOCS_FILE",
+    "Suggestion",
+    "add_article",
+    "article_from_options",
+    "article_ids",
+    "article_path",
+    "apply_changes",
+    "draft_from_ticket",
+    "edit_in_editor",
+    "iter_articles",
+    "load_article",
+    "load_index",
+    "print_suggestions",
+    "resolve_article_id",
+    "save_edited_article",
+    "search",
+    "solution_line",
+    "suggest",
+]
+
+INDEX_FILE = "kb-index.bin"
+DOCS_FILE = "kb-docs.json"
+#: Bump when the per-file document cache or the stamp layout changes.
+_CACHE_FORMAT = "kb-cache-1"
+#: Ticket statuses whose solution is worth finding again.
+SEARCHABLE_STATUSES = ("resolved", "closed")
+_STATUS_LINE = re.compile(r"^status:\s*(\S+)\s*$", re.MULTILINE)
+_FRAGMENT = re.compile(rf"^[{CROCKFORD}]{{1,5}}$")
+
+Warn = Callable[[str], None]
+
+
+def _ignore(_: str) -> None:
+    """The default `on_error`: callers that show nothing (suggestions)."""
+
+
+# -- article files and IDs ---------------------------------------------------------
+
+
+def knowledge_dir(store: Store) -> Path:
+    return store.root / KNOWLEDGE
+
+
+def article_path(store: Store, article_id: str) -> Path:
+    """The file of a full, canonical ID (validated before it becomes a path)."""
+    if normalize_article_id(article_id) != article_id or not article_id.startswith("KB-"):
+        raise UsageProblem(f"not an article ID: {article_id!r}")
+    return knowledge_dir(store) / f"{article_id}.md"
+
+
+def article_ids(store: Store) -> list[str]:
+    """IDs of the article files (by file name), sorted; no file is parsed."""
+    base = knowledge_dir(store)
+    if not base.is_dir():
+        return []
+    return sorted(
+        e.name[:-3]
+        for e in os.scandir(base)
+        if e.name.startswith("KB-") and e.name.endswith(".md") and e.is_file()
+    )
+
+
+def resolve_article_id(store: Store, given: str) -> str:
+    """A full article ID from the ID or any unique prefix/suffix of its five characters.
+
+    Read as typed or heard (case, 'KB-' optional, O→0, I/L→1), like incident
+    IDs, so the desk can say "article 7KQ" on the phone.
+    """
+    canonical = normalize_article_id(given)
+    known = article_ids(store)
+    if canonical in known:
+        return canonical
+    frag = given.strip().upper().replace("_", "-")
+    if frag.startswith("KB"):
+        frag = frag[2:].lstrip("-")
+    frag = frag.translate(str.maketrans("OIL", "011"))
+    if not _FRAGMENT.match(frag):
+        raise UsageProblem(f"not an article ID: {given!r}")
+    candidates = [i for i in known if i[3:].startswith(frag) or i[3:].endswith(frag)]
+    if not candidates:
+        raise NotFound(f"no knowledge-base article matches {given!r}")
+    if len(candidates) > 1:
+        raise Ambiguous(given, candidates)
+    return candidates[0]
+
+
+def _read_article(store: Store, path: Path) -> Article:
+    rel = store.rel(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"{rel}: no such article") from None
+    except UnicodeDecodeError:
+        raise ArticleError(f"{rel}: not UTF-8 text") from None
+    return parse_article(text, rel)
+
+
+def load_article(store: Store, given: str) -> Article:
+    """The article for an ID or fragment; `ArticleError` names file and line."""
+    return _read_article(store, article_path(store, resolve_article_id(store, given)))
+
+
+def iter_articles(store: Store, on_error: Warn = _ignore) -> Iterator[Article]:
+    """Every parseable article in ID order; a broken file is reported and skipped."""
+    for art_id in article_ids(store):
+        try:
+            yield _read_article(store, article_path(store, art_id))
+        except ArticleError as exc:
+            on_error(str(exc))
+
+
+# -- writing -----------------------------------------------------------------------
+
+
+def _email(store: Store, actor: str) -> str:
+    """The actor's address from escalation.yaml, else git's when it is git's user."""
+    found = store.config.person_email(actor)
+    if found:
+        return found
+    if actor == store.git.config_get("user.name"):
+        return store.git.default_email()
+    return "elinkctl@localhost"
+
+
+def _validated_text(store: Store, article: Article) -> str:
+    """Render and parse back: what is committed must be what `kb show` can read."""
+    text = render_article(article)
+    parse_article(text, store.rel(article_path(store, article.id)))
+    return text
+
+
+def _commit(store: Store, article: Article, actor: str, message: str, *, is_new: bool) -> None:
+    """Write one article atomically and commit it as `actor`; takes the store lock."""
+    path = article_path(store, article.id)
+    rel = store.rel(path)
+    text = _validated_text(store, article)
+    email = _email(store, actor)
+    with store.locked():
+        if is_new and path.exists():
+            raise StoreError(f"{rel} already exists; try again for a fresh ID")
+        if not is_new and not path.exists():
+            raise NotFound(f"{rel}: no such article")
+        atomic_write(path, text)
+        store.git.commit_paths([rel], message, actor, email, new=[rel] if is_new else [])
+
+
+def fresh_id(store: Store) -> str:
+    """A new article ID not used in this clone (random: unique across clones)."""
+    return new_article_id(set(article_ids(store)), random.SystemRandom())
+
+
+def draft_from_ticket(store: Store, given: str, actor: str, today: dt.date) -> Article:
+    """A draft article (with a fresh ID) from a resolved or closed incident.
+
+    The cause recorded by `resolve --cause` replaces the draft's placeholder:
+    someone who handled the incident already said why it happened.
+    """
+    ticket = store.find(given)
+    if str(ticket.status) not in SEARCHABLE_STATUSES:
+        raise ElinkError(
+            f"{ticket.id} is {ticket.status}, not resolved: an article records a solution "
+            "that worked (resolve it first)"
+        )
+    data: dict[str, Any] = dict(ticket.fields)
+    data["id"] = ticket.id
+    data["events"] = [e.to_dict() for e in ticket.events]
+    article = draft_from_incident(data, article_id=fresh_id(store), author=actor, today=today)
+    causes = [str(e.get("cause")) for e in ticket.events if e.type == "resolved" and e.get("cause")]
+    if causes:
+        article = replace(article, body=_set_section(article.body, "原因", causes[-1].strip()))
+    return article
+
+
+def add_article(store: Store, article: Article, actor: str) -> Article:
+    """Commit a new article: one commit by `actor`, "KB-…: added <title> (from INC-…)"."""
+    message = f"{article.id}: added {article.title}"
+    if article.incidents:
+        message += f" (from {', '.join(article.incidents)})"
+    _commit(store, article, actor, message, is_new=True)
+    return article
+
+
+def save_edited_article(store: Store, before: Article, after: Article, actor: str) -> list[str]:
+    """Commit an edited article; returns the changed fields ([] → nothing written)."""
+    if after.id != before.id:
+        raise UsageProblem(f"the id cannot change ({before.id} → {after.id}); nothing saved")
+    changed = _changed_fields(before, after)
+    if changed:
+        _commit(store, after, actor, f"{after.id}: edited {', '.join(changed)}", is_new=False)
+    return changed
+
+
+def _changed_fields(before: Article, after: Article) -> list[str]:
+    names = ["title", "systems", "modules", "keywords", "symptom", "incidents", "author",
+             "created", "reviewed", "extra"]
+    out = [n for n in names if getattr(before, n) != getattr(after, n)]
+    if before.body.strip() != after.body.strip():
+        b, a = split_sections(before.body), split_sections(after.body)
+        sections = [s for s in dict.fromkeys([*b, *a]) if b.get(s) != a.get(s)]
+        out.extend(sections or ["body"])
+    return out
+
+
+def _set_section(body: str, name: str, text: str) -> str:
+    """Replace the text of `## name` in a Markdown body, or append the section.
+
+    Everything else (other sections, the author's wording, fences) is kept
+    verbatim, so an edit from flags shows as a small diff.
+    """
+    lines = body.split("\n")
+    heading = re.compile(r"^##\s+(.+?)\s*#*\s*$")
+    start = None
+    fence = False
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        m = None if fence else heading.match(line)
+        if m and start is None and m.group(1).strip() == name:
+            start = i
+        elif m and start is not None:
+            new = [*lines[: start + 1], "", text.strip(), "", *lines[i:]]
+            return "\n".join(new)
+    if start is not None:
+        return "\n".join([*lines[: start + 1], "", text.strip(), ""])
+    return body.rstrip("\n") + f"\n\n## {name}\n\n{text.strip()}\n"
+
+
+_SECTION_OPTIONS = {"symptom_text": "现象", "cause": "原因", "solution": "解决方案",
+                    "workaround": "临时措施"}
+
+
+def _first_line(text: str) -> str:
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+
+
+def article_from_options(store: Store, opts: Mapping[str, Any], actor: str,
+                         today: dt.date) -> Article:
+    """A new article from `kb add` flags; every standard section is present."""
+    title = str(opts.get("title") or "").strip()
+    if not title:
+        raise UsageProblem("missing --title (or use --from ID to draft from an incident)")
+    if not (opts.get("solution") or opts.get("workaround")):
+        raise UsageProblem("give --solution (or at least --workaround): an article is a fix")
+    sections = {
+        name: str(opts.get(key) or "").strip() or PLACEHOLDER
+        for key, name in _SECTION_OPTIONS.items()
+    }
+    if sections["现象"] == PLACEHOLDER:
+        sections["现象"] = title
+    body = "\n\n".join(f"## {name}\n\n{sections[name]}" for name in SECTIONS) + "\n"
+    return Article(
+        id=fresh_id(store),
+        title=title,
+        systems=list(_multi(opts.get("system"))),
+        modules=list(_multi(opts.get("module"))),
+        keywords=list(_multi(opts.get("keyword"))),
+        symptom=_first_line(sections["现象"]),
+        incidents=[store.resolve_id(i) for i in _multi(opts.get("incident"))],
+        author=actor,
+        created=today,
+        body=body,
+    )
+
+
+def _multi(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+    return tuple(dict.fromkeys(s.strip() for s in map(str, items) if s.strip()))
+
+
+def apply_changes(store: Store, article: Article, opts: Mapping[str, Any]) -> Article:
+    """The article with `kb edit` flags applied; lists given on the command line replace."""
+    out = article
+    if opts.get("title") is not None:
+        if not str(opts["title"]).strip():
+            raise UsageProblem("--title must not be empty")
+        out = replace(out, title=str(opts["title"]).strip())
+    if opts.get("system"):
+        out = replace(out, systems=list(_multi(opts["system"])))
+    if opts.get("module"):
+        out = replace(out, modules=list(_multi(opts["module"])))
+    if opts.get("keyword"):
+        out = replace(out, keywords=list(_multi(opts["keyword"])))
+    if opts.get("incident"):
+        added = [store.resolve_id(i) for i in _multi(opts["incident"])]
+        out = replace(out, incidents=list(dict.fromkeys([*out.incidents, *added])))
+    for key, name in _SECTION_OPTIONS.items():
+        if opts.get(key) is not None:
+            out = replace(out, body=_set_section(out.body, name, str(opts[key])))
+    if opts.get("symptom_text") is not None:
+        out = replace(out, symptom=_first_line(str(opts["symptom_text"])))
+    if opts.get("reviewed") is not None:
+        out = replace(out, reviewed=opts["reviewed"])
+    return out
+
+
+def edit_in_editor(text: str, rel: str, confirm: Callable[[str], bool],
+                   tell: Warn) -> Article:
+    """Open $VISUAL/$EDITOR on `text` until it parses, or raise (nothing saved).
+
+    On an error the message (file, line) is shown and the author chooses to
+    re-open the editor on what they wrote or to abort: a typo in the YAML
+    front matter must not cost them the whole article.
+    """
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    current = text
+    while True:
+        with tempfile.NamedTemporaryFile(
+            "w", suffix=".md", prefix="elinkctl-kb-", delete=False, encoding="utf-8"
+        ) as fh:
+            fh.write(current)
+            tmp = fh.name
+        try:
+            subprocess.run([*editor.split(), tmp], check=True)
+            with open(tmp, encoding="utf-8") as fh:
+                current = fh.read()
+        except (OSError, subprocess.CalledProcessError, UnicodeDecodeError) as exc:
+            raise ElinkError(f"editor failed: {exc}; nothing saved") from None
+        finally:
+            os.unlink(tmp)
+        try:
+            return parse_article(current, rel)
+        except ArticleError as exc:
+            tell(f"Error: {exc}")
+            if not confirm("Re-open the editor?"):
+                raise ElinkError(f"{rel}: not saved (the edited text has errors)") from None
+
+
+# -- search --------------------------------------------------------------------
+
+
+def _scan(store: Store) -> list[tuple[str, int, int]]:
+    """(relative path, mtime_ns, size) of every article and ticket file; no reading."""
+    out: list[tuple[str, int, int]] = []
+    kdir = knowledge_dir(store)
+    if kdir.is_dir():
+        for e in os.scandir(kdir):
+            if e.name.startswith("KB-") and e.name.endswith(".md"):
+                st = e.stat()
+                out.append((f"{KNOWLEDGE}/{e.name}", st.st_mtime_ns, st.st_size))
+
+    def walk(path: str, rel: str, depth: int) -> None:
+        for e in os.scandir(path):
+            if depth < 2:
+                if e.name.isdigit() and e.is_dir():
+                    walk(e.path, f"{rel}/{e.name}", depth + 1)
+            elif e.name.endswith(".yaml") and not e.name.startswith("."):
+                st = e.stat()
+                out.append((f"{rel}/{e.name}", st.st_mtime_ns, st.st_size))
+
+    tdir = store.root / TICKETS
+    if tdir.is_dir():
+        walk(str(tdir), TICKETS, 0)
+    out.sort()
+    return out
+
+
+def _cheap_stamp(entries: Sequence[tuple[str, int, int]]) -> str:
+    h = hashlib.sha256(_CACHE_FORMAT.encode())
+    for rel, mtime, size in entries:
+        h.update(f"{rel}\x1f{mtime}\x1f{size}\x1e".encode())
+    return h.hexdigest()
+
+
+def _doc_to_json(d: Doc) -> list[Any]:
+    return [d.id, d.kind, d.title, d.text, list(d.systems), list(d.modules), list(d.keywords)]
+
+
+def _doc_from_json(v: list[Any]) -> Doc:
+    return Doc(id=v[0], kind=v[1], title=v[2], text=v[3], system=tuple(v[4]),
+               module=tuple(v[5]), keywords=tuple(v[6]))
+
+
+def _read_doc(store: Store, rel: str, on_error: Warn) -> Doc | None:
+    """The searchable document of one file, or None (open ticket, broken file)."""
+    path = store.root / rel
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        on_error(f"{rel}: unreadable ({exc}); not searched")
+        return None
+    if rel.startswith(KNOWLEDGE + "/"):
+        try:
+            return doc_from_article(parse_article(text, rel))
+        except ArticleError as exc:
+            on_error(f"{exc}; not searched")
+            return None
+    # Tickets: the derived `status:` line near the top says whether the file
+    # is worth parsing at all (open tickets have no solution to find).
+    head = text.split("\nevents:", 1)[0]
+    m = _STATUS_LINE.search(head)
+    if m is None or m.group(1) not in SEARCHABLE_STATUSES:
+        return None
+    from elinkctl import yamlio
+
+    try:
+        data = yamlio.load(text)
+    except yamlio.YamlError as exc:
+        on_error(f"{rel} line {exc.line}: {exc}; not searched")
+        return None
+    if not isinstance(data, dict) or not data.get("id"):
+        return None
+    return doc_from_ticket(data)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Like `atomic_write`, for the binary index; no fsync (a cache may be lost)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def _load_cached_index(path: Path) -> SearchIndex | None:
+    try:
+        return SearchIndex.from_bytes(path.read_bytes())
+    except (OSError, IndexFormatError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _load_docs_cache(path: Path) -> dict[str, list[Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != _CACHE_FORMAT or not isinstance(data.get("files"), dict):
+            return {}
+        files: dict[str, list[Any]] = data["files"]
+        return files
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def load_index(store: Store, on_error: Warn = _ignore) -> SearchIndex:
+    """The search index over articles and resolved/closed incidents, from cache when fresh."""
+    state = store.state_dir
+    index_path, docs_path = state / INDEX_FILE, state / DOCS_FILE
+    entries = _scan(store)
+    cheap = _cheap_stamp(entries)
+    cached = _load_cached_index(index_path)
+    if cached is not None and cached.stamp.split(":", 1)[0] == cheap:
+        return cached
+    old = _load_docs_cache(docs_path)
+    files: dict[str, list[Any]] = {}
+    docs: list[Doc] = []
+    for rel, mtime, size in entries:
+        prev = old.get(rel)
+        doc: Doc | None
+        try:
+            if prev is not None and prev[0] == mtime and prev[1] == size:
+                doc = _doc_from_json(prev[2]) if prev[2] is not None else None
+            else:
+                doc = _read_doc(store, rel, on_error)
+        except (TypeError, IndexError, KeyError, ValueError):
+            doc = _read_doc(store, rel, on_error)
+        files[rel] = [mtime, size, _doc_to_json(doc) if doc is not None else None]
+        if doc is not None:
+            docs.append(doc)
+    # Articles before tickets: on equal scores the curated answer comes first.
+    docs.sort(key=lambda d: d.kind != "kb")
+    fingerprint = docs_fingerprint(docs)
+    stamp = f"{cheap}:{fingerprint}"
+    if cached is not None and cached.stamp.split(":", 1)[-1] == fingerprint:
+        index = cached
+    else:
+        index = SearchIndex(docs)
+    try:
+        _atomic_write_bytes(index_path, index.to_bytes(stamp))
+        cache = {"format": _CACHE_FORMAT, "files": files}
+        atomic_write(docs_path, json.dumps(cache, ensure_ascii=False, separators=(",", ":")))
+    except OSError:
+        pass  # a read-only clone still searches; it just rebuilds every time
+    index.stamp = stamp
+    return index
+
+
+def search(
+    store: Store,
+    query: str,
+    *,
+    limit: int = 10,
+    system: str | None = None,
+    module: str | None = None,
+    kind: str | None = None,
+    on_error: Warn = _ignore,
+) -> list[Hit]:
+    """Ranked hits for `query` over articles and resolved incidents."""
+    if not query.strip():
+        raise UsageProblem("the search query is empty")
+    return load_index(store, on_error).search(query, limit, system, module, kind=kind)
+
+
+def solution_line(store: Store, hit: Hit) -> str:
+    """First line of the solution of a hit: the article's, or the incident's last one."""
+    try:
+        if hit.kind == "kb":
+            return article_solution_first_line(_read_article(store, article_path(store, hit.id)))
+        ticket = store.load(hit.id)
+    except (ElinkError, OSError):
+        return ""
+    solutions = [str(e.get("solution")) for e in ticket.events
+                 if e.type == "resolved" and e.get("solution")]
+    return _first_line(solutions[-1]) if solutions else ""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One line the desk sees after registering: where the answer may already be."""
+
+    hit: Hit
+    solution: str
+
+    def line(self) -> str:
+        text = f"suggest: {self.hit.id} {self.hit.title}"
+        return text + (f" — {self.solution}" if self.solution else "")
+
+
+def suggest(store: Store, fields: Mapping[str, Any], exclude: Iterable[str] = (),
+            limit: int = 3) -> list[Suggestion]:
+    """Top articles and similar resolved incidents for a just-registered incident.
+
+    Cheap when there is nothing to find: with no article and no cached
+    index, a store whose tickets are all still open yields an empty index
+    after one directory scan.
+    """
+    system = str(fields.get("system") or "").strip() or None
+    module = str(fields.get("module") or "").strip() or None
+    query = " ".join(
+        str(fields.get(k) or "").strip() for k in ("title", "description", "system")
+    ).strip()
+    if not query:
+        return []
+    skip = set(exclude)
+    hits = [h for h in load_index(store).search(query, 3 * limit + len(skip), system, module)
+            if h.id not in skip]
+    # An incident that an article already cites is said better by the article:
+    # do not spend one of three lines on it twice.
+    for h in hits:
+        if h.kind == "kb":
+            try:
+                skip.update(_read_article(store, article_path(store, h.id)).incidents)
+            except (ElinkError, OSError):
+                continue
+    hits = [h for h in hits if h.id not in skip][:limit]
+    return [Suggestion(h, solution_line(store, h)) for h in hits]
+
+
+def print_suggestions(store: Store, ticket: Any) -> None:
+    """`new`: list suggestions on stderr; never fails the registration.
+
+    The incident is already committed when this runs, so any problem here
+    (a broken article, an unwritable cache, a bug) costs at most one note.
+    """
+    import click
+
+    try:
+        fields = dict(ticket.fields)
+        for s in suggest(store, fields, exclude=[ticket.id]):
+            click.echo(s.line(), err=True)
+    except Exception as exc:  # noqa: BLE001 - registration must not fail on a hint
+        click.echo(f"note: no knowledge-base suggestions ({exc})", err=True)
