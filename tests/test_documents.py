@@ -117,3 +117,9 @@ def test_service_form_after_resolution_shows_the_work(desk: Desk) -> None:
 
 def test_unknown_id(desk: Desk) -> None:
     assert desk.run("print", "ZZZZZ", now=NOW).exit_code == 1
+
+
+def test_service_form_names_our_engineer_not_the_vendor(desk: Desk) -> None:
+    tid = major(desk)
+    text = desk.ok("print", tid, now=NOW).stdout
+    assert "| 工程师 | 王五 |" in text and "| 厂商 | 华为 |" in text

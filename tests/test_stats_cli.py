@@ -5,7 +5,7 @@ P4 4h/5wd on business hours 09:00-12:00 13:30-18:00. 2026-11-23 is a Monday.
 Stats are taken as of NOW = Wednesday 2026-11-25 12:00.
 
     id  prio  story                                         response  resolution
-    A   P1    accept 10m, resolve 3h, KB-1, callback 5      timely    timely
+    A   P1    accept 10m, resolve 3h, KB article, callback 5      timely    timely
     B   P1    accept 30m, resolve 5h, complaint              late      late
     C   P2    accept 10m, pending 4h, resolved 10h wall/6h   timely    timely  (paused)
     D   P2    accept 20m, resolve 3h, reopen, resolve 9h     timely    late    (reopened)
@@ -79,10 +79,12 @@ def _env(home: Path) -> dict[str, str]:
 
 def build(store: Store) -> dict[str, str]:
     ids: dict[str, str] = {}
+    kb = ids["KB"] = store.ok("kb", "add", "--title", "财务系统登录失败", "--system", "财务系统",
+                              "--symptom", "无法登录", "--solution", "重启认证服务").strip()
     a = ids["A"] = store.new("2026-11-23T10:00+08:00", "P1", system="财务系统")
     store.do("accept", a, "--at", "2026-11-23T10:10")
     store.do("assign", a, "--to", "李四", "--tier", "l1", "--at", "2026-11-23T10:20")
-    store.do("resolve", a, "--solution", "重启", "--kb", "KB-1", "--at", "2026-11-23T13:00")
+    store.do("resolve", a, "--solution", "重启", "--kb", kb, "--at", "2026-11-23T13:00")
     store.do("confirm", a, "--at", "2026-11-23T14:00")
     store.do("callback", a, "--satisfaction", "5", "--at", "2026-11-23T15:00")
     store.do("close", a, "--at", "2026-11-23T15:05")
@@ -100,7 +102,7 @@ def build(store: Store) -> dict[str, str]:
     store.do("accept", d, "--at", "2026-11-23T09:20")
     store.do("resolve", d, "--solution", "a", "--at", "2026-11-23T12:00")
     store.do("reopen", d, "--reason", "又坏了", "--at", "2026-11-23T13:00")
-    store.do("resolve", d, "--solution", "b", "--kb", "KB-1", "--at", "2026-11-23T18:00")
+    store.do("resolve", d, "--solution", "b", "--kb", kb, "--at", "2026-11-23T18:00")
     e = ids["E"] = store.new("2026-11-23T11:00+08:00", "P3", source="monitoring",
                              system="监控平台")
     store.do("reject", e, "--reason", "false-alarm", "--at", "2026-11-23T11:10")
@@ -146,7 +148,7 @@ def test_overall_rates_match_hand_computation(data: tuple[Store, dict[str, str]]
 
 
 def test_other_measures(data: tuple[Store, dict[str, str]]) -> None:
-    store, _ = data
+    store, ids = data
     out = store.stats()
     # MTTA wall: 10m, 30m, 10m, 20m, 10m, 63h50m, 30m → median 20m, p90 = 7th of 7.
     assert out["mtta"] == {"count": 7, "median_s": 1200.0, "p90_s": 229800.0}
@@ -157,7 +159,7 @@ def test_other_measures(data: tuple[Store, dict[str, str]]) -> None:
     assert out["complaints"] == {"count": 1, "incidents": 1}
     assert out["false_alarms"] == {"count": 1, "by_source": {"monitoring": 1},
                                    "by_system": {"监控平台": 1}}
-    assert out["kb_reuse"] == {"KB-1": 2}
+    assert out["kb_reuse"] == {ids["KB"]: 2}
     assert out["backlog"] == {"<1d": 1, "1-3d": 2, "3-7d": 0, "7-30d": 0, ">30d": 0}
     assert out["by_status"] == {"closed": 1, "in_progress": 1, "new": 1, "pending": 1,
                                 "redirected": 1, "rejected": 1, "resolved": 4}

@@ -73,7 +73,8 @@ def block_html(block: Block) -> str:
     if isinstance(block, Table):
         head = "".join(f"<th>{esc(h)}</th>" for h in block.headers)
         body = "".join(
-            "<tr>" + "".join(f"<td>{_value(c)}</td>" for c in row) + "</tr>" for row in block.rows
+            "<tr>" + "".join(f"<td>{text_html(c)}</td>" for c in row) + "</tr>"
+            for row in block.rows
         )
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     if isinstance(block, Blank):

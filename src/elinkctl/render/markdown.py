@@ -15,10 +15,11 @@ def escape(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
-def _cell(text: str) -> str:
+def _cell(text: str, fill: bool = True) -> str:
+    """A table cell; empty is a line to write on (``fill``) or just empty."""
     if not text.strip():
-        return FILL_LINE
-    return "<br>".join(escape(line) for line in text.splitlines()) or FILL_LINE
+        return FILL_LINE if fill else ""
+    return "<br>".join(escape(line) for line in text.splitlines())
 
 
 def _block(block: Block) -> list[str]:
@@ -34,7 +35,8 @@ def _block(block: Block) -> list[str]:
     if isinstance(block, Table):
         out = ["| " + " | ".join(escape(h) for h in block.headers) + " |",
                "|" + "---|" * len(block.headers)]
-        out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in block.rows]
+        out += ["| " + " | ".join(_cell(c, fill=False) for c in row) + " |"
+                for row in block.rows]
         return [*out, ""]
     if isinstance(block, Blank):
         return [*(["_" * 60 + "  "] * block.lines), ""]

@@ -76,12 +76,16 @@ def rate_chart(
     colours = ["#1565c0", "#e65100", "#2e7d32", "#6a1b9a"]
     plot_h = H - TOP - BOTTOM
     xs = _x_positions(len(labels))
+    floor = _rate_floor([v for _, _, vs in series for v in vs if v is not None]
+                        + [v for _, v in targets])
 
     def y(v: float) -> float:
-        return TOP + (1 - v) * plot_h
+        return TOP + (1 - (v - floor) / (1 - floor)) * plot_h
 
     parts = []
-    for tick in (0, 0.25, 0.5, 0.75, 1.0):
+    step = 0.1 if 1 - floor <= 0.5 else 0.25
+    ticks = [1 - k * step for k in range(int((1 - floor) / step + 1e-9) + 1)]
+    for tick in ticks:
         parts.append(
             f'<line x1="{LEFT}" y1="{y(tick):.1f}" x2="{W - RIGHT}" y2="{y(tick):.1f}" '
             f'stroke="#ddd"/><text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" font-size="10" '
@@ -189,6 +193,17 @@ def stacked_bars(
     )
     parts.append(_legend([(label, colour, "box") for label, colour, _ in stacks]))
     return _frame(title, "".join(parts))
+
+
+def _rate_floor(values: Sequence[float]) -> float:
+    """Bottom of the rate axis: 0%, or a round 10% step below every value.
+
+    Rates near a 90% target all sit in the top tenth of a 0–100% axis; a
+    raised floor keeps their movement visible. The axis labels say where it starts.
+    """
+    low = min(values, default=0.0)
+    floor = max(0.0, (int(low * 10) - 1) / 10)
+    return 0.0 if floor < 0.3 else floor
 
 
 def _nice_max(value: int) -> float:

@@ -282,6 +282,21 @@ def major_report(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
     )
 
 
+def field_engineer(ticket: Ticket) -> str:
+    """Who goes on site: the last engineer dispatched or escalated to (l1/l2).
+
+    The current assignee may be a vendor after `escalate --tier vendor`; the
+    form is for our engineer, so vendors are skipped.
+    """
+    name = ""
+    for ev in ticket.events:
+        if ev.type in ("assigned", "escalated") and ev.get("to") and ev.get("tier") != "vendor":
+            name = str(ev.get("to"))
+    if not name and ticket.state.tier != "vendor":
+        name = _s(ticket.state.assignee)
+    return name
+
+
 def service_form(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
     """《技术服务单》: what the engineer needs on site, and room for the user to sign."""
     tz = rules.tz
@@ -321,7 +336,8 @@ def service_form(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
         ])]),
         Section("服务安排", [Fields([
             ("预约上门时间", _t(s.visit_at, tz)),
-            ("工程师", _s(s.assignee)),
+            ("工程师", field_engineer(ticket)),
+            *([("厂商", _s(s.vendor))] if s.vendor else []),
         ])]),
         Section("处理情况", [*work, Fields([
             ("开始时间", ""),
