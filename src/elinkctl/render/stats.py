@@ -83,8 +83,9 @@ def text_report(result: kpi.StatsResult) -> str:
                             disable_numparse=True))
         out.append("")
     status = _counter_row(dict(s.by_status), STATUS_ORDER)
-    out.append("by status: " + ", ".join(f"{k} {v}" for k, v in status))
-    out.append("by type:   " + ", ".join(f"{k} {v}" for k, v in _counter_row(dict(s.by_type))))
+    out.append("by status: " + (", ".join(f"{k} {v}" for k, v in status) or "—"))
+    out.append("by type:   " + (", ".join(f"{k} {v}" for k, v in _counter_row(dict(s.by_type)))
+                                or "—"))
     out.append("")
     mtta, mttr = s.mtta.summary(), s.mttr.summary()
     out.append(tabulate(
