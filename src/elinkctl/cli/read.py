@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +13,9 @@ from elinkctl.cli.app import App, handle_errors, id_argument, json_option, pass_
 from elinkctl.domain.lifecycle import PRIORITIES, TIERS, TYPES
 from elinkctl.domain.model import OPEN_STATUSES, Status, Ticket
 from elinkctl.errors import TicketError
+
+if TYPE_CHECKING:
+    from elinkctl.store.index import Summary
 
 
 def _dump(data: object) -> None:
@@ -88,7 +91,9 @@ def list_(app: App, json_: bool, limit: int | None, **filters: object) -> None:
     def warn(exc: TicketError) -> None:
         click.echo(f"warning: {exc}", err=True)
 
-    tickets = [t for t in app.store.iter_tickets(on_error=warn) if flt.matches(t)]
+    # Summaries from the index (validated against git, so never stale) look
+    # like tickets to the filter and the views: same output, no YAML parsing.
+    tickets: list[Any] = app.store.summaries(flt, on_error=warn)
     tickets.sort(key=views.attention_key)
     if limit is not None:
         tickets = tickets[:limit]
@@ -103,7 +108,7 @@ def list_(app: App, json_: bool, limit: int | None, **filters: object) -> None:
                         disable_numparse=True))
 
 
-def _row(t: Ticket, app: App) -> list[str]:
+def _row(t: Ticket | Summary, app: App) -> list[str]:
     from elinkctl import views
 
     s = t.state

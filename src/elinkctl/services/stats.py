@@ -47,8 +47,16 @@ def load_facts(
     does. Each ticket is dropped as soon as it is reduced, so memory does
     not grow with the store.
     """
-    for ticket in store.iter_tickets(on_error=on_error):
-        yield kpi.ticket_facts(ticket, rules)
+    # Cached in the index (store/index.py) by file content and this version:
+    # warm runs parse no YAML; a broken index falls back to parsing.
+    from elinkctl.domain import calendar, sla
+    from elinkctl.store.index import code_digest, rules_digest
+
+    code = code_digest(kpi, sla, calendar)
+    version = f"{kpi.FACTS_VERSION}:{code}:{rules_digest(store.root)}"
+    yield from store.iter_facts(
+        "kpi", version, lambda ticket: kpi.ticket_facts(ticket, rules), on_error
+    )
 
 
 def fact_matches(flt: TicketFilter, f: kpi.Facts) -> bool:

@@ -70,6 +70,28 @@ class Git:
             raise StoreError(f"git {args[0]} failed: {detail}")
         return proc.stdout
 
+    def run_concurrently(self, *commands: Sequence[str]) -> list[bytes]:
+        """Run several read-only git commands at once (raw output each); the
+        index check needs three and they overlap well on two cores."""
+        import subprocess
+
+        procs = [
+            subprocess.Popen(["git", *args], cwd=self.root, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+            for args in commands
+        ]
+        outs = []
+        for args, proc in zip(commands, procs, strict=True):
+            out, err = proc.communicate()
+            if proc.returncode != 0:
+                for other in procs:
+                    other.kill()
+                    other.wait()
+                detail = err.decode("utf-8", "replace").strip().replace("\n", " ")
+                raise StoreError(f"git {args[0]} failed: {detail}")
+            outs.append(out)
+        return outs
+
     def config_get(self, key: str) -> str | None:
         try:
             value = self.run("config", "--get", key)

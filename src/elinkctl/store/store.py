@@ -223,7 +223,7 @@ class Store:
             from elinkctl.store.index import Index
 
             self._index = Index(self.root, self.state_dir / "index.sqlite", self.load_path,
-                                self.git.run_bytes)
+                                self.git.run_concurrently)
         return self._index
 
     def summaries(

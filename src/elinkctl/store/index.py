@@ -1,0 +1,757 @@
+"""A disposable SQLite index of the tickets, so reads do not parse 100,000 files.
+
+Why it can be trusted: it is never believed, only checked. Every use starts
+with one ``git ls-files -s -m -d -o`` call (tens of milliseconds at 100,000
+files) that gives the blob ID of every tracked ticket plus the files that are
+modified, deleted or untracked in the work tree. A row is reused only when
+its key still matches: the blob ID for a clean file, or (mtime, size, inode)
+for a dirty or untracked one. Everything else is re-read from the work tree,
+which is what commands without an index read too. So a pull, a checkout, a
+merge or a hand edit is picked up by the next command, and the answer is
+always the one a full scan would give.
+
+The database lives in ``.git/elinkctl/index.sqlite``: machine-local, never
+committed. It is derived data: a missing, old-schema or corrupt file is
+deleted and rebuilt without a word (with a progress bar on a terminal when
+the rebuild is big). Big rebuilds parse in parallel.
+
+Other features cache what they compute per ticket with `Index.facts`,
+keyed by the ticket's content key and a version string that the caller
+makes from its code version and a hash of the rules (sla.yaml …).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from elinkctl.domain.model import OPEN_STATUSES, Status, Ticket
+from elinkctl.errors import TicketError
+
+SCHEMA_VERSION = "1"
+TICKETS_PREFIX = "tickets/"
+PARALLEL_MIN = 3000
+"""Re-reads at or above this many files are parsed by a process pool."""
+RACY_NS = 2_000_000_000
+"""A dirty file modified this recently may change again within the same
+mtime tick; its row is stored with an empty key so it is re-read next time."""
+
+COLUMNS = (
+    "path",
+    "id",
+    "key",
+    "error",
+    "status",
+    "priority",
+    "type",
+    "tier",
+    "assignee",
+    "system",
+    "module",
+    "source",
+    "key_user",
+    "security",
+    "opened_at",
+    "responded_at",
+    "resolved_at",
+    "closed_at",
+    "title",
+    "aliases",
+)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tickets (
+    path TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    error TEXT,
+    status TEXT, priority TEXT, type TEXT, tier TEXT, assignee TEXT,
+    system TEXT, module TEXT, source TEXT, key_user INTEGER, security INTEGER,
+    opened_at TEXT, responded_at TEXT, resolved_at TEXT, closed_at TEXT,
+    title TEXT, aliases TEXT
+);
+CREATE INDEX IF NOT EXISTS tickets_status ON tickets(status);
+CREATE INDEX IF NOT EXISTS tickets_id ON tickets(id);
+CREATE TABLE IF NOT EXISTS aliases (alias TEXT NOT NULL, id TEXT NOT NULL, path TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS aliases_alias ON aliases(alias);
+CREATE TABLE IF NOT EXISTS facts (
+    name TEXT NOT NULL, version TEXT NOT NULL, path TEXT NOT NULL, key TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (name, path)
+);
+"""
+
+
+# --- what a row says about a ticket -------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SummaryState:
+    """The part of `model.State` that lists and filters read."""
+
+    status: Status
+    tier: str
+    assignee: str | None
+    opened_at: dt.datetime
+    responded_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    closed_at: dt.datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """One ticket as the index knows it, shaped like a `Ticket` for read-only
+    callers: ``id``, ``title``, ``type``, ``priority``, ``fields`` (the indexed
+    descriptive fields), ``state`` (a `SummaryState`), ``opened_at``, ``is_open``.
+
+    So `TicketFilter.matches`, `views.attention_key` and `views.list_json`
+    give the same answers for a summary as for the parsed ticket.
+    """
+
+    id: str
+    path: str
+    title: str
+    type: str
+    priority: str
+    fields: Mapping[str, Any]
+    state: SummaryState
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> Status:
+        return self.state.status
+
+    @property
+    def opened_at(self) -> dt.datetime:
+        return self.state.opened_at
+
+    @property
+    def is_open(self) -> bool:
+        return self.state.status in OPEN_STATUSES
+
+    @classmethod
+    def from_ticket(cls, ticket: Ticket, path: str) -> Summary:
+        s = ticket.state
+        f = ticket.fields
+        return cls(
+            id=ticket.id,
+            path=path,
+            title=ticket.title,
+            type=ticket.type,
+            priority=ticket.priority,
+            fields={k: f.get(k) for k in _SUMMARY_FIELDS},
+            state=SummaryState(
+                s.status,
+                s.tier,
+                s.assignee,
+                s.opened_at,
+                s.responded_at,
+                s.resolved_at,
+                s.closed_at,
+            ),
+            aliases=ticket.aliases,
+        )
+
+
+_SUMMARY_FIELDS = (
+    "title",
+    "type",
+    "priority",
+    "system",
+    "module",
+    "source",
+    "key_user",
+    "security",
+)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def _row_of(path: str, key: str, ticket: Ticket | None, error: str | None) -> tuple[Any, ...]:
+    stem = path.rsplit("/", 1)[-1].removesuffix(".yaml")
+    if ticket is None:
+        return (path, stem, key, error or "unreadable") + (None,) * (len(COLUMNS) - 4)
+    s = ticket.state
+    f = ticket.fields
+    return (
+        path,
+        stem,
+        key,
+        None,
+        str(s.status),
+        ticket.priority,
+        ticket.type,
+        s.tier,
+        s.assignee,
+        _str_or_none(f.get("system")),
+        _str_or_none(f.get("module")),
+        _str_or_none(f.get("source")),
+        _flag(f.get("key_user")),
+        _flag(f.get("security")),
+        _iso(s.opened_at),
+        _iso(s.responded_at),
+        _iso(s.resolved_at),
+        _iso(s.closed_at),
+        ticket.title,
+        json.dumps(list(ticket.aliases), ensure_ascii=False),
+    )
+
+
+def _str_or_none(value: Any) -> Any:
+    return value if value is None or isinstance(value, str | int | float) else str(value)
+
+
+def _flag(value: Any) -> int | None:
+    """Keep true/false/absent apart so `fields` reads back as written."""
+    if value is None:
+        return None
+    return 1 if value else 0
+
+
+def _summary_of(row: sqlite3.Row | tuple[Any, ...]) -> Summary:
+    (
+        path,
+        tid,
+        _key,
+        _err,
+        status,
+        priority,
+        type_,
+        tier,
+        assignee,
+        system,
+        module,
+        source,
+        key_user,
+        security,
+        opened,
+        responded,
+        resolved,
+        closed,
+        title,
+        aliases,
+    ) = tuple(row)
+    fields = {
+        "title": title,
+        "type": type_,
+        "priority": priority,
+        "system": system,
+        "module": module,
+        "source": source,
+        "key_user": None if key_user is None else bool(key_user),
+        "security": None if security is None else bool(security),
+    }
+    opened_at = _time(opened)
+    assert opened_at is not None
+    state = SummaryState(
+        Status(status), tier, assignee, opened_at, _time(responded), _time(resolved), _time(closed)
+    )
+    return Summary(
+        tid, path, title, type_, priority, fields, state, tuple(json.loads(aliases or "[]"))
+    )
+
+
+# --- reading files (also in worker processes) ----------------------------------------
+
+Loader = Callable[[Path], Ticket]
+"""Parses one ticket file, raising `TicketError` with the message users see."""
+
+Compute = tuple[str, str, Callable[[Ticket], dict[str, Any]]]
+"""(name, version, function) of per-ticket facts computed while a file is parsed anyway."""
+Result = tuple[tuple[Any, ...], list[tuple[str, str, str]]]
+"""An index row and the (name, version, JSON) facts computed from the same parse."""
+
+_WORKER: dict[str, Any] = {}
+
+
+def _read_one(root: Path, load: Loader, path: str, key: str, computes: Sequence[Compute]) -> Result:
+    try:
+        ticket = load(root / path)
+    except TicketError as exc:
+        return _row_of(path, key, None, str(exc)), []
+    facts = [
+        (name, version, json.dumps(fn(ticket), ensure_ascii=False, default=str))
+        for name, version, fn in computes
+    ]
+    return _row_of(path, key, ticket, None), facts
+
+
+def _read_chunk(items: list[tuple[str, str]]) -> list[Result]:
+    root, load, computes = _WORKER["root"], _WORKER["load"], _WORKER["computes"]
+    return [_read_one(root, load, path, key, computes) for path, key in items]
+
+
+# --- the index ------------------------------------------------------------------------
+
+
+_TRACKED_RE = re.compile(rb"[0-7]{6} ([0-9a-f]{40,64}) ([0-3])\t([^\0]*)\0")
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """What git and the file system say right now.
+
+    ``tracked`` is the raw ``git ls-files -s -z`` output; while its digest
+    and the dirty set are what the index last saw, nothing changed and no
+    per-file work is needed (the warm path at 100,000 tickets).
+    """
+
+    root: Path
+    tracked: bytes
+    dirty: set[str]
+    deleted: set[str]
+    _keys: dict[str, str] | None = None
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha1(self.tracked, usedforsecurity=False).hexdigest()
+
+    @property
+    def clean(self) -> bool:
+        return not self.dirty and not self.deleted
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """path -> content key: ``b:<blob>`` for clean files, stat data for dirty ones."""
+        if self._keys is None:
+            keys: dict[str, str] = {}
+            for blob, stage, raw in _TRACKED_RE.findall(self.tracked):
+                path = raw.decode("utf-8", "surrogateescape")
+                if not is_ticket_path(path):
+                    continue
+                if stage != b"0":
+                    self.dirty.add(path)  # unmerged: the work tree holds the conflict
+                keys[path] = "b:" + blob.decode("ascii")
+            for path in self.deleted:
+                keys.pop(path, None)
+                self.dirty.discard(path)
+            now_ns = time.time_ns()
+            for path in sorted(self.dirty):
+                try:
+                    st = os.stat(self.root / path)
+                except OSError:
+                    keys.pop(path, None)
+                    continue
+                racy = now_ns - st.st_mtime_ns < RACY_NS
+                keys[path] = ("r:" if racy else "s:") + (
+                    f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
+                )
+            self._keys = keys
+        return self._keys
+
+
+def is_ticket_path(path: str) -> bool:
+    """Exactly the files `Store.ticket_paths` yields: tickets/<digits>/<digits>/<name>.yaml."""
+    parts = path.split("/")
+    return (
+        len(parts) == 4
+        and parts[0] == "tickets"
+        and parts[1].isdigit()
+        and parts[2].isdigit()
+        and parts[3].endswith(".yaml")
+        and not parts[3].startswith(".")
+    )
+
+
+def _stem(path: str) -> str:
+    return path.rsplit("/", 1)[-1].removesuffix(".yaml")
+
+
+def path_order(path: str) -> tuple[str, ...]:
+    """The order `Store.ticket_paths` yields files in: year, month, name."""
+    return tuple(path.split("/"))
+
+
+class Index:
+    """The ticket index of one store. Create with `open_index`; call `refresh`
+    (done once automatically on first use) to validate against git."""
+
+    def __init__(
+        self,
+        root: Path,
+        db_path: Path,
+        load: Loader,
+        git: Callable[..., list[bytes]],
+        progress: bool | None = None,
+    ) -> None:
+        self.root = root
+        self.db_path = db_path
+        self.load = load
+        self.git = git
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self._db: sqlite3.Connection | None = None
+        self._fresh = False
+        self._snapshot: Snapshot | None = None
+        self._snap: dict[str, str] | None = None
+        self.reread = 0
+        """How many files the last refresh parsed (for tests and the benchmark)."""
+
+    # --- the database ------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = self._connect()
+        return self._db
+
+    def _connect(self) -> sqlite3.Connection:
+        """Open, or silently recreate when missing, corrupt or of another schema."""
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(2):
+            try:
+                db = sqlite3.connect(self.db_path, timeout=10, isolation_level=None)
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute("PRAGMA synchronous=NORMAL")
+                    db.executescript(_SCHEMA)
+                    row = db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
+                    if row is None or row[0] != SCHEMA_VERSION:
+                        if row is not None:
+                            raise sqlite3.DatabaseError("old schema")
+                        db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                    return db
+                except sqlite3.Error:
+                    db.close()
+                    raise
+            except sqlite3.Error:
+                if attempt:
+                    raise
+                self.discard()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def discard(self) -> None:
+        """Delete the database files; the next use rebuilds them."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+        self._fresh = False
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def invalidate(self) -> None:
+        """Forget that the index was checked: the next query checks again
+        (after this process wrote tickets)."""
+        self._fresh = False
+        self._snap = None
+
+    # --- validation ----------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Three concurrent git calls: blob IDs of tracked tickets (``ls-files -s``),
+        files changed or deleted in the work tree (``diff-files``, which lstat()s
+        every file, racy-git safe) and untracked ones (``ls-files -o``)."""
+        tracked, changed, others = self.git(
+            ("ls-files", "-z", "-s", "--", "tickets/"),
+            ("diff-files", "-z", "--name-status", "--", "tickets/"),
+            ("ls-files", "-z", "-o", "--", "tickets/"),
+        )
+        dirty: set[str] = set()
+        deleted: set[str] = set()
+        fields = changed.split(b"\0")
+        for status, raw in zip(fields[0::2], fields[1::2], strict=False):
+            path = raw.decode("utf-8", "surrogateescape")
+            if not is_ticket_path(path):
+                continue
+            (deleted if status == b"D" else dirty).add(path)
+        for raw in others.split(b"\0"):
+            path = raw.decode("utf-8", "surrogateescape")
+            if raw and is_ticket_path(path):
+                dirty.add(path)
+        return Snapshot(self.root, tracked, dirty, deleted)
+
+    def refresh(self, computes: Sequence[Compute] = ()) -> None:
+        """Make the rows match the work tree: drop vanished files, re-read changed ones.
+
+        ``computes`` are evaluated on every ticket parsed here and cached, so a
+        cold `facts` parses each file once.
+        """
+        snap = self.snapshot()
+        db = self.db
+        self.reread = 0
+        self._snap = None
+        meta = dict(db.execute("SELECT name, value FROM meta"))  # type: ignore[arg-type]
+        if snap.clean and meta.get("tracked") == snap.digest and meta.get("clean") == "1":
+            self._snapshot = snap  # nothing changed since the rows were written
+            self._fresh = True
+            return
+        keys = snap.keys
+        stored = dict(db.execute("SELECT path, key FROM tickets"))  # type: ignore[arg-type]
+        gone = [p for p in stored if p not in keys]
+        changed = [(p, k) for p, k in keys.items() if stored.get(p) != k]
+        self.reread = len(changed)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if gone:
+                db.executemany("DELETE FROM tickets WHERE path=?", [(p,) for p in gone])
+                db.executemany("DELETE FROM aliases WHERE path=?", [(p,) for p in gone])
+                db.executemany("DELETE FROM facts WHERE path=?", [(p,) for p in gone])
+            for batch in self._read(changed, computes):
+                self._store(batch)
+            clean = snap.clean and not any(k.startswith("r:") for k in keys.values())
+            db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [("tracked", snap.digest), ("clean", "1" if clean else "0")],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._snapshot = snap
+        self._fresh = True
+
+    @property
+    def _keys(self) -> dict[str, str]:
+        """path -> key of the last refresh (parsed from git's output only when asked)."""
+        return self._snapshot.keys if self._snapshot is not None else {}
+
+    def _store(self, batch: list[Result]) -> None:
+        """Write rows (racy keys stored empty: read again next time) and their facts."""
+        db = self.db
+        rows = [(r[0], r[1], "" if str(r[2]).startswith("r:") else r[2], *r[3:]) for r, _ in batch]
+        db.executemany(
+            f"INSERT OR REPLACE INTO tickets VALUES ({','.join('?' * len(COLUMNS))})", rows
+        )
+        db.executemany("DELETE FROM aliases WHERE path=?", [(r[0],) for r in rows])
+        db.executemany(
+            "INSERT INTO aliases VALUES (?, ?, ?)",
+            [(a, r[1], r[0]) for r in rows if r[19] for a in json.loads(r[19])],
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?)",
+            [
+                (name, version, row[0], row[2], data)
+                for (_, facts), row in zip(batch, rows, strict=True)
+                for name, version, data in facts
+            ],
+        )
+
+    def _read(
+        self, items: list[tuple[str, str]], computes: Sequence[Compute]
+    ) -> Iterator[list[Result]]:
+        """Parse files in path order, in batches; a process pool for big re-reads."""
+        items = sorted(items, key=lambda it: path_order(it[0]))
+        bar = _Bar(len(items), "indexing tickets", self.progress and len(items) >= 2000)
+        chunks = [items[i : i + 500] for i in range(0, len(items), 500)]
+        try:
+            procs = os.cpu_count() or 1
+            if len(items) >= PARALLEL_MIN and procs > 1 and sys.platform != "win32":
+                import multiprocessing
+
+                _WORKER.update(root=self.root, load=self.load, computes=list(computes))
+                ctx = multiprocessing.get_context("fork")
+                with ctx.Pool(min(procs, 8)) as pool:
+                    for part in pool.imap(_read_chunk, chunks):
+                        bar.step(len(part))
+                        yield part
+                return
+            for chunk in chunks:
+                part = [_read_one(self.root, self.load, p, k, computes) for p, k in chunk]
+                bar.step(len(part))
+                yield part
+        finally:
+            _WORKER.clear()
+            bar.finish()
+
+    def ensure_fresh(self) -> None:
+        if not self._fresh:
+            self.refresh()
+
+    # --- queries -------------------------------------------------------------------
+
+    def summaries(self, statuses: Iterable[str] | None = None) -> list[Summary]:
+        """Parsed tickets (optionally only these statuses), in `Store.ticket_paths` order."""
+        self.ensure_fresh()
+        sql = f"SELECT {','.join(COLUMNS)} FROM tickets WHERE error IS NULL"
+        args: list[str] = []
+        if statuses is not None:
+            wanted = sorted(set(statuses))
+            sql += f" AND status IN ({','.join('?' * len(wanted))})"
+            args = wanted
+        rows = self.db.execute(sql, args).fetchall()
+        rows.sort(key=lambda r: path_order(r[0]))
+        return [_summary_of(r) for r in rows]
+
+    def errors(self) -> list[tuple[str, str]]:
+        """(path, message) of every ticket file that does not parse, in path order."""
+        self.ensure_fresh()
+        rows = self.db.execute("SELECT path, error FROM tickets WHERE error IS NOT NULL").fetchall()
+        return sorted(((str(p), str(e)) for p, e in rows), key=lambda r: path_order(r[0]))
+
+    def open_ids(self) -> list[str]:
+        """IDs of unresolved tickets (new, pm_review, in_progress, pending), in path order."""
+        return [s.id for s in self.summaries(sorted(str(s) for s in OPEN_STATUSES))]
+
+    def _paths(self) -> dict[str, str]:
+        """Current path -> key, from the last refresh, else from one git call
+        (ID lookups need no parsing, so they never trigger a rebuild)."""
+        if self._fresh:
+            return self._keys
+        if self._snap is None:
+            self._snap = self.snapshot().keys
+        return self._snap
+
+    def ids(self) -> list[str]:
+        """Every ticket file's ID (its name), parseable or not, in path order."""
+        return [_stem(p) for p in sorted(self._paths(), key=path_order)]
+
+    def match_ids(self, fragment: str) -> list[str]:
+        """IDs (file names) starting or ending with ``fragment``, in path order."""
+        return [stem for stem in self.ids() if stem.startswith(fragment) or stem.endswith(fragment)]
+
+    def alias_of(self, alias: str) -> str | None:
+        """The current ID of a ticket that lists ``alias`` among its old IDs."""
+        self.ensure_fresh()
+        rows = self.db.execute("SELECT path, id FROM aliases WHERE alias=?", (alias,)).fetchall()
+        rows.sort(key=lambda r: path_order(r[0]))
+        return str(rows[0][1]) if rows else None
+
+    def key_of(self, path: str) -> str | None:
+        """The content key (``b:<blob>`` or stat data) of a ticket file as last validated."""
+        self.ensure_fresh()
+        return self._keys.get(path)
+
+    # --- cached per-ticket facts ------------------------------------------------------
+
+    def iter_facts(
+        self, name: str, version: str, compute: Callable[[Ticket], dict[str, Any]]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(ID, ``compute(ticket)``) for every parseable ticket in path order, cached.
+
+        A cached value is reused only while the ticket file's content key and
+        ``version`` are unchanged; make ``version`` from your code version and
+        everything else the value depends on (e.g. `rules_digest`). Only
+        new or changed tickets are parsed (once, together with the index
+        refresh); ``compute`` must return JSON-able data and must not depend
+        on "now". Unparseable tickets are absent (see `errors`).
+        """
+        if not self._fresh:
+            self.refresh([(name, version, compute)])
+        db = self.db
+        query = (
+            "SELECT t.path, t.id, t.key, f.data FROM tickets t LEFT JOIN facts f "
+            "ON f.name=? AND f.path=t.path AND f.key=t.key AND f.version=? "
+            "WHERE t.error IS NULL"
+        )
+        missing = [
+            (str(path), self._keys.get(path, ""))
+            for path, _, _, data in db.execute(query + " AND f.data IS NULL", (name, version))
+        ]
+        computed: dict[str, str] = {}
+        if missing:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("DELETE FROM facts WHERE name=? AND version<>?", (name, version))
+                for batch in self._read(missing, [(name, version, compute)]):
+                    for row, facts in batch:
+                        if row[3] is None and facts:
+                            computed[row[0]] = facts[0][2]
+                    db.executemany(
+                        "INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?)",
+                        [
+                            (
+                                name,
+                                version,
+                                row[0],
+                                "" if str(row[2]).startswith("r:") else row[2],
+                                facts[0][2],
+                            )
+                            for row, facts in batch
+                            if row[3] is None and facts
+                        ],
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        # Streamed in path order (SQLite's binary order of these ASCII paths),
+        # so memory does not grow with the store.
+        rows = db.execute(query + " ORDER BY t.path", (name, version))
+        loads = json.loads
+        for path, tid, _key, data in rows:
+            text = data if data is not None else computed.get(path)
+            if text is not None:
+                yield tid, loads(text)
+
+    def facts(
+        self, name: str, version: str, compute: Callable[[Ticket], dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """`iter_facts` as a dict by ID (path order)."""
+        return dict(self.iter_facts(name, version, compute))
+
+
+def rules_digest(root: Path, names: Sequence[str] = ("sla.yaml", "escalation.yaml")) -> str:
+    """A short hash of the rule files, for `Index.facts` versions that depend on them."""
+    h = hashlib.sha1(usedforsecurity=False)
+    for name in names:
+        try:
+            h.update((root / name).read_bytes())
+        except OSError:
+            h.update(b"\0missing")
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def code_digest(*modules: Any) -> str:
+    """A short hash of modules' source files (and their imports' versions are the
+    caller's business): cached facts are recomputed when the code computing them
+    changes, even without a version bump."""
+    from elinkctl import __version__
+
+    h = hashlib.sha1(__version__.encode(), usedforsecurity=False)
+    for module in modules:
+        try:
+            h.update(Path(module.__file__).read_bytes())
+        except (OSError, TypeError, AttributeError):
+            h.update(repr(module).encode())
+    return h.hexdigest()[:16]
+
+
+class _Bar:
+    """A minimal progress bar on stderr for long rebuilds on a terminal."""
+
+    def __init__(self, total: int, label: str, enabled: bool) -> None:
+        self.total = max(total, 1)
+        self.done = 0
+        self.label = label
+        self.enabled = enabled
+        self._last = 0.0
+
+    def step(self, n: int) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and self.done < self.total:
+            return
+        self._last = now
+        filled = 30 * self.done // self.total
+        sys.stderr.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
+        )
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * (len(self.label) + 50) + "\r")
+            sys.stderr.flush()

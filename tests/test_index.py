@@ -1,0 +1,251 @@
+"""The ticket index gives the same answers as reading every file, whatever
+state it is in: fresh, stale (hand edits, checkouts, pulls, deletions),
+missing or corrupt. The reference answers come from the same commands with
+the index switched off (the parsing fallback)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import Desk
+
+from elinkctl.domain.model import Ticket
+from elinkctl.errors import StoreError
+from elinkctl.generate import generate
+from elinkctl.store.store import Store
+
+NOW = "2026-11-20T12:00:00+08:00"
+NOW_DT = dt.datetime.fromisoformat(NOW)
+COMMANDS: list[tuple[str, ...]] = [
+    ("list",),
+    ("list", "--json"),
+    ("list", "--open", "--json"),
+    ("list", "--closed", "--priority", "P3", "--json"),
+    ("list", "--status", "pending"),
+    ("list", "--key-user", "--since", "2026-10-01", "--json"),
+    ("stats", "--json"),
+    ("stats", "--by", "priority", "--json"),
+    ("check", "--dry-run", "--json"),
+]
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=root, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def answers(desk: Desk) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for cmd in COMMANDS:
+        result = desk.run(*cmd, now=NOW)
+        out[" ".join(cmd)] = (result.exit_code, result.stdout, result.stderr)
+    store = Store(desk.root)
+    out["open_ids"] = store.open_ids()
+    return out
+
+
+def assert_same(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Indexed answers equal the answers with the index switched off."""
+    indexed = answers(desk)
+    with monkeypatch.context() as m:
+
+        def no_index(self: Store) -> Any:
+            raise StoreError("index switched off")
+
+        m.setattr(Store, "index", no_index)
+        reference = answers(desk)
+    for key in reference:
+        assert indexed[key] == reference[key], key
+    return indexed
+
+
+@pytest.fixture
+def gen_desk(desk: Desk) -> Desk:
+    """A store of generated tickets (the init commit of `desk` plus 80 tickets)."""
+    shutil.rmtree(desk.root)
+    generate(
+        desk.root,
+        80,
+        3,
+        open_count=12,
+        seed=7,
+        now=NOW_DT,
+        actor="gen",
+        processes=1,
+        progress=False,
+    )
+    return desk
+
+
+def some_ticket(root: Path, status: str = "closed") -> Path:
+    for path in sorted((root / "tickets").glob("*/*/INC-*.yaml")):
+        if f"\nstatus: {status}\n" in path.read_text(encoding="utf-8"):
+            return path
+    raise AssertionError(f"no {status} ticket")
+
+
+def index_of(root: Path) -> Path:
+    return root / ".git" / "elinkctl" / "index.sqlite"
+
+
+def test_fresh_and_warm(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = assert_same(gen_desk, monkeypatch)
+    assert index_of(gen_desk.root).exists()
+    assert len(first["open_ids"]) == 12
+    store = Store(gen_desk.root)
+    store.index().refresh()
+    assert store.index().reread == 0  # warm: nothing parsed
+
+
+def test_hand_edit_unstaged_and_staged(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_same(gen_desk, monkeypatch)
+    path = some_ticket(gen_desk.root, "in_progress")
+    text = path.read_text(encoding="utf-8")
+    old_title = text.split("\ntitle: ", 1)[1].split("\n", 1)[0]
+    path.write_text(
+        text.replace(f"\ntitle: {old_title}\n", "\ntitle: 手工修改的标题\n"), encoding="utf-8"
+    )
+    got = assert_same(gen_desk, monkeypatch)
+    assert "手工修改的标题" in got["list --open --json"][1]
+    git(gen_desk.root, "add", str(path))
+    assert "手工修改的标题" in assert_same(gen_desk, monkeypatch)["list"][1]
+
+
+def test_same_size_edit_within_a_second_is_seen(gen_desk: Desk) -> None:
+    """An edit that keeps the size is caught even right after indexing (racy stat)."""
+    path = some_ticket(gen_desk.root, "in_progress")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("status: in_progress", "status: in_progresz"), encoding="utf-8")
+    store = Store(gen_desk.root)
+    assert store.summaries()  # indexes the dirty file
+    path.write_text(
+        text.replace("tier: l", "tier: x") if "tier: l" in text else text, encoding="utf-8"
+    )
+    again = Store(gen_desk.root)
+    assert again.index().key_of(again.rel(path)) is not None
+    assert {s.id: s.state.tier for s in again.summaries()}[path.stem] == Store(
+        gen_desk.root
+    ).load_path(path).state.tier
+
+
+def test_checkout_of_an_older_commit(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    ticket = gen_desk.new(now=NOW)
+    gen_desk.ok("accept", ticket, now=NOW)
+    assert ticket in assert_same(gen_desk, monkeypatch)["open_ids"]
+    git(gen_desk.root, "checkout", "-q", "HEAD~2")
+    got = assert_same(gen_desk, monkeypatch)
+    assert ticket not in got["open_ids"]
+    git(gen_desk.root, "checkout", "-q", "main")
+    assert ticket in assert_same(gen_desk, monkeypatch)["open_ids"]
+
+
+def test_pull_adding_and_changing_tickets(
+    gen_desk: Desk, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert_same(gen_desk, monkeypatch)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(gen_desk.root), str(clone))
+    other = Desk(clone, gen_desk.runner)
+    new_id = other.new(now=NOW)
+    existing = some_ticket(clone, "in_progress").stem
+    other.ok("comment", existing, "-m", "来自另一台机器", now=NOW)
+    other.ok("pend", existing, "--reason", "等待用户", now=NOW)
+    git(gen_desk.root, "pull", "-q", "--no-rebase", str(clone), "main")
+    got = assert_same(gen_desk, monkeypatch)
+    assert new_id in got["open_ids"]
+    assert existing in got["list --status pending"][1]
+
+
+def test_deleted_tickets(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_same(gen_desk, monkeypatch)
+    one = some_ticket(gen_desk.root, "in_progress")
+    one.unlink()  # deleted in the work tree only
+    got = assert_same(gen_desk, monkeypatch)
+    assert one.stem not in got["open_ids"]
+    two = some_ticket(gen_desk.root, "closed")
+    git(gen_desk.root, "rm", "-q", str(two))
+    assert two.stem not in assert_same(gen_desk, monkeypatch)["list --json"][1]
+
+
+def test_untracked_and_broken_files(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_same(gen_desk, monkeypatch)
+    src = some_ticket(gen_desk.root, "pending")
+    copy = src.with_name(src.stem[:-5] + "ZZZZZ.yaml")
+    copy.write_text(src.read_text(encoding="utf-8").replace(src.stem, copy.stem), encoding="utf-8")
+    broken = some_ticket(gen_desk.root, "closed")
+    broken.write_text("schema: 1\nid: [unclosed\n", encoding="utf-8")
+    got = assert_same(gen_desk, monkeypatch)
+    assert copy.stem in got["open_ids"]
+    assert "warning:" in got["list"][2] and broken.name in got["list"][2]
+
+
+def test_missing_and_corrupt_database(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = assert_same(gen_desk, monkeypatch)
+    db = index_of(gen_desk.root)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    assert assert_same(gen_desk, monkeypatch) == first
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db.write_bytes(b"this is not a database \x00\xff" * 300)
+    assert assert_same(gen_desk, monkeypatch) == first
+    assert db.read_bytes().startswith(b"SQLite format 3")
+
+
+def test_index_used_by_resolve_id(gen_desk: Desk) -> None:
+    store = Store(gen_desk.root)
+    some = some_ticket(gen_desk.root).stem
+    assert store.resolve_id(some[-5:].lower()) == some
+    assert store.resolve_id(some) == some
+    # An alias (old ID kept after a collision repair) resolves to the ticket.
+    path = some_ticket(gen_desk.root, "pending")
+    alias = path.stem[:-5] + "AAAAA"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(f"id: {path.stem}\n", f"id: {path.stem}\naliases:\n- {alias}\n"),
+        encoding="utf-8",
+    )
+    assert Store(gen_desk.root).resolve_id(alias) == path.stem
+
+
+def test_facts_computed_only_for_changed_tickets(gen_desk: Desk) -> None:
+    calls: list[str] = []
+
+    def compute(ticket: Ticket) -> dict[str, Any]:
+        calls.append(ticket.id)
+        return {"events": len(ticket.events), "status": str(ticket.status)}
+
+    store = Store(gen_desk.root)
+    first = store.index().facts("demo", "v1", compute)
+    assert len(first) == 80 and len(calls) == 80
+    calls.clear()
+    assert Store(gen_desk.root).index().facts("demo", "v1", compute) == first
+    assert calls == []
+    path = some_ticket(gen_desk.root, "in_progress")
+    gen_desk.ok("comment", path.stem, "-m", "一条备注", now=NOW)
+    again = Store(gen_desk.root).index().facts("demo", "v1", compute)
+    assert calls == [path.stem]
+    assert again[path.stem]["events"] == first[path.stem]["events"] + 1
+    calls.clear()
+    Store(gen_desk.root).index().facts("demo", "v2", compute)  # new version: recomputed
+    assert len(calls) == 80
+
+
+def test_store_iter_facts_falls_back_without_index(
+    gen_desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compute: Callable[[Ticket], dict[str, Any]] = lambda t: {"id": t.id}  # noqa: E731
+    indexed = list(Store(gen_desk.root).iter_facts("ids", "1", compute))
+
+    def no_index(self: Store) -> Any:
+        raise StoreError("off")
+
+    monkeypatch.setattr(Store, "index", no_index)
+    assert list(Store(gen_desk.root).iter_facts("ids", "1", compute)) == indexed
