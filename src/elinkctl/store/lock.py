@@ -45,7 +45,7 @@ class StoreLock:
                         f"{self.timeout:.0f}s (set ELINKCTL_LOCK_TIMEOUT to wait longer)"
                     ) from None
                 time.sleep(delay)
-                delay = min(delay * 2, 0.1)
+                delay = min(delay * 2, 0.02)  # short: waiting writers hand over quickly
 
     def release(self) -> None:
         if self._fd is not None:
