@@ -1,0 +1,247 @@
+"""`make bench`: how elinkctl scales to years of incidents.
+
+Builds (once; cached under ./bench-stores/, gitignored) stores of 1,000,
+10,000 and 100,000 generated tickets (500 open) and times the commands
+people and cron run, each as a fresh process, median of several runs,
+against a baseline measured in the same run on the same machine:
+
+- check (cron), list --open, kb search, --help: absolute targets;
+- stats warm, after a pull that changed 100 tickets, and cold (no index),
+  the last against parsing every ticket file once with PyYAML's C loader;
+- new and assign against a bare ``git add && git commit`` of one file;
+- peak memory (max RSS) of stats.
+
+``BENCH_SIZES=1000,10000`` runs smaller stores. Speed is asserted here
+only, never by timed tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tabulate import tabulate
+
+ROOT = Path(__file__).resolve().parent.parent
+STORES = ROOT / "bench-stores"
+NOW = "2026-11-20T12:00:00+08:00"
+BIN = Path(sys.executable).parent / "elinkctl"
+OPEN = 500
+# Targets at 100,000 tickets (seconds, or ratio for "x" entries, MB for memory).
+TARGETS: dict[str, tuple[str, float]] = {
+    "check --dry-run": ("s", 0.3),
+    "list --open": ("s", 0.3),
+    "stats warm": ("s", 0.5),
+    "stats after pull (100 changed)": ("s", 1.0),
+    "stats cold": ("x", 1.0),
+    "new": ("x", 1.3),
+    "assign": ("x", 1.3),
+    "--help": ("s", 0.15),
+    "stats peak memory": ("MB", 200.0),
+}
+
+
+def env_for(store: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(ELINKCTL_STORE=str(store), ELINKCTL_USER="bench", ELINKCTL_NOW=NOW)
+    return env
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0,):
+        raise RuntimeError(f"{' '.join(cmd)}: exit {proc.returncode}: {err.decode()[-500:]}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def median_of(runs: int, fn: Callable[[], float]) -> float:
+    return statistics.median(fn() for _ in range(runs))
+
+
+def git(store: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=store, check=True, capture_output=True,
+                          text=True, env=env_for(store)).stdout.strip()
+
+
+def ensure_store(n: int) -> Path:
+    store = STORES / f"s{n}"
+    if (store / ".git").is_dir() and (store / "sla.yaml").exists():
+        return store
+    if store.exists():
+        shutil.rmtree(store)
+    print(f"generating {n} tickets in {store} (once) …", file=sys.stderr)
+    subprocess.run(
+        [sys.executable, "-m", "elinkctl.generate", str(store), "--tickets", str(n),
+         "--months", "36", "--open", str(min(OPEN, n // 2)), "--seed", str(n), "--now", NOW],
+        check=True, env={**os.environ, "ELINKCTL_USER": "bench"},
+    )
+    return store
+
+
+def change_tickets(store: Path, count: int) -> None:
+    """Commit ``count`` changed tickets (a comment each), like a colleague's pushes."""
+    from elinkctl.domain import lifecycle, ticketfile
+    from elinkctl.store.store import Store
+
+    s = Store(store)
+    now = dt.datetime.fromisoformat(NOW)
+    paths = []
+    for ticket_id in s.open_ids()[:count]:
+        ticket = s.load(ticket_id)
+        change = lifecycle.record(ticket, "commented", "同事", now, now, "comment", text="远程备注")
+        path = s.path_of(ticket_id)
+        path.write_text(ticketfile.dumps(change.ticket), encoding="utf-8")
+        paths.append(s.rel(path))
+    git(store, "add", "--", *paths)
+    git(store, "commit", "-q", "-m", f"{count} tickets changed upstream")
+
+
+def bench_size(n: int, commands: set[str]) -> list[list[str]]:
+    store = ensure_store(n)
+    env = env_for(store)
+    rows: list[list[str]] = []
+    runs = 3 if n >= 100_000 else 5
+
+    def run(*args: str) -> tuple[float, float]:
+        return timed([str(BIN), *args], store, env)
+
+    def add(name: str, value: float, baseline: float | None = None, note: str = "") -> None:
+        ratio = value / baseline if baseline else None
+        unit, target = TARGETS.get(name, ("", 0.0))
+        verdict = ""
+        if target and n >= 100_000:
+            measured = ratio if unit == "x" else value
+            verdict = "met" if measured is not None and measured <= target else "MISSED"
+        shown_target = (f"≤ {target:g} {unit}" if unit != "x" else f"≤ {target:g}× baseline") \
+            if target else ""
+        rows.append([
+            f"{n:,}", name,
+            f"{value:.1f} MB" if unit == "MB" else f"{value:.3f}",
+            "" if baseline is None else f"{baseline:.3f}",
+            "" if ratio is None else f"{ratio:.2f}×",
+            shown_target, verdict, note,
+        ])
+        print(f"  {n:,} {name}: {value:.3f}", file=sys.stderr)
+
+    run("list", "--open")  # warm the index once
+    # check
+    if "check" in commands:
+        add("check --dry-run", median_of(runs, lambda: run("check", "--dry-run")[0]))
+    else:
+        rows.append([f"{n:,}", "check", "", "", "", "", "skipped", "no check command yet"])
+    add("list --open", median_of(runs, lambda: run("list", "--open")[0]))
+    # stats warm and memory
+    run("stats")
+    mem: list[float] = []
+
+    def stats_warm() -> float:
+        elapsed, rss = run("stats")
+        mem.append(rss)
+        return elapsed
+
+    add("stats warm", median_of(runs, stats_warm))
+    add("stats peak memory", max(mem))
+    # stats after a pull changing 100 tickets: a fast-forward to a commit
+    # that changed them (what `git pull` does to the work tree and index).
+    head = git(store, "rev-parse", "HEAD")
+    change_tickets(store, 100)
+    upstream = git(store, "rev-parse", "HEAD")
+    git(store, "reset", "-q", "--hard", head)
+
+    def after_pull() -> float:
+        git(store, "reset", "-q", "--hard", head)
+        run("stats")  # the index is warm at the old commit
+        git(store, "merge", "-q", "--ff-only", upstream)
+        return run("stats")[0]
+
+    add("stats after pull (100 changed)", median_of(runs, after_pull))
+    git(store, "reset", "-q", "--hard", head)
+    # cold: no index at all vs parsing every file once with the C loader
+    baseline_code = (
+        "import pathlib, yaml\n"
+        "for p in sorted(pathlib.Path('tickets').glob('*/*/*.yaml')):\n"
+        "    yaml.load(p.read_text(encoding='utf-8'), Loader=yaml.CSafeLoader)\n"
+    )
+    cold_runs = 1 if n >= 100_000 else 3
+    parse_all = median_of(cold_runs, lambda: timed([sys.executable, "-c", baseline_code],
+                                                   store)[0])
+    index_db = store / ".git" / "elinkctl" / "index.sqlite"
+
+    def cold() -> float:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{index_db}{suffix}").unlink(missing_ok=True)
+        return run("stats")[0]
+
+    add("stats cold", median_of(cold_runs, cold), parse_all,
+        "baseline: parse every file once (C loader)")
+    # writes: new / assign against a bare add + commit of one file
+    bare_dir = store / "bench-bare"
+    bare_dir.mkdir(exist_ok=True)
+    counter = [0]
+
+    def bare() -> float:
+        counter[0] += 1
+        f = bare_dir / "note.txt"
+        f.write_text(f"{time.time()} {counter[0]}\n", encoding="utf-8")
+        start = time.perf_counter()
+        git(store, "add", "--", "bench-bare/note.txt")
+        git(store, "commit", "-q", "-m", "bare commit", "--", "bench-bare/note.txt")
+        return time.perf_counter() - start
+
+    bare_s = median_of(runs, bare)
+    add("new", median_of(runs, lambda: run("new", "--title", "打印机卡纸", "--type", "failure",
+                                            "--reporter", "王五", "--priority", "P4")[0]),
+        bare_s, "baseline: git add + git commit of one file")
+    from elinkctl.store.store import Store
+
+    target = next(i for i in Store(store).open_ids()
+                  if "status: in_progress" in Store(store).path_of(i).read_text("utf-8"))
+    turn = [0]
+
+    def assign() -> float:
+        turn[0] += 1
+        who = "张伟" if turn[0] % 2 else "王强"
+        return run("assign", target, "--to", who, "--tier", "l1")[0]
+
+    add("assign", median_of(runs, assign), bare_s, "baseline: git add + git commit of one file")
+    if "kb" in commands:
+        add("kb search", median_of(runs, lambda: run("kb", "search", "打印机")[0]))
+    else:
+        rows.append([f"{n:,}", "kb search", "", "", "", "", "skipped", "no kb command yet"])
+    add("--help", median_of(max(runs, 7), lambda: run("--help")[0]))
+    return rows
+
+
+def main() -> int:
+    sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "1000,10000,100000").split(",") if s]
+    from elinkctl.cli import COMMANDS
+
+    commands = set(COMMANDS)
+    rows: list[list[str]] = []
+    for n in sizes:
+        rows += bench_size(n, commands)
+    load = os.getloadavg()
+    print(tabulate(rows, headers=["tickets", "measure", "median s", "baseline s", "ratio",
+                                  "target (at 100k)", "", "note"], disable_numparse=True))
+    print(f"\n{os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; "
+          f"times are wall-clock medians of fresh processes.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
