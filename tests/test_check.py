@@ -162,6 +162,8 @@ def test_failed_send_in_new_is_kept_and_retried_by_check(
 @pytest.mark.parametrize("priority", list(MATRIX))
 def test_every_cell_fires_at_its_time_not_a_minute_before(desk: Desk, priority: str) -> None:
     ticket_id = desk.new(now=T0, priority=priority)
+    # Only a major incident escalates inside `new`; the others' 0h waits for check.
+    assert escalations(desk, ticket_id) == ([("pm", "0h")] if priority == "P1" else [])
     for after, role in MATRIX[priority].items():
         minutes = OFFSET_MIN[after]
         if minutes:
@@ -184,7 +186,7 @@ def test_resolved_incident_stops_escalating(desk: Desk) -> None:
     result = check(desk, at(60 * 24 * 3))
     assert result.stdout == "" and result.stderr == ""
     assert desk.commit_count() == commits
-    assert escalations(desk, ticket_id) == [("l2", "0h")]
+    assert escalations(desk, ticket_id) == []
 
 
 def test_missed_runs_catch_up_once_in_order(desk: Desk) -> None:
@@ -195,7 +197,7 @@ def test_missed_runs_catch_up_once_in_order(desk: Desk) -> None:
     assert desk.commit_count() == commits + 1  # one commit for the whole run
     got = [(e["ticket"], e["role"], e["after"]) for e in report["escalations"]]
     assert got == [
-        (p4, "l1", "30m"), (p3, "l2", "30m"),
+        (p3, "l1", "0h"), (p4, "l1", "30m"), (p3, "l2", "30m"),
         (p4, "l2", "4h"), (p3, "pm", "4h"),
         (p4, "pm", "12h"), (p3, "management", "12h"),
         (p4, "management", "2d"),
@@ -203,7 +205,7 @@ def test_missed_runs_catch_up_once_in_order(desk: Desk) -> None:
     assert escalations(desk, p4) == [("l1", "30m"), ("l2", "4h"), ("pm", "12h"),
                                      ("management", "2d")]
     message = desk.git("log", "-1", "--format=%an|%s")
-    assert message.startswith("elinkctl-check|check: 7 escalations")
+    assert message.startswith("elinkctl-check|check: 8 escalations")
     # Later runs add no escalation.
     assert check_json(desk, at(60 * 24 * 4))["escalations"] == []
 
@@ -278,7 +280,7 @@ def test_busy_store_is_skipped_with_a_note(desk: Desk) -> None:
     assert result.stdout == ""
     assert "locked" in result.stderr
     assert desk.commit_count() == commits
-    assert escalations(desk, ticket_id) == [("l2", "0h")]
+    assert escalations(desk, ticket_id) == []
     check(desk, at(31))  # the next run does the work
     assert escalations(desk, ticket_id) == [("l2", "0h"), ("pm", "30m")]
 
@@ -292,12 +294,12 @@ def test_overlapping_real_processes_fire_once(desk: Desk, elinkctl_bin: str,
                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
-    assert desk.commit_count() == commits + 1
+    assert desk.commit_count() == commits + 1, outputs
     for ticket_id in ids:
         pairs = escalations(desk, ticket_id)
         assert len(pairs) == len(set(pairs))
     assert sum(len(escalations(desk, i)) for i in ids) == 13  # every cell of the matrix once
-    assert sum(1 for out, _ in outputs if out) == 1  # one run reported, the others were silent
+    assert sum(1 for out, _ in outputs if out) == 1, outputs  # one reported, the others silent
 
 
 # --- dry run, holidays, broken tickets ---------------------------------------------------------
@@ -315,7 +317,7 @@ def test_dry_run_changes_nothing(desk: Desk, smtp_server: SmtpServer) -> None:
     assert "(dry run) would record 管理升级 escalation" in result.stdout
     assert "would notify" in result.stdout and "zhanggong@example.com" in result.stdout
     report = json.loads(check(desk, at(60 * 5), "--dry-run", "--json").stdout)
-    assert [e["after"] for e in report["escalations"]] == ["30m", "4h"]
+    assert [e["after"] for e in report["escalations"]] == ["0h", "30m", "4h"]
     assert report["dry_run"] is True and report["notifications"] == []
     assert report["planned_notifications"]
     assert desk.git("rev-parse", "HEAD") == head
@@ -346,7 +348,7 @@ def test_corrupt_ticket_is_reported_and_the_others_still_checked(desk: Desk) -> 
     assert "Error:" in result.stderr
     assert good in result.stdout
     assert escalations(desk, good) == [("l2", "0h"), ("pm", "30m")]
-    assert desk.git("log", "-1", "--format=%s").startswith("check: 1 escalation")
+    assert desk.git("log", "-1", "--format=%s").startswith("check: 2 escalations")
 
 
 # --- notifications --------------------------------------------------------------------------------

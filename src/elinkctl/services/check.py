@@ -58,6 +58,8 @@ SLA_WARNING = "sla_warning"
 SLA_BREACH = "sla_breach"
 KINDS = (ESCALATION, SLA_WARNING, SLA_BREACH)
 CHECK_ACTOR = "elinkctl-check"
+IMMEDIATE_PRIORITIES = frozenset({"P1"})
+"""Priorities whose due levels fire inside `new` instead of at the next `check`."""
 CLOCK_ZH = {"response": "响应", "resolution": "解决"}
 _STATUS_LINE = re.compile(r"^status: *([a-z_]+) *$", re.M)
 
@@ -456,11 +458,17 @@ def flush(outbox: Any, rules: Rules, now: dt.datetime,
 def registration_escalations(
     config: Config, ticket: Ticket, actor: str, now: dt.datetime
 ) -> tuple[Ticket, list[Finding], Rules | None, list[str]]:
-    """Levels due at registration (a P1's 0h), recorded on the new ticket.
+    """Levels due at registration of a major incident, recorded on the new ticket.
 
+    Only for `IMMEDIATE_PRIORITIES` (P1, DESIGN §4: "the desk notifies the PM
+    at once"): its 0h level, and for a backfill every level already due.
+    Lower priorities' 0h levels are left to the next `check` (minutes
+    later), so an ordinary registration stays one event in one commit.
     Never raises for broken rules: registering an incident must not depend on
     escalation.yaml being right; the problem comes back as a note instead.
     """
+    if ticket.priority not in IMMEDIATE_PRIORITIES:
+        return ticket, [], None, []
     try:
         rules = load_rules(config)
         findings = escalation_findings(ticket, rules, now)
