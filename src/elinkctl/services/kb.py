@@ -60,6 +60,7 @@ from elinkctl.store.store import KNOWLEDGE, TICKETS, Store
 
 __all__ = [
     "INDEX_FILE",
+    "IndexNotReady",
     "DOCS_FILE",
     "Suggestion",
     "add_article",
@@ -87,9 +88,14 @@ _CACHE_FORMAT = "kb-cache-1"
 #: Ticket statuses whose solution is worth finding again.
 SEARCHABLE_STATUSES = ("resolved", "closed")
 _STATUS_LINE = re.compile(r"^status:\s*(\S+)\s*$", re.MULTILINE)
+_EVENT_ITEM = re.compile(r"^- ", re.MULTILINE)
+_RESOLVED = re.compile(r"(?:^|[\s{,])type:\s*resolved\s*(?:$|[,}])", re.MULTILINE)
 _FRAGMENT = re.compile(rf"^[{CROCKFORD}]{{1,5}}$")
 
 Warn = Callable[[str], None]
+#: Files `new` may read to bring the index up to date before it gives up on
+#: suggestions (a few hundred milliseconds; the first full build takes seconds).
+SUGGEST_MAX_READS = 2000
 
 
 def _ignore(_: str) -> None:
@@ -448,16 +454,31 @@ def _read_doc(store: Store, rel: str, on_error: Warn) -> Doc | None:
         except ArticleError as exc:
             on_error(f"{exc}; not searched")
             return None
-    # Tickets: the derived `status:` line near the top says whether the file
-    # is worth parsing at all (open tickets have no solution to find).
-    head = text.split("\nevents:", 1)[0]
+    return _ticket_doc(rel, text, on_error)
+
+
+def _ticket_doc(rel: str, text: str, on_error: Warn) -> Doc | None:
+    """The document of a resolved/closed ticket file, reading as little YAML as possible.
+
+    Building the first index means reading every ticket, and YAML is the
+    cost (10,000 files). The derived `status:` line says whether a file is
+    worth reading at all; then only the fields above `events:` and the
+    `resolved` events are parsed, not the whole history. Anything that does
+    not split that way (a hand-written file) is parsed whole.
+    """
+    from elinkctl import yamlio
+
+    head, sep, events_text = text.partition("\nevents:\n")
     m = _STATUS_LINE.search(head)
     if m is None or m.group(1) not in SEARCHABLE_STATUSES:
         return None
-    from elinkctl import yamlio
-
     try:
-        data = yamlio.load(text)
+        data = yamlio.load(head + "\n") if sep else None
+        if isinstance(data, dict) and "events" not in data:
+            blocks = [b for b in _EVENT_ITEM.split(events_text) if _RESOLVED.search(b)]
+            data["events"] = [e for b in blocks for e in yamlio.load("- " + b) or []]
+        else:
+            data = yamlio.load(text)
     except yamlio.YamlError as exc:
         on_error(f"{rel} line {exc.line}: {exc}; not searched")
         return None
@@ -493,8 +514,22 @@ def _load_docs_cache(path: Path) -> dict[str, list[Any]]:
         return {}
 
 
-def load_index(store: Store, on_error: Warn = _ignore) -> SearchIndex:
-    """The search index over articles and resolved/closed incidents, from cache when fresh."""
+class IndexNotReady(ElinkError):
+    """Building the index would read more files than the caller can wait for."""
+
+
+def _fresh(prev: object, mtime: int, size: int) -> bool:
+    """Whether a per-file cache entry is for the file as it is now."""
+    return isinstance(prev, list) and len(prev) == 3 and prev[0] == mtime and prev[1] == size
+
+
+def load_index(store: Store, on_error: Warn = _ignore, *,
+               max_reads: int | None = None) -> SearchIndex:
+    """The search index over articles and resolved/closed incidents, from cache when fresh.
+
+    `max_reads` bounds how many files may need reading (`IndexNotReady`
+    beyond): `new` must not stall for seconds on a big store's first build.
+    """
     state = store.state_dir
     index_path, docs_path = state / INDEX_FILE, state / DOCS_FILE
     entries = _scan(store)
@@ -503,13 +538,18 @@ def load_index(store: Store, on_error: Warn = _ignore) -> SearchIndex:
     if cached is not None and cached.stamp.split(":", 1)[0] == cheap:
         return cached
     old = _load_docs_cache(docs_path)
+    if max_reads is not None:
+        stale = sum(1 for rel, mtime, size in entries if not _fresh(old.get(rel), mtime, size))
+        if stale > max_reads:
+            raise IndexNotReady(f"the search index needs {stale} files read")
     files: dict[str, list[Any]] = {}
     docs: list[Doc] = []
     for rel, mtime, size in entries:
         prev = old.get(rel)
         doc: Doc | None
         try:
-            if prev is not None and prev[0] == mtime and prev[1] == size:
+            if _fresh(prev, mtime, size):
+                assert prev is not None
                 doc = _doc_from_json(prev[2]) if prev[2] is not None else None
             else:
                 doc = _read_doc(store, rel, on_error)
@@ -593,7 +633,8 @@ def suggest(store: Store, fields: Mapping[str, Any], exclude: Iterable[str] = ()
     if not query:
         return []
     skip = set(exclude)
-    hits = [h for h in load_index(store).search(query, 3 * limit + len(skip), system, module)
+    index = load_index(store, max_reads=SUGGEST_MAX_READS)
+    hits = [h for h in index.search(query, 3 * limit + len(skip), system, module)
             if h.id not in skip]
     # An incident that an article already cites is said better by the article:
     # do not spend one of three lines on it twice.
@@ -619,5 +660,8 @@ def print_suggestions(store: Store, ticket: Any) -> None:
         fields = dict(ticket.fields)
         for s in suggest(store, fields, exclude=[ticket.id]):
             click.echo(s.line(), err=True)
+    except IndexNotReady:
+        click.echo("note: no suggestions: the knowledge-base index is not built yet "
+                   "(run `elinkctl kb search` once)", err=True)
     except Exception as exc:  # noqa: BLE001 - registration must not fail on a hint
         click.echo(f"note: no knowledge-base suggestions ({exc})", err=True)
