@@ -9,12 +9,12 @@ Builds a throwaway store (`elinkctl init`) holding synthetic articles
 generator of scripts/bench_kb.py, commits them once, then times as
 medians of --runs separate processes:
 
-- cold: no cache (kb-index.bin and kb-docs.json removed): read every file,
+- cold: no cache (kb-index.bin, kb-docs.json, kb-stamp removed): read every file,
   build, write the cache, answer;
 - warm: the cache is fresh: one directory scan, load, answer;
 - touched: one ticket file changed since the cache was written (what the
   first search after a `close` or `comment` pays): re-read that file only,
-  re-stamp the index;
+  re-stamp the cache (the index is not rewritten);
 - `new` with and without suggestions.
 """
 
@@ -120,7 +120,7 @@ def main() -> int:
         search = ["kb", "search", QUERY, "--json"]
 
         def drop_cache() -> None:
-            for name in ("kb-index.bin", "kb-docs.json"):
+            for name in ("kb-index.bin", "kb-docs.json", "kb-stamp"):
                 (state / name).unlink(missing_ok=True)
 
         cold = []

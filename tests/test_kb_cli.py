@@ -189,6 +189,12 @@ def test_cache_follows_changes(vpn_desk: tuple[Desk, str, str]) -> None:
     assert "KB-0VXKB" not in search_ids(desk, "打印机卡纸")
     tid = resolved(desk, "扫描仪无法扫描到共享文件夹", "重新设置SMB共享凭据")
     assert search_ids(desk, "扫描仪共享文件夹")[0] == tid
+    # A comment changes the file, not the searchable text: the index is re-stamped, not rebuilt.
+    index = desk.root / ".git" / "elinkctl" / "kb-index.bin"
+    built = index.stat().st_mtime_ns
+    desk.ok("comment", tid, "-m", "用户确认可以扫描了", now=T2)
+    assert search_ids(desk, "扫描仪共享文件夹")[0] == tid
+    assert index.stat().st_mtime_ns == built
 
 
 def test_show_list_and_id_fragments(vpn_desk: tuple[Desk, str, str]) -> None:

@@ -83,6 +83,7 @@ __all__ = [
 
 INDEX_FILE = "kb-index.bin"
 DOCS_FILE = "kb-docs.json"
+STAMP_FILE = "kb-stamp"
 #: Bump when the per-file document cache or the stamp layout changes.
 _CACHE_FORMAT = "kb-cache-1"
 #: Ticket statuses whose solution is worth finding again.
@@ -503,15 +504,24 @@ def _load_cached_index(path: Path) -> SearchIndex | None:
         return None
 
 
-def _load_docs_cache(path: Path) -> dict[str, list[Any]]:
+def _load_docs_cache(path: Path) -> tuple[dict[str, list[Any]], str]:
+    """(per-file entries, fingerprint of their documents); empty when unusable."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") != _CACHE_FORMAT or not isinstance(data.get("files"), dict):
-            return {}
+            return {}, ""
         files: dict[str, list[Any]] = data["files"]
-        return files
+        return files, str(data.get("fingerprint", ""))
     except (OSError, ValueError, AttributeError):
-        return {}
+        return {}, ""
+
+
+def _read_stamp(path: Path) -> tuple[str, str] | None:
+    try:
+        cheap, _, fingerprint = path.read_text(encoding="ascii").strip().partition(" ")
+    except (OSError, ValueError):
+        return None
+    return cheap, fingerprint
 
 
 class IndexNotReady(ElinkError):
@@ -527,53 +537,77 @@ def load_index(store: Store, on_error: Warn = _ignore, *,
                max_reads: int | None = None) -> SearchIndex:
     """The search index over articles and resolved/closed incidents, from cache when fresh.
 
+    Three cache files, written in this order so that a crash in between only
+    costs an incremental refresh: `kb-index.bin` (stamped with the documents'
+    fingerprint), `kb-docs.json` (per-file documents and that fingerprint),
+    and `kb-stamp` (the cheap stamp and the fingerprint it was checked
+    against). Most ticket changes (a comment, a callback) leave the
+    documents as they were: then only `kb-docs.json` and `kb-stamp` are
+    rewritten, not the index.
+
     `max_reads` bounds how many files may need reading (`IndexNotReady`
     beyond): `new` must not stall for seconds on a big store's first build.
     """
     state = store.state_dir
-    index_path, docs_path = state / INDEX_FILE, state / DOCS_FILE
+    index_path, docs_path, stamp_path = state / INDEX_FILE, state / DOCS_FILE, state / STAMP_FILE
     entries = _scan(store)
     cheap = _cheap_stamp(entries)
     cached = _load_cached_index(index_path)
-    if cached is not None and cached.stamp.split(":", 1)[0] == cheap:
+    if cached is not None and _read_stamp(stamp_path) == (cheap, cached.stamp):
         return cached
-    old = _load_docs_cache(docs_path)
+    old, old_fingerprint = _load_docs_cache(docs_path)
     if max_reads is not None:
         stale = sum(1 for rel, mtime, size in entries if not _fresh(old.get(rel), mtime, size))
         if stale > max_reads:
             raise IndexNotReady(f"the search index needs {stale} files read")
     files: dict[str, list[Any]] = {}
     docs: list[Doc] = []
+    # A removed file whose document was indexed changes the documents.
+    gone = set(old) - {rel for rel, _, _ in entries}
+    changed = any(_has_doc(old[rel]) for rel in gone)
     for rel, mtime, size in entries:
         prev = old.get(rel)
-        doc: Doc | None
+        doc: Doc | None = None
         try:
             if _fresh(prev, mtime, size):
                 assert prev is not None
                 doc = _doc_from_json(prev[2]) if prev[2] is not None else None
+                entry = prev
             else:
-                doc = _read_doc(store, rel, on_error)
-        except (TypeError, IndexError, KeyError, ValueError):
+                raise ValueError("stale")
+        except (TypeError, IndexError, KeyError, ValueError, AssertionError):
             doc = _read_doc(store, rel, on_error)
-        files[rel] = [mtime, size, _doc_to_json(doc) if doc is not None else None]
+            entry = [mtime, size, _doc_to_json(doc) if doc is not None else None]
+            if not isinstance(prev, list) or len(prev) != 3 or prev[2] != entry[2]:
+                changed = changed or doc is not None or _has_doc(prev)
+        files[rel] = entry
         if doc is not None:
             docs.append(doc)
     # Articles before tickets: on equal scores the curated answer comes first.
     docs.sort(key=lambda d: d.kind != "kb")
-    fingerprint = docs_fingerprint(docs)
-    stamp = f"{cheap}:{fingerprint}"
-    if cached is not None and cached.stamp.split(":", 1)[-1] == fingerprint:
-        index = cached
+    if not changed and cached is not None and old_fingerprint == cached.stamp:
+        fingerprint = old_fingerprint  # same documents: no need to hash them again
     else:
-        index = SearchIndex(docs)
+        fingerprint = docs_fingerprint(docs)
+    index = cached if cached is not None and cached.stamp == fingerprint else None
     try:
-        _atomic_write_bytes(index_path, index.to_bytes(stamp))
-        cache = {"format": _CACHE_FORMAT, "files": files}
-        atomic_write(docs_path, json.dumps(cache, ensure_ascii=False, separators=(",", ":")))
+        if index is None:
+            index = SearchIndex(docs)
+            _atomic_write_bytes(index_path, index.to_bytes(fingerprint))
+        cache = {"format": _CACHE_FORMAT, "fingerprint": fingerprint, "files": files}
+        _atomic_write_bytes(docs_path, json.dumps(cache, ensure_ascii=False,
+                                                  separators=(",", ":")).encode("utf-8"))
+        _atomic_write_bytes(stamp_path, f"{cheap} {fingerprint}\n".encode("ascii"))
     except OSError:
-        pass  # a read-only clone still searches; it just rebuilds every time
-    index.stamp = stamp
+        pass  # a read-only clone still searches; it just refreshes every time
+    if index is None:  # the write of a new index failed before it was assigned
+        index = SearchIndex(docs)
+    index.stamp = fingerprint
     return index
+
+
+def _has_doc(entry: object) -> bool:
+    return isinstance(entry, list) and len(entry) == 3 and entry[2] is not None
 
 
 def search(
