@@ -22,7 +22,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts || true
+	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -57,8 +57,9 @@ def env_for(store: Path) -> dict[str, str]:
 def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     assert proc.stderr is not None
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -74,8 +75,9 @@ def median_of(runs: int, fn: Callable[[], float]) -> float:
 
 
 def git(store: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=store, check=True, capture_output=True,
-                          text=True, env=env_for(store)).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=store, check=True, capture_output=True, text=True, env=env_for(store)
+    ).stdout.strip()
 
 
 def ensure_store(n: int) -> Path:
@@ -86,9 +88,24 @@ def ensure_store(n: int) -> Path:
         shutil.rmtree(store)
     print(f"generating {n} tickets in {store} (once) …", file=sys.stderr)
     subprocess.run(
-        [sys.executable, "-m", "elinkctl.generate", str(store), "--tickets", str(n),
-         "--months", "36", "--open", str(min(OPEN, n // 2)), "--seed", str(n), "--now", NOW],
-        check=True, env={**os.environ, "ELINKCTL_USER": "bench"},
+        [
+            sys.executable,
+            "-m",
+            "elinkctl.generate",
+            str(store),
+            "--tickets",
+            str(n),
+            "--months",
+            "36",
+            "--open",
+            str(min(OPEN, n // 2)),
+            "--seed",
+            str(n),
+            "--now",
+            NOW,
+        ],
+        check=True,
+        env={**os.environ, "ELINKCTL_USER": "bench"},
     )
     return store
 
@@ -127,15 +144,21 @@ def bench_size(n: int, commands: set[str]) -> list[list[str]]:
         if target and n >= 100_000:
             measured = ratio if unit == "x" else value
             verdict = "met" if measured is not None and measured <= target else "MISSED"
-        shown_target = (f"≤ {target:g} {unit}" if unit != "x" else f"≤ {target:g}× baseline") \
-            if target else ""
-        rows.append([
-            f"{n:,}", name,
-            f"{value:.1f} MB" if unit == "MB" else f"{value:.3f}",
-            "" if baseline is None else f"{baseline:.3f}",
-            "" if ratio is None else f"{ratio:.2f}×",
-            shown_target, verdict, note,
-        ])
+        shown_target = (
+            (f"≤ {target:g} {unit}" if unit != "x" else f"≤ {target:g}× baseline") if target else ""
+        )
+        rows.append(
+            [
+                f"{n:,}",
+                name,
+                f"{value:.1f} MB" if unit == "MB" else f"{value:.3f}",
+                "" if baseline is None else f"{baseline:.3f}",
+                "" if ratio is None else f"{ratio:.2f}×",
+                shown_target,
+                verdict,
+                note,
+            ]
+        )
         print(f"  {n:,} {name}: {value:.3f}", file=sys.stderr)
 
     run("list", "--open")  # warm the index once
@@ -178,8 +201,7 @@ def bench_size(n: int, commands: set[str]) -> list[list[str]]:
         "    yaml.load(p.read_text(encoding='utf-8'), Loader=yaml.CSafeLoader)\n"
     )
     cold_runs = 1 if n >= 100_000 else 3
-    parse_all = median_of(cold_runs, lambda: timed([sys.executable, "-c", baseline_code],
-                                                   store)[0])
+    parse_all = median_of(cold_runs, lambda: timed([sys.executable, "-c", baseline_code], store)[0])
     index_db = store / ".git" / "elinkctl" / "index.sqlite"
 
     def cold() -> float:
@@ -187,8 +209,12 @@ def bench_size(n: int, commands: set[str]) -> list[list[str]]:
             Path(f"{index_db}{suffix}").unlink(missing_ok=True)
         return run("stats")[0]
 
-    add("stats cold", median_of(cold_runs, cold), parse_all,
-        "baseline: parse every file once (C loader)")
+    add(
+        "stats cold",
+        median_of(cold_runs, cold),
+        parse_all,
+        "baseline: parse every file once (C loader)",
+    )
     # writes: new / assign against a bare add + commit of one file
     bare_dir = store / "bench-bare"
     bare_dir.mkdir(exist_ok=True)
@@ -204,13 +230,32 @@ def bench_size(n: int, commands: set[str]) -> list[list[str]]:
         return time.perf_counter() - start
 
     bare_s = median_of(runs, bare)
-    add("new", median_of(runs, lambda: run("new", "--title", "打印机卡纸", "--type", "failure",
-                                            "--reporter", "王五", "--priority", "P4")[0]),
-        bare_s, "baseline: git add + git commit of one file")
+    add(
+        "new",
+        median_of(
+            runs,
+            lambda: run(
+                "new",
+                "--title",
+                "打印机卡纸",
+                "--type",
+                "failure",
+                "--reporter",
+                "王五",
+                "--priority",
+                "P4",
+            )[0],
+        ),
+        bare_s,
+        "baseline: git add + git commit of one file",
+    )
     from elinkctl.store.store import Store
 
-    target = next(i for i in Store(store).open_ids()
-                  if "status: in_progress" in Store(store).path_of(i).read_text("utf-8"))
+    target = next(
+        i
+        for i in Store(store).open_ids()
+        if "status: in_progress" in Store(store).path_of(i).read_text("utf-8")
+    )
     turn = [0]
 
     def assign() -> float:
@@ -236,10 +281,26 @@ def main() -> int:
     for n in sizes:
         rows += bench_size(n, commands)
     load = os.getloadavg()
-    print(tabulate(rows, headers=["tickets", "measure", "median s", "baseline s", "ratio",
-                                  "target (at 100k)", "", "note"], disable_numparse=True))
-    print(f"\n{os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; "
-          f"times are wall-clock medians of fresh processes.")
+    print(
+        tabulate(
+            rows,
+            headers=[
+                "tickets",
+                "measure",
+                "median s",
+                "baseline s",
+                "ratio",
+                "target (at 100k)",
+                "",
+                "note",
+            ],
+            disable_numparse=True,
+        )
+    )
+    print(
+        f"\n{os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; "
+        f"times are wall-clock medians of fresh processes."
+    )
     return 0
 
 

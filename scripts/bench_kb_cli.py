@@ -46,21 +46,49 @@ ELINKCTL = str(ROOT / ".venv" / "bin" / "elinkctl")
 QUERY = "财务系统登录失败 提示证书错误"
 
 
-def _ticket_yaml(tid: str, title: str, system: str, module: str, description: str,
-                 solution: str, opened: dt.datetime) -> str:
+def _ticket_yaml(
+    tid: str,
+    title: str,
+    system: str,
+    module: str,
+    description: str,
+    solution: str,
+    opened: dt.datetime,
+) -> str:
     resolved = opened + dt.timedelta(hours=2)
     data = {
-        "schema": 1, "id": tid, "title": title, "type": "failure", "priority": "P3",
-        "status": "resolved", "tier": "desk", "assignee": "desk-wang",
-        "opened_at": opened, "responded_at": opened, "resolved_at": resolved,
-        "reporter": {"name": "张三"}, "system": system, "module": module,
+        "schema": 1,
+        "id": tid,
+        "title": title,
+        "type": "failure",
+        "priority": "P3",
+        "status": "resolved",
+        "tier": "desk",
+        "assignee": "desk-wang",
+        "opened_at": opened,
+        "responded_at": opened,
+        "resolved_at": resolved,
+        "reporter": {"name": "张三"},
+        "system": system,
+        "module": module,
         "description": description,
         "events": [
-            {"id": "e1", "at": opened, "by": "desk-wang", "type": "created",
-             "priority": "P3", "incident_type": "failure"},
+            {
+                "id": "e1",
+                "at": opened,
+                "by": "desk-wang",
+                "type": "created",
+                "priority": "P3",
+                "incident_type": "failure",
+            },
             {"id": "e2", "at": opened, "by": "desk-wang", "type": "accepted"},
-            {"id": "e3", "at": resolved, "by": "desk-wang", "type": "resolved",
-             "solution": solution},
+            {
+                "id": "e3",
+                "at": resolved,
+                "by": "desk-wang",
+                "type": "resolved",
+                "solution": solution,
+            },
         ],
     }
     return yamlio.dump(data)
@@ -76,9 +104,17 @@ def make_store(root: Path, n_articles: int, n_tickets: int) -> None:
         art_id = new_article_id(taken, rng)
         taken.add(art_id)
         symptom = doc.text.split("\n\n", 2)[1].split("。")[0]
-        art = Article(id=art_id, title=doc.title, systems=list(doc.systems),
-                      modules=list(doc.modules), keywords=list(doc.keywords), symptom=symptom,
-                      author="bench", created=dt.date(2026, 1, 5), body=doc.text)
+        art = Article(
+            id=art_id,
+            title=doc.title,
+            systems=list(doc.systems),
+            modules=list(doc.modules),
+            keywords=list(doc.keywords),
+            symptom=symptom,
+            author="bench",
+            created=dt.date(2026, 1, 5),
+            body=doc.text,
+        )
         (root / "knowledge" / f"{art_id}.md").write_text(render_article(art), encoding="utf-8")
     seen: set[str] = set()
     for i, doc in enumerate(synthetic_tickets(n_tickets, rng)):
@@ -88,8 +124,12 @@ def make_store(root: Path, n_articles: int, n_tickets: int) -> None:
         description, solution = doc.text.rsplit("\n", 1)
         path = root / "tickets" / f"{opened:%Y}" / f"{opened:%m}" / f"{tid}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_ticket_yaml(tid, doc.title, doc.systems[0], doc.modules[0],
-                                     description, solution, opened), encoding="utf-8")
+        path.write_text(
+            _ticket_yaml(
+                tid, doc.title, doc.systems[0], doc.modules[0], description, solution, opened
+            ),
+            encoding="utf-8",
+        )
     git = ["git", "-C", str(root), "-c", "user.name=bench", "-c", "user.email=b@example.com"]
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "bench data"], check=True)
@@ -113,8 +153,10 @@ def main() -> int:
     try:
         t0 = time.perf_counter()
         make_store(root, args.articles, args.tickets)
-        print(f"store: {args.articles} articles + {args.tickets} resolved incidents "
-              f"({time.perf_counter() - t0:.1f} s to generate)")
+        print(
+            f"store: {args.articles} articles + {args.tickets} resolved incidents "
+            f"({time.perf_counter() - t0:.1f} s to generate)"
+        )
         env = dict(os.environ, ELINKCTL_STORE=str(root), ELINKCTL_USER="bench")
         state = root / ".git" / "elinkctl"
         search = ["kb", "search", QUERY, "--json"]
@@ -140,8 +182,19 @@ def main() -> int:
         print(f"kb search, one ticket changed   {statistics.median(touched):8.0f} ms")
         print(f"elinkctl --help (start-up)      {statistics.median(help_ms):8.0f} ms")
         print(f"index cache {size:.1f} MB")
-        new = ["new", "--title", "财务系统登录失败", "--type", "failure", "--reporter", "张三",
-               "--system", "财务系统", "--description", "提示证书错误"]
+        new = [
+            "new",
+            "--title",
+            "财务系统登录失败",
+            "--type",
+            "failure",
+            "--reporter",
+            "张三",
+            "--system",
+            "财务系统",
+            "--description",
+            "提示证书错误",
+        ]
         with_s = [run_ms(new, env) for _ in range(args.runs)]
         without = [run_ms([*new, "--no-suggest"], env) for _ in range(args.runs)]
         print(f"new (with suggestions)          {statistics.median(with_s):8.0f} ms")

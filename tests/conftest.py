@@ -24,7 +24,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def isolated_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     home = tmp_path_factory.mktemp("home")
     gitconfig = home / ".gitconfig"
     gitconfig.write_text(
@@ -35,8 +37,17 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for var in ("ELINKCTL_STORE", "ELINKCTL_USER", "ELINKCTL_NOW", "EDITOR", "VISUAL",
-                "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+    for var in (
+        "ELINKCTL_STORE",
+        "ELINKCTL_USER",
+        "ELINKCTL_NOW",
+        "EDITOR",
+        "VISUAL",
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("ELINKCTL_LOCK_TIMEOUT", "20")
     yield
@@ -49,17 +60,27 @@ class Desk:
     root: Path
     runner: CliRunner
 
-    def run(self, *args: str, user: str = "desk-wang", now: str | None = None,
-            input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    def run(
+        self,
+        *args: str,
+        user: str = "desk-wang",
+        now: str | None = None,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Result:
         full_env = {"ELINKCTL_STORE": str(self.root), "ELINKCTL_USER": user}
         if now:
             full_env["ELINKCTL_NOW"] = now
         full_env.update(env or {})
-        return self.runner.invoke(cli, list(args), env=full_env, input=input, catch_exceptions=False)
+        return self.runner.invoke(
+            cli, list(args), env=full_env, input=input, catch_exceptions=False
+        )
 
     def ok(self, *args: str, **kw: Any) -> Result:
         result = self.run(*args, **kw)
-        assert result.exit_code == 0, f"{args}: exit {result.exit_code}\n{result.output}{result.stderr}"
+        assert result.exit_code == 0, (
+            f"{args}: exit {result.exit_code}\n{result.output}{result.stderr}"
+        )
         return result
 
     def json(self, *args: str, **kw: Any) -> Any:

@@ -396,8 +396,14 @@ def test_dst_days_are_computed_per_local_day() -> None:
     start = at(2026, 3, 8, tz=NY)
     assert NY_BIZ.deadline(start, 1.5 * H) == at(2026, 3, 8, 3, 30, tz=NY)
     whole_day = calendar_from_config(
-        "allday", {"type": "business", "hours": ["00:00-24:00"], "china_holidays": False,
-                   "weekdays": ["sun"]}, NY,
+        "allday",
+        {
+            "type": "business",
+            "hours": ["00:00-24:00"],
+            "china_holidays": False,
+            "weekdays": ["sun"],
+        },
+        NY,
     )
     assert whole_day.working_day_length() == 24 * H
     assert whole_day.business_time(start, at(2026, 3, 9, tz=NY)) == 23 * H

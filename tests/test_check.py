@@ -34,8 +34,14 @@ PEOPLE: dict[str, dict[str, Any]] = {
     "王五": {"email": "wangwu@example.com", "channels": ["ops-ding", "ops-feishu"]},
     "赵总": {"email": "zhaozong@example.com", "channels": ["ops-feishu"]},
 }
-ROLES = {"desk": ["小王"], "l1": ["李四"], "l2": ["张工"], "vendor": [], "pm": ["王五"],
-         "management": ["赵总"]}
+ROLES = {
+    "desk": ["小王"],
+    "l1": ["李四"],
+    "l2": ["张工"],
+    "vendor": [],
+    "pm": ["王五"],
+    "management": ["赵总"],
+}
 MATRIX = {
     "P1": {"0h": "pm", "30m": "management"},
     "P2": {"0h": "l2", "30m": "pm", "4h": "management"},
@@ -49,8 +55,9 @@ def at(minutes: float, base: str = T0) -> str:
     return (dt.datetime.fromisoformat(base) + dt.timedelta(minutes=minutes)).isoformat()
 
 
-def configure(desk: Desk, smtp: SmtpServer | None = None, robot: RobotServer | None = None,
-              **extra: Any) -> None:
+def configure(
+    desk: Desk, smtp: SmtpServer | None = None, robot: RobotServer | None = None, **extra: Any
+) -> None:
     """People, roles and channels in the store's escalation.yaml (committed)."""
     path = desk.root / "escalation.yaml"
     data = yamlio.load(path.read_text(encoding="utf-8"))
@@ -62,8 +69,9 @@ def configure(desk: Desk, smtp: SmtpServer | None = None, robot: RobotServer | N
         channels["ops-ding"] = robots["ops-ding"]
         channels["ops-feishu"] = robots["ops-feishu"]
     people = {
-        name: {k: v for k, v in info.items()
-               if (k != "email" or smtp) and (k != "channels" or robot)}
+        name: {
+            k: v for k, v in info.items() if (k != "email" or smtp) and (k != "channels" or robot)
+        }
         for name, info in PEOPLE.items()
     }
     data.update(roles=ROLES, people=people, channels=channels, **extra)
@@ -71,15 +79,22 @@ def configure(desk: Desk, smtp: SmtpServer | None = None, robot: RobotServer | N
     desk.git("commit", "-q", "-m", "people and channels", "--", "escalation.yaml")
 
 
-def check(desk: Desk, now: str, *args: str, env: dict[str, str] | None = None,
-          code: int = 0, user: str = "desk-wang") -> Any:
+def check(
+    desk: Desk,
+    now: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    code: int = 0,
+    user: str = "desk-wang",
+) -> Any:
     result = desk.run("check", *args, now=now, env=env, user=user)
     assert result.exit_code == code, f"exit {result.exit_code}\n{result.stdout}{result.stderr}"
     return result
 
 
-def check_json(desk: Desk, now: str, env: dict[str, str] | None = None,
-               user: str = "desk-wang") -> Any:
+def check_json(
+    desk: Desk, now: str, env: dict[str, str] | None = None, user: str = "desk-wang"
+) -> Any:
     return json.loads(check(desk, now, "--json", env=env, user=user).stdout)
 
 
@@ -95,13 +110,28 @@ def escalations(desk: Desk, ticket_id: str) -> list[tuple[str, str]]:
 # --- new: a P1's 0h level at once ---------------------------------------------------------
 
 
-def test_p1_notifies_the_pm_inside_new(desk: Desk, smtp_server: SmtpServer,
-                                       robot_server: RobotServer) -> None:
+def test_p1_notifies_the_pm_inside_new(
+    desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer
+) -> None:
     configure(desk, smtp_server, robot_server)
     commits = desk.commit_count()
-    result = desk.run("new", "--title", f"全楼断网 联系{PHONE}", "--type", "failure",
-                      "--reporter", "张三", "--phone", PHONE, "--dept", "财务部",
-                      "--priority", "P1", now=T0, env=robot_server.env())
+    result = desk.run(
+        "new",
+        "--title",
+        f"全楼断网 联系{PHONE}",
+        "--type",
+        "failure",
+        "--reporter",
+        "张三",
+        "--phone",
+        PHONE,
+        "--dept",
+        "财务部",
+        "--priority",
+        "P1",
+        now=T0,
+        env=robot_server.env(),
+    )
     assert result.exit_code == 0, result.stderr
     ticket_id = result.stdout.strip()
     assert result.stdout == ticket_id + "\n"  # only the ID on stdout
@@ -142,8 +172,19 @@ def test_failed_send_in_new_is_kept_and_retried_by_check(
 ) -> None:
     configure(desk, smtp_server, robot_server)
     robot_server.fail_next(1, robots={"dingtalk"})
-    result = desk.run("new", "--title", "核心交换机宕机", "--type", "failure", "--reporter", "张三",
-                      "--priority", "P1", now=T0, env=robot_server.env())
+    result = desk.run(
+        "new",
+        "--title",
+        "核心交换机宕机",
+        "--type",
+        "failure",
+        "--reporter",
+        "张三",
+        "--priority",
+        "P1",
+        now=T0,
+        env=robot_server.env(),
+    )
     assert result.exit_code == 0
     assert "failed" in result.stderr and "retries" in result.stderr
     assert len(robot_server.delivered("dingtalk")) == 0
@@ -197,13 +238,21 @@ def test_missed_runs_catch_up_once_in_order(desk: Desk) -> None:
     assert desk.commit_count() == commits + 1  # one commit for the whole run
     got = [(e["ticket"], e["role"], e["after"]) for e in report["escalations"]]
     assert got == [
-        (p3, "l1", "0h"), (p4, "l1", "30m"), (p3, "l2", "30m"),
-        (p4, "l2", "4h"), (p3, "pm", "4h"),
-        (p4, "pm", "12h"), (p3, "management", "12h"),
+        (p3, "l1", "0h"),
+        (p4, "l1", "30m"),
+        (p3, "l2", "30m"),
+        (p4, "l2", "4h"),
+        (p3, "pm", "4h"),
+        (p4, "pm", "12h"),
+        (p3, "management", "12h"),
         (p4, "management", "2d"),
     ]
-    assert escalations(desk, p4) == [("l1", "30m"), ("l2", "4h"), ("pm", "12h"),
-                                     ("management", "2d")]
+    assert escalations(desk, p4) == [
+        ("l1", "30m"),
+        ("l2", "4h"),
+        ("pm", "12h"),
+        ("management", "2d"),
+    ]
     message = desk.git("log", "-1", "--format=%an|%s")
     assert message.startswith("elinkctl-check|check: 8 escalations")
     # Later runs add no escalation.
@@ -250,7 +299,8 @@ def test_sla_marks_go_to_assignee_desk_and_pm(desk: Desk, smtp_server: SmtpServe
     mails = [m for m in smtp_server.mails if "SLA 已超时" in m.subject]
     assert len(mails) == 1
     assert sorted(mails[0].rcpt_tos) == sorted(
-        ["lisi@example.com", "xiaowang@example.com", "wangwu@example.com"])
+        ["lisi@example.com", "xiaowang@example.com", "wangwu@example.com"]
+    )
 
 
 # --- idempotence and overlap -------------------------------------------------------------------
@@ -285,13 +335,22 @@ def test_busy_store_is_skipped_with_a_note(desk: Desk) -> None:
     assert escalations(desk, ticket_id) == [("l2", "0h"), ("pm", "30m")]
 
 
-def test_overlapping_real_processes_fire_once(desk: Desk, elinkctl_bin: str,
-                                              subprocess_env: dict[str, str]) -> None:
+def test_overlapping_real_processes_fire_once(
+    desk: Desk, elinkctl_bin: str, subprocess_env: dict[str, str]
+) -> None:
     ids = [desk.new(now=T0, priority=p) for p in ("P1", "P2", "P3", "P4")]
     commits = desk.commit_count()
     env = dict(subprocess_env, ELINKCTL_NOW=at(60 * 24 * 3))
-    procs = [subprocess.Popen([elinkctl_bin, "check"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [elinkctl_bin, "check"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
     assert desk.commit_count() == commits + 1, outputs
@@ -331,8 +390,10 @@ def test_year_without_holiday_data_warns_and_still_checks(desk: Desk) -> None:
     now = "2027-03-01T10:00:00+08:00"
     ticket_id = desk.new(now=now, priority="P3")
     result = check(desk, at(60 * 5, now))
-    assert "warning: sla.yaml: calendar 'business': no China public-holiday data for 2027" \
+    assert (
+        "warning: sla.yaml: calendar 'business': no China public-holiday data for 2027"
         in result.stderr
+    )
     assert ("l2", "30m") in escalations(desk, ticket_id)
     config = desk.run("config", "check", now=now)
     assert config.exit_code == 0
@@ -356,12 +417,26 @@ def test_corrupt_ticket_is_reported_and_the_others_still_checked(desk: Desk) -> 
 
 def test_json_contract(desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer) -> None:
     configure(desk, smtp_server, robot_server)
-    ticket_id = desk.ok("new", "--title", "t", "--type", "failure", "--reporter", "r",
-                        "--priority", "P1", now=T0, env=robot_server.env()).stdout.strip()
+    ticket_id = desk.ok(
+        "new",
+        "--title",
+        "t",
+        "--type",
+        "failure",
+        "--reporter",
+        "r",
+        "--priority",
+        "P1",
+        now=T0,
+        env=robot_server.env(),
+    ).stdout.strip()
     report = check_json(desk, at(30), env=robot_server.env())
     [esc] = report["escalations"]
     assert {k: esc[k] for k in ("ticket", "priority", "role", "after", "recipients")} == {
-        "ticket": ticket_id, "priority": "P1", "role": "management", "after": "30m",
+        "ticket": ticket_id,
+        "priority": "P1",
+        "role": "management",
+        "after": "30m",
         "recipients": ["赵总"],
     }
     [breach] = report["sla_breaches"]
@@ -369,8 +444,13 @@ def test_json_contract(desk: Desk, smtp_server: SmtpServer, robot_server: RobotS
     assert report["sla_warnings"] == []
     # management (赵总): mail + feishu; the breach (desk 小王, pm 王五): one mail, ding, feishu.
     channels = sorted((n["channel"], n["ok"], n["error"]) for n in report["notifications"])
-    assert channels == [("mail", True, None), ("mail", True, None), ("ops-ding", True, None),
-                        ("ops-feishu", True, None), ("ops-feishu", True, None)]
+    assert channels == [
+        ("mail", True, None),
+        ("mail", True, None),
+        ("ops-ding", True, None),
+        ("ops-feishu", True, None),
+        ("ops-feishu", True, None),
+    ]
     # Feishu robot: signed and verified; message has ticket, level and command.
     cards = [r.json for r in robot_server.delivered("feishu")]
     texts = [c["card"]["elements"][0]["content"] for c in cards]
@@ -419,13 +499,17 @@ def test_config_check_refuses_literal_secrets_and_bad_calendars(desk: Desk) -> N
     text = esc.read_text(encoding="utf-8").replace(
         "channels: {}",
         "channels:\n  ops-ding: {type: dingtalk, url: 'https://oapi.dingtalk.com/robot/send?"
-        "access_token=abc', secret: SECliteral}\n")
+        "access_token=abc', secret: SECliteral}\n",
+    )
     text += "notify:\n  sla_breach: [pm, boss]\n"
     esc.write_text(text, encoding="utf-8")
     sla = desk.root / "sla.yaml"
-    sla.write_text(sla.read_text(encoding="utf-8").replace(
-        'hours: ["09:00-12:00", "13:30-18:00"]', 'hours: ["09:00-12:00", "11:30-18:00"]'),
-        encoding="utf-8")
+    sla.write_text(
+        sla.read_text(encoding="utf-8").replace(
+            'hours: ["09:00-12:00", "13:30-18:00"]', 'hours: ["09:00-12:00", "11:30-18:00"]'
+        ),
+        encoding="utf-8",
+    )
     result = desk.run("config", "check", now=T0)
     assert result.exit_code == 1
     out = result.stdout
@@ -441,10 +525,12 @@ def test_config_check_refuses_literal_secrets_and_bad_calendars(desk: Desk) -> N
 
 def test_new_still_registers_when_rules_are_broken(desk: Desk) -> None:
     esc = desk.root / "escalation.yaml"
-    esc.write_text(esc.read_text(encoding="utf-8").replace("P1: {0h: pm,", "P1: {0h: boss,"),
-                   encoding="utf-8")
-    result = desk.run("new", "--title", "t", "--type", "failure", "--reporter", "r",
-                      "--priority", "P1", now=T0)
+    esc.write_text(
+        esc.read_text(encoding="utf-8").replace("P1: {0h: pm,", "P1: {0h: boss,"), encoding="utf-8"
+    )
+    result = desk.run(
+        "new", "--title", "t", "--type", "failure", "--reporter", "r", "--priority", "P1", now=T0
+    )
     assert result.exit_code == 0
     assert "escalation not checked" in result.stderr
     assert Path(desk.ticket_path(result.stdout.strip())).exists()

@@ -16,7 +16,14 @@ EACH = 6
 
 def _new(store: Path, title: str) -> str:
     return run(
-        store, "new", "--title", title, "--type", "failure", "--reporter", "张三",
+        store,
+        "new",
+        "--title",
+        title,
+        "--type",
+        "failure",
+        "--reporter",
+        "张三",
         now="2026-11-23T10:00:00+08:00",
     ).stdout.strip()
 
@@ -24,8 +31,16 @@ def _new(store: Path, title: str) -> str:
 def _comment_loop(store: Path, ticket_id: str, worker: int, count: int) -> list[int]:
     codes = []
     for k in range(count):
-        proc = run(store, "comment", ticket_id, "-m", f"w{worker}-{k}", user=f"eng{worker}",
-                   now=NOW, check=False)
+        proc = run(
+            store,
+            "comment",
+            ticket_id,
+            "-m",
+            f"w{worker}-{k}",
+            user=f"eng{worker}",
+            now=NOW,
+            check=False,
+        )
         codes.append(proc.returncode)
     return codes
 
@@ -82,5 +97,9 @@ def test_clones_sync_at_the_same_time_while_writers_run(tmp_path: Path) -> None:
         fsck_clean(clone)
     trees = {git(clone, "rev-parse", "HEAD^{tree}") for clone in desk.clones}
     assert len(trees) == 1
-    assert subprocess.run(["git", "fsck", "--no-progress"], cwd=desk.remote,
-                          capture_output=True).returncode == 0
+    assert (
+        subprocess.run(
+            ["git", "fsck", "--no-progress"], cwd=desk.remote, capture_output=True
+        ).returncode
+        == 0
+    )

@@ -13,19 +13,59 @@ TITLE = "核心交换机宕机 <img src=x onerror=alert(1)>"
 
 
 def major(desk: Desk) -> str:
-    tid = desk.new(now="2026-11-23T10:00:00+08:00", title=TITLE, priority="P1",
-                   reporter="张三", phone="13800138000", dept="财务部", system="网络",
-                   module="核心交换", location="A座3楼机房", contact="李工 13900000000",
-                   source="monitoring", description="全楼断网\n<b>邮件原文</b>")
+    tid = desk.new(
+        now="2026-11-23T10:00:00+08:00",
+        title=TITLE,
+        priority="P1",
+        reporter="张三",
+        phone="13800138000",
+        dept="财务部",
+        system="网络",
+        module="核心交换",
+        location="A座3楼机房",
+        contact="李工 13900000000",
+        source="monitoring",
+        description="全楼断网\n<b>邮件原文</b>",
+    )
     for args in (
         ("accept", tid, "--at", "2026-11-23T10:05"),
         ("assign", tid, "--to", "李四", "--tier", "l1", "--at", "2026-11-23T10:10"),
-        ("escalate", tid, "--tier", "l2", "--to", "王五", "--reason", "一线无法定位",
-         "--at", "2026-11-23T10:40"),
-        ("escalate", tid, "--tier", "vendor", "--to", "华为", "--due", "2026-11-23T12:00",
-         "--reason", "需原厂分析", "--at", "2026-11-23T11:00"),
-        ("resolve", tid, "--solution", "更换主控板", "--cause", "主控板故障",
-         "--at", "2026-11-23T13:00"),
+        (
+            "escalate",
+            tid,
+            "--tier",
+            "l2",
+            "--to",
+            "王五",
+            "--reason",
+            "一线无法定位",
+            "--at",
+            "2026-11-23T10:40",
+        ),
+        (
+            "escalate",
+            tid,
+            "--tier",
+            "vendor",
+            "--to",
+            "华为",
+            "--due",
+            "2026-11-23T12:00",
+            "--reason",
+            "需原厂分析",
+            "--at",
+            "2026-11-23T11:00",
+        ),
+        (
+            "resolve",
+            tid,
+            "--solution",
+            "更换主控板",
+            "--cause",
+            "主控板故障",
+            "--at",
+            "2026-11-23T13:00",
+        ),
         ("confirm", tid, "--at", "2026-11-23T14:00"),
         ("callback", tid, "--satisfaction", "4", "-m", "用户确认恢复", "--at", "2026-11-23T15:00"),
     ):
@@ -37,15 +77,46 @@ def test_major_report_markdown_carries_the_facts(desk: Desk) -> None:
     tid = major(desk)
     text = desk.ok("report", "major", tid[-5:], now=NOW).stdout
     assert text.startswith("# 重大事件处理分析报告")
-    for fact in (tid, "P1", "张三", "13800138000", "财务部", "网络 / 核心交换", "A座3楼机房",
-                 "全楼断网", "2026-11-23 10:00", "2026-11-23 10:05", "2026-11-23 13:00",
-                 "李四", "王五", "华为", "须于 2026-11-23 12:00 前回复", "主控板故障",
-                 "更换主控板", "满意度 4/5", "用户确认", "回访", "3h 00m", "15m（24x7）",
-                 "4h（24x7）", "及时", "【待项目经理填写】", "项目经理签字"):
+    for fact in (
+        tid,
+        "P1",
+        "张三",
+        "13800138000",
+        "财务部",
+        "网络 / 核心交换",
+        "A座3楼机房",
+        "全楼断网",
+        "2026-11-23 10:00",
+        "2026-11-23 10:05",
+        "2026-11-23 13:00",
+        "李四",
+        "王五",
+        "华为",
+        "须于 2026-11-23 12:00 前回复",
+        "主控板故障",
+        "更换主控板",
+        "满意度 4/5",
+        "用户确认",
+        "回访",
+        "3h 00m",
+        "15m（24x7）",
+        "4h（24x7）",
+        "及时",
+        "【待项目经理填写】",
+        "项目经理签字",
+    ):
         assert fact in text, fact
     # Every event is in the timeline: reported, dispatched, l2, vendor, resolved …
-    for step in ("事件申告", "受理", "派单", "升级二线支持", "调用厂商支持", "解决", "用户确认",
-                 "回访"):
+    for step in (
+        "事件申告",
+        "受理",
+        "派单",
+        "升级二线支持",
+        "调用厂商支持",
+        "解决",
+        "用户确认",
+        "回访",
+    ):
         assert f"| {step} |" in text, step
     # Markup from mail stays text in Markdown.
     assert "\\<img" in text and not re.search(r"(?<!\\)<img", text)
@@ -86,18 +157,42 @@ def test_non_p1_refused_without_force(desk: Desk) -> None:
 
 
 def test_service_form(desk: Desk) -> None:
-    tid = desk.new(now="2026-11-23T10:00:00+08:00", title="打印机卡纸 <b>急</b>",
-                   priority="P3", reporter="王芳", phone="13700000000", dept="人事部",
-                   location="B座2楼", contact="赵六 13600000000", system="办公设备",
-                   module="打印", description="打印机无法出纸")
+    tid = desk.new(
+        now="2026-11-23T10:00:00+08:00",
+        title="打印机卡纸 <b>急</b>",
+        priority="P3",
+        reporter="王芳",
+        phone="13700000000",
+        dept="人事部",
+        location="B座2楼",
+        contact="赵六 13600000000",
+        system="办公设备",
+        module="打印",
+        description="打印机无法出纸",
+    )
     desk.ok("accept", tid, "--at", "2026-11-23T10:05", now=NOW)
     desk.ok("assign", tid, "--to", "李四", "--tier", "l1", "--at", "2026-11-23T10:10", now=NOW)
     desk.ok("visit", tid, "--at", "2026-11-24T14:00", "-m", "带硒鼓", now=NOW)
     text = desk.ok("print", tid, now=NOW).stdout
     assert text.startswith("# 技术服务单")
-    for fact in (tid, "王芳", "13700000000", "人事部", "B座2楼", "赵六 13600000000", "办公设备",
-                 "打印", "打印机无法出纸", "2026-11-24 14:00", "李四", "开始时间", "结束时间",
-                 "用户签字", "日期", "带硒鼓"):
+    for fact in (
+        tid,
+        "王芳",
+        "13700000000",
+        "人事部",
+        "B座2楼",
+        "赵六 13600000000",
+        "办公设备",
+        "打印",
+        "打印机无法出纸",
+        "2026-11-24 14:00",
+        "李四",
+        "开始时间",
+        "结束时间",
+        "用户签字",
+        "日期",
+        "带硒鼓",
+    ):
         assert fact in text, fact
     assert "____" in text  # blanks to fill in by hand
     html_page = desk.ok("print", tid, "--html", now=NOW).stdout
@@ -108,8 +203,17 @@ def test_service_form(desk: Desk) -> None:
 
 def test_service_form_after_resolution_shows_the_work(desk: Desk) -> None:
     tid = desk.new(now="2026-11-23T10:00:00+08:00", priority="P3")
-    desk.ok("resolve", tid, "--solution", "更换硒鼓", "--cause", "硒鼓耗尽",
-            "--at", "2026-11-23T11:00", now=NOW)
+    desk.ok(
+        "resolve",
+        tid,
+        "--solution",
+        "更换硒鼓",
+        "--cause",
+        "硒鼓耗尽",
+        "--at",
+        "2026-11-23T11:00",
+        now=NOW,
+    )
     text = desk.ok("print", tid, now=NOW).stdout
     assert "更换硒鼓" in text and "硒鼓耗尽" in text and "2026-11-23 11:00" in text
     assert "☑ 已解决" in text

@@ -26,9 +26,16 @@ def at(minutes: int) -> dt.datetime:
 def make() -> Ticket:
     change = lifecycle.register(
         "INC-261123-7KQ2M",
-        {"title": "财务系统无法登录", "type": "failure", "priority": "P3",
-         "reporter": {"name": "张三", "phone": "13800138000"}},
-        "desk", T0, T0, T0,
+        {
+            "title": "财务系统无法登录",
+            "type": "failure",
+            "priority": "P3",
+            "reporter": {"name": "张三", "phone": "13800138000"},
+        },
+        "desk",
+        T0,
+        T0,
+        T0,
     )
     return change.ticket
 
@@ -73,7 +80,9 @@ def test_fold_derives_state() -> None:
 
 def test_transition_refusal_names_allowed_commands() -> None:
     t = make()
-    with pytest.raises(TransitionError, match="allowed: accept, reject, redirect, transfer, resolve"):
+    with pytest.raises(
+        TransitionError, match="allowed: accept, reject, redirect, transfer, resolve"
+    ):
         step(t, "closed", 5)
 
 
@@ -102,15 +111,23 @@ def test_roundtrip_is_byte_stable() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from(["accepted", "commented", "pended", "resumed", "resolved",
-                                 "reopened", "complained"]), max_size=12),
-       st.text(alphabet="中文abc \n:#-'\"{}", max_size=20))
+@given(
+    st.lists(
+        st.sampled_from(
+            ["accepted", "commented", "pended", "resumed", "resolved", "reopened", "complained"]
+        ),
+        max_size=12,
+    ),
+    st.text(alphabet="中文abc \n:#-'\"{}", max_size=20),
+)
 def test_any_valid_history_roundtrips(kinds: list[str], text: str) -> None:
     t = make()
     minute = 1
     for kind in kinds:
         try:
-            t = lifecycle.record(t, kind, "x", at(minute), at(10_000), kind, text=text or None).ticket
+            t = lifecycle.record(
+                t, kind, "x", at(minute), at(10_000), kind, text=text or None
+            ).ticket
         except TransitionError:
             continue
         minute += 1
@@ -127,7 +144,10 @@ def test_any_valid_history_roundtrips(kinds: list[str], text: str) -> None:
         (lambda s: s.replace("id: INC-261123-7KQ2M", "id: ../etc"), "not an incident ID"),
         (lambda s: s.replace("type: created", "type: accepted"), "first event"),
         (lambda s: "<<<<<<< HEAD\n" + s, "conflict marker"),
-        (lambda s: s.replace("  at: 2026-11-23T10:00:00+08:00", "  at: 2026-11-23T10:00:00"), "offset"),
+        (
+            lambda s: s.replace("  at: 2026-11-23T10:00:00+08:00", "  at: 2026-11-23T10:00:00"),
+            "offset",
+        ),
     ],
 )
 def test_format_errors_have_lines(mutate, fragment: str) -> None:  # type: ignore[no-untyped-def]
@@ -149,10 +169,19 @@ def test_edit_diff_and_reason() -> None:
     t = make()
     with pytest.raises(UsageProblem, match="--reason"):
         lifecycle.edit(t, {"type": "request"}, "x", at(1), at(2))
-    change = lifecycle.edit(t, {"type": "request", "reporter.department": "财务部"}, "x", at(1), at(2), "误分类")
+    change = lifecycle.edit(
+        t, {"type": "request", "reporter.department": "财务部"}, "x", at(1), at(2), "误分类"
+    )
     assert change.ticket.type == "request"
-    assert change.ticket.fields["reporter"] == {"name": "张三", "phone": "13800138000", "department": "财务部"}
-    assert change.event.data["changes"] == {"type": ["failure", "request"], "reporter.department": [None, "财务部"]}
+    assert change.ticket.fields["reporter"] == {
+        "name": "张三",
+        "phone": "13800138000",
+        "department": "财务部",
+    }
+    assert change.event.data["changes"] == {
+        "type": ["failure", "request"],
+        "reporter.department": [None, "财务部"],
+    }
     with pytest.raises(UsageProblem, match="nothing to change"):
         lifecycle.edit(t, {"title": "财务系统无法登录"}, "x", at(1), at(2))
 

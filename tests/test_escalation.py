@@ -31,8 +31,13 @@ MATRIX = {
     "P3": {"0h": "l1", "30m": "l2", "4h": "pm", "12h": "management"},
     "P4": {"30m": "l1", "4h": "l2", "12h": "pm", "2d": "management"},
 }
-OFFSETS = {"0h": dt.timedelta(0), "30m": 30 * MIN, "4h": 4 * H, "12h": 12 * H,
-           "2d": dt.timedelta(days=2)}
+OFFSETS = {
+    "0h": dt.timedelta(0),
+    "30m": 30 * MIN,
+    "4h": 4 * H,
+    "12h": 12 * H,
+    "2d": dt.timedelta(days=2),
+}
 CELLS = [(p, after, role) for p, row in MATRIX.items() for after, role in row.items()]
 
 
@@ -40,14 +45,18 @@ def ev(n: int, at: dt.datetime, type_: str, **data: Any) -> Event:
     return Event(f"e{n}", at, "desk-wang", type_, data)
 
 
-def ticket(priority: str, *later: tuple[dt.timedelta, str, dict[str, Any]],
-           opened: dt.datetime = T0) -> Ticket:
+def ticket(
+    priority: str, *later: tuple[dt.timedelta, str, dict[str, Any]], opened: dt.datetime = T0
+) -> Ticket:
     """A ticket opened at ``opened`` with events at the given offsets."""
     events = [ev(1, opened, "created", priority=priority)]
     for i, (offset, type_, data) in enumerate(later, start=2):
         events.append(ev(i, opened + offset, type_, **data))
-    return Ticket("INC-261123-7KQ2M", {"title": "财务系统无法登录", "type": "failure",
-                                       "priority": priority}, tuple(events))
+    return Ticket(
+        "INC-261123-7KQ2M",
+        {"title": "财务系统无法登录", "type": "failure", "priority": priority},
+        tuple(events),
+    )
 
 
 def roles_due(t: Ticket, now: dt.datetime, rules: EscalationRules = RULES) -> list[tuple[str, str]]:
@@ -59,8 +68,9 @@ def test_shipped_matrix_is_the_procedures_table() -> None:
     assert shipped == MATRIX
 
 
-@pytest.mark.parametrize(("priority", "after", "role"), CELLS,
-                         ids=[f"{p}-{a}-{r}" for p, a, r in CELLS])
+@pytest.mark.parametrize(
+    ("priority", "after", "role"), CELLS, ids=[f"{p}-{a}-{r}" for p, a, r in CELLS]
+)
 def test_every_cell_fires_at_its_time_and_not_a_minute_before(
     priority: str, after: str, role: str
 ) -> None:
@@ -73,8 +83,9 @@ def test_every_cell_fires_at_its_time_and_not_a_minute_before(
     assert level == Level(role, after, due)
 
 
-@pytest.mark.parametrize(("priority", "after", "role"), CELLS,
-                         ids=[f"{p}-{a}-{r}" for p, a, r in CELLS])
+@pytest.mark.parametrize(
+    ("priority", "after", "role"), CELLS, ids=[f"{p}-{a}-{r}" for p, a, r in CELLS]
+)
 def test_a_fired_cell_never_fires_again(priority: str, after: str, role: str) -> None:
     due = T0 + OFFSETS[after]
     t = ticket(priority, (OFFSETS[after], "escalation", {"role": role, "after": after}))
@@ -92,8 +103,11 @@ def test_missed_runs_catch_up_once_in_order() -> None:
         Level("management", "2d", T0 + dt.timedelta(days=2)),
     ]
     # Two of them were recorded by an earlier run: only the others remain.
-    t = ticket("P4", (30 * MIN, "escalation", {"role": "l1", "after": "30m"}),
-               (4 * H, "escalation", {"role": "l2", "after": "4h"}))
+    t = ticket(
+        "P4",
+        (30 * MIN, "escalation", {"role": "l1", "after": "30m"}),
+        (4 * H, "escalation", {"role": "l2", "after": "4h"}),
+    )
     assert roles_due(t, late) == [("pm", "12h"), ("management", "2d")]
 
 
@@ -143,14 +157,18 @@ def test_backfill_counts_from_the_true_start() -> None:
     opened = T0 - 2 * H
     t = ticket("P1", opened=opened)
     assert due_levels(t, RULES, T0) == [
-        Level("pm", "0h", opened), Level("management", "30m", opened + 30 * MIN),
+        Level("pm", "0h", opened),
+        Level("management", "30m", opened + 30 * MIN),
     ]
 
 
 def test_priority_change_brings_the_new_rows_cells() -> None:
     # Registered P3 (l1 told at 0h), raised to P1 an hour later: pm and management are due.
-    t = ticket("P1", (dt.timedelta(0), "escalation", {"role": "l1", "after": "0h"}),
-               (H, "edited", {"changes": {"priority": ["P3", "P1"]}, "reason": "全楼断网"}))
+    t = ticket(
+        "P1",
+        (dt.timedelta(0), "escalation", {"role": "l1", "after": "0h"}),
+        (H, "edited", {"changes": {"priority": ["P3", "P1"]}, "reason": "全楼断网"}),
+    )
     assert roles_due(t, T0 + H) == [("pm", "0h"), ("management", "30m")]
 
 
@@ -183,13 +201,16 @@ def test_business_row_skips_holidays() -> None:
     assert level.due_at.date() > dt.date(2026, 10, 7)
 
 
-@pytest.mark.parametrize(("row", "message"), [
-    ({"30m": "l1", "calendar": "nosuch"}, "matrix.P4.calendar: unknown calendar 'nosuch'"),
-    ({"30m": "boss"}, "matrix.P4.30m: unknown role 'boss'"),
-    ({"soon": "l1"}, "matrix.P4.soon: invalid duration"),
-    ({"30m": "l1", "0.5h": "l2"}, "matrix.P4.0.5h: invalid duration"),
-    ({"30m": "l1", "1800s": "l2"}, "matrix.P4.1800s: the same time as '30m'"),
-])
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"30m": "l1", "calendar": "nosuch"}, "matrix.P4.calendar: unknown calendar 'nosuch'"),
+        ({"30m": "boss"}, "matrix.P4.30m: unknown role 'boss'"),
+        ({"soon": "l1"}, "matrix.P4.soon: invalid duration"),
+        ({"30m": "l1", "0.5h": "l2"}, "matrix.P4.0.5h: invalid duration"),
+        ({"30m": "l1", "1800s": "l2"}, "matrix.P4.1800s: the same time as '30m'"),
+    ],
+)
 def test_matrix_errors_name_the_field(row: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match="^" + message.replace(".", r"\.").replace("(", r"\(")):
         business_rules(row)

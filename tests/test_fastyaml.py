@@ -17,11 +17,28 @@ TZ = dt.timezone(dt.timedelta(hours=8))
 scalars = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(min_value=-10**12, max_value=10**12),
+    st.integers(min_value=-(10**12), max_value=10**12),
     st.text(max_size=30),
     st.text(alphabet="中文财务系统 :#-'\"{}[],&*!|>%@`?\n\\ab01", max_size=30),
-    st.sampled_from(["13800138000", "true", "no", "null", "~", "1.5", "0x1F", "1_000", "12:30",
-                     "2026-11-23", "2026-11-23T10:00:00+08:00", "- x", "a: b", "a #b", ""]),
+    st.sampled_from(
+        [
+            "13800138000",
+            "true",
+            "no",
+            "null",
+            "~",
+            "1.5",
+            "0x1F",
+            "1_000",
+            "12:30",
+            "2026-11-23",
+            "2026-11-23T10:00:00+08:00",
+            "- x",
+            "a: b",
+            "a #b",
+            "",
+        ]
+    ),
     st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1)).map(
         lambda d: d.replace(microsecond=0, tzinfo=TZ)
     ),
@@ -60,10 +77,17 @@ def test_tickets_take_the_fast_path() -> None:
     t0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
     change = lifecycle.register(
         "INC-261123-7KQ2M",
-        {"title": "财务系统: 无法登录 #2", "type": "failure", "priority": "P3",
-         "reporter": {"name": "张三", "phone": "13800138000"},
-         "description": "第一行\n  缩进\n\n末行"},
-        "desk", t0, t0, t0,
+        {
+            "title": "财务系统: 无法登录 #2",
+            "type": "failure",
+            "priority": "P3",
+            "reporter": {"name": "张三", "phone": "13800138000"},
+            "description": "第一行\n  缩进\n\n末行",
+        },
+        "desk",
+        t0,
+        t0,
+        t0,
     )
     t = lifecycle.record(change.ticket, "accepted", "x", t0, t0, "accepted", note="it's ok")
     text = ticketfile.dumps(t.ticket)

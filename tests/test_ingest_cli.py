@@ -43,8 +43,16 @@ ID_LINE = re.compile(r"^INC-\d{6}-[0-9A-HJKMNP-TV-Z]{5}$")
 # --- helpers ------------------------------------------------------------------------
 
 
-def ingest(desk: Desk, kind: str, data: bytes | None = None, *, file: Path | None = None,
-           now: str = NOW, user: str = "mail-intake", args: tuple[str, ...] = ()) -> Result:
+def ingest(
+    desk: Desk,
+    kind: str,
+    data: bytes | None = None,
+    *,
+    file: Path | None = None,
+    now: str = NOW,
+    user: str = "mail-intake",
+    args: tuple[str, ...] = (),
+) -> Result:
     env = {"ELINKCTL_STORE": str(desk.root), "ELINKCTL_USER": user, "ELINKCTL_NOW": now}
     argv = ["ingest", kind, *args]
     if file is not None:
@@ -83,10 +91,16 @@ def assert_untouched(desk: Desk, result: Result, commits: int, tickets: int = 0)
     assert ticket_count(desk) == tickets
 
 
-def mail(subject: str = "财务系统无法登录", body: str = "今天上午起无法登录财务系统。",
-         *, sender: str = "王喆 <wangzhe@fin.example.cn>", charset: str = "utf-8",
-         message_id: str | None = None, in_reply_to: str | None = None,
-         attachments: tuple[tuple[str, bytes], ...] = ()) -> bytes:
+def mail(
+    subject: str = "财务系统无法登录",
+    body: str = "今天上午起无法登录财务系统。",
+    *,
+    sender: str = "王喆 <wangzhe@fin.example.cn>",
+    charset: str = "utf-8",
+    message_id: str | None = None,
+    in_reply_to: str | None = None,
+    attachments: tuple[tuple[str, bytes], ...] = (),
+) -> bytes:
     """A message as a client would send it, Chinese headers RFC 2047-encoded."""
     msg = EmailMessage()
     name, _, addr = sender.partition(" <")
@@ -100,8 +114,9 @@ def mail(subject: str = "财务系统无法登录", body: str = "今天上午起
         msg["References"] = in_reply_to
     msg.set_content(body, charset=charset, cte="base64")
     for filename, content in attachments:
-        msg.add_attachment(content, maintype="application", subtype="octet-stream",
-                           filename=filename)
+        msg.add_attachment(
+            content, maintype="application", subtype="octet-stream", filename=filename
+        )
     return msg.as_bytes()
 
 
@@ -116,20 +131,32 @@ def gbk_mail(subject: str, body: str, message_id: str) -> bytes:
     return msg.as_bytes()
 
 
-def am_payload(status: str = "firing", starts: str = "2026-11-23T02:01:05Z",
-               fingerprint: str = "fp-disk-01", severity: str = "warning",
-               summary: str = "磁盘空间不足", **labels: str) -> bytes:
+def am_payload(
+    status: str = "firing",
+    starts: str = "2026-11-23T02:01:05Z",
+    fingerprint: str = "fp-disk-01",
+    severity: str = "warning",
+    summary: str = "磁盘空间不足",
+    **labels: str,
+) -> bytes:
     alert: dict[str, Any] = {
         "status": status,
-        "labels": {"alertname": "DiskFull", "instance": "fin-app01:9100", "service": "财务系统",
-                   "severity": severity, **labels},
+        "labels": {
+            "alertname": "DiskFull",
+            "instance": "fin-app01:9100",
+            "service": "财务系统",
+            "severity": severity,
+            **labels,
+        },
         "annotations": {"summary": summary, "description": "/data 使用率 95%"},
         "startsAt": starts,
         "endsAt": "2026-11-23T02:20:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
         "fingerprint": fingerprint,
     }
-    return json.dumps({"version": "4", "status": status, "receiver": "desk",
-                       "alerts": [alert]}, ensure_ascii=False).encode()
+    return json.dumps(
+        {"version": "4", "status": status, "receiver": "desk", "alerts": [alert]},
+        ensure_ascii=False,
+    ).encode()
 
 
 def set_alert_rules(desk: Desk, **rules: Any) -> None:
@@ -147,8 +174,10 @@ def set_alert_rules(desk: Desk, **rules: Any) -> None:
 
 
 def test_utf8_mail_registers_an_incident_with_sender_subject_body(desk: Desk) -> None:
-    data = mail(message_id="<m1@fin.example.cn>",
-                attachments=(("错误截图.png", b"\x89PNG..."), ("日志.txt", b"log")))
+    data = mail(
+        message_id="<m1@fin.example.cn>",
+        attachments=(("错误截图.png", b"\x89PNG..."), ("日志.txt", b"log")),
+    )
     before = desk.commit_count()
     [ticket_id] = ok(ingest(desk, "email", data))
     assert desk.commit_count() == before + 1
@@ -187,8 +216,9 @@ def test_type_option_overrides_the_guess(desk: Desk) -> None:
     assert bad.exit_code == 2
 
 
-@pytest.mark.parametrize("name", ["mail_gbk_qp", "mail_multipart_attach", "mail_utf8_html",
-                                  "mail_8bit_nocharset"])
+@pytest.mark.parametrize(
+    "name", ["mail_gbk_qp", "mail_multipart_attach", "mail_utf8_html", "mail_8bit_nocharset"]
+)
 def test_committed_mail_samples_each_register_one_incident(desk: Desk, name: str) -> None:
     before = desk.commit_count()
     [ticket_id] = ok(ingest(desk, "email", file=SAMPLES / f"{name}.eml"))
@@ -204,8 +234,11 @@ def test_html_mail_markup_never_reaches_the_ticket(desk: Desk) -> None:
     msg = EmailMessage()
     msg["From"] = "attacker@example.cn"
     msg["Subject"] = "打印机\x1b[31m故障"
-    msg.set_content("<html><body><p>打印机<b>卡纸</b></p><script>alert(1)</script>"
-                    "<img src=x onerror=alert(2)></body></html>", subtype="html")
+    msg.set_content(
+        "<html><body><p>打印机<b>卡纸</b></p><script>alert(1)</script>"
+        "<img src=x onerror=alert(2)></body></html>",
+        subtype="html",
+    )
     [ticket_id] = ok(ingest(desk, "email", msg.as_bytes()))
     ticket = load(desk, ticket_id)
     assert "\x1b" not in ticket.title
@@ -220,12 +253,17 @@ def test_html_mail_markup_never_reaches_the_ticket(desk: Desk) -> None:
 def test_reply_with_id_in_subject_is_a_comment_on_that_incident(desk: Desk) -> None:
     ticket_id = desk.new(now="2026-11-23T10:00:00+08:00")
     before = desk.commit_count()
-    body = ("已经可以正常登录了，谢谢！\n\n王喆\n\n"
-            "------------------ 原始邮件 ------------------\n"
-            "发件人: IT服务台 <servicedesk@elink.example.cn>\n"
-            "主题: 财务系统无法登录\n\n> 您好，证书已更新，请再试一次。\n")
-    data = mail(subject=f"回复: Re: [{ticket_id.lower()}] 财务系统无法登录", body=body,
-                message_id="<r1@fin.example.cn>")
+    body = (
+        "已经可以正常登录了，谢谢！\n\n王喆\n\n"
+        "------------------ 原始邮件 ------------------\n"
+        "发件人: IT服务台 <servicedesk@elink.example.cn>\n"
+        "主题: 财务系统无法登录\n\n> 您好，证书已更新，请再试一次。\n"
+    )
+    data = mail(
+        subject=f"回复: Re: [{ticket_id.lower()}] 财务系统无法登录",
+        body=body,
+        message_id="<r1@fin.example.cn>",
+    )
     assert ok(ingest(desk, "email", data)) == [ticket_id]
     assert desk.commit_count() == before + 1
     assert ticket_count(desk) == 1
@@ -239,16 +277,24 @@ def test_reply_with_id_in_subject_is_a_comment_on_that_incident(desk: Desk) -> N
 
 def test_reply_threads_by_in_reply_to_without_id_in_subject(desk: Desk) -> None:
     [first] = ok(ingest(desk, "email", mail(message_id="<orig@fin.example.cn>")))
-    reply = mail(subject="Re: 财务系统无法登录", body="补充：报错截图见附件",
-                 message_id="<r2@fin.example.cn>", in_reply_to="<orig@fin.example.cn>",
-                 attachments=(("报错.png", b"png"),))
+    reply = mail(
+        subject="Re: 财务系统无法登录",
+        body="补充：报错截图见附件",
+        message_id="<r2@fin.example.cn>",
+        in_reply_to="<orig@fin.example.cn>",
+        attachments=(("报错.png", b"png"),),
+    )
     assert ok(ingest(desk, "email", reply, now="2026-11-23T11:00:00+08:00")) == [first]
     assert ticket_count(desk) == 1
     event = load(desk, first).events[-1]
     assert event.type == "commented" and "报错.png" in event.get("text")
     # ... and a reply to that reply threads by the comment's Message-ID.
-    again = mail(subject="Re: Re: 财务系统无法登录", body="又不行了",
-                 message_id="<r3@fin.example.cn>", in_reply_to="<r2@fin.example.cn>")
+    again = mail(
+        subject="Re: Re: 财务系统无法登录",
+        body="又不行了",
+        message_id="<r3@fin.example.cn>",
+        in_reply_to="<r2@fin.example.cn>",
+    )
     assert ok(ingest(desk, "email", again, now="2026-11-23T11:10:00+08:00")) == [first]
 
 
@@ -270,8 +316,12 @@ def test_the_same_mail_delivered_twice_is_recorded_once(desk: Desk) -> None:
 
 def test_key_user_by_address_and_known_reporter_reused(desk: Desk) -> None:
     path = desk.root / "sla.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace(
-        "key_users: []", "key_users: [boss@fin.example.cn]"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "key_users: []", "key_users: [boss@fin.example.cn]"
+        ),
+        encoding="utf-8",
+    )
     desk.git("commit", "-q", "-am", "key users")
     [vip] = ok(ingest(desk, "email", mail(sender="Boss <Boss@Fin.example.cn>")))
     assert load(desk, vip).fields.get("key_user") is True
@@ -281,7 +331,10 @@ def test_key_user_by_address_and_known_reporter_reused(desk: Desk) -> None:
     second = mail(subject="报销单无法提交", sender="wangzhe@fin.example.cn")
     [later] = ok(ingest(desk, "email", second, now="2026-11-23T11:00:00+08:00"))
     assert load(desk, later).fields["reporter"] == {
-        "name": "王喆", "phone": "13800138000", "department": "财务部"}
+        "name": "王喆",
+        "phone": "13800138000",
+        "department": "财务部",
+    }
 
 
 def test_oversized_body_is_truncated_with_a_note(desk: Desk) -> None:
@@ -291,12 +344,16 @@ def test_oversized_body_is_truncated_with_a_note(desk: Desk) -> None:
     assert len(description) < 70_000
 
 
-@pytest.mark.parametrize("data", [
-    (SAMPLES / "mail_malformed_binary.eml").read_bytes(),
-    (SAMPLES / "mail_malformed_noheaders.eml").read_bytes(),
-    b"",
-    b"   \n",
-], ids=["binary", "noheaders", "empty", "blank"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        (SAMPLES / "mail_malformed_binary.eml").read_bytes(),
+        (SAMPLES / "mail_malformed_noheaders.eml").read_bytes(),
+        b"",
+        b"   \n",
+    ],
+    ids=["binary", "noheaders", "empty", "blank"],
+)
 def test_malformed_mail_writes_nothing(desk: Desk, data: bytes) -> None:
     before = desk.commit_count()
     assert_untouched(desk, ingest(desk, "email", data), before)
@@ -345,8 +402,9 @@ def test_repeated_alert_stays_one_incident(desk: Desk) -> None:
     assert "already recorded" in again.stderr
     assert desk.commit_count() == before
     # It fires anew (a new startsAt) while the incident is open: folded as an event.
-    refire = ingest(desk, "alert", am_payload(starts="2026-11-23T02:40:00Z"),
-                    now="2026-11-23T10:41:00+08:00")
+    refire = ingest(
+        desk, "alert", am_payload(starts="2026-11-23T02:40:00Z"), now="2026-11-23T10:41:00+08:00"
+    )
     assert ok(refire) == [first]
     assert ticket_count(desk) == 1
     event = load(desk, first).events[-1]
@@ -369,8 +427,9 @@ def test_zabbix_problem_then_resolved_records_the_recovery(desk: Desk) -> None:
     ticket = load(desk, ticket_id)
     assert ticket.priority == "P2"
     assert ticket.events[0].get("alert_key") == "trigger:24781"
-    result = ingest(desk, "alert", file=SAMPLES / "zabbix_resolved.json",
-                    now="2026-11-23T10:43:00+08:00")
+    result = ingest(
+        desk, "alert", file=SAMPLES / "zabbix_resolved.json", now="2026-11-23T10:43:00+08:00"
+    )
     assert ok(result) == [ticket_id]
     ticket = load(desk, ticket_id)
     event = ticket.events[-1]
@@ -391,8 +450,9 @@ def test_auto_resolve_and_flapping_reopens_within_the_window(desk: Desk) -> None
     set_alert_rules(desk, auto_resolve="true", flap_window="10m")
     [ticket_id] = ok(ingest(desk, "alert", am_payload(), now="2026-11-23T10:02:00+08:00"))
     desk.ok("accept", ticket_id, now="2026-11-23T10:03:00+08:00")
-    assert ok(ingest(desk, "alert", am_payload("resolved"),
-                     now="2026-11-23T10:05:00+08:00")) == [ticket_id]
+    assert ok(ingest(desk, "alert", am_payload("resolved"), now="2026-11-23T10:05:00+08:00")) == [
+        ticket_id
+    ]
     ticket = load(desk, ticket_id)
     assert ticket.status == "resolved"
     assert ticket.events[-1].get("solution") == AUTO_RESOLVE_SOLUTION
@@ -407,8 +467,14 @@ def test_auto_resolve_and_flapping_reopens_within_the_window(desk: Desk) -> None
     assert ticket.events[-1].get("reason") == ALERT_REOPEN_REASON
     assert ticket.state.reopened == 1
     # Resolved again, and fires after the window: a new incident.
-    ok(ingest(desk, "alert", am_payload("resolved", starts="2026-11-23T02:11:00Z"),
-              now="2026-11-23T10:15:00+08:00"))
+    ok(
+        ingest(
+            desk,
+            "alert",
+            am_payload("resolved", starts="2026-11-23T02:11:00Z"),
+            now="2026-11-23T10:15:00+08:00",
+        )
+    )
     assert load(desk, ticket_id).status == "resolved"
     late = am_payload(starts="2026-11-23T02:40:00Z")
     [other] = ok(ingest(desk, "alert", late, now="2026-11-23T10:41:00+08:00"))
@@ -429,8 +495,15 @@ def test_mixed_payload_folds_and_registers_in_one_commit(desk: Desk) -> None:
     assert "2 incidents" in desk.git("log", "-1", "--format=%s")
 
 
-@pytest.mark.parametrize("name", ["alert_malformed_truncated", "alert_malformed_unknown",
-                                  "alertmanager_malformed_nolabels", "zabbix_malformed_nostatus"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "alert_malformed_truncated",
+        "alert_malformed_unknown",
+        "alertmanager_malformed_nolabels",
+        "zabbix_malformed_nostatus",
+    ],
+)
 def test_malformed_alert_samples_write_nothing(desk: Desk, name: str) -> None:
     before = desk.commit_count()
     assert_untouched(desk, ingest(desk, "alert", file=SAMPLES / f"{name}.json"), before)
@@ -473,14 +546,26 @@ def test_mail_piped_through_the_installed_script(
 ) -> None:
     env = {**subprocess_env, "ELINKCTL_USER": "mail-intake", "ELINKCTL_NOW": NOW}
     data = (SAMPLES / "mail_gbk_qp.eml").read_bytes()
-    done = subprocess.run([elinkctl_bin, "ingest", "email"], input=data, env=env,
-                          capture_output=True, timeout=60, check=False)
+    done = subprocess.run(
+        [elinkctl_bin, "ingest", "email"],
+        input=data,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr.decode()
     [ticket_id] = done.stdout.decode().split()
     assert ID_LINE.match(ticket_id)
     assert load(desk, ticket_id).fields["source"] == "email"
-    bad = subprocess.run([elinkctl_bin, "ingest", "alert"], input=b"{not json", env=env,
-                         capture_output=True, timeout=60, check=False)
+    bad = subprocess.run(
+        [elinkctl_bin, "ingest", "alert"],
+        input=b"{not json",
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert bad.returncode == 1 and bad.stdout == b""
     assert bad.stderr.decode().startswith("Error: ")
 

@@ -17,8 +17,16 @@ from elinkctl.kb import parse_article
 
 QUALITY = Path(__file__).parent / "kb_quality" / "articles"
 #: Neighbours of the articles we grow from incidents: same words, other problems.
-NEIGHBOURS = ("KB-ZAB5R", "KB-H73JN", "KB-YFCY7", "KB-0VXKB", "KB-28G7V", "KB-Z4E63",
-              "KB-ZCFSN", "KB-3GKK8")
+NEIGHBOURS = (
+    "KB-ZAB5R",
+    "KB-H73JN",
+    "KB-YFCY7",
+    "KB-0VXKB",
+    "KB-28G7V",
+    "KB-Z4E63",
+    "KB-ZCFSN",
+    "KB-3GKK8",
+)
 T0 = "2026-11-23T10:00:00+08:00"
 T1 = "2026-11-23T11:30:00+08:00"
 T2 = "2026-11-23T14:00:00+08:00"
@@ -54,9 +62,14 @@ def search_ids(desk: Desk, *query: str, extra: tuple[str, ...] = ()) -> list[str
 def vpn_desk(desk: Desk) -> tuple[Desk, str, str]:
     """A store with neighbours, one resolved incident and the article drafted from it."""
     seed_articles(desk)
-    tid = resolved(desk, "财务报销系统登录时提示证书错误",
-                   "在认证服务器上更新SSL证书并重启认证服务", system="财务系统", module="登录",
-                   description="用户打开报销系统登录页面，输入密码后提示证书错误，无法进入")
+    tid = resolved(
+        desk,
+        "财务报销系统登录时提示证书错误",
+        "在认证服务器上更新SSL证书并重启认证服务",
+        system="财务系统",
+        module="登录",
+        description="用户打开报销系统登录页面，输入密码后提示证书错误，无法进入",
+    )
     return desk, tid, add_from(desk, tid)
 
 
@@ -85,25 +98,32 @@ def test_add_from_an_open_incident_is_refused(desk: Desk) -> None:
     assert desk.commit_count() == before
 
 
-@pytest.mark.parametrize("query", [
-    "报销系统登不进去 提示证书错误",
-    "财务系统 登录 证书 error",
-    "登录财务系统时说证书有问题",
-    "ssl证书错误 进不了报销",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "报销系统登不进去 提示证书错误",
+        "财务系统 登录 证书 error",
+        "登录财务系统时说证书有问题",
+        "ssl证书错误 进不了报销",
+    ],
+)
 def test_article_found_with_other_wordings(vpn_desk: tuple[Desk, str, str], query: str) -> None:
     desk, _, kb_id = vpn_desk
     assert kb_id in search_ids(desk, query)[:3]
 
 
-@pytest.mark.parametrize(("query", "expect"), [
-    ("vpn 连不上", "KB-H73JN"),
-    ("电脑开机说账户被锁了", "KB-YFCY7"),
-    ("复印机里纸卡住了", "KB-0VXKB"),
-    ("外面发进来的email没收到", "KB-Z4E63"),
-])
-def test_seeded_articles_rank_in_top_three(vpn_desk: tuple[Desk, str, str], query: str,
-                                           expect: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "expect"),
+    [
+        ("vpn 连不上", "KB-H73JN"),
+        ("电脑开机说账户被锁了", "KB-YFCY7"),
+        ("复印机里纸卡住了", "KB-0VXKB"),
+        ("外面发进来的email没收到", "KB-Z4E63"),
+    ],
+)
+def test_seeded_articles_rank_in_top_three(
+    vpn_desk: tuple[Desk, str, str], query: str, expect: str
+) -> None:
     desk, _, _ = vpn_desk
     assert expect in search_ids(desk, query)[:3]
 
@@ -130,8 +150,17 @@ def test_search_table_shows_the_solution(vpn_desk: tuple[Desk, str, str]) -> Non
 
 def test_new_suggests_on_stderr_and_no_suggest_silences(vpn_desk: tuple[Desk, str, str]) -> None:
     desk, tid, kb_id = vpn_desk
-    args = ["new", "--title", "报销系统登录报证书错误", "--type", "failure", "--reporter", "李四",
-            "--system", "财务系统"]
+    args = [
+        "new",
+        "--title",
+        "报销系统登录报证书错误",
+        "--type",
+        "failure",
+        "--reporter",
+        "李四",
+        "--system",
+        "财务系统",
+    ]
     result = desk.ok(*args, now=T2)
     new_id = result.stdout.strip()
     assert new_id.startswith("INC-") and "\n" not in new_id
@@ -146,8 +175,9 @@ def test_new_suggests_on_stderr_and_no_suggest_silences(vpn_desk: tuple[Desk, st
 
 
 def test_new_on_an_empty_knowledge_base_suggests_nothing(desk: Desk) -> None:
-    result = desk.ok("new", "--title", "OA打不开", "--type", "failure", "--reporter", "张三",
-                     now=T0)
+    result = desk.ok(
+        "new", "--title", "OA打不开", "--type", "failure", "--reporter", "张三", now=T0
+    )
     assert "suggest:" not in result.stderr and "note: no" not in result.stderr
 
 
@@ -216,9 +246,24 @@ def test_show_list_and_id_fragments(vpn_desk: tuple[Desk, str, str]) -> None:
 
 def test_add_from_flags(desk: Desk) -> None:
     before = desk.commit_count()
-    result = desk.ok("kb", "add", "--title", "VPN客户端提示证书过期", "--system", "VPN",
-                     "--keyword", "vpn", "--keyword", "证书", "--symptom", "连接时提示证书过期",
-                     "--solution", "1. 重新导入根证书\n2. 重启客户端", user="l2-zhao", now=T2)
+    result = desk.ok(
+        "kb",
+        "add",
+        "--title",
+        "VPN客户端提示证书过期",
+        "--system",
+        "VPN",
+        "--keyword",
+        "vpn",
+        "--keyword",
+        "证书",
+        "--symptom",
+        "连接时提示证书过期",
+        "--solution",
+        "1. 重新导入根证书\n2. 重启客户端",
+        user="l2-zhao",
+        now=T2,
+    )
     kb_id = result.stdout.strip()
     assert desk.commit_count() == before + 1
     data = desk.json("kb", "show", kb_id)
@@ -226,7 +271,8 @@ def test_add_from_flags(desk: Desk) -> None:
     assert data["solution"] == "重新导入根证书" and data["author"] == "l2-zhao"
     assert data["created"] == "2026-11-23"
     assert desk.git("log", "-1", "--format=%an|%s").strip() == (
-        f"l2-zhao|{kb_id}: added VPN客户端提示证书过期")
+        f"l2-zhao|{kb_id}: added VPN客户端提示证书过期"
+    )
     assert desk.run("kb", "add", "--system", "VPN").exit_code == 2  # no title
     assert desk.run("kb", "add", "--title", "x").exit_code == 2  # no solution
 
@@ -234,11 +280,22 @@ def test_add_from_flags(desk: Desk) -> None:
 def test_edit_by_flags_one_commit(vpn_desk: tuple[Desk, str, str]) -> None:
     desk, _, kb_id = vpn_desk
     before = desk.commit_count()
-    desk.ok("kb", "edit", kb_id, "--cause", "认证服务器SSL证书到期未续", "--keyword", "证书",
-            "--reviewed", user="l2-qian", now=T2)
+    desk.ok(
+        "kb",
+        "edit",
+        kb_id,
+        "--cause",
+        "认证服务器SSL证书到期未续",
+        "--keyword",
+        "证书",
+        "--reviewed",
+        user="l2-qian",
+        now=T2,
+    )
     assert desk.commit_count() == before + 1
     assert desk.git("log", "-1", "--format=%an|%s").strip() == (
-        f"l2-qian|{kb_id}: edited keywords, reviewed, 原因")
+        f"l2-qian|{kb_id}: edited keywords, reviewed, 原因"
+    )
     data = desk.json("kb", "show", kb_id)
     assert data["sections"]["原因"] == "认证服务器SSL证书到期未续"
     assert data["sections"]["解决方案"] == "在认证服务器上更新SSL证书并重启认证服务"
@@ -248,9 +305,9 @@ def test_edit_by_flags_one_commit(vpn_desk: tuple[Desk, str, str]) -> None:
     assert desk.commit_count() == before + 1
 
 
-def test_edit_in_editor_validates_before_saving(vpn_desk: tuple[Desk, str, str],
-                                                monkeypatch: pytest.MonkeyPatch,
-                                                tmp_path: Path) -> None:
+def test_edit_in_editor_validates_before_saving(
+    vpn_desk: tuple[Desk, str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     desk, _, kb_id = vpn_desk
     from elinkctl.cli import kb as kb_cli
 
@@ -287,8 +344,9 @@ def test_edit_in_editor_validates_before_saving(vpn_desk: tuple[Desk, str, str],
 def test_bad_article_is_named_with_its_line(vpn_desk: tuple[Desk, str, str]) -> None:
     desk, _, kb_id = vpn_desk
     path = desk.root / "knowledge" / f"{kb_id}.md"
-    path.write_text(path.read_text(encoding="utf-8").replace("symptom:", "symptom: [", 1),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("symptom:", "symptom: [", 1), encoding="utf-8"
+    )
     result = desk.run("kb", "show", kb_id)
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: knowledge/{kb_id}.md line ")

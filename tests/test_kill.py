@@ -22,7 +22,14 @@ def test_sigkilled_writers_lose_no_acknowledged_event(tmp_path: Path) -> None:
     store = tmp_path / "desk"
     run(tmp_path, "init", str(store))
     ticket_id = run(
-        store, "new", "--title", "被杀的写入", "--type", "failure", "--reporter", "张三",
+        store,
+        "new",
+        "--title",
+        "被杀的写入",
+        "--type",
+        "failure",
+        "--reporter",
+        "张三",
         now="2026-11-23T10:00:00+08:00",
     ).stdout.strip()
     rng = random.Random(20261123)
@@ -81,7 +88,14 @@ def _crash_scene(tmp_path: Path, scene: str) -> tuple[Path, str]:
     root = tmp_path / "desk"
     run(tmp_path, "init", str(root))
     ticket_id = run(
-        root, "new", "--title", "现场", "--type", "failure", "--reporter", "张三",
+        root,
+        "new",
+        "--title",
+        "现场",
+        "--type",
+        "failure",
+        "--reporter",
+        "张三",
         now="2026-11-23T10:00:00+08:00",
     ).stdout.strip()
     store = Store(root)
@@ -111,8 +125,12 @@ def _crash_scene(tmp_path: Path, scene: str) -> tuple[Path, str]:
 
 
 def test_each_crash_point_is_recovered_by_the_next_command(tmp_path: Path) -> None:
-    scenes = ["journal-half-written", "ticket-half-written", "renamed-not-committed",
-              "head-moved-index-stale"]
+    scenes = [
+        "journal-half-written",
+        "ticket-half-written",
+        "renamed-not-committed",
+        "head-moved-index-stale",
+    ]
     for scene in scenes:
         root, survivor = _crash_scene(tmp_path / scene, scene)
         ticket_id = next(iter(tickets(root)))

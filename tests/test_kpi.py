@@ -29,8 +29,9 @@ def t(text: str) -> dt.datetime:
     return dt.datetime.strptime(f"2026-{text}", "%Y-%m-%d %H:%M").replace(tzinfo=SH)
 
 
-def ticket(priority: str, opened: str, *events: tuple[str, str, dict[str, Any]],
-           **fields: Any) -> Ticket:
+def ticket(
+    priority: str, opened: str, *events: tuple[str, str, dict[str, Any]], **fields: Any
+) -> Ticket:
     evs = [Event("e1", t(opened), "desk", "created", {"priority": priority})]
     for i, (kind, at, data) in enumerate(events, start=2):
         evs.append(Event(f"e{i}", t(at), "desk", kind, data))
@@ -52,8 +53,15 @@ def outcome(rc: kpi.RateCount) -> str:
 
 
 def test_timely_response_and_resolution() -> None:
-    s = one(ticket("P1", "11-23 10:00", ev("accepted", "11-23 10:10"),
-                   ev("resolved", "11-23 13:00", solution="s")), "11-30 00:00")
+    s = one(
+        ticket(
+            "P1",
+            "11-23 10:00",
+            ev("accepted", "11-23 10:10"),
+            ev("resolved", "11-23 13:00", solution="s"),
+        ),
+        "11-30 00:00",
+    )
     assert (outcome(s.response), outcome(s.resolution)) == ("timely", "timely")
     assert s.response.rate == 1.0 and s.resolution.rate == 1.0
 
@@ -61,16 +69,22 @@ def test_timely_response_and_resolution() -> None:
 def test_response_is_first_accept_contact_or_resolve() -> None:
     late = one(ticket("P1", "11-23 10:00", ev("accepted", "11-23 10:16")), "11-23 10:20")
     assert outcome(late.response) == "late"
-    direct = one(ticket("P1", "11-23 10:00", ev("resolved", "11-23 10:05", solution="s")),
-                 "11-23 11:00")
+    direct = one(
+        ticket("P1", "11-23 10:00", ev("resolved", "11-23 10:05", solution="s")), "11-23 11:00"
+    )
     assert outcome(direct.response) == "timely"
 
 
 def test_paused_time_is_not_counted_for_resolution() -> None:
     # P2 8h: 10h wall, of which 4h pending → 6h counted → timely.
-    tk = ticket("P2", "11-23 09:00", ev("accepted", "11-23 09:10"),
-                ev("pended", "11-23 10:00", reason="等用户"), ev("resumed", "11-23 14:00"),
-                ev("resolved", "11-23 19:00", solution="s"))
+    tk = ticket(
+        "P2",
+        "11-23 09:00",
+        ev("accepted", "11-23 09:10"),
+        ev("pended", "11-23 10:00", reason="等用户"),
+        ev("resumed", "11-23 14:00"),
+        ev("resolved", "11-23 19:00", solution="s"),
+    )
     s = one(tk, "11-30 00:00")
     assert outcome(s.resolution) == "timely"
     f = kpi.ticket_facts(tk, RULES)
@@ -78,17 +92,25 @@ def test_paused_time_is_not_counted_for_resolution() -> None:
     assert f["resolution_wall_s"] == 10 * 3600  # MTTR is wall time, pause included
     assert f["paused_s"] == 4 * 3600
     # The same history without the pause is late.
-    unpaused = ticket("P2", "11-23 09:00", ev("accepted", "11-23 09:10"),
-                      ev("resolved", "11-23 19:00", solution="s"))
+    unpaused = ticket(
+        "P2",
+        "11-23 09:00",
+        ev("accepted", "11-23 09:10"),
+        ev("resolved", "11-23 19:00", solution="s"),
+    )
     assert outcome(one(unpaused, "11-30 00:00").resolution) == "late"
 
 
 def test_reopened_is_measured_to_last_resolution() -> None:
     # P1 4h: first resolve at 1h would be timely; the last one at 5h is late.
-    tk = ticket("P1", "11-23 10:00", ev("accepted", "11-23 10:05"),
-                ev("resolved", "11-23 11:00", solution="a"), ev("reopened", "11-23 12:00",
-                                                                reason="又坏了"),
-                ev("resolved", "11-23 15:00", solution="b"))
+    tk = ticket(
+        "P1",
+        "11-23 10:00",
+        ev("accepted", "11-23 10:05"),
+        ev("resolved", "11-23 11:00", solution="a"),
+        ev("reopened", "11-23 12:00", reason="又坏了"),
+        ev("resolved", "11-23 15:00", solution="b"),
+    )
     s = one(tk, "11-30 00:00")
     assert outcome(s.resolution) == "late"
     assert (s.reopened, s.resolved_once, s.reopen_rate) == (1, 1, 1.0)
@@ -96,16 +118,25 @@ def test_reopened_is_measured_to_last_resolution() -> None:
 
 
 def test_reopened_and_still_open_runs_on_its_deadline() -> None:
-    tk = ticket("P1", "11-23 10:00", ev("accepted", "11-23 10:05"),
-                ev("resolved", "11-23 11:00", solution="a"),
-                ev("reopened", "11-23 12:00", reason="r"))
+    tk = ticket(
+        "P1",
+        "11-23 10:00",
+        ev("accepted", "11-23 10:05"),
+        ev("resolved", "11-23 11:00", solution="a"),
+        ev("reopened", "11-23 12:00", reason="r"),
+    )
     assert outcome(one(tk, "11-23 13:59").resolution) == "pending"
     assert outcome(one(tk, "11-23 14:00").resolution) == "late"
 
 
 def test_rejected_is_excluded_and_false_alarm_counted() -> None:
-    tk = ticket("P3", "11-23 10:00", ev("rejected", "11-23 10:05", reason="false-alarm"),
-                source="monitoring", system="监控平台")
+    tk = ticket(
+        "P3",
+        "11-23 10:00",
+        ev("rejected", "11-23 10:05", reason="false-alarm"),
+        source="monitoring",
+        system="监控平台",
+    )
     s = one(tk, "11-30 00:00")
     assert s.total == 1 and s.counted == 0
     assert s.excluded["rejected"] == 1
@@ -122,11 +153,18 @@ def test_rejected_for_scope_is_not_a_false_alarm() -> None:
     assert s.excluded["rejected"] == 1 and s.false_alarms == 0
 
 
-@pytest.mark.parametrize(("reason", "expected"), [
-    ("false-alarm", True), ("False-Alarm", True), ("false-alarm: 探针抖动", True),
-    ("false-alarm 测试", True), ("false-alarms", False), ("not a false-alarm", False),
-    (None, False),
-])
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("false-alarm", True),
+        ("False-Alarm", True),
+        ("false-alarm: 探针抖动", True),
+        ("false-alarm 测试", True),
+        ("false-alarms", False),
+        ("not a false-alarm", False),
+        (None, False),
+    ],
+)
 def test_false_alarm_reason(reason: str | None, expected: bool) -> None:
     assert kpi.is_false_alarm(reason) is expected
 
@@ -156,24 +194,33 @@ def test_open_is_pending_before_deadline() -> None:
 
 def test_open_pause_stops_the_deadline() -> None:
     # Paused after 1h of an 8h target: no deadline, pending however long it waits.
-    tk = ticket("P2", "11-23 09:00", ev("accepted", "11-23 09:10"),
-                ev("pended", "11-23 10:00", reason="等厂商"))
+    tk = ticket(
+        "P2",
+        "11-23 09:00",
+        ev("accepted", "11-23 09:10"),
+        ev("pended", "11-23 10:00", reason="等厂商"),
+    )
     f = kpi.ticket_facts(tk, RULES)
     assert f["resolution_deadline"] is None
     assert outcome(one(tk, "12-31 00:00").resolution) == "pending"
 
 
 def test_pause_after_deadline_stays_late() -> None:
-    tk = ticket("P1", "11-23 09:00", ev("accepted", "11-23 09:10"),
-                ev("pended", "11-23 14:00", reason="r"))
+    tk = ticket(
+        "P1", "11-23 09:00", ev("accepted", "11-23 09:10"), ev("pended", "11-23 14:00", reason="r")
+    )
     assert outcome(one(tk, "11-23 15:00").resolution) == "late"
 
 
 def test_business_calendar() -> None:
     # P3 (1h response, 2wd = 15h resolution on business hours) reported Friday
     # 17:30: 30 min count on Friday, the rest from Monday 09:00.
-    tk = ticket("P3", "11-20 17:30", ev("accepted", "11-23 09:20"),
-                ev("resolved", "11-23 16:00", solution="s"))
+    tk = ticket(
+        "P3",
+        "11-20 17:30",
+        ev("accepted", "11-23 09:20"),
+        ev("resolved", "11-23 16:00", solution="s"),
+    )
     f = kpi.ticket_facts(tk, RULES)
     assert f["response_sla_s"] == 50 * 60 and f["response_outcome"] == "timely"
     assert f["response_wall_s"] == (2 * 24 + 15) * 3600 + 50 * 60
@@ -186,11 +233,17 @@ def test_business_calendar() -> None:
 
 
 def test_facts_are_json_and_independent_of_now() -> None:
-    tk = ticket("P2", "11-23 09:00", ev("accepted", "11-23 09:10"),
-                ev("escalation", "11-23 09:30", role="pm", after="30m"),
-                ev("complained", "11-23 10:00", text="慢"),
-                ev("resolved", "11-23 12:00", solution="s", kb="KB-7"),
-                ev("callback", "11-23 13:00", satisfaction=4), system="OA", source="phone")
+    tk = ticket(
+        "P2",
+        "11-23 09:00",
+        ev("accepted", "11-23 09:10"),
+        ev("escalation", "11-23 09:30", role="pm", after="30m"),
+        ev("complained", "11-23 10:00", text="慢"),
+        ev("resolved", "11-23 12:00", solution="s", kb="KB-7"),
+        ev("callback", "11-23 13:00", satisfaction=4),
+        system="OA",
+        source="phone",
+    )
     f = kpi.ticket_facts(tk, RULES)
     assert json.loads(json.dumps(f, ensure_ascii=False)) == f
     assert f["escalations"] == ["pm"] and f["kb"] == ["KB-7"]
@@ -201,17 +254,34 @@ def test_facts_are_json_and_independent_of_now() -> None:
 
 
 def test_aggregate_groups_and_targets() -> None:
-    a = ticket("P1", "11-23 10:00", ev("accepted", "11-23 10:05"),
-               ev("resolved", "11-23 11:00", solution="s"))
-    b = ticket("P1", "11-23 10:00", ev("accepted", "11-23 10:30"),
-               ev("resolved", "11-23 16:00", solution="s"))
+    a = ticket(
+        "P1",
+        "11-23 10:00",
+        ev("accepted", "11-23 10:05"),
+        ev("resolved", "11-23 11:00", solution="s"),
+    )
+    b = ticket(
+        "P1",
+        "11-23 10:00",
+        ev("accepted", "11-23 10:30"),
+        ev("resolved", "11-23 16:00", solution="s"),
+    )
     c = ticket("P2", "11-23 10:00", ev("accepted", "11-23 10:05"))
-    res = kpi.aggregate((kpi.ticket_facts(x, RULES) for x in (a, b, c)), t("11-23 12:00"),
-                        by="priority", targets=kpi.KpiTargets(0.9, 0.5))
+    res = kpi.aggregate(
+        (kpi.ticket_facts(x, RULES) for x in (a, b, c)),
+        t("11-23 12:00"),
+        by="priority",
+        targets=kpi.KpiTargets(0.9, 0.5),
+    )
     out = res.to_json()
     assert out["total"] == 3
-    assert out["response"] == {"timely": 2, "late": 1, "pending": 0, "rate": 2 / 3,
-                               "below_target": True}
+    assert out["response"] == {
+        "timely": 2,
+        "late": 1,
+        "pending": 0,
+        "rate": 2 / 3,
+        "below_target": True,
+    }
     assert out["resolution"]["rate"] == 0.5 and out["resolution"]["below_target"] is False
     assert out["by"]["P1"]["resolution"]["timely"] == 1
     assert out["by"]["P2"]["resolution"]["pending"] == 1
@@ -219,8 +289,10 @@ def test_aggregate_groups_and_targets() -> None:
 
 
 def test_backlog_buckets() -> None:
-    facts = [kpi.ticket_facts(ticket("P4", opened), RULES)
-             for opened in ("11-23 09:00", "11-21 09:00", "11-01 09:00")]
+    facts = [
+        kpi.ticket_facts(ticket("P4", opened), RULES)
+        for opened in ("11-23 09:00", "11-21 09:00", "11-01 09:00")
+    ]
     s = kpi.aggregate(facts, t("11-23 12:00")).overall
     assert s.backlog == {"<1d": 1, "1-3d": 1, "7-30d": 1}
 

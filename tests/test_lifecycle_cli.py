@@ -21,26 +21,66 @@ def last_commit(desk: Desk) -> tuple[str, str, list[str]]:
 def test_p3_walked_through_the_whole_process(desk: Desk) -> None:
     tid = desk.new(
         now="2026-11-23T10:00:00+08:00",
-        phone="13800138000", dept="财务部", system="财务系统", module="登录",
-        urgency="medium", impact="medium", source="phone", location="3号楼501",
-        contact="李会计 13700000000", description="多名用户反映登录报错",
+        phone="13800138000",
+        dept="财务部",
+        system="财务系统",
+        module="登录",
+        urgency="medium",
+        impact="medium",
+        source="phone",
+        location="3号楼501",
+        contact="李会计 13700000000",
+        description="多名用户反映登录报错",
     )
     assert len(tid) == len("INC-261123-7KQ2M")
     short = tid[-5:]
     rel = f"tickets/2026/11/{tid}.yaml"
     steps = [
         (("accept", short), "desk-wang", "10:05", "in_progress", "accepted"),
-        (("assign", short, "--to", "李四", "--tier", "l1"), "desk-wang", "10:08", "in_progress",
-         "assigned to 李四 (l1)"),
-        (("contact", short, "-m", "电话联系用户"), "李四", "10:20", "in_progress", "contacted the user"),
-        (("pend", short, "--reason", "等待用户提供日志"), "李四", "10:30", "pending", "pending: 等待用户提供日志"),
+        (
+            ("assign", short, "--to", "李四", "--tier", "l1"),
+            "desk-wang",
+            "10:08",
+            "in_progress",
+            "assigned to 李四 (l1)",
+        ),
+        (
+            ("contact", short, "-m", "电话联系用户"),
+            "李四",
+            "10:20",
+            "in_progress",
+            "contacted the user",
+        ),
+        (
+            ("pend", short, "--reason", "等待用户提供日志"),
+            "李四",
+            "10:30",
+            "pending",
+            "pending: 等待用户提供日志",
+        ),
         (("resume", short), "李四", "11:30", "in_progress", "resumed"),
-        (("escalate", short, "--tier", "l2", "--to", "王五", "--reason", "一线无法定位"), "李四", "11:40",
-         "in_progress", "escalated to l2 (王五)"),
-        (("resolve", short, "--solution", "更新认证服务证书并重启"), "王五", "14:00", "resolved", "resolved"),
+        (
+            ("escalate", short, "--tier", "l2", "--to", "王五", "--reason", "一线无法定位"),
+            "李四",
+            "11:40",
+            "in_progress",
+            "escalated to l2 (王五)",
+        ),
+        (
+            ("resolve", short, "--solution", "更新认证服务证书并重启"),
+            "王五",
+            "14:00",
+            "resolved",
+            "resolved",
+        ),
         (("confirm", short), "desk-wang", "14:30", "resolved", "user confirmed the resolution"),
-        (("callback", short, "--satisfaction", "5", "-m", "用户满意"), "desk-wang", "15:00", "resolved",
-         "callback, satisfaction 5/5"),
+        (
+            ("callback", short, "--satisfaction", "5", "-m", "用户满意"),
+            "desk-wang",
+            "15:00",
+            "resolved",
+            "callback, satisfaction 5/5",
+        ),
         (("close", short), "desk-wang", "15:01", "closed", "closed"),
     ]
     commits = desk.commit_count()
@@ -65,11 +105,33 @@ def test_p3_walked_through_the_whole_process(desk: Desk) -> None:
     assert shown["pending"] == [["2026-11-23T10:30:00+08:00", "2026-11-23T11:30:00+08:00"]]
     assert shown["satisfaction"] == 5
     assert [e["type"] for e in shown["events"]] == [
-        "created", "accepted", "assigned", "contacted", "pended", "resumed", "escalated",
-        "resolved", "confirmed", "callback", "closed",
+        "created",
+        "accepted",
+        "assigned",
+        "contacted",
+        "pended",
+        "resumed",
+        "escalated",
+        "resolved",
+        "confirmed",
+        "callback",
+        "closed",
     ]
-    for key in ("id", "title", "type", "priority", "status", "tier", "assignee", "opened_at",
-                "responded_at", "resolved_at", "closed_at", "escalations", "events"):
+    for key in (
+        "id",
+        "title",
+        "type",
+        "priority",
+        "status",
+        "tier",
+        "assignee",
+        "opened_at",
+        "responded_at",
+        "resolved_at",
+        "closed_at",
+        "escalations",
+        "events",
+    ):
         assert key in shown
     assert all({"id", "at", "by", "type"} <= set(e) for e in shown["events"])
 
@@ -79,8 +141,12 @@ def test_resolve_diff_is_state_lines_plus_one_event(desk: Desk) -> None:
     desk.ok("accept", tid, now="2026-11-23T10:05:00+08:00")
     desk.ok("resolve", tid, "--solution", "重置密码", now="2026-11-23T11:00:00+08:00", user="王五")
     diff = desk.git("show", "--format=", "--unified=0", "HEAD")
-    added = [line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
-    removed = [line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
+    added = [
+        line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")
+    ]
+    removed = [
+        line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")
+    ]
     assert removed == ["-status: in_progress"]
     assert added == [
         "+status: resolved",
@@ -114,8 +180,9 @@ def test_ticket_file_is_readable_yaml(desk: Desk) -> None:
         ([("reject", "--reason", "超出范围")], ("resolve", "--solution", "x"), "cannot resolve"),
     ],
 )
-def test_refused_transitions_write_nothing(desk: Desk, setup: list[tuple[str, ...]],
-                                           args: tuple[str, ...], fragment: str) -> None:
+def test_refused_transitions_write_nothing(
+    desk: Desk, setup: list[tuple[str, ...]], args: tuple[str, ...], fragment: str
+) -> None:
     tid = desk.new()
     for step in setup:
         desk.ok(step[0], tid, *step[1:], now="2026-11-23T10:10:00+08:00")
@@ -132,9 +199,13 @@ def test_refused_transitions_write_nothing(desk: Desk, setup: list[tuple[str, ..
 
 def test_at_option_rules(desk: Desk) -> None:
     tid = desk.new(now="2026-11-23T10:00:00+08:00")
-    future = desk.run("accept", tid, "--at", "2026-11-23T11:00:00+08:00", now="2026-11-23T10:30:00+08:00")
+    future = desk.run(
+        "accept", tid, "--at", "2026-11-23T11:00:00+08:00", now="2026-11-23T10:30:00+08:00"
+    )
     assert future.exit_code == 2 and "in the future" in future.stderr
-    before = desk.run("accept", tid, "--at", "2026-11-23T09:00:00+08:00", now="2026-11-23T10:30:00+08:00")
+    before = desk.run(
+        "accept", tid, "--at", "2026-11-23T09:00:00+08:00", now="2026-11-23T10:30:00+08:00"
+    )
     assert before.exit_code == 2 and "before the incident was opened" in before.stderr
     desk.ok("accept", tid, "--at", "10:07", now="2026-11-23T10:30:00+08:00")
     assert desk.json("show", tid)["responded_at"] == "2026-11-23T10:07:00+08:00"
@@ -149,8 +220,15 @@ def test_event_recorded_in_the_past_is_placed_in_time_order(desk: Desk) -> None:
     assert [e["type"] for e in events] == ["created", "accepted", "contacted", "commented"]
     # A past event that would make history impossible is refused.
     desk.ok("resolve", tid, "--solution", "x", now="2026-11-23T13:00:00+08:00")
-    bad = desk.run("pend", tid, "--reason", "r", "--at", "2026-11-23T13:30:00+08:00",
-                   now="2026-11-23T14:00:00+08:00")
+    bad = desk.run(
+        "pend",
+        tid,
+        "--reason",
+        "r",
+        "--at",
+        "2026-11-23T13:30:00+08:00",
+        now="2026-11-23T14:00:00+08:00",
+    )
     assert bad.exit_code == 1
 
 
@@ -174,8 +252,10 @@ def test_corrupt_ticket_named_with_line_and_others_still_work(desk: Desk) -> Non
     good = desk.new(now="2026-11-23T10:00:00+08:00")
     bad = desk.new(now="2026-11-23T10:01:00+08:00")
     path = desk.ticket_path(bad)
-    path.write_text(path.read_text(encoding="utf-8").replace("type: failure", "type: [failure", 1),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("type: failure", "type: [failure", 1),
+        encoding="utf-8",
+    )
     result = desk.run("show", bad)
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: tickets/2026/11/{bad}.yaml line ")
@@ -215,8 +295,20 @@ def test_new_requires_title_type_reporter_without_a_terminal(desk: Desk) -> None
 
 
 def test_new_prints_only_the_id_and_derives_priority(desk: Desk) -> None:
-    result = desk.ok("new", "--title", "全网中断", "--type", "failure", "--reporter", "张三",
-                     "--urgency", "high", "--impact", "high", now="2026-11-23T10:00:00+08:00")
+    result = desk.ok(
+        "new",
+        "--title",
+        "全网中断",
+        "--type",
+        "failure",
+        "--reporter",
+        "张三",
+        "--urgency",
+        "high",
+        "--impact",
+        "high",
+        now="2026-11-23T10:00:00+08:00",
+    )
     tid = result.stdout.strip()
     assert result.stdout == tid + "\n"
     assert desk.json("show", tid)["priority"] == "P1"
@@ -229,41 +321,102 @@ def test_new_prints_only_the_id_and_derives_priority(desk: Desk) -> None:
 def test_key_users_sort_first_and_scope_is_opt_in(desk: Desk) -> None:
     sla = desk.root / "sla.yaml"
     text = sla.read_text(encoding="utf-8")
-    text = text.replace("key_users: []", "key_users: [钱总]").replace("scope: []", "scope: [财务系统, OA系统]")
+    text = text.replace("key_users: []", "key_users: [钱总]").replace(
+        "scope: []", "scope: [财务系统, OA系统]"
+    )
     sla.write_text(text, encoding="utf-8")
     p2 = desk.new(reporter="普通用户", priority="P2", system="财务系统")
     vip = desk.new(reporter="钱总", priority="P4", system="OA系统")
     assert desk.json("show", vip)["key_user"] is True
     assert [t["id"] for t in desk.json("list")] == [vip, p2]
-    refused = desk.run("new", "--title", "x", "--type", "request", "--reporter", "r", "--system", "游戏平台")
+    refused = desk.run(
+        "new", "--title", "x", "--type", "request", "--reporter", "r", "--system", "游戏平台"
+    )
     assert refused.exit_code == 2 and "not in the service scope" in refused.stderr
-    forced = desk.ok("new", "--title", "x", "--type", "request", "--reporter", "r",
-                     "--system", "游戏平台", "--force")
+    forced = desk.ok(
+        "new",
+        "--title",
+        "x",
+        "--type",
+        "request",
+        "--reporter",
+        "r",
+        "--system",
+        "游戏平台",
+        "--force",
+    )
     assert forced.stdout.strip().startswith("INC-")
 
 
 def test_backfill_rules(desk: Desk) -> None:
     now = "2026-11-23T10:00:00+08:00"
-    p1 = desk.ok("new", "--title", "核心交换机宕机", "--type", "failure", "--reporter", "监控",
-                 "--priority", "P1", "--opened-at", "2026-11-23T08:30", now=now).stdout.strip()
+    p1 = desk.ok(
+        "new",
+        "--title",
+        "核心交换机宕机",
+        "--type",
+        "failure",
+        "--reporter",
+        "监控",
+        "--priority",
+        "P1",
+        "--opened-at",
+        "2026-11-23T08:30",
+        now=now,
+    ).stdout.strip()
     shown = desk.json("show", p1)
     assert shown["opened_at"] == "2026-11-23T08:30:00+08:00"
     created = shown["events"][0]
     assert created["backfill"] is True and created["recorded_at"] == "2026-11-23T10:00:00+08:00"
     assert p1.startswith("INC-261123-")
-    refused = desk.run("new", "--title", "x", "--type", "failure", "--reporter", "r",
-                       "--priority", "P3", "--opened-at", "2026-11-23T08:30", now=now)
+    refused = desk.run(
+        "new",
+        "--title",
+        "x",
+        "--type",
+        "failure",
+        "--reporter",
+        "r",
+        "--priority",
+        "P3",
+        "--opened-at",
+        "2026-11-23T08:30",
+        now=now,
+    )
     assert refused.exit_code == 2 and "--reason" in refused.stderr
-    desk.ok("new", "--title", "x", "--type", "failure", "--reporter", "r", "--priority", "P3",
-            "--opened-at", "2026-11-23T08:30", "--reason", "电话记录补录", now=now)
+    desk.ok(
+        "new",
+        "--title",
+        "x",
+        "--type",
+        "failure",
+        "--reporter",
+        "r",
+        "--priority",
+        "P3",
+        "--opened-at",
+        "2026-11-23T08:30",
+        "--reason",
+        "电话记录补录",
+        now=now,
+    )
 
 
 def test_edit_records_changes_and_needs_reason_for_priority(desk: Desk) -> None:
     tid = desk.new(priority="P3")
     no_reason = desk.run("edit", tid, "--priority", "P2", now="2026-11-23T10:10:00+08:00")
     assert no_reason.exit_code == 2 and "--reason" in no_reason.stderr
-    desk.ok("edit", tid, "--priority", "P2", "--reason", "影响扩大", "--location", "5楼",
-            now="2026-11-23T10:10:00+08:00")
+    desk.ok(
+        "edit",
+        tid,
+        "--priority",
+        "P2",
+        "--reason",
+        "影响扩大",
+        "--location",
+        "5楼",
+        now="2026-11-23T10:10:00+08:00",
+    )
     shown = desk.json("show", tid)
     assert shown["priority"] == "P2" and shown["location"] == "5楼"
     edited = shown["events"][-1]
@@ -298,8 +451,19 @@ def test_screening_paths(desk: Desk) -> None:
 def test_reopen_and_vendor(desk: Desk) -> None:
     tid = desk.new()
     desk.ok("accept", tid, now="2026-11-23T10:05:00+08:00")
-    desk.ok("escalate", tid, "--tier", "vendor", "--to", "用友", "--due", "2026-11-24 12:00",
-            "--reason", "需原厂分析", now="2026-11-23T10:30:00+08:00")
+    desk.ok(
+        "escalate",
+        tid,
+        "--tier",
+        "vendor",
+        "--to",
+        "用友",
+        "--due",
+        "2026-11-24 12:00",
+        "--reason",
+        "需原厂分析",
+        now="2026-11-23T10:30:00+08:00",
+    )
     shown = desk.json("show", tid)
     assert shown["tier"] == "vendor" and shown["vendor"] == "用友"
     assert shown["vendor_due"] == "2026-11-24T12:00:00+08:00"
@@ -346,13 +510,18 @@ def test_store_discovery_from_a_subdirectory(desk: Desk, elinkctl_bin: str, tmp_
     env.update(ELINKCTL_USER="desk-wang", ELINKCTL_NOW="2026-11-23T10:00:00+08:00")
     proc = subprocess.run(
         [elinkctl_bin, "new", "--title", "网络慢", "--type", "failure", "--reporter", "张三"],
-        cwd=desk.root / "tickets", env=env, capture_output=True, text=True, check=False,
+        cwd=desk.root / "tickets",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     tid = proc.stdout.strip()
     assert desk.ticket_path(tid).exists()
-    nowhere = subprocess.run([elinkctl_bin, "list"], cwd=tmp_path, env=env,
-                             capture_output=True, text=True, check=False)
+    nowhere = subprocess.run(
+        [elinkctl_bin, "list"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
     assert nowhere.returncode == 1 and "no store found" in nowhere.stderr
 
 

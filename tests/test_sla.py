@@ -22,13 +22,15 @@ MIN = dt.timedelta(minutes=1)
 H = dt.timedelta(hours=1)
 
 
-def ticket(priority: str, *later: tuple[dt.timedelta, str], opened: dt.datetime = T0,
-           **created: Any) -> Ticket:
+def ticket(
+    priority: str, *later: tuple[dt.timedelta, str], opened: dt.datetime = T0, **created: Any
+) -> Ticket:
     events = [Event("e1", opened, "desk", "created", {"priority": priority, **created})]
     for i, (offset, type_) in enumerate(later, start=2):
         events.append(Event(f"e{i}", opened + offset, "desk", type_, {}))
-    return Ticket("INC-261123-7KQ2M", {"title": "t", "type": "failure", "priority": priority},
-                  tuple(events))
+    return Ticket(
+        "INC-261123-7KQ2M", {"title": "t", "type": "failure", "priority": priority}, tuple(events)
+    )
 
 
 def test_shipped_targets() -> None:
@@ -81,8 +83,9 @@ def test_reopened_incident_is_measured_to_its_last_resolution() -> None:
     _, resolution = clocks(t, RULES, T0 + 3 * H)
     assert resolution.done_at is None  # reopened: not resolved any more
     assert resolution.outcome == PENDING
-    t = ticket("P1", (5 * MIN, "accepted"), (H, "resolved"), (2 * H, "reopened"),
-               (5 * H, "resolved"))
+    t = ticket(
+        "P1", (5 * MIN, "accepted"), (H, "resolved"), (2 * H, "reopened"), (5 * H, "resolved")
+    )
     _, resolution = clocks(t, RULES, T0 + 6 * H)
     assert resolution.done_at == T0 + 5 * H
     assert resolution.used == 5 * H  # the hour it looked resolved counts
@@ -109,8 +112,9 @@ def test_business_calendar_p3_over_a_weekend() -> None:
     saturday = dt.datetime(2026, 11, 28, 10, 0, tzinfo=SH)
     response, _ = clocks(ticket("P3", opened=saturday), RULES, saturday)
     assert response.deadline == dt.datetime(2026, 11, 30, 10, 0, tzinfo=SH)
-    _, resolution = clocks(ticket("P3", opened=saturday), RULES,
-                           dt.datetime(2026, 11, 30, 9, 0, tzinfo=SH))
+    _, resolution = clocks(
+        ticket("P3", opened=saturday), RULES, dt.datetime(2026, 11, 30, 9, 0, tzinfo=SH)
+    )
     assert resolution.used == dt.timedelta(0)  # the weekend did not count
 
 

@@ -56,8 +56,17 @@ class Store:
         return result.stdout
 
     def new(self, opened: str, priority: str, **fields: str) -> str:
-        args = ["new", "--title", f"事件 {priority}", "--type", "failure", "--reporter", "张三",
-                "--priority", priority]
+        args = [
+            "new",
+            "--title",
+            f"事件 {priority}",
+            "--type",
+            "failure",
+            "--reporter",
+            "张三",
+            "--priority",
+            priority,
+        ]
         for key, value in fields.items():
             args += [f"--{key}", value]
         return self.ok(*args, now=opened).strip()
@@ -71,16 +80,34 @@ class Store:
 
 def _env(home: Path) -> dict[str, str]:
     gitconfig = home / ".gitconfig"
-    gitconfig.write_text("[user]\n\tname = Test Runner\n\temail = runner@example.com\n"
-                         "[init]\n\tdefaultBranch = main\n", encoding="utf-8")
-    return {"HOME": str(home), "GIT_CONFIG_GLOBAL": str(gitconfig), "GIT_CONFIG_NOSYSTEM": "1",
-            "ELINKCTL_USER": "desk-wang", "ELINKCTL_LOCK_TIMEOUT": "20"}
+    gitconfig.write_text(
+        "[user]\n\tname = Test Runner\n\temail = runner@example.com\n"
+        "[init]\n\tdefaultBranch = main\n",
+        encoding="utf-8",
+    )
+    return {
+        "HOME": str(home),
+        "GIT_CONFIG_GLOBAL": str(gitconfig),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "ELINKCTL_USER": "desk-wang",
+        "ELINKCTL_LOCK_TIMEOUT": "20",
+    }
 
 
 def build(store: Store) -> dict[str, str]:
     ids: dict[str, str] = {}
-    kb = ids["KB"] = store.ok("kb", "add", "--title", "财务系统登录失败", "--system", "财务系统",
-                              "--symptom", "无法登录", "--solution", "重启认证服务").strip()
+    kb = ids["KB"] = store.ok(
+        "kb",
+        "add",
+        "--title",
+        "财务系统登录失败",
+        "--system",
+        "财务系统",
+        "--symptom",
+        "无法登录",
+        "--solution",
+        "重启认证服务",
+    ).strip()
     a = ids["A"] = store.new("2026-11-23T10:00+08:00", "P1", system="财务系统")
     store.do("accept", a, "--at", "2026-11-23T10:10")
     store.do("assign", a, "--to", "李四", "--tier", "l1", "--at", "2026-11-23T10:20")
@@ -103,8 +130,7 @@ def build(store: Store) -> dict[str, str]:
     store.do("resolve", d, "--solution", "a", "--at", "2026-11-23T12:00")
     store.do("reopen", d, "--reason", "又坏了", "--at", "2026-11-23T13:00")
     store.do("resolve", d, "--solution", "b", "--kb", kb, "--at", "2026-11-23T18:00")
-    e = ids["E"] = store.new("2026-11-23T11:00+08:00", "P3", source="monitoring",
-                             system="监控平台")
+    e = ids["E"] = store.new("2026-11-23T11:00+08:00", "P3", source="monitoring", system="监控平台")
     store.do("reject", e, "--reason", "false-alarm", "--at", "2026-11-23T11:10")
     f = ids["F"] = store.new("2026-11-23T11:00+08:00", "P4")
     store.do("redirect", f, "--to", "change", "--at", "2026-11-23T11:10")
@@ -124,8 +150,9 @@ def build(store: Store) -> dict[str, str]:
 def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, dict[str, str]]]:
     home = tmp_path_factory.mktemp("home")
     store = Store(tmp_path_factory.mktemp("s") / "store", _env(home))
-    result = store.runner.invoke(cli, ["init", str(store.root)], env=store.env,
-                                 catch_exceptions=False)
+    result = store.runner.invoke(
+        cli, ["init", str(store.root)], env=store.env, catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     yield store, build(store)
 
@@ -157,12 +184,22 @@ def test_other_measures(data: tuple[Store, dict[str, str]]) -> None:
     assert out["reopen"] == {"reopened": 1, "resolved": 5, "rate": 0.2}
     assert out["satisfaction"]["mean"] == 4.0 and out["satisfaction"]["count"] == 2
     assert out["complaints"] == {"count": 1, "incidents": 1}
-    assert out["false_alarms"] == {"count": 1, "by_source": {"monitoring": 1},
-                                   "by_system": {"监控平台": 1}}
+    assert out["false_alarms"] == {
+        "count": 1,
+        "by_source": {"monitoring": 1},
+        "by_system": {"监控平台": 1},
+    }
     assert out["kb_reuse"] == {ids["KB"]: 2}
     assert out["backlog"] == {"<1d": 1, "1-3d": 2, "3-7d": 0, "7-30d": 0, ">30d": 0}
-    assert out["by_status"] == {"closed": 1, "in_progress": 1, "new": 1, "pending": 1,
-                                "redirected": 1, "rejected": 1, "resolved": 4}
+    assert out["by_status"] == {
+        "closed": 1,
+        "in_progress": 1,
+        "new": 1,
+        "pending": 1,
+        "redirected": 1,
+        "rejected": 1,
+        "resolved": 4,
+    }
 
 
 def test_by_priority(data: tuple[Store, dict[str, str]]) -> None:
@@ -183,8 +220,9 @@ def test_by_priority(data: tuple[Store, dict[str, str]]) -> None:
 def test_as_of_earlier_now_open_incident_is_pending(data: tuple[Store, dict[str, str]]) -> None:
     store, _ = data
     # Tuesday 16:00: G (P2, due Tue 17:00) is still pending.
-    out = json.loads(store.ok("stats", "--json", "--priority", "P2",
-                              now="2026-11-24T16:00:00+08:00"))
+    out = json.loads(
+        store.ok("stats", "--json", "--priority", "P2", now="2026-11-24T16:00:00+08:00")
+    )
     assert rc(out["resolution"]) == (1, 1, 1, 0.5)
 
 
@@ -206,7 +244,10 @@ def test_csv_parses(data: tuple[Store, dict[str, str]]) -> None:
     assert [r["group"] for r in rows] == ["P1", "P2", "P3", "P4"]
     p2 = rows[1]
     assert (p2["resolution_timely"], p2["resolution_late"], p2["resolution_pending"]) == (
-        "1", "2", "0")
+        "1",
+        "2",
+        "0",
+    )
     assert float(p2["resolution_rate"]) == pytest.approx(1 / 3, abs=1e-4)
     assert rows[3]["response_rate"] == ""  # no data is empty, never 0
     overall = list(csv.DictReader(io.StringIO(store.ok("stats", "--csv"))))
@@ -221,8 +262,16 @@ def test_table_and_explain(data: tuple[Store, dict[str, str]]) -> None:
     assert ">= 90%" in text and "BELOW TARGET" in text
     assert "1 rejected (1 false alarm), 1 redirected" in text
     explain = store.ok("stats", "--explain")
-    for words in ("timely / (timely + late)", "last resolve", "pending", "Rejected",
-                  "redirected", "MTTA", "business:", "24x7"):
+    for words in (
+        "timely / (timely + late)",
+        "last resolve",
+        "pending",
+        "Rejected",
+        "redirected",
+        "MTTA",
+        "business:",
+        "24x7",
+    ):
         assert words in explain
 
 
@@ -316,7 +365,10 @@ def test_html_trend_over_months_with_a_gap(tmp_path: Path) -> None:
     assert checker.svgs == 2
     assert checker.points == {"response": 2, "resolution": 2}
     assert [(b["data-period"], b["data-total"]) for b in checker.bars] == [
-        ("2026-08", "2"), ("2026-09", "0"), ("2026-10", "1")]
+        ("2026-08", "2"),
+        ("2026-09", "0"),
+        ("2026-10", "1"),
+    ]
     assert "<script>" not in out.read_text(encoding="utf-8")
     # --by month is the series as data, too.
     by = store.stats("--by", "month")["by"]

@@ -34,8 +34,16 @@ def comments(store: Path) -> Counter[str]:
 
 def new(store: Path, clock: Clock, title: str, user: str = "desk-wang") -> str:
     return run(
-        store, "new", "--title", title, "--type", "failure", "--reporter", "张三",
-        user=user, now=clock(),
+        store,
+        "new",
+        "--title",
+        title,
+        "--type",
+        "failure",
+        "--reporter",
+        "张三",
+        user=user,
+        now=clock(),
     ).stdout.strip()
 
 

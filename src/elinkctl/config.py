@@ -21,8 +21,17 @@ from elinkctl.timeutil import parse_duration_parts, zone
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 SLA_KEYS = {
-    "schema", "timezone", "calendars", "targets", "pause_statuses", "warn_at", "kpi",
-    "priority_matrix", "key_users", "scope", "alerts",
+    "schema",
+    "timezone",
+    "calendars",
+    "targets",
+    "pause_statuses",
+    "warn_at",
+    "kpi",
+    "priority_matrix",
+    "key_users",
+    "scope",
+    "alerts",
 }
 ESCALATION_KEYS = {"schema", "matrix", "calendars", "roles", "people", "channels", "notify"}
 
@@ -168,7 +177,11 @@ def validate(config: Config) -> list[str]:
             continue
         for key in row:
             if key not in ("response", "resolution", "calendar"):
-                add(sla, ("targets", p, key), "unknown key (expected response, resolution, calendar)")
+                add(
+                    sla,
+                    ("targets", p, key),
+                    "unknown key (expected response, resolution, calendar)",
+                )
         for key in ("response", "resolution"):
             if key not in row:
                 add(sla, ("targets", p), f"missing {key}")
@@ -206,8 +219,11 @@ def validate(config: Config) -> list[str]:
                 continue
             for impact in ("high", "medium", "low"):
                 if row.get(impact) not in PRIORITIES:
-                    add(sla, ("priority_matrix", urgency),
-                        f"impact {impact!r} must map to P1–P4, got {row.get(impact)!r}")
+                    add(
+                        sla,
+                        ("priority_matrix", urgency),
+                        f"impact {impact!r} must map to P1–P4, got {row.get(impact)!r}",
+                    )
     for key in ("key_users", "scope"):
         if not isinstance(sla.data.get(key) or [], list):
             add(sla, (key,), "must be a list")
@@ -232,7 +248,11 @@ def validate(config: Config) -> list[str]:
                 add(esc, ("matrix", p), "unknown priority (expected P1–P4)")
                 continue
             if not isinstance(row, dict):
-                add(esc, ("matrix", p), "must map elapsed time to a role, e.g. {0h: pm, 30m: management}")
+                add(
+                    esc,
+                    ("matrix", p),
+                    "must map elapsed time to a role, e.g. {0h: pm, 30m: management}",
+                )
                 continue
             for after, role in row.items():
                 if after == "calendar":
@@ -242,7 +262,11 @@ def validate(config: Config) -> list[str]:
                 if not _duration_ok(after):
                     add(esc, ("matrix", p, after), f"bad duration {after!r}")
                 if role not in ROLES:
-                    add(esc, ("matrix", p, after), f"unknown role {role!r} (expected {', '.join(ROLES)})")
+                    add(
+                        esc,
+                        ("matrix", p, after),
+                        f"unknown role {role!r} (expected {', '.join(ROLES)})",
+                    )
     for role, members in roles.items():
         if role not in ROLES:
             add(esc, ("roles", role), f"unknown role (expected {', '.join(ROLES)})")

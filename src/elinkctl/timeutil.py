@@ -37,7 +37,9 @@ def parse_time(text: str, tz: dt.tzinfo, *, now: dt.datetime | None = None) -> d
         parts = [int(p) for p in raw.split(":")]
         try:
             return base.replace(
-                hour=parts[0], minute=parts[1], second=parts[2] if len(parts) > 2 else 0,
+                hour=parts[0],
+                minute=parts[1],
+                second=parts[2] if len(parts) > 2 else 0,
                 microsecond=0,
             )
         except ValueError:

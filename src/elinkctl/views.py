@@ -12,8 +12,14 @@ from elinkctl.timeutil import format_duration
 PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
 
 STATUS_ZH = {
-    "new": "新建", "pm_review": "项目经理审核", "in_progress": "处理中", "pending": "挂起",
-    "resolved": "已解决", "closed": "已关闭", "rejected": "已退回", "redirected": "已转其他流程",
+    "new": "新建",
+    "pm_review": "项目经理审核",
+    "in_progress": "处理中",
+    "pending": "挂起",
+    "resolved": "已解决",
+    "closed": "已关闭",
+    "rejected": "已退回",
+    "redirected": "已转其他流程",
 }
 TIER_ZH = {"desk": "服务台", "l1": "一线工程师", "l2": "二线支持团队", "vendor": "厂商"}
 ROLE_ZH = {**TIER_ZH, "pm": "项目经理", "management": "管理层"}
@@ -112,13 +118,28 @@ def age(opened: dt.datetime, now: dt.datetime) -> str:
 
 
 EVENT_LABEL = {
-    "created": "registered", "accepted": "accepted", "rejected": "rejected",
-    "redirected": "redirected", "transferred": "to PM", "assigned": "assigned",
-    "contacted": "contacted", "visit_scheduled": "visit booked", "escalated": "escalated",
-    "pended": "pending", "resumed": "resumed", "resolved": "resolved", "reopened": "reopened",
-    "confirmed": "confirmed", "callback": "callback", "closed": "closed",
-    "commented": "comment", "complained": "COMPLAINT", "edited": "edited",
-    "escalation": "ESCALATION", "sla_warning": "SLA warning", "sla_breach": "SLA BREACH",
+    "created": "registered",
+    "accepted": "accepted",
+    "rejected": "rejected",
+    "redirected": "redirected",
+    "transferred": "to PM",
+    "assigned": "assigned",
+    "contacted": "contacted",
+    "visit_scheduled": "visit booked",
+    "escalated": "escalated",
+    "pended": "pending",
+    "resumed": "resumed",
+    "resolved": "resolved",
+    "reopened": "reopened",
+    "confirmed": "confirmed",
+    "callback": "callback",
+    "closed": "closed",
+    "commented": "comment",
+    "complained": "COMPLAINT",
+    "edited": "edited",
+    "escalation": "ESCALATION",
+    "sla_warning": "SLA warning",
+    "sla_breach": "SLA BREACH",
 }
 
 
@@ -184,17 +205,43 @@ def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
     owner = f"{TIER_ZH.get(s.tier, s.tier)}" + (f" / {s.assignee}" if s.assignee else "")
     rows: list[tuple[str, str]] = [
         ("status", status),
-        ("priority", f"{ticket.priority}   type {ticket.type} ({TYPE_ZH.get(ticket.type, '')})"
-         + (f"   urgency {f.get('urgency')} × impact {f.get('impact')}" if f.get("urgency") else "")),
+        (
+            "priority",
+            f"{ticket.priority}   type {ticket.type} ({TYPE_ZH.get(ticket.type, '')})"
+            + (
+                f"   urgency {f.get('urgency')} × impact {f.get('impact')}"
+                if f.get("urgency")
+                else ""
+            ),
+        ),
         ("with", owner),
     ]
     rep = f.get("reporter") or {}
     if rep:
-        rows.append(("reporter", " ".join(str(rep[k]) for k in ("name", "phone", "department") if rep.get(k))))
+        rows.append(
+            (
+                "reporter",
+                " ".join(str(rep[k]) for k in ("name", "phone", "department") if rep.get(k)),
+            )
+        )
     if f.get("location") or f.get("contact"):
-        rows.append(("location", " ".join(x for x in (f.get("location"), f.get("contact") and f"(on site: {f.get('contact')})") if x)))
+        rows.append(
+            (
+                "location",
+                " ".join(
+                    x
+                    for x in (
+                        f.get("location"),
+                        f.get("contact") and f"(on site: {f.get('contact')})",
+                    )
+                    if x
+                ),
+            )
+        )
     if f.get("system"):
-        rows.append(("system", str(f.get("system")) + (f" / {f.get('module')}" if f.get("module") else "")))
+        rows.append(
+            ("system", str(f.get("system")) + (f" / {f.get('module')}" if f.get("module") else ""))
+        )
     if f.get("source"):
         rows.append(("source", str(f.get("source"))))
     rows.append(("opened", f"{local(s.opened_at, tz)}  ({age(s.opened_at, now)} ago)"))
@@ -203,11 +250,21 @@ def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
     if s.closed_at:
         rows.append(("closed", local(s.closed_at, tz)))
     if s.vendor:
-        rows.append(("vendor", f"{s.vendor}" + (f", reply due {local(s.vendor_due, tz)}" if s.vendor_due else "")))
+        rows.append(
+            (
+                "vendor",
+                f"{s.vendor}" + (f", reply due {local(s.vendor_due, tz)}" if s.vendor_due else ""),
+            )
+        )
     if s.visit_at:
         rows.append(("visit", local(s.visit_at, tz)))
     if s.escalations:
-        rows.append(("escalated", ", ".join(f"{e.after}→{ROLE_ZH.get(e.role, e.role)}" for e in s.escalations)))
+        rows.append(
+            (
+                "escalated",
+                ", ".join(f"{e.after}→{ROLE_ZH.get(e.role, e.role)}" for e in s.escalations),
+            )
+        )
     if ticket.aliases:
         rows.append(("aliases", ", ".join(ticket.aliases)))
     width = max(len(k) for k, _ in rows)

@@ -18,23 +18,51 @@ from elinkctl.errors import ElinkError, UsageProblem
 # name -> (module, attribute, one-line help). The help is here so that
 # `elinkctl --help` does not import every command module.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "init": ("elinkctl.cli.admin", "init", "Create a new store (git repository with default rules)."),
+    "init": (
+        "elinkctl.cli.admin",
+        "init",
+        "Create a new store (git repository with default rules).",
+    ),
     "new": ("elinkctl.cli.register", "new", "Register an incident; prints its ID."),
     "edit": ("elinkctl.cli.register", "edit", "Change descriptive fields of an incident."),
     "accept": ("elinkctl.cli.lifecycle", "accept", "Screening: the incident is in scope; take it."),
-    "reject": ("elinkctl.cli.lifecycle", "reject", "Screening: out of scope; return it with a reason."),
-    "redirect": ("elinkctl.cli.lifecycle", "redirect", "Screening: a change or requirement, not an incident."),
-    "transfer": ("elinkctl.cli.lifecycle", "transfer", "Hand to the PM to decide on out-of-scope help."),
+    "reject": (
+        "elinkctl.cli.lifecycle",
+        "reject",
+        "Screening: out of scope; return it with a reason.",
+    ),
+    "redirect": (
+        "elinkctl.cli.lifecycle",
+        "redirect",
+        "Screening: a change or requirement, not an incident.",
+    ),
+    "transfer": (
+        "elinkctl.cli.lifecycle",
+        "transfer",
+        "Hand to the PM to decide on out-of-scope help.",
+    ),
     "assign": ("elinkctl.cli.lifecycle", "assign", "Dispatch to a person and tier."),
     "contact": ("elinkctl.cli.lifecycle", "contact", "Record the first contact with the user."),
     "visit": ("elinkctl.cli.lifecycle", "visit", "Book an on-site visit."),
     "escalate": ("elinkctl.cli.lifecycle", "escalate", "Functional escalation to l2 or a vendor."),
-    "pend": ("elinkctl.cli.lifecycle", "pend", "Wait on the customer or a vendor (pauses resolution)."),
+    "pend": (
+        "elinkctl.cli.lifecycle",
+        "pend",
+        "Wait on the customer or a vendor (pauses resolution).",
+    ),
     "resume": ("elinkctl.cli.lifecycle", "resume", "Resume work after pending."),
     "resolve": ("elinkctl.cli.lifecycle", "resolve", "Record the solution."),
-    "reopen": ("elinkctl.cli.lifecycle", "reopen", "The problem is back: reopen a resolved incident."),
+    "reopen": (
+        "elinkctl.cli.lifecycle",
+        "reopen",
+        "The problem is back: reopen a resolved incident.",
+    ),
     "confirm": ("elinkctl.cli.lifecycle", "confirm", "The user confirmed the resolution."),
-    "callback": ("elinkctl.cli.lifecycle", "callback", "Record the follow-up call (回访) and satisfaction."),
+    "callback": (
+        "elinkctl.cli.lifecycle",
+        "callback",
+        "Record the follow-up call (回访) and satisfaction.",
+    ),
     "close": ("elinkctl.cli.lifecycle", "close", "Close a resolved incident."),
     "comment": ("elinkctl.cli.lifecycle", "comment", "Add a note to the timeline."),
     "complain": ("elinkctl.cli.lifecycle", "complain", "Record a customer complaint (投诉)."),
@@ -45,8 +73,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "fsck": ("elinkctl.cli.admin", "fsck", "Validate every ticket in the store."),
     "check": ("elinkctl.cli.check", "check", "Cron: escalate, mark SLA deadlines, notify."),
     "stats": ("elinkctl.cli.stats", "stats", "KPIs: timely response/resolution rates and more."),
-    "report": ("elinkctl.cli.report", "report", "Documents: report major ID (重大事件处理分析报告)."),
-    "print": ("elinkctl.cli.printform", "print_", "The service ticket form (技术服务单) to take on site."),
+    "report": (
+        "elinkctl.cli.report",
+        "report",
+        "Documents: report major ID (重大事件处理分析报告).",
+    ),
+    "print": (
+        "elinkctl.cli.printform",
+        "print_",
+        "The service ticket form (技术服务单) to take on site.",
+    ),
     "kb": ("elinkctl.cli.kb", "kb", "Knowledge base (知识库): search, add, show, list, edit."),
     "sync": ("elinkctl.cli.sync", "sync", "Pull, merge and push with the shared git remote."),
     "merge-file": ("elinkctl.cli.sync", "merge_file", "git merge driver for tickets and articles."),
@@ -83,7 +119,7 @@ class LazyGroup(click.Group):
     "store",
     metavar="DIR",
     envvar="ELINKCTL_STORE",
-    help="The store (default: $ELINKCTL_STORE, else the nearest parent with sla.yaml and tickets/).",
+    help="The store (default: $ELINKCTL_STORE, else the nearest parent with sla.yaml, tickets/).",
 )
 @click.option(
     "--as",

@@ -20,8 +20,12 @@ KIND_HEAD = {
 
 
 @click.command()
-@click.option("--dry-run", "dry_run", is_flag=True,
-              help="Show what would be recorded and sent; write and send nothing.")
+@click.option(
+    "--dry-run",
+    "dry_run",
+    is_flag=True,
+    help="Show what would be recorded and sent; write and send nothing.",
+)
 @json_option
 @pass_app
 @handle_errors
@@ -45,8 +49,11 @@ def check(app: App, dry_run: bool, json_: bool) -> None:
     actor = (app.actor_opt or "").strip() or CHECK_ACTOR
     report = run_check(app.store, actor, app.now, dry_run=dry_run)
     if report.busy:
-        click.echo("note: the store is locked by another elinkctl (another check?); "
-                   "skipped — the next run catches up", err=True)
+        click.echo(
+            "note: the store is locked by another elinkctl (another check?); "
+            "skipped — the next run catches up",
+            err=True,
+        )
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     for problem in report.broken:
@@ -89,11 +96,15 @@ def summary(report: CheckReport) -> list[str]:
     prefix = "(dry run) would record " if report.dry_run else ""
     lines = [prefix + _finding_line(f) for f in report.findings]
     for f, d in report.planned:
-        lines.append(f"(dry run) would notify {f.ticket.id} via {d.channel}: "
-                     f"{', '.join(d.recipients)}")
+        lines.append(
+            f"(dry run) would notify {f.ticket.id} via {d.channel}: {', '.join(d.recipients)}"
+        )
     sent = [r for r in report.notifications if r.ok]
-    failed = [r for r in report.notifications
-              if not r.ok and not r.deferred and (r.attempts <= 1 or r.gave_up)]
+    failed = [
+        r
+        for r in report.notifications
+        if not r.ok and not r.deferred and (r.attempts <= 1 or r.gave_up)
+    ]
     if sent or failed:
         parts = [f"{len(sent)} sent"]
         if failed:

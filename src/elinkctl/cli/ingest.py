@@ -39,9 +39,13 @@ def ingest() -> None:
 
 @ingest.command()
 @click.argument("file", required=False, metavar="[FILE]")
-@click.option("--type", "type_", type=click.Choice(TYPES),
-              help="Incident type (default: consultation if the subject asks a question "
-                   "(咨询/如何/怎么), else failure).")
+@click.option(
+    "--type",
+    "type_",
+    type=click.Choice(TYPES),
+    help="Incident type (default: consultation if the subject asks a question "
+    "(咨询/如何/怎么), else failure).",
+)
 @pass_app
 @handle_errors
 def email(app: App, file: str | None, type_: str | None) -> None:

@@ -58,8 +58,9 @@ def _article_options(func: Any) -> Any:
         click.option("--cause", help="原因."),
         click.option("--solution", help="解决方案."),
         click.option("--workaround", help="临时措施."),
-        click.option("--incident", multiple=True, metavar="ID",
-                     help="A source incident (repeatable)."),
+        click.option(
+            "--incident", multiple=True, metavar="ID", help="A source incident (repeatable)."
+        ),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -83,13 +84,21 @@ def kb() -> None:
 @click.option("--limit", "-n", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--system", help="Prefer documents about this system.")
 @click.option("--module", help="Prefer documents about this module.")
-@click.option("--kind", type=click.Choice(["kb", "ticket"]),
-              help="Only articles or only past incidents.")
+@click.option(
+    "--kind", type=click.Choice(["kb", "ticket"]), help="Only articles or only past incidents."
+)
 @json_option
 @pass_app
 @handle_errors
-def search(app: App, query: tuple[str, ...], limit: int, system: str | None,
-           module: str | None, kind: str | None, json_: bool) -> None:
+def search(
+    app: App,
+    query: tuple[str, ...],
+    limit: int,
+    system: str | None,
+    module: str | None,
+    kind: str | None,
+    json_: bool,
+) -> None:
     """Search articles and resolved incidents, best first (Chinese, English or mixed).
 
     \b
@@ -100,8 +109,9 @@ def search(app: App, query: tuple[str, ...], limit: int, system: str | None,
     from elinkctl.services import kb as service
 
     store = app.store
-    hits = service.search(store, " ".join(query), limit=limit, system=system, module=module,
-                          kind=kind, on_error=_warn)
+    hits = service.search(
+        store, " ".join(query), limit=limit, system=system, module=module, kind=kind, on_error=_warn
+    )
     if json_:
         _dump([{"id": h.id, "title": h.title, "score": h.score, "kind": h.kind} for h in hits])
         return
@@ -110,15 +120,20 @@ def search(app: App, query: tuple[str, ...], limit: int, system: str | None,
         return
     from tabulate import tabulate  # after the JSON path: ~80 ms of imports with wcwidth
 
-    rows = [[h.id, h.kind, _short(h.title, 30), _short(service.solution_line(store, h), 50)]
-            for h in hits]
-    click.echo(tabulate(rows, headers=["ID", "kind", "title", "solution"],
-                        disable_numparse=True))
+    rows = [
+        [h.id, h.kind, _short(h.title, 30), _short(service.solution_line(store, h), 50)]
+        for h in hits
+    ]
+    click.echo(tabulate(rows, headers=["ID", "kind", "title", "solution"], disable_numparse=True))
 
 
 @kb.command()
-@click.option("--from", "from_id", metavar="ID",
-              help="Draft from this resolved incident (opens $EDITOR on a terminal).")
+@click.option(
+    "--from",
+    "from_id",
+    metavar="ID",
+    help="Draft from this resolved incident (opens $EDITOR on a terminal).",
+)
 @_article_options
 @pass_app
 @handle_errors
@@ -151,7 +166,8 @@ def add(app: App, from_id: str | None, **opts: Any) -> None:
         article = service.article_from_options(store, opts, actor, today)
     else:
         article = service.article_from_options(
-            store, {"title": "（待补充）", "solution": "（待补充）"}, actor, today)
+            store, {"title": "（待补充）", "solution": "（待补充）"}, actor, today
+        )
     if _interactive():
         rel = store.rel(service.article_path(store, article.id))
         edited = service.edit_in_editor(render_article(article), rel, _confirm, _tell)
@@ -181,20 +197,33 @@ def show(app: App, article_id: str, json_: bool) -> None:
 
     a = service.load_article(app.store, article_id)
     if json_:
-        _dump({
-            "id": a.id, "title": a.title, "systems": a.systems, "modules": a.modules,
-            "keywords": a.keywords, "symptom": a.symptom, "incidents": a.incidents,
-            "author": a.author,
-            "created": a.created.isoformat() if a.created else None,
-            "reviewed": a.reviewed.isoformat() if a.reviewed else None,
-            "solution": article_solution_first_line(a), "sections": a.sections(),
-            "body": a.body,
-        })
+        _dump(
+            {
+                "id": a.id,
+                "title": a.title,
+                "systems": a.systems,
+                "modules": a.modules,
+                "keywords": a.keywords,
+                "symptom": a.symptom,
+                "incidents": a.incidents,
+                "author": a.author,
+                "created": a.created.isoformat() if a.created else None,
+                "reviewed": a.reviewed.isoformat() if a.reviewed else None,
+                "solution": article_solution_first_line(a),
+                "sections": a.sections(),
+                "body": a.body,
+            }
+        )
         return
-    rows = [("系统", "、".join(a.systems)), ("模块", "、".join(a.modules)),
-            ("关键词", "、".join(a.keywords)), ("来源事件", " ".join(a.incidents)),
-            ("作者", a.author), ("创建", a.created.isoformat() if a.created else ""),
-            ("审核", a.reviewed.isoformat() if a.reviewed else "未审核")]
+    rows = [
+        ("系统", "、".join(a.systems)),
+        ("模块", "、".join(a.modules)),
+        ("关键词", "、".join(a.keywords)),
+        ("来源事件", " ".join(a.incidents)),
+        ("作者", a.author),
+        ("创建", a.created.isoformat() if a.created else ""),
+        ("审核", a.reviewed.isoformat() if a.reviewed else "未审核"),
+    ]
     click.echo(f"{a.id}  {a.title}")
     for label, value in rows:
         if value:
@@ -224,26 +253,49 @@ def list_(app: App, system: str | None, json_: bool) -> None:
         want = system.strip().casefold()
         articles = [a for a in articles if any(want in s.casefold() for s in a.systems)]
     if json_:
-        _dump([{"id": a.id, "title": a.title, "systems": a.systems, "modules": a.modules,
-                "keywords": a.keywords, "incidents": a.incidents, "author": a.author,
-                "created": a.created.isoformat() if a.created else None,
-                "reviewed": a.reviewed.isoformat() if a.reviewed else None}
-               for a in articles])
+        _dump(
+            [
+                {
+                    "id": a.id,
+                    "title": a.title,
+                    "systems": a.systems,
+                    "modules": a.modules,
+                    "keywords": a.keywords,
+                    "incidents": a.incidents,
+                    "author": a.author,
+                    "created": a.created.isoformat() if a.created else None,
+                    "reviewed": a.reviewed.isoformat() if a.reviewed else None,
+                }
+                for a in articles
+            ]
+        )
         return
     if not articles:
         click.echo("no articles", err=True)
         return
-    rows = [[a.id, _short("、".join(a.systems), 16), _short(a.title), len(a.incidents),
-             a.reviewed.isoformat() if a.reviewed else "—"] for a in articles]
-    click.echo(tabulate(rows, headers=["ID", "system", "title", "incidents", "reviewed"],
-                        disable_numparse=True))
+    rows = [
+        [
+            a.id,
+            _short("、".join(a.systems), 16),
+            _short(a.title),
+            len(a.incidents),
+            a.reviewed.isoformat() if a.reviewed else "—",
+        ]
+        for a in articles
+    ]
+    click.echo(
+        tabulate(
+            rows, headers=["ID", "system", "title", "incidents", "reviewed"], disable_numparse=True
+        )
+    )
 
 
 @kb.command()
 @click.argument("article_id", metavar="KB-ID")
 @_article_options
-@click.option("--reviewed", "mark_reviewed", is_flag=True,
-              help="Mark the article reviewed today (审核).")
+@click.option(
+    "--reviewed", "mark_reviewed", is_flag=True, help="Mark the article reviewed today (审核)."
+)
 @pass_app
 @handle_errors
 def edit(app: App, article_id: str, mark_reviewed: bool, **opts: Any) -> None:

@@ -10,7 +10,9 @@ from elinkctl.domain.lifecycle import TIERS
 from elinkctl.domain.model import Ticket
 
 
-def _simple(app: App, ticket_id: str, at: str | None, type_: str, message: str, **data: object) -> None:
+def _simple(
+    app: App, ticket_id: str, at: str | None, type_: str, message: str, **data: object
+) -> None:
     when = app.parse_time(at)
     app.mutate(
         ticket_id,
@@ -44,7 +46,11 @@ def accept(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
 
 @click.command()
 @id_argument
-@click.option("--reason", required=True, help="Why (told to the reporter); 'false-alarm' for an erroneous event.")
+@click.option(
+    "--reason",
+    required=True,
+    help="Why (told to the reporter); 'false-alarm' for an erroneous event.",
+)
 @at_option
 @pass_app
 @handle_errors
@@ -60,8 +66,13 @@ def reject(app: App, ticket_id: str, reason: str, at: str | None) -> None:
 
 @click.command()
 @id_argument
-@click.option("--to", "to", required=True, type=click.Choice(["change", "requirement"]),
-              help="The process it belongs to.")
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    type=click.Choice(["change", "requirement"]),
+    help="The process it belongs to.",
+)
 @click.option("--reason", help="What the user was told.")
 @at_option
 @pass_app
@@ -73,7 +84,9 @@ def redirect(app: App, ticket_id: str, to: str, reason: str | None, at: str | No
     Example:
       elinkctl redirect 7KQ2M --to change --reason '需走变更申请流程'
     """
-    _simple(app, ticket_id, at, "redirected", f"redirected to the {to} process", to=to, reason=reason)
+    _simple(
+        app, ticket_id, at, "redirected", f"redirected to the {to} process", to=to, reason=reason
+    )
 
 
 @click.command()
@@ -91,7 +104,15 @@ def transfer(app: App, ticket_id: str, reason: str | None, at: str | None) -> No
     Example:
       elinkctl transfer 7KQ2M --reason '客户坚持要求协助迁移个人数据'
     """
-    _simple(app, ticket_id, at, "transferred", "transferred to the PM for a decision", to="pm", reason=reason)
+    _simple(
+        app,
+        ticket_id,
+        at,
+        "transferred",
+        "transferred to the PM for a decision",
+        to="pm",
+        reason=reason,
+    )
 
 
 @click.command()
@@ -129,14 +150,18 @@ def contact(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
 
 @click.command()
 @id_argument
-@click.option("--at", "visit_time", metavar="TIME", required=True,
-              help="The appointment (ISO 8601 or HH:MM).")
+@click.option(
+    "--at", "visit_time", metavar="TIME", required=True, help="The appointment (ISO 8601 or HH:MM)."
+)
 @click.option("--note", "-m", help="Where / what to bring.")
-@click.option("--booked-at", "booked_at", metavar="TIME",
-              help="When the appointment was made (default now).")
+@click.option(
+    "--booked-at", "booked_at", metavar="TIME", help="When the appointment was made (default now)."
+)
 @pass_app
 @handle_errors
-def visit(app: App, ticket_id: str, visit_time: str, note: str | None, booked_at: str | None) -> None:
+def visit(
+    app: App, ticket_id: str, visit_time: str, note: str | None, booked_at: str | None
+) -> None:
     """Book an on-site visit (预约上门服务) for --at TIME.
 
     Here --at is the appointment, as the contract names it; when the booking
@@ -149,8 +174,15 @@ def visit(app: App, ticket_id: str, visit_time: str, note: str | None, booked_at
     """
     when = app.parse_time(visit_time, "--at")
     shown = when.strftime("%Y-%m-%d %H:%M")
-    _simple(app, ticket_id, booked_at, "visit_scheduled", f"on-site visit booked for {shown}",
-            visit_at=when, note=note)
+    _simple(
+        app,
+        ticket_id,
+        booked_at,
+        "visit_scheduled",
+        f"on-site visit booked for {shown}",
+        visit_at=when,
+        note=note,
+    )
 
 
 @click.command()
@@ -162,8 +194,15 @@ def visit(app: App, ticket_id: str, visit_time: str, note: str | None, booked_at
 @at_option
 @pass_app
 @handle_errors
-def escalate(app: App, ticket_id: str, tier: str, to: str | None, due: str | None,
-             reason: str, at: str | None) -> None:
+def escalate(
+    app: App,
+    ticket_id: str,
+    tier: str,
+    to: str | None,
+    due: str | None,
+    reason: str,
+    at: str | None,
+) -> None:
     """Functional escalation: to second-line support, or to a vendor (厂商).
 
     A vendor is called in with the customer's agreement and must reply by --due.
@@ -179,7 +218,9 @@ def escalate(app: App, ticket_id: str, tier: str, to: str | None, due: str | Non
     what = f"escalated to {tier}" + (f" ({to})" if to else "")
     if due_at:
         what += f", reply due {due_at.strftime('%Y-%m-%d %H:%M')}"
-    _simple(app, ticket_id, at, "escalated", what, tier=tier, to=to, due=due_at, reason=_reason(reason))
+    _simple(
+        app, ticket_id, at, "escalated", what, tier=tier, to=to, due=due_at, reason=_reason(reason)
+    )
 
 
 @click.command()
@@ -217,8 +258,9 @@ def resume(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
 @at_option
 @pass_app
 @handle_errors
-def resolve(app: App, ticket_id: str, solution: str, cause: str | None, kb_id: str | None,
-            at: str | None) -> None:
+def resolve(
+    app: App, ticket_id: str, solution: str, cause: str | None, kb_id: str | None, at: str | None
+) -> None:
     """Record the solution; the incident is resolved (已解决).
 
     \b
@@ -231,7 +273,9 @@ def resolve(app: App, ticket_id: str, solution: str, cause: str | None, kb_id: s
         from elinkctl.services import kb
 
         kb_id = kb.resolve_article_id(app.store, kb_id)  # unknown → exit 1, nothing written
-    _simple(app, ticket_id, at, "resolved", "resolved", solution=solution.strip(), cause=cause, kb=kb_id)
+    _simple(
+        app, ticket_id, at, "resolved", "resolved", solution=solution.strip(), cause=cause, kb=kb_id
+    )
 
 
 @click.command()
@@ -258,12 +302,16 @@ def confirm(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
 
 @click.command()
 @id_argument
-@click.option("--satisfaction", type=click.IntRange(1, 5), help="1 (very unhappy) … 5 (very satisfied).")
+@click.option(
+    "--satisfaction", type=click.IntRange(1, 5), help="1 (very unhappy) … 5 (very satisfied)."
+)
 @click.option("--note", "-m")
 @at_option
 @pass_app
 @handle_errors
-def callback(app: App, ticket_id: str, satisfaction: int | None, note: str | None, at: str | None) -> None:
+def callback(
+    app: App, ticket_id: str, satisfaction: int | None, note: str | None, at: str | None
+) -> None:
     """Record the follow-up call (回访) and the user's satisfaction.
 
     \b

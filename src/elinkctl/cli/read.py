@@ -49,18 +49,30 @@ def show(app: App, ticket_id: str, json_: bool) -> None:
 def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Filters shared by `list` and `stats`."""
     opts = [
-        click.option("--status", "statuses", multiple=True,
-                     type=click.Choice([s.value for s in Status]), help="Repeatable."),
+        click.option(
+            "--status",
+            "statuses",
+            multiple=True,
+            type=click.Choice([s.value for s in Status]),
+            help="Repeatable.",
+        ),
         click.option("--priority", "priorities", multiple=True, type=click.Choice(PRIORITIES)),
         click.option("--tier", "tiers", multiple=True, type=click.Choice(TIERS)),
         click.option("--assignee"),
         click.option("--system"),
         click.option("--type", "types", multiple=True, type=click.Choice(TYPES)),
         click.option("--open", "open_", is_flag=True, help="Only unresolved incidents."),
-        click.option("--closed", "closed", is_flag=True, help="Only resolved, closed, rejected or redirected."),
+        click.option(
+            "--closed",
+            "closed",
+            is_flag=True,
+            help="Only resolved, closed, rejected or redirected.",
+        ),
         click.option("--key-user", "key_user", is_flag=True, help="Only key users' incidents."),
         click.option("--since", metavar="DATE", help="Opened on or after."),
-        click.option("--until", metavar="DATE", help="Opened before (a date means the end of that day)."),
+        click.option(
+            "--until", metavar="DATE", help="Opened before (a date means the end of that day)."
+        ),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -104,8 +116,9 @@ def list_(app: App, json_: bool, limit: int | None, **filters: object) -> None:
         click.echo("no incidents match", err=True)
         return
     rows = [_row(t, app) for t in tickets]
-    click.echo(tabulate(rows, headers=["ID", "P", "status", "with", "age", "title"],
-                        disable_numparse=True))
+    click.echo(
+        tabulate(rows, headers=["ID", "P", "status", "with", "age", "title"], disable_numparse=True)
+    )
 
 
 def _row(t: Ticket | Summary, app: App) -> list[str]:

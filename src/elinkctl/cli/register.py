@@ -13,8 +13,11 @@ from elinkctl.domain.lifecycle import LEVELS, PRIORITIES, TYPES
 from elinkctl.domain.model import SOURCES
 from elinkctl.errors import UsageProblem
 
-REQUIRED = (("title", "Title (事件标题)"), ("type", "Type (failure/request/consultation)"),
-            ("reporter", "Reporter's name (申报人)"))
+REQUIRED = (
+    ("title", "Title (事件标题)"),
+    ("type", "Type (failure/request/consultation)"),
+    ("reporter", "Reporter's name (申报人)"),
+)
 
 
 def _interactive() -> bool:
@@ -38,10 +41,13 @@ def registration_options(func: Any) -> Any:
         click.option("--module", help="所属模块."),
         click.option("--source", type=click.Choice(SOURCES), help="来源."),
         click.option("--description", help="事件发生的情况描述."),
-        click.option("--key-user/--no-key-user", "key_user", default=None,
-                     help="关键用户 (default: from sla.yaml key_users)."),
-        click.option("--security/--no-security", "security", default=None,
-                     help="信息安全事件."),
+        click.option(
+            "--key-user/--no-key-user",
+            "key_user",
+            default=None,
+            help="关键用户 (default: from sla.yaml key_users).",
+        ),
+        click.option("--security/--no-security", "security", default=None, help="信息安全事件."),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -50,12 +56,19 @@ def registration_options(func: Any) -> Any:
 
 @click.command()
 @registration_options
-@click.option("--opened-at", metavar="TIME",
-              help="True start of an incident handled first, recorded later (先处理后补单).")
+@click.option(
+    "--opened-at",
+    metavar="TIME",
+    help="True start of an incident handled first, recorded later (先处理后补单).",
+)
 @click.option("--reason", help="Why a non-P1 incident is backfilled.")
 @click.option("--force", is_flag=True, help="Register a system outside the scope list.")
-@click.option("--no-suggest", "no_suggest", is_flag=True,
-              help="Do not list knowledge-base suggestions on stderr.")
+@click.option(
+    "--no-suggest",
+    "no_suggest",
+    is_flag=True,
+    help="Do not list knowledge-base suggestions on stderr.",
+)
 @at_option
 @pass_app
 @handle_errors
@@ -82,8 +95,9 @@ def new(app: App, **opts: Any) -> None:
                 else:
                     opts[opt] = click.prompt(prompt, err=True)
             else:
-                missing = [f"--{k}" for k, _ in REQUIRED
-                           if not opts.get("type_" if k == "type" else k)]
+                missing = [
+                    f"--{k}" for k, _ in REQUIRED if not opts.get("type_" if k == "type" else k)
+                ]
                 raise UsageProblem(f"missing {', '.join(missing)} (required to register)")
     no_suggest = opts.pop("no_suggest", False)
     result = registration.register(app, opts)

@@ -15,17 +15,32 @@ from elinkctl.errors import TicketError, UsageProblem
 
 @click.command()
 @filter_options
-@click.option("--by", "by", type=click.Choice(DIMENSIONS),
-              help="Group by a dimension; --by month over a year is the trend series.")
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(DIMENSIONS),
+    help="Group by a dimension; --by month over a year is the trend series.",
+)
 @json_option
 @click.option("csv_", "--csv", is_flag=True, help="CSV on stdout: one row per group or overall.")
-@click.option("--html", "html_file", metavar="FILE",
-              help="Also write a printable HTML report (KPI table, monthly charts).")
+@click.option(
+    "--html",
+    "html_file",
+    metavar="FILE",
+    help="Also write a printable HTML report (KPI table, monthly charts).",
+)
 @click.option("--explain", is_flag=True, help="Print how every KPI is counted, then exit.")
 @pass_app
 @handle_errors
-def stats(app: App, by: str | None, json_: bool, csv_: bool, html_file: str | None,
-          explain: bool, **filters: Any) -> None:
+def stats(
+    app: App,
+    by: str | None,
+    json_: bool,
+    csv_: bool,
+    html_file: str | None,
+    explain: bool,
+    **filters: Any,
+) -> None:
     """KPIs: timely response and resolution rates against their targets, and more.
 
     Each rate is timely / (timely + late), computed from the events with the
@@ -56,8 +71,9 @@ def stats(app: App, by: str | None, json_: bool, csv_: bool, html_file: str | No
         click.echo(f"warning: skipped {exc}", err=True)
 
     also = ("month",) if html_file else ()
-    result = svc.compute(svc.load_facts(store, rules, on_error=warn), flt, rules, app.now,
-                         by=by, also=also)
+    result = svc.compute(
+        svc.load_facts(store, rules, on_error=warn), flt, rules, app.now, by=by, also=also
+    )
     for message in svc.calendar_warnings(rules, result.years):
         click.echo(f"warning: {message}", err=True)
     if html_file:
@@ -66,8 +82,12 @@ def stats(app: App, by: str | None, json_: bool, csv_: bool, html_file: str | No
         from elinkctl.render.stats import html_report
 
         scope = _scope(filters, app)
-        page = html_report(result, title="事件管理KPI报告 Incident KPI report", scope=scope,
-                           rules_text=svc.explain(rules))
+        page = html_report(
+            result,
+            title="事件管理KPI报告 Incident KPI report",
+            scope=scope,
+            rules_text=svc.explain(rules),
+        )
         Path(html_file).write_text(page, encoding="utf-8")
         click.echo(f"wrote {html_file}", err=True)
     if json_:
@@ -91,5 +111,6 @@ def _scope(filters: dict[str, Any], app: App) -> str:
         name = key.rstrip("_").replace("_", "-")
         text = ",".join(value) if isinstance(value, tuple) else ("" if value is True else value)
         shown.append(f"--{name} {text}".rstrip())
-    return (f"as of {app.now.strftime('%Y-%m-%d %H:%M')} · "
-            + ("filters: " + " ".join(shown) if shown else "all incidents"))
+    return f"as of {app.now.strftime('%Y-%m-%d %H:%M')} · " + (
+        "filters: " + " ".join(shown) if shown else "all incidents"
+    )

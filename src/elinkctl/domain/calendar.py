@@ -200,8 +200,13 @@ class Calendar:
         if self.kind not in KINDS:
             raise ValueError(f"calendar {self.name!r}: unknown kind {self.kind!r}")
         key = (
-            self.kind, self.tz, self.hours, self.weekdays,
-            self.china_holidays, self.holidays, self.workdays,
+            self.kind,
+            self.tz,
+            self.hours,
+            self.weekdays,
+            self.china_holidays,
+            self.holidays,
+            self.workdays,
         )
         object.__setattr__(self, "_state", _shared_state(key))
 
@@ -250,8 +255,7 @@ class Calendar:
         if self.is_24x7:
             return _DAY
         minutes = sum(
-            _minutes(end, is_end=True) - _minutes(start, is_end=False)
-            for start, end in self.hours
+            _minutes(end, is_end=True) - _minutes(start, is_end=False) for start, end in self.hours
         )
         return dt.timedelta(minutes=minutes)
 
@@ -459,9 +463,7 @@ class Calendar:
 
 def _merge_pauses(pauses: Sequence[Pause]) -> list[tuple[int, int]]:
     """Pauses as sorted, disjoint ``[a, b)`` microsecond intervals; open end → ``_INF``."""
-    spans = sorted(
-        (_to_us(a), _INF if b is None else _to_us(b)) for a, b in pauses
-    )
+    spans = sorted((_to_us(a), _INF if b is None else _to_us(b)) for a, b in pauses)
     merged: list[tuple[int, int]] = []
     for a, b in spans:
         if b <= a:
@@ -495,9 +497,18 @@ def calendar_from_config(name: str, mapping: Mapping[str, Any], tz: dt.tzinfo) -
         raise ConfigError(
             f"{where}.type: unknown calendar type {kind!r} (use one of: {', '.join(KINDS)})"
         )
-    allowed = {"type"} if kind == "24x7" else {
-        "type", "hours", "weekdays", "china_holidays", "holidays", "workdays",
-    }
+    allowed = (
+        {"type"}
+        if kind == "24x7"
+        else {
+            "type",
+            "hours",
+            "weekdays",
+            "china_holidays",
+            "holidays",
+            "workdays",
+        }
+    )
     unknown = sorted(str(k) for k in mapping if k not in allowed)
     if unknown:
         raise ConfigError(
@@ -516,9 +527,7 @@ def calendar_from_config(name: str, mapping: Mapping[str, Any], tz: dt.tzinfo) -
     workdays = _parse_dates(f"{where}.workdays", mapping.get("workdays"))
     both = sorted(holidays & workdays)
     if both:
-        raise ConfigError(
-            f"{where}.workdays: {both[0].isoformat()} is also listed in holidays"
-        )
+        raise ConfigError(f"{where}.workdays: {both[0].isoformat()} is also listed in holidays")
     return Calendar(
         name=name,
         kind="business",
@@ -569,9 +578,7 @@ def _parse_weekdays(where: str, raw: object) -> frozenset[int]:
     for item in raw:
         number = _WEEKDAY_ALIASES.get(item.strip().lower()) if isinstance(item, str) else None
         if number is None:
-            raise ConfigError(
-                f"{where}: unknown weekday {item!r} (use {', '.join(WEEKDAY_NAMES)})"
-            )
+            raise ConfigError(f"{where}: unknown weekday {item!r} (use {', '.join(WEEKDAY_NAMES)})")
         days.add(number)
     return frozenset(days)
 

@@ -198,8 +198,7 @@ def due_levels(ticket: Ticket, rules: EscalationRules, now: dt.datetime) -> list
         return []
     done = fired(ticket)
     return [
-        lv for lv in schedule(ticket, rules)
-        if lv.due_at <= now and (lv.role, lv.after) not in done
+        lv for lv in schedule(ticket, rules) if lv.due_at <= now and (lv.role, lv.after) not in done
     ]
 
 

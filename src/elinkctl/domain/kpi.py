@@ -107,7 +107,7 @@ def is_false_alarm(reason: object) -> bool:
     text = str(reason or "").strip().lower()
     if not text.startswith(FALSE_ALARM):
         return False
-    rest = text[len(FALSE_ALARM):]
+    rest = text[len(FALSE_ALARM) :]
     return not rest or rest[0] in ": ，,;；"
 
 
@@ -146,9 +146,7 @@ def ticket_facts(ticket: Ticket, rules: SlaRules) -> Facts:
             reject_reason = str(ev.get("reason") or "")
         elif ev.type == "redirected":
             redirect_to = str(ev.get("to") or "")
-    paused = sum(
-        (b - a).total_seconds() for a, b in s.pauses if b is not None
-    )
+    paused = sum((b - a).total_seconds() for a, b in s.pauses if b is not None)
     fields = ticket.fields
     return {
         "v": FACTS_VERSION,
@@ -246,8 +244,12 @@ class RateCount:
         return rate is not None and rate < target
 
     def to_json(self) -> dict[str, Any]:
-        return {"timely": self.timely, "late": self.late, "pending": self.pending,
-                "rate": self.rate}
+        return {
+            "timely": self.timely,
+            "late": self.late,
+            "pending": self.pending,
+            "rate": self.rate,
+        }
 
 
 def percentile(sorted_values: Sequence[float], share: float) -> float | None:
@@ -283,8 +285,11 @@ class Durations:
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.values)
-        return {"count": len(ordered), "median_s": median(ordered),
-                "p90_s": percentile(ordered, 0.9)}
+        return {
+            "count": len(ordered),
+            "median_s": median(ordered),
+            "p90_s": percentile(ordered, 0.9),
+        }
 
 
 def _parse(value: str | None) -> dt.datetime | None:
@@ -396,12 +401,18 @@ class Summary:
         return {
             "total": self.total,
             "counted": self.counted,
-            "excluded": {"rejected": self.excluded.get("rejected", 0),
-                         "redirected": self.excluded.get("redirected", 0)},
-            "response": {**self.response.to_json(),
-                         "below_target": self.response.below(targets.response)},
-            "resolution": {**self.resolution.to_json(),
-                           "below_target": self.resolution.below(targets.resolution)},
+            "excluded": {
+                "rejected": self.excluded.get("rejected", 0),
+                "redirected": self.excluded.get("redirected", 0),
+            },
+            "response": {
+                **self.response.to_json(),
+                "below_target": self.response.below(targets.response),
+            },
+            "resolution": {
+                **self.resolution.to_json(),
+                "below_target": self.resolution.below(targets.resolution),
+            },
             "by_status": dict(sorted(self.by_status.items())),
             "by_type": dict(sorted(self.by_type.items())),
             "by_priority": dict(sorted(self.by_priority.items())),
@@ -410,11 +421,17 @@ class Summary:
             "mtta_sla": self.mtta_sla.summary(),
             "mttr_sla": self.mttr_sla.summary(),
             "backlog": {name: self.backlog.get(name, 0) for name, _ in BACKLOG_BUCKETS},
-            "reopen": {"reopened": self.reopened, "resolved": self.resolved_once,
-                       "rate": self.reopen_rate},
+            "reopen": {
+                "reopened": self.reopened,
+                "resolved": self.resolved_once,
+                "rate": self.reopen_rate,
+            },
             "complaints": {"count": self.complaints, "incidents": self.complained_incidents},
-            "satisfaction": {"mean": self.satisfaction_mean, "count": self.satisfaction_count,
-                             "callbacks": self.callbacks},
+            "satisfaction": {
+                "mean": self.satisfaction_mean,
+                "count": self.satisfaction_count,
+                "callbacks": self.callbacks,
+            },
             "escalations": dict(sorted(self.escalations.items())),
             "false_alarms": {
                 "count": self.false_alarms,

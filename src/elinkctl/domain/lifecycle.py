@@ -145,9 +145,7 @@ def record(
 # --- registration -----------------------------------------------------------
 
 
-def priority_from_matrix(
-    matrix: Mapping[str, Mapping[str, str]], urgency: str, impact: str
-) -> str:
+def priority_from_matrix(matrix: Mapping[str, Mapping[str, str]], urgency: str, impact: str) -> str:
     try:
         return str(matrix[urgency][impact])
     except KeyError:
@@ -215,7 +213,9 @@ def register(
     ordered = {k: fields[k] for k in DESCRIPTIVE_FIELDS if fields.get(k) not in (None, "")}
     ticket = Ticket(ticket_id, ordered, (event,))
     what = "registered (backfill)" if backfill else "registered"
-    return Change(ticket, f"{ticket_id}: {what} {fields.get('priority')} {fields.get('title')}", event)
+    return Change(
+        ticket, f"{ticket_id}: {what} {fields.get('priority')} {fields.get('title')}", event
+    )
 
 
 # --- descriptive edits --------------------------------------------------------

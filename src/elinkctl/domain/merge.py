@@ -204,6 +204,7 @@ def mark_superseded(events: Sequence[Event]) -> list[Event]:
 
 # --- descriptive fields --------------------------------------------------------------
 
+
 def _flat(fields: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in DESCRIPTIVE_FIELDS:
@@ -442,11 +443,7 @@ def merge_article_texts(base: str | None, ours: str, theirs: str, body_merge: Bo
             demoted = "\n".join("#" + ln if ln.startswith("#") else ln for ln in lines)
             body = f"{body_o.rstrip()}\n\n{CONFLICT_HEADING}\n\n{demoted}\n"
     if lost:
-        body = (
-            f"{body.rstrip()}\n\n{LOST_HEADING}\n\n"
-            + "\n".join(lost)
-            + "\n"
-        )
+        body = f"{body.rstrip()}\n\n{LOST_HEADING}\n\n" + "\n".join(lost) + "\n"
     head = yamlio.dump(front) if front else ""
     if not fm_o and not fm_t:
         return body

@@ -157,7 +157,16 @@ def _clock(
     else:
         outcome = PENDING
     return Clock(
-        name, target, target_text, cal.name, start, deadline, warn_from, done_at, used, outcome,
+        name,
+        target,
+        target_text,
+        cal.name,
+        start,
+        deadline,
+        warn_from,
+        done_at,
+        used,
+        outcome,
         paused_now,
     )
 
@@ -169,13 +178,29 @@ def clocks(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> tuple[Clock, Cl
         raise ConfigError(f"sla.yaml targets: no target for priority {ticket.priority!r}")
     s = ticket.state
     response = _clock(
-        "response", target.response, target.response_text, target.calendar, s.opened_at,
-        s.responded_at, now, (), rules.warn_at, False,
+        "response",
+        target.response,
+        target.response_text,
+        target.calendar,
+        s.opened_at,
+        s.responded_at,
+        now,
+        (),
+        rules.warn_at,
+        False,
     )
     pauses = paused_intervals(ticket, rules.pause_statuses)
     resolved = s.resolved_at if s.status in (Status.RESOLVED, Status.CLOSED) else None
     resolution = _clock(
-        "resolution", target.resolution, target.resolution_text, target.calendar, s.opened_at,
-        resolved, now, pauses, rules.warn_at, str(s.status) in rules.pause_statuses,
+        "resolution",
+        target.resolution,
+        target.resolution_text,
+        target.calendar,
+        s.opened_at,
+        resolved,
+        now,
+        pauses,
+        rules.warn_at,
+        str(s.status) in rules.pause_statuses,
     )
     return response, resolution

@@ -184,4 +184,12 @@ def state_mismatches(data: dict[str, Any], ticket: Ticket) -> list[str]:
     return problems
 
 
-__all__ = ["FormatError", "dumps", "loads", "from_dict", "to_dict", "state_mismatches", "derive_state"]
+__all__ = [
+    "FormatError",
+    "dumps",
+    "loads",
+    "from_dict",
+    "to_dict",
+    "state_mismatches",
+    "derive_state",
+]

@@ -10,8 +10,10 @@ import html
 
 from elinkctl.render.doc import Blank, Block, Document, Fields, Para, Signatures, Table
 
-FONTS = ('"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", '
-         '"WenQuanYi Micro Hei", sans-serif')
+FONTS = (
+    '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", '
+    '"WenQuanYi Micro Hei", sans-serif'
+)
 
 BASE_CSS = f"""
 @page {{ size: A4; margin: 15mm 14mm; }}

@@ -33,10 +33,11 @@ def _block(block: Block) -> list[str]:
         out += [f"| {escape(k)} | {_cell(v)} |" for k, v in block.rows]
         return [*out, ""]
     if isinstance(block, Table):
-        out = ["| " + " | ".join(escape(h) for h in block.headers) + " |",
-               "|" + "---|" * len(block.headers)]
-        out += ["| " + " | ".join(_cell(c, fill=False) for c in row) + " |"
-                for row in block.rows]
+        out = [
+            "| " + " | ".join(escape(h) for h in block.headers) + " |",
+            "|" + "---|" * len(block.headers),
+        ]
+        out += ["| " + " | ".join(_cell(c, fill=False) for c in row) + " |" for row in block.rows]
         return [*out, ""]
     if isinstance(block, Blank):
         return [*(["_" * 60 + "  "] * block.lines), ""]

@@ -13,10 +13,24 @@ from elinkctl.render.html import esc, page
 from elinkctl.timeutil import format_duration
 
 PRIORITY_COLOURS = (("P1", "#b71c1c"), ("P2", "#ef6c00"), ("P3", "#f9a825"), ("P4", "#90a4ae"))
-STATUS_ORDER = ("new", "pm_review", "in_progress", "pending", "resolved", "closed", "rejected",
-                "redirected")
-ROLE_LABEL = {"desk": "服务台 desk", "l1": "一线 l1", "l2": "二线 l2", "vendor": "厂商 vendor",
-              "pm": "项目经理 pm", "management": "管理层 management"}
+STATUS_ORDER = (
+    "new",
+    "pm_review",
+    "in_progress",
+    "pending",
+    "resolved",
+    "closed",
+    "rejected",
+    "redirected",
+)
+ROLE_LABEL = {
+    "desk": "服务台 desk",
+    "l1": "一线 l1",
+    "l2": "二线 l2",
+    "vendor": "厂商 vendor",
+    "pm": "项目经理 pm",
+    "management": "管理层 management",
+}
 
 
 def pct(value: float | None) -> str:
@@ -35,12 +49,24 @@ def _flag(rc: kpi.RateCount, target: float) -> str:
 
 def kpi_rows(s: kpi.Summary, targets: kpi.KpiTargets) -> list[list[str]]:
     return [
-        ["事件及时响应率 timely response", str(s.response.timely), str(s.response.late),
-         str(s.response.pending), pct(s.response.rate), f">= {targets.response:.0%}",
-         _flag(s.response, targets.response)],
-        ["事件及时解决率 timely resolution", str(s.resolution.timely), str(s.resolution.late),
-         str(s.resolution.pending), pct(s.resolution.rate), f">= {targets.resolution:.0%}",
-         _flag(s.resolution, targets.resolution)],
+        [
+            "事件及时响应率 timely response",
+            str(s.response.timely),
+            str(s.response.late),
+            str(s.response.pending),
+            pct(s.response.rate),
+            f">= {targets.response:.0%}",
+            _flag(s.response, targets.response),
+        ],
+        [
+            "事件及时解决率 timely resolution",
+            str(s.resolution.timely),
+            str(s.resolution.late),
+            str(s.resolution.pending),
+            pct(s.resolution.rate),
+            f">= {targets.resolution:.0%}",
+            _flag(s.resolution, targets.resolution),
+        ],
     ]
 
 
@@ -49,9 +75,11 @@ KPI_HEADERS = ["KPI", "timely", "late", "pending", "rate", "target", ""]
 
 def _excluded_line(s: kpi.Summary) -> str:
     rej, red = s.excluded.get("rejected", 0), s.excluded.get("redirected", 0)
-    return (f"incidents: {s.total} reported, {s.counted} counted; excluded: {rej} rejected "
-            f"({s.false_alarms} false alarm{'s' if s.false_alarms != 1 else ''}), "
-            f"{red} redirected")
+    return (
+        f"incidents: {s.total} reported, {s.counted} counted; excluded: {rej} rejected "
+        f"({s.false_alarms} false alarm{'s' if s.false_alarms != 1 else ''}), "
+        f"{red} redirected"
+    )
 
 
 def _counter_row(counter: dict[str, int], order: Sequence[str] = ()) -> list[tuple[str, int]]:
@@ -62,45 +90,87 @@ def _counter_row(counter: dict[str, int], order: Sequence[str] = ()) -> list[tup
 def text_report(result: kpi.StatsResult) -> str:
     """The readable `stats` output: rates with their targets first, then the rest."""
     s, t = result.overall, result.targets
-    out = [tabulate(kpi_rows(s, t), headers=KPI_HEADERS, disable_numparse=True,
-                    colalign=("left", "right", "right", "right", "right", "left", "left")),
-           "", _excluded_line(s), ""]
+    out = [
+        tabulate(
+            kpi_rows(s, t),
+            headers=KPI_HEADERS,
+            disable_numparse=True,
+            colalign=("left", "right", "right", "right", "right", "left", "left"),
+        ),
+        "",
+        _excluded_line(s),
+        "",
+    ]
     groups = result.by_groups()
     if result.by:
         rows = []
         for key, g in groups.items():
-            rows.append([
-                key, str(g.total), str(g.counted),
-                f"{g.response.timely}/{g.response.late}/{g.response.pending}",
-                pct(g.response.rate) + (" !" if g.response.below(t.response) else ""),
-                f"{g.resolution.timely}/{g.resolution.late}/{g.resolution.pending}",
-                pct(g.resolution.rate) + (" !" if g.resolution.below(t.resolution) else ""),
-                dur(g.mtta.summary()["median_s"]), dur(g.mttr.summary()["median_s"]),
-            ])
+            rows.append(
+                [
+                    key,
+                    str(g.total),
+                    str(g.counted),
+                    f"{g.response.timely}/{g.response.late}/{g.response.pending}",
+                    pct(g.response.rate) + (" !" if g.response.below(t.response) else ""),
+                    f"{g.resolution.timely}/{g.resolution.late}/{g.resolution.pending}",
+                    pct(g.resolution.rate) + (" !" if g.resolution.below(t.resolution) else ""),
+                    dur(g.mtta.summary()["median_s"]),
+                    dur(g.mttr.summary()["median_s"]),
+                ]
+            )
         out.append(f"by {result.by} (timely/late/pending; ! = below target):")
-        out.append(tabulate(rows, headers=[result.by, "total", "counted", "response", "rate",
-                                           "resolution", "rate", "MTTA med", "MTTR med"],
-                            disable_numparse=True))
+        out.append(
+            tabulate(
+                rows,
+                headers=[
+                    result.by,
+                    "total",
+                    "counted",
+                    "response",
+                    "rate",
+                    "resolution",
+                    "rate",
+                    "MTTA med",
+                    "MTTR med",
+                ],
+                disable_numparse=True,
+            )
+        )
         out.append("")
     status = _counter_row(dict(s.by_status), STATUS_ORDER)
     out.append("by status: " + (", ".join(f"{k} {v}" for k, v in status) or "—"))
-    out.append("by type:   " + (", ".join(f"{k} {v}" for k, v in _counter_row(dict(s.by_type)))
-                                or "—"))
+    out.append(
+        "by type:   " + (", ".join(f"{k} {v}" for k, v in _counter_row(dict(s.by_type))) or "—")
+    )
     out.append("")
     mtta, mttr = s.mtta.summary(), s.mttr.summary()
-    out.append(tabulate(
-        [["MTTA reported → response", dur(mtta["median_s"]), dur(mtta["p90_s"]), mtta["count"]],
-         ["MTTR reported → last resolution", dur(mttr["median_s"]), dur(mttr["p90_s"]),
-          mttr["count"]]],
-        headers=["wall time", "median", "p90", "n"], disable_numparse=True))
+    out.append(
+        tabulate(
+            [
+                [
+                    "MTTA reported → response",
+                    dur(mtta["median_s"]),
+                    dur(mtta["p90_s"]),
+                    mtta["count"],
+                ],
+                [
+                    "MTTR reported → last resolution",
+                    dur(mttr["median_s"]),
+                    dur(mttr["p90_s"]),
+                    mttr["count"],
+                ],
+            ],
+            headers=["wall time", "median", "p90", "n"],
+            disable_numparse=True,
+        )
+    )
     out.append("")
     backlog = ", ".join(f"{name} {s.backlog.get(name, 0)}" for name, _ in kpi.BACKLOG_BUCKETS)
     out.append(f"open backlog by age: {backlog} (total {sum(s.backlog.values())})")
     out.append(f"reopened: {s.reopened} of {s.resolved_once} resolved ({pct(s.reopen_rate)})")
     out.append(f"complaints: {s.complaints} on {s.complained_incidents} incident(s)")
     mean = "—" if s.satisfaction_mean is None else f"{s.satisfaction_mean:.2f}/5"
-    out.append(f"callback satisfaction: {mean} (n={s.satisfaction_count}; "
-               f"{s.callbacks} callbacks)")
+    out.append(f"callback satisfaction: {mean} (n={s.satisfaction_count}; {s.callbacks} callbacks)")
     esc_text = ", ".join(f"{r} {n}" for r, n in sorted(s.escalations.items())) or "none"
     out.append(f"escalations reached: {esc_text}")
     if s.false_alarms:
@@ -136,17 +206,20 @@ def month_range(keys: Sequence[str]) -> list[str]:
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]],
-           numeric: Sequence[int] = ()) -> str:
+def _table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] = ()
+) -> str:
     head = "".join(
         f'<th class="num">{esc(h)}</th>' if i in numeric else f"<th>{esc(h)}</th>"
         for i, h in enumerate(headers)
     )
     body = "".join(
-        "<tr>" + "".join(
+        "<tr>"
+        + "".join(
             f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
             for i, c in enumerate(row)
-        ) + "</tr>"
+        )
+        + "</tr>"
         for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -169,21 +242,48 @@ def html_report(
     ``result`` must include the ``month`` dimension (``aggregate(also=["month"])``).
     """
     s, t = result.overall, result.targets
-    parts = [f"<h1>{esc(title)}</h1>",
-             f'<p class="sub">{esc(scope)}</p>']
+    parts = [f"<h1>{esc(title)}</h1>", f'<p class="sub">{esc(scope)}</p>']
     kpi_table = []
-    for label, rc, target in (("事件及时响应率 timely response", s.response, t.response),
-                              ("事件及时解决率 timely resolution", s.resolution, t.resolution)):
-        status = ("低于目标 below target" if rc.below(target)
-                  else "达标 met" if rc.rate is not None else "无数据 no data")
+    for label, rc, target in (
+        ("事件及时响应率 timely response", s.response, t.response),
+        ("事件及时解决率 timely resolution", s.resolution, t.resolution),
+    ):
+        status = (
+            "低于目标 below target"
+            if rc.below(target)
+            else "达标 met"
+            if rc.rate is not None
+            else "无数据 no data"
+        )
         cls = "below" if rc.below(target) else "ok"
-        kpi_table.append([esc(label), str(rc.timely), str(rc.late), str(rc.pending),
-                          _rate_cell(rc, target), esc(f"≥ {target:.0%}"),
-                          f'<span class="{cls}">{esc(status)}</span>'])
+        kpi_table.append(
+            [
+                esc(label),
+                str(rc.timely),
+                str(rc.late),
+                str(rc.pending),
+                _rate_cell(rc, target),
+                esc(f"≥ {target:.0%}"),
+                f'<span class="{cls}">{esc(status)}</span>',
+            ]
+        )
     parts.append("<h2>关键指标 KPIs</h2>")
-    parts.append(_table(["指标 KPI", "及时 timely", "超时 late", "未到期 pending", "达成率 rate",
-                         "目标 target", ""], kpi_table, numeric=(1, 2, 3, 4)))
-    parts.append(f'<p>{esc(_excluded_line(s))}</p>')
+    parts.append(
+        _table(
+            [
+                "指标 KPI",
+                "及时 timely",
+                "超时 late",
+                "未到期 pending",
+                "达成率 rate",
+                "目标 target",
+                "",
+            ],
+            kpi_table,
+            numeric=(1, 2, 3, 4),
+        )
+    )
+    parts.append(f"<p>{esc(_excluded_line(s))}</p>")
 
     months = month_range(list(result.groups.get("month", {})))
     by_month = result.groups.get("month", {})
@@ -191,18 +291,27 @@ def html_report(
     resp = [by_month[m].response.rate if m in by_month else None for m in months]
     reso = [by_month[m].resolution.rate if m in by_month else None for m in months]
     targets = [("目标 target", t.response), ("目标 target", t.resolution)]
-    parts.append('<figure id="rates"><figcaption>及时响应率与及时解决率 Timely response and '
-                 "resolution rate by month reported</figcaption>"
-                 + svg.rate_chart("Timely rates by month", months,
-                                  [("response", "响应 response", resp),
-                                   ("resolution", "解决 resolution", reso)], targets)
-                 + "</figure>")
-    stacks = [(p, colour, [by_month[m].by_priority.get(p, 0) if m in by_month else 0
-                           for m in months]) for p, colour in PRIORITY_COLOURS]
-    parts.append('<figure id="volume"><figcaption>事件数量（按优先级）Incidents reported per '
-                 "month by priority</figcaption>"
-                 + svg.stacked_bars("Incidents by month and priority", months, stacks)
-                 + "</figure>")
+    parts.append(
+        '<figure id="rates"><figcaption>及时响应率与及时解决率 Timely response and '
+        "resolution rate by month reported</figcaption>"
+        + svg.rate_chart(
+            "Timely rates by month",
+            months,
+            [("response", "响应 response", resp), ("resolution", "解决 resolution", reso)],
+            targets,
+        )
+        + "</figure>"
+    )
+    stacks = [
+        (p, colour, [by_month[m].by_priority.get(p, 0) if m in by_month else 0 for m in months])
+        for p, colour in PRIORITY_COLOURS
+    ]
+    parts.append(
+        '<figure id="volume"><figcaption>事件数量（按优先级）Incidents reported per '
+        "month by priority</figcaption>"
+        + svg.stacked_bars("Incidents by month and priority", months, stacks)
+        + "</figure>"
+    )
     if months:
         rows = []
         for m in months:
@@ -210,60 +319,127 @@ def html_report(
             if g is None:
                 rows.append([esc(m), "0", "—", "—", "—"])
                 continue
-            rows.append([esc(m), str(g.total), str(g.counted),
-                         _rate_cell(g.response, t.response),
-                         _rate_cell(g.resolution, t.resolution)])
-        parts.append(_table(["月份 month", "事件 reported", "计入 counted", "响应率 response",
-                             "解决率 resolution"], rows, numeric=(1, 2, 3, 4)))
+            rows.append(
+                [
+                    esc(m),
+                    str(g.total),
+                    str(g.counted),
+                    _rate_cell(g.response, t.response),
+                    _rate_cell(g.resolution, t.resolution),
+                ]
+            )
+        parts.append(
+            _table(
+                [
+                    "月份 month",
+                    "事件 reported",
+                    "计入 counted",
+                    "响应率 response",
+                    "解决率 resolution",
+                ],
+                rows,
+                numeric=(1, 2, 3, 4),
+            )
+        )
 
     if result.by and result.by != "month":
         rows = []
         for key, g in result.by_groups().items():
-            rows.append([esc(key), str(g.total), str(g.counted),
-                         esc(f"{g.response.timely}/{g.response.late}/{g.response.pending}"),
-                         _rate_cell(g.response, t.response),
-                         esc(f"{g.resolution.timely}/{g.resolution.late}/"
-                             f"{g.resolution.pending}"),
-                         _rate_cell(g.resolution, t.resolution)])
+            rows.append(
+                [
+                    esc(key),
+                    str(g.total),
+                    str(g.counted),
+                    esc(f"{g.response.timely}/{g.response.late}/{g.response.pending}"),
+                    _rate_cell(g.response, t.response),
+                    esc(f"{g.resolution.timely}/{g.resolution.late}/{g.resolution.pending}"),
+                    _rate_cell(g.resolution, t.resolution),
+                ]
+            )
         parts.append(f"<h2>按 {esc(result.by)} 分组 By {esc(result.by)}</h2>")
-        parts.append(_table([result.by, "total", "counted", "response t/l/p", "rate",
-                             "resolution t/l/p", "rate"], rows, numeric=(1, 2, 4, 6)))
+        parts.append(
+            _table(
+                [
+                    result.by,
+                    "total",
+                    "counted",
+                    "response t/l/p",
+                    "rate",
+                    "resolution t/l/p",
+                    "rate",
+                ],
+                rows,
+                numeric=(1, 2, 4, 6),
+            )
+        )
 
     parts.append("<h2>处理时长与积压 Times and backlog</h2>")
     mtta, mttr = s.mtta.summary(), s.mttr.summary()
-    parts.append(_table(["wall time", "median", "p90", "n"], [
-        [esc("MTTA 报告→响应 reported → response"), esc(dur(mtta["median_s"])),
-         esc(dur(mtta["p90_s"])), str(mtta["count"])],
-        [esc("MTTR 报告→最后解决 reported → last resolution"), esc(dur(mttr["median_s"])),
-         esc(dur(mttr["p90_s"])), str(mttr["count"])],
-    ], numeric=(1, 2, 3)))
-    parts.append(_table(["未解决积压 open backlog by age", *[n for n, _ in kpi.BACKLOG_BUCKETS]],
-                        [["incidents", *[str(s.backlog.get(n, 0))
-                                         for n, _ in kpi.BACKLOG_BUCKETS]]],
-                        numeric=tuple(range(1, len(kpi.BACKLOG_BUCKETS) + 1))))
+    parts.append(
+        _table(
+            ["wall time", "median", "p90", "n"],
+            [
+                [
+                    esc("MTTA 报告→响应 reported → response"),
+                    esc(dur(mtta["median_s"])),
+                    esc(dur(mtta["p90_s"])),
+                    str(mtta["count"]),
+                ],
+                [
+                    esc("MTTR 报告→最后解决 reported → last resolution"),
+                    esc(dur(mttr["median_s"])),
+                    esc(dur(mttr["p90_s"])),
+                    str(mttr["count"]),
+                ],
+            ],
+            numeric=(1, 2, 3),
+        )
+    )
+    parts.append(
+        _table(
+            ["未解决积压 open backlog by age", *[n for n, _ in kpi.BACKLOG_BUCKETS]],
+            [["incidents", *[str(s.backlog.get(n, 0)) for n, _ in kpi.BACKLOG_BUCKETS]]],
+            numeric=tuple(range(1, len(kpi.BACKLOG_BUCKETS) + 1)),
+        )
+    )
 
     parts.append("<h2>其他指标 Other measures</h2>")
     mean = "—" if s.satisfaction_mean is None else f"{s.satisfaction_mean:.2f} / 5"
     other = [
-        ["按状态 by status", ", ".join(f"{k} {v}" for k, v in
-                                      _counter_row(dict(s.by_status), STATUS_ORDER))],
+        [
+            "按状态 by status",
+            ", ".join(f"{k} {v}" for k, v in _counter_row(dict(s.by_status), STATUS_ORDER)),
+        ],
         ["按类型 by type", ", ".join(f"{k} {v}" for k, v in _counter_row(dict(s.by_type)))],
-        ["按优先级 by priority",
-         ", ".join(f"{k} {v}" for k, v in _counter_row(dict(s.by_priority)))],
+        [
+            "按优先级 by priority",
+            ", ".join(f"{k} {v}" for k, v in _counter_row(dict(s.by_priority))),
+        ],
         ["重开率 reopen rate", f"{pct(s.reopen_rate)} ({s.reopened} of {s.resolved_once})"],
         ["投诉 complaints", f"{s.complaints} on {s.complained_incidents} incident(s)"],
         ["回访满意度 satisfaction", f"{mean} (n={s.satisfaction_count})"],
-        ["管理升级 escalations reached", ", ".join(
-            f"{ROLE_LABEL.get(r, r)} {n}" for r, n in sorted(s.escalations.items())) or "—"],
-        ["误报 false alarms", f"{s.false_alarms}" + (
-            " — by source: " + ", ".join(f"{k} {v}" for k, v in
-                                        sorted(s.false_alarms_by_source.items()))
-            + "; by system: " + ", ".join(f"{k} {v}" for k, v in
-                                         sorted(s.false_alarms_by_system.items()))
-            if s.false_alarms else "")],
-        ["知识库复用 KB reuse", ", ".join(
-            f"{k} ×{v}" for k, v in sorted(s.kb.items(), key=lambda kv: (-kv[1], kv[0])))
-         or "—"],
+        [
+            "管理升级 escalations reached",
+            ", ".join(f"{ROLE_LABEL.get(r, r)} {n}" for r, n in sorted(s.escalations.items()))
+            or "—",
+        ],
+        [
+            "误报 false alarms",
+            f"{s.false_alarms}"
+            + (
+                " — by source: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(s.false_alarms_by_source.items()))
+                + "; by system: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(s.false_alarms_by_system.items()))
+                if s.false_alarms
+                else ""
+            ),
+        ],
+        [
+            "知识库复用 KB reuse",
+            ", ".join(f"{k} ×{v}" for k, v in sorted(s.kb.items(), key=lambda kv: (-kv[1], kv[0])))
+            or "—",
+        ],
     ]
     parts.append(_table(["", ""], [[esc(a), esc(b)] for a, b in other]))
     parts.append("<h2>统计口径 How it is counted</h2>")

@@ -76,8 +76,9 @@ def rate_chart(
     colours = ["#1565c0", "#e65100", "#2e7d32", "#6a1b9a"]
     plot_h = H - TOP - BOTTOM
     xs = _x_positions(len(labels))
-    floor = _rate_floor([v for _, _, vs in series for v in vs if v is not None]
-                        + [v for _, v in targets])
+    floor = _rate_floor(
+        [v for _, _, vs in series for v in vs if v is not None] + [v for _, v in targets]
+    )
 
     def y(v: float) -> float:
         return TOP + (1 - (v - floor) / (1 - floor)) * plot_h
@@ -184,7 +185,8 @@ def stacked_bars(
             )
         parts.append(
             f'<g class="bar" data-period="{esc(period)}" data-total="{totals[i]}">'
-            + "".join(rects) + "</g>"
+            + "".join(rects)
+            + "</g>"
         )
     parts.append(_x_labels(labels, xs))
     parts.append(

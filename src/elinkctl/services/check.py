@@ -189,16 +189,24 @@ def escalation_findings(ticket: Ticket, rules: Rules, now: dt.datetime) -> list[
     out = []
     for level in due_levels(ticket, rules.escalation, now):
         recipients = tuple(_people(rules, [level.role]))
-        out.append(Finding(
-            ESCALATION, ticket, level.due_at, role=level.role, after=level.after,
-            roles=(level.role,), recipients=recipients,
-        ))
+        out.append(
+            Finding(
+                ESCALATION,
+                ticket,
+                level.due_at,
+                role=level.role,
+                after=level.after,
+                roles=(level.role,),
+                recipients=recipients,
+            )
+        )
     return out
 
 
 def _marked(ticket: Ticket, kind: str, clock: str) -> bool:
     return any(
-        e.type == kind and e.get("clock") == clock
+        e.type == kind
+        and e.get("clock") == clock
         and str(e.get("priority") or ticket.priority) == ticket.priority
         for e in ticket.events
     )
@@ -218,11 +226,19 @@ def sla_findings(ticket: Ticket, rules: Rules, now: dt.datetime) -> list[Finding
         assignee = ticket.state.assignee
         people = (assignee,) if assignee and ASSIGNEE in roles else ()
         recipients = tuple(dict.fromkeys([*people, *_people(rules, roles)]))
-        out.append(Finding(
-            kind, ticket, due, clock=clock.name, deadline=clock.deadline,
-            target=clock.target_text, roles=tuple(r for r in roles if r != ASSIGNEE),
-            people=people, recipients=recipients,
-        ))
+        out.append(
+            Finding(
+                kind,
+                ticket,
+                due,
+                clock=clock.name,
+                deadline=clock.deadline,
+                target=clock.target_text,
+                roles=tuple(r for r in roles if r != ASSIGNEE),
+                people=people,
+                recipients=recipients,
+            )
+        )
     return out
 
 
@@ -241,8 +257,9 @@ def _sla_mark(ticket: Ticket, clock: Clock, now: dt.datetime) -> tuple[str, dt.d
     return None
 
 
-def record_findings(ticket: Ticket, findings: Sequence[Finding], actor: str,
-                    now: dt.datetime) -> Ticket:
+def record_findings(
+    ticket: Ticket, findings: Sequence[Finding], actor: str, now: dt.datetime
+) -> Ticket:
     """The ticket with one event per finding, at ``now``, oldest due first."""
     for f in sorted(findings, key=lambda f: f.due_at):
         ticket = lifecycle.record(ticket, f.kind, actor, now, now, f.kind, **f.event_data()).ticket
@@ -295,8 +312,12 @@ class CheckReport:
         }
         if self.dry_run:
             data["planned_notifications"] = [
-                {"ticket": f.ticket.id, "kind": f.kind, "channel": d.channel,
-                 "recipients": list(d.recipients)}
+                {
+                    "ticket": f.ticket.id,
+                    "kind": f.kind,
+                    "channel": d.channel,
+                    "recipients": list(d.recipients),
+                }
                 for f, d in self.planned
             ]
         return data
@@ -332,8 +353,7 @@ def _candidate_tickets(store: Store, broken: list[str]) -> Iterator[Ticket]:
         # files and reports the broken ones through on_error.
         from elinkctl.services.query import TicketFilter
 
-        rows = summaries(TicketFilter(open_only=True),
-                         on_error=lambda exc: broken.append(str(exc)))
+        rows = summaries(TicketFilter(open_only=True), on_error=lambda exc: broken.append(str(exc)))
         for row in rows:
             found = load(store.root / str(row.path))
             if found is not None:
@@ -442,8 +462,9 @@ def queue(outbox: Any, rules: Rules, findings: Sequence[Finding], now: dt.dateti
     return count
 
 
-def flush(outbox: Any, rules: Rules, now: dt.datetime,
-          env: Mapping[str, str] | None = None) -> list[Any]:
+def flush(
+    outbox: Any, rules: Rules, now: dt.datetime, env: Mapping[str, str] | None = None
+) -> list[Any]:
     """Send what is due in the outbox; `DeliveryResult`s in queue order."""
     from elinkctl.notify import make_sender
 
@@ -493,16 +514,20 @@ def registration_notes(
         if f.recipients:
             notes.append(f"escalation {label}: {', '.join(f.recipients)}")
         else:
-            notes.append(f"escalation {label}: nobody is listed for {f.role} "
-                         "under roles: in escalation.yaml")
+            notes.append(
+                f"escalation {label}: nobody is listed for {f.role} under roles: in escalation.yaml"
+            )
     if queued:
         for r in flush(outbox_for(store), rules, now):
             if r.ok:
                 notes.append(f"notified via {r.channel}: {', '.join(r.recipients)}")
             elif r.deferred:
-                notes.append(f"notification via {r.channel} deferred (rate limit); "
-                             "`elinkctl check` sends it")
+                notes.append(
+                    f"notification via {r.channel} deferred (rate limit); `elinkctl check` sends it"
+                )
             else:
-                notes.append(f"notification via {r.channel} failed: {r.error}; kept in the "
-                             "outbox, `elinkctl check` retries it")
+                notes.append(
+                    f"notification via {r.channel} failed: {r.error}; kept in the "
+                    "outbox, `elinkctl check` retries it"
+                )
     return notes

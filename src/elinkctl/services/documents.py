@@ -33,14 +33,34 @@ from elinkctl.timeutil import format_duration
 L2_FILL = "【待二线支持团队判断】"
 
 STATUS_ZH = {
-    "new": "新建", "pm_review": "项目经理审核", "in_progress": "处理中", "pending": "挂起",
-    "resolved": "已解决", "closed": "已关闭", "rejected": "已退回", "redirected": "已转其他流程",
+    "new": "新建",
+    "pm_review": "项目经理审核",
+    "in_progress": "处理中",
+    "pending": "挂起",
+    "resolved": "已解决",
+    "closed": "已关闭",
+    "rejected": "已退回",
+    "redirected": "已转其他流程",
 }
 TYPE_ZH = {"failure": "故障", "request": "服务请求", "consultation": "咨询"}
-ROLE_ZH = {"desk": "服务台", "l1": "一线工程师", "l2": "二线支持团队", "vendor": "厂商",
-           "pm": "项目经理", "management": "管理层"}
-SOURCE_ZH = {"phone": "热线电话", "voicemail": "语音邮件", "visit": "直接访问", "letter": "信件",
-             "fax": "传真", "email": "电子邮件", "inspection": "巡检发现", "monitoring": "监控告警"}
+ROLE_ZH = {
+    "desk": "服务台",
+    "l1": "一线工程师",
+    "l2": "二线支持团队",
+    "vendor": "厂商",
+    "pm": "项目经理",
+    "management": "管理层",
+}
+SOURCE_ZH = {
+    "phone": "热线电话",
+    "voicemail": "语音邮件",
+    "visit": "直接访问",
+    "letter": "信件",
+    "fax": "传真",
+    "email": "电子邮件",
+    "inspection": "巡检发现",
+    "monitoring": "监控告警",
+}
 LEVEL_ZH = {"high": "高", "medium": "中", "low": "低"}
 
 
@@ -98,7 +118,8 @@ def describe_event(ev: Event, tz: dt.tzinfo) -> tuple[str, str]:
             due = f"，须于 {_t(d.get('due'), tz)} 前回复" if d.get("due") else ""
             return "调用厂商支持", f"→ {_s(d.get('to'))}{due}：{_s(d.get('reason'))}"
         return "升级二线支持", (f"→ {_s(d.get('to'))}：" if d.get("to") else "") + _s(
-            d.get("reason"))
+            d.get("reason")
+        )
     if kind == "resolved":
         text = _s(d.get("solution"))
         if d.get("cause"):
@@ -122,9 +143,16 @@ def describe_event(ev: Event, tz: dt.tzinfo) -> tuple[str, str]:
         clock = "响应" if d.get("clock") == "response" else "解决"
         return step, f"{clock}时限 {_t(d.get('deadline'), tz)}"
     steps = {
-        "rejected": "退回", "transferred": "转项目经理", "contacted": "联系用户",
-        "pended": "挂起", "resumed": "恢复处理", "reopened": "重新打开",
-        "confirmed": "用户确认", "closed": "关闭", "complained": "投诉", "commented": "备注",
+        "rejected": "退回",
+        "transferred": "转项目经理",
+        "contacted": "联系用户",
+        "pended": "挂起",
+        "resumed": "恢复处理",
+        "reopened": "重新打开",
+        "confirmed": "用户确认",
+        "closed": "关闭",
+        "complained": "投诉",
+        "commented": "备注",
     }
     text = d.get("reason") or d.get("text") or d.get("note") or d.get("summary") or ""
     return steps.get(kind, kind), _s(text)
@@ -142,12 +170,19 @@ def sla_rows(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> list[list[str
     """Response and resolution against target, for both documents."""
     tz = rules.tz
     rows = []
-    for name, clock in zip(("响应 response", "解决 resolution"), clocks(ticket, rules, now),
-                           strict=True):
-        rows.append([
-            name, f"{clock.target_text}（{clock.calendar}）", _t(clock.deadline, tz) or "—",
-            _t(clock.done_at, tz) or "—", format_duration(clock.used), _outcome_zh(clock),
-        ])
+    for name, clock in zip(
+        ("响应 response", "解决 resolution"), clocks(ticket, rules, now), strict=True
+    ):
+        rows.append(
+            [
+                name,
+                f"{clock.target_text}（{clock.calendar}）",
+                _t(clock.deadline, tz) or "—",
+                _t(clock.done_at, tz) or "—",
+                format_duration(clock.used),
+                _outcome_zh(clock),
+            ]
+        )
     return rows
 
 
@@ -174,25 +209,43 @@ def major_report(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
     end = s.resolved_at or now
     duration = format_duration(end - s.opened_at) + ("" if s.resolved_at else "（尚未解决）")
     urgency = f.get("urgency")
-    summary = Fields([
-        ("事件编号", ticket.id),
-        ("事件标题", ticket.title),
-        ("事件类型", f"{TYPE_ZH.get(ticket.type, ticket.type)}（{ticket.type}）"),
-        ("严重等级", f"{ticket.priority}" + ("（重大事件）" if ticket.priority == "P1" else "")
-         + (f"　紧急程度 {LEVEL_ZH.get(str(urgency), urgency)} × 影响面 "
-            f"{LEVEL_ZH.get(str(f.get('impact')), f.get('impact'))}" if urgency else "")),
-        ("当前状态", f"{STATUS_ZH.get(str(s.status), s.status)}（{s.status}）"),
-        ("涉及系统 / 模块", " / ".join(x for x in (_s(f.get("system")), _s(f.get("module"))) if x)),
-        ("申报人", " ".join(x for x in (name, phone, dept) if x)),
-        ("事件来源", SOURCE_ZH.get(_s(f.get("source")), _s(f.get("source")))),
-        ("发生/申告时间", _t(s.opened_at, tz)
-         + ("（先处理后补单）" if created.get("backfill") else "")),
-        ("响应时间", _t(s.responded_at, tz) or "—"),
-        ("解决时间", _t(s.resolved_at, tz) or "—"),
-        ("关闭时间", _t(s.closed_at, tz) or "—"),
-        ("持续时间", duration),
-        ("处理人", f"{ROLE_ZH.get(s.tier, s.tier)}" + (f" / {s.assignee}" if s.assignee else "")),
-    ])
+    summary = Fields(
+        [
+            ("事件编号", ticket.id),
+            ("事件标题", ticket.title),
+            ("事件类型", f"{TYPE_ZH.get(ticket.type, ticket.type)}（{ticket.type}）"),
+            (
+                "严重等级",
+                f"{ticket.priority}"
+                + ("（重大事件）" if ticket.priority == "P1" else "")
+                + (
+                    f"　紧急程度 {LEVEL_ZH.get(str(urgency), urgency)} × 影响面 "
+                    f"{LEVEL_ZH.get(str(f.get('impact')), f.get('impact'))}"
+                    if urgency
+                    else ""
+                ),
+            ),
+            ("当前状态", f"{STATUS_ZH.get(str(s.status), s.status)}（{s.status}）"),
+            (
+                "涉及系统 / 模块",
+                " / ".join(x for x in (_s(f.get("system")), _s(f.get("module"))) if x),
+            ),
+            ("申报人", " ".join(x for x in (name, phone, dept) if x)),
+            ("事件来源", SOURCE_ZH.get(_s(f.get("source")), _s(f.get("source")))),
+            (
+                "发生/申告时间",
+                _t(s.opened_at, tz) + ("（先处理后补单）" if created.get("backfill") else ""),
+            ),
+            ("响应时间", _t(s.responded_at, tz) or "—"),
+            ("解决时间", _t(s.resolved_at, tz) or "—"),
+            ("关闭时间", _t(s.closed_at, tz) or "—"),
+            ("持续时间", duration),
+            (
+                "处理人",
+                f"{ROLE_ZH.get(s.tier, s.tier)}" + (f" / {s.assignee}" if s.assignee else ""),
+            ),
+        ]
+    )
     flags = []
     if f.get("security"):
         flags.append("信息安全事件")
@@ -220,17 +273,19 @@ def major_report(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
     mgmt = _first(ticket, "escalation", role="management")
     confirmed = _last(ticket, "confirmed")
     callback = _last(ticket, "callback")
-    milestones = Fields([
-        milestone("事件申告", created),
-        milestone("通知项目经理", pm),
-        milestone("派单", assigned, _s(assigned.get("to")) if assigned else ""),
-        milestone("升级二线支持", l2, _s(l2.get("to")) if l2 else ""),
-        milestone("调用厂商支持", vendor, _s(vendor.get("to")) if vendor else ""),
-        milestone("升级至管理层", mgmt),
-        milestone("解决", resolved),
-        milestone("用户确认", confirmed),
-        milestone("回访", callback, describe_event(callback, tz)[1] if callback else ""),
-    ])
+    milestones = Fields(
+        [
+            milestone("事件申告", created),
+            milestone("通知项目经理", pm),
+            milestone("派单", assigned, _s(assigned.get("to")) if assigned else ""),
+            milestone("升级二线支持", l2, _s(l2.get("to")) if l2 else ""),
+            milestone("调用厂商支持", vendor, _s(vendor.get("to")) if vendor else ""),
+            milestone("升级至管理层", mgmt),
+            milestone("解决", resolved),
+            milestone("用户确认", confirmed),
+            milestone("回访", callback, describe_event(callback, tz)[1] if callback else ""),
+        ]
+    )
     rows = []
     for ev in ticket.events:
         step, detail = describe_event(ev, tz)
@@ -251,34 +306,49 @@ def major_report(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
     if s.complaints:
         follow.append(Para(f"本事件收到投诉 {s.complaints} 次。"))
     kb = resolved.get("kb") if resolved else None
-    follow.append(Para(f"解决方案参考知识库 {kb}。" if kb
-                       else "解决方案是否纳入知识库：" + L2_FILL, placeholder=not kb))
+    follow.append(
+        Para(
+            f"解决方案参考知识库 {kb}。" if kb else "解决方案是否纳入知识库：" + L2_FILL,
+            placeholder=not kb,
+        )
+    )
 
     sections = [
         Section("一、事件概要", summary_blocks),
         Section("二、事件影响", impact),
         Section("三、处理过程", process),
         Section("四、服务级别", [Table(list(SLA_HEADERS), sla_rows(ticket, rules, now))]),
-        Section("五、原因分析", [
-            Para("直接原因（解决时记录）：" + (cause or "（未记录）")),
-            Para("根本原因分析：" + PM_FILL, placeholder=True),
-        ]),
-        Section("六、解决方案", [
-            Para(solution or "（事件尚未解决）"),
-        ]),
+        Section(
+            "五、原因分析",
+            [
+                Para("直接原因（解决时记录）：" + (cause or "（未记录）")),
+                Para("根本原因分析：" + PM_FILL, placeholder=True),
+            ],
+        ),
+        Section(
+            "六、解决方案",
+            [
+                Para(solution or "（事件尚未解决）"),
+            ],
+        ),
         Section("七、后续改进措施", follow),
-        Section("八、审核确认", [
-            Para("项目经理审核意见：" + PM_FILL, placeholder=True),
-            Signatures(["项目经理", "客户代表"]),
-        ]),
+        Section(
+            "八、审核确认",
+            [
+                Para("项目经理审核意见：" + PM_FILL, placeholder=True),
+                Signatures(["项目经理", "客户代表"]),
+            ],
+        ),
     ]
     return Document(
         title="重大事件处理分析报告",
         subtitle=f"Major incident report · {ticket.id} · {ticket.title}",
         meta=[("事件编号", ticket.id), ("报告日期", _t(now, tz)[:10]), ("编写人", "")],
         sections=sections,
-        footer=(f"由 elinkctl 依据事件记录生成于 {_t(now, tz)}；标注 {PM_FILL} 的部分须由"
-                "项目经理补充后方可提交客户。"),
+        footer=(
+            f"由 elinkctl 依据事件记录生成于 {_t(now, tz)}；标注 {PM_FILL} 的部分须由"
+            "项目经理补充后方可提交客户。"
+        ),
     )
 
 
@@ -313,42 +383,92 @@ def service_form(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
     ]
     work: list[Block]
     if resolved is not None:
-        work = [Fields([("处理内容", _s(resolved.get("solution"))),
-                        ("故障原因", _s(resolved.get("cause")))]),
-                Para("补充说明："), Blank(2)]
+        work = [
+            Fields(
+                [
+                    ("处理内容", _s(resolved.get("solution"))),
+                    ("故障原因", _s(resolved.get("cause"))),
+                ]
+            ),
+            Para("补充说明："),
+            Blank(2),
+        ]
     else:
         work = [Para("处理内容 / 故障原因（现场填写）："), Blank(5)]
     if notes:
         work.insert(0, Para("已有记录：\n" + "\n".join(notes)))
     done = ("☑" if resolved is not None else "☐") + " 已解决　☐ 未解决（需升级）"
     sections = [
-        Section("申报信息", [Fields([
-            ("申报人", name), ("联系电话", phone), ("部门", dept),
-            ("服务地点", _s(f.get("location"))), ("现场联系人", _s(f.get("contact"))),
-        ])]),
-        Section("事件信息", [Fields([
-            ("事件标题", ticket.title),
-            ("类型 / 优先级", f"{TYPE_ZH.get(ticket.type, ticket.type)} / {ticket.priority}"),
-            ("涉及系统", _s(f.get("system"))), ("所属模块", _s(f.get("module"))),
-            ("申告时间", _t(s.opened_at, tz)),
-            ("解决时限", _t(resolution.deadline, tz) if s.status in OPEN_STATUSES else "—"),
-            ("事件描述", _s(f.get("description"))),
-        ])]),
-        Section("服务安排", [Fields([
-            ("预约上门时间", _t(s.visit_at, tz)),
-            ("工程师", field_engineer(ticket)),
-            *([("厂商", _s(s.vendor))] if s.vendor else []),
-        ])]),
-        Section("处理情况", [*work, Fields([
-            ("开始时间", ""),
-            ("结束时间", _t(s.resolved_at, tz)),
-            ("处理结果", done),
-        ])]),
-        Section("用户确认", [
-            Para("服务评价：☐ 非常满意　☐ 满意　☐ 一般　☐ 不满意"),
-            Para("用户意见："), Blank(2),
-            Signatures(["用户", "工程师"]),
-        ]),
+        Section(
+            "申报信息",
+            [
+                Fields(
+                    [
+                        ("申报人", name),
+                        ("联系电话", phone),
+                        ("部门", dept),
+                        ("服务地点", _s(f.get("location"))),
+                        ("现场联系人", _s(f.get("contact"))),
+                    ]
+                )
+            ],
+        ),
+        Section(
+            "事件信息",
+            [
+                Fields(
+                    [
+                        ("事件标题", ticket.title),
+                        (
+                            "类型 / 优先级",
+                            f"{TYPE_ZH.get(ticket.type, ticket.type)} / {ticket.priority}",
+                        ),
+                        ("涉及系统", _s(f.get("system"))),
+                        ("所属模块", _s(f.get("module"))),
+                        ("申告时间", _t(s.opened_at, tz)),
+                        (
+                            "解决时限",
+                            _t(resolution.deadline, tz) if s.status in OPEN_STATUSES else "—",
+                        ),
+                        ("事件描述", _s(f.get("description"))),
+                    ]
+                )
+            ],
+        ),
+        Section(
+            "服务安排",
+            [
+                Fields(
+                    [
+                        ("预约上门时间", _t(s.visit_at, tz)),
+                        ("工程师", field_engineer(ticket)),
+                        *([("厂商", _s(s.vendor))] if s.vendor else []),
+                    ]
+                )
+            ],
+        ),
+        Section(
+            "处理情况",
+            [
+                *work,
+                Fields(
+                    [
+                        ("开始时间", ""),
+                        ("结束时间", _t(s.resolved_at, tz)),
+                        ("处理结果", done),
+                    ]
+                ),
+            ],
+        ),
+        Section(
+            "用户确认",
+            [
+                Para("服务评价：☐ 非常满意　☐ 满意　☐ 一般　☐ 不满意"),
+                Para("用户意见："),
+                Blank(2),
+                Signatures(["用户", "工程师"]),
+            ],
+        ),
     ]
     return Document(
         title="技术服务单",

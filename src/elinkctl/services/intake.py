@@ -296,9 +296,7 @@ def _scan(store: Store) -> Iterator[tuple[str, dict[str, Any]]]:
     so a mail pipe does not parse 100,000 tickets per message; else by
     reading every file.
     """
-    iter_facts: Callable[..., Iterator[dict[str, Any]]] | None = getattr(
-        store, "iter_facts", None
-    )
+    iter_facts: Callable[..., Iterator[dict[str, Any]]] | None = getattr(store, "iter_facts", None)
     if callable(iter_facts):
         for fact in iter_facts(_FACTS_NAME, _FACTS_VERSION, _facts, lambda exc: None):
             yield str(fact["id"]), fact
@@ -513,8 +511,13 @@ def ingest_email(
             sender = _one_line(mail.from_name or mail.from_addr or "unknown sender", 60)
             first = _one_line(text.split("\n")[0] if text else "(空)", 60)
             batch.record(
-                ticket, "commented", "commented", f"email from {sender}: {first}",
-                via="email", message_id=mail.message_id, **{"from": mail.from_addr},
+                ticket,
+                "commented",
+                "commented",
+                f"email from {sender}: {first}",
+                via="email",
+                message_id=mail.message_id,
+                **{"from": mail.from_addr},
                 text=text or "(正文为空)",
             )
             if not ticket.is_open:
@@ -617,9 +620,7 @@ def _is_repeat(ticket: Ticket, alert: Alert, tz: dt.tzinfo) -> bool:
 
 def _pick(candidates: Sequence[Ticket], status: Status | None = None) -> Ticket | None:
     """The most recently opened candidate (in ``status``, or open when None)."""
-    chosen = [
-        t for t in candidates if (t.is_open if status is None else t.status == status)
-    ]
+    chosen = [t for t in candidates if (t.is_open if status is None else t.status == status)]
     return max(chosen, key=lambda t: t.opened_at) if chosen else None
 
 
@@ -682,17 +683,32 @@ def _one_alert(
             if _is_repeat(open_ticket, alert, tz):
                 batch.notes.append(f"{open_ticket.id}: alert {label!r} already recorded")
                 return
-            batch.record(open_ticket, "alert", "alert", f"alert firing again: {label}",
-                         **_alert_event(alert, tz))
+            batch.record(
+                open_ticket,
+                "alert",
+                "alert",
+                f"alert firing again: {label}",
+                **_alert_event(alert, tz),
+            )
             return
         if resolved is not None and rules.should_fold(resolved.state.resolved_at, batch.now):
             if _is_repeat(resolved, alert, tz):
                 batch.notes.append(f"{resolved.id}: alert {label!r} already recorded")
                 return
-            batch.record(resolved, "alert", "alert", f"alert firing again: {label}",
-                         **_alert_event(alert, tz))
-            batch.record(resolved, "reopened", "reopened", f"reopened: {ALERT_REOPEN_REASON}",
-                         reason=ALERT_REOPEN_REASON)
+            batch.record(
+                resolved,
+                "alert",
+                "alert",
+                f"alert firing again: {label}",
+                **_alert_event(alert, tz),
+            )
+            batch.record(
+                resolved,
+                "reopened",
+                "reopened",
+                f"reopened: {ALERT_REOPEN_REASON}",
+                reason=ALERT_REOPEN_REASON,
+            )
             return
         _register_alert(batch, alert, registration, scope, tz, by_key)
         return
@@ -710,8 +726,13 @@ def _one_alert(
     batch.record(target, "alert", "alert", f"alert resolved: {label}", **_alert_event(alert, tz))
     if rules.auto_resolve and target.is_open:
         try:
-            batch.record(target, "resolved", "resolved", "resolved (auto_resolve)",
-                         solution=AUTO_RESOLVE_SOLUTION)
+            batch.record(
+                target,
+                "resolved",
+                "resolved",
+                "resolved (auto_resolve)",
+                solution=AUTO_RESOLVE_SOLUTION,
+            )
         except TransitionError as exc:
             batch.notes.append(f"{target.id}: not resolved automatically: {exc}")
 

@@ -260,8 +260,18 @@ def save_edited_article(store: Store, before: Article, after: Article, actor: st
 
 
 def _changed_fields(before: Article, after: Article) -> list[str]:
-    names = ["title", "systems", "modules", "keywords", "symptom", "incidents", "author",
-             "created", "reviewed", "extra"]
+    names = [
+        "title",
+        "systems",
+        "modules",
+        "keywords",
+        "symptom",
+        "incidents",
+        "author",
+        "created",
+        "reviewed",
+        "extra",
+    ]
     out = [n for n in names if getattr(before, n) != getattr(after, n)]
     if before.body.strip() != after.body.strip():
         b, a = split_sections(before.body), split_sections(after.body)
@@ -294,16 +304,21 @@ def _set_section(body: str, name: str, text: str) -> str:
     return body.rstrip("\n") + f"\n\n## {name}\n\n{text.strip()}\n"
 
 
-_SECTION_OPTIONS = {"symptom_text": "现象", "cause": "原因", "solution": "解决方案",
-                    "workaround": "临时措施"}
+_SECTION_OPTIONS = {
+    "symptom_text": "现象",
+    "cause": "原因",
+    "solution": "解决方案",
+    "workaround": "临时措施",
+}
 
 
 def _first_line(text: str) -> str:
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
 
 
-def article_from_options(store: Store, opts: Mapping[str, Any], actor: str,
-                         today: dt.date) -> Article:
+def article_from_options(
+    store: Store, opts: Mapping[str, Any], actor: str, today: dt.date
+) -> Article:
     """A new article from `kb add` flags; every standard section is present."""
     title = str(opts.get("title") or "").strip()
     if not title:
@@ -364,8 +379,7 @@ def apply_changes(store: Store, article: Article, opts: Mapping[str, Any]) -> Ar
     return out
 
 
-def edit_in_editor(text: str, rel: str, confirm: Callable[[str], bool],
-                   tell: Warn) -> Article:
+def edit_in_editor(text: str, rel: str, confirm: Callable[[str], bool], tell: Warn) -> Article:
     """Open $VISUAL/$EDITOR on `text` until it parses, or raise (nothing saved).
 
     On an error the message (file, line) is shown and the author chooses to
@@ -437,8 +451,15 @@ def _doc_to_json(d: Doc) -> list[Any]:
 
 
 def _doc_from_json(v: list[Any]) -> Doc:
-    return Doc(id=v[0], kind=v[1], title=v[2], text=v[3], system=tuple(v[4]),
-               module=tuple(v[5]), keywords=tuple(v[6]))
+    return Doc(
+        id=v[0],
+        kind=v[1],
+        title=v[2],
+        text=v[3],
+        system=tuple(v[4]),
+        module=tuple(v[5]),
+        keywords=tuple(v[6]),
+    )
 
 
 def _read_doc(store: Store, rel: str, on_error: Warn) -> Doc | None:
@@ -533,8 +554,9 @@ def _fresh(prev: object, mtime: int, size: int) -> bool:
     return isinstance(prev, list) and len(prev) == 3 and prev[0] == mtime and prev[1] == size
 
 
-def load_index(store: Store, on_error: Warn = _ignore, *,
-               max_reads: int | None = None) -> SearchIndex:
+def load_index(
+    store: Store, on_error: Warn = _ignore, *, max_reads: int | None = None
+) -> SearchIndex:
     """The search index over articles and resolved/closed incidents, from cache when fresh.
 
     Three cache files, written in this order so that a crash in between only
@@ -595,8 +617,9 @@ def load_index(store: Store, on_error: Warn = _ignore, *,
             index = SearchIndex(docs)
             _atomic_write_bytes(index_path, index.to_bytes(fingerprint))
         cache = {"format": _CACHE_FORMAT, "fingerprint": fingerprint, "files": files}
-        _atomic_write_bytes(docs_path, json.dumps(cache, ensure_ascii=False,
-                                                  separators=(",", ":")).encode("utf-8"))
+        _atomic_write_bytes(
+            docs_path, json.dumps(cache, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        )
         _atomic_write_bytes(stamp_path, f"{cheap} {fingerprint}\n".encode("ascii"))
     except OSError:
         pass  # a read-only clone still searches; it just refreshes every time
@@ -634,8 +657,9 @@ def solution_line(store: Store, hit: Hit) -> str:
         ticket = store.load(hit.id)
     except (ElinkError, OSError):
         return ""
-    solutions = [str(e.get("solution")) for e in ticket.events
-                 if e.type == "resolved" and e.get("solution")]
+    solutions = [
+        str(e.get("solution")) for e in ticket.events if e.type == "resolved" and e.get("solution")
+    ]
     return _first_line(solutions[-1]) if solutions else ""
 
 
@@ -651,8 +675,9 @@ class Suggestion:
         return text + (f" — {self.solution}" if self.solution else "")
 
 
-def suggest(store: Store, fields: Mapping[str, Any], exclude: Iterable[str] = (),
-            limit: int = 3) -> list[Suggestion]:
+def suggest(
+    store: Store, fields: Mapping[str, Any], exclude: Iterable[str] = (), limit: int = 3
+) -> list[Suggestion]:
     """Top articles and similar resolved incidents for a just-registered incident.
 
     Cheap when there is nothing to find: with no article and no cached
@@ -668,8 +693,9 @@ def suggest(store: Store, fields: Mapping[str, Any], exclude: Iterable[str] = ()
         return []
     skip = set(exclude)
     index = load_index(store, max_reads=SUGGEST_MAX_READS)
-    hits = [h for h in index.search(query, 3 * limit + len(skip), system, module)
-            if h.id not in skip]
+    hits = [
+        h for h in index.search(query, 3 * limit + len(skip), system, module) if h.id not in skip
+    ]
     # An incident that an article already cites is said better by the article:
     # do not spend one of three lines on it twice.
     for h in hits:
@@ -695,7 +721,10 @@ def print_suggestions(store: Store, ticket: Any) -> None:
         for s in suggest(store, fields, exclude=[ticket.id]):
             click.echo(s.line(), err=True)
     except IndexNotReady:
-        click.echo("note: no suggestions: the knowledge-base index is not built yet "
-                   "(run `elinkctl kb search` once)", err=True)
+        click.echo(
+            "note: no suggestions: the knowledge-base index is not built yet "
+            "(run `elinkctl kb search` once)",
+            err=True,
+        )
     except Exception as exc:  # noqa: BLE001 - registration must not fail on a hint
         click.echo(f"note: no knowledge-base suggestions ({exc})", err=True)

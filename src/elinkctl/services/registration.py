@@ -46,7 +46,9 @@ class Registered:
     notes: tuple[str, ...]
 
 
-def build_fields(config: Config, raw: Mapping[str, Any], force: bool = False) -> tuple[dict[str, Any], list[str]]:
+def build_fields(
+    config: Config, raw: Mapping[str, Any], force: bool = False
+) -> tuple[dict[str, Any], list[str]]:
     """Registration fields from user input, with priority and flags derived.
 
     Returns the fields and notes for the desk (printed on stderr).
@@ -117,8 +119,14 @@ def create(
     with store.locked():
         ticket_id = ids.new_id(opened.date(), _Taken(store))
         change = lifecycle.register(
-            ticket_id, fields, actor, opened, recorded, now,
-            backfill_reason=backfill_reason, note=note,
+            ticket_id,
+            fields,
+            actor,
+            opened,
+            recorded,
+            now,
+            backfill_reason=backfill_reason,
+            note=note,
         )
         # 管理升级 levels already due (a P1's 0h) go into the same commit, so the
         # PM hears of a major incident now, not at the next cron run.
@@ -157,9 +165,14 @@ def register(app: App, opts: Mapping[str, Any]) -> Registered:
     recorded = app.parse_time(opts.get("at"))
     opened = app.parse_time(opts["opened_at"], "--opened-at") if opts.get("opened_at") else None
     result = create(
-        app.store, raw, app.actor, app.now,
-        opened_at=opened, recorded_at=recorded,
-        backfill_reason=opts.get("reason"), force=bool(opts.get("force")),
+        app.store,
+        raw,
+        app.actor,
+        app.now,
+        opened_at=opened,
+        recorded_at=recorded,
+        backfill_reason=opts.get("reason"),
+        force=bool(opts.get("force")),
     )
     for line in result.notes:
         click.echo(f"note: {line}", err=True)
@@ -185,7 +198,9 @@ EDITOR_HEADER = """\
 """
 
 
-def changes_from_editor(app: App, given_id: str, reason: str | None) -> tuple[dict[str, Any], str | None]:
+def changes_from_editor(
+    app: App, given_id: str, reason: str | None
+) -> tuple[dict[str, Any], str | None]:
     """Open $EDITOR on the fields; validate before anything is saved."""
     ticket = app.store.find(given_id)
     current = {k: ticket.fields.get(k) for k in DESCRIPTIVE_FIELDS}

@@ -33,7 +33,13 @@ def init_store(root: Path, actor: str | None = None) -> Path:
     for sub in ("tickets", "knowledge"):
         (root / sub).mkdir(exist_ok=True)
         (root / sub / ".gitkeep").touch()
-    paths = ["sla.yaml", "escalation.yaml", ".gitattributes", "tickets/.gitkeep", "knowledge/.gitkeep"]
+    paths = [
+        "sla.yaml",
+        "escalation.yaml",
+        ".gitattributes",
+        "tickets/.gitkeep",
+        "knowledge/.gitkeep",
+    ]
     ensure_clone_config(git)
     author = actor or git.config_get("user.name") or "elinkctl"
     git.commit_paths(paths, "elinkctl: initialise store", author, None, new=paths)

@@ -169,9 +169,7 @@ def repair_collisions(store: Store, actor: str) -> list[dict[str, str]]:
     return repaired
 
 
-def _place_loser(
-    store: Store, loser: Ticket, base: Ticket | None
-) -> tuple[Ticket, bool]:
+def _place_loser(store: Store, loser: Ticket, base: Ticket | None) -> tuple[Ticket, bool]:
     for attempt in range(100):
         new_id = merge.renamed_id(loser, attempt)
         renamed = merge.rename(loser, new_id)

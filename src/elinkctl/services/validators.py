@@ -167,13 +167,14 @@ def validate_escalation(config: Config) -> list[str]:
                     f"calendar {name!r} is invalid in sla.yaml (see above)"
                 )
         try:
-            EscalationRules.from_mapping(
-                {"matrix": matrix}, calendars, calendars["24x7"].tz
-            )
+            EscalationRules.from_mapping({"matrix": matrix}, calendars, calendars["24x7"].tz)
         except ConfigError as exc:
             text = str(exc)
             already = (
-                "unknown role", "unknown calendar", "invalid duration", "unknown priority",
+                "unknown role",
+                "unknown calendar",
+                "invalid duration",
+                "unknown priority",
                 "must map",
             )
             if not any(part in text for part in already):

@@ -76,8 +76,9 @@ class Git:
         import subprocess
 
         procs = [
-            subprocess.Popen(["git", *args], cwd=self.root, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+            subprocess.Popen(
+                ["git", *args], cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
             for args in commands
         ]
         outs = []

@@ -113,7 +113,8 @@ class Store:
                 key=lambda p: p.name,
             ):
                 names = sorted(
-                    e.name for e in os.scandir(month.path)
+                    e.name
+                    for e in os.scandir(month.path)
                     if e.name.endswith(".yaml") and not e.name.startswith(".")
                 )
                 for name in names:
@@ -222,8 +223,12 @@ class Store:
         if self._index is None:
             from elinkctl.store.index import Index
 
-            self._index = Index(self.root, self.state_dir / "index.sqlite", self.load_path,
-                                self.git.run_concurrently)
+            self._index = Index(
+                self.root,
+                self.state_dir / "index.sqlite",
+                self.load_path,
+                self.git.run_concurrently,
+            )
         return self._index
 
     def summaries(
