@@ -12,6 +12,7 @@ Usage: python scripts/demo.py DIR   (DIR is deleted and re-created)
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -31,12 +32,22 @@ roles:
   pm: [赵六]
   management: [钱七]
 people:
-  小王: {email: desk@example.com}
-  李四: {email: lisi@example.com}
-  王五: {email: wangwu@example.com}
-  赵六: {email: zhaoliu@example.com}
-  钱七: {email: qianqi@example.com}
+  小王: {channels: [desk-log]}
+  李四: {channels: [desk-log]}
+  王五: {channels: [desk-log]}
+  赵六: {channels: [desk-log]}
+  钱七: {channels: [desk-log]}
+# The demo has no mail server or chat robot: a command channel appends each
+# notification to a file instead (argv, no shell; the message is JSON on stdin).
+channels:
+  desk-log:
+    type: command
+    argv: [@python@, -c, @script@, @log@]
 """
+LOG_SCRIPT = (
+    "import json,sys; m=json.load(sys.stdin); "
+    "open(sys.argv[1],'a',encoding='utf-8').write(m['subject']+' → '+', '.join(m['recipients'])+'\\n')"
+)
 
 
 class Demo:
@@ -74,8 +85,15 @@ def main() -> None:
     esc = root / "escalation.yaml"
     text = esc.read_text(encoding="utf-8")
     start = text.index("roles:")
-    end = text.index("# Delivery channels.")
-    esc.write_text(text[:start] + PEOPLE + "\n" + text[end:], encoding="utf-8")
+    log = root.parent / f"{root.name}-notifications.log"
+    log.unlink(missing_ok=True)
+    people = (
+        PEOPLE.replace("@python@", json.dumps(sys.executable))
+        .replace("@script@", json.dumps(LOG_SCRIPT))
+        .replace("@log@", json.dumps(str(log)))
+    )
+    end = text.index("channels: {}\n") + len("channels: {}\n")
+    esc.write_text(text[:start] + people + text[end:], encoding="utf-8")
     sla = root / "sla.yaml"
     sla.write_text(
         sla.read_text(encoding="utf-8").replace("key_users: []", "key_users: [钱总]"),
@@ -324,6 +342,9 @@ def main() -> None:
     d.run("list", at="17:30")
     d.run("show", p1, at="17:30")
     d.run("stats", "--since", DAY, at="17:30")
+    if log.exists():
+        print(f"\nNotifications sent today ({log.name}):")
+        print(log.read_text(encoding="utf-8"), end="")
     print(f"\nThe demo store is a git repository: git -C {root.name} log --stat | less")
 
 

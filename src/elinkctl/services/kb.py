@@ -675,6 +675,13 @@ class Suggestion:
         return text + (f" — {self.solution}" if self.solution else "")
 
 
+SUGGEST_MIN_SCORE = 2.0
+"""Below this BM25 score a hit shares only a character or two with the new
+incident (an ERP request "matching" a printer jam): noise, not a suggestion.
+On the quality set every correct hit scores above 4.5. `kb search` still
+lists everything, ranked."""
+
+
 def suggest(
     store: Store, fields: Mapping[str, Any], exclude: Iterable[str] = (), limit: int = 3
 ) -> list[Suggestion]:
@@ -704,7 +711,7 @@ def suggest(
                 skip.update(_read_article(store, article_path(store, h.id)).incidents)
             except (ElinkError, OSError):
                 continue
-    hits = [h for h in hits if h.id not in skip][:limit]
+    hits = [h for h in hits if h.id not in skip and h.score >= SUGGEST_MIN_SCORE][:limit]
     return [Suggestion(h, solution_line(store, h)) for h in hits]
 
 
