@@ -46,7 +46,8 @@ channels:
 """
 LOG_SCRIPT = (
     "import json,sys; m=json.load(sys.stdin); "
-    "open(sys.argv[1],'a',encoding='utf-8').write(m['subject']+' → '+', '.join(m['recipients'])+'\\n')"
+    "line=m['subject']+' → '+', '.join(m['recipients']); "
+    "open(sys.argv[1],'a',encoding='utf-8').write(line+'\\n')"
 )
 
 

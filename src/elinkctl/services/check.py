@@ -443,8 +443,11 @@ def run_check(
         report.findings.sort(key=lambda f: (f.due_at, f.ticket.id))
         if writes:
             report.commit = commit_message(report.findings)
-            store.commit_writes(writes, report.commit, actor)
+            # Queue first: outbox keys are deterministic (ticket, level), so a
+            # failed commit is re-recorded by the next run without a second
+            # notice, and a crash between the two cannot lose one.
             queue(outbox, rules, report.findings, now)
+            store.commit_writes(writes, report.commit, actor)
     report.notifications = flush(outbox, rules, now, env)
     return report
 

@@ -73,7 +73,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from elinkctl.config import Config
-from elinkctl.domain import ids, lifecycle
+from elinkctl.domain import lifecycle
 from elinkctl.domain.lifecycle import Change
 from elinkctl.domain.model import Status, Ticket
 from elinkctl.errors import NotFound, TransitionError, UsageProblem
@@ -354,28 +354,20 @@ class _Batch:
         one input may register several incidents in one commit and the
         ``created`` event must carry ``message_id``/``alert_key``.
         """
-        from elinkctl.services import check, registration
+        from elinkctl.services import registration
 
-        config = self.store.config
-        fields, notes = registration.build_fields(config, raw, force)
-        ticket_id = ids.new_id(self.now.date(), self.taken)
-        self.taken.batch.add(ticket_id)
-        change = lifecycle.register(ticket_id, fields, self.actor, self.now, self.now, self.now)
-        created = change.ticket.events[0]
-        extra = {k: v for k, v in event_data.items() if v not in (None, "", [])}
-        created = dataclasses.replace(created, data={**created.data, **extra})
-        ticket = dataclasses.replace(change.ticket, events=(created,))
-        ticket, due, rules, esc_notes = check.registration_escalations(
-            config, ticket, self.actor, self.now
-        )
-        message = change.message
-        if due:
-            levels = ", ".join(f"{f.after} → {f.role}" for f in due)
-            message = f"{message} (escalation {levels})"
-            self.due.extend(due)
-            self.rules = rules
+        prepared = registration.prepare(
+            self.store.config, raw, self.actor, self.now, self.taken,
+            force=force, event_data=event_data,
+        )  # fmt: skip
+        ticket = prepared.change.ticket
+        self.taken.batch.add(ticket.id)
+        message = prepared.change.message
+        if prepared.due:
+            self.due.extend(prepared.due)
+            self.rules = prepared.rules
+        notes = list(prepared.notes)
         self.notes.extend(n for n in notes if "--force" not in n)
-        self.notes.extend(esc_notes)
         self.tickets[ticket.id] = ticket
         self.new.add(ticket.id)
         self.outcomes.append(Outcome(ticket.id, "created", message))
@@ -402,11 +394,12 @@ class _Batch:
             ids_ = list(dict.fromkeys(o.ticket_id for o in self.outcomes))
             message = f"{what}: {len(ids_)} incidents\n\n" + "\n".join(messages)
         writes = [Write(t, is_new=t.id in self.new) for t in self.tickets.values()]
-        self.store.commit_writes(writes, message, self.actor)
         if self.due and self.rules is not None:
             from elinkctl.services import check
 
+            # Before the commit, as in `new`: deterministic keys make it safe.
             self.queued = check.queue(check.outbox_for(self.store), self.rules, self.due, self.now)
+        self.store.commit_writes(writes, message, self.actor)
         return message
 
     def after_lock(self) -> None:

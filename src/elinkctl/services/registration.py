@@ -7,7 +7,7 @@ import datetime as dt
 import os
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import TYPE_CHECKING, Any
 
 from elinkctl import yamlio
@@ -92,6 +92,71 @@ def build_fields(
     return fields, notes
 
 
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """A registration ready to commit: the ticket (with any escalation levels
+    already due), its commit message, and what `check` must notify."""
+
+    change: Change
+    due: tuple[Any, ...]
+    rules: Any
+    notes: tuple[str, ...]
+
+
+def prepare(
+    config: Config,
+    raw_fields: Mapping[str, Any],
+    actor: str,
+    now: dt.datetime,
+    taken: Container[str],
+    *,
+    opened_at: dt.datetime | None = None,
+    recorded_at: dt.datetime | None = None,
+    backfill_reason: str | None = None,
+    force: bool = False,
+    note: str | None = None,
+    event_data: Mapping[str, Any] | None = None,
+) -> Prepared:
+    """Every rule of registration, without touching the store.
+
+    Shared by `new` and `ingest` (which registers several incidents in one
+    commit and records ``message_id``/``alert_key`` on the created event).
+    The caller holds the store lock, so ``taken`` is stable.
+    """
+    from elinkctl.services import check
+
+    fields, notes = build_fields(config, raw_fields, force)
+    recorded = recorded_at or now
+    opened = opened_at or recorded
+    if opened < recorded and fields.get("priority") != "P1" and not backfill_reason:
+        raise UsageProblem(
+            "--opened-at (backfill, 先处理后补单) is for major incidents (P1); "
+            "give --reason to backfill a lower priority"
+        )
+    ticket_id = ids.new_id(opened.date(), taken)
+    change = lifecycle.register(
+        ticket_id, fields, actor, opened, recorded, now, backfill_reason=backfill_reason, note=note
+    )
+    extra = {k: v for k, v in (event_data or {}).items() if v not in (None, "", [])}
+    if extra:
+        created = dataclasses.replace(change.event, data={**change.event.data, **extra})
+        change = dataclasses.replace(
+            change, ticket=dataclasses.replace(change.ticket, events=(created,)), event=created
+        )
+    # 管理升级 levels already due (a P1's 0h) go into the same commit, so the
+    # PM hears of a major incident now, not at the next cron run.
+    ticket, due, rules, esc_notes = check.registration_escalations(
+        config, change.ticket, actor, now
+    )
+    notes += esc_notes
+    if due:
+        levels = ", ".join(f"{f.after} → {f.role}" for f in due)
+        change = dataclasses.replace(
+            change, ticket=ticket, message=f"{change.message} (escalation {levels})"
+        )
+    return Prepared(change, tuple(due), rules, tuple(notes))
+
+
 def create(
     store: Store,
     raw_fields: Mapping[str, Any],
@@ -105,44 +170,25 @@ def create(
     note: str | None = None,
 ) -> Registered:
     """Register and commit one incident. Takes the store lock."""
-    config = store.config
-    fields, notes = build_fields(config, raw_fields, force)
-    recorded = recorded_at or now
-    opened = opened_at or recorded
-    if opened < recorded and fields.get("priority") != "P1" and not backfill_reason:
-        raise UsageProblem(
-            "--opened-at (backfill, 先处理后补单) is for major incidents (P1); "
-            "give --reason to backfill a lower priority"
-        )
     from elinkctl.services import check
 
     with store.locked():
-        ticket_id = ids.new_id(opened.date(), _Taken(store))
-        change = lifecycle.register(
-            ticket_id,
-            fields,
-            actor,
-            opened,
-            recorded,
-            now,
-            backfill_reason=backfill_reason,
-            note=note,
-        )
-        # 管理升级 levels already due (a P1's 0h) go into the same commit, so the
-        # PM hears of a major incident now, not at the next cron run.
-        ticket, due, rules, esc_notes = check.registration_escalations(
-            config, change.ticket, actor, now
-        )
-        notes += esc_notes
-        if due:
-            levels = ", ".join(f"{f.after} → {f.role}" for f in due)
-            change = dataclasses.replace(
-                change, ticket=ticket, message=f"{change.message} (escalation {levels})"
-            )
+        prepared = prepare(
+            store.config, raw_fields, actor, now, _Taken(store),
+            opened_at=opened_at, recorded_at=recorded_at,
+            backfill_reason=backfill_reason, force=force, note=note,
+        )  # fmt: skip
+        change = prepared.change
+        # Queued before the commit: the outbox keys are deterministic, so if
+        # the commit fails the next `check` records the same levels without
+        # queueing twice — and a crash in between cannot lose the notice.
+        queued = 0
+        if prepared.rules and prepared.due:
+            queued = check.queue(check.outbox_for(store), prepared.rules, prepared.due, now)
         store.commit_writes([Write(change.ticket, is_new=True)], change.message, actor)
-        queued = check.queue(check.outbox_for(store), rules, due, now) if rules and due else 0
-    if rules and due:
-        notes += check.registration_notes(store, rules, due, queued, now)
+    notes = list(prepared.notes)
+    if prepared.rules and prepared.due:
+        notes += check.registration_notes(store, prepared.rules, list(prepared.due), queued, now)
     return Registered(change.ticket, change, tuple(notes))
 
 
