@@ -26,10 +26,16 @@ KIND_HEAD = {
     is_flag=True,
     help="Show what would be recorded and sent; write and send nothing.",
 )
+@click.option(
+    "--sync",
+    "sync",
+    is_flag=True,
+    help="Sync with the shared remote before and after (for the cron host).",
+)
 @json_option
 @pass_app
 @handle_errors
-def check(app: App, dry_run: bool, json_: bool) -> None:
+def check(app: App, dry_run: bool, sync: bool, json_: bool) -> None:
     """Escalate overdue incidents and mark SLA deadlines; for cron.
 
     For every unresolved incident: escalation levels of escalation.yaml that
@@ -41,13 +47,23 @@ def check(app: App, dry_run: bool, json_: bool) -> None:
     Exits 1 if a ticket could not be read (the others are still checked).
 
     \b
+    With --sync, pulls what other clones recorded first (so nobody is
+    escalated for an incident resolved on a laptop) and pushes the run's
+    commit after; a remote that cannot be reached is a warning, not a
+    failure: the check still runs on what this clone has.
+
+    \b
     Example crontab line (every 5 minutes):
-      */5 * * * * cd /srv/desk && elinkctl check
+      */5 * * * * cd /srv/desk && elinkctl check --sync
     """
     from elinkctl.services.check import CHECK_ACTOR, run_check
 
     actor = (app.actor_opt or "").strip() or CHECK_ACTOR
+    if sync and not dry_run:
+        _sync(app, actor)
     report = run_check(app.store, actor, app.now, dry_run=dry_run)
+    if sync and not dry_run and report.commit:
+        _sync(app, actor)
     if report.busy:
         click.echo(
             "note: the store is locked by another elinkctl (another check?); "
@@ -71,6 +87,18 @@ def check(app: App, dry_run: bool, json_: bool) -> None:
         raise click.ClickException(
             f"{len(report.broken)} ticket(s) could not be checked; run `elinkctl fsck`"
         )
+
+
+def _sync(app: App, actor: str) -> None:
+    """One sync for `check --sync`: silent when nothing moved, a warning when
+    the remote could not be reached (cron mails it; the check goes on)."""
+    from elinkctl.services.sync import sync_store
+
+    rep = sync_store(app.store, actor)
+    if not rep.ok:
+        click.echo(f"warning: sync: {rep.summary()}", err=True)
+    elif rep.status not in ("up-to-date", "no-remote"):
+        click.echo(f"sync: {rep.summary()}", err=True)
 
 
 def _finding_line(f: Finding) -> str:
