@@ -544,3 +544,38 @@ def test_every_command_has_help(desk: Desk) -> None:
         assert "Usage:" in result.stdout
     top = desk.run("--help")
     assert all(name in top.stdout for name in COMMANDS)
+
+
+def test_interrupted_article_commit_is_recovered(desk: Desk) -> None:
+    """A `kb add` killed after writing its file is committed by the next command."""
+    import json as _json
+
+    from elinkctl.store.store import Store
+
+    tid = desk.new()
+    store = Store(desk.root)
+    article = desk.root / "knowledge" / "KB-7KQ2M.md"
+    article.write_text(
+        "---\nid: KB-7KQ2M\ntitle: 打印机卡纸\nsystems: []\nmodules: []\nkeywords: []\n"
+        "symptom: 卡纸\nincidents: []\nauthor: 小王\ncreated: 2026-11-23\nreviewed:\n---\n\n"
+        "## 现象\n\n卡纸\n\n## 原因\n\n-\n\n## 解决方案\n\n取出卡纸\n\n## 临时措施\n\n-\n",
+        encoding="utf-8",
+    )
+    store.journal_path.parent.mkdir(parents=True, exist_ok=True)
+    store.journal_path.write_text(
+        _json.dumps(
+            {"paths": ["knowledge/KB-7KQ2M.md"], "message": "KB-7KQ2M: added", "author": "小王"}
+        ),
+        encoding="utf-8",
+    )
+    desk.ok("accept", tid, now="2026-11-23T10:05:00+08:00")
+    log = desk.git("log", "--format=%an|%s", "-3").splitlines()
+    assert log[1] == "小王|KB-7KQ2M: added (recovered after interruption)"
+    assert desk.git("status", "--porcelain") == ""
+    # A journal naming anything else is discarded, never committed.
+    (desk.root / "evil.txt").write_text("x", encoding="utf-8")
+    store.journal_path.write_text(
+        _json.dumps({"paths": ["evil.txt"], "message": "m", "author": "a"}), encoding="utf-8"
+    )
+    desk.ok("comment", tid, "-m", "x", now="2026-11-23T10:06:00+08:00")
+    assert "evil.txt" not in desk.git("log", "--name-only", "--format=", "-3")

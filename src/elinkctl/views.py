@@ -140,6 +140,8 @@ EVENT_LABEL = {
     "escalation": "ESCALATION",
     "sla_warning": "SLA warning",
     "sla_breach": "SLA BREACH",
+    "superseded": "superseded",
+    "alert": "alert",
 }
 
 
@@ -181,6 +183,12 @@ def event_summary(ev: Event, tz: dt.tzinfo) -> str:
             text += f" ({', '.join(map(str, d['recipients']))})"
     elif kind in ("sla_warning", "sla_breach"):
         text = f"{d.get('clock')} due {local(d.get('deadline'), tz)}"
+    elif kind == "superseded":
+        # A concurrent step from another clone that the merged history made
+        # impossible (both desks accepted): kept for the record, not applied.
+        text = f"{d.get('superseded')} (concurrent with another clone's step; not applied)"
+    elif kind == "alert":
+        text = f"{d.get('status', '')} {d.get('summary', '')}".strip()
     elif kind == "redirected":
         text = f"→ {d.get('to')} process" + (f": {d['reason']}" if d.get("reason") else "")
     else:

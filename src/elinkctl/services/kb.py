@@ -55,7 +55,6 @@ from elinkctl.kb import (
     render_article,
 )
 from elinkctl.kb.article import CROCKFORD, PLACEHOLDER, SECTIONS, split_sections
-from elinkctl.store.files import atomic_write
 from elinkctl.store.store import KNOWLEDGE, TICKETS, Store
 
 __all__ = [
@@ -181,16 +180,6 @@ def iter_articles(store: Store, on_error: Warn = _ignore) -> Iterator[Article]:
 # -- writing -----------------------------------------------------------------------
 
 
-def _email(store: Store, actor: str) -> str:
-    """The actor's address from escalation.yaml, else git's when it is git's user."""
-    found = store.config.person_email(actor)
-    if found:
-        return found
-    if actor == store.git.config_get("user.name"):
-        return store.git.default_email()
-    return "elinkctl@localhost"
-
-
 def _validated_text(store: Store, article: Article) -> str:
     """Render and parse back: what is committed must be what `kb show` can read."""
     text = render_article(article)
@@ -203,14 +192,13 @@ def _commit(store: Store, article: Article, actor: str, message: str, *, is_new:
     path = article_path(store, article.id)
     rel = store.rel(path)
     text = _validated_text(store, article)
-    email = _email(store, actor)
     with store.locked():
         if is_new and path.exists():
             raise StoreError(f"{rel} already exists; try again for a fresh ID")
         if not is_new and not path.exists():
             raise NotFound(f"{rel}: no such article")
-        atomic_write(path, text)
-        store.git.commit_paths([rel], message, actor, email, new=[rel] if is_new else [])
+        # Journalled like tickets: a killed `kb add` is committed by the next command.
+        store.commit_files([(path, text, is_new)], message, actor)
 
 
 def fresh_id(store: Store) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -345,16 +346,27 @@ class Store:
 
     def commit_writes(self, writes: Sequence[Write], message: str, actor: str) -> None:
         """Write tickets atomically and commit them as one commit. Caller holds the lock."""
-        if not writes:
+        files = [(self.path_of(w.ticket.id), ticketfile.dumps(w.ticket), w.is_new) for w in writes]
+        self.commit_files(files, message, actor)
+
+    def commit_files(
+        self, files: Sequence[tuple[Path, str, bool]], message: str, actor: str
+    ) -> None:
+        """Write (path, text, is_new) files atomically and commit them as one
+        commit, journalled so a killed command is finished by the next one.
+        Only tickets and knowledge articles go through here. Caller holds the lock."""
+        if not files:
             return
-        paths = [self.path_of(w.ticket.id) for w in writes]
-        rels = [self.rel(p) for p in paths]
+        rels = [self.rel(path) for path, _, _ in files]
+        for rel in rels:
+            if not _journalable(rel):
+                raise StoreError(f"{rel}: not a ticket or article path")
         email = self.config.person_email(actor) or self._email_for(actor)
         journal = {"paths": rels, "message": message, "author": actor, "email": email}
         atomic_write(self.journal_path, json.dumps(journal, ensure_ascii=False))
-        for w, path in zip(writes, paths, strict=True):
-            atomic_write(path, ticketfile.dumps(w.ticket))
-        new = [r for w, r in zip(writes, rels, strict=True) if w.is_new]
+        for path, text, _ in files:
+            atomic_write(path, text)
+        new = [rel for rel, (_, _, is_new) in zip(rels, files, strict=True) if is_new]
         self.git.commit_paths(rels, message, actor, email, new=new)
         self.journal_path.unlink(missing_ok=True)
         if self._index is not None:
@@ -397,7 +409,7 @@ class Store:
             journal.unlink(missing_ok=True)
             return ["discarded an unreadable journal"]
         for rel in rels:
-            if not ids.is_valid(Path(rel).stem):
+            if not _journalable(rel):
                 journal.unlink(missing_ok=True)
                 return ["discarded a journal naming an invalid path"]
         for rel in rels:
@@ -504,3 +516,18 @@ def _matches(flt: TicketFilter, summary: Summary) -> bool:
     """`TicketFilter.matches` on a summary: it reads only what a summary has
     (an AttributeError would send `summaries` to the parsing fallback)."""
     return flt.matches(summary)  # type: ignore[arg-type]
+
+
+_ARTICLE_PATH = re.compile(r"^knowledge/KB-[0-9A-HJKMNP-TV-Z]{5}\.md$")
+
+
+def _journalable(rel: str) -> bool:
+    """A path the journal may name: a ticket in its shard, or an article.
+
+    Checked again on recovery, so a tampered journal can never make the
+    next command commit anything else."""
+    parts = rel.split("/")
+    if len(parts) == 4 and parts[0] == TICKETS and parts[3].endswith(".yaml"):
+        stem = parts[3][: -len(".yaml")]
+        return ids.is_valid(stem) and tuple(parts[1:3]) == ids.shard(stem)
+    return bool(_ARTICLE_PATH.match(rel))
