@@ -36,17 +36,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
-import re
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from elinkctl.config import Config
 from elinkctl.domain import lifecycle
 from elinkctl.domain.calendar import Calendar
 from elinkctl.domain.escalation import EscalationRules, Level, due_levels, escalation_data
-from elinkctl.domain.model import OPEN_STATUSES, Ticket
+from elinkctl.domain.model import Ticket
 from elinkctl.domain.sla import Clock, SlaRules, clocks
 from elinkctl.errors import ConfigError, ElinkError, NotFound, TicketError
 from elinkctl.services.validators import ASSIGNEE, holiday_gaps, locate, notify_roles
@@ -61,7 +61,6 @@ CHECK_ACTOR = "elinkctl-check"
 IMMEDIATE_PRIORITIES = frozenset({"P1"})
 """Priorities whose due levels fire inside `new` instead of at the next `check`."""
 CLOCK_ZH = {"response": "响应", "resolution": "解决"}
-_STATUS_LINE = re.compile(r"^status: *([a-z_]+) *$", re.M)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,6 +256,30 @@ def _sla_mark(ticket: Ticket, clock: Clock, now: dt.datetime) -> tuple[str, dt.d
     return None
 
 
+def next_due(ticket: Ticket, rules: Rules) -> dt.datetime | None:
+    """The earliest moment `check` could find anything on this ticket as it is
+    now, or None when nothing can become due until the ticket changes.
+
+    Escalation levels have fixed due times; a clock's warning and breach are
+    due at ``warn_from`` and ``deadline`` unless already marked (a clock
+    stopped by an open pause has no deadline). Any new event changes the
+    file, and with it the cached plan, so the answer holds until then.
+    """
+    if not ticket.is_open:
+        return None
+    far = ticket.opened_at + dt.timedelta(days=36500)
+    candidates = [level.due_at for level in due_levels(ticket, rules.escalation, far)]
+    for clock in clocks(ticket, rules.sla, ticket.opened_at):
+        if clock.done_at is not None or clock.deadline is None:
+            continue
+        if _marked(ticket, SLA_BREACH, clock.name):
+            continue
+        candidates.append(clock.deadline)
+        if clock.warn_from is not None and not _marked(ticket, SLA_WARNING, clock.name):
+            candidates.append(clock.warn_from)
+    return min(candidates, default=None)
+
+
 def record_findings(
     ticket: Ticket, findings: Sequence[Finding], actor: str, now: dt.datetime
 ) -> Ticket:
@@ -329,52 +352,123 @@ def outbox_for(store: Store) -> Any:
     return Outbox(store.state_dir / "outbox")
 
 
-def _candidate_tickets(store: Store, broken: list[str]) -> Iterator[Ticket]:
-    """Open tickets; a broken file is reported in ``broken`` and skipped.
+class PlanCache:
+    """When each open ticket next needs `check`, cached by its file's content.
 
-    Uses the index (``Store.summaries`` of open tickets) when the store has
-    it; otherwise reads every file, skipping closed ones by their ``status:``
-    line (written from the events on every save) before paying for a parse.
+    Cron runs `check` every few minutes and almost every open ticket has
+    nothing due: parsing it and running its clocks each time is most of the
+    cost. The index validates each ticket file's content key (git blob or
+    stat data) on every run; while the key and the rules are unchanged the
+    cached ``next_due`` stands, and a ticket whose moment has not come is not
+    even read. A disposable file in ``.git/elinkctl/``: missing, corrupt or
+    from other rules or code, it is simply rebuilt.
     """
 
-    def load(path: Path) -> Ticket | None:
+    def __init__(self, store: Store) -> None:
+        self.path = store.state_dir / "check-plan.json"
+        self.version = self._version(store)
+        self.entries: dict[str, list[Any]] = {}
+        self.dirty = False
         try:
-            ticket = store.load_path(path)
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("version") == self.version and isinstance(data.get("entries"), dict):
+                self.entries = data["entries"]
+            else:
+                self.dirty = True  # other rules or code: replace it
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, AttributeError):
+            self.dirty = True  # corrupt: replace it
+
+    @staticmethod
+    def _version(store: Store) -> str:
+        from elinkctl.domain import calendar, escalation, sla
+        from elinkctl.store.index import code_digest, rules_digest
+
+        code = code_digest(sys.modules[__name__], escalation, sla, calendar)
+        return f"{code}-{rules_digest(store.root)}"
+
+    def get(self, path: str, key: str) -> tuple[dt.datetime | None, dt.datetime] | None:
+        """(next_due, horizon) when cached for this content, else None."""
+        entry = self.entries.get(path)
+        if not isinstance(entry, list) or len(entry) != 3 or entry[0] != key:
+            return None
+        try:
+            due = dt.datetime.fromisoformat(entry[1]) if entry[1] else None
+            return due, dt.datetime.fromisoformat(entry[2])
+        except (TypeError, ValueError):
+            return None
+
+    def put(self, path: str, key: str, due: dt.datetime | None, horizon: dt.datetime) -> None:
+        entry = [key, due.isoformat() if due else None, horizon.isoformat()]
+        if self.entries.get(path) != entry:
+            self.entries[path] = entry
+            self.dirty = True
+
+    def save(self, keep: set[str]) -> None:
+        stale = set(self.entries) - keep
+        for path in stale:
+            del self.entries[path]
+        if not (self.dirty or stale):
+            return
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps({"version": self.version, "entries": self.entries}))
+            os.replace(tmp, self.path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a cache that cannot be written is only slower
+
+
+Touch = Callable[[str, dt.datetime, dt.datetime], None]
+
+
+def _candidate_tickets(
+    store: Store,
+    broken: list[str],
+    plan: PlanCache,
+    now: dt.datetime,
+    touch: Touch,
+    seen: set[str],
+) -> Iterator[tuple[Ticket, str, str | None]]:
+    """(ticket, path, content key) of open tickets that may have something due.
+
+    The index lists open tickets without parsing unchanged files and reports
+    broken ones (``Store.summaries`` falls back to reading files when the
+    index fails). A ticket whose cached plan says nothing is due before
+    ``now`` is skipped unread; its calendar span still counts for the
+    holiday-data warning.
+    """
+    from elinkctl.services.query import TicketFilter
+
+    rows = store.summaries(TicketFilter(open_only=True), on_error=lambda e: broken.append(str(e)))
+    key_of: Callable[[str], str | None] | None
+    try:
+        key_of = store.index().key_of
+    except Exception:  # noqa: BLE001 - no index: no plan cache, read every open ticket
+        key_of = None
+    for row in rows:
+        path = str(row.path)
+        seen.add(path)
+        key = key_of(path) if key_of is not None else None
+        cached = plan.get(path, key) if key is not None else None
+        if cached is not None:
+            due, horizon = cached
+            if due is None or due > now:
+                touch(row.priority, row.opened_at, max(horizon, now))
+                continue
+        try:
+            ticket = store.load_path(store.root / path)
         except TicketError as exc:
             broken.append(str(exc))
-            return None
-        except NotFound:
-            return None  # removed meanwhile
-        return ticket if ticket.is_open else None
-
-    summaries: Callable[..., Any] | None = getattr(store, "summaries", None)
-    if callable(summaries):
-        # The index (store/index.py) lists open tickets without parsing unchanged
-        # files and reports the broken ones through on_error.
-        from elinkctl.services.query import TicketFilter
-
-        rows = summaries(TicketFilter(open_only=True), on_error=lambda exc: broken.append(str(exc)))
-        for row in rows:
-            found = load(store.root / str(row.path))
-            if found is not None:
-                yield found
-        return
-    open_names = {str(s) for s in OPEN_STATUSES}
-    for path in store.ticket_paths():
-        try:
-            head = path.read_text(encoding="utf-8").split("\nevents:", 1)[0]
-        except (OSError, UnicodeDecodeError):
-            head = ""
-        match = _STATUS_LINE.search(head)
-        if match and match.group(1) not in open_names:
             continue
-        found = load(path)
-        if found is not None:
-            yield found
+        except NotFound:
+            continue  # removed meanwhile
+        if ticket.is_open:
+            yield ticket, path, key
 
 
 def _scan(
-    store: Store, rules: Rules, now: dt.datetime, report: CheckReport
+    store: Store, rules: Rules, now: dt.datetime, report: CheckReport, *, save_plan: bool = True
 ) -> list[tuple[Ticket, list[Finding]]]:
     """Findings per open ticket; holiday gaps of the calendars used go to ``report``."""
     spans: dict[Calendar, tuple[dt.datetime, dt.datetime]] = {}
@@ -383,22 +477,33 @@ def _scan(
         lo, hi = spans.get(cal, (start, end))
         spans[cal] = (min(lo, start), max(hi, end))
 
+    def touch_all(priority: str, opened: dt.datetime, horizon: dt.datetime) -> None:
+        target = rules.sla.targets.get(priority)
+        if target is not None:
+            touch(target.calendar, opened, horizon)
+        for cell in rules.escalation.row(priority):
+            touch(cell.calendar, opened, now)
+
+    plan = PlanCache(store)
+    seen: set[str] = set()
     out = []
-    for ticket in _candidate_tickets(store, report.broken):
+    for ticket, path, key in _candidate_tickets(store, report.broken, plan, now, touch_all, seen):
         try:
             findings = escalation_findings(ticket, rules, now) + sla_findings(ticket, rules, now)
-            target = rules.sla.targets.get(ticket.priority)
-            if target is not None:
-                ends = [now] + [c.deadline for c in clocks(ticket, rules.sla, now) if c.deadline]
-                touch(target.calendar, ticket.opened_at, max(ends))
-            for cell in rules.escalation.row(ticket.priority):
-                touch(cell.calendar, ticket.opened_at, now)
+            deadlines = [c.deadline for c in clocks(ticket, rules.sla, now) if c.deadline]
+            horizon = max([now, *deadlines])
+            touch_all(ticket.priority, ticket.opened_at, horizon)
+            if key is not None and not findings:
+                # With findings the ticket is about to change (new key): plan it next run.
+                plan.put(path, key, next_due(ticket, rules), horizon)
         except (ElinkError, ValueError, TypeError) as exc:
             report.broken.append(f"{store.rel(store.path_of(ticket.id))}: {exc}")
             continue
         if findings:
             out.append((ticket, sorted(findings, key=lambda f: f.due_at)))
     report.warnings.extend(holiday_gaps(spans))
+    if save_plan:
+        plan.save(seen)
     return out
 
 
@@ -411,13 +516,13 @@ def run_check(
     env: Mapping[str, str] | None = None,
 ) -> CheckReport:
     """One `check` run (see the module docstring). Raises ConfigError for broken rules."""
-    from elinkctl.notify import plan_deliveries
-
     report = CheckReport(dry_run=dry_run)
     rules = load_rules(store.config)
     if dry_run:
+        from elinkctl.notify import plan_deliveries
+
         # No lock (it would also finish an interrupted commit): read, plan, write nothing.
-        for ticket, findings in _scan(store, rules, now, report):
+        for ticket, findings in _scan(store, rules, now, report, save_plan=False):
             del ticket
             for f in findings:
                 report.findings.append(f)
@@ -426,7 +531,6 @@ def run_check(
         report.findings.sort(key=lambda f: (f.due_at, f.ticket.id))
         return report
 
-    outbox = outbox_for(store)
     with store.locked(wait=False) as acquired:
         if not acquired:
             report.busy = True
@@ -446,10 +550,20 @@ def run_check(
             # Queue first: outbox keys are deterministic (ticket, level), so a
             # failed commit is re-recorded by the next run without a second
             # notice, and a crash between the two cannot lose one.
-            queue(outbox, rules, report.findings, now)
+            queue(outbox_for(store), rules, report.findings, now)
             store.commit_writes(writes, report.commit, actor)
-    report.notifications = flush(outbox, rules, now, env)
+    if _outbox_has_pending(store):
+        report.notifications = flush(outbox_for(store), rules, now, env)
     return report
+
+
+def _outbox_has_pending(store: Store) -> bool:
+    """Whether anything waits to be sent: a quiet run skips loading the notifier."""
+    pending = store.state_dir / "outbox" / "pending"
+    try:
+        return any(pending.iterdir())
+    except OSError:
+        return False
 
 
 def queue(outbox: Any, rules: Rules, findings: Sequence[Finding], now: dt.datetime) -> int:

@@ -629,6 +629,12 @@ class Index:
     def key_of(self, path: str) -> str | None:
         """The content key (``b:<blob>`` or stat data) of a ticket file as last validated."""
         self.ensure_fresh()
+        snap = self._snapshot
+        if snap is not None and snap.clean and snap._keys is None:
+            # Nothing changed since the rows were written: read the stored key
+            # instead of parsing git's whole listing (100,000 lines) for a few paths.
+            row = self.db.execute("SELECT key FROM tickets WHERE path=?", (path,)).fetchone()
+            return str(row[0]) if row and row[0] else None
         return self._keys.get(path)
 
     # --- cached per-ticket facts ------------------------------------------------------

@@ -322,10 +322,12 @@ class Store:
     def locked(self, wait: bool = True) -> Iterator[bool]:
         """Hold the store lock; yields False (wait=False) when another process holds it."""
         lock = self.lock()
-        # Import GitPython and open the repository before taking the lock:
-        # that is most of a write's CPU, and under the lock it would be paid
-        # once per waiting process, one after the other.
-        self.git.git  # noqa: B018
+        if wait:
+            # A writer imports GitPython and opens the repository before taking
+            # the lock: that is most of a write's CPU, and under the lock it
+            # would be paid once per waiting process, one after the other.
+            # (`check` takes the lock without waiting and usually writes nothing.)
+            self.git.git  # noqa: B018
         if not lock.acquire(wait=wait):
             yield False
             return
