@@ -50,6 +50,9 @@ def isolated_env(
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("ELINKCTL_LOCK_TIMEOUT", "20")
+    # The repository is itself a store: a test that forgot --store must not
+    # discover it from the working directory and write to its tickets/.
+    monkeypatch.chdir(home)
     yield
 
 

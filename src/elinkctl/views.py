@@ -197,6 +197,14 @@ def event_summary(ev: Event, tz: dt.tzinfo) -> str:
     return f"{label:<13} {text}".rstrip()
 
 
+def pad(text: str, width: int) -> str:
+    """Left-justify to a terminal width: a Chinese character takes two columns."""
+    from wcwidth import wcswidth
+
+    used = wcswidth(text)
+    return text + " " * (width - used) if used >= 0 and used < width else text
+
+
 def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
     """The readable `show` card."""
     s = ticket.state
@@ -284,5 +292,5 @@ def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
     lines.append("")
     lines.append("timeline:")
     for ev in ticket.events:
-        lines.append(f"  {local(ev.at, tz)}  {ev.by:<8} {event_summary(ev, tz)}")
+        lines.append(f"  {local(ev.at, tz)}  {pad(ev.by, 12)} {event_summary(ev, tz)}")
     return "\n".join(lines)
