@@ -28,6 +28,7 @@ from typing import Any
 
 from elinkctl.domain import ids, lifecycle, ticketfile
 from elinkctl.domain.model import Ticket
+from elinkctl.progress import Progress
 
 # --- the world the incidents happen in -------------------------------------------------
 
@@ -552,31 +553,6 @@ def _add_key_users(root: Path) -> None:
         sla.write_text(
             text.replace("\nkey_users: []\n", f"\nkey_users:{names}\n"), encoding="utf-8"
         )
-
-
-class Progress:
-    """A tiny progress bar on stderr when it is a terminal; silent otherwise."""
-
-    def __init__(self, total: int, label: str, enabled: bool | None = None) -> None:
-        self.total = max(total, 1)
-        self.done = 0
-        self.label = label
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-
-    def __call__(self, n: int) -> None:
-        self.done += n
-        if self.enabled:
-            width = 30
-            filled = width * self.done // self.total
-            sys.stderr.write(
-                f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
-            )
-            sys.stderr.flush()
-
-    def finish(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 def generate(

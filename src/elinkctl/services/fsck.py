@@ -5,6 +5,7 @@ from __future__ import annotations
 from elinkctl import yamlio
 from elinkctl.domain import ids, lifecycle, ticketfile
 from elinkctl.errors import ElinkError
+from elinkctl.progress import Progress
 from elinkctl.store.store import Store
 
 
@@ -35,8 +36,11 @@ def check_store(store: Store) -> tuple[list[str], int]:
     problems: list[str] = []
     count = 0
     base = store.root / "tickets"
-    for path in sorted(base.rglob("*")) if base.is_dir() else []:
-        if path.is_dir() or path.name in (".gitkeep",):
+    paths = sorted(p for p in base.rglob("*") if not p.is_dir()) if base.is_dir() else []
+    bar = Progress(len(paths), "fsck", None if len(paths) >= 2000 else False)
+    for path in paths:
+        bar.step()
+        if path.name in (".gitkeep",):
             continue
         rel = store.rel(path)
         if path.name.startswith(".") and path.name.endswith(".tmp"):
@@ -52,4 +56,5 @@ def check_store(store: Store) -> tuple[list[str], int]:
             problems.append(f"{rel}: not UTF-8 text")
             continue
         problems.extend(check_ticket_text(rel, path.stem, text))
+    bar.finish()
     return problems, count

@@ -37,6 +37,7 @@ from typing import Any
 
 from elinkctl.domain.model import OPEN_STATUSES, Status, Ticket
 from elinkctl.errors import TicketError
+from elinkctl.progress import Progress
 
 SCHEMA_VERSION = "1"
 TICKETS_PREFIX = "tickets/"
@@ -551,7 +552,7 @@ class Index:
     ) -> Iterator[list[Result]]:
         """Parse files in path order, in batches; a process pool for big re-reads."""
         items = sorted(items, key=lambda it: path_order(it[0]))
-        bar = _Bar(len(items), "indexing tickets", self.progress and len(items) >= 2000)
+        bar = Progress(len(items), "indexing tickets", self.progress and len(items) >= 2000)
         chunks = [items[i : i + 500] for i in range(0, len(items), 500)]
         try:
             procs = os.cpu_count() or 1
@@ -731,33 +732,3 @@ def code_digest(*modules: Any) -> str:
         except (OSError, TypeError, AttributeError):
             h.update(repr(module).encode())
     return h.hexdigest()[:16]
-
-
-class _Bar:
-    """A minimal progress bar on stderr for long rebuilds on a terminal."""
-
-    def __init__(self, total: int, label: str, enabled: bool) -> None:
-        self.total = max(total, 1)
-        self.done = 0
-        self.label = label
-        self.enabled = enabled
-        self._last = 0.0
-
-    def step(self, n: int) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last < 0.1 and self.done < self.total:
-            return
-        self._last = now
-        filled = 30 * self.done // self.total
-        sys.stderr.write(
-            f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
-        )
-        sys.stderr.flush()
-
-    def finish(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * (len(self.label) + 50) + "\r")
-            sys.stderr.flush()
