@@ -48,7 +48,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from elinkctl.domain.calendar import Calendar, Pause, resolve_duration
-from elinkctl.domain.model import OPEN_STATUSES, ROLES, Ticket
+from elinkctl.domain.model import OPEN_STATUSES, ROLES, Ticket, status_intervals
 from elinkctl.errors import ConfigError, UsageProblem
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -159,18 +159,7 @@ def unresolved_pauses(ticket: Ticket) -> list[Pause]:
     These do not count towards escalation: see "Reopen" in the module docstring.
     An interval still running ends with ``None``.
     """
-    out: list[Pause] = []
-    start: dt.datetime | None = None
-    for at, status in ticket.state.status_changes:
-        if status not in OPEN_STATUSES:
-            if start is None:
-                start = at
-        elif start is not None:
-            out.append((start, at))
-            start = None
-    if start is not None:
-        out.append((start, None))
-    return out
+    return status_intervals(ticket.state, lambda status: status not in OPEN_STATUSES)
 
 
 def schedule(ticket: Ticket, rules: EscalationRules) -> list[Level]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -210,6 +210,25 @@ class Ticket:
         merged = dict(self.fields)
         merged.update(changes)
         return dataclasses.replace(self, fields=merged)
+
+
+def status_intervals(
+    state: State, where: Callable[[Status], bool]
+) -> list[tuple[dt.datetime, dt.datetime | None]]:
+    """Intervals during which the status satisfied ``where`` (an interval still
+    running ends with None): paused SLA clocks, resolved spells for escalation."""
+    out: list[tuple[dt.datetime, dt.datetime | None]] = []
+    start: dt.datetime | None = None
+    for at, status in state.status_changes:
+        if where(status):
+            if start is None:
+                start = at
+        elif start is not None:
+            out.append((start, at))
+            start = None
+    if start is not None:
+        out.append((start, None))
+    return out
 
 
 def sort_events(events: Iterable[Event]) -> tuple[Event, ...]:

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from elinkctl.domain.calendar import Calendar, Pause, calendar_from_config, resolve_duration
-from elinkctl.domain.model import Status, Ticket
+from elinkctl.domain.model import Status, Ticket, status_intervals
 from elinkctl.errors import ConfigError, UsageProblem
 
 TIMELY = "timely"
@@ -120,18 +120,7 @@ class Clock:
 
 def paused_intervals(ticket: Ticket, statuses: frozenset[str]) -> list[Pause]:
     """Intervals during which the status was one that pauses the clock."""
-    out: list[Pause] = []
-    start: dt.datetime | None = None
-    for at, status in ticket.state.status_changes:
-        if str(status) in statuses:
-            if start is None:
-                start = at
-        elif start is not None:
-            out.append((start, at))
-            start = None
-    if start is not None:
-        out.append((start, None))
-    return out
+    return status_intervals(ticket.state, lambda status: str(status) in statuses)
 
 
 def _clock(

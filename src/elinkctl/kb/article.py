@@ -49,7 +49,7 @@ SECTIONS: tuple[str, ...] = (SYMPTOM, CAUSE, SOLUTION, WORKAROUND)
 #: Written into a draft where the author still has to fill something in.
 PLACEHOLDER = "（待补充）"
 
-_KEYS = (
+FRONT_MATTER_KEYS = (
     "id",
     "title",
     "systems",
@@ -245,7 +245,7 @@ def parse_article(text: str, path: str | PurePath | None = None) -> Article:
         created=date_value("created"),
         reviewed=date_value("reviewed"),
         body=body,
-        extra={str(k): v for k, v in data.items() if k not in _KEYS},
+        extra={str(k): v for k, v in data.items() if k not in FRONT_MATTER_KEYS},
     )
 
 

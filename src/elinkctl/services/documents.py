@@ -29,20 +29,10 @@ from elinkctl.render.doc import (
     Table,
 )
 from elinkctl.timeutil import format_duration
+from elinkctl.views import STATUS_ZH, TYPE_ZH
 
 L2_FILL = "【待二线支持团队判断】"
 
-STATUS_ZH = {
-    "new": "新建",
-    "pm_review": "项目经理审核",
-    "in_progress": "处理中",
-    "pending": "挂起",
-    "resolved": "已解决",
-    "closed": "已关闭",
-    "rejected": "已退回",
-    "redirected": "已转其他流程",
-}
-TYPE_ZH = {"failure": "故障", "request": "服务请求", "consultation": "咨询"}
 ROLE_ZH = {
     "desk": "服务台",
     "l1": "一线工程师",

@@ -54,7 +54,7 @@ from elinkctl.kb import (
     parse_article,
     render_article,
 )
-from elinkctl.kb.article import CROCKFORD, PLACEHOLDER, SECTIONS, split_sections
+from elinkctl.kb.article import CROCKFORD, FRONT_MATTER_KEYS, PLACEHOLDER, SECTIONS, split_sections
 from elinkctl.store.store import KNOWLEDGE, TICKETS, Store
 
 __all__ = [
@@ -248,18 +248,7 @@ def save_edited_article(store: Store, before: Article, after: Article, actor: st
 
 
 def _changed_fields(before: Article, after: Article) -> list[str]:
-    names = [
-        "title",
-        "systems",
-        "modules",
-        "keywords",
-        "symptom",
-        "incidents",
-        "author",
-        "created",
-        "reviewed",
-        "extra",
-    ]
+    names = [k for k in FRONT_MATTER_KEYS if k != "id"] + ["extra"]
     out = [n for n in names if getattr(before, n) != getattr(after, n)]
     if before.body.strip() != after.body.strip():
         b, a = split_sections(before.body), split_sections(after.body)
