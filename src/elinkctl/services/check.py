@@ -49,7 +49,7 @@ from elinkctl.domain.escalation import EscalationRules, Level, due_levels, escal
 from elinkctl.domain.model import Ticket
 from elinkctl.domain.sla import Clock, SlaRules, clocks
 from elinkctl.errors import ConfigError, ElinkError, NotFound, TicketError
-from elinkctl.services.validators import ASSIGNEE, holiday_gaps, locate, notify_roles
+from elinkctl.services.validators import ASSIGNEE, holiday_gaps, locate, notify_roles, sla_rules
 from elinkctl.store.store import Store, Write
 from elinkctl.timeutil import format_duration, iso
 
@@ -163,10 +163,7 @@ class Rules:
 
 def load_rules(config: Config) -> Rules:
     """Parse sla.yaml and the matrix; ConfigError with file and line."""
-    try:
-        sla = SlaRules.from_mapping(config.sla.data, config.tz)
-    except ConfigError as exc:
-        raise ConfigError(locate(config.sla, str(exc))) from None
+    sla = sla_rules(config)
     try:
         esc = EscalationRules.from_mapping(config.escalation.data, sla.calendars, config.tz)
     except ConfigError as exc:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from elinkctl.domain import kpi
 from elinkctl.domain.model import OPEN_STATUSES
 from elinkctl.domain.sla import SlaRules
-from elinkctl.errors import ConfigError, TicketError
+from elinkctl.errors import TicketError
 
 if TYPE_CHECKING:
     from elinkctl.config import Config
@@ -29,11 +29,10 @@ _OPEN = frozenset(str(s) for s in OPEN_STATUSES)
 
 
 def sla_rules(config: Config) -> SlaRules:
-    """The parsed SLA rules; a broken sla.yaml is one clear error."""
-    try:
-        return SlaRules.from_mapping(config.sla.data, config.tz)
-    except ConfigError as exc:
-        raise ConfigError(f"sla.yaml: {exc}") from None
+    """The parsed SLA rules; a broken sla.yaml is one error with file and line."""
+    from elinkctl.services.validators import sla_rules as located
+
+    return located(config)
 
 
 def load_facts(

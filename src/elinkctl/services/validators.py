@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elinkctl import config as config_module
 from elinkctl.config import Config, RuleFile
@@ -46,6 +46,19 @@ DEFAULT_NOTIFY: dict[str, tuple[str, ...]] = {
 """Who hears of SLA marks when escalation.yaml has no ``notify:`` section."""
 
 _FIELD_RE = re.compile(r"^([^\s:]+):\s")
+
+if TYPE_CHECKING:
+    from elinkctl.domain.sla import SlaRules
+
+
+def sla_rules(config: Config) -> SlaRules:
+    """The parsed SLA rules; a broken sla.yaml is one error with file and line."""
+    from elinkctl.domain.sla import SlaRules
+
+    try:
+        return SlaRules.from_mapping(config.sla.data, config.tz)
+    except ConfigError as exc:
+        raise ConfigError(locate(config.sla, str(exc))) from None
 
 
 def locate(rule: RuleFile, message: str) -> str:
