@@ -90,6 +90,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+HIDDEN = frozenset({"merge-file"})
+"""Plumbing that git calls (the merge driver), not listed in --help."""
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
@@ -107,7 +111,7 @@ class LazyGroup(click.Group):
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        rows = [(n, COMMANDS[n][2]) for n in self.list_commands(ctx) if n not in HIDDEN]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
