@@ -71,9 +71,7 @@ def stats(
         click.echo(f"warning: skipped {exc}", err=True)
 
     also = ("month",) if html_file else ()
-    result = svc.compute(
-        svc.load_facts(store, rules, on_error=warn), flt, rules, app.now, by=by, also=also
-    )
+    result = svc.stats_of_store(store, rules, flt, app.now, by=by, also=also, on_error=warn)
     for message in svc.calendar_warnings(rules, result.years):
         click.echo(f"warning: {message}", err=True)
     if html_file:

@@ -356,6 +356,25 @@ class Summary:
             return None
         return self.satisfaction_sum / self.satisfaction_count
 
+    def merge(self, other: Summary) -> None:
+        """Add ``other``'s incidents to these: folding two halves and merging
+        them gives exactly the fold of the whole (every field is a count, a
+        counter or a bag of durations; no order matters)."""
+        for field in dataclasses.fields(self):
+            mine, theirs = getattr(self, field.name), getattr(other, field.name)
+            if isinstance(mine, int):
+                setattr(self, field.name, mine + theirs)
+            elif isinstance(mine, Counter):
+                mine.update(theirs)
+            elif isinstance(mine, RateCount):
+                mine.timely += theirs.timely
+                mine.late += theirs.late
+                mine.pending += theirs.pending
+            elif isinstance(mine, Durations):
+                mine.values.extend(theirs.values)
+            else:  # pragma: no cover - a new field needs a rule here
+                raise TypeError(f"Summary.merge: no rule for {field.name}")
+
     def add(self, f: Facts, now: dt.datetime) -> None:
         self.total += 1
         status = str(f.get("status"))
@@ -480,6 +499,71 @@ class StatsResult:
         return out
 
 
+def needs_now(f: Facts) -> bool:
+    """Whether `Summary.add` reads ``now`` for these facts: open incidents
+    (backlog age) and running clocks (late once past the deadline).
+
+    Everything else folds to the same numbers whatever ``now`` is, so a
+    cache may keep it folded (`Partial`); these are always folded afresh.
+    """
+    status = str(f.get("status"))
+    if status in EXCLUDED_STATUSES:
+        return False
+    return status in _OPEN or not f.get("response_outcome") or not f.get("resolution_outcome")
+
+
+def check_dimensions(dims: Sequence[str]) -> None:
+    for dim in dims:
+        if dim not in DIMENSIONS:
+            raise ValueError(f"unknown dimension {dim!r}; expected one of {', '.join(DIMENSIONS)}")
+
+
+def dimensions(by: str | None, also: Sequence[str] = ()) -> tuple[str, ...]:
+    """The dimensions one pass must group by: ``by``, then ``also``, no repeats."""
+    dims = tuple(dict.fromkeys([*([by] if by else []), *also]))
+    check_dimensions(dims)
+    return dims
+
+
+@dataclasses.dataclass
+class Partial:
+    """The fold of some incidents: mergeable, so parts of a store can be folded
+    separately (and cached) and combined into the same `StatsResult` as one pass."""
+
+    dims: tuple[str, ...]
+    overall: Summary = dataclasses.field(default_factory=Summary)
+    groups: dict[str, dict[str, Summary]] = dataclasses.field(default_factory=dict)
+    years: set[int] = dataclasses.field(default_factory=set)
+
+    def add(self, f: Facts, now: dt.datetime) -> None:
+        self.overall.add(f, now)
+        self.years.add(int(str(f["opened_at"])[:4]))
+        for dim in self.dims:
+            groups = self.groups.setdefault(dim, {})
+            key = group_key(f, dim)
+            bucket = groups.get(key)
+            if bucket is None:
+                bucket = groups[key] = Summary()
+            bucket.add(f, now)
+
+    def merge(self, other: Partial) -> None:
+        if other.dims != self.dims:
+            raise ValueError("cannot merge folds grouped by different dimensions")
+        self.overall.merge(other.overall)
+        self.years |= other.years
+        for dim, theirs in other.groups.items():
+            mine = self.groups.setdefault(dim, {})
+            for key, summary in theirs.items():
+                if key in mine:
+                    mine[key].merge(summary)
+                else:
+                    mine[key] = summary
+
+    def result(self, now: dt.datetime, by: str | None, targets: KpiTargets | None) -> StatsResult:
+        groups = {dim: self.groups.get(dim, {}) for dim in self.dims}
+        return StatsResult(now, targets or KpiTargets(), self.overall, by, groups, self.years)
+
+
 def aggregate(
     facts: Iterable[Facts],
     now: dt.datetime,
@@ -493,20 +577,7 @@ def aggregate(
     computed in the same pass (the HTML report needs months whatever --by
     says) — a stream of facts can be read only once.
     """
-    dims = [d for d in dict.fromkeys([*([by] if by else []), *also])]
-    for dim in dims:
-        if dim not in DIMENSIONS:
-            raise ValueError(f"unknown dimension {dim!r}; expected one of {', '.join(DIMENSIONS)}")
-    overall = Summary()
-    groups: dict[str, dict[str, Summary]] = {d: {} for d in dims}
-    years: set[int] = set()
+    fold = Partial(dimensions(by, also))
     for f in facts:
-        overall.add(f, now)
-        years.add(int(str(f["opened_at"])[:4]))
-        for dim in dims:
-            key = group_key(f, dim)
-            bucket = groups[dim].get(key)
-            if bucket is None:
-                bucket = groups[dim][key] = Summary()
-            bucket.add(f, now)
-    return StatsResult(now, targets or KpiTargets(), overall, by, groups, years)
+        fold.add(f, now)
+    return fold.result(now, by, targets)

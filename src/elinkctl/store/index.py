@@ -18,6 +18,14 @@ the rebuild is big). Big rebuilds parse in parallel.
 Other features cache what they compute per ticket with `Index.facts`,
 keyed by the ticket's content key and a version string that the caller
 makes from its code version and a hash of the rules (sla.yaml …).
+
+Folds of many tickets can be cached per month directory ("shard",
+``tickets/YYYY/MM``) with `Index.partials` / `Index.put_partials`. Each
+shard has a generation (``shards.gen``, a random token) that is renewed in
+the same transaction as any row of that shard is written or deleted; a
+cached fold is used only under the generation it was made from. An unchanged
+shard is therefore reused without reading its rows, and anything that
+touched it (a pull, a hand edit, a rebuild) makes its folds unreachable.
 """
 
 from __future__ import annotations
@@ -31,18 +39,22 @@ import re
 import sqlite3
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from elinkctl.domain.model import OPEN_STATUSES, Status, Ticket
-from elinkctl.errors import TicketError
+from elinkctl.errors import StoreError, TicketError
 from elinkctl.progress import Progress
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 TICKETS_PREFIX = "tickets/"
 PARALLEL_MIN = 3000
 """Re-reads at or above this many files are parsed by a process pool."""
+PARTIAL_QUERIES = 16
+"""Folds of this many distinct queries (per name) are kept; the least recently
+used beyond that are dropped, so odd --since/--until do not pile up."""
 RACY_NS = 2_000_000_000
 """A dirty file modified this recently may change again within the same
 mtime tick; its row is stored with an empty key so it is re-read next time."""
@@ -83,12 +95,19 @@ CREATE TABLE IF NOT EXISTS tickets (
 );
 CREATE INDEX IF NOT EXISTS tickets_status ON tickets(status);
 CREATE INDEX IF NOT EXISTS tickets_id ON tickets(id);
+CREATE INDEX IF NOT EXISTS tickets_error ON tickets(error) WHERE error IS NOT NULL;
 CREATE TABLE IF NOT EXISTS aliases (alias TEXT NOT NULL, id TEXT NOT NULL, path TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS aliases_alias ON aliases(alias);
 CREATE TABLE IF NOT EXISTS facts (
     name TEXT NOT NULL, version TEXT NOT NULL, path TEXT NOT NULL, key TEXT NOT NULL,
     data TEXT NOT NULL,
     PRIMARY KEY (name, path)
+);
+CREATE TABLE IF NOT EXISTS shards (shard TEXT PRIMARY KEY, gen TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS partials (
+    name TEXT NOT NULL, query TEXT NOT NULL, shard TEXT NOT NULL, gen TEXT NOT NULL,
+    data BLOB NOT NULL, used REAL NOT NULL,
+    PRIMARY KEY (name, query, shard)
 );
 """
 
@@ -370,6 +389,11 @@ def is_ticket_path(path: str) -> bool:
     )
 
 
+def shard_of(path: str) -> str:
+    """The month directory of a ticket path: ``tickets/2026/11``."""
+    return path.rsplit("/", 1)[0]
+
+
 def _stem(path: str) -> str:
     return path.rsplit("/", 1)[-1].removesuffix(".yaml")
 
@@ -509,6 +533,10 @@ class Index:
                 db.executemany("DELETE FROM facts WHERE path=?", [(p,) for p in gone])
             for batch in self._read(changed, computes):
                 self._store(batch)
+            if gone or changed:
+                self._renew_shards({shard_of(p) for p in gone} | {shard_of(p) for p, _ in changed})
+                # Rows changed: no facts are known to be complete any more.
+                db.execute("DELETE FROM meta WHERE name LIKE 'facts:%'")
             clean = snap.clean and not any(k.startswith("r:") for k in keys.values())
             db.executemany(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
@@ -520,6 +548,14 @@ class Index:
             raise
         self._snapshot = snap
         self._fresh = True
+
+    def _renew_shards(self, shards: set[str]) -> None:
+        """New generations for shards whose rows changed: folds cached under the
+        old ones are never used again. (Call inside the writing transaction.)"""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO shards VALUES (?, ?)",
+            [(shard, uuid.uuid4().hex) for shard in sorted(shards)],
+        )
 
     @property
     def _keys(self) -> dict[str, str]:
@@ -589,8 +625,8 @@ class Index:
             wanted = sorted(set(statuses))
             sql += f" AND status IN ({','.join('?' * len(wanted))})"
             args = wanted
-        rows = self.db.execute(sql, args).fetchall()
-        rows.sort(key=lambda r: path_order(r[0]))
+        # SQLite's binary order of these ASCII paths is `path_order` (see iter_facts).
+        rows = self.db.execute(sql + " ORDER BY path", args).fetchall()
         return [_summary_of(r) for r in rows]
 
     def errors(self) -> list[tuple[str, str]]:
@@ -640,6 +676,12 @@ class Index:
 
     # --- cached per-ticket facts ------------------------------------------------------
 
+    _FACTS_QUERY = (
+        "SELECT t.path, t.id, t.key, f.data FROM tickets t LEFT JOIN facts f "
+        "ON f.name=? AND f.path=t.path AND f.key=t.key AND f.version=? "
+        "WHERE t.error IS NULL"
+    )
+
     def iter_facts(
         self, name: str, version: str, compute: Callable[[Ticket], dict[str, Any]]
     ) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -652,53 +694,131 @@ class Index:
         refresh); ``compute`` must return JSON-able data and must not depend
         on "now". Unparseable tickets are absent (see `errors`).
         """
-        if not self._fresh:
-            self.refresh([(name, version, compute)])
-        db = self.db
-        query = (
-            "SELECT t.path, t.id, t.key, f.data FROM tickets t LEFT JOIN facts f "
-            "ON f.name=? AND f.path=t.path AND f.key=t.key AND f.version=? "
-            "WHERE t.error IS NULL"
-        )
-        missing = [
-            (str(path), self._keys.get(path, ""))
-            for path, _, _, data in db.execute(query + " AND f.data IS NULL", (name, version))
-        ]
-        computed: dict[str, str] = {}
-        if missing:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute("DELETE FROM facts WHERE name=? AND version<>?", (name, version))
-                for batch in self._read(missing, [(name, version, compute)]):
-                    for row, facts in batch:
-                        if row[3] is None and facts:
-                            computed[row[0]] = facts[0][2]
-                    db.executemany(
-                        "INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?)",
-                        [
-                            (
-                                name,
-                                version,
-                                row[0],
-                                "" if str(row[2]).startswith("r:") else row[2],
-                                facts[0][2],
-                            )
-                            for row, facts in batch
-                            if row[3] is None and facts
-                        ],
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        computed = self.ensure_facts(name, version, compute)
         # Streamed in path order (SQLite's binary order of these ASCII paths),
         # so memory does not grow with the store.
-        rows = db.execute(query + " ORDER BY t.path", (name, version))
+        rows = self.db.execute(self._FACTS_QUERY + " ORDER BY t.path", (name, version))
         loads = json.loads
         for path, tid, _key, data in rows:
             text = data if data is not None else computed.get(path)
             if text is not None:
                 yield tid, loads(text)
+
+    def ensure_facts(
+        self, name: str, version: str, compute: Callable[[Ticket], dict[str, Any]]
+    ) -> dict[str, str]:
+        """Refresh, then compute and store the facts every parseable ticket lacks.
+
+        Returns the JSON of facts that could not be stored under the row's key
+        (by path); `iter_facts` and `shard_facts` fall back to it.
+
+        Looking for missing facts is a join over every row (a fifth of a
+        second at 100,000 tickets), so completeness is remembered in ``meta``
+        (``facts:<name>`` = version) until `refresh` writes any row.
+        """
+        if not self._fresh:
+            self.refresh([(name, version, compute)])
+        db = self.db
+        marker = f"facts:{name}"
+        row = db.execute("SELECT value FROM meta WHERE name=?", (marker,)).fetchone()
+        if row is not None and row[0] == version:
+            return {}
+        computed: dict[str, str] = {}
+        db.execute("BEGIN IMMEDIATE")  # no refresh elsewhere until the marker is set
+        try:
+            expected = {
+                str(path): str(key)
+                for path, _, key, _ in db.execute(
+                    self._FACTS_QUERY + " AND f.data IS NULL", (name, version)
+                )
+            }
+            if expected:
+                db.execute("DELETE FROM facts WHERE name=? AND version<>?", (name, version))
+            stored: dict[str, str] = {}
+            missing = [(path, self._keys.get(path, "")) for path in expected]
+            for batch in self._read(missing, [(name, version, compute)]):
+                rows = [
+                    (name, version, row[0], "" if str(row[2]).startswith("r:") else row[2], f[0][2])
+                    for row, f in batch
+                    if row[3] is None and f
+                ]
+                computed.update((r[2], r[4]) for r in rows)
+                stored.update((r[2], r[3]) for r in rows)
+                db.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?)", rows)
+            if stored == expected:  # every parseable row now has facts under its key
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (marker, version))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return computed
+
+    # --- cached folds per month directory ---------------------------------------------
+
+    def shard_gens(self) -> dict[str, str]:
+        """shard -> its current generation, for every month directory that ever
+        held a ticket (a fold cached under another generation is stale)."""
+        self.ensure_fresh()
+        return dict(self.db.execute("SELECT shard, gen FROM shards"))  # type: ignore[arg-type]
+
+    def shard_facts(
+        self, name: str, version: str, shard: str, computed: Mapping[str, str]
+    ) -> Iterator[str]:
+        """The facts (JSON text) of the parseable tickets of one shard, as stored
+        by `ensure_facts` (``computed`` is what it returned).
+
+        Raises `StoreError` (callers fall back to parsing) if a ticket has none,
+        after forgetting that the facts were complete, so the next use repairs it.
+        """
+        rows = self.db.execute(
+            self._FACTS_QUERY + " AND t.path >= ? AND t.path < ? ORDER BY t.path",
+            # Every path of the shard starts with "<shard>/"; "0" follows "/".
+            (name, version, shard + "/", shard + "0"),
+        )
+        for path, _tid, _key, data in rows:
+            text = data if data is not None else computed.get(path)
+            if text is None:
+                self.db.execute("DELETE FROM meta WHERE name=?", (f"facts:{name}",))
+                raise StoreError(f"index: no {name} facts for {path}")
+            yield text
+
+    def partials(self, name: str, query: str) -> dict[str, tuple[str, bytes]]:
+        """shard -> (generation, data) of the folds cached for ``query``."""
+        rows = self.db.execute(
+            "SELECT shard, gen, data FROM partials WHERE name=? AND query=?", (name, query)
+        )
+        return {str(shard): (str(gen), bytes(data)) for shard, gen, data in rows}
+
+    def put_partials(self, name: str, query: str, folds: Sequence[tuple[str, str, bytes]]) -> None:
+        """Cache (shard, generation, data) folds of ``query``; mark the query as
+        used and drop the least recently used queries beyond `PARTIAL_QUERIES`.
+
+        A cache write that fails (a locked or read-only database) is skipped:
+        the answer was computed anyway.
+        """
+        db = self.db
+        now = time.time()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "INSERT OR REPLACE INTO partials VALUES (?, ?, ?, ?, ?, ?)",
+                    [(name, query, shard, gen, data, now) for shard, gen, data in folds],
+                )
+                db.execute(
+                    "UPDATE partials SET used=? WHERE name=? AND query=?", (now, name, query)
+                )
+                db.execute(
+                    "DELETE FROM partials WHERE name=? AND query NOT IN (SELECT query FROM "
+                    "partials WHERE name=? GROUP BY query ORDER BY max(used) DESC LIMIT ?)",
+                    (name, name, PARTIAL_QUERIES),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError:
+            pass
 
     def facts(
         self, name: str, version: str, compute: Callable[[Ticket], dict[str, Any]]

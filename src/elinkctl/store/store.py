@@ -134,7 +134,7 @@ class Store:
         try:
             candidates = self.index().match_ids(fragment)
         except Exception as exc:
-            if not _index_failed(exc):
+            if not index_failed(exc):
                 raise
             candidates = [
                 i for i in self.all_ids() if i.startswith(fragment) or i.endswith(fragment)
@@ -154,7 +154,7 @@ class Store:
         try:
             return self.index().alias_of(fragment)
         except Exception as exc:
-            if not _index_failed(exc):
+            if not index_failed(exc):
                 raise
             return None
 
@@ -249,7 +249,7 @@ class Store:
             errors = idx.errors()
             selected = [s for s in rows if flt is None or _matches(flt, s)]
         except Exception as exc:
-            if not _index_failed(exc, (AttributeError,)):
+            if not index_failed(exc, (AttributeError,)):
                 raise
             # No index (read-only .git, broken SQLite), or a filter that reads
             # something a summary lacks: the slow, always-right way.
@@ -271,7 +271,7 @@ class Store:
         try:
             return self.index().open_ids()
         except Exception as exc:
-            if not _index_failed(exc):
+            if not index_failed(exc):
                 raise
             return [t.id for t in self.iter_tickets(lambda exc: None) if t.is_open]
 
@@ -294,7 +294,7 @@ class Store:
             first = next(stream, None)  # the refresh and computing happen here
             errors = idx.errors()
         except Exception as exc:
-            if not _index_failed(exc):
+            if not index_failed(exc):
                 raise
             for ticket in self.iter_tickets(on_error):
                 yield compute(ticket)
@@ -489,7 +489,7 @@ class Store:
             leftover.unlink(missing_ok=True)  # temporary index of a killed `commit --only`
 
 
-def _index_failed(exc: Exception, also: tuple[type[Exception], ...] = ()) -> bool:
+def index_failed(exc: Exception, also: tuple[type[Exception], ...] = ()) -> bool:
     """Failures of the index that make reads fall back to parsing files.
     (sqlite3 is imported here, not at start-up: commands that never touch the
     index do not pay for it.)"""
