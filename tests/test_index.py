@@ -6,8 +6,12 @@ the index switched off (the parsing fallback)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 import shutil
+import sqlite3
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,9 +19,11 @@ from typing import Any
 import pytest
 from tests.conftest import Desk
 
+from elinkctl.domain.kpi import DIMENSIONS
 from elinkctl.domain.model import Ticket
 from elinkctl.errors import StoreError
 from elinkctl.generate import generate
+from elinkctl.services import stats as stats_svc
 from elinkctl.store.store import Store
 
 NOW = "2026-11-20T12:00:00+08:00"
@@ -249,3 +255,118 @@ def test_store_iter_facts_falls_back_without_index(
 
     monkeypatch.setattr(Store, "index", no_index)
     assert list(Store(gen_desk.root).iter_facts("ids", "1", compute)) == indexed
+
+
+# --- stats: cached folds per month directory ------------------------------------------
+
+STATS_COMMANDS: list[tuple[str, ...]] = [
+    ("stats",),
+    ("stats", "--json"),
+    ("stats", "--csv"),
+    *[("stats", "--by", dim, "--json") for dim in DIMENSIONS],
+    ("stats", "--by", "month", "--csv"),
+    ("stats", "--since", "2026-09-01", "--until", "2026-10-31", "--json"),
+    ("stats", "--since", "2026-10", "--by", "week", "--csv"),
+    ("stats", "--closed", "--priority", "P3", "--json"),
+    ("stats", "--open", "--by", "tier", "--json"),
+]
+
+
+def stats_answers(desk: Desk, now: str = NOW) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for cmd in STATS_COMMANDS:
+        result = desk.run(*cmd, now=now)
+        out[" ".join(cmd)] = (result.exit_code, result.stdout, result.stderr)
+    return out
+
+
+def assert_stats_same(desk: Desk, monkeypatch: pytest.MonkeyPatch, now: str = NOW) -> None:
+    """Twice with the index (folds made, then reused) equals the answers without it."""
+    first = stats_answers(desk, now)
+    second = stats_answers(desk, now)
+    with monkeypatch.context() as m:
+
+        def no_index(self: Store) -> Any:
+            raise StoreError("index switched off")
+
+        m.setattr(Store, "index", no_index)
+        reference = stats_answers(desk, now)
+    for key in reference:
+        assert first[key] == reference[key], key
+        assert second[key] == reference[key], key
+
+
+def count_folds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the month directories folded from facts (not taken from the cache)."""
+    folded: list[str] = []
+    original = stats_svc._fold_month
+
+    def spy(idx: Any, version: str, shard: str, *args: Any) -> Any:
+        folded.append(shard)
+        return original(idx, version, shard, *args)
+
+    monkeypatch.setattr(stats_svc, "_fold_month", spy)
+    return folded
+
+
+def test_stats_folds_reused_and_refolded_per_month(
+    gen_desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert_stats_same(gen_desk, monkeypatch)
+    folded = count_folds(monkeypatch)
+    gen_desk.ok("stats", "--json", now=NOW)
+    assert folded == []  # warm: every month from the cache
+    # A hand edit in the oldest month (a closed ticket, so its fold is cached).
+    oldest_month = sorted((gen_desk.root / "tickets").glob("*/*"))[0]
+    closed = next(
+        path
+        for path in sorted(oldest_month.glob("INC-*.yaml"))
+        if "\nstatus: closed\n" in path.read_text(encoding="utf-8")
+    )
+    month = closed.parent
+    text = closed.read_text(encoding="utf-8")
+    prio = "P1" if "\npriority: P1\n" not in text else "P2"
+    closed.write_text(re.sub(r"\npriority: P\d\n", f"\npriority: {prio}\n", text), "utf-8")
+    past = time.time() - 60  # not racily new: the index trusts its stat data from now on
+    os.utime(closed, (past, past))
+    gen_desk.ok("stats", "--json", now=NOW)
+    assert folded == [str(month.relative_to(gen_desk.root))]
+    assert_stats_same(gen_desk, monkeypatch)
+    # Another "now": the open incidents are folded afresh, the months are reused.
+    folded.clear()
+    assert_stats_same(gen_desk, monkeypatch, now="2027-03-01T09:00:00+08:00")
+    assert folded == []
+
+
+def test_stats_after_pull_and_rules_change(
+    gen_desk: Desk, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert_stats_same(gen_desk, monkeypatch)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(gen_desk.root), str(clone))
+    other = Desk(clone, gen_desk.runner)
+    other.new(now=NOW)
+    other.new(now="2026-11-19T08:00:00+08:00", priority="P1")
+    other.ok("resolve", some_ticket(clone, "in_progress").stem, "--solution", "重启", now=NOW)
+    git(gen_desk.root, "pull", "-q", "--no-rebase", str(clone), "main")
+    assert_stats_same(gen_desk, monkeypatch)
+    sla = gen_desk.root / "sla.yaml"
+    sla.write_text(sla.read_text(encoding="utf-8").replace("4h", "1h"), encoding="utf-8")
+    folded = count_folds(monkeypatch)
+    assert_stats_same(gen_desk, monkeypatch)
+    assert folded  # new rules: new facts, every month refolded
+
+
+def test_stats_corrupt_or_missing_folds(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_stats_same(gen_desk, monkeypatch)
+    db = sqlite3.connect(index_of(gen_desk.root))
+    assert db.execute("SELECT count(*) FROM partials").fetchone()[0] > 0
+    db.execute("UPDATE partials SET data = x'80049500'")
+    db.commit()
+    assert_stats_same(gen_desk, monkeypatch)
+    db.execute("DELETE FROM shards")  # folds unreachable, months without a generation
+    db.execute("DELETE FROM meta WHERE name LIKE 'facts:%'")
+    db.execute("DELETE FROM facts WHERE rowid % 3 = 0")
+    db.commit()
+    db.close()
+    assert_stats_same(gen_desk, monkeypatch)

@@ -48,7 +48,7 @@ from elinkctl.domain.model import OPEN_STATUSES, Status, Ticket
 from elinkctl.errors import StoreError, TicketError
 from elinkctl.progress import Progress
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 TICKETS_PREFIX = "tickets/"
 PARALLEL_MIN = 3000
 """Re-reads at or above this many files are parsed by a process pool."""
@@ -103,7 +103,9 @@ CREATE TABLE IF NOT EXISTS facts (
     data TEXT NOT NULL,
     PRIMARY KEY (name, path)
 );
-CREATE TABLE IF NOT EXISTS shards (shard TEXT PRIMARY KEY, gen TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS shards (
+    shard TEXT PRIMARY KEY, gen TEXT NOT NULL, rows INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS partials (
     name TEXT NOT NULL, query TEXT NOT NULL, shard TEXT NOT NULL, gen TEXT NOT NULL,
     data BLOB NOT NULL, used REAL NOT NULL,
@@ -549,13 +551,25 @@ class Index:
         self._snapshot = snap
         self._fresh = True
 
-    def _renew_shards(self, shards: set[str]) -> None:
+    def _renew_shards(self, shards: Iterable[str]) -> None:
         """New generations for shards whose rows changed: folds cached under the
-        old ones are never used again. (Call inside the writing transaction.)"""
-        self.db.executemany(
-            "INSERT OR REPLACE INTO shards VALUES (?, ?)",
-            [(shard, uuid.uuid4().hex) for shard in sorted(shards)],
-        )
+        old ones are never used again. (Call inside the writing transaction.)
+
+        Each shard also records its row count, so `shard_gens` can tell that
+        the table covers every row without reading them."""
+        db = self.db
+        for shard in sorted(shards):
+            (rows,) = db.execute(
+                "SELECT count(*) FROM tickets WHERE path >= ? AND path < ?",
+                (shard + "/", shard + "0"),  # every path of the shard starts with "<shard>/"
+            ).fetchone()
+            if rows:
+                db.execute(
+                    "INSERT OR REPLACE INTO shards VALUES (?, ?, ?)",
+                    (shard, uuid.uuid4().hex, rows),
+                )
+            else:
+                db.execute("DELETE FROM shards WHERE shard=?", (shard,))
 
     @property
     def _keys(self) -> dict[str, str]:
@@ -756,10 +770,33 @@ class Index:
     # --- cached folds per month directory ---------------------------------------------
 
     def shard_gens(self) -> dict[str, str]:
-        """shard -> its current generation, for every month directory that ever
-        held a ticket (a fold cached under another generation is stale)."""
+        """shard -> its current generation, for every month directory that holds
+        a ticket row (a fold cached under another generation is stale)."""
         self.ensure_fresh()
-        return dict(self.db.execute("SELECT shard, gen FROM shards"))  # type: ignore[arg-type]
+        gens = self._read_shards()
+        (total,) = self.db.execute("SELECT count(*) FROM tickets").fetchone()
+        if sum(rows for _, rows in gens.values()) != total:
+            self._repair_shards()  # never expected; cheap to check, so checked
+            gens = self._read_shards()
+        return {shard: gen for shard, (gen, _) in gens.items()}
+
+    def _read_shards(self) -> dict[str, tuple[str, int]]:
+        rows = self.db.execute("SELECT shard, gen, rows FROM shards")
+        return {str(shard): (str(gen), int(n)) for shard, gen, n in rows}
+
+    def _repair_shards(self) -> None:
+        """Start every shard afresh from the rows (new generations for all)."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM shards")
+            self._renew_shards(
+                {shard_of(str(p)) for (p,) in db.execute("SELECT path FROM tickets")}
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def shard_facts(
         self, name: str, version: str, shard: str, computed: Mapping[str, str]
