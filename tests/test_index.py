@@ -370,3 +370,17 @@ def test_stats_corrupt_or_missing_folds(gen_desk: Desk, monkeypatch: pytest.Monk
     db.commit()
     db.close()
     assert_stats_same(gen_desk, monkeypatch)
+
+
+def test_stats_open_tickets_folded_afresh(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change to a ticket that stays open refolds no month; settling it does."""
+    assert_stats_same(gen_desk, monkeypatch)
+    folded = count_folds(monkeypatch)
+    ticket = some_ticket(gen_desk.root, "in_progress")
+    gen_desk.ok("comment", ticket.stem, "-m", "还在处理", now=NOW)
+    assert_stats_same(gen_desk, monkeypatch)
+    assert folded == []
+    gen_desk.ok("resolve", ticket.stem, "--solution", "重启服务", now=NOW)
+    gen_desk.ok("stats", "--json", now=NOW)
+    assert folded == [str(ticket.parent.relative_to(gen_desk.root))]
+    assert_stats_same(gen_desk, monkeypatch)

@@ -93,6 +93,7 @@ def list_(app: App, json_: bool, limit: int | None, **filters: object) -> None:
       elinkctl list --open
       elinkctl list --priority P1 --priority P2 --since 2026-11-01 --json
     """
+    app.store.prefetch_index()  # git validates the index while we import
     from tabulate import tabulate
 
     from elinkctl import views

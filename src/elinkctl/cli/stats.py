@@ -55,12 +55,14 @@ def stats(
       elinkctl stats --by month --since 2026-01 --csv > trend.csv
       elinkctl stats --since 2026-01 --html kpi-2026.html
     """
-    from elinkctl.services import stats as svc
-    from elinkctl.services.query import TicketFilter
-
     if json_ and csv_:
         raise UsageProblem("--json and --csv exclude each other")
     store = app.store
+    if not explain:
+        store.prefetch_index()  # git validates the index while we import and parse rules
+    from elinkctl.services import stats as svc
+    from elinkctl.services.query import TicketFilter
+
     rules = svc.sla_rules(store.config)
     if explain:
         click.echo(svc.explain(rules))

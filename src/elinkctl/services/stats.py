@@ -7,10 +7,11 @@ identical numbers.
 
 At 100,000 tickets decoding and folding every ticket's facts is seconds, so
 `stats_of_store` also caches folds: one `kpi.Partial` per month directory
-and query (filters, dimensions, facts version), made of the incidents whose
-numbers do not depend on "now" (`kpi.needs_now`); the others (the open
-ones) are kept as facts in it and folded afresh each run. A warm run merges
-a few dozen cached folds; a pull refolds only the months it touched.
+and query (filters, dimensions, facts version) of its settled (not open)
+tickets, whose numbers do not depend on "now" (the rare settled ones that
+do, `kpi.needs_now`, are kept as facts in it). Open tickets are read and
+folded afresh each run. A warm run merges a few dozen cached folds plus the
+open tickets; a pull refolds only the months whose settled tickets changed.
 """
 
 from __future__ import annotations
@@ -112,8 +113,8 @@ def stats_of_store(
 
 @dataclasses.dataclass
 class MonthFold:
-    """What is cached per month directory and query: the fold of the incidents
-    that do not need "now", and the facts of those that do."""
+    """What is cached per month directory and query, over its settled tickets:
+    the fold of those that do not need "now", and the facts of those that do."""
 
     stable: kpi.Partial
     live: list[kpi.Facts]
@@ -141,8 +142,9 @@ def _fold_indexed(
     now: dt.datetime,
     dims: tuple[str, ...],
 ) -> kpi.Partial:
-    """Merge each month's cached fold (refolding months whose generation
-    changed), then fold the incidents that need ``now``."""
+    """Merge each month's cached fold of its settled tickets (refolding months
+    whose generation changed), then fold the open tickets and the other
+    incidents that need ``now``."""
     computed = idx.ensure_facts(FACTS, version, lambda ticket: kpi.ticket_facts(ticket, rules))
     query = _query_key(version, flt, dims)
     cached = idx.partials(FACTS, query)
@@ -158,6 +160,10 @@ def _fold_indexed(
         total.merge(month.stable)
         live.extend(month.live)
     idx.put_partials(FACTS, query, made)
+    for text in idx.open_facts(FACTS, version, computed):
+        f = json.loads(text)
+        if flt is None or fact_matches(flt, f):
+            live.append(f)
     for f in live:
         total.add(f, now)
     return total
@@ -174,7 +180,7 @@ def _fold_month(
 ) -> MonthFold:
     """The fold of one month's tickets."""
     month = MonthFold(kpi.Partial(dims), [])
-    for text in idx.shard_facts(FACTS, version, shard, computed):
+    for text in idx.settled_facts(FACTS, version, shard, computed):
         f = json.loads(text)
         if flt is not None and not fact_matches(flt, f):
             continue

@@ -232,6 +232,15 @@ class Store:
             )
         return self._index
 
+    def prefetch_index(self) -> None:
+        """Let the index start checking itself against git in the background
+        (read-only commands call this first; see `Index.prefetch`)."""
+        try:
+            self.index().prefetch()
+        except Exception as exc:
+            if not index_failed(exc):
+                raise
+
     def summaries(
         self,
         flt: TicketFilter | None = None,
