@@ -121,7 +121,14 @@ class MonthFold:
 
 
 def _query_key(version: str, flt: TicketFilter | None, dims: tuple[str, ...]) -> str:
-    """Everything a month's fold depends on besides the month's tickets."""
+    """Everything a month's fold depends on besides the month's tickets: the
+    facts, the filter, the dimensions, and this module's code (which decides
+    what a fold holds)."""
+    import sys
+
+    from elinkctl.store.index import code_digest
+
+    version = f"{version}:{code_digest(sys.modules[__name__])}"
     fields = {} if flt is None else dataclasses.asdict(flt)
     shown = {
         k: sorted(v)

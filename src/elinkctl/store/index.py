@@ -328,7 +328,7 @@ def _read_chunk(items: list[tuple[str, str]]) -> list[Result]:
 # --- the index ------------------------------------------------------------------------
 
 
-_TRACKED_RE = re.compile(rb"[0-7]{6} ([0-9a-f]{40,64}) ([0-3])\t([^\0]*)\0")
+_TRACKED_RE = re.compile(r"[0-7]{6} ([0-9a-f]{40,64}) ([0-3])\t([^\0]*)\0")
 
 
 @dataclasses.dataclass
@@ -359,13 +359,19 @@ class Snapshot:
         """path -> content key: ``b:<blob>`` for clean files, stat data for dirty ones."""
         if self._keys is None:
             keys: dict[str, str] = {}
-            for blob, stage, raw in _TRACKED_RE.findall(self.tracked):
-                path = raw.decode("utf-8", "surrogateescape")
-                if not is_ticket_path(path):
+            # 100,000 lines after a pull: decode once, check each directory once.
+            listing = self.tracked.decode("utf-8", "surrogateescape")
+            ticket_dirs: dict[str, bool] = {}
+            for blob, stage, path in _TRACKED_RE.findall(listing):
+                folder, _, name = path.rpartition("/")
+                ok = ticket_dirs.get(folder)
+                if ok is None:
+                    ok = ticket_dirs[folder] = is_ticket_path(f"{folder}/x.yaml")
+                if not ok or not name.endswith(".yaml") or name.startswith("."):
                     continue
-                if stage != b"0":
+                if stage != "0":
                     self.dirty.add(path)  # unmerged: the work tree holds the conflict
-                keys[path] = "b:" + blob.decode("ascii")
+                keys[path] = "b:" + blob
             for path in self.deleted:
                 keys.pop(path, None)
                 self.dirty.discard(path)
@@ -567,14 +573,10 @@ class Index:
             self._fresh = True
             return
         keys = snap.keys
-        stored: dict[str, str] = {}
-        was_open: set[str] = set()
-        for path, key, status in db.execute("SELECT path, key, status FROM tickets"):
-            stored[path] = key
-            if status in _OPEN:
-                was_open.add(path)
+        stored = dict(db.execute("SELECT path, key FROM tickets"))  # type: ignore[arg-type]
         gone = [p for p in stored if p not in keys]
         changed = [(p, k) for p, k in keys.items() if stored.get(p) != k]
+        was_open = self._open_among([p for p, _ in changed if p in stored])
         self.reread = len(changed)
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -595,8 +597,17 @@ class Index:
                     if p not in now_open or (p in stored and p not in was_open)
                 }
                 self._renew_shards(touched, renew)
-                # Rows changed: no facts are known to be complete any more.
+                # Rows changed: facts are known to be complete only where this
+                # refresh computed them for every row it wrote.
                 db.execute("DELETE FROM meta WHERE name LIKE 'facts:%'")
+                db.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [
+                        (f"facts:{name}", version)
+                        for name, version, _ in computes
+                        if meta.get(f"facts:{name}") == version
+                    ],
+                )
             clean = snap.clean and not any(k.startswith("r:") for k in keys.values())
             db.executemany(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
@@ -608,6 +619,18 @@ class Index:
             raise
         self._snapshot = snap
         self._fresh = True
+
+    def _open_among(self, paths: list[str]) -> set[str]:
+        """Which of these rows are open tickets (before they are rewritten)."""
+        db = self.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (path TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM wanted")
+        db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(p,) for p in paths])
+        rows = db.execute(
+            f"SELECT t.path FROM tickets t JOIN wanted w ON w.path=t.path "
+            f"WHERE t.status IN ({_OPEN_SQL})"
+        )
+        return {str(path) for (path,) in rows}
 
     def _renew_shards(self, touched: Iterable[str], renew: Iterable[str] | None = None) -> None:
         """Recount the rows of ``touched`` shards; new generations for those in
