@@ -130,15 +130,17 @@ def _query_key(version: str, flt: TicketFilter | None, dims: tuple[str, ...]) ->
 
     version = f"{version}:{code_digest(sys.modules[__name__])}"
     fields = {} if flt is None else dataclasses.asdict(flt)
-    shown = {
-        k: sorted(v)
-        if isinstance(v, frozenset)
-        else v.isoformat()
-        if v is not None and isinstance(v, dt.datetime)
-        else v
-        for k, v in sorted(fields.items())
-    }
+    shown = {name: _plain(value) for name, value in sorted(fields.items())}
     return json.dumps([version, list(dims), flt is not None, shown], ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    """A filter field as JSON, the same text for equal values."""
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
 
 
 def _fold_indexed(

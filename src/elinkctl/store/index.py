@@ -576,10 +576,11 @@ class Index:
         stored = dict(db.execute("SELECT path, key FROM tickets"))  # type: ignore[arg-type]
         gone = [p for p in stored if p not in keys]
         changed = [(p, k) for p, k in keys.items() if stored.get(p) != k]
-        was_open = self._open_among([p for p, _ in changed if p in stored])
         self.reread = len(changed)
         db.execute("BEGIN IMMEDIATE")
         try:
+            # Read inside the transaction: the statuses the rows have right now.
+            before = self._statuses_of([p for p, _ in changed])
             if gone:
                 db.executemany("DELETE FROM tickets WHERE path=?", [(p,) for p in gone])
                 db.executemany("DELETE FROM aliases WHERE path=?", [(p,) for p in gone])
@@ -594,7 +595,7 @@ class Index:
                 renew = {shard_of(p) for p in gone} | {
                     shard_of(p)
                     for p, _ in changed
-                    if p not in now_open or (p in stored and p not in was_open)
+                    if p not in now_open or (p in before and before[p] not in _OPEN)
                 }
                 self._renew_shards(touched, renew)
                 # Rows changed: facts are known to be complete only where this
@@ -620,17 +621,15 @@ class Index:
         self._snapshot = snap
         self._fresh = True
 
-    def _open_among(self, paths: list[str]) -> set[str]:
-        """Which of these rows are open tickets (before they are rewritten)."""
+    def _statuses_of(self, paths: list[str]) -> dict[str, str | None]:
+        """path -> status of those of ``paths`` that have a row (before they are
+        rewritten), to tell which changes touch settled tickets."""
         db = self.db
         db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (path TEXT PRIMARY KEY)")
         db.execute("DELETE FROM wanted")
         db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(p,) for p in paths])
-        rows = db.execute(
-            f"SELECT t.path FROM tickets t JOIN wanted w ON w.path=t.path "
-            f"WHERE t.status IN ({_OPEN_SQL})"
-        )
-        return {str(path) for (path,) in rows}
+        rows = db.execute("SELECT t.path, t.status FROM tickets t JOIN wanted w ON w.path=t.path")
+        return {str(path): status for path, status in rows}
 
     def _renew_shards(self, touched: Iterable[str], renew: Iterable[str] | None = None) -> None:
         """Recount the rows of ``touched`` shards; new generations for those in
