@@ -532,7 +532,11 @@ def _fresh(prev: object, mtime: int, size: int) -> bool:
 
 
 def load_index(
-    store: Store, on_error: Warn = _ignore, *, max_reads: int | None = None
+    store: Store,
+    on_error: Warn = _ignore,
+    *,
+    max_reads: int | None = None,
+    stale_ok_above: int | None = None,
 ) -> SearchIndex:
     """The search index over articles and resolved/closed incidents, from cache when fresh.
 
@@ -546,12 +550,18 @@ def load_index(
 
     `max_reads` bounds how many files may need reading (`IndexNotReady`
     beyond): `new` must not stall for seconds on a big store's first build.
+    `stale_ok_above`: a cached index of more documents than this is used
+    without checking it is current — on a store of 100,000 tickets checking
+    and refreshing costs seconds, too much for `new`'s suggestions, which a
+    few days' newest solutions barely change (`kb search` refreshes it).
     """
     state = store.state_dir
     index_path, docs_path, stamp_path = state / INDEX_FILE, state / DOCS_FILE, state / STAMP_FILE
+    cached = _load_cached_index(index_path)
+    if cached is not None and stale_ok_above is not None and len(cached) > stale_ok_above:
+        return cached
     entries = _scan(store)
     cheap = _cheap_stamp(entries)
-    cached = _load_cached_index(index_path)
     if cached is not None and _read_stamp(stamp_path) == (cheap, cached.stamp):
         return cached
     old, old_fingerprint = _load_docs_cache(docs_path)
@@ -652,6 +662,9 @@ class Suggestion:
         return text + (f" — {self.solution}" if self.solution else "")
 
 
+SUGGEST_STALE_OK_ABOVE = 20_000
+"""Above this many documents `new` suggests from the last built index as is."""
+
 SUGGEST_MIN_SCORE = 2.0
 """Below this BM25 score a hit shares only a character or two with the new
 incident (an ERP request "matching" a printer jam): noise, not a suggestion.
@@ -676,7 +689,7 @@ def suggest(
     if not query:
         return []
     skip = set(exclude)
-    index = load_index(store, max_reads=SUGGEST_MAX_READS)
+    index = load_index(store, max_reads=SUGGEST_MAX_READS, stale_ok_above=SUGGEST_STALE_OK_ABOVE)
     hits = [
         h for h in index.search(query, 3 * limit + len(skip), system, module) if h.id not in skip
     ]
