@@ -42,6 +42,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "stats after pull (100 changed)": ("s", 1.0),
     "stats cold": ("x", 1.0),
     "new": ("x", 1.3),
+    "new --no-suggest": ("x", 1.3),
     "assign": ("x", 1.3),
     "--help": ("s", 0.15),
     "stats peak memory": ("MB", 200.0),
@@ -234,24 +235,12 @@ def bench_size(n: int, commands: set[str]) -> list[list[str]]:
         return time.perf_counter() - start
 
     bare_s = median_of(runs, bare)
+    new_args = ["new", "--title", "打印机卡纸", "--type", "failure", "--reporter", "王五"]
+    new_args += ["--priority", "P4"]
+    note = "baseline: git add + git commit of one file"
+    add("new", median_of(runs, lambda: run(*new_args)[0]), bare_s, note + "; with KB suggestions")
     add(
-        "new",
-        median_of(
-            runs,
-            lambda: run(
-                "new",
-                "--title",
-                "打印机卡纸",
-                "--type",
-                "failure",
-                "--reporter",
-                "王五",
-                "--priority",
-                "P4",
-            )[0],
-        ),
-        bare_s,
-        "baseline: git add + git commit of one file",
+        "new --no-suggest", median_of(runs, lambda: run(*new_args, "--no-suggest")[0]), bare_s, note
     )
     from elinkctl.store.store import Store
 
