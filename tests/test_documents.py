@@ -227,3 +227,20 @@ def test_service_form_names_our_engineer_not_the_vendor(desk: Desk) -> None:
     tid = major(desk)
     text = desk.ok("print", tid, now=NOW).stdout
     assert "| 工程师 | 王五 |" in text and "| 厂商 | 华为 |" in text
+
+
+def test_unwritable_output_is_one_clear_error(desk: Desk, tmp_path: Path) -> None:
+    """Regression: an unwritable `-o`/`--html` path showed a traceback."""
+    tid = desk.new(now="2026-11-23T10:00:00+08:00", priority="P1")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    target = str(blocker / "out.html")  # a "directory" that is a file
+    for args in (
+        ("report", "major", tid, "-o", target),
+        ("print", tid, "--html", "-o", target),
+        ("stats", "--html", target),
+    ):
+        result = desk.run(*args, now="2026-11-23T12:00:00+08:00")
+        assert result.exit_code == 1, args
+        assert result.stderr.startswith(f"Error: {target}: cannot write"), result.stderr
+        assert "Traceback" not in result.output

@@ -82,6 +82,19 @@ class App:
         return change
 
 
+def write_output(path: str, text: str) -> None:
+    """Write a report to ``path`` atomically; an unwritable path is one clear error."""
+    from pathlib import Path
+
+    from elinkctl.store.files import atomic_write
+
+    try:
+        atomic_write(Path(path), text)
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot write: {exc.strerror or exc}") from None
+    click.echo(f"wrote {path}", err=True)
+
+
 pass_app: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(App)
 
 

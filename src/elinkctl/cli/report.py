@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import click
 
-from elinkctl.cli.app import App, handle_errors, id_argument, pass_app
+from elinkctl.cli.app import App, handle_errors, id_argument, pass_app, write_output
 
 
 def emit(text: str, output: str | None) -> None:
     """Write to ``-o FILE`` (saying so on stderr) or to stdout."""
     if output:
-        from pathlib import Path
-
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+        write_output(output, text)
     else:
         click.echo(text, nl=False)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from elinkctl.cli.app import App, handle_errors, json_option, pass_app
+from elinkctl.cli.app import App, handle_errors, json_option, pass_app, write_output
 from elinkctl.cli.read import filter_options
 from elinkctl.domain.kpi import DIMENSIONS
 from elinkctl.errors import TicketError, UsageProblem
@@ -77,8 +77,6 @@ def stats(
     for message in svc.calendar_warnings(rules, result.years):
         click.echo(f"warning: {message}", err=True)
     if html_file:
-        from pathlib import Path
-
         from elinkctl.render.stats import html_report
 
         scope = _scope(filters, app)
@@ -88,8 +86,7 @@ def stats(
             scope=scope,
             rules_text=svc.explain(rules),
         )
-        Path(html_file).write_text(page, encoding="utf-8")
-        click.echo(f"wrote {html_file}", err=True)
+        write_output(html_file, page)
     if json_:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     elif csv_:
