@@ -1,3 +1,3 @@
-from elinkctl.cli import main
+from elinkctl.entry import main
 
 main()

@@ -14,6 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from elinkctl.errors import StoreError
+from elinkctl.store import early
+
+_READ_ONLY = frozenset(
+    {"config", "rev-parse", "status", "ls-files", "diff", "log", "show", "cat-file", "var"}
+)
+"""git commands that change neither the work tree nor git's index; any other
+one makes an early index snapshot (`elinkctl.store.early`) out of date."""
 
 
 class Git:
@@ -37,6 +44,9 @@ class Git:
     def run(self, *args: str, env: dict[str, str] | None = None) -> str:
         import git as gitpython
 
+        if args[0] not in _READ_ONLY:
+            early.forget()
+
         try:
             out: str = self.git.execute(["git", *args], env=env, strip_newline_in_stdout=True)
         except gitpython.GitCommandError as exc:
@@ -48,6 +58,8 @@ class Git:
     def try_run(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
         """Run git and return (status, stdout, stderr) without raising: for
         commands whose failure is an answer (fetch offline, push rejected)."""
+        if args[0] not in _READ_ONLY:
+            early.forget()
         status, out, err = self.git.execute(
             ["git", *args],
             env=env,

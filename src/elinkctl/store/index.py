@@ -51,8 +51,9 @@ from typing import Any
 from elinkctl.domain.model import OPEN_STATUSES, Status, Ticket
 from elinkctl.errors import StoreError, TicketError
 from elinkctl.progress import Progress
+from elinkctl.store import early
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 _OPEN = frozenset(str(s) for s in OPEN_STATUSES)
 _OPEN_SQL = ",".join(f"'{s}'" for s in sorted(_OPEN))  # fixed enum values, no user input
 TICKETS_PREFIX = "tickets/"
@@ -111,6 +112,9 @@ CREATE TABLE IF NOT EXISTS facts (
 );
 CREATE TABLE IF NOT EXISTS shards (
     shard TEXT PRIMARY KEY, gen TEXT NOT NULL, rows INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS listing (
+    shard TEXT PRIMARY KEY, digest TEXT NOT NULL, dirsig TEXT NOT NULL, untracked TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS partials (
     name TEXT NOT NULL, query TEXT NOT NULL, shard TEXT NOT NULL, gen TEXT NOT NULL,
@@ -338,12 +342,15 @@ class Snapshot:
     ``tracked`` is the raw ``git ls-files -s -z`` output; while its digest
     and the dirty set are what the index last saw, nothing changed and no
     per-file work is needed (the warm path at 100,000 tickets).
+    ``untracked`` is filled in by the index from directory stat data
+    (`Index._dir_sigs`), or by a full directory scan when first needed.
     """
 
     root: Path
     tracked: bytes
-    dirty: set[str]
+    modified: set[str]
     deleted: set[str]
+    untracked: set[str] | None = None
     _keys: dict[str, str] | None = None
 
     @property
@@ -351,43 +358,131 @@ class Snapshot:
         return hashlib.sha1(self.tracked, usedforsecurity=False).hexdigest()
 
     @property
-    def clean(self) -> bool:
-        return not self.dirty and not self.deleted
-
-    @property
     def keys(self) -> dict[str, str]:
-        """path -> content key: ``b:<blob>`` for clean files, stat data for dirty ones."""
+        """path -> content key of every ticket file: ``b:<blob>`` for clean
+        files, stat data for dirty ones (a full parse of git's listing)."""
         if self._keys is None:
-            keys: dict[str, str] = {}
-            # 100,000 lines after a pull: decode once, check each directory once.
-            listing = self.tracked.decode("utf-8", "surrogateescape")
-            ticket_dirs: dict[str, bool] = {}
-            for blob, stage, path in _TRACKED_RE.findall(listing):
-                folder, _, name = path.rpartition("/")
-                ok = ticket_dirs.get(folder)
-                if ok is None:
-                    ok = ticket_dirs[folder] = is_ticket_path(f"{folder}/x.yaml")
-                if not ok or not name.endswith(".yaml") or name.startswith("."):
-                    continue
-                if stage != "0":
-                    self.dirty.add(path)  # unmerged: the work tree holds the conflict
-                keys[path] = "b:" + blob
+            keys, unmerged = _listing_keys(self.tracked)
+            if self.untracked is None:
+                self.untracked = _scan_untracked(self.root, set(keys))
+            dirty = self.modified | self.untracked | unmerged
             for path in self.deleted:
                 keys.pop(path, None)
-                self.dirty.discard(path)
+                dirty.discard(path)
             now_ns = time.time_ns()
-            for path in sorted(self.dirty):
-                try:
-                    st = os.stat(self.root / path)
-                except OSError:
+            for path in sorted(dirty):
+                key = stat_key(self.root, path, now_ns)
+                if key is None:
                     keys.pop(path, None)
-                    continue
-                racy = now_ns - st.st_mtime_ns < RACY_NS
-                keys[path] = ("r:" if racy else "s:") + (
-                    f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
-                )
+                else:
+                    keys[path] = key
             self._keys = keys
         return self._keys
+
+
+def stat_key(root: Path, path: str, now_ns: int) -> str | None:
+    """The content key of a dirty or untracked file from its stat data
+    (``r:`` when modified so recently that a same-size rewrite could keep it)."""
+    try:
+        st = os.stat(root / path)
+    except OSError:
+        return None
+    racy = now_ns - st.st_mtime_ns < RACY_NS
+    return ("r:" if racy else "s:") + f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
+
+
+def _listing_keys(listing: bytes) -> tuple[dict[str, str], set[str]]:
+    """path -> ``b:<blob>`` of the ticket files in (part of) git's listing, and
+    the paths with unmerged entries (the work tree holds the conflict)."""
+    keys: dict[str, str] = {}
+    unmerged: set[str] = set()
+    # 100,000 lines after a full rebuild: decode once, check each directory once.
+    text = listing.decode("utf-8", "surrogateescape")
+    ticket_dirs: dict[str, bool] = {}
+    for blob, stage, path in _TRACKED_RE.findall(text):
+        folder, _, name = path.rpartition("/")
+        ok = ticket_dirs.get(folder)
+        if ok is None:
+            ok = ticket_dirs[folder] = is_ticket_path(f"{folder}/x.yaml")
+        if not ok or not name.endswith(".yaml") or name.startswith("."):
+            continue
+        if stage != "0":
+            unmerged.add(path)
+        keys[path] = "b:" + blob
+    return keys, unmerged
+
+
+_SHARD_LINE = re.compile(rb"\t(tickets/[^/\0]*/[^/\0]*/)")
+
+
+def split_listing(listing: bytes) -> dict[str, bytes] | None:
+    """Git's listing cut into one chunk per month directory (``tickets/YYYY/MM``).
+
+    The listing is sorted by path, so a directory's lines are contiguous and
+    finding the chunks takes a few searches, not a parse of 100,000 lines.
+    Lines of other paths (``tickets/README``) belong to no chunk. None if the
+    listing is not shaped as expected (the caller then parses all of it).
+    """
+    chunks: dict[str, bytes] = {}
+    pos, size = 0, len(listing)
+    while pos < size:
+        match = _SHARD_LINE.search(listing, pos)
+        if match is None:
+            break
+        needle = b"\t" + match.group(1)
+        start = listing.rfind(b"\0", 0, match.start()) + 1
+        end = listing.find(b"\0", match.end()) + 1
+        step = 4096
+        while 0 < end < size:
+            # Gallop over the directory's lines: the last one inside a
+            # growing window, until a window holds none.
+            last = listing.rfind(needle, end, min(size, end + step))
+            if last < 0:
+                break
+            end = listing.find(b"\0", last) + 1
+            step *= 2
+        if end <= 0:
+            return None
+        chunk = listing[start:end]
+        shard = match.group(1)[:-1].decode("utf-8", "surrogateescape")
+        if shard in chunks or chunk.count(b"\0") != chunk.count(needle):
+            return None  # unsorted, or a path with a tab in it
+        chunks[shard] = chunk
+        pos = end
+    return chunks
+
+
+def _ticket_names(folder: str) -> list[str]:
+    """Names `Store.ticket_paths` would yield in one month directory."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return [n for n in names if n.endswith(".yaml") and not n.startswith(".")]
+
+
+def _month_dirs(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(shard, entry) of every month directory, as `Store.ticket_paths` walks them."""
+    try:
+        years = [e for e in os.scandir(root / TICKETS_PREFIX) if e.is_dir() and e.name.isdigit()]
+    except OSError:
+        return
+    for year in years:
+        try:
+            months = list(os.scandir(year.path))
+        except OSError:
+            continue
+        for month in months:
+            if month.is_dir() and month.name.isdigit():
+                yield f"tickets/{year.name}/{month.name}", month
+
+
+def _scan_untracked(root: Path, tracked: set[str]) -> set[str]:
+    """Every ticket file on disk that git does not track (a full directory scan)."""
+    found: set[str] = set()
+    for shard, entry in _month_dirs(root):
+        found.update(f"{shard}/{name}" for name in _ticket_names(entry.path))
+    return found - tracked
 
 
 def is_ticket_path(path: str) -> bool:
@@ -438,6 +533,9 @@ class Index:
         self._fresh = False
         self._snapshot: Snapshot | None = None
         self._snap: dict[str, str] | None = None
+        self._current: dict[str, str] = {}
+        """path -> key of the files the last refresh compared (the rest are unchanged)."""
+        self._digests: dict[str, str] = {}
         self._pending: tuple[threading.Thread, list[Snapshot | BaseException]] | None = None
         self.reread = 0
         """How many files the last refresh parsed (for tests and the benchmark)."""
@@ -494,6 +592,7 @@ class Index:
         (after this process wrote tickets)."""
         self._fresh = False
         self._snap = None
+        early.forget()
         if self._pending is not None:
             self._pending[0].join()
             self._pending = None  # it may predate the writes
@@ -535,48 +634,101 @@ class Index:
     # --- validation ----------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """Three concurrent git calls: blob IDs of tracked tickets (``ls-files -s``),
-        files changed or deleted in the work tree (``diff-files``, which lstat()s
-        every file, racy-git safe) and untracked ones (``ls-files -o``)."""
-        tracked, changed, others = self.git(
-            ("ls-files", "-z", "-s", "--", "tickets/"),
-            ("diff-files", "-z", "--name-status", "--", "tickets/"),
-            ("ls-files", "-z", "-o", "--", "tickets/"),
-        )
-        dirty: set[str] = set()
+        """Blob IDs of tracked tickets (``ls-files -s``) and the tracked files
+        changed or deleted in the work tree (``diff-files``, which lstat()s
+        every file, racy-git safe): two concurrent git calls, or the ones
+        `elinkctl.store.early` started when the process began."""
+        raw = early.take(str(self.root))
+        if raw is None:
+            raw = self.git(*early.SNAPSHOT_COMMANDS)
+        tracked, changed = raw
+        modified: set[str] = set()
         deleted: set[str] = set()
         fields = changed.split(b"\0")
-        for status, raw in zip(fields[0::2], fields[1::2], strict=False):
-            path = raw.decode("utf-8", "surrogateescape")
-            if not is_ticket_path(path):
+        for status, name in zip(fields[0::2], fields[1::2], strict=False):
+            path = name.decode("utf-8", "surrogateescape")
+            if is_ticket_path(path):
+                (deleted if status == b"D" else modified).add(path)
+        return Snapshot(self.root, tracked, modified, deleted)
+
+    def _dir_sigs(self) -> dict[str, tuple[str, int]]:
+        """shard -> (stat signature, newest of mtime and ctime in ns) of every
+        month directory on disk.
+
+        Creating, deleting or renaming a file changes its directory's mtime,
+        so a directory whose signature is unchanged holds the same names as
+        when it was last listed: untracked files are found without the
+        directory walk of ``git ls-files -o`` (git's untracked cache works
+        the same way). A signature too close to "now" is not trusted later
+        (`RACY_NS`), as two changes within one timestamp tick look alike.
+        """
+        sigs: dict[str, tuple[str, int]] = {}
+        for shard, entry in _month_dirs(self.root):
+            try:
+                st = entry.stat()
+            except OSError:
                 continue
-            (deleted if status == b"D" else dirty).add(path)
-        for raw in others.split(b"\0"):
-            path = raw.decode("utf-8", "surrogateescape")
-            if raw and is_ticket_path(path):
-                dirty.add(path)
-        return Snapshot(self.root, tracked, dirty, deleted)
+            sigs[shard] = (
+                f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}:{st.st_dev}",
+                max(st.st_mtime_ns, st.st_ctime_ns),
+            )
+        return sigs
 
     def refresh(self, computes: Sequence[Compute] = ()) -> None:
         """Make the rows match the work tree: drop vanished files, re-read changed ones.
 
         ``computes`` are evaluated on every ticket parsed here and cached, so a
         cold `facts` parses each file once.
+
+        Which files to look at: git's listing is cut per month directory and
+        each chunk's digest, with the directory's stat signature and the
+        untracked files found in it, is kept in the ``listing`` table. Only
+        directories whose chunk or signature changed, the files ``diff-files``
+        names, and rows last made from stat data are compared file by file,
+        so a pull that changed 100 tickets does not parse 100,000 lines.
+        Without a usable ``listing`` table (a new index, an odd listing) every
+        file is compared.
         """
         snap = self._take_snapshot()
         db = self.db
         self.reread = 0
         self._snap = None
+        self._current = {}
+        self._digests = {}
+        now_ns = time.time_ns()
         meta = dict(db.execute("SELECT name, value FROM meta"))  # type: ignore[arg-type]
-        if snap.clean and meta.get("tracked") == snap.digest and meta.get("clean") == "1":
-            self._snapshot = snap  # nothing changed since the rows were written
+        sigs = self._dir_sigs()
+        state = {
+            str(shard): (str(digest), str(dirsig), str(untracked))
+            for shard, digest, dirsig, untracked in db.execute(
+                "SELECT shard, digest, dirsig, untracked FROM listing"
+            )
+        }
+        if (
+            not snap.modified
+            and not snap.deleted
+            and meta.get("clean") == "1"
+            and meta.get("tracked") == snap.digest
+            and {s: sig for s, (sig, _) in sigs.items()}
+            == {s: sig for s, (_, sig, _) in state.items() if sig}
+        ):
+            snap.untracked = set()  # nothing changed since the rows were written
+            self._snapshot = snap
             self._fresh = True
             return
-        keys = snap.keys
-        stored = dict(db.execute("SELECT path, key FROM tickets"))  # type: ignore[arg-type]
-        gone = [p for p in stored if p not in keys]
-        changed = [(p, k) for p, k in keys.items() if stored.get(p) != k]
+        chunks = split_listing(snap.tracked)
+        if chunks is None or not state:
+            keys = snap.keys  # every file: a new index, or a listing we cannot cut
+            stored = dict(db.execute("SELECT path, key FROM tickets"))  # type: ignore[arg-type]
+            examine: set[str] = set(keys) | set(stored)
+            redo = set(chunks or ()) | set(sigs) | set(state)
+            self._current = keys
+        else:
+            keys, stored, examine, redo = self._changed_files(snap, chunks, sigs, state, now_ns)
+        gone = sorted(p for p in examine if p in stored and p not in keys)
+        changed = [(p, keys[p]) for p in sorted(examine) if p in keys and stored.get(p) != keys[p]]
         self.reread = len(changed)
+        untracked = snap.untracked or set()
         db.execute("BEGIN IMMEDIATE")
         try:
             # Read inside the transaction: the statuses the rows have right now.
@@ -609,7 +761,13 @@ class Index:
                         if meta.get(f"facts:{name}") == version
                     ],
                 )
-            clean = snap.clean and not any(k.startswith("r:") for k in keys.values())
+            self._save_listing(chunks, sigs, untracked, redo, now_ns)
+            clean = (
+                not snap.modified
+                and not snap.deleted
+                and not untracked
+                and not any(keys[p].startswith("r:") for p in examine if p in keys)
+            )
             db.executemany(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
                 [("tracked", snap.digest), ("clean", "1" if clean else "0")],
@@ -620,6 +778,120 @@ class Index:
             raise
         self._snapshot = snap
         self._fresh = True
+
+    def _changed_files(
+        self,
+        snap: Snapshot,
+        chunks: dict[str, bytes],
+        sigs: dict[str, tuple[str, int]],
+        state: dict[str, tuple[str, str, str]],
+        now_ns: int,
+    ) -> tuple[dict[str, str], dict[str, str], set[str], set[str]]:
+        """The files that may differ from their rows, with their current and
+        stored keys, and the month directories whose ``listing`` entry is redone.
+
+        Returns (current keys, stored keys, paths to compare, shards to redo).
+        """
+        db = self.db
+        redo: set[str] = set()
+        digests: dict[str, str] = {}
+        for shard in set(chunks) | set(sigs) | set(state):
+            digest = hashlib.sha1(chunks.get(shard, b""), usedforsecurity=False).hexdigest()
+            digests[shard] = digest
+            old = state.get(shard)
+            sig = sigs[shard][0] if shard in sigs else ""
+            if old is None or old[0] != digest or old[1] != sig:
+                redo.add(shard)
+        parsed: dict[str, tuple[dict[str, str], set[str]]] = {}
+
+        def listed(shard: str) -> tuple[dict[str, str], set[str]]:
+            if shard not in parsed:
+                parsed[shard] = _listing_keys(chunks.get(shard, b""))
+            return parsed[shard]
+
+        untracked: set[str] = set()
+        examine: set[str] = set(snap.modified) | set(snap.deleted)
+        stored: dict[str, str] = {}
+        for shard in set(state) | redo:
+            if shard in redo:
+                names = _ticket_names(str(self.root / shard)) if shard in sigs else []
+                tracked = listed(shard)[0]
+                found = {f"{shard}/{n}" for n in names} - set(tracked)
+                examine.update(tracked)
+                if shard in state:
+                    examine.update(f"{shard}/{n}" for n in json.loads(state[shard][2] or "[]"))
+                rows = dict(
+                    db.execute(  # type: ignore[arg-type]
+                        "SELECT path, key FROM tickets WHERE path >= ? AND path < ?",
+                        (shard + "/", shard + "0"),  # every path in it starts "<shard>/"
+                    )
+                )
+                stored.update(rows)
+                examine.update(rows)
+            else:
+                found = {f"{shard}/{n}" for n in json.loads(state[shard][2] or "[]")}
+            untracked |= found
+        snap.untracked = untracked
+        examine |= untracked
+        # Rows made from stat data (dirty, untracked or racy files) are compared
+        # again even when git's listing says nothing: an edit may have been undone.
+        stored.update(
+            db.execute("SELECT path, key FROM tickets WHERE key NOT LIKE 'b:%'")  # type: ignore[arg-type]
+        )
+        examine.update(p for p in stored if not stored[p].startswith("b:"))
+        for path in examine - stored.keys():
+            row = db.execute("SELECT key FROM tickets WHERE path=?", (path,)).fetchone()
+            if row is not None:
+                stored[path] = str(row[0])
+        keys: dict[str, str] = {}
+        for path in examine:
+            if path in snap.deleted or not is_ticket_path(path):
+                continue
+            tracked, unmerged = listed(shard_of(path))
+            if path in snap.modified or path in untracked or path in unmerged:
+                key = stat_key(self.root, path, now_ns)
+                if key is not None:
+                    keys[path] = key
+            elif path in tracked:
+                keys[path] = tracked[path]
+        self._digests = digests
+        self._current = keys
+        return keys, stored, examine, redo
+
+    def _save_listing(
+        self,
+        chunks: dict[str, bytes] | None,
+        sigs: dict[str, tuple[str, int]],
+        untracked: set[str],
+        redo: set[str],
+        now_ns: int,
+    ) -> None:
+        """Record, per redone month directory, its chunk digest, its directory
+        signature (``racy`` when too recent to trust) and its untracked files.
+        (Call inside the writing transaction.)"""
+        db = self.db
+        if chunks is None:
+            db.execute("DELETE FROM listing")  # compare every file next time too
+            return
+        digests = getattr(self, "_digests", {})
+        rows = []
+        gone = []
+        for shard in sorted(redo):
+            if shard not in chunks and shard not in sigs:
+                gone.append((shard,))
+                continue
+            digest = (
+                digests.get(shard)
+                or hashlib.sha1(chunks.get(shard, b""), usedforsecurity=False).hexdigest()
+            )
+            sig, newest = sigs.get(shard, ("", 0))
+            if sig and now_ns - newest < RACY_NS:
+                sig = "racy"
+            names = sorted(p.rsplit("/", 1)[1] for p in untracked if shard_of(p) == shard)
+            rows.append((shard, digest, sig, json.dumps(names, ensure_ascii=False)))
+        db.executemany("DELETE FROM listing WHERE shard=?", gone)
+        db.executemany("INSERT OR REPLACE INTO listing VALUES (?, ?, ?, ?)", rows)
+        self._digests = {}
 
     def _statuses_of(self, paths: list[str]) -> dict[str, str | None]:
         """path -> status of those of ``paths`` that have a row (before they are
@@ -659,11 +931,6 @@ class Index:
                     "INSERT INTO shards VALUES (?, ?, ?) ON CONFLICT(shard) DO UPDATE SET rows=?",
                     (shard, uuid.uuid4().hex, rows, rows),
                 )
-
-    @property
-    def _keys(self) -> dict[str, str]:
-        """path -> key of the last refresh (parsed from git's output only when asked)."""
-        return self._snapshot.keys if self._snapshot is not None else {}
 
     def _store(self, batch: list[Result]) -> set[str]:
         """Write rows (racy keys stored empty: read again next time) and their
@@ -744,14 +1011,14 @@ class Index:
         """IDs of unresolved tickets (new, pm_review, in_progress, pending), in path order."""
         return [s.id for s in self.summaries(sorted(str(s) for s in OPEN_STATUSES))]
 
-    def _paths(self) -> dict[str, str]:
-        """Current path -> key, from the last refresh, else from one git call
-        (ID lookups need no parsing, so they never trigger a rebuild)."""
+    def _paths(self) -> list[str]:
+        """Every ticket file's path, from the rows once they are checked, else
+        from one git call (ID lookups need no parsing, so they never trigger a rebuild)."""
         if self._fresh:
-            return self._keys
+            return [str(p) for (p,) in self.db.execute("SELECT path FROM tickets")]
         if self._snap is None:
             self._snap = self.snapshot().keys
-        return self._snap
+        return list(self._snap)
 
     def ids(self) -> list[str]:
         """Every ticket file's ID (its name), parseable or not, in path order."""
@@ -771,13 +1038,11 @@ class Index:
     def key_of(self, path: str) -> str | None:
         """The content key (``b:<blob>`` or stat data) of a ticket file as last validated."""
         self.ensure_fresh()
-        snap = self._snapshot
-        if snap is not None and snap.clean and snap._keys is None:
-            # Nothing changed since the rows were written: read the stored key
-            # instead of parsing git's whole listing (100,000 lines) for a few paths.
-            row = self.db.execute("SELECT key FROM tickets WHERE path=?", (path,)).fetchone()
-            return str(row[0]) if row and row[0] else None
-        return self._keys.get(path)
+        if path in self._current:
+            return self._current[path]
+        # Not compared by the last refresh: unchanged since its row was written.
+        row = self.db.execute("SELECT key FROM tickets WHERE path=?", (path,)).fetchone()
+        return str(row[0]) if row and row[0] else None
 
     # --- cached per-ticket facts ------------------------------------------------------
 
@@ -840,7 +1105,7 @@ class Index:
             if expected:
                 db.execute("DELETE FROM facts WHERE name=? AND version<>?", (name, version))
             stored: dict[str, str] = {}
-            missing = [(path, self._keys.get(path, "")) for path in expected]
+            missing = [(path, self._current.get(path, key)) for path, key in expected.items()]
             for batch in self._read(missing, [(name, version, compute)]):
                 rows = [
                     (name, version, row[0], "" if str(row[2]).startswith("r:") else row[2], f[0][2])
