@@ -65,6 +65,9 @@ used beyond that are dropped, so odd --since/--until do not pile up."""
 RACY_NS = 2_000_000_000
 """A dirty file modified this recently may change again within the same
 mtime tick; its row is stored with an empty key so it is re-read next time."""
+RACY_DIR_NS = RACY_NS
+"""The same for a month directory's stat signature: one changed this recently
+is listed again next time (`Index._dir_sigs`)."""
 
 COLUMNS = (
     "path",
@@ -660,7 +663,7 @@ class Index:
         when it was last listed: untracked files are found without the
         directory walk of ``git ls-files -o`` (git's untracked cache works
         the same way). A signature too close to "now" is not trusted later
-        (`RACY_NS`), as two changes within one timestamp tick look alike.
+        (`RACY_DIR_NS`), as two changes within one timestamp tick look alike.
         """
         sigs: dict[str, tuple[str, int]] = {}
         for shard, entry in _month_dirs(self.root):
@@ -885,7 +888,7 @@ class Index:
                 or hashlib.sha1(chunks.get(shard, b""), usedforsecurity=False).hexdigest()
             )
             sig, newest = sigs.get(shard, ("", 0))
-            if sig and now_ns - newest < RACY_NS:
+            if sig and now_ns - newest < RACY_DIR_NS:
                 sig = "racy"
             names = sorted(p.rsplit("/", 1)[1] for p in untracked if shard_of(p) == shard)
             rows.append((shard, digest, sig, json.dumps(names, ensure_ascii=False)))

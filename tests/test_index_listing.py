@@ -1,0 +1,237 @@
+"""How the index finds what changed without reading every file: git's
+listing cut per month directory, untracked files from directory stat data,
+and git's calls started as the process starts (`elinkctl.store.early`).
+
+Every scenario ends in the same check as tests/test_index.py: the indexed
+answers equal the answers with the index switched off.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.conftest import Desk
+from tests.test_index import NOW, NOW_DT, assert_same, git, some_ticket
+
+from elinkctl.generate import generate
+from elinkctl.store import early
+from elinkctl.store import index as index_module
+from elinkctl.store.index import _listing_keys, split_listing
+from elinkctl.store.store import Store
+
+
+@pytest.fixture
+def gen_desk(desk: Desk) -> Desk:
+    shutil.rmtree(desk.root)
+    generate(
+        desk.root, 60, 4, open_count=8, seed=11, now=NOW_DT, actor="gen", processes=1,
+        progress=False,
+    )  # fmt: skip
+    return desk
+
+
+@pytest.fixture(autouse=True)
+def trust_recent_directories(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A directory changed within the last seconds is always listed again
+    (its ctime cannot be backdated); tests that want the stat signatures
+    trusted right away shrink that window. Files keep their own racy rule."""
+    monkeypatch.setattr(index_module, "RACY_DIR_NS", 0)
+
+
+def age_directories(root: Path) -> None:
+    """Backdate every month directory's mtime, as hours after the last change."""
+    past = 1_700_000_000
+    for month in (root / "tickets").glob("*/*"):
+        os.utime(month, (past, past))
+
+
+def listing_rows(root: Path) -> dict[str, tuple[str, str, str]]:
+    import sqlite3
+
+    db = sqlite3.connect(root / ".git" / "elinkctl" / "index.sqlite")
+    try:
+        return {s: (d, g, u) for s, d, g, u in db.execute("SELECT * FROM listing")}
+    finally:
+        db.close()
+
+
+def copy_as_untracked(root: Path, status: str = "in_progress") -> str:
+    source = some_ticket(root, status)
+    new_id = source.stem[:-5] + "ZZZZZ"
+    text = source.read_text(encoding="utf-8").replace(source.stem, new_id)
+    (source.parent / f"{new_id}.yaml").write_text(text, encoding="utf-8")
+    return new_id
+
+
+def test_untracked_file_in_a_trusted_directory(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch):
+    age_directories(gen_desk.root)
+    assert_same(gen_desk, monkeypatch)
+    rows = listing_rows(gen_desk.root)
+    assert rows and all(sig not in ("", "racy") for _, sig, _ in rows.values())
+    new_id = copy_as_untracked(gen_desk.root)
+    got = assert_same(gen_desk, monkeypatch)
+    assert new_id in got["open_ids"]
+    # Found once, then remembered with the directory's new signature.
+    age_directories(gen_desk.root)
+    assert new_id in assert_same(gen_desk, monkeypatch)["open_ids"]
+    assert any(new_id in u for _, _, u in listing_rows(gen_desk.root).values())
+
+
+def test_untracking_a_file_changes_no_directory(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch):
+    """``git rm --cached`` leaves the directory as it was: the listing tells."""
+    age_directories(gen_desk.root)
+    assert_same(gen_desk, monkeypatch)
+    path = some_ticket(gen_desk.root, "in_progress")
+    git(gen_desk.root, "rm", "-q", "--cached", "--", str(path))
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("\ntitle: ", "\ntitle: 未跟踪 "), "utf-8"
+    )
+    os.utime(path.parent, (1_700_000_000, 1_700_000_000))
+    got = assert_same(gen_desk, monkeypatch)
+    assert "未跟踪" in got["list --open --json"][1]
+    git(gen_desk.root, "add", "--", str(path))
+    assert "未跟踪" in assert_same(gen_desk, monkeypatch)["list --open --json"][1]
+
+
+def test_removed_untracked_file_and_new_month(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch):
+    age_directories(gen_desk.root)
+    new_id = copy_as_untracked(gen_desk.root)
+    assert new_id in assert_same(gen_desk, monkeypatch)["open_ids"]
+    next(gen_desk.root.glob(f"tickets/*/*/{new_id}.yaml")).unlink()
+    assert new_id not in assert_same(gen_desk, monkeypatch)["open_ids"]
+    # A hand-made month directory (e.g. a ticket copied from another desk).
+    source = some_ticket(gen_desk.root, "in_progress")
+    month = gen_desk.root / "tickets" / "2031" / "01"
+    month.mkdir(parents=True)
+    shutil.copy(source, month / source.name.replace(source.stem[4:10], "310101"))
+    assert_same(gen_desk, monkeypatch)
+    shutil.rmtree(gen_desk.root / "tickets" / "2031")
+    assert_same(gen_desk, monkeypatch)
+
+
+def test_pull_rereads_only_what_changed(gen_desk: Desk, tmp_path: Path):
+    store = Store(gen_desk.root)
+    store.index().refresh()
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(gen_desk.root), str(clone))
+    other = Desk(clone, gen_desk.runner)
+    ids = Store(clone).open_ids()[:3]
+    for ticket_id in ids:
+        other.ok("comment", ticket_id, "-m", "远程备注", now=NOW)
+    git(gen_desk.root, "pull", "-q", "--no-rebase", str(clone), "main")
+    again = Store(gen_desk.root)
+    again.index().refresh()
+    assert again.index().reread == 3
+
+
+def test_split_listing_matches_a_full_parse(gen_desk: Desk):
+    listing = git_bytes(gen_desk.root, "ls-files", "-z", "-s", "--", "tickets/")
+    chunks = split_listing(listing)
+    assert chunks is not None and len(chunks) >= 4
+    merged: dict[str, str] = {}
+    for shard, chunk in chunks.items():
+        keys, _ = _listing_keys(chunk)
+        assert all(p.startswith(shard + "/") for p in keys)
+        merged.update(keys)
+    assert merged == _listing_keys(listing)[0]
+
+
+def test_split_listing_odd_listings():
+    blob = "0" * 40
+
+    def line(path: str, stage: int = 0) -> bytes:
+        return f"100644 {blob} {stage}\t{path}\0".encode()
+
+    odd = line("tickets/.gitkeep") + line("tickets/2026/11/INC-261101-AAAAA.yaml")
+    odd += line("tickets/2026/11/notes/x.txt") + line("tickets/README.md")
+    chunks = split_listing(odd)
+    assert chunks is not None
+    assert list(chunks) == ["tickets/2026/11"]
+    assert list(_listing_keys(chunks["tickets/2026/11"])[0]) == [
+        "tickets/2026/11/INC-261101-AAAAA.yaml"
+    ]
+    # A path with a tab and another directory's name in it: never mistaken
+    # for that directory's line (parse everything instead).
+    tab = line("tickets/2026/10/a.yaml") + line("tickets/2026/11/c.yaml")
+    tab += line("tickets/2026/12/x\ttickets/2026/10/b.yaml")
+    assert split_listing(tab) is None
+    inside = line("tickets/2026/10/a\ttickets/2026/11/b.yaml") + line("tickets/2026/11/c.yaml")
+    assert split_listing(inside) == {
+        "tickets/2026/10": line("tickets/2026/10/a\ttickets/2026/11/b.yaml"),
+        "tickets/2026/11": line("tickets/2026/11/c.yaml"),
+    }
+    unsorted = line("tickets/2026/11/a.yaml") + line("tickets/2026/10/b.yaml")
+    unsorted += line("tickets/2026/11/c.yaml")
+    assert split_listing(unsorted) is None
+    assert split_listing(b"") == {}
+
+
+def git_bytes(root: Path, *args: str) -> bytes:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True).stdout
+
+
+# --- git started at process start ------------------------------------------------------
+
+
+def test_command_and_store_from_argv():
+    assert early.command_and_store(["list", "--open"]) == ("list", None)
+    assert early.command_and_store(["--store", "/x", "--as", "张三", "check"]) == ("check", "/x")
+    assert early.command_and_store(["--store=/y", "stats", "--by", "x"]) == ("stats", "/y")
+    assert early.command_and_store(["--help"]) == (None, None)
+    assert early.command_and_store([]) == (None, None)
+
+
+def test_early_snapshot_is_used_once_and_dropped_after_a_write(
+    gen_desk: Desk, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("ELINKCTL_STORE", str(gen_desk.root))
+    early.start(["list", "--open"])
+    store = Store(gen_desk.root)
+    assert early._started.get("root") == str(store.root)
+    store.index().refresh()
+    assert not early._started  # taken by the first refresh
+    # Started, then a ticket is written in the same process: the early
+    # output is older than the write and must not be used.
+    early.start(["check"])
+    assert early._started
+    ticket_id = store.open_ids()[0]
+    path = store.path_of(ticket_id)
+    path.write_text(path.read_text("utf-8").replace("\ntitle: ", "\ntitle: 写后 "), "utf-8")
+    store.git.run("add", "--", store.rel(path))
+    assert not early._started
+    fresh = Store(gen_desk.root)
+    assert any(s.title.startswith("写后") for s in fresh.summaries())
+
+
+def test_no_early_start_for_other_commands_or_outside_a_store(
+    gen_desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("ELINKCTL_STORE", str(gen_desk.root))
+    early.start(["new", "--title", "x"])
+    early.start(["list", "--help"])
+    assert not early._started
+    monkeypatch.setenv("ELINKCTL_STORE", str(tmp_path))
+    early.start(["list"])
+    assert not early._started
+
+
+def test_cli_process_answers_like_in_process(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch):
+    """The real entry point (early start on) after a hand edit and an untracked file."""
+    age_directories(gen_desk.root)
+    assert_same(gen_desk, monkeypatch)
+    path = some_ticket(gen_desk.root, "in_progress")
+    path.write_text(path.read_text("utf-8").replace("\ntitle: ", "\ntitle: 手改 "), "utf-8")
+    copy_as_untracked(gen_desk.root)
+    expected = assert_same(gen_desk, monkeypatch)
+    env = {**os.environ, "ELINKCTL_STORE": str(gen_desk.root), "ELINKCTL_NOW": NOW}
+    for args in (("list", "--open", "--json"), ("stats", "--json")):
+        proc = subprocess.run(
+            [sys.executable, "-m", "elinkctl", *args], env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == expected[" ".join(args)][1]
