@@ -235,3 +235,61 @@ def test_cli_process_answers_like_in_process(gen_desk: Desk, monkeypatch: pytest
         )
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout == expected[" ".join(args)][1]
+
+
+# --- ls-files skipped while git's index file is unchanged --------------------------------
+
+
+def counting_git(store: Store) -> list[tuple[str, ...]]:
+    """Record the git commands the store's index runs."""
+    calls: list[tuple[str, ...]] = []
+    idx = store.index()
+    real = idx.git
+
+    def run(*commands: tuple[str, ...]) -> list[bytes]:
+        calls.extend(tuple(c) for c in commands)
+        return real(*commands)
+
+    idx.git = run
+    return calls
+
+
+def test_listing_skipped_while_gits_index_is_unchanged(
+    gen_desk: Desk, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(early, "RACY_NS", 0)
+    root = gen_desk.root
+    Store(root).index().refresh()
+    assert (root / ".git" / "elinkctl" / "listing.sig").exists()
+    store = Store(root)
+    calls = counting_git(store)
+    store.index().refresh()
+    assert calls == [early.CHANGES]  # no ls-files
+    # git's index changes (a hand edit staged): the listing is read again.
+    path = some_ticket(root, "in_progress")
+    path.write_text(path.read_text("utf-8").replace("\ntitle: ", "\ntitle: 暂存 "), "utf-8")
+    git(root, "add", "--", str(path))
+    store = Store(root)
+    calls = counting_git(store)
+    assert any(s.title.startswith("暂存") for s in store.summaries())
+    assert early.LISTING in calls
+    assert_same(gen_desk, monkeypatch)
+    # A commit elsewhere (a pull) replaces git's index file too.
+    git(root, "commit", "-q", "-m", "手工提交")
+    git(root, "reset", "-q", "--hard", "HEAD~1")
+    got = assert_same(gen_desk, monkeypatch)
+    assert "暂存" not in got["list --open --json"][1]
+
+
+def test_listing_signature_file_unreadable_or_wrong(
+    gen_desk: Desk, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(early, "RACY_NS", 0)
+    root = gen_desk.root
+    Store(root).index().refresh()
+    sig_file = root / ".git" / "elinkctl" / "listing.sig"
+    for text in ("garbage", "", sig_file.read_text("ascii").split()[0] + " " + "0" * 40):
+        sig_file.write_text(text, "ascii")
+        path = some_ticket(root, "in_progress")
+        path.write_text(path.read_text("utf-8").replace("\ntitle: ", "\ntitle: 再改 "), "utf-8")
+        assert_same(gen_desk, monkeypatch)

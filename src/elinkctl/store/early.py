@@ -19,19 +19,103 @@ called after every commit), so it is never older than the command.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 TICKETS_DIR = "tickets"
 
-SNAPSHOT_COMMANDS: tuple[tuple[str, ...], ...] = (
-    # Blob ID of every tracked ticket: compared with what the rows were made from.
-    ("ls-files", "-z", "-s", "--", "tickets/"),
-    # Tracked files changed or deleted in the work tree (lstat of each, racy-git safe).
-    ("diff-files", "-z", "--name-status", "--", "tickets/"),
-)
+LISTING = ("ls-files", "-z", "-s", "--", "tickets/")
+"""Blob ID of every tracked ticket: compared with what the rows were made from."""
+CHANGES = ("diff-files", "-z", "--name-status", "--", "tickets/")
+"""Tracked files changed or deleted in the work tree (lstat of each, racy-git safe)."""
+SNAPSHOT_COMMANDS: tuple[tuple[str, ...], ...] = (LISTING, CHANGES)
 """What `Index.snapshot` asks git; untracked files are found from directory
 stat data (`Index._dir_sigs`) instead of a third, directory-walking call."""
+
+RACY_NS = 2_000_000_000
+"""git's index file changed this recently may change again unseen within the
+same timestamp tick: its signature is not recorded (see `record`)."""
+
+
+class Raw:
+    """git's answers for one index check.
+
+    ``listing`` is None when git's index file is the very file whose listing
+    was recorded (`record`): then ``digest`` is that listing's digest and
+    ``ls-files`` was not run (its 9 MB at 100,000 tickets are not needed to
+    know nothing changed). ``sig`` is the index file's signature taken
+    before ``ls-files`` ran, for `record`.
+    """
+
+    __slots__ = ("sig", "listing", "digest", "changes")
+
+    def __init__(
+        self, sig: str | None, listing: bytes | None, digest: str | None, changes: bytes
+    ) -> None:
+        self.sig = sig
+        self.listing = listing
+        self.digest = digest
+        self.changes = changes
+
+
+def index_sig(root: str) -> str | None:
+    """Stat data of git's index file, which git only ever replaces (lock file
+    and rename): a new inode, a new ctime. None where .git is not a directory."""
+    try:
+        st = os.stat(os.path.join(root, ".git", "index"))
+    except OSError:
+        return None
+    newest = max(st.st_mtime_ns, st.st_ctime_ns)
+    if time.time_ns() - newest < RACY_NS:
+        return None  # too recent to tell a later rewrite in the same tick apart
+    return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}:{st.st_size}:{st.st_dev}"
+
+
+def _sig_file(root: str) -> str:
+    return os.path.join(root, ".git", "elinkctl", "listing.sig")
+
+
+def recorded_digest(root: str, sig: str | None) -> str | None:
+    """The digest recorded for git's index file with signature ``sig``, if any."""
+    if sig is None:
+        return None
+    try:
+        with open(_sig_file(root), encoding="ascii") as f:
+            recorded_sig, _, digest = f.read().strip().partition(" ")
+    except (OSError, ValueError):
+        return None
+    return digest if recorded_sig == sig and len(digest) == 40 else None
+
+
+def record(root: str, sig: str | None, digest: str) -> None:
+    """Remember that git's index file with signature ``sig`` (taken before
+    ``ls-files`` ran) lists tickets with this digest."""
+    if sig is None or recorded_digest(root, sig) == digest:
+        return
+    path = _sig_file(root)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(f"{sig} {digest}\n")
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def run_snapshot(root: str, run: Callable[..., list[bytes]]) -> Raw:
+    """Ask git (through ``run``, which runs several commands concurrently)."""
+    sig = index_sig(root)
+    digest = recorded_digest(root, sig)
+    if digest is not None:
+        (changes,) = run(CHANGES)
+        return Raw(sig, None, digest, changes)
+    listing, changes = run(LISTING, CHANGES)
+    return Raw(sig, listing, None, changes)
+
 
 READERS = frozenset({"check", "list", "stats"})
 """Commands whose first real work is reading the index (others would pay
@@ -102,37 +186,42 @@ def _launch(root: str) -> None:
     import subprocess
     import threading
 
-    procs = [
-        subprocess.Popen(
-            ["git", *args],
-            cwd=root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for args in SNAPSHOT_COMMANDS
-    ]
-    box: list[list[bytes] | None] = []
+    def run(*commands: Sequence[str]) -> list[bytes]:
+        procs = [
+            subprocess.Popen(
+                ["git", *args],
+                cwd=root,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for args in commands
+        ]
+        outs = []
+        for proc in procs:
+            # Read each pipe to the end (ls-files writes megabytes; a full
+            # pipe would stop git until someone reads).
+            out, _ = proc.communicate()
+            if proc.returncode != 0:
+                raise OSError("git failed")  # the index runs git again and reports it
+            outs.append(out)
+        return outs
+
+    box: list[Raw | None] = []
 
     def drain() -> None:
-        # Read both pipes to the end (ls-files writes megabytes; a full
-        # pipe would stop git until someone reads).
-        outs: list[bytes] | None = []
-        for proc in procs:
-            out, _ = proc.communicate()
-            if proc.returncode != 0 and outs is not None:
-                outs = None  # the index runs git again and reports the error
-            elif outs is not None:
-                outs.append(out)
-        box.append(outs)
+        try:
+            box.append(run_snapshot(root, run))
+        except Exception:  # noqa: BLE001
+            box.append(None)
 
     thread = threading.Thread(target=drain, name="elinkctl-early-snapshot", daemon=True)
     thread.start()
     _started.update(root=root, thread=thread, box=box)
 
 
-def take(root: str) -> list[bytes] | None:
-    """The outputs of `SNAPSHOT_COMMANDS` started for ``root`` (once), else None."""
+def take(root: str) -> Raw | None:
+    """The snapshot started for ``root`` (once), else None."""
     if _started.get("root") != root:
         return None
     thread, box = _started["thread"], _started["box"]

@@ -344,21 +344,42 @@ class Snapshot:
 
     ``tracked`` is the raw ``git ls-files -s -z`` output; while its digest
     and the dirty set are what the index last saw, nothing changed and no
-    per-file work is needed (the warm path at 100,000 tickets).
+    per-file work is needed (the warm path at 100,000 tickets). When git's
+    index file is the one whose listing was recorded (`early.record`) the
+    listing is not even produced: ``known_digest`` stands for it.
     ``untracked`` is filled in by the index from directory stat data
     (`Index._dir_sigs`), or by a full directory scan when first needed.
     """
 
     root: Path
-    tracked: bytes
+    raw_listing: bytes | None
     modified: set[str]
     deleted: set[str]
     untracked: set[str] | None = None
+    fetch_listing: Callable[[], tuple[str | None, bytes]] | None = None
+    """Runs ``ls-files`` when the listing was skipped (git's index file had
+    not changed) but is needed after all; returns (index signature, listing)."""
+    known_digest: str | None = None
+    sig: str | None = None
+    """git's index file signature taken before the listing was made."""
     _keys: dict[str, str] | None = None
 
     @property
+    def tracked(self) -> bytes:
+        """The raw listing (fetched now if it was skipped)."""
+        if self.raw_listing is None:
+            assert self.fetch_listing is not None
+            self.sig, self.raw_listing = self.fetch_listing()
+            self.known_digest = None
+        return self.raw_listing
+
+    @property
     def digest(self) -> str:
-        return hashlib.sha1(self.tracked, usedforsecurity=False).hexdigest()
+        if self.raw_listing is None and self.known_digest is not None:
+            return self.known_digest
+        if self.known_digest is None:
+            self.known_digest = hashlib.sha1(self.tracked, usedforsecurity=False).hexdigest()
+        return self.known_digest
 
     @property
     def keys(self) -> dict[str, str]:
@@ -641,18 +662,31 @@ class Index:
         changed or deleted in the work tree (``diff-files``, which lstat()s
         every file, racy-git safe): two concurrent git calls, or the ones
         `elinkctl.store.early` started when the process began."""
-        raw = early.take(str(self.root))
+        root = str(self.root)
+        raw = early.take(root)
         if raw is None:
-            raw = self.git(*early.SNAPSHOT_COMMANDS)
-        tracked, changed = raw
+            raw = early.run_snapshot(root, self.git)
         modified: set[str] = set()
         deleted: set[str] = set()
-        fields = changed.split(b"\0")
+        fields = raw.changes.split(b"\0")
         for status, name in zip(fields[0::2], fields[1::2], strict=False):
             path = name.decode("utf-8", "surrogateescape")
             if is_ticket_path(path):
                 (deleted if status == b"D" else modified).add(path)
-        return Snapshot(self.root, tracked, modified, deleted)
+
+        def fetch_listing() -> tuple[str | None, bytes]:
+            sig = early.index_sig(root)
+            return sig, self.git(early.LISTING)[0]
+
+        return Snapshot(
+            self.root,
+            raw.listing,
+            modified,
+            deleted,
+            fetch_listing=fetch_listing,
+            known_digest=raw.digest,
+            sig=raw.sig,
+        )
 
     def _dir_sigs(self) -> dict[str, tuple[str, int]]:
         """shard -> (stat signature, newest of mtime and ctime in ns) of every
@@ -716,6 +750,7 @@ class Index:
             == {s: sig for s, (_, sig, _) in state.items() if sig}
         ):
             snap.untracked = set()  # nothing changed since the rows were written
+            self._record_listing(snap)
             self._snapshot = snap
             self._fresh = True
             return
@@ -779,8 +814,14 @@ class Index:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        self._record_listing(snap)
         self._snapshot = snap
         self._fresh = True
+
+    def _record_listing(self, snap: Snapshot) -> None:
+        """Let the next check skip ``ls-files`` while git's index file stays the same."""
+        if snap.raw_listing is not None and snap.sig is not None:
+            early.record(str(self.root), snap.sig, snap.digest)
 
     def _changed_files(
         self,
