@@ -53,7 +53,7 @@ class RuleFile:
         return f"{self.name} line {line}" if line else self.name
 
 
-def load_rule_file(path: Path) -> RuleFile:
+def load_rule_file(path: Path, cache: RuleCache | None = None) -> RuleFile:
     name = path.name
     try:
         text = path.read_text(encoding="utf-8")
@@ -61,16 +61,73 @@ def load_rule_file(path: Path) -> RuleFile:
         raise ConfigError(f"{name}: missing (run `elinkctl init` to create a store)") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{name}: not UTF-8 text") from None
-    try:
-        data = yamlio.load(text)
-    except yamlio.YamlError as exc:
-        where = f"{name} line {exc.line}" if exc.line else name
-        raise ConfigError(f"{where}: {exc}") from None
+    data = cache.get(name, text) if cache is not None else None
     if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{name} line 1: must be a YAML mapping")
+        try:
+            data = yamlio.load(text)
+        except yamlio.YamlError as exc:
+            where = f"{name} line {exc.line}" if exc.line else name
+            raise ConfigError(f"{where}: {exc}") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{name} line 1: must be a YAML mapping")
+        if cache is not None:
+            cache.put(name, text, data)
     return RuleFile(path, name, text, data)
+
+
+class RuleCache:
+    """Parsed rule files, by their exact text, in ``.git/elinkctl/rules.pickle``.
+
+    Every command reads sla.yaml and escalation.yaml; parsing them means
+    importing PyYAML, which is a tenth of a warm `check`'s start-up at
+    100,000 tickets. The cache is keyed by the whole text (compared, not
+    hashed), so an edited file is always parsed again. Machine-local and
+    disposable: unreadable, it is ignored; unwritable, it is skipped.
+    """
+
+    def __init__(self, root: Path) -> None:
+        git_dir = root / ".git"
+        self.path = git_dir / "elinkctl" / "rules.pickle" if git_dir.is_dir() else None
+        self.entries: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.changed = False
+        if self.path is None:
+            return
+        try:
+            import pickle
+
+            with open(self.path, "rb") as f:
+                entries = pickle.load(f)
+            if isinstance(entries, dict):
+                self.entries = entries
+        except Exception:  # noqa: BLE001 - a disposable cache: missing, old or corrupt
+            self.entries = {}
+
+    def get(self, name: str, text: str) -> dict[str, Any] | None:
+        entry = self.entries.get(name)
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == text:
+            data = entry[1]
+            return data if isinstance(data, dict) else None
+        return None
+
+    def put(self, name: str, text: str, data: dict[str, Any]) -> None:
+        self.entries[name] = (text, data)
+        self.changed = True
+
+    def save(self) -> None:
+        if self.path is None or not self.changed:
+            return
+        import os
+        import pickle
+
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(exist_ok=True)
+            tmp.write_bytes(pickle.dumps(self.entries, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(tmp, self.path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +175,12 @@ class Config:
 
 
 def load_config(root: Path) -> Config:
-    return Config(load_rule_file(root / "sla.yaml"), load_rule_file(root / "escalation.yaml"))
+    cache = RuleCache(root)
+    config = Config(
+        load_rule_file(root / "sla.yaml", cache), load_rule_file(root / "escalation.yaml", cache)
+    )
+    cache.save()
+    return config
 
 
 # --- validation (config check) -------------------------------------------------

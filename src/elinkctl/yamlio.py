@@ -10,29 +10,42 @@ available), and YAML errors carry the line so callers can name it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
-import yaml
 
-try:  # the C implementations are ~10x faster; fall back only if libyaml is missing
-    from yaml import CSafeDumper as _BaseDumper
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # pragma: no cover
-    from yaml import SafeDumper as _BaseDumper  # type: ignore[assignment]
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+@functools.cache
+def _yaml() -> tuple[Any, Any, Any]:
+    """PyYAML with our loader and dumper: (module, Loader, Dumper).
 
+    Imported on first use only: a warm `list`, `stats` or `check` reads no
+    YAML (rules come from `elinkctl.config`'s cache, tickets from the index),
+    and PyYAML's import is a tenth of their start-up.
+    """
+    import yaml
 
-class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """Safe loader; timestamps come back as aware datetimes when they carry an offset."""
+    try:  # the C implementations are ~10x faster; fall back only if libyaml is missing
+        from yaml import CSafeDumper as base_dumper
+        from yaml import CSafeLoader as base_loader
+    except ImportError:  # pragma: no cover
+        from yaml import SafeDumper as base_dumper  # type: ignore[assignment]
+        from yaml import SafeLoader as base_loader  # type: ignore[assignment]
 
+    class Loader(base_loader):  # type: ignore[misc,valid-type]
+        """Safe loader; timestamps come back as aware datetimes when they carry an offset."""
 
-class Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
-    """Block style, unicode, insertion order, literal blocks for multi-line text."""
+    class Dumper(base_dumper):  # type: ignore[misc,valid-type]
+        """Block style, unicode, insertion order, literal blocks for multi-line text."""
 
-    def ignore_aliases(self, data: Any) -> bool:
-        # Never write &id001 anchors: the same datetime in two places must read
-        # as two plain values to a human and to the merge driver.
-        return True
+        def ignore_aliases(self, data: Any) -> bool:
+            # Never write &id001 anchors: the same datetime in two places must read
+            # as two plain values to a human and to the merge driver.
+            return True
+
+    Dumper.add_representer(str, _repr_str)
+    Dumper.add_representer(dt.datetime, _repr_datetime)
+    Dumper.add_representer(dt.date, _repr_date)
+    return yaml, Loader, Dumper
 
 
 def _repr_str(dumper: Any, data: str) -> Any:
@@ -49,11 +62,6 @@ def _repr_datetime(dumper: Any, data: dt.datetime) -> Any:
 
 def _repr_date(dumper: Any, data: dt.date) -> Any:
     return dumper.represent_scalar("tag:yaml.org,2002:timestamp", data.isoformat())
-
-
-Dumper.add_representer(str, _repr_str)
-Dumper.add_representer(dt.datetime, _repr_datetime)
-Dumper.add_representer(dt.date, _repr_date)
 
 
 class YamlError(Exception):
@@ -76,6 +84,7 @@ def load(text: str) -> Any:
         return fastyaml.load(text)
     except fastyaml.Unsupported:
         pass
+    yaml, Loader, _ = _yaml()
     try:
         return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
     except yaml.MarkedYAMLError as exc:
@@ -89,6 +98,7 @@ def load(text: str) -> Any:
 
 def dump(data: Any) -> str:
     """Dump to block-style, unicode, order-preserving YAML text."""
+    yaml, _, Dumper = _yaml()
     text: str = yaml.dump(
         data,
         Dumper=Dumper,
@@ -105,6 +115,7 @@ def line_of_key(text: str, path: list[str | int]) -> int | None:
 
     Walks the node tree (no construction), so it works for any valid YAML.
     """
+    yaml, Loader, _ = _yaml()
     try:
         node = yaml.compose(text, Loader=Loader)
     except yaml.YAMLError:

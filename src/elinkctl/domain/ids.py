@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import secrets
 from collections.abc import Callable, Container
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -24,7 +23,11 @@ _TRANSLATE = str.maketrans({"I": "1", "L": "1", "O": "0"})
 
 def new_id(opened: dt.date, taken: Container[str], rand: Callable[[int], int] | None = None) -> str:
     """A fresh ID for an incident opened on ``opened`` not in ``taken``."""
-    pick = rand or secrets.randbelow
+    if rand is None:
+        import secrets  # only when registering: its import costs more than the rest
+
+        rand = secrets.randbelow
+    pick = rand
     while True:
         suffix = "".join(ALPHABET[pick(32)] for _ in range(5))
         candidate = f"INC-{opened:%y%m%d}-{suffix}"

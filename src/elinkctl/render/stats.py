@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from elinkctl.domain import kpi
-from elinkctl.render import svg
-from elinkctl.render.html import esc, page
 from elinkctl.timeutil import format_duration
 
 PRIORITY_COLOURS = (("P1", "#b71c1c"), ("P2", "#ef6c00"), ("P3", "#f9a825"), ("P4", "#90a4ae"))
@@ -209,6 +207,8 @@ def month_range(keys: Sequence[str]) -> list[str]:
 def _table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] = ()
 ) -> str:
+    from elinkctl.render.html import esc
+
     head = "".join(
         f'<th class="num">{esc(h)}</th>' if i in numeric else f"<th>{esc(h)}</th>"
         for i, h in enumerate(headers)
@@ -226,6 +226,8 @@ def _table(
 
 
 def _rate_cell(rc: kpi.RateCount, target: float) -> str:
+    from elinkctl.render.html import esc
+
     cls = "below" if rc.below(target) else ("ok" if rc.rate is not None else "muted")
     return f'<span class="{cls}">{esc(pct(rc.rate))}</span>'
 
@@ -241,6 +243,9 @@ def html_report(
 
     ``result`` must include the ``month`` dimension (``aggregate(also=["month"])``).
     """
+    from elinkctl.render import svg
+    from elinkctl.render.html import esc, page
+
     s, t = result.overall, result.targets
     parts = [f"<h1>{esc(title)}</h1>", f'<p class="sub">{esc(scope)}</p>']
     kpi_table = []

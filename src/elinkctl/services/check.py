@@ -438,15 +438,15 @@ def _candidate_tickets(
     from elinkctl.services.query import TicketFilter
 
     rows = store.summaries(TicketFilter(open_only=True), on_error=lambda e: broken.append(str(e)))
-    key_of: Callable[[str], str | None] | None
+    keys: dict[str, str | None]
     try:
-        key_of = store.index().key_of
+        keys = store.index().keys_of(str(row.path) for row in rows)
     except Exception:  # noqa: BLE001 - no index: no plan cache, read every open ticket
-        key_of = None
+        keys = {}
     for row in rows:
         path = str(row.path)
         seen.add(path)
-        key = key_of(path) if key_of is not None else None
+        key = keys.get(path)
         cached = plan.get(path, key) if key is not None else None
         if cached is not None:
             due, horizon = cached

@@ -6,7 +6,6 @@ import datetime as dt
 import re
 import shlex
 import sys
-from importlib import resources
 from pathlib import Path
 
 from elinkctl.config import Config
@@ -15,6 +14,8 @@ from elinkctl.store.gitrepo import Git, init_repo
 
 
 def data_text(name: str) -> str:
+    from importlib import resources  # lazy: only `init` reads the templates
+
     return resources.files("elinkctl").joinpath("data", name).read_text(encoding="utf-8")
 
 

@@ -16,10 +16,8 @@ open tickets; a pull refolds only the months whose settled tickets changed.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
-import io
 import json
 import pickle
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -364,6 +362,9 @@ def _num(value: float | None) -> str:
 
 def to_csv(result: kpi.StatsResult) -> str:
     """One row per group of --by, else one overall row (group ``all``)."""
+    import csv  # only for --csv
+    import io
+
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()

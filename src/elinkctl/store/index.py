@@ -937,14 +937,17 @@ class Index:
         db.executemany("INSERT OR REPLACE INTO listing VALUES (?, ?, ?, ?)", rows)
         self._digests = {}
 
-    def _statuses_of(self, paths: list[str]) -> dict[str, str | None]:
-        """path -> status of those of ``paths`` that have a row (before they are
-        rewritten), to tell which changes touch settled tickets."""
+    def _statuses_of(self, paths: list[str], column: str = "status") -> dict[str, str | None]:
+        """path -> status (or ``key``) of those of ``paths`` that have a row
+        (before they are rewritten), to tell which changes touch settled tickets."""
+        assert column in ("status", "key")
         db = self.db
         db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (path TEXT PRIMARY KEY)")
         db.execute("DELETE FROM wanted")
         db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(p,) for p in paths])
-        rows = db.execute("SELECT t.path, t.status FROM tickets t JOIN wanted w ON w.path=t.path")
+        rows = db.execute(
+            f"SELECT t.path, t.{column} FROM tickets t JOIN wanted w ON w.path=t.path"
+        )
         return {str(path): status for path, status in rows}
 
     def _renew_shards(self, touched: Iterable[str], renew: Iterable[str] | None = None) -> None:
@@ -1087,6 +1090,17 @@ class Index:
         # Not compared by the last refresh: unchanged since its row was written.
         row = self.db.execute("SELECT key FROM tickets WHERE path=?", (path,)).fetchone()
         return str(row[0]) if row and row[0] else None
+
+    def keys_of(self, paths: Iterable[str]) -> dict[str, str | None]:
+        """`key_of` for many paths in one query (`check` asks for every open ticket)."""
+        self.ensure_fresh()
+        wanted = list(paths)
+        found = {str(p): self._current.get(str(p)) for p in wanted if p in self._current}
+        rest = [p for p in wanted if p not in found]
+        if rest:
+            rows = self._statuses_of(rest, "key")
+            found.update((p, rows.get(p) or None) for p in rest)
+        return found
 
     # --- cached per-ticket facts ------------------------------------------------------
 
