@@ -21,7 +21,7 @@ from tests.test_index import NOW, NOW_DT, assert_same, git, some_ticket
 from elinkctl.generate import generate
 from elinkctl.store import early
 from elinkctl.store import index as index_module
-from elinkctl.store.index import _listing_keys, split_listing
+from elinkctl.store.index import _line_of, _listing_keys, split_listing
 from elinkctl.store.store import Store
 
 
@@ -55,7 +55,8 @@ def listing_rows(root: Path) -> dict[str, tuple[str, str, str]]:
 
     db = sqlite3.connect(root / ".git" / "elinkctl" / "index.sqlite")
     try:
-        return {s: (d, g, u) for s, d, g, u in db.execute("SELECT * FROM listing")}
+        rows = db.execute("SELECT shard, digest, dirsig, untracked FROM listing")
+        return {s: (d, g, u) for s, d, g, u in rows}
     finally:
         db.close()
 
@@ -114,7 +115,13 @@ def test_removed_untracked_file_and_new_month(gen_desk: Desk, monkeypatch: pytes
     assert_same(gen_desk, monkeypatch)
 
 
-def test_pull_rereads_only_what_changed(gen_desk: Desk, tmp_path: Path):
+@pytest.mark.parametrize("parse_above", [64, 0])
+def test_pull_rereads_only_what_changed(
+    gen_desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parse_above: int
+):
+    """Changed paths are found by searching their month's chunk, or (many in
+    one month) by parsing it; either way exactly the changed files are read."""
+    monkeypatch.setattr(index_module, "PARSE_CHUNK_ABOVE", parse_above)
     store = Store(gen_desk.root)
     store.index().refresh()
     clone = tmp_path / "clone"
@@ -169,6 +176,20 @@ def test_split_listing_odd_listings():
     unsorted += line("tickets/2026/11/c.yaml")
     assert split_listing(unsorted) is None
     assert split_listing(b"") == {}
+
+
+def test_line_of_stages():
+    blob = "a" * 40
+    path = "tickets/2026/11/INC-261101-AAAAA.yaml"
+    merged = f"100644 {blob} 0\t{path}\0".encode()
+    assert _line_of(merged, path) == (blob, 1)
+    assert _line_of(merged, path.replace("AAAAA", "BBBBB")) == (None, 0)
+    conflict = b"".join(f"100644 {n * 40} {n}\t{path}\0".encode() for n in "123")
+    found, stages = _line_of(conflict, path)
+    assert stages >= 2 and found is not None
+    # A longer name that ends with this one is another file.
+    other = f"100644 {blob} 0\ttickets/2026/11/X{path.rsplit('/', 1)[1]}\0".encode()
+    assert _line_of(other, path) == (None, 0)
 
 
 def git_bytes(root: Path, *args: str) -> bytes:

@@ -53,7 +53,7 @@ from elinkctl.errors import StoreError, TicketError
 from elinkctl.progress import Progress
 from elinkctl.store import early
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 _OPEN = frozenset(str(s) for s in OPEN_STATUSES)
 _OPEN_SQL = ",".join(f"'{s}'" for s in sorted(_OPEN))  # fixed enum values, no user input
 TICKETS_PREFIX = "tickets/"
@@ -65,6 +65,9 @@ used beyond that are dropped, so odd --since/--until do not pile up."""
 RACY_NS = 2_000_000_000
 """A dirty file modified this recently may change again within the same
 mtime tick; its row is stored with an empty key so it is re-read next time."""
+PARSE_CHUNK_ABOVE = 64
+"""More changed paths than this in one month: parse its listing chunk once
+rather than search it for each path."""
 RACY_DIR_NS = RACY_NS
 """The same for a month directory's stat signature: one changed this recently
 is listed again next time (`Index._dir_sigs`)."""
@@ -117,7 +120,8 @@ CREATE TABLE IF NOT EXISTS shards (
     shard TEXT PRIMARY KEY, gen TEXT NOT NULL, rows INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS listing (
-    shard TEXT PRIMARY KEY, digest TEXT NOT NULL, dirsig TEXT NOT NULL, untracked TEXT NOT NULL
+    shard TEXT PRIMARY KEY, digest TEXT NOT NULL, dirsig TEXT NOT NULL, untracked TEXT NOT NULL,
+    chunk BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS partials (
     name TEXT NOT NULL, query TEXT NOT NULL, shard TEXT NOT NULL, gen TEXT NOT NULL,
@@ -476,6 +480,41 @@ def split_listing(listing: bytes) -> dict[str, bytes] | None:
     return chunks
 
 
+def _untracked_in(root: Path, shard: str, chunk: bytes) -> set[str]:
+    """Ticket files on disk in one month directory that git does not track
+    (names compared as bytes: a month holds thousands)."""
+    prefix = shard.encode("utf-8", "surrogateescape") + b"/"
+    tracked = set(re.findall(b"\t" + re.escape(prefix) + b"([^/\0]*)\0", chunk))
+    try:
+        names = os.listdir(os.fsencode(root / shard))
+    except OSError:
+        return set()
+    return {
+        f"{shard}/{os.fsdecode(n)}"
+        for n in names
+        if n.endswith(b".yaml") and not n.startswith(b".") and n not in tracked
+    }
+
+
+def _line_of(chunk: bytes, path: str) -> tuple[str | None, int]:
+    """(blob ID, number of index entries) of one path in a listing chunk: one
+    entry when merged, up to three stages when unmerged, none if untracked."""
+    needle = b"\t" + path.encode("utf-8", "surrogateescape") + b"\0"
+    blob: str | None = None
+    count = 0
+    at = chunk.find(needle)
+    while at >= 0:
+        start = chunk.rfind(b"\0", 0, at) + 1
+        fields = chunk[start:at].split(b" ")
+        if len(fields) == 3:
+            count += 1
+            blob = fields[1].decode("ascii", "replace")
+            if fields[2] != b"0":
+                count = max(count, 2)  # a conflict stage: the work tree decides
+        at = chunk.find(needle, at + len(needle))
+    return blob, count
+
+
 def _ticket_names(folder: str) -> list[str]:
     """Names `Store.ticket_paths` would yield in one month directory."""
     try:
@@ -560,6 +599,7 @@ class Index:
         self._current: dict[str, str] = {}
         """path -> key of the files the last refresh compared (the rest are unchanged)."""
         self._digests: dict[str, str] = {}
+        self._new_chunks: dict[str, bytes] = {}
         self._pending: tuple[threading.Thread, list[Snapshot | BaseException]] | None = None
         self.reread = 0
         """How many files the last refresh parsed (for tests and the benchmark)."""
@@ -834,73 +874,97 @@ class Index:
         """The files that may differ from their rows, with their current and
         stored keys, and the month directories whose ``listing`` entry is redone.
 
+        Per month directory: a changed chunk of git's listing is compared line
+        by line with the chunk stored last time (a pull that changed 100
+        tickets names 100 paths, whatever the size of their months); a changed
+        directory signature only means listing its untracked files again.
+
         Returns (current keys, stored keys, paths to compare, shards to redo).
         """
         db = self.db
         redo: set[str] = set()
-        digests: dict[str, str] = {}
+        new_chunks: dict[str, bytes] = {}
+        examine: set[str] = set(snap.modified) | set(snap.deleted)
+        untracked: set[str] = set()
         for shard in set(chunks) | set(sigs) | set(state):
-            digest = hashlib.sha1(chunks.get(shard, b""), usedforsecurity=False).hexdigest()
-            digests[shard] = digest
+            chunk = chunks.get(shard, b"")
+            digest = hashlib.sha1(chunk, usedforsecurity=False).hexdigest()
             old = state.get(shard)
             sig = sigs[shard][0] if shard in sigs else ""
-            if old is None or old[0] != digest or old[1] != sig:
-                redo.add(shard)
-        parsed: dict[str, tuple[dict[str, str], set[str]]] = {}
-
-        def listed(shard: str) -> tuple[dict[str, str], set[str]]:
-            if shard not in parsed:
-                parsed[shard] = _listing_keys(chunks.get(shard, b""))
-            return parsed[shard]
-
-        untracked: set[str] = set()
-        examine: set[str] = set(snap.modified) | set(snap.deleted)
-        stored: dict[str, str] = {}
-        for shard in set(state) | redo:
-            if shard in redo:
-                names = _ticket_names(str(self.root / shard)) if shard in sigs else []
-                tracked = listed(shard)[0]
-                found = {f"{shard}/{n}" for n in names} - set(tracked)
-                examine.update(tracked)
-                if shard in state:
-                    examine.update(f"{shard}/{n}" for n in json.loads(state[shard][2] or "[]"))
-                rows = dict(
-                    db.execute(  # type: ignore[arg-type]
-                        "SELECT path, key FROM tickets WHERE path >= ? AND path < ?",
-                        (shard + "/", shard + "0"),  # every path in it starts "<shard>/"
-                    )
-                )
-                stored.update(rows)
-                examine.update(rows)
-            else:
-                found = {f"{shard}/{n}" for n in json.loads(state[shard][2] or "[]")}
+            old_untracked = {f"{shard}/{n}" for n in json.loads(old[2] or "[]")} if old else set()
+            if old is not None and old[0] == digest and old[1] == sig:
+                untracked |= old_untracked
+                continue
+            redo.add(shard)
+            self._digests[shard] = digest
+            if old is None or old[0] != digest:
+                new_chunks[shard] = chunk
+                examine |= self._chunk_changes(shard, chunk, old is not None)
+            found = _untracked_in(self.root, shard, chunk) if shard in sigs else set()
+            examine |= found | old_untracked
             untracked |= found
         snap.untracked = untracked
         examine |= untracked
         # Rows made from stat data (dirty, untracked or racy files) are compared
         # again even when git's listing says nothing: an edit may have been undone.
-        stored.update(
+        stored: dict[str, str] = dict(
             db.execute("SELECT path, key FROM tickets WHERE key NOT LIKE 'b:%'")  # type: ignore[arg-type]
         )
-        examine.update(p for p in stored if not stored[p].startswith("b:"))
-        for path in examine - stored.keys():
-            row = db.execute("SELECT key FROM tickets WHERE path=?", (path,)).fetchone()
-            if row is not None:
-                stored[path] = str(row[0])
+        examine.update(stored)
+        rest = [p for p in examine if p not in stored]
+        stored.update((p, k) for p, k in self._statuses_of(rest, "key").items() if k is not None)
         keys: dict[str, str] = {}
+        per_shard: dict[str, int] = {}
         for path in examine:
-            if path in snap.deleted or not is_ticket_path(path):
+            per_shard[shard_of(path)] = per_shard.get(shard_of(path), 0) + 1
+        parsed = {  # many paths of one month: parse its chunk once instead of searching
+            shard: _listing_keys(chunks.get(shard, b""))
+            for shard, count in per_shard.items()
+            if count > PARSE_CHUNK_ABOVE
+        }
+        for path in examine:
+            if path in snap.deleted:
                 continue
-            tracked, unmerged = listed(shard_of(path))
-            if path in snap.modified or path in untracked or path in unmerged:
-                key = stat_key(self.root, path, now_ns)
+            shard = shard_of(path)
+            if shard in parsed:
+                listed, unmerged = parsed[shard]
+                blob = listed.get(path, "")[2:] or None
+                stages = 2 if path in unmerged else int(blob is not None)
+            else:
+                blob, stages = _line_of(chunks.get(shard, b""), path)
+            if path in snap.modified or path in untracked or stages > 1 or blob is None:
+                key = stat_key(self.root, path, now_ns) if blob or path in untracked else None
                 if key is not None:
                     keys[path] = key
-            elif path in tracked:
-                keys[path] = tracked[path]
-        self._digests = digests
+            else:
+                keys[path] = "b:" + blob
+        self._new_chunks = new_chunks
         self._current = keys
         return keys, stored, examine, redo
+
+    def _chunk_changes(self, shard: str, chunk: bytes, known: bool) -> set[str]:
+        """Paths whose line in a month's listing chunk differs from the stored
+        chunk; every path of the month (listed or with a row) without one."""
+        old = None
+        if known:
+            row = self.db.execute("SELECT chunk FROM listing WHERE shard=?", (shard,)).fetchone()
+            old = row[0] if row is not None else None
+        if old is None:
+            rows = self.db.execute(
+                "SELECT path FROM tickets WHERE path >= ? AND path < ?",
+                (shard + "/", shard + "0"),  # every path in it starts "<shard>/"
+            )
+            paths = {str(p) for (p,) in rows}
+            return paths | set(_listing_keys(chunk)[0])
+        lines = set(chunk.split(b"\0")) ^ set(bytes(old).split(b"\0"))
+        changed = set()
+        for line in lines:
+            _, tab, path = line.partition(b"\t")
+            if tab:
+                text = path.decode("utf-8", "surrogateescape")
+                if is_ticket_path(text):
+                    changed.add(text)
+        return changed
 
     def _save_listing(
         self,
@@ -910,32 +974,42 @@ class Index:
         redo: set[str],
         now_ns: int,
     ) -> None:
-        """Record, per redone month directory, its chunk digest, its directory
-        signature (``racy`` when too recent to trust) and its untracked files.
-        (Call inside the writing transaction.)"""
+        """Record, per redone month directory, its listing chunk and digest, its
+        directory signature (``racy`` when too recent to trust) and its
+        untracked files. (Call inside the writing transaction.)"""
         db = self.db
         if chunks is None:
             db.execute("DELETE FROM listing")  # compare every file next time too
             return
-        digests = getattr(self, "_digests", {})
-        rows = []
-        gone = []
+        new_chunks = self._new_chunks
+        by_shard: dict[str, list[str]] = {}
+        for path in untracked:
+            folder, _, name = path.rpartition("/")
+            by_shard.setdefault(folder, []).append(name)
         for shard in sorted(redo):
             if shard not in chunks and shard not in sigs:
-                gone.append((shard,))
+                db.execute("DELETE FROM listing WHERE shard=?", (shard,))
                 continue
-            digest = (
-                digests.get(shard)
-                or hashlib.sha1(chunks.get(shard, b""), usedforsecurity=False).hexdigest()
-            )
             sig, newest = sigs.get(shard, ("", 0))
             if sig and now_ns - newest < RACY_DIR_NS:
                 sig = "racy"
-            names = sorted(p.rsplit("/", 1)[1] for p in untracked if shard_of(p) == shard)
-            rows.append((shard, digest, sig, json.dumps(names, ensure_ascii=False)))
-        db.executemany("DELETE FROM listing WHERE shard=?", gone)
-        db.executemany("INSERT OR REPLACE INTO listing VALUES (?, ?, ?, ?)", rows)
+            names = json.dumps(sorted(by_shard.get(shard, ())), ensure_ascii=False)
+            if shard in new_chunks or self._digests.get(shard) is None:
+                chunk = chunks.get(shard, b"")
+                digest = (
+                    self._digests.get(shard)
+                    or hashlib.sha1(chunk, usedforsecurity=False).hexdigest()
+                )
+                db.execute(
+                    "INSERT OR REPLACE INTO listing VALUES (?, ?, ?, ?, ?)",
+                    (shard, digest, sig, names, chunk),
+                )
+            else:  # same chunk: only the directory changed
+                db.execute(
+                    "UPDATE listing SET dirsig=?, untracked=? WHERE shard=?", (sig, names, shard)
+                )
         self._digests = {}
+        self._new_chunks = {}
 
     def _statuses_of(self, paths: list[str], column: str = "status") -> dict[str, str | None]:
         """path -> status (or ``key``) of those of ``paths`` that have a row
