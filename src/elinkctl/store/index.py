@@ -1,14 +1,32 @@
 """A disposable SQLite index of the tickets, so reads do not parse 100,000 files.
 
 Why it can be trusted: it is never believed, only checked. Every use starts
-with one ``git ls-files -s -m -d -o`` call (tens of milliseconds at 100,000
-files) that gives the blob ID of every tracked ticket plus the files that are
-modified, deleted or untracked in the work tree. A row is reused only when
-its key still matches: the blob ID for a clean file, or (mtime, size, inode)
-for a dirty or untracked one. Everything else is re-read from the work tree,
-which is what commands without an index read too. So a pull, a checkout, a
-merge or a hand edit is picked up by the next command, and the answer is
-always the one a full scan would give.
+from what git and the file system say now:
+
+- ``git diff-files`` lstat()s every tracked ticket (racy-git safe) and names
+  those modified or deleted in the work tree: the one per-file cost, about
+  a tenth of a second at 100,000 files;
+- ``git ls-files -s`` gives the blob ID of every tracked ticket; it is
+  skipped while git's index file is the very file whose listing was
+  recorded (`elinkctl.store.early.record`: git only ever replaces that file);
+- untracked ticket files come from the month directories' stat data: a
+  directory whose mtime/ctime/inode are unchanged holds the same names as
+  when it was last listed (git's untracked cache works the same way).
+
+Both git calls are started as the process starts (`elinkctl.store.early`),
+so they run while Python imports. A row is reused only when its key still
+matches: the blob ID for a clean file, or (mtime, size, inode) for a dirty
+or untracked one. Everything else is re-read from the work tree, which is
+what commands without an index read too. So a pull, a checkout, a merge or
+a hand edit is picked up by the next command, and the answer is always the
+one a full scan would give.
+
+Finding what changed costs what changed, not what exists: git's listing is
+cut per month directory (`split_listing`), and each month's chunk is kept
+(table ``listing``) with its digest, its directory signature and its
+untracked files. An unchanged month costs a digest; a changed one is diffed
+line by line against the kept chunk. A pull that changed 100 tickets reads
+100 files.
 
 The database lives in ``.git/elinkctl/index.sqlite``: machine-local, never
 committed. It is derived data: a missing, old-schema or corrupt file is
