@@ -314,3 +314,28 @@ def test_listing_signature_file_unreadable_or_wrong(
         path = some_ticket(root, "in_progress")
         path.write_text(path.read_text("utf-8").replace("\ntitle: ", "\ntitle: 再改 "), "utf-8")
         assert_same(gen_desk, monkeypatch)
+
+
+def test_an_older_snapshot_written_last_is_not_trusted_later(
+    gen_desk: Desk, monkeypatch: pytest.MonkeyPatch
+):
+    """Two commands race: the one with the older snapshot writes last. The
+    rows of every month stay in step with the chunk stored for it (both are
+    compared and written inside one write transaction), so the next command
+    still sees the truth."""
+    root = gen_desk.root
+    path = some_ticket(root, "in_progress")
+    rel = path.relative_to(root).as_posix()
+    original = path.read_text("utf-8")
+    path.write_text(original.replace("\ntitle: ", "\ntitle: 脏 "), "utf-8")
+    Store(root).index().refresh()  # the row is made from stat data
+    git(root, "checkout", "--", rel)  # undone: clean again
+    older = Store(root).index()
+    snap = older.snapshot()  # taken now, used later
+    path.write_text(original.replace("\ntitle: ", "\ntitle: 新提交 "), "utf-8")
+    git(root, "commit", "-q", "-m", "手工提交", "--", rel)
+    Store(root).index().refresh()  # the newer snapshot is written first
+    monkeypatch.setattr(older, "_take_snapshot", lambda: snap)
+    older.refresh()  # then the older one
+    got = assert_same(gen_desk, monkeypatch)
+    assert "新提交" in got["list --open --json"][1]

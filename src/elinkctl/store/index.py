@@ -791,43 +791,37 @@ class Index:
         self._current = {}
         self._digests = {}
         now_ns = time.time_ns()
-        meta = dict(db.execute("SELECT name, value FROM meta"))  # type: ignore[arg-type]
         sigs = self._dir_sigs()
-        state = {
-            str(shard): (str(digest), str(dirsig), str(untracked))
-            for shard, digest, dirsig, untracked in db.execute(
-                "SELECT shard, digest, dirsig, untracked FROM listing"
-            )
-        }
-        if (
-            not snap.modified
-            and not snap.deleted
-            and meta.get("clean") == "1"
-            and meta.get("tracked") == snap.digest
-            and {s: sig for s, (sig, _) in sigs.items()}
-            == {s: sig for s, (_, sig, _) in state.items() if sig}
-        ):
+        meta, state = self._read_state()
+        if self._unchanged(snap, sigs, meta, state):
             snap.untracked = set()  # nothing changed since the rows were written
             self._record_listing(snap)
             self._snapshot = snap
             self._fresh = True
             return
         chunks = split_listing(snap.tracked)
-        if chunks is None or not state:
-            keys = snap.keys  # every file: a new index, or a listing we cannot cut
-            stored = dict(db.execute("SELECT path, key FROM tickets"))  # type: ignore[arg-type]
-            examine: set[str] = set(keys) | set(stored)
-            redo = set(chunks or ()) | set(sigs) | set(state)
-            self._current = keys
-        else:
-            keys, stored, examine, redo = self._changed_files(snap, chunks, sigs, state, now_ns)
-        gone = sorted(p for p in examine if p in stored and p not in keys)
-        changed = [(p, keys[p]) for p in sorted(examine) if p in keys and stored.get(p) != keys[p]]
-        self.reread = len(changed)
-        untracked = snap.untracked or set()
         db.execute("BEGIN IMMEDIATE")
         try:
-            # Read inside the transaction: the statuses the rows have right now.
+            # Compare with the rows as they are inside the writing transaction:
+            # another process may have refreshed since the state was read, and
+            # every month's rows must stay in step with its stored chunk.
+            meta, state = self._read_state()
+            if chunks is None or not state:
+                keys = snap.keys  # every file: a new index, or a listing we cannot cut
+                stored = dict(db.execute("SELECT path, key FROM tickets"))  # type: ignore[arg-type]
+                examine: set[str] = set(keys) | set(stored)
+                redo = set(chunks or ()) | set(sigs) | set(state)
+                self._current = keys
+            else:
+                keys, stored, examine, redo = self._changed_files(snap, chunks, sigs, state, now_ns)
+            gone = sorted(p for p in examine if p in stored and p not in keys)
+            changed = [
+                (p, keys[p]) for p in sorted(examine) if p in keys and stored.get(p) != keys[p]
+            ]
+            self.reread = len(changed)
+            untracked = snap.untracked or set()
+            # The statuses the rows have right now, to tell which changes touch
+            # settled tickets.
             before = self._statuses_of([p for p, _ in changed])
             if gone:
                 db.executemany("DELETE FROM tickets WHERE path=?", [(p,) for p in gone])
@@ -875,6 +869,37 @@ class Index:
         self._record_listing(snap)
         self._snapshot = snap
         self._fresh = True
+
+    def _read_state(self) -> tuple[dict[str, str], dict[str, tuple[str, str, str]]]:
+        """The ``meta`` table, and per month: (chunk digest, directory signature,
+        untracked names as JSON) from the ``listing`` table."""
+        db = self.db
+        meta = dict(db.execute("SELECT name, value FROM meta"))  # type: ignore[arg-type]
+        state = {
+            str(shard): (str(digest), str(dirsig), str(untracked))
+            for shard, digest, dirsig, untracked in db.execute(
+                "SELECT shard, digest, dirsig, untracked FROM listing"
+            )
+        }
+        return meta, state
+
+    @staticmethod
+    def _unchanged(
+        snap: Snapshot,
+        sigs: dict[str, tuple[str, int]],
+        meta: dict[str, str],
+        state: dict[str, tuple[str, str, str]],
+    ) -> bool:
+        """The warm path: git's listing, the work tree and every month
+        directory are as the rows were written, with nothing dirty then or now."""
+        return (
+            not snap.modified
+            and not snap.deleted
+            and meta.get("clean") == "1"
+            and meta.get("tracked") == snap.digest
+            and {s: sig for s, (sig, _) in sigs.items()}
+            == {s: sig for s, (_, sig, _) in state.items() if sig}
+        )
 
     def _record_listing(self, snap: Snapshot) -> None:
         """Let the next check skip ``ls-files`` while git's index file stays the same."""
