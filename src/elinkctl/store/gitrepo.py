@@ -4,23 +4,96 @@ Writes go through GitPython's ``repo.git`` command interface, which runs the
 git binary: GitPython's pure-Python index takes seconds on a repository with
 100,000 files, the binary a fraction of a second. GitPython itself is
 imported lazily because it adds noticeable start-up time to every command.
+
+A commit of a few files (`Git.commit_paths`) is made with plumbing: its cost
+is reading and writing the few trees on the changed paths plus one update of
+git's index, not ``git commit --only``'s two passes over every file of the
+work tree. See `Git.commit_paths` for the steps and when the porcelain way
+is used instead.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
-from collections.abc import Sequence
+import stat
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from elinkctl.errors import StoreError
 from elinkctl.store import early
 
 _READ_ONLY = frozenset(
-    {"config", "rev-parse", "status", "ls-files", "diff", "log", "show", "cat-file", "var"}
+    {
+        "config",
+        "rev-parse",
+        "status",
+        "ls-files",
+        "ls-tree",
+        "diff",
+        "log",
+        "show",
+        "cat-file",
+        "var",
+        "check-ignore",
+    }
 )
 """git commands that change neither the work tree nor git's index; any other
 one makes an early index snapshot (`elinkctl.store.early`) out of date."""
+
+_IN_PROGRESS = (
+    "MERGE_HEAD",
+    "CHERRY_PICK_HEAD",
+    "REVERT_HEAD",
+    "rebase-merge",
+    "rebase-apply",
+    "sequencer",
+)
+"""Markers (in the work tree's git directory) of an operation that ``git
+commit`` treats specially: the porcelain decides what a commit means then."""
+
+_COMMIT_HOOKS = ("prepare-commit-msg", "post-commit")
+"""Hooks ``git commit --no-verify`` still runs; plumbing would skip them."""
+
+_COMMIT_CONFIG = (
+    r"^(commit\.gpgsign|commit\.cleanup|core\.hookspath|core\.filemode|maintenance\.auto)$"
+)
+
+GC_SAMPLE = "17"
+"""``git gc --auto`` estimates the number of loose objects from the one
+directory ``objects/17/`` (IDs are uniformly distributed). Only a new object
+whose ID starts with these two digits can change that estimate, so it is
+exactly after writing one that a maintenance check can newly find work:
+about one commit in forty (six new objects each), where ``git commit`` pays
+for a check on every commit."""
+
+_GIT_SPACE = " \t\r"  # git's isspace() without the newline: VT and FF are not spaces
+
+
+class _Fallback(Exception):
+    """The plumbing commit does not apply here; HEAD and the index are untouched."""
+
+
+@dataclass
+class _Tree:
+    """A tree read from HEAD (``oid`` None: the directory does not exist there)."""
+
+    oid: bytes | None
+    entries: dict[bytes, tuple[bytes, bytes]] = field(default_factory=dict)  # name -> mode, id
+
+
+@dataclass
+class _Plan:
+    """A commit object written but not yet on HEAD."""
+
+    parent: str
+    commit: str
+    reflog: str
+    written: list[str]
+    maintenance: bool
 
 
 class Git:
@@ -29,6 +102,10 @@ class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._repo: Any = None
+        self.fast_commits = True
+        """Whether `commit_paths` may use plumbing (tests compare both ways)."""
+        self.last_commit = ""
+        """How the last `commit_paths` committed: ``fast``, or ``fallback: <why>``."""
 
     @property
     def git(self) -> Any:
@@ -41,41 +118,88 @@ class Git:
                 raise StoreError(f"{self.root}: not a git repository") from None
         return self._repo.git
 
-    def run(self, *args: str, env: dict[str, str] | None = None) -> str:
+    @property
+    def git_dir(self) -> Path:
+        """This work tree's git directory (a worktree has its own)."""
+        self.git  # noqa: B018 - opens the repository
+        return Path(self._repo.git_dir)
+
+    @property
+    def common_dir(self) -> Path:
+        """The git directory shared by all work trees (hooks, objects, config)."""
+        self.git  # noqa: B018
+        return Path(self._repo.common_dir)
+
+    def run(self, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> str:
+        """Run git; its output without the final newline. ``stdin`` is fed
+        from an unnamed temporary file in the state directory."""
         import git as gitpython
 
         if args[0] not in _READ_ONLY:
             early.forget()
 
         try:
-            out: str = self.git.execute(["git", *args], env=env, strip_newline_in_stdout=True)
+            with self._stdin(stdin) as istream:
+                out: str = self.git.execute(
+                    ["git", *args], istream=istream, env=env, strip_newline_in_stdout=True
+                )
         except gitpython.GitCommandError as exc:
             detail = (exc.stderr or exc.stdout or "").strip().replace("\n", " ")
             detail = detail.removeprefix("stderr: ").strip("' ")
             raise StoreError(f"git {args[0]} failed: {detail}") from None
         return out
 
-    def try_run(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    def try_run(
+        self, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
+    ) -> tuple[int, str, str]:
         """Run git and return (status, stdout, stderr) without raising: for
         commands whose failure is an answer (fetch offline, push rejected)."""
         if args[0] not in _READ_ONLY:
             early.forget()
-        status, out, err = self.git.execute(
-            ["git", *args],
-            env=env,
-            with_extended_output=True,
-            with_exceptions=False,
-            strip_newline_in_stdout=True,
-        )
+        with self._stdin(stdin) as istream:
+            status, out, err = self.git.execute(
+                ["git", *args],
+                istream=istream,
+                env=env,
+                with_extended_output=True,
+                with_exceptions=False,
+                strip_newline_in_stdout=True,
+            )
         return int(status), str(out), str(err)
 
-    def run_bytes(self, *args: str, env: dict[str, str] | None = None) -> bytes:
+    @contextlib.contextmanager
+    def _stdin(self, data: bytes | None) -> Iterator[IO[bytes] | None]:
+        """A file holding ``data`` for git's standard input (GitPython passes
+        it to the child as is; a pipe could fill up before git reads it).
+        Unnamed where the system allows (nothing to sweep after a kill), else
+        named like the store's other temporary files, which `recover` sweeps."""
+        if data is None:
+            yield None
+            return
+        import tempfile
+
+        folder = self.git_dir / "elinkctl"
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".git-stdin.", suffix=".tmp") as fh:
+            fh.write(data)
+            fh.flush()
+            fh.seek(0)
+            yield fh
+
+    def run_bytes(
+        self, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
+    ) -> bytes:
         """Run git directly, without GitPython: hot read paths (the index check)
         must not pay its ~80 ms import. Output is raw bytes (use ``-z``)."""
         import subprocess
 
         proc = subprocess.run(
-            ["git", *args], cwd=self.root, env=env, capture_output=True, check=False
+            ["git", *args],
+            cwd=self.root,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            check=False,
         )
         if proc.returncode != 0:
             detail = proc.stderr.decode("utf-8", "replace").strip().replace("\n", " ")
@@ -123,15 +247,273 @@ class Git:
     ) -> None:
         """Commit exactly ``paths`` as ``author``; leave anything else staged alone.
 
-        ``git commit --only -- paths`` builds the commit from a temporary
-        index holding just these paths, so a user's unrelated staged work is
-        neither committed nor unstaged. New files must be added first so the
-        pathspec matches.
+        The commit is the one ``git commit --only -- paths`` makes: HEAD's tree
+        with these paths as they are in the work tree, author and committer the
+        acting person, the message cleaned up as ``git commit -m`` does, a
+        reflog entry ``commit: <subject>``. Afterwards git's index holds these
+        paths as committed and anything else a user staged as it was: staged,
+        not committed.
+
+        It is made with plumbing whose cost does not grow with the store
+        (`_commit_plumbing`): hash the files, read HEAD and only the trees on
+        the changed paths, write those trees anew bottom-up, ``commit-tree``,
+        move HEAD with a compare-and-swap, update the index entries of these
+        paths. Nothing is visible before HEAD moves; from then on a stop is
+        finished by `Store.recover`.
+
+        ``git commit --only`` itself (new files added first, so the pathspec
+        matches) is used whenever plumbing would not give the same result or
+        cannot tell: no commit yet, a merge, cherry-pick, revert or rebase in
+        progress, a deleted path or one that is not a regular file, a new path
+        that is ignored, ``commit.gpgSign``, a non-default ``commit.cleanup``,
+        an executable ``prepare-commit-msg`` or ``post-commit`` hook, nothing
+        to commit, HEAD moved by someone else meanwhile, or any failure before
+        HEAD moved. `last_commit` says which way was taken.
         """
         env = commit_env(author, email or self.default_email())
+        reason = "disabled"
+        if self.fast_commits:
+            try:
+                self._commit_plumbing(paths, message, env)
+            except _Fallback as exc:
+                reason = str(exc)
+            else:
+                self.last_commit = "fast"
+                return
+        self.last_commit = f"fallback: {reason}"
         if new:
             self.run("add", "--", *new, env=env)
         self.run("commit", "--quiet", "--no-verify", "--only", "-m", message, "--", *paths, env=env)
+
+    def _commit_plumbing(self, paths: Sequence[str], message: str, env: dict[str, str]) -> None:
+        """`commit_paths` without ``git commit``; raises `_Fallback` (HEAD and
+        index untouched) when it does not apply."""
+        try:
+            plan = self._plan_commit(list(dict.fromkeys(paths)), message, env)
+        except _Fallback:
+            raise
+        except Exception as exc:  # noqa: BLE001 - anything unexpected: the porcelain decides
+            raise _Fallback(f"{type(exc).__name__}: {exc}") from exc
+        if not self._move_head(plan.commit, plan.parent, plan.reflog, env):
+            raise _Fallback("HEAD moved meanwhile")
+        # HEAD holds the commit. A stop from here on leaves files equal to HEAD
+        # and stale index entries: `Store.recover` refreshes them.
+        self._update_index(paths, env)
+        if plan.maintenance and any(oid.startswith(GC_SAMPLE) for oid in plan.written):
+            # What `git commit` runs after every commit; see GC_SAMPLE for why not here.
+            self.try_run("maintenance", "run", "--auto", "--quiet", env=env)
+
+    def _plan_commit(self, paths: list[str], message: str, env: dict[str, str]) -> _Plan:
+        """Write the commit object of `_commit_plumbing` (objects only: nothing
+        refers to them yet), or raise `_Fallback`."""
+        text = cleanup_message(message)
+        if not text:
+            raise _Fallback("empty message")
+        modes = [self._work_file_mode(path) for path in paths]
+        for marker in _IN_PROGRESS:
+            if (self.git_dir / marker).exists():
+                raise _Fallback(f"{marker} exists")
+        config = self._commit_config()
+        if _config_bool(config, "commit.gpgsign", False):
+            raise _Fallback("commit.gpgSign is set")
+        if "commit.cleanup" in config and config["commit.cleanup"] not in ("default", "whitespace"):
+            raise _Fallback("commit.cleanup is set")
+        self._check_hooks(config)
+        trust_exec_bit = _config_bool(config, "core.filemode", True)
+        maintenance = _config_bool(config, "maintenance.auto", True)
+
+        dirs = sorted({d for path in paths for d in _ancestors(path)}, key=_depth_then_name)
+        parent, parent_tree, trees, hash_len = self._read_head(dirs)
+        changes: list[tuple[str, bytes]] = []  # path, mode
+        fresh: list[str] = []
+        for path, st_mode in zip(paths, modes, strict=True):
+            folder, name = _split(path)
+            old = trees[folder].entries.get(name.encode())
+            if old is None:
+                fresh.append(path)
+            elif not _is_blob(old[0]):
+                raise _Fallback(f"{path} is a directory or submodule in HEAD")
+            changes.append((path, _blob_mode(st_mode, trust_exec_bit, old)))
+        if fresh:
+            # `git add` refuses an ignored untracked path; the porcelain says so.
+            status, out, err = self.try_run("check-ignore", "--", *fresh)
+            if status != 1:
+                raise _Fallback(f"ignored or unknown: {out or err}".strip())
+        blobs = self._hash_files(paths, env)
+        if len(blobs) != len(paths) or any(len(b) != 2 * hash_len for b in blobs):
+            raise _Fallback("unexpected git hash-object output")
+        placed = [
+            (path, mode, bytes.fromhex(b)) for (path, mode), b in zip(changes, blobs, strict=True)
+        ]
+        root, new_trees = _splice(trees, placed, hash_len)
+        if root == parent_tree:
+            raise _Fallback("nothing to commit")
+        self._write_trees(new_trees, env)
+        commit = self._commit_tree(root, parent, text, env)
+        if len(commit) != 2 * hash_len:
+            raise _Fallback("unexpected git commit-tree output")
+        action = env.get("GIT_REFLOG_ACTION") or "commit"
+        return _Plan(
+            parent=parent,
+            commit=commit,
+            reflog=f"{action}: {text.split(chr(10), 1)[0]}",
+            written=[*blobs, *(oid for oid, _ in new_trees), commit],
+            maintenance=maintenance,
+        )
+
+    def _work_file_mode(self, path: str) -> int:
+        """``st_mode`` of a plain file at a plain path, else `_Fallback`."""
+        parts = path.split("/")
+        if any(part in ("", ".", "..") or part.lower() == ".git" for part in parts) or any(
+            c in path for c in "\n\0\\"
+        ):
+            raise _Fallback(f"unusual path {path!r}")
+        for i in range(1, len(parts)):
+            if os.path.islink(self.root.joinpath(*parts[:i])):
+                raise _Fallback(f"{path}: a directory on the path is a symbolic link")
+        try:
+            st = os.lstat(self.root / path)
+        except FileNotFoundError:
+            raise _Fallback(f"{path} is deleted") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise _Fallback(f"{path} is not a regular file")
+        return st.st_mode
+
+    def _commit_config(self) -> dict[str, str | None]:
+        """The settings that decide whether plumbing commits like ``git commit``
+        (one git call; None: a key without a value, which git reads as true)."""
+        status, out, err = self.try_run("config", "-z", "--get-regexp", _COMMIT_CONFIG)
+        if status not in (0, 1):  # 1: none of them is set
+            raise _Fallback(f"git config failed: {err.strip()}")
+        values: dict[str, str | None] = {}
+        for item in out.split("\0"):
+            if item:
+                key, sep, value = item.partition("\n")
+                values[key] = value if sep else None
+        return values
+
+    def _check_hooks(self, config: Mapping[str, str | None]) -> None:
+        if "core.hookspath" in config:
+            given = config["core.hookspath"]
+            if given is None:
+                raise _Fallback("core.hooksPath has no value")
+            hooks = Path(os.path.expanduser(given))
+            if not hooks.is_absolute():
+                hooks = self.root / hooks
+        else:
+            hooks = self.common_dir / "hooks"
+        for name in _COMMIT_HOOKS:
+            if os.access(hooks / name, os.X_OK):
+                raise _Fallback(f"a {name} hook is installed")
+
+    def _read_head(self, dirs: Sequence[str]) -> tuple[str, str, dict[str, _Tree], int]:
+        """HEAD's commit ID, its root tree ID, the trees ``dirs`` name in it
+        (a missing one empty), and the hash length in bytes: one ``git
+        cat-file --batch``. Checks that every tree belongs to the commit read
+        first, so a HEAD moving in between is noticed."""
+        names = [b"HEAD", b"HEAD^{tree}", *(b"HEAD:" + d.encode() for d in dirs[1:])]
+        out = self.run_bytes("cat-file", "--batch", stdin=b"\n".join(names) + b"\n")
+        objects = _parse_batch(out, len(names))
+        head = objects[0]
+        if head is None or head[1] != "commit":
+            raise _Fallback("no commit on HEAD yet")
+        parent = head[0]
+        hash_len = len(parent) // 2
+        if hash_len not in (20, 32):
+            raise _Fallback("unknown object format")
+        first = head[2].split(b"\n", 1)[0]
+        if not first.startswith(b"tree "):
+            raise _Fallback("unexpected commit object")
+        parent_tree = first[5:].decode()
+        trees: dict[str, _Tree] = {}
+        for folder, obj in zip(dirs, objects[1:], strict=True):
+            if obj is None:
+                trees[folder] = _Tree(None)
+            elif obj[1] != "tree":
+                raise _Fallback(f"{folder} is not a directory in HEAD")
+            else:
+                trees[folder] = _Tree(bytes.fromhex(obj[0]), _parse_tree(obj[2], hash_len))
+        if trees[""].oid != bytes.fromhex(parent_tree):
+            raise _Fallback("HEAD moved while reading it")
+        for folder in dirs[1:]:
+            above, name = _split(folder)
+            entry = trees[above].entries.get(name.encode())
+            if entry is not None and not _is_tree(entry[0]):
+                raise _Fallback(f"{folder} is a file or submodule in HEAD")
+            if trees[folder].oid != (entry[1] if entry else None):
+                raise _Fallback("HEAD moved while reading it")
+        return parent, parent_tree, trees, hash_len
+
+    def _hash_files(self, paths: Sequence[str], env: dict[str, str]) -> list[str]:
+        """Store the files as blobs, converted as ``git add`` would (attributes, filters)."""
+        return self.run("hash-object", "-w", "--", *paths, env=env).split()
+
+    def _write_trees(
+        self, trees: Sequence[tuple[str, dict[bytes, tuple[bytes, bytes]]]], env: dict[str, str]
+    ) -> None:
+        """Write new trees, children before parents (one ``git mktree --batch``);
+        git must arrive at the IDs computed here."""
+        batch = b"\0".join(
+            b"".join(
+                mode + b" " + _kind(mode) + b" " + oid.hex().encode() + b"\t" + name + b"\0"
+                for name, (mode, oid) in entries.items()
+            )
+            for _, entries in trees
+        )
+        out = self.run("mktree", "-z", "--missing", "--batch", stdin=batch, env=env)
+        if out.split() != [oid for oid, _ in trees]:
+            raise _Fallback("git mktree wrote other trees than expected")
+
+    def _commit_tree(self, tree: str, parent: str, text: str, env: dict[str, str]) -> str:
+        # commit-tree completes the last line: give it the message without it.
+        return self.run("commit-tree", tree, "-p", parent, "-m", text[:-1], env=env).strip()
+
+    def _move_head(self, new: str, old: str, reflog: str, env: dict[str, str]) -> bool:
+        """Point HEAD (its branch) at ``new`` if it still is ``old``."""
+        status, _, _ = self.try_run("update-ref", "-m", reflog, "HEAD", new, old, env=env)
+        if status == 0:
+            return True
+        status, head, _ = self.try_run("rev-parse", "--verify", "-q", "HEAD")
+        return status == 0 and head.strip() == new
+
+    def _update_index(self, paths: Sequence[str], env: dict[str, str]) -> None:
+        """Make git's index entries of ``paths`` match the work tree (and so
+        HEAD), stat data included; other entries are left as they are.
+
+        The commit is made already: a short wait for a concurrent git's
+        ``index.lock`` beats failing a command whose change is recorded."""
+        import time
+
+        deadline = time.monotonic() + 5.0
+        delay = 0.02
+        while True:
+            status, _, err = self.try_run("update-index", "--add", "--", *paths, env=env)
+            if status == 0:
+                return
+            if "index.lock" not in err or time.monotonic() > deadline:
+                detail = err.strip().replace("\n", " ")
+                raise StoreError(
+                    f"committed, but git update-index failed: {detail} "
+                    "(the next elinkctl command brings git's index up to date)"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def matches_head(self, paths: Sequence[str]) -> bool:
+        """Whether HEAD holds every one of ``paths`` exactly as the work tree
+        does (content as ``git add`` would store it); False without a HEAD."""
+        status, listing, _ = self.try_run("ls-tree", "-z", "--full-tree", "HEAD", "--", *paths)
+        if status != 0:
+            return False
+        in_head: dict[str, str] = {}
+        for item in listing.split("\0"):
+            meta, tab, path = item.partition("\t")
+            if tab:
+                in_head[path] = meta.split(" ")[-1]
+        hashes = self.run("hash-object", "--", *paths).split()
+        return len(hashes) == len(paths) and all(
+            in_head.get(path) == oid for path, oid in zip(paths, hashes, strict=True)
+        )
 
     def default_email(self) -> str:
         return self.config_get("user.email") or "elinkctl@localhost"
@@ -155,6 +537,152 @@ def commit_env(author: str, email: str) -> dict[str, str]:
         GIT_COMMITTER_EMAIL=email,
     )
     return env
+
+
+def cleanup_message(message: str) -> str:
+    """A commit message as ``git commit -m`` stores it (cleanup mode
+    ``whitespace``): trailing whitespace of each line removed, runs of empty
+    lines collapsed to one, leading and trailing empty lines dropped, a final
+    newline; empty when nothing is left."""
+    lines: list[str] = []
+    empties = 0
+    for raw in message.split("\n"):
+        line = raw.rstrip(_GIT_SPACE)
+        if not line:
+            empties += 1
+            continue
+        if empties and lines:
+            lines.append("")
+        empties = 0
+        lines.append(line)
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _config_bool(config: Mapping[str, str | None], key: str, default: bool) -> bool:
+    """A boolean as git reads it; a value git would reject: `_Fallback`."""
+    if key not in config:
+        return default
+    value = config[key]
+    if value is None:
+        return True
+    word = value.strip().lower()
+    if word in ("true", "yes", "on"):
+        return True
+    if word in ("false", "no", "off", ""):
+        return False
+    try:
+        return int(word, 0) != 0
+    except ValueError:
+        raise _Fallback(f"{key}: not a boolean: {value!r}") from None
+
+
+def _split(path: str) -> tuple[str, str]:
+    """("tickets/2026/11", "INC-….yaml"); a top-level name is in ""."""
+    folder, _, name = path.rpartition("/")
+    return folder, name
+
+
+def _ancestors(path: str) -> list[str]:
+    """The directories holding ``path``, from the root ("") down."""
+    parts = path.split("/")[:-1]
+    return ["", *("/".join(parts[: i + 1]) for i in range(len(parts)))]
+
+
+def _depth_then_name(folder: str) -> tuple[int, str]:
+    return (folder.count("/") + 1 if folder else 0, folder)
+
+
+def _is_tree(mode: bytes) -> bool:
+    return int(mode, 8) & 0o170000 == 0o040000
+
+
+def _is_blob(mode: bytes) -> bool:
+    return int(mode, 8) & 0o170000 in (0o100000, 0o120000)
+
+
+def _kind(mode: bytes) -> bytes:
+    kind = int(mode, 8) & 0o170000
+    return b"tree" if kind == 0o040000 else b"commit" if kind == 0o160000 else b"blob"
+
+
+def _blob_mode(st_mode: int, trust_exec_bit: bool, old: tuple[bytes, bytes] | None) -> bytes:
+    """The tree mode ``git add`` gives a regular file (with ``core.fileMode``
+    false the executable bit of HEAD's entry is kept)."""
+    if trust_exec_bit:
+        executable = bool(st_mode & stat.S_IXUSR)
+    else:
+        executable = old is not None and bool(int(old[0], 8) & stat.S_IXUSR)
+    return b"100755" if executable else b"100644"
+
+
+def _parse_batch(out: bytes, count: int) -> list[tuple[str, str, bytes] | None]:
+    """``git cat-file --batch`` output: (ID, type, content) per name, None if missing."""
+    objects: list[tuple[str, str, bytes] | None] = []
+    pos = 0
+    for _ in range(count):
+        end = out.index(b"\n", pos)
+        header = out[pos:end]
+        pos = end + 1
+        if header.endswith(b" missing"):
+            objects.append(None)
+            continue
+        parts = header.split(b" ")
+        if len(parts) != 3:
+            raise _Fallback(f"git cat-file: {header.decode('utf-8', 'replace')}")
+        size = int(parts[2])
+        objects.append((parts[0].decode(), parts[1].decode(), out[pos : pos + size]))
+        pos += size + 1
+    return objects
+
+
+def _parse_tree(body: bytes, hash_len: int) -> dict[bytes, tuple[bytes, bytes]]:
+    """A raw tree object: name -> (mode, raw ID)."""
+    entries: dict[bytes, tuple[bytes, bytes]] = {}
+    pos = 0
+    while pos < len(body):
+        space = body.index(b" ", pos)
+        nul = body.index(b"\0", space)
+        oid = body[nul + 1 : nul + 1 + hash_len]
+        if len(oid) != hash_len:
+            raise _Fallback("truncated tree object")
+        entries[body[space + 1 : nul]] = (body[pos:space], oid)
+        pos = nul + 1 + hash_len
+    return entries
+
+
+def _tree_bytes(entries: Mapping[bytes, tuple[bytes, bytes]]) -> bytes:
+    """A tree object's content in git's order (a directory sorts as name + "/")."""
+    order = sorted(entries, key=lambda name: name + b"/" if _is_tree(entries[name][0]) else name)
+    return b"".join(entries[name][0] + b" " + name + b"\0" + entries[name][1] for name in order)
+
+
+def _object_id(kind: bytes, content: bytes, hash_len: int) -> bytes:
+    algorithm = hashlib.sha1 if hash_len == 20 else hashlib.sha256
+    return algorithm(b"%s %d\0" % (kind, len(content)) + content).digest()
+
+
+def _splice(
+    trees: Mapping[str, _Tree], files: Sequence[tuple[str, bytes, bytes]], hash_len: int
+) -> tuple[str, list[tuple[str, dict[bytes, tuple[bytes, bytes]]]]]:
+    """Put (path, mode, blob ID) into HEAD's trees: the new root tree ID and
+    the trees to write (ID, entries), deepest first, unchanged ones left out.
+    Paths sharing directories end up in one tree each."""
+    entries = {folder: dict(tree.entries) for folder, tree in trees.items()}
+    for path, mode, oid in files:
+        folder, name = _split(path)
+        entries[folder][name.encode()] = (mode, oid)
+    new: list[tuple[str, dict[bytes, tuple[bytes, bytes]]]] = []
+    root = b""
+    for folder in sorted(entries, key=_depth_then_name, reverse=True):
+        oid = _object_id(b"tree", _tree_bytes(entries[folder]), hash_len)
+        if oid != trees[folder].oid:
+            new.append((oid.hex(), entries[folder]))
+        if folder:
+            above, name = _split(folder)
+            entries[above][name.encode()] = (b"40000", oid)
+        else:
+            root = oid
+    return root.hex(), new
 
 
 def init_repo(root: Path) -> Git:

@@ -396,14 +396,18 @@ class Store:
         - before or while writing the journal: its temp file is swept, nothing
           else happened;
         - while writing a ticket's temp file: swept; the ticket is unchanged;
-        - after a rename, before or during ``git commit``: the change is
-          committed now ("recovered after interruption"); a stale
-          ``index.lock`` or ref lock of the killed git is removed first;
-        - inside ``git commit`` after HEAD moved but before the index was
-          written: HEAD already holds the change, so only the index entries
-          of those paths are refreshed (else they would look staged-reverted
+        - after a rename, before HEAD moved (`Git.commit_paths`: while hashing
+          the files, writing trees or the commit object, or inside ``git
+          commit``): the files differ from HEAD, so the change is committed
+          now ("recovered after interruption"); objects already written are
+          unreferenced and left to ``git gc``; a stale ``index.lock`` or ref
+          lock of the killed git is removed first;
+        - after HEAD moved, before git's index was updated (``update-ref``
+          done, ``update-index`` not; or inside ``git commit``): the files
+          equal HEAD, so only the index entries of those paths are refreshed
+          (else they would look staged-reverted, a new ticket staged-deleted,
           and a later merge would refuse to run);
-        - after the commit, before the journal was removed: nothing to do.
+        - after the index update, before the journal was removed: nothing to do.
         A ``sync`` killed inside ``git merge`` leaves its own marker; see
         `_recover_merge`.
         """
@@ -428,8 +432,8 @@ class Store:
         self._clear_stale_git_locks()
         existing = [r for r in rels if (self.root / r).exists()]
         if existing and self.git.has_changes(existing):
-            untracked = self.git.run("ls-files", "--others", "--", *existing).split()
-            if untracked or self._differs_from_head(existing):
+            if not self.git.matches_head(existing):
+                untracked = self.git.run("ls-files", "--others", "--", *existing).split()
                 self.git.commit_paths(
                     existing,
                     f"{data.get('message', 'elinkctl')} (recovered after interruption)",
@@ -439,18 +443,12 @@ class Store:
                 )
                 notes.append(f"recovered an interrupted commit of {', '.join(existing)}")
             else:
-                # HEAD has the commit, the killed git never wrote the index.
-                self.git.run("reset", "--quiet", "--", *existing)
+                # HEAD has the commit, the index was never updated: make its
+                # entries match (the files are what HEAD holds).
+                self.git.run("update-index", "--add", "--", *existing)
                 notes.append(f"refreshed the index of {', '.join(existing)}")
         journal.unlink(missing_ok=True)
         return notes
-
-    def _differs_from_head(self, rels: Sequence[str]) -> bool:
-        """Whether the working files differ from HEAD (not from the index)."""
-        try:
-            return bool(self.git.run("diff", "--name-only", "HEAD", "--", *rels).strip())
-        except StoreError:
-            return True  # no HEAD yet: everything is new
 
     def _recover_merge(self) -> list[str]:
         """Undo a ``sync`` killed inside ``git merge`` (marker ``merging`` in the state dir).
