@@ -118,6 +118,11 @@ SCENARIOS: dict[str, tuple[dict[str, str], dict[str, str], tuple[str, ...]]] = {
     "a ticket and an article": ({KB: "v1\n"}, {KB: "v2\n", T1: "t\n"}, (T1,)),
     "a top-level file": ({}, {"sla.yaml": "# changed\n"}, ()),
     "an unchanged file among changed ones": ({T1: "same\n"}, {T1: "same\n", T2: "x\n"}, (T2,)),
+    "names sorting around a directory": (
+        {T1: "a\n"},
+        {"tickets/2026/11.yaml": "x\n", "tickets/2026/11-x": "y\n", "tickets/2026/110": "z\n"},
+        ("tickets/2026/11.yaml", "tickets/2026/11-x", "tickets/2026/110"),
+    ),
 }
 
 
@@ -139,6 +144,33 @@ def test_fast_and_porcelain_make_the_same_commit(name: str, twins: tuple[Path, P
         == "commit: INC-261123-AAAA1: assigned to 张伟 (l1)|张伟|zhangwei@example.com\n"
     )
     git(twins[0], "fsck", "--no-progress", "--strict")
+
+
+def test_tree_contents_are_ordered_as_git_orders_them(tmp_path: Path) -> None:
+    from elinkctl.store.gitrepo import _object_id, _tree_bytes
+
+    git(tmp_path, "init", "--quiet")
+    blob = git(tmp_path, "hash-object", "-w", "--stdin", input="x\n").strip()
+    sub = git(tmp_path, "mktree", input=f"100644 blob {blob}\tf\n").strip()
+    names = {
+        "a": ("40000", sub),
+        "a.b": ("100644", blob),
+        "a-b": ("100755", blob),
+        "a0": ("100644", blob),
+        "a+": ("120000", blob),
+        "b": ("100644", blob),
+        "b.c": ("40000", sub),
+        "b-c": ("40000", sub),
+        "b0": ("40000", sub),
+        "中文": ("100644", blob),
+        "A": ("100644", blob),
+    }
+    entries = {n.encode(): (m.encode(), bytes.fromhex(o)) for n, (m, o) in names.items()}
+    listing = "".join(
+        f"{m} {'tree' if m == '40000' else 'blob'} {o}\t{n}\0" for n, (m, o) in names.items()
+    )
+    expected = git(tmp_path, "mktree", "-z", input=listing).strip()
+    assert _object_id(b"tree", _tree_bytes(entries), 20).hex() == expected
 
 
 def test_messages_are_cleaned_up_like_git_commit(twins: tuple[Path, Path]) -> None:

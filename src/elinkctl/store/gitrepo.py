@@ -336,7 +336,9 @@ class Git:
             changes.append((path, _blob_mode(st_mode, trust_exec_bit, old)))
         if fresh:
             # `git add` refuses an ignored untracked path; the porcelain says so.
-            status, out, err = self.try_run("check-ignore", "--", *fresh)
+            # --no-index: no read of the whole index (a tracked path reported
+            # as ignored only costs the fallback, which is right anyway).
+            status, out, err = self.try_run("check-ignore", "--no-index", "--", *fresh)
             if status != 1:
                 raise _Fallback(f"ignored or unknown: {out or err}".strip())
         blobs = self._hash_files(paths, env)
@@ -448,21 +450,25 @@ class Git:
         """Store the files as blobs, converted as ``git add`` would (attributes, filters)."""
         return self.run("hash-object", "-w", "--", *paths, env=env).split()
 
-    def _write_trees(
-        self, trees: Sequence[tuple[str, dict[bytes, tuple[bytes, bytes]]]], env: dict[str, str]
-    ) -> None:
-        """Write new trees, children before parents (one ``git mktree --batch``);
-        git must arrive at the IDs computed here."""
-        batch = b"\0".join(
-            b"".join(
-                mode + b" " + _kind(mode) + b" " + oid.hex().encode() + b"\t" + name + b"\0"
-                for name, (mode, oid) in entries.items()
+    def _write_trees(self, trees: Sequence[tuple[str, bytes]], env: dict[str, str]) -> None:
+        """Write the new trees (ID, content as computed here) with one ``git
+        hash-object -t tree``, which checks their format; git must arrive at
+        the same IDs. Their contents go through files in the state directory
+        (named as the temporary files `Store.recover` sweeps)."""
+        folder = self.git_dir / "elinkctl"
+        folder.mkdir(parents=True, exist_ok=True)
+        files = [folder / f".tree.{os.getpid()}.{n}.tmp" for n in range(len(trees))]
+        try:
+            for path, (_, content) in zip(files, trees, strict=True):
+                path.write_bytes(content)
+            out = self.run(
+                "hash-object", "-w", "-t", "tree", "--no-filters", "--", *map(str, files), env=env
             )
-            for _, entries in trees
-        )
-        out = self.run("mktree", "-z", "--missing", "--batch", stdin=batch, env=env)
+        finally:
+            for path in files:
+                path.unlink(missing_ok=True)
         if out.split() != [oid for oid, _ in trees]:
-            raise _Fallback("git mktree wrote other trees than expected")
+            raise _Fallback("git wrote other trees than expected")
 
     def _commit_tree(self, tree: str, parent: str, text: str, env: dict[str, str]) -> str:
         # commit-tree completes the last line: give it the message without it.
@@ -600,11 +606,6 @@ def _is_blob(mode: bytes) -> bool:
     return int(mode, 8) & 0o170000 in (0o100000, 0o120000)
 
 
-def _kind(mode: bytes) -> bytes:
-    kind = int(mode, 8) & 0o170000
-    return b"tree" if kind == 0o040000 else b"commit" if kind == 0o160000 else b"blob"
-
-
 def _blob_mode(st_mode: int, trust_exec_bit: bool, old: tuple[bytes, bytes] | None) -> bytes:
     """The tree mode ``git add`` gives a regular file (with ``core.fileMode``
     false the executable bit of HEAD's entry is kept)."""
@@ -663,20 +664,21 @@ def _object_id(kind: bytes, content: bytes, hash_len: int) -> bytes:
 
 def _splice(
     trees: Mapping[str, _Tree], files: Sequence[tuple[str, bytes, bytes]], hash_len: int
-) -> tuple[str, list[tuple[str, dict[bytes, tuple[bytes, bytes]]]]]:
+) -> tuple[str, list[tuple[str, bytes]]]:
     """Put (path, mode, blob ID) into HEAD's trees: the new root tree ID and
-    the trees to write (ID, entries), deepest first, unchanged ones left out.
+    the trees to write (ID, content), deepest first, unchanged ones left out.
     Paths sharing directories end up in one tree each."""
     entries = {folder: dict(tree.entries) for folder, tree in trees.items()}
     for path, mode, oid in files:
         folder, name = _split(path)
         entries[folder][name.encode()] = (mode, oid)
-    new: list[tuple[str, dict[bytes, tuple[bytes, bytes]]]] = []
+    new: list[tuple[str, bytes]] = []
     root = b""
     for folder in sorted(entries, key=_depth_then_name, reverse=True):
-        oid = _object_id(b"tree", _tree_bytes(entries[folder]), hash_len)
+        content = _tree_bytes(entries[folder])
+        oid = _object_id(b"tree", content, hash_len)
         if oid != trees[folder].oid:
-            new.append((oid.hex(), entries[folder]))
+            new.append((oid.hex(), content))
         if folder:
             above, name = _split(folder)
             entries[above][name.encode()] = (b"40000", oid)
