@@ -263,6 +263,26 @@ def test_sha256_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert len(fast["head"].strip()) == 64
 
 
+def test_linked_worktree(desk: Desk, tmp_path: Path) -> None:
+    wt = tmp_path / "wt"
+    git(desk.root, "worktree", "add", "--quiet", "-b", "other", str(wt))
+    write(wt, {T1: "in the worktree\n"})
+    g = Git(wt)
+    g.commit_paths([T1], "wt", "张伟", None, new=[T1])
+    assert g.last_commit == "fast"
+    assert git(wt, "log", "-1", "--format=%s|%gs", "-g", "other") == "wt|commit: wt\n"
+    assert git(desk.root, "log", "-1", "--format=%s", "main") != "wt\n"
+    assert git(wt, "status", "--porcelain") == git(desk.root, "status", "--porcelain") == ""
+    # The worktree's own git directory is where a merge in progress shows.
+    own = Path(git(wt, "rev-parse", "--absolute-git-dir").strip())
+    assert own != desk.root / ".git"
+    (own / "MERGE_HEAD").write_text(git(wt, "rev-parse", "main"), encoding="utf-8")
+    write(wt, {T1: "again\n"})
+    with pytest.raises(StoreError, match="partial commit during a merge"):
+        g.commit_paths([T1], "wt2", "张伟", None)
+    assert g.last_commit == "fallback: MERGE_HEAD exists"
+
+
 def test_head_moved_concurrently(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another git moves HEAD after the fast way read it: the compare-and-swap
     fails, nothing of the attempt is visible, and the porcelain commits on top."""

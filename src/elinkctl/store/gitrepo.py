@@ -14,14 +14,13 @@ is used instead.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from elinkctl.errors import StoreError
 from elinkctl.store import early
@@ -130,61 +129,33 @@ class Git:
         self.git  # noqa: B018
         return Path(self._repo.common_dir)
 
-    def run(self, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> str:
-        """Run git; its output without the final newline. ``stdin`` is fed
-        from an unnamed temporary file in the state directory."""
+    def run(self, *args: str, env: dict[str, str] | None = None) -> str:
         import git as gitpython
 
         if args[0] not in _READ_ONLY:
             early.forget()
 
         try:
-            with self._stdin(stdin) as istream:
-                out: str = self.git.execute(
-                    ["git", *args], istream=istream, env=env, strip_newline_in_stdout=True
-                )
+            out: str = self.git.execute(["git", *args], env=env, strip_newline_in_stdout=True)
         except gitpython.GitCommandError as exc:
             detail = (exc.stderr or exc.stdout or "").strip().replace("\n", " ")
             detail = detail.removeprefix("stderr: ").strip("' ")
             raise StoreError(f"git {args[0]} failed: {detail}") from None
         return out
 
-    def try_run(
-        self, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
-    ) -> tuple[int, str, str]:
+    def try_run(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
         """Run git and return (status, stdout, stderr) without raising: for
         commands whose failure is an answer (fetch offline, push rejected)."""
         if args[0] not in _READ_ONLY:
             early.forget()
-        with self._stdin(stdin) as istream:
-            status, out, err = self.git.execute(
-                ["git", *args],
-                istream=istream,
-                env=env,
-                with_extended_output=True,
-                with_exceptions=False,
-                strip_newline_in_stdout=True,
-            )
+        status, out, err = self.git.execute(
+            ["git", *args],
+            env=env,
+            with_extended_output=True,
+            with_exceptions=False,
+            strip_newline_in_stdout=True,
+        )
         return int(status), str(out), str(err)
-
-    @contextlib.contextmanager
-    def _stdin(self, data: bytes | None) -> Iterator[IO[bytes] | None]:
-        """A file holding ``data`` for git's standard input (GitPython passes
-        it to the child as is; a pipe could fill up before git reads it).
-        Unnamed where the system allows (nothing to sweep after a kill), else
-        named like the store's other temporary files, which `recover` sweeps."""
-        if data is None:
-            yield None
-            return
-        import tempfile
-
-        folder = self.git_dir / "elinkctl"
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder, prefix=".git-stdin.", suffix=".tmp") as fh:
-            fh.write(data)
-            fh.flush()
-            fh.seek(0)
-            yield fh
 
     def run_bytes(
         self, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
