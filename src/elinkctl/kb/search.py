@@ -19,6 +19,7 @@ still be found when the ticket names a specific system.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import json
@@ -28,8 +29,9 @@ import struct
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any, Literal
 
 from .analysis import DEFAULT_ANALYZER, Analyzer, normalize
@@ -42,6 +44,8 @@ __all__ = [
     "SearchIndex",
     "doc_from_article",
     "doc_from_ticket",
+    "doc_from_json",
+    "doc_to_json",
     "docs_fingerprint",
 ]
 
@@ -128,6 +132,197 @@ def _names_match(wanted: str, have: tuple[str, ...]) -> bool:
     return any(wanted == h or (len(h) >= 2 and (wanted in h or h in wanted)) for h in have)
 
 
+Fields = tuple[Counter[str], Counter[str], Counter[str]]
+"""Term counts of a document's title, meta (keywords, systems, modules) and body."""
+
+Postings = Callable[[str], tuple[int, list[tuple[Sequence[int], Sequence[float]]]]]
+"""term → (document frequency in the corpus, [(document numbers, weights), …])."""
+
+
+def check_kind(doc: Doc) -> None:
+    if doc.kind not in ("kb", "ticket"):
+        raise ValueError(f"{doc.id}: kind must be 'kb' or 'ticket', not {doc.kind!r}")
+
+
+def doc_fields(doc: Doc, analyzer: Analyzer = DEFAULT_ANALYZER) -> Fields:
+    """The term counts BM25F weighs separately: title, meta, body."""
+    count = analyzer.count_terms
+    meta = " ".join((*doc.keywords, *doc.systems, *doc.modules))
+    return count(doc.title), count(meta), count(doc.text)
+
+
+def field_averages(lengths: Sequence[tuple[int, int, int]]) -> tuple[float, float, float]:
+    """Average title, meta and body lengths (at least 1) of a corpus."""
+    n = len(lengths)
+    t, m, b = (max(1.0, sum(ln[f] for ln in lengths) / n) if n else 1.0 for f in range(3))
+    return t, m, b
+
+
+def doc_weights(fields: Fields, avg: Sequence[float]) -> dict[str, float]:
+    """term → saturated BM25F weight of one document: what `SearchIndex` stores per posting.
+
+    The same arithmetic as `SearchIndex._invert`, in the same order, so a
+    document weighed here against a corpus's `avg` gets the weights a
+    rebuild with the same averages would give it.
+    """
+    ft, fm, fb = fields
+    ct = TITLE_WEIGHT / (1 - TITLE_B + TITLE_B * ft.total() / avg[0])
+    cm = META_WEIGHT / (1 - META_B + META_B * fm.total() / avg[1])
+    cb = BODY_WEIGHT / (1 - BODY_B + BODY_B * fb.total() / avg[2])
+    out = {t: c * cb / (K1 + c * cb) for t, c in fb.items()}
+    for t in ft.keys() | fm.keys():
+        x = fb[t] * cb + ft[t] * ct + fm[t] * cm
+        out[t] = x / (K1 + x)
+    return out
+
+
+def accumulate(weights: Mapping[str, float], n: int, size: int, postings: Postings) -> list[float]:
+    """BM25 scores of documents 0..size-1 for weighted query terms.
+
+    `n` is the corpus size the IDF is computed over; it may exceed `size`
+    when the postings cover only part of the corpus (the suggestion index),
+    whose scores are then exactly those of the whole index.
+    """
+    scores = [0.0] * size
+    for term, w in weights.items():
+        df, parts = postings(term)
+        if not parts:
+            continue
+        c = w * math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        for docs, sats in parts:
+            for d, s in zip(docs, sats, strict=True):
+                scores[d] += c * s
+    return scores
+
+
+def rank(
+    scores: Sequence[float],
+    limit: int,
+    kinds: Sequence[str],
+    systems: Sequence[tuple[str, ...]],
+    modules: Sequence[tuple[str, ...]],
+    named: frozenset[str],
+    *,
+    system: str | None,
+    module: str | None,
+    kind: str | None,
+) -> list[tuple[float, int]]:
+    """The `limit` best (boosted score, document number), best first; ties to the lower number."""
+    want_sys = normalize(system).strip() if system else ""
+    want_mod = normalize(module).strip() if module else ""
+    candidates: list[tuple[float, int]] = []
+    for d, score in enumerate(scores):
+        if score <= 0.0 or (kind is not None and kinds[d] != kind):
+            continue
+        doc_systems = systems[d]
+        if (want_sys and _names_match(want_sys, doc_systems)) or (
+            named and not named.isdisjoint(doc_systems)
+        ):
+            score *= SYSTEM_BOOST
+        if want_mod and _names_match(want_mod, modules[d]):
+            score *= MODULE_BOOST
+        candidates.append((score, -d))
+    return [(score, -nd) for score, nd in heapq.nlargest(limit, candidates)]
+
+
+#: No document's score is multiplied by more than this (with a margin for rounding).
+_MAX_BOOST = SYSTEM_BOOST * MODULE_BOOST * (1 + 1e-9)
+#: The smallest positive float: `score >= _POSITIVE` is `score > 0.0`.
+_POSITIVE = math.ulp(0.0)
+
+
+def rank_grouped(
+    scores: Sequence[float],
+    limit: int,
+    group_of: Sequence[int],
+    kinds: Sequence[str],
+    systems: Sequence[tuple[str, ...]],
+    modules: Sequence[tuple[str, ...]],
+    named: frozenset[str],
+    *,
+    system: str | None,
+    module: str | None,
+    kind: str | None,
+) -> list[tuple[float, int]]:
+    """`rank`, where document d's kind, systems and modules are those of group `group_of[d]`.
+
+    The same result, computed without visiting every document: documents
+    are taken by raw score, best first, and the search stops at the first
+    whose score, boosted as much as any can be, is below the `limit`-th best
+    boosted score found so far. Each group's boosts are computed once.
+    """
+    if limit <= 0:
+        return []
+    want_sys = normalize(system).strip() if system else ""
+    want_mod = normalize(module).strip() if module else ""
+    flags: dict[int, tuple[bool, bool] | None] = {}
+    size = len(scores)
+    take = max(4 * limit, 32)
+    while True:
+        # The documents scoring at least the `take`-th best raw score, best first
+        # (ties in document order); all positive ones once `take` covers them.
+        top = heapq.nlargest(take, scores)
+        floor = top[-1] if len(top) == take and top[-1] > 0.0 else _POSITIVE
+        order = list(compress(range(size), map(floor.__le__, scores)))
+        order.sort(key=scores.__getitem__, reverse=True)  # stable: ties keep document order
+        best: list[tuple[float, int]] = []  # (-boosted score, d), ascending
+        done = floor == _POSITIVE
+        for d in order:
+            raw = scores[d]
+            if raw <= 0.0 or (len(best) == limit and raw * _MAX_BOOST < -best[-1][0]):
+                done = True
+                break
+            g = group_of[d]
+            if g in flags:
+                boost = flags[g]
+            else:
+                boost = None
+                if kind is None or kinds[g] == kind:
+                    group_systems = systems[g]
+                    boost = (
+                        bool(want_sys and _names_match(want_sys, group_systems))
+                        or bool(named and not named.isdisjoint(group_systems)),
+                        bool(want_mod and _names_match(want_mod, modules[g])),
+                    )
+                flags[g] = boost
+            if boost is None:
+                continue
+            score = raw
+            if boost[0]:
+                score *= SYSTEM_BOOST
+            if boost[1]:
+                score *= MODULE_BOOST
+            bisect.insort(best, (-score, d))
+            if len(best) > limit:
+                best.pop()
+        if done or take >= size:
+            return [(-neg, d) for neg, d in best]
+        take *= 4
+
+
+def systems_named_in(query: str, names: Iterable[str]) -> frozenset[str]:
+    """Known system names the query spells out ("财务系统登录失败" names 财务系统).
+
+    A caller who names the system means it as much as one who passes
+    `system=`; without this, a title sharing incidental bigrams ("…系统登录
+    失败") can outrank the article filed under that system.
+    """
+    norm = normalize(query)
+    compact = "".join(norm.split())
+    words = " " + " ".join(_WORD.findall(norm)) + " "
+    found = set()
+    for name in names:
+        key = "".join(name.split())
+        if len(key) < 2:
+            continue
+        if key.isascii():
+            if " " + " ".join(_WORD.findall(name)) + " " in words:
+                found.add(name)
+        elif key in compact:
+            found.add(name)
+    return frozenset(found)
+
+
 class SearchIndex:
     """An immutable inverted index. Build with `SearchIndex(docs)` or load `from_bytes`."""
 
@@ -139,23 +334,24 @@ class SearchIndex:
         self._kinds: list[str] = []
         self._systems: list[tuple[str, ...]] = []
         self._modules: list[tuple[str, ...]] = []
-        fields: list[tuple[Counter[str], Counter[str], Counter[str]]] = []
-        count = analyzer.count_terms
+        fields: list[Fields] = []
         for doc in docs:
-            if doc.kind not in ("kb", "ticket"):
-                raise ValueError(f"{doc.id}: kind must be 'kb' or 'ticket', not {doc.kind!r}")
+            check_kind(doc)
             self._ids.append(doc.id)
             self._titles.append(doc.title)
             self._kinds.append(doc.kind)
             self._systems.append(tuple(normalize(s) for s in doc.systems))
             self._modules.append(tuple(normalize(m) for m in doc.modules))
-            meta = " ".join((*doc.keywords, *doc.systems, *doc.modules))
-            fields.append((count(doc.title), count(meta), count(doc.text)))
+            fields.append(doc_fields(doc, analyzer))
         self._terms: dict[str, int] = {}
         self._offsets = array("I", [0])
         self._pdocs = array("I")
         self._psat = array("f")
-        for term, lst in self._invert(fields).items():
+        lengths = [(ft.total(), fm.total(), fb.total()) for ft, fm, fb in fields]
+        #: Average field lengths (title, meta, body) the weights are normalised by;
+        #: a document added later to a derived index is weighted with the same.
+        self.avg: tuple[float, float, float] | None = field_averages(lengths)
+        for term, lst in self._invert(fields, lengths, self.avg).items():
             self._terms[term] = len(self._terms)
             self._pdocs.extend(array("I", lst[0::2]))
             self._psat.extend(array("f", lst[1::2]))
@@ -163,7 +359,9 @@ class SearchIndex:
 
     @staticmethod
     def _invert(
-        fields: list[tuple[Counter[str], Counter[str], Counter[str]]],
+        fields: list[Fields],
+        lengths: list[tuple[int, int, int]],
+        avg: tuple[float, float, float],
     ) -> dict[str, list[Any]]:
         """term → [doc, saturated BM25F weight, doc, weight, …] in document order.
 
@@ -171,10 +369,8 @@ class SearchIndex:
         document), so it is written for the interpreter: body terms take
         their weight from a per-document table by count, and the few title
         and meta terms then correct the entry just appended for them.
+        `doc_weights` is the same computation for one document.
         """
-        n = len(fields)
-        lengths = [(ft.total(), fm.total(), fb.total()) for ft, fm, fb in fields]
-        avg = [max(1.0, sum(ln[f] for ln in lengths) / n) if n else 1.0 for f in range(3)]
         postings: dict[str, list[Any]] = {}
         get = postings.get
         for i, ((ft, fm, fb), (lt, lm, lb)) in enumerate(zip(fields, lengths, strict=True)):
@@ -231,60 +427,31 @@ class SearchIndex:
         weights = self.analyzer.query_terms(query, synonyms=synonyms)
         if not weights:
             return []
-        n = len(self._ids)
-        scores = [0.0] * n
         offsets, pdocs, psat = self._offsets, self._pdocs, self._psat
-        for term, w in weights.items():
+
+        def postings(term: str) -> tuple[int, list[tuple[Sequence[int], Sequence[float]]]]:
             tid = self._terms.get(term)
             if tid is None:
-                continue
+                return 0, []
             lo, hi = offsets[tid], offsets[tid + 1]
-            df = hi - lo
-            c = w * math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-            for d, s in zip(pdocs[lo:hi], psat[lo:hi], strict=True):
-                scores[d] += c * s
-        want_sys = normalize(system).strip() if system else ""
-        want_mod = normalize(module).strip() if module else ""
-        named = self._systems_named_in(query)
-        candidates: list[tuple[float, int]] = []
-        for d, score in enumerate(scores):
-            if score <= 0.0 or (kind is not None and self._kinds[d] != kind):
-                continue
-            systems = self._systems[d]
-            if (want_sys and _names_match(want_sys, systems)) or (
-                named and not named.isdisjoint(systems)
-            ):
-                score *= SYSTEM_BOOST
-            if want_mod and _names_match(want_mod, self._modules[d]):
-                score *= MODULE_BOOST
-            candidates.append((score, -d))
-        best = heapq.nlargest(limit, candidates)
+            return hi - lo, [(pdocs[lo:hi], psat[lo:hi])]
+
+        n = len(self._ids)
+        scores = accumulate(weights, n, n, postings)
+        best = rank(
+            scores,
+            limit,
+            self._kinds,
+            self._systems,
+            self._modules,
+            systems_named_in(query, self._system_names()),
+            system=system,
+            module=module,
+            kind=kind,
+        )
         return [
-            Hit(self._ids[-nd], self._titles[-nd], round(score, 4), self._kinds[-nd])
-            for score, nd in best
+            Hit(self._ids[d], self._titles[d], round(score, 4), self._kinds[d]) for score, d in best
         ]
-
-    def _systems_named_in(self, query: str) -> frozenset[str]:
-        """Known system names the query spells out ("财务系统登录失败" names 财务系统).
-
-        A caller who names the system means it as much as one who passes
-        `system=`; without this, a title sharing incidental bigrams ("…系统登录
-        失败") can outrank the article filed under that system.
-        """
-        norm = normalize(query)
-        compact = "".join(norm.split())
-        words = " " + " ".join(_WORD.findall(norm)) + " "
-        found = set()
-        for name in self._system_names():
-            key = "".join(name.split())
-            if len(key) < 2:
-                continue
-            if key.isascii():
-                if " " + " ".join(_WORD.findall(name)) + " " in words:
-                    found.add(name)
-            elif key in compact:
-                found.add(name)
-        return frozenset(found)
 
     def _system_names(self) -> frozenset[str]:
         cached: frozenset[str] | None = getattr(self, "_system_name_cache", None)
@@ -299,7 +466,7 @@ class SearchIndex:
         """A compact, pickle-free image of the index for a cache file.
 
         Layout: magic, little-endian u32 header length, UTF-8 JSON header
-        (documents, terms, analyzer name, `stamp`), then the offsets
+        (documents, terms, analyzer name, `stamp`, average field lengths), then the offsets
         (u32), posting documents (u32) and saturated weights (f32) arrays,
         little-endian. `stamp` is the caller's: e.g. the git tree the index
         was built from, to tell whether the cache is stale.
@@ -316,6 +483,7 @@ class SearchIndex:
             ],
             "terms": list(self._terms),
             "postings": len(self._pdocs),
+            "avg": list(self.avg) if self.avg is not None else None,
         }
         head = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         parts = [_MAGIC, struct.pack("<I", len(head)), head]
@@ -345,7 +513,10 @@ class SearchIndex:
             docs = header["docs"]
             terms = header["terms"]
             npost = int(header["postings"])
-        except (ValueError, KeyError, TypeError) as exc:
+            avg = header.get("avg")  # absent in indexes written before it was kept
+            if avg is not None:
+                avg = (float(avg[0]), float(avg[1]), float(avg[2]))
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
             if isinstance(exc, IndexFormatError):
                 raise
             raise IndexFormatError(f"bad index header: {exc}") from None
@@ -375,12 +546,30 @@ class SearchIndex:
         self._terms = dict(zip(terms, range(len(terms)), strict=True))
         self._offsets, self._pdocs = arrays[0], arrays[1]
         self._psat = arrays[2]
+        self.avg = avg
         if self._offsets[-1] != npost or (npost and max(self._pdocs) >= len(self._ids)):
             raise IndexFormatError("index postings inconsistent")
         return self
 
 
 # -- documents from articles and tickets ---------------------------------------
+
+
+def doc_to_json(d: Doc) -> list[Any]:
+    """A document as a JSON list (the caches' form); `doc_from_json` reads it back."""
+    return [d.id, d.kind, d.title, d.text, list(d.systems), list(d.modules), list(d.keywords)]
+
+
+def doc_from_json(v: list[Any]) -> Doc:
+    return Doc(
+        id=v[0],
+        kind=v[1],
+        title=v[2],
+        text=v[3],
+        system=tuple(v[4]),
+        module=tuple(v[5]),
+        keywords=tuple(v[6]),
+    )
 
 
 def docs_fingerprint(docs: Iterable[Doc], analyzer: Analyzer = DEFAULT_ANALYZER) -> str:

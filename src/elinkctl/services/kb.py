@@ -19,6 +19,17 @@ not building the index but *reading* 10,000 ticket YAML files:
    index is re-stamped instead of rebuilt.
 
 Both files are caches: unreadable, corrupt or mismatched → rebuilt silently.
+
+`new`'s suggestions do not load that index: at 100,000 incidents loading it
+costs half a second. Whenever it is rebuilt, a suggestion index is derived
+from it (`kb-suggest.sqlite`, `elinkctl.kb.suggestdb`): every article and
+the newest `SUGGEST_RECENT` resolved incidents, with the full index's
+weights and statistics, stored per term so that a query reads only its own
+terms' postings. It records the commit it reflects; `new` asks git which
+files changed since (`git diff-tree`, a tree comparison) and applies just
+those, so it follows every commit at a cost that does not grow with the
+store. It is a cache like the others: missing, damaged or busy → `new`
+falls back to the full index, and the next refresh derives it again.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -44,9 +56,13 @@ from elinkctl.kb import (
     Hit,
     IndexFormatError,
     SearchIndex,
+    SuggestIndex,
     article_solution_first_line,
+    build_suggest_index,
     doc_from_article,
+    doc_from_json,
     doc_from_ticket,
+    doc_to_json,
     docs_fingerprint,
     draft_from_incident,
     new_article_id,
@@ -61,6 +77,7 @@ __all__ = [
     "INDEX_FILE",
     "IndexNotReady",
     "DOCS_FILE",
+    "SUGGEST_FILE",
     "Suggestion",
     "add_article",
     "article_from_options",
@@ -83,6 +100,9 @@ __all__ = [
 INDEX_FILE = "kb-index.bin"
 DOCS_FILE = "kb-docs.json"
 STAMP_FILE = "kb-stamp"
+SUGGEST_FILE = "kb-suggest.sqlite"
+#: Never created: given to git as its index file where it need not read the real one.
+_NO_INDEX_FILE = "kb-no-git-index"
 #: Bump when the per-file document cache or the stamp layout changes.
 _CACHE_FORMAT = "kb-cache-1"
 #: Ticket statuses whose solution is worth finding again.
@@ -423,20 +443,8 @@ def _cheap_stamp(entries: Sequence[tuple[str, int, int]]) -> str:
     return h.hexdigest()
 
 
-def _doc_to_json(d: Doc) -> list[Any]:
-    return [d.id, d.kind, d.title, d.text, list(d.systems), list(d.modules), list(d.keywords)]
-
-
-def _doc_from_json(v: list[Any]) -> Doc:
-    return Doc(
-        id=v[0],
-        kind=v[1],
-        title=v[2],
-        text=v[3],
-        system=tuple(v[4]),
-        module=tuple(v[5]),
-        keywords=tuple(v[6]),
-    )
+_doc_to_json = doc_to_json
+_doc_from_json = doc_from_json
 
 
 def _read_doc(store: Store, rel: str, on_error: Warn) -> Doc | None:
@@ -546,7 +554,9 @@ def load_index(
     and `kb-stamp` (the cheap stamp and the fingerprint it was checked
     against). Most ticket changes (a comment, a callback) leave the
     documents as they were: then only `kb-docs.json` and `kb-stamp` are
-    rewritten, not the index.
+    rewritten, not the index. Whenever the index is rebuilt (or the
+    suggestion index derived from it is missing or from another build),
+    `kb-suggest.sqlite` is derived from it too (`suggest`).
 
     `max_reads` bounds how many files may need reading (`IndexNotReady`
     beyond): `new` must not stall for seconds on a big store's first build.
@@ -557,6 +567,9 @@ def load_index(
     """
     state = store.state_dir
     index_path, docs_path, stamp_path = state / INDEX_FILE, state / DOCS_FILE, state / STAMP_FILE
+    # The commit the work tree is at *before* the scan: every commit up to it
+    # is in the files read below, so the suggestion index may follow from it.
+    head = _read_head(store)
     cached = _load_cached_index(index_path)
     if cached is not None and stale_ok_above is not None and len(cached) > stale_ok_above:
         return cached
@@ -570,7 +583,7 @@ def load_index(
         if stale > max_reads:
             raise IndexNotReady(f"the search index needs {stale} files read")
     files: dict[str, list[Any]] = {}
-    docs: list[Doc] = []
+    found: list[tuple[str, Doc]] = []
     # A removed file whose document was indexed changes the documents.
     gone = set(old) - {rel for rel, _, _ in entries}
     changed = any(_has_doc(old[rel]) for rel in gone)
@@ -591,14 +604,18 @@ def load_index(
                 changed = changed or doc is not None or _has_doc(prev)
         files[rel] = entry
         if doc is not None:
-            docs.append(doc)
+            found.append((rel, doc))
     # Articles before tickets: on equal scores the curated answer comes first.
-    docs.sort(key=lambda d: d.kind != "kb")
+    found.sort(key=lambda item: item[1].kind != "kb")
+    docs = [doc for _, doc in found]
     if not changed and cached is not None and old_fingerprint == cached.stamp:
         fingerprint = old_fingerprint  # same documents: no need to hash them again
     else:
         fingerprint = docs_fingerprint(docs)
     index = cached if cached is not None and cached.stamp == fingerprint else None
+    derive = index is None or not _suggest_index_matches(state, fingerprint)
+    if derive and index is not None and index.avg is None:
+        index = None  # written before averages were kept: rebuilt to derive from
     try:
         if index is None:
             index = SearchIndex(docs)
@@ -613,7 +630,246 @@ def load_index(
     if index is None:  # the write of a new index failed before it was assigned
         index = SearchIndex(docs)
     index.stamp = fingerprint
+    if derive:
+        _write_suggest_index(store, index, [rel for rel, _ in found], docs, fingerprint, head)
     return index
+
+
+# -- the suggestion index ------------------------------------------------------
+
+SUGGEST_RECENT = 10_000
+"""Resolved incidents the suggestion index keeps besides every article: the
+newest, by when they were opened. 50–200 incidents a day is two to six
+months of them; older ones are found by `kb search`. A query reads only its
+terms' postings among these, so `new` costs the same on any store size."""
+
+_HEX_ID = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
+
+
+def _read_head(store: Store) -> str | None:
+    """The commit HEAD names, read from git's files (no process); None when unsure.
+
+    Loose and packed refs of an ordinary repository or worktree; anything
+    else (an unborn branch, a reftable repository) is None, and the caller
+    asks git (`_git_head`).
+    """
+    git_dir = store.state_dir.parent
+    try:
+        text = (git_dir / "HEAD").read_text(encoding="ascii").strip()
+        if _HEX_ID.match(text):
+            return text
+        if not text.startswith("ref: refs/"):
+            return None
+        ref = text[5:].strip()
+        if ".." in ref.split("/"):
+            return None
+        common = git_dir
+        pointer = git_dir / "commondir"
+        if pointer.is_file():
+            common = (git_dir / pointer.read_text(encoding="utf-8").strip()).resolve()
+        loose = common / ref
+        if loose.is_file():
+            value = loose.read_text(encoding="ascii").strip()
+            return value if _HEX_ID.match(value) else None
+        packed = common / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                value, _, name = line.partition(" ")
+                if name == ref and _HEX_ID.match(value):
+                    return value
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return None
+
+
+def _git_head(store: Store, known: str | None = None) -> str | None:
+    """`known`, else HEAD read from git's files, else from `git rev-parse`; None if none."""
+    head = known or _read_head(store)
+    if head is None:
+        try:
+            out = store.git.run_bytes("rev-parse", "--verify", "-q", "HEAD^{commit}")
+        except StoreError:
+            return None
+        head = out.decode("ascii", "replace").strip() or None
+    return head
+
+
+def _connect(path: Path) -> Any:
+    """An autocommit connection to an existing SQLite file (`sqlite3.Error` if none)."""
+    import sqlite3
+
+    uri = path.resolve().as_uri() + "?mode=rw"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=0.5)
+    try:
+        conn.execute("PRAGMA synchronous = OFF")  # a cache: a crash may cost it, not a wait
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
+
+
+def _open_suggest_index(store: Store) -> SuggestIndex | None:
+    """The suggestion index of the store, or None when missing or unusable."""
+    import sqlite3
+
+    path = store.state_dir / SUGGEST_FILE
+    if not path.is_file():
+        return None
+    try:
+        conn = _connect(path)
+    except sqlite3.Error:
+        return None
+    try:
+        return SuggestIndex(conn)
+    except (sqlite3.Error, IndexFormatError, KeyError, TypeError):
+        conn.close()
+        return None
+
+
+def _suggest_index_matches(state: Path, fingerprint: str) -> bool:
+    """Whether `kb-suggest.sqlite` was derived from the index of these documents."""
+    import sqlite3
+
+    path = state / SUGGEST_FILE
+    if not path.is_file():
+        return False
+    try:
+        conn = _connect(path)
+    except sqlite3.Error:
+        return False
+    try:
+        return SuggestIndex(conn).fingerprint == fingerprint
+    except (sqlite3.Error, IndexFormatError, KeyError, TypeError):
+        return False
+    finally:
+        conn.close()
+
+
+def _write_suggest_index(
+    store: Store,
+    index: SearchIndex,
+    paths: Sequence[str],
+    docs: Sequence[Doc],
+    fingerprint: str,
+    head: str | None,
+) -> None:
+    """Derive `kb-suggest.sqlite` from a fresh full index; silently nothing on failure.
+
+    Written to a temporary file and renamed: a `new` running meanwhile
+    keeps reading the file it opened.
+    """
+    import sqlite3
+
+    head = _git_head(store, head)
+    state = store.state_dir
+    target = state / SUGGEST_FILE
+    tmp = state / f".{SUGGEST_FILE}.{os.getpid()}.tmp"
+    try:
+        if head is None:  # no commit yet: nothing to follow the store from
+            target.unlink(missing_ok=True)
+            return
+        tmp.unlink(missing_ok=True)
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = OFF")  # a new file: renamed into place when done
+            conn.execute("PRAGMA synchronous = OFF")
+            build_suggest_index(
+                conn,
+                index,
+                paths,
+                docs,
+                recent=SUGGEST_RECENT,
+                head=head,
+                fingerprint=fingerprint,
+            )
+        finally:
+            conn.close()
+        os.replace(tmp, target)
+    except (OSError, sqlite3.Error, ValueError):
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _searchable_path(rel: str) -> bool:
+    """Whether a path (from git) is one `_scan` would list: an article or a ticket file."""
+    parts = rel.split("/")
+    if parts[0] == KNOWLEDGE:
+        return len(parts) == 2 and parts[1].startswith("KB-") and parts[1].endswith(".md")
+    return (
+        len(parts) == 4
+        and parts[0] == TICKETS
+        and parts[1].isdigit()
+        and parts[2].isdigit()
+        and parts[3].endswith(".yaml")
+        and not parts[3].startswith(".")
+    )
+
+
+def _catch_up(store: Store, index: SuggestIndex) -> None:
+    """Bring the suggestion index to the current commit (git says which files changed).
+
+    Cost: one `git diff-tree` between the two commits (a tree comparison:
+    unchanged months are not looked at) and reading the changed files, at
+    most `SUGGEST_MAX_READS` of them; beyond that (a big pull) the index is
+    used as it is until `kb search` rebuilds it. Files not committed yet are
+    not seen here (`kb search` sees them). `StoreError` when git cannot
+    compare the commits (the recorded one is gone).
+    """
+    head = _git_head(store)
+    since = index.head
+    if head is None or head == since:
+        return
+    env = dict(os.environ, GIT_INDEX_FILE=str(store.state_dir / _NO_INDEX_FILE))
+    out = store.git.run_bytes(
+        "diff-tree",
+        "-r",
+        "-z",
+        "--no-renames",
+        "--name-only",
+        since,
+        head,
+        "--",
+        TICKETS,
+        KNOWLEDGE,
+        env=env,  # diff-tree otherwise reads git's index: 15 ms at 100,000 files
+    )
+    paths = [rel for rel in out.decode("utf-8", "surrogateescape").split("\0") if rel]
+    paths = [rel for rel in paths if _searchable_path(rel)]
+    if len(paths) > SUGGEST_MAX_READS:
+        return
+    changes = [(rel, _read_doc(store, rel, _ignore)) for rel in paths]
+    index.apply(changes, since=since, head=head)
+
+
+def _suggestion_hits(
+    store: Store, query: str, limit: int, system: str | None, module: str | None
+) -> list[Hit]:
+    """What `suggest` finds: from the suggestion index, brought up to date, else the full one.
+
+    The full index (loaded whole, refreshed only on small stores, see
+    `load_index`) answers when there is no usable suggestion index yet (on
+    a small store its refresh derives one), when another process holds it,
+    or when it is damaged (then it is removed, to be derived again).
+    """
+    import sqlite3
+
+    index = _open_suggest_index(store)
+    if index is not None:
+        try:
+            try:
+                _catch_up(store, index)
+            except (sqlite3.OperationalError, OSError):
+                pass  # busy or read-only: suggest from the index as it is
+            return index.search(query, limit, system, module)
+        except sqlite3.OperationalError:
+            pass  # held by another process for longer than its timeout
+        except Exception:  # noqa: BLE001 - damaged, or its commit is gone: start again
+            with suppress(OSError):
+                (store.state_dir / SUGGEST_FILE).unlink()
+        finally:
+            index.conn.close()
+    full = load_index(store, max_reads=SUGGEST_MAX_READS, stale_ok_above=SUGGEST_STALE_OK_ABOVE)
+    return full.search(query, limit, system, module)
 
 
 def _has_doc(entry: object) -> bool:
@@ -663,7 +919,9 @@ class Suggestion:
 
 
 SUGGEST_STALE_OK_ABOVE = 20_000
-"""Above this many documents `new` suggests from the last built index as is."""
+"""When `new` has no suggestion index to use (not derived yet, damaged, busy)
+and falls back to the full index: above this many documents it uses the
+last built one as is rather than refreshing it."""
 
 SUGGEST_MIN_SCORE = 2.0
 """Below this BM25 score a hit shares only a character or two with the new
@@ -689,10 +947,8 @@ def suggest(
     if not query:
         return []
     skip = set(exclude)
-    index = load_index(store, max_reads=SUGGEST_MAX_READS, stale_ok_above=SUGGEST_STALE_OK_ABOVE)
-    hits = [
-        h for h in index.search(query, 3 * limit + len(skip), system, module) if h.id not in skip
-    ]
+    found = _suggestion_hits(store, query, 3 * limit + len(skip), system, module)
+    hits = [h for h in found if h.id not in skip]
     # An incident that an article already cites is said better by the article:
     # do not spend one of three lines on it twice.
     for h in hits:

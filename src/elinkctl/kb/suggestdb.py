@@ -1,0 +1,410 @@
+"""The suggestion index: what `new` searches, read a few rows at a time.
+
+`SearchIndex` is loaded whole. At 100,000 resolved incidents that is half a
+second of JSON and arrays before the first posting is read, for the three
+suggestion lines `new` prints. `SuggestIndex` keeps a part of it in SQLite
+instead, one row per term holding that term's postings, so a query reads
+the rows of its own terms and the few documents it returns.
+
+Which part: every article, and the `recent` newest resolved incidents (by
+the order of the full index: ticket files by path, i.e. by the month and
+day they were opened). Its size, and so the cost of a query, does not grow
+with the store. It keeps the full index's corpus statistics (number of
+documents, each term's document frequency, the average field lengths) and
+its very weights, so a document here scores exactly what it scores in the
+full index: the suggestions are the full index's top hits among these
+documents.
+
+Between rebuilds it follows the store: `apply` takes the files changed
+since the commit it reflects, marks old versions dead, weighs the new
+documents against the stored averages (`doc_weights`, the arithmetic of a
+build), adds them, and updates the statistics. Rebuilding the full index
+(`kb search`) rebuilds this one exactly.
+
+The connection is the caller's (an SQLite file in the machine-local state
+directory): this module does no file or git I/O, and imports no sqlite3.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .analysis import DEFAULT_ANALYZER, Analyzer, normalize
+from .search import (
+    Doc,
+    Hit,
+    IndexFormatError,
+    SearchIndex,
+    accumulate,
+    check_kind,
+    doc_fields,
+    doc_from_json,
+    doc_to_json,
+    doc_weights,
+    rank_grouped,
+    systems_named_in,
+)
+
+if TYPE_CHECKING:
+    import sqlite3
+
+__all__ = ["FORMAT", "SuggestIndex", "build_suggest_index"]
+
+FORMAT = "kb-suggest-1"
+"""Stored in the index; bump when the schema or the meaning of a field changes."""
+
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE blobs(name TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE terms(term TEXT PRIMARY KEY, df INTEGER NOT NULL,
+                   docs BLOB NOT NULL, sats BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE added(term TEXT NOT NULL, doc INTEGER NOT NULL, sat REAL NOT NULL);
+CREATE INDEX added_term ON added(term);
+CREATE TABLE docs(num INTEGER PRIMARY KEY, path TEXT NOT NULL, id TEXT NOT NULL,
+                  title TEXT NOT NULL, grp INTEGER NOT NULL, alive INTEGER NOT NULL,
+                  doc TEXT NOT NULL);
+CREATE INDEX docs_path ON docs(path) WHERE alive = 1;
+CREATE INDEX docs_dead ON docs(num) WHERE alive = 0;
+"""
+# terms: every term of the whole corpus with its document frequency there,
+#   and its postings among the documents kept here (u32 numbers, f32 weights);
+# added: postings of documents added since the build, one row each;
+# docs: every document kept or added, with the JSON it was made from (to
+#   take it out of the statistics exactly when its file changes) and its
+#   group: (kind, systems, modules), listed once in meta "groups";
+# blobs "groups": the group of each document of the build, as u32s.
+
+_SQL_VARS = 500
+"""Terms per `IN (...)`: SQLite's limit on bound variables is 999 in old builds."""
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _doc_key(doc: Doc) -> str:
+    return _dump(doc_to_json(doc))
+
+
+def _le(arr: array[Any]) -> bytes:
+    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+        arr = array(arr.typecode, arr)
+        arr.byteswap()
+    return arr.tobytes()
+
+
+def _from_le(code: str, data: bytes) -> array[Any]:
+    arr = array(code)
+    arr.frombytes(data)
+    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+        arr.byteswap()
+    return arr
+
+
+def _chunks(items: Sequence[str], size: int = _SQL_VARS) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _group(doc: Doc) -> list[Any]:
+    return [
+        doc.kind,
+        [normalize(s) for s in doc.systems],
+        [normalize(m) for m in doc.modules],
+    ]
+
+
+def _terms(doc: Doc, analyzer: Analyzer) -> list[str]:
+    ft, fm, fb = doc_fields(doc, analyzer)
+    return list(fb.keys() | ft.keys() | fm.keys())
+
+
+def build_suggest_index(
+    conn: sqlite3.Connection,
+    index: SearchIndex,
+    paths: Sequence[str],
+    docs: Sequence[Doc],
+    *,
+    recent: int,
+    head: str,
+    fingerprint: str,
+) -> int:
+    """Write into the empty database `conn` the suggestion index derived from `index`.
+
+    `docs` are the documents `index` was built from, in its order, and
+    `paths` their files; `head` is the commit the caller will later
+    `apply` changes since. Returns the number of documents kept.
+    """
+    if index.avg is None:
+        raise ValueError("the index does not record its average field lengths")
+    ids, kinds = index._ids, index._kinds
+    if len(paths) != len(ids) or len(docs) != len(ids):
+        raise ValueError("paths and documents must match the index")
+    tickets = [d for d, k in enumerate(kinds) if k != "kb"]
+    cut = set(tickets[: max(0, len(tickets) - recent)])
+    kept = [d for d in range(len(ids)) if d not in cut]
+    for d in kept:
+        if docs[d].id != ids[d]:
+            raise ValueError(f"document {d} is {docs[d].id}, the index says {ids[d]}")
+    # Runs of consecutive kept numbers: (first, end, shift to the new numbering).
+    # The store's order (articles, then incidents by path) gives two.
+    runs: list[tuple[int, int, int]] = []
+    for new, d in enumerate(kept):
+        if runs and runs[-1][1] == d:
+            runs[-1] = (runs[-1][0], d + 1, runs[-1][2])
+        else:
+            runs.append((d, d + 1, d - new))
+
+    offsets, pdocs, psat = index._offsets, index._pdocs, index._psat
+
+    def term_rows() -> Iterator[tuple[str, int, bytes, bytes]]:
+        for term, tid in index._terms.items():
+            lo, hi = offsets[tid], offsets[tid + 1]
+            out_docs, out_sats = array("I"), array("f")
+            for first, end, shift in runs:
+                a = bisect_left(pdocs, first, lo, hi)
+                b = bisect_left(pdocs, end, a, hi)
+                if a == b:
+                    continue
+                out_docs.extend(
+                    pdocs[a:b] if not shift else array("I", [x - shift for x in pdocs[a:b]])
+                )
+                out_sats.extend(psat[a:b])
+            yield term, hi - lo, _le(out_docs), _le(out_sats)
+
+    groups: dict[str, int] = {}
+    grp = array("I")
+    doc_rows = []
+    for new, d in enumerate(kept):
+        key = _dump([kinds[d], list(index._systems[d]), list(index._modules[d])])
+        g = groups.setdefault(key, len(groups))
+        grp.append(g)
+        doc_rows.append((new, paths[d], ids[d], index._titles[d], g, _doc_key(docs[d])))
+    meta = {
+        "format": FORMAT,
+        "analyzer": index.analyzer.name,
+        "fingerprint": fingerprint,
+        "head": head,
+        "n": len(ids),
+        "size": len(kept),
+        "base": len(kept),
+        "avg": list(index.avg),
+        "groups": [json.loads(k) for k in groups],
+        "names": sorted(index._system_names()),
+    }
+    conn.executescript(_SCHEMA)
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO terms VALUES (?, ?, ?, ?)", term_rows())
+    conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, 1, ?)", doc_rows)
+    conn.execute("INSERT INTO blobs VALUES ('groups', ?)", (_le(grp),))
+    conn.executemany("INSERT INTO meta VALUES (?, ?)", [(k, _dump(v)) for k, v in meta.items()])
+    conn.execute("COMMIT")
+    return len(kept)
+
+
+class SuggestIndex:
+    """Search the suggestion index in `conn`; `IndexFormatError` if it is not one.
+
+    `conn` must be in autocommit mode (`isolation_level=None`): every method
+    runs its own transaction, so a search never sees half of an `apply`.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, *, analyzer: Analyzer = DEFAULT_ANALYZER) -> None:
+        self.conn = conn
+        self.analyzer = analyzer
+        meta = self._meta()
+        if meta.get("format") != FORMAT:
+            raise IndexFormatError(f"suggestion index format {meta.get('format')!r}")
+        if meta.get("analyzer") != analyzer.name:
+            raise IndexFormatError(f"suggestion index built by analyzer {meta.get('analyzer')!r}")
+        self.head = str(meta["head"])
+        self.fingerprint = str(meta["fingerprint"])
+
+    def _meta(self) -> dict[str, Any]:
+        try:
+            return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
+        except ValueError as exc:
+            raise IndexFormatError(f"bad suggestion index: {exc}") from None
+
+    def ids(self) -> list[str]:
+        """IDs of the documents searched (alive), in index order."""
+        rows = self.conn.execute("SELECT id FROM docs WHERE alive = 1 ORDER BY num")
+        return [r[0] for r in rows]
+
+    def search(
+        self,
+        query: str,
+        limit: int = 10,
+        system: str | None = None,
+        module: str | None = None,
+        *,
+        kind: str | None = None,
+        synonyms: bool = True,
+    ) -> list[Hit]:
+        """As `SearchIndex.search`, over the documents kept here."""
+        if limit <= 0:
+            return []
+        weights = self.analyzer.query_terms(query, synonyms=synonyms)
+        if not weights:
+            return []
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            meta = self._meta()
+            size, base, n = int(meta["size"]), int(meta["base"]), int(meta["n"])
+            if size == 0:
+                return []
+            terms = list(weights)
+            stored: dict[str, tuple[int, bytes, bytes]] = {}
+            added: dict[str, tuple[list[int], list[float]]] = {}
+            for chunk in _chunks(terms):
+                marks = ",".join("?" * len(chunk))
+                for term, df, docs, sats in conn.execute(
+                    f"SELECT term, df, docs, sats FROM terms WHERE term IN ({marks})", chunk
+                ):
+                    stored[term] = (df, docs, sats)
+                for term, doc, sat in conn.execute(
+                    f"SELECT term, doc, sat FROM added WHERE term IN ({marks}) ORDER BY doc", chunk
+                ):
+                    ds, ss = added.setdefault(term, ([], []))
+                    ds.append(doc)
+                    ss.append(sat)
+            (blob,) = conn.execute("SELECT data FROM blobs WHERE name = 'groups'").fetchone()
+            grp = _from_le("I", blob)
+            grp.extend(
+                g
+                for (g,) in conn.execute(
+                    "SELECT grp FROM docs WHERE num >= ? ORDER BY num", (base,)
+                )
+            )
+            dead = [num for (num,) in conn.execute("SELECT num FROM docs WHERE alive = 0")]
+        finally:
+            conn.execute("COMMIT")
+        if len(grp) != size:
+            raise IndexFormatError("suggestion index documents inconsistent")
+
+        def postings(term: str) -> tuple[int, list[tuple[Sequence[int], Sequence[float]]]]:
+            row = stored.get(term)
+            if row is None:
+                return 0, []
+            df, docs, sats = row
+            parts: list[tuple[Sequence[int], Sequence[float]]] = []
+            if docs:
+                parts.append((_from_le("I", docs), _from_le("f", sats)))
+            more = added.get(term)
+            if more:
+                parts.append(more)
+            return df, parts
+
+        scores = accumulate(weights, n, size, postings)
+        for d in dead:
+            scores[d] = 0.0
+        groups = meta["groups"]
+        kinds = [g[0] for g in groups]
+        best = rank_grouped(
+            scores,
+            limit,
+            grp,
+            kinds,
+            [tuple(g[1]) for g in groups],
+            [tuple(g[2]) for g in groups],
+            systems_named_in(query, meta["names"]),
+            system=system,
+            module=module,
+            kind=kind,
+        )
+        if not best:
+            return []
+        nums = [d for _, d in best]
+        marks = ",".join("?" * len(nums))
+        found = {
+            num: (doc_id, title)
+            for num, doc_id, title in conn.execute(
+                f"SELECT num, id, title FROM docs WHERE num IN ({marks})", nums
+            )
+        }
+        return [Hit(*found[d], round(score, 4), kinds[grp[d]]) for score, d in best]
+
+    def apply(self, changes: Iterable[tuple[str, Doc | None]], *, since: str, head: str) -> bool:
+        """Bring the index from commit `since` to `head`: `changes` are (path, its document
+        now, or None) for every file changed in between. One write transaction;
+        False (nothing written) when the index no longer reflects `since` (another
+        process brought it forward first).
+
+        A file whose document is unchanged (a comment on a resolved incident)
+        costs one lookup. A changed one takes its old document out of the
+        statistics and adds the new one, weighed against the build's averages.
+        A file not in the index is taken to have had no document (a new or
+        newly resolved incident); on a store bigger than the index it may have
+        had one, which then counts twice in the statistics until the next
+        rebuild, one document in tens of thousands.
+        """
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        done = False
+        try:
+            meta = self._meta()
+            if meta["head"] != since:
+                return False
+            avg = [float(x) for x in meta["avg"]]
+            n, size = int(meta["n"]), int(meta["size"])
+            groups: list[Any] = meta["groups"]
+            keys = {_dump(g): i for i, g in enumerate(groups)}
+            names = set(meta["names"])
+            for path, doc in changes:
+                key = _doc_key(doc) if doc is not None else None
+                row = conn.execute(
+                    "SELECT num, doc FROM docs WHERE path = ? AND alive = 1", (path,)
+                ).fetchone()
+                if row is not None and row[1] == key:
+                    continue
+                if row is not None:
+                    old = doc_from_json(json.loads(row[1]))
+                    conn.executemany(
+                        "UPDATE terms SET df = df - 1 WHERE term = ?",
+                        [(t,) for t in _terms(old, self.analyzer)],
+                    )
+                    conn.execute("UPDATE docs SET alive = 0 WHERE num = ?", (row[0],))
+                    n -= 1
+                if doc is None:
+                    continue
+                check_kind(doc)
+                weights = doc_weights(doc_fields(doc, self.analyzer), avg)
+                sats = array("f", weights.values()).tolist()  # stored as the build stores them
+                group = _group(doc)
+                g = keys.setdefault(_dump(group), len(groups))
+                if g == len(groups):
+                    groups.append(group)
+                names.update(group[1])
+                conn.execute(
+                    "INSERT INTO docs VALUES (?, ?, ?, ?, ?, 1, ?)",
+                    (size, path, doc.id, doc.title, g, key),
+                )
+                conn.executemany(
+                    "INSERT INTO added VALUES (?, ?, ?)",
+                    [(t, size, s) for t, s in zip(weights, sats, strict=True)],
+                )
+                conn.executemany(
+                    "INSERT INTO terms VALUES (?, 1, x'', x'') "
+                    "ON CONFLICT(term) DO UPDATE SET df = df + 1",
+                    [(t,) for t in weights],
+                )
+                n += 1
+                size += 1
+            update = {"head": head, "n": n, "size": size, "groups": groups, "names": sorted(names)}
+            conn.executemany(
+                "UPDATE meta SET value = ? WHERE key = ?",
+                [(_dump(v), k) for k, v in update.items()],
+            )
+            conn.execute("COMMIT")
+            done = True
+            self.head = head
+            return True
+        finally:
+            if not done:
+                conn.execute("ROLLBACK")

@@ -1,0 +1,195 @@
+"""`new`'s suggestions through the suggestion index: it follows commits, and never fails `new`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from conftest import Desk
+from elinkctl.services import kb
+from elinkctl.store.store import Store
+
+QUALITY = Path(__file__).parent / "kb_quality" / "articles"
+SEEDED = ("KB-ZAB5R", "KB-0VXKB", "KB-28G7V")
+T0 = "2026-11-23T10:00:00+08:00"
+T1 = "2026-11-23T11:00:00+08:00"
+T2 = "2026-11-23T14:00:00+08:00"
+
+
+def state(desk: Desk) -> Path:
+    return desk.root / ".git" / "elinkctl"
+
+
+def db_meta(desk: Desk, key: str) -> object:
+    with closing(sqlite3.connect(state(desk) / kb.SUGGEST_FILE)) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return json.loads(row[0])
+
+
+def resolved(desk: Desk, title: str, solution: str, now: str = T0, **fields: str) -> str:
+    tid = desk.new(now=now, title=title, **fields)
+    desk.ok("resolve", tid, "--solution", solution, now=now)
+    return tid
+
+
+def suggested(desk: Desk, title: str, **fields: str) -> list[str]:
+    args = ["new", "--title", title, "--type", "failure", "--reporter", "李四", "--priority", "P3"]
+    for key, value in fields.items():
+        args += [f"--{key}", value]
+    result = desk.ok(*args, now=T2)
+    assert "note:" not in result.stderr, result.stderr
+    return [ln.split()[1] for ln in result.stderr.splitlines() if ln.startswith("suggest: ")]
+
+
+@pytest.fixture
+def built(desk: Desk) -> Desk:
+    """A store with a few articles and one resolved incident, its indexes built by `kb search`."""
+    for name in SEEDED:
+        shutil.copy(QUALITY / f"{name}.md", desk.root / "knowledge" / f"{name}.md")
+    desk.git("add", "knowledge")
+    desk.git("commit", "-q", "-m", "seed articles")
+    resolved(desk, "VPN客户端无法连接", "重装VPN客户端", system="VPN")
+    desk.ok("kb", "search", "vpn", now=T1)
+    assert (state(desk) / kb.SUGGEST_FILE).is_file()
+    assert db_meta(desk, "head") == desk.git("rev-parse", "HEAD").strip()
+    return desk
+
+
+def full_index_untouched(desk: Desk) -> dict[str, int]:
+    return {
+        name: (state(desk) / name).stat().st_mtime_ns
+        for name in (kb.INDEX_FILE, kb.DOCS_FILE, kb.STAMP_FILE)
+    }
+
+
+def test_new_follows_commits_without_touching_the_full_index(built: Desk) -> None:
+    desk = built
+    before = full_index_untouched(desk)
+    later = resolved(desk, "扫描仪无法扫描到共享文件夹", "重新设置SMB共享凭据", now=T1)
+    assert suggested(desk, "扫描仪扫描不到共享文件夹")[0] == later
+    assert db_meta(desk, "head") == desk.git("rev-parse", "HEAD").strip()
+    # An article added since the build is found; a reopened incident no longer is.
+    added = desk.ok(
+        "kb",
+        "add",
+        "--title",
+        "扫描仪无法保存到共享文件夹",
+        "--solution",
+        "在扫描仪上重新录入共享文件夹的账号密码",
+        now=T2,
+    ).stdout.strip()
+    desk.ok("reopen", later, "--reason", "又扫描不了了", now=T2)
+    got = suggested(desk, "扫描仪扫描不到共享文件夹")
+    assert got[0] == added and later not in got
+    assert full_index_untouched(desk) == before
+    # `kb search` sees the same documents and rebuilds both indexes.
+    ids = [h["id"] for h in desk.json("kb", "search", "扫描仪共享文件夹", now=T2)]
+    assert ids[0] == added and later not in ids
+    assert db_meta(desk, "fingerprint") != ""
+
+
+def test_suggestions_are_those_of_the_full_index(built: Desk) -> None:
+    desk = built
+    resolved(desk, "VPN证书过期无法连接", "重新导入证书", now=T1, system="VPN")
+    resolved(desk, "打印机卡纸", "打开后盖取出卡纸", now=T1, system="打印机")
+    via_db = suggested(desk, "VPN连不上提示证书过期", system="VPN")
+    (state(desk) / kb.SUGGEST_FILE).unlink()
+    for name in (kb.INDEX_FILE, kb.DOCS_FILE, kb.STAMP_FILE):
+        (state(desk) / name).unlink()
+    via_full = suggested(desk, "VPN连不上提示证书过期", system="VPN")
+    assert via_db == via_full and len(via_db) >= 2
+    assert (state(desk) / kb.SUGGEST_FILE).is_file()  # derived again by that refresh
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_bytes(b"garbage"),
+        lambda p: p.write_bytes(p.read_bytes()[:3000]),
+        lambda p: _set_meta(p, "format", "kb-suggest-0"),
+        lambda p: _set_meta(p, "head", "0" * 40),  # a commit git does not have
+        lambda p: _set_meta(p, "groups", "not a list"),
+    ],
+)
+def test_new_never_fails_on_a_damaged_suggestion_index(built: Desk, damage: object) -> None:
+    desk = built
+    later = resolved(desk, "扫描仪无法扫描到共享文件夹", "重新设置SMB共享凭据", now=T1)
+    damage(state(desk) / kb.SUGGEST_FILE)  # type: ignore[operator]
+    assert suggested(desk, "扫描仪扫描不到共享文件夹")[0] == later
+    # the next refresh leaves a working one
+    assert suggested(desk, "扫描仪扫描不到共享文件夹")[0] == later
+
+
+def _set_meta(path: Path, key: str, value: str) -> None:
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(value), key))
+        conn.commit()
+
+
+def test_new_while_another_process_holds_the_index(built: Desk) -> None:
+    desk = built
+    later = resolved(desk, "扫描仪无法扫描到共享文件夹", "重新设置SMB共享凭据", now=T1)
+    with closing(sqlite3.connect(state(desk) / kb.SUGGEST_FILE, isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            assert suggested(desk, "扫描仪扫描不到共享文件夹")[0] == later
+        finally:
+            other.execute("ROLLBACK")
+
+
+def test_read_only_state_still_suggests(built: Desk) -> None:
+    desk = built
+    later = resolved(desk, "扫描仪无法扫描到共享文件夹", "重新设置SMB共享凭据", now=T1)
+    state(desk).chmod(0o500)  # (root writes anyway: then this checks nothing breaks)
+    try:
+        suggested(desk, "扫描仪扫描不到共享文件夹")
+    finally:
+        state(desk).chmod(0o700)
+    assert suggested(desk, "扫描仪扫描不到共享文件夹")[0] == later
+
+
+def test_a_big_change_leaves_the_index_as_it_was(
+    built: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = built
+    head = db_meta(desk, "head")
+    monkeypatch.setattr(kb, "SUGGEST_MAX_READS", 0)  # as if each commit changed too much
+    resolved(desk, "扫描仪无法扫描到共享文件夹", "重新设置SMB共享凭据", now=T1)
+    got = suggested(desk, "VPN连不上")
+    assert got and db_meta(desk, "head") == head
+
+
+def test_head_is_read_from_git_files(desk: Desk) -> None:
+    store = Store(desk.root)
+    desk.new(now=T0)
+    head = desk.git("rev-parse", "HEAD").strip()
+    assert kb._read_head(store) == head
+    desk.git("pack-refs", "--all")
+    assert not (desk.root / ".git" / "refs" / "heads" / "main").exists()
+    assert kb._read_head(store) == head
+    desk.git("checkout", "-q", "--detach")
+    assert kb._read_head(store) == head
+    (desk.root / ".git" / "HEAD").write_text("ref: refs/heads/nothing-here\n")
+    assert kb._read_head(store) is None and kb._git_head(store) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "searchable"),
+    [
+        ("knowledge/KB-7KQ2M.md", True),
+        ("knowledge/README.md", False),
+        ("knowledge/sub/KB-7KQ2M.md", False),
+        ("tickets/2026/11/INC-261123-7KQ2M.yaml", True),
+        ("tickets/2026/11/.INC-261123-7KQ2M.yaml.tmp", False),
+        ("tickets/2026/INC-261123-7KQ2M.yaml", False),
+        ("tickets/x/11/INC-261123-7KQ2M.yaml", False),
+        ("sla.yaml", False),
+    ],
+)
+def test_searchable_paths_are_those_the_scan_lists(path: str, searchable: bool) -> None:
+    assert kb._searchable_path(path) is searchable
