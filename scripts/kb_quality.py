@@ -6,6 +6,9 @@
     .venv/bin/python scripts/kb_quality.py --ablations   # no synonyms, no unigrams, ...
     .venv/bin/python scripts/kb_quality.py --jieba       # compare with jieba segmentation
     .venv/bin/python scripts/kb_quality.py --noise 10000 # add synthetic tickets as distractors
+    .venv/bin/python scripts/kb_quality.py --noise 100000 --recent 10000
+                                      # the suggestion index `new` uses keeps every article
+                                      # and the newest 10,000 incidents (the default)
 
 The quality set is tests/kb_quality/: articles/*.md and queries.yaml (query →
 the article that answers it). --jieba needs jieba importable (it is not a
@@ -20,13 +23,22 @@ import random
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from elinkctl import yamlio  # noqa: E402
-from elinkctl.kb import Analyzer, Doc, SearchIndex, doc_from_article, parse_article  # noqa: E402
+from elinkctl.kb import (  # noqa: E402
+    Analyzer,
+    Doc,
+    SearchIndex,
+    SuggestIndex,
+    build_suggest_index,
+    doc_from_article,
+    parse_article,
+)
 
 QUALITY = ROOT / "tests" / "kb_quality"
 
@@ -44,7 +56,10 @@ def load_queries(quality: Path = QUALITY) -> list[tuple[str, str]]:
 
 
 def evaluate(
-    index: SearchIndex, queries: Sequence[tuple[str, str]], *, synonyms: bool = True
+    index: SearchIndex | SuggestIndex,
+    queries: Sequence[tuple[str, str]],
+    *,
+    synonyms: bool = True,
 ) -> tuple[float, float, list[tuple[str, str, list[str]]]]:
     """Top-1 and top-3 accuracy, plus (query, expected, top-3 ids) for every top-1 miss."""
     top1 = top3 = 0
@@ -92,6 +107,49 @@ class JiebaAnalyzer(Analyzer):
             out.extend(w for w in words if len(w) > 2)
 
 
+def run_suggest(
+    docs: list[Doc], queries: list[tuple[str, str]], recent: int, show_misses: bool = False
+) -> None:
+    """The same measure through the suggestion index `new` searches (`SuggestIndex`).
+
+    It keeps every article and the `recent` newest incidents with the full
+    index's weights and statistics, so its article ranking can only match
+    or beat the full index's (fewer incidents compete). Also counts the
+    queries whose top 3 of any kind differ from the full index's top 3
+    restricted to the documents it keeps (should be 0).
+    """
+    import sqlite3
+
+    index = SearchIndex(docs)
+    with closing(sqlite3.connect(":memory:", isolation_level=None)) as conn:
+        t0 = time.perf_counter()
+        paths = [f"{d.kind}/{i}" for i, d in enumerate(docs)]
+        kept = build_suggest_index(
+            conn, index, paths, docs, recent=recent, head="-", fingerprint="-"
+        )
+        sug = SuggestIndex(conn)
+        t1 = time.perf_counter()
+        top1, top3, misses = evaluate(sug, queries)
+        t2 = time.perf_counter()
+        keep = set(sug.ids())
+        differ = 0
+        for query, _ in queries:
+            want = [h for h in index.search(query, len(index)) if h.id in keep][:3]
+            differ += sug.search(query, 3) != want
+    label = f"suggestion index ({kept} documents)"
+    print(
+        f"{label:<34} top-1 {top1:6.1%}  top-3 {top3:6.1%}  "
+        f"(derive {1000 * (t1 - t0):.0f} ms, {len(queries)} queries {1000 * (t2 - t1):.0f} ms; "
+        f"top-3 differs from the full index on {differ})"
+    )
+    if show_misses:
+        titles = {d.id: d.title for d in docs}
+        for query, expect, ids in misses:
+            got = ", ".join(f"{titles.get(i, i)}" for i in ids) or "(nothing)"
+            mark = "top-3" if expect in ids else "MISS "
+            print(f"   {mark} {query!r}: want {titles[expect]} — got {got}")
+
+
 def run(
     label: str,
     analyzer: Analyzer,
@@ -123,6 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--ablations", action="store_true", help="also run without synonyms etc.")
     ap.add_argument("--jieba", action="store_true", help="also run jieba-based analyzers")
     ap.add_argument("--noise", type=int, default=0, help="add N synthetic tickets")
+    ap.add_argument(
+        "--recent",
+        type=int,
+        default=10_000,
+        help="incidents the suggestion index keeps (SUGGEST_RECENT; 0: skip that line)",
+    )
     args = ap.parse_args(argv)
     docs = load_docs()
     queries = load_queries()
@@ -133,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len(queries)} queries"
     )
     run("n-grams + synonyms (default)", Analyzer(), docs, queries, show_misses=args.misses)
+    if args.recent:
+        run_suggest(docs, queries, args.recent, show_misses=args.misses)
     if args.ablations:
         run("n-grams, no synonyms", Analyzer(), docs, queries, synonyms=False)
         run("bigrams only (no unigrams)", Analyzer(unigram_weight=0.0), docs, queries)

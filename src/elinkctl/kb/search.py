@@ -257,6 +257,9 @@ def rank_grouped(
     want_mod = normalize(module).strip() if module else ""
     flags: dict[int, tuple[bool, bool] | None] = {}
     size = len(scores)
+    if kind is not None:  # a filter: documents of other kinds must not crowd the best
+        allowed = [k == kind for k in kinds]
+        scores = [s if allowed[g] else 0.0 for s, g in zip(scores, group_of, strict=True)]
     take = max(4 * limit, 32)
     while True:
         # The documents scoring at least the `take`-th best raw score, best first
