@@ -36,10 +36,11 @@ __all__ = [
 
 # CJK Unified Ideographs (+ Extension A and compatibility ideographs).
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Compiling a character class of the 28,000 CJK code points takes a millisecond
+# or two each: a query needs only `_RUN` (a run is Chinese iff its first
+# character is not ASCII); `_non_cjk_runs()` (index building) compiles on first use.
 _RUN = re.compile(f"[{_CJK}]+|[a-z0-9]+")
-_HAS_CJK = re.compile(f"[{_CJK}]")
 _ALNUM_SPLIT = re.compile(r"[a-z]+|[0-9]+")
-_NON_CJK = re.compile(f"[^{_CJK}]+")
 _WORD = re.compile(r"[a-z0-9]+")
 # Characters whose NFKC form contains an ASCII letter/digit or a CJK ideograph
 # (full-width Ｖ, ①, ㎡, compatibility ideographs, Kangxi radicals, …),
@@ -152,7 +153,18 @@ def normalize(text: str) -> str:
 
 
 def _is_cjk_char(term: str) -> bool:
-    return len(term) == 1 and _HAS_CJK.match(term) is not None
+    """Whether an index term is one Chinese character (terms are CJK or [a-z0-9]+)."""
+    return len(term) == 1 and not term.isascii()
+
+
+_non_cjk: re.Pattern[str] | None = None
+
+
+def _non_cjk_runs() -> re.Pattern[str]:
+    global _non_cjk
+    if _non_cjk is None:
+        _non_cjk = re.compile(f"[^{_CJK}]+")
+    return _non_cjk
 
 
 class Analyzer:
@@ -177,7 +189,8 @@ class Analyzer:
         self.unigram_weight = unigram_weight
         self.synonym_weight = synonym_weight
         self._synonyms = tuple(synonyms)
-        self._compiled: list[tuple[tuple[str, bool, tuple[str, ...]], ...]] | None = None
+        self._compiled: list[tuple[tuple[str, bool], ...]] | None = None
+        self._terms_of_group: dict[int, tuple[str, ...]] = {}
 
     def _cjk_terms(self, run: str, out: list[str]) -> None:
         """Terms of a run of Chinese characters: every character and every bigram."""
@@ -188,7 +201,7 @@ class Analyzer:
         """All terms of `text` as stored in the index (with repeats, for term frequency)."""
         out: list[str] = []
         for run in _RUN.findall(normalize(text)):
-            if _HAS_CJK.match(run):
+            if not run[0].isascii():
                 self._cjk_terms(run, out)
             else:
                 out.append(run)
@@ -210,7 +223,7 @@ class Analyzer:
         if type(self)._cjk_terms is not Analyzer._cjk_terms:
             return Counter(self.index_terms(text))
         norm = normalize(text)
-        cjk = _NON_CJK.sub("\x00", norm)
+        cjk = _non_cjk_runs().sub("\x00", norm)
         counts = Counter(cjk)
         counts.update(map(operator.add, cjk, cjk[1:]))
         counts.pop("\x00", None)
@@ -237,14 +250,24 @@ class Analyzer:
         strong = [t for t in terms if not _is_cjk_char(t)]
         return tuple(dict.fromkeys(strong or terms))
 
-    def _compile(self, group: tuple[str, ...]) -> tuple[tuple[str, bool, tuple[str, ...]], ...]:
+    def _compile(self, group: tuple[str, ...]) -> tuple[tuple[str, bool], ...]:
+        """How to spot each phrase of a group in a query: (key, whether it is Chinese)."""
         compiled = []
         for phrase in group:
             norm = normalize(phrase)
-            cjk = _HAS_CJK.search(norm) is not None
-            key = _SPACES.sub("", norm) if cjk else " " + " ".join(_RUN.findall(norm)) + " "
-            compiled.append((key, cjk, self._phrase_terms(phrase)))
+            runs = _RUN.findall(norm)
+            cjk = any(not run.isascii() for run in runs)
+            key = _SPACES.sub("", norm) if cjk else " " + " ".join(runs) + " "
+            compiled.append((key, cjk))
         return tuple(compiled)
+
+    def _group_terms(self, i: int) -> tuple[str, ...]:
+        """The terms of synonym group `i`, phrase by phrase (computed when first matched)."""
+        terms = self._terms_of_group.get(i)
+        if terms is None:
+            terms = tuple(t for phrase in self._synonyms[i] for t in self._phrase_terms(phrase))
+            self._terms_of_group[i] = terms
+        return terms
 
     def query_terms(self, query: str, *, synonyms: bool = True) -> dict[str, float]:
         """Terms of a user's query with their weights (highest weight wins per term).
@@ -268,13 +291,12 @@ class Analyzer:
         sw = self.synonym_weight
         if self._compiled is None:  # on first use: keeps `import` cheap for other commands
             self._compiled = [self._compile(group) for group in self._synonyms]
-        for phrases in self._compiled:
-            if not any((key in compact) if cjk else (key in words) for key, cjk, _ in phrases):
+        for i, phrases in enumerate(self._compiled):
+            if not any((key in compact) if cjk else (key in words) for key, cjk in phrases):
                 continue
-            for _key, _cjk, terms in phrases:
-                for term in terms:
-                    if sw > weights.get(term, 0.0):
-                        weights[term] = sw
+            for term in self._group_terms(i):
+                if sw > weights.get(term, 0.0):
+                    weights[term] = sw
         return weights
 
 
