@@ -307,6 +307,42 @@ def test_head_moved_concurrently(desk: Desk, monkeypatch: pytest.MonkeyPatch) ->
     assert git(root, "status", "--porcelain") == ""
 
 
+def test_a_briefly_held_index_lock_is_waited_for(desk: Desk) -> None:
+    """A user's `git status` holds index.lock for a moment: the commit is made
+    already, so the index update waits rather than failing the command."""
+    import threading
+    import time
+
+    lock = desk.root / ".git" / "index.lock"
+    lock.write_text("", encoding="utf-8")
+    threading.Timer(0.3, lambda: lock.unlink()).start()
+    write(desk.root, {T1: "a\n"})
+    g = Git(desk.root)
+    start = time.monotonic()
+    g.commit_paths([T1], "m", "张伟", None, new=[T1])
+    assert g.last_commit == "fast"
+    assert time.monotonic() - start >= 0.3
+    assert git(desk.root, "status", "--porcelain") == ""
+
+
+def test_an_index_lock_that_stays_is_left_to_recovery(desk: Desk) -> None:
+    from elinkctl.store.store import Store
+
+    store = Store(desk.root)
+    store.git.index_lock_wait = 0.2
+    lock = desk.root / ".git" / "index.lock"
+    lock.write_text("", encoding="utf-8")
+    with pytest.raises(StoreError, match="committed, but git update-index failed"):
+        store.commit_files([(desk.root / T1, "a\n", True)], "INC: kept", "张伟")
+    assert git(desk.root, "log", "-1", "--format=%s") == "INC: kept\n"
+    assert store.journal_path.exists()
+    with store.locked():  # the next command: a stale lock is cleared, the index refreshed
+        pass
+    assert not lock.exists() and not store.journal_path.exists()
+    assert git(desk.root, "status", "--porcelain") == ""
+    assert git(desk.root, "log", "-1", "--format=%s") == "INC: kept\n"
+
+
 # --- the porcelain where plumbing does not apply -------------------------------------------
 
 

@@ -105,6 +105,8 @@ class Git:
         """Whether `commit_paths` may use plumbing (tests compare both ways)."""
         self.last_commit = ""
         """How the last `commit_paths` committed: ``fast``, or ``fallback: <why>``."""
+        self.index_lock_wait = 5.0
+        """Seconds a plumbing commit waits for another git's ``index.lock``."""
 
     @property
     def git(self) -> Any:
@@ -461,7 +463,7 @@ class Git:
         ``index.lock`` beats failing a command whose change is recorded."""
         import time
 
-        deadline = time.monotonic() + 5.0
+        deadline = time.monotonic() + self.index_lock_wait
         delay = 0.02
         while True:
             status, _, err = self.try_run("update-index", "--add", "--", *paths, env=env)
