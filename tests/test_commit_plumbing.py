@@ -408,6 +408,10 @@ FALLBACKS: dict[str, tuple[Callable[[Path], None] | None, str]] = {
         lambda root: git(root, "config", "commit.cleanup", "verbatim"),
         "commit.cleanup is set",
     ),
+    "core.ignoreCase": (
+        lambda root: git(root, "config", "core.ignoreCase", "true"),
+        "core.ignoreCase is set",
+    ),
     "post-commit hook": (
         _hook("post-commit", 'echo ran > "../$(basename "$PWD")-post-commit-ran"'),
         "a post-commit hook is installed",

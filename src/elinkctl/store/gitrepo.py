@@ -58,7 +58,8 @@ _COMMIT_HOOKS = ("prepare-commit-msg", "post-commit")
 """Hooks ``git commit --no-verify`` still runs; plumbing would skip them."""
 
 _COMMIT_CONFIG = (
-    r"^(commit\.gpgsign|commit\.cleanup|core\.hookspath|core\.filemode|maintenance\.auto)$"
+    r"^(commit\.gpgsign|commit\.cleanup|core\.hookspath|core\.filemode|core\.ignorecase"
+    r"|maintenance\.auto)$"
 )
 
 GC_SAMPLE = "17"
@@ -239,9 +240,10 @@ class Git:
         cannot tell: no commit yet, a merge, cherry-pick, revert or rebase in
         progress, a deleted path or one that is not a regular file, a new path
         that is ignored, ``commit.gpgSign``, a non-default ``commit.cleanup``,
-        an executable ``prepare-commit-msg`` or ``post-commit`` hook, nothing
-        to commit, HEAD moved by someone else meanwhile, or any failure before
-        HEAD moved. `last_commit` says which way was taken.
+        ``core.ignoreCase``, an executable ``prepare-commit-msg`` or
+        ``post-commit`` hook, nothing to commit, HEAD moved by someone else
+        meanwhile, or any failure before HEAD moved. `last_commit` says which
+        way was taken.
         """
         env = commit_env(author, email or self.default_email())
         reason = "disabled"
@@ -291,6 +293,8 @@ class Git:
             raise _Fallback("commit.gpgSign is set")
         if "commit.cleanup" in config and config["commit.cleanup"] not in ("default", "whitespace"):
             raise _Fallback("commit.cleanup is set")
+        if _config_bool(config, "core.ignorecase", False):
+            raise _Fallback("core.ignoreCase is set")  # `git add` would match names by case
         self._check_hooks(config)
         trust_exec_bit = _config_bool(config, "core.filemode", True)
         maintenance = _config_bool(config, "maintenance.auto", True)
