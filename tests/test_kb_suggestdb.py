@@ -186,6 +186,22 @@ def test_apply_keeps_the_statistics_exact(conn: sqlite3.Connection) -> None:
     assert _stats(conn) == (len(now), want_df)
 
 
+@pytest.mark.parametrize(
+    "doc",
+    [
+        Doc(
+            "KB-00001", "kb", "打印机卡纸", "打开后盖", system=("打印机", "OA"), keywords=("卡纸",)
+        ),
+        Doc("INC-1", "ticket", "控制字符\x1e标题", "正文\x1f", system="a\x1eb"),
+        Doc("INC-2", "ticket", "", ""),
+    ],
+)
+def test_documents_are_stored_as_they_are(doc: Doc) -> None:
+    from elinkctl.kb.suggestdb import _doc_from_key, _doc_key
+
+    assert _doc_from_key(_doc_key(doc)) == doc
+
+
 def test_apply_from_another_commit_changes_nothing(conn: sqlite3.Connection) -> None:
     docs = corpus(30)
     _, sug = derive(conn, docs, recent=10_000)

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMAT", "SuggestIndex", "build_suggest_index"]
 
-FORMAT = "kb-suggest-1"
+FORMAT = "kb-suggest-2"
 """Stored in the index; bump when the schema or the meaning of a field changes."""
 
 _SCHEMA = """
