@@ -193,3 +193,32 @@ def test_head_is_read_from_git_files(desk: Desk) -> None:
 )
 def test_searchable_paths_are_those_the_scan_lists(path: str, searchable: bool) -> None:
     assert kb._searchable_path(path) is searchable
+
+
+def test_suggestions_searched_while_registering_are_the_same(
+    built: Desk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`start_suggestions` (for `new` to search while it commits) prints what
+    `print_suggestions` prints after the commit."""
+    desk = built
+    resolved(desk, "扫描仪无法扫描到共享文件夹", "重新设置SMB共享凭据", now=T1)
+    store = Store(desk.root)
+    fields = {"title": "扫描仪扫描不到共享文件夹", "system": "打印机"}
+    pending = kb.start_suggestions(store, fields)
+    tid = desk.new(now=T2, **fields)
+    pending.print(store.load(tid))
+    threaded = capsys.readouterr().err
+    kb.print_suggestions(store, store.load(tid))
+    after = capsys.readouterr().err
+    assert threaded == after and threaded.startswith("suggest: ")
+
+
+def test_a_failing_search_is_one_note(
+    built: Desk, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object, **__: object) -> list[kb.Suggestion]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(kb, "suggest", broken)
+    kb.start_suggestions(Store(built.root), {"title": "打印机卡纸"}).print()
+    assert capsys.readouterr().err == "note: no knowledge-base suggestions (boom)\n"

@@ -78,6 +78,7 @@ __all__ = [
     "IndexNotReady",
     "DOCS_FILE",
     "SUGGEST_FILE",
+    "PendingSuggestions",
     "Suggestion",
     "add_article",
     "article_from_options",
@@ -94,6 +95,7 @@ __all__ = [
     "save_edited_article",
     "search",
     "solution_line",
+    "start_suggestions",
     "suggest",
 ]
 
@@ -961,6 +963,19 @@ def suggest(
     return [Suggestion(h, solution_line(store, h)) for h in hits]
 
 
+def _suggestion_lines(store: Store, fields: Mapping[str, Any], exclude: Iterable[str]) -> list[str]:
+    """The lines `new` prints on stderr: suggestions, or one note; never raises."""
+    try:
+        return [s.line() for s in suggest(store, fields, exclude=exclude)]
+    except IndexNotReady:
+        return [
+            "note: no suggestions: the knowledge-base index is not built yet "
+            "(run `elinkctl kb search` once)"
+        ]
+    except Exception as exc:  # noqa: BLE001 - registration must not fail on a hint
+        return [f"note: no knowledge-base suggestions ({exc})"]
+
+
 def print_suggestions(store: Store, ticket: Any) -> None:
     """`new`: list suggestions on stderr; never fails the registration.
 
@@ -969,15 +984,46 @@ def print_suggestions(store: Store, ticket: Any) -> None:
     """
     import click
 
-    try:
-        fields = dict(ticket.fields)
-        for s in suggest(store, fields, exclude=[ticket.id]):
-            click.echo(s.line(), err=True)
-    except IndexNotReady:
-        click.echo(
-            "note: no suggestions: the knowledge-base index is not built yet "
-            "(run `elinkctl kb search` once)",
-            err=True,
+    for line in _suggestion_lines(store, dict(ticket.fields), [ticket.id]):
+        click.echo(line, err=True)
+
+
+class PendingSuggestions:
+    """Suggestions for an incident being registered, searched in a thread meanwhile.
+
+    `new` can start this before it registers and commits (git does most of
+    that work, in its own processes) and `print` after: the search then
+    costs `new` almost nothing. The new incident is still open, so it is
+    not searchable and need not be excluded. Never raises; a search still
+    running when the process exits is abandoned (daemon thread; the SQLite
+    suggestion index rolls back an interrupted update).
+    """
+
+    def __init__(self, store: Store, fields: Mapping[str, Any]) -> None:
+        import threading
+
+        self._lines: list[str] = []
+        # Its own Store: nothing lazily cached is shared with the registration.
+        own, wanted = Store(store.root), dict(fields)
+        self._thread = threading.Thread(
+            target=self._run, args=(own, wanted), name="kb-suggest", daemon=True
         )
-    except Exception as exc:  # noqa: BLE001 - registration must not fail on a hint
-        click.echo(f"note: no knowledge-base suggestions ({exc})", err=True)
+        self._thread.start()
+
+    def _run(self, store: Store, fields: Mapping[str, Any]) -> None:
+        self._lines = _suggestion_lines(store, fields, ())
+
+    def print(self, ticket: Any = None) -> None:
+        """Wait for the search and print its lines on stderr (without `ticket` itself)."""
+        import click
+
+        self._thread.join()
+        mine = f"suggest: {ticket.id} " if ticket is not None else None
+        for line in self._lines:
+            if mine is None or not line.startswith(mine):
+                click.echo(line, err=True)
+
+
+def start_suggestions(store: Store, fields: Mapping[str, Any]) -> PendingSuggestions:
+    """Start searching suggestions for `fields` (title, description, system, module)."""
+    return PendingSuggestions(store, fields)
