@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import subprocess
 from contextlib import closing
 from pathlib import Path
 
@@ -176,6 +177,17 @@ def test_head_is_read_from_git_files(desk: Desk) -> None:
     assert kb._read_head(store) == head
     (desk.root / ".git" / "HEAD").write_text("ref: refs/heads/nothing-here\n")
     assert kb._read_head(store) is None and kb._git_head(store) is None
+
+
+def test_head_of_a_linked_worktree(desk: Desk, tmp_path: Path) -> None:
+    desk.new(now=T0)
+    desk.git("branch", "other")
+    desk.git("worktree", "add", "-q", str(tmp_path / "wt"), "other")
+    wt = Store(tmp_path / "wt")
+    want = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=wt.root, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert kb._read_head(wt) == want == desk.git("rev-parse", "other").strip()
 
 
 @pytest.mark.parametrize(
