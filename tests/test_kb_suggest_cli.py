@@ -207,30 +207,36 @@ def test_searchable_paths_are_those_the_scan_lists(path: str, searchable: bool) 
     assert kb._searchable_path(path) is searchable
 
 
-def test_suggestions_searched_while_registering_are_the_same(
-    built: Desk, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """`start_suggestions` (for `new` to search while it commits) prints what
-    `print_suggestions` prints after the commit."""
-    desk = built
-    resolved(desk, "扫描仪无法扫描到共享文件夹", "重新设置SMB共享凭据", now=T1)
-    store = Store(desk.root)
-    fields = {"title": "扫描仪扫描不到共享文件夹", "system": "打印机"}
-    pending = kb.start_suggestions(store, fields)
-    tid = desk.new(now=T2, **fields)
-    pending.print(store.load(tid))
-    threaded = capsys.readouterr().err
-    kb.print_suggestions(store, store.load(tid))
-    after = capsys.readouterr().err
-    assert threaded == after and threaded.startswith("suggest: ")
-
-
 def test_a_failing_search_is_one_note(
     built: Desk, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*_: object, **__: object) -> list[kb.Suggestion]:
         raise RuntimeError("boom")
 
+    tid = built.new(now=T2, title="打印机卡纸")
+    capsys.readouterr()
     monkeypatch.setattr(kb, "suggest", broken)
-    kb.start_suggestions(Store(built.root), {"title": "打印机卡纸"}).print()
+    store = Store(built.root)
+    kb.print_suggestions(store, store.load(tid))
     assert capsys.readouterr().err == "note: no knowledge-base suggestions (boom)\n"
+
+
+def test_never_built_on_a_big_store_is_one_note_without_a_scan(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No search index yet and more files than `new` may read: the note comes
+    from counting names, not from listing and stat()ing every file."""
+    for title in ("打印机卡纸", "VPN连不上", "邮箱已满"):
+        resolved(desk, title, "处理完毕")
+    for cache in state(desk).glob("kb-*"):
+        cache.unlink()  # as on a store that never ran `kb search`
+    monkeypatch.setattr(kb, "SUGGEST_MAX_READS", 2)
+    scanned: list[int] = []
+    real_scan = kb._scan
+    monkeypatch.setattr(kb, "_scan", lambda store: scanned.append(1) or real_scan(store))
+    result = desk.run("new", "--title", "打印机卡纸了", "--type", "failure", "--reporter", "王五")
+    assert result.exit_code == 0, result.stderr
+    assert "not built yet" in result.stderr
+    assert not scanned
+    monkeypatch.setattr(kb, "SUGGEST_MAX_READS", 2000)  # a small store builds it in `new`
+    assert suggested(desk, "打印机卡纸")

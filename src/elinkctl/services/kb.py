@@ -78,7 +78,6 @@ __all__ = [
     "IndexNotReady",
     "DOCS_FILE",
     "SUGGEST_FILE",
-    "PendingSuggestions",
     "Suggestion",
     "add_article",
     "article_from_options",
@@ -95,7 +94,6 @@ __all__ = [
     "save_edited_article",
     "search",
     "solution_line",
-    "start_suggestions",
     "suggest",
 ]
 
@@ -438,6 +436,25 @@ def _scan(store: Store) -> list[tuple[str, int, int]]:
     return out
 
 
+def _more_files_than(store: Store, limit: int) -> bool:
+    """Whether the store holds more than ``limit`` articles and tickets
+    (names counted, nothing stat()ed; stops as soon as it knows)."""
+    count = 0
+    kdir = knowledge_dir(store)
+    folders = [str(kdir)] if kdir.is_dir() else []
+    tdir = store.root / TICKETS
+    with suppress(OSError):
+        for year in sorted(os.scandir(tdir), key=lambda e: e.name, reverse=True):
+            if year.name.isdigit() and year.is_dir():
+                folders += [m.path for m in os.scandir(year.path) if m.name.isdigit()]
+    for folder in folders:
+        with suppress(OSError):
+            count += len(os.listdir(folder))
+        if count > limit:
+            return True
+    return False
+
+
 def _cheap_stamp(entries: Sequence[tuple[str, int, int]]) -> str:
     h = hashlib.sha256(_CACHE_FORMAT.encode())
     for rel, mtime, size in entries:
@@ -575,6 +592,16 @@ def load_index(
     cached = _load_cached_index(index_path)
     if cached is not None and stale_ok_above is not None and len(cached) > stale_ok_above:
         return cached
+    if (
+        max_reads is not None
+        and cached is None
+        and not docs_path.exists()
+        and _more_files_than(store, max_reads)
+    ):
+        # Never built: every file would need reading. Counting names stops
+        # early; listing and stat()ing 100,000 files to find that out costs
+        # `new` a second.
+        raise IndexNotReady(f"the search index needs more than {max_reads} files read")
     entries = _scan(store)
     cheap = _cheap_stamp(entries)
     if cached is not None and _read_stamp(stamp_path) == (cheap, cached.stamp):
@@ -986,44 +1013,3 @@ def print_suggestions(store: Store, ticket: Any) -> None:
 
     for line in _suggestion_lines(store, dict(ticket.fields), [ticket.id]):
         click.echo(line, err=True)
-
-
-class PendingSuggestions:
-    """Suggestions for an incident being registered, searched in a thread meanwhile.
-
-    `new` can start this before it registers and commits (git does most of
-    that work, in its own processes) and `print` after: the search then
-    costs `new` almost nothing. The new incident is still open, so it is
-    not searchable and need not be excluded. Never raises; a search still
-    running when the process exits is abandoned (daemon thread; the SQLite
-    suggestion index rolls back an interrupted update).
-    """
-
-    def __init__(self, store: Store, fields: Mapping[str, Any]) -> None:
-        import threading
-
-        self._lines: list[str] = []
-        # Its own Store: nothing lazily cached is shared with the registration.
-        own, wanted = Store(store.root), dict(fields)
-        self._thread = threading.Thread(
-            target=self._run, args=(own, wanted), name="kb-suggest", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, store: Store, fields: Mapping[str, Any]) -> None:
-        self._lines = _suggestion_lines(store, fields, ())
-
-    def print(self, ticket: Any = None) -> None:
-        """Wait for the search and print its lines on stderr (without `ticket` itself)."""
-        import click
-
-        self._thread.join()
-        mine = f"suggest: {ticket.id} " if ticket is not None else None
-        for line in self._lines:
-            if mine is None or not line.startswith(mine):
-                click.echo(line, err=True)
-
-
-def start_suggestions(store: Store, fields: Mapping[str, Any]) -> PendingSuggestions:
-    """Start searching suggestions for `fields` (title, description, system, module)."""
-    return PendingSuggestions(store, fields)
