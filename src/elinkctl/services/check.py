@@ -474,12 +474,13 @@ def _scan(
         lo, hi = spans.get(cal, (start, end))
         spans[cal] = (min(lo, start), max(hi, end))
 
+    # Per priority, the earliest opening and the latest horizon: all the
+    # calendars' spans need (touched once per priority at the end, not per ticket).
+    extent: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+
     def touch_all(priority: str, opened: dt.datetime, horizon: dt.datetime) -> None:
-        target = rules.sla.targets.get(priority)
-        if target is not None:
-            touch(target.calendar, opened, horizon)
-        for cell in rules.escalation.row(priority):
-            touch(cell.calendar, opened, now)
+        lo, hi = extent.get(priority, (opened, horizon))
+        extent[priority] = (min(lo, opened), max(hi, horizon))
 
     plan = PlanCache(store)
     seen: set[str] = set()
@@ -498,6 +499,12 @@ def _scan(
             continue
         if findings:
             out.append((ticket, sorted(findings, key=lambda f: f.due_at)))
+    for priority, (opened, horizon) in extent.items():
+        target = rules.sla.targets.get(priority)
+        if target is not None:
+            touch(target.calendar, opened, horizon)
+        for cell in rules.escalation.row(priority):
+            touch(cell.calendar, opened, now)
     report.warnings.extend(holiday_gaps(spans))
     if save_plan:
         plan.save(seen)
