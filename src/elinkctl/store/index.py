@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -400,7 +399,7 @@ class Snapshot:
         if self.raw_listing is None and self.known_digest is not None:
             return self.known_digest
         if self.known_digest is None:
-            self.known_digest = hashlib.sha1(self.tracked, usedforsecurity=False).hexdigest()
+            self.known_digest = _sha1(self.tracked)
         return self.known_digest
 
     @property
@@ -424,6 +423,14 @@ class Snapshot:
                     keys[path] = key
             self._keys = keys
         return self._keys
+
+
+def _sha1(data: bytes) -> str:
+    """Hex SHA-1 of git's listing or a part of it (hashlib is imported only
+    when a listing is actually read: a warm read skips it)."""
+    import hashlib
+
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
 
 
 def stat_key(root: Path, path: str, now_ns: int) -> str | None:
@@ -931,7 +938,7 @@ class Index:
         untracked: set[str] = set()
         for shard in set(chunks) | set(sigs) | set(state):
             chunk = chunks.get(shard, b"")
-            digest = hashlib.sha1(chunk, usedforsecurity=False).hexdigest()
+            digest = _sha1(chunk)
             old = state.get(shard)
             sig = sigs[shard][0] if shard in sigs else ""
             old_untracked = {f"{shard}/{n}" for n in json.loads(old[2] or "[]")} if old else set()
@@ -1039,10 +1046,7 @@ class Index:
             names = json.dumps(sorted(by_shard.get(shard, ())), ensure_ascii=False)
             if shard in new_chunks or self._digests.get(shard) is None:
                 chunk = chunks.get(shard, b"")
-                digest = (
-                    self._digests.get(shard)
-                    or hashlib.sha1(chunk, usedforsecurity=False).hexdigest()
-                )
+                digest = self._digests.get(shard) or _sha1(chunk)
                 db.execute(
                     "INSERT OR REPLACE INTO listing VALUES (?, ?, ?, ?, ?)",
                     (shard, digest, sig, names, chunk),
@@ -1420,6 +1424,8 @@ class Index:
 
 def rules_digest(root: Path, names: Sequence[str] = ("sla.yaml", "escalation.yaml")) -> str:
     """A short hash of the rule files, for `Index.facts` versions that depend on them."""
+    import hashlib
+
     h = hashlib.sha1(usedforsecurity=False)
     for name in names:
         try:
@@ -1434,6 +1440,8 @@ def code_digest(*modules: Any) -> str:
     """A short hash of modules' source files (and their imports' versions are the
     caller's business): cached facts are recomputed when the code computing them
     changes, even without a version bump."""
+    import hashlib
+
     from elinkctl import __version__
 
     h = hashlib.sha1(__version__.encode(), usedforsecurity=False)

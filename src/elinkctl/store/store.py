@@ -26,11 +26,11 @@ from elinkctl.domain import ids, ticketfile
 from elinkctl.domain.model import Ticket
 from elinkctl.errors import Ambiguous, NotFound, StoreError, TicketError, UsageProblem
 from elinkctl.store.files import atomic_write, sweep_temp_files
-from elinkctl.store.gitrepo import Git
 from elinkctl.store.lock import StoreLock
 
 if TYPE_CHECKING:
     from elinkctl.services.query import TicketFilter
+    from elinkctl.store.gitrepo import Git
     from elinkctl.store.index import Index, Summary
 
 TICKETS = "tickets"
@@ -67,10 +67,20 @@ class Write:
 class Store:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.git = Git(root)
+        self._git: Git | None = None
         self._config: Config | None = None
         self._clone_checked = False
         self._index: Index | None = None
+
+    @property
+    def git(self) -> Git:
+        """The repository's git (imported on first use: a warm read needs none
+        of it, the index's git calls having started with the process)."""
+        if self._git is None:
+            from elinkctl.store.gitrepo import Git
+
+            self._git = Git(self.root)
+        return self._git
 
     # --- configuration ---------------------------------------------------------
 
@@ -228,7 +238,7 @@ class Store:
                 self.root,
                 self.state_dir / "index.sqlite",
                 self.load_path,
-                self.git.run_concurrently,
+                lambda *commands: self.git.run_concurrently(*commands),
             )
         return self._index
 
