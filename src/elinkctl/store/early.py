@@ -3,8 +3,8 @@
 At 100,000 tickets the check that keeps the index honest (`Index.refresh`)
 waits on git: ``git diff-files`` lstat()s every ticket file, which costs a
 tenth of a second or more, while Python spends about as long importing
-click, PyYAML and the domain. `elinkctl.cli.main` calls `start` before any
-of that is imported, so the two overlap; the index picks the output up with
+click and the domain. `elinkctl.entry.main` calls `start` before any of
+that is imported, so the two overlap; the index picks the output up with
 `take` when it first needs it.
 
 Only standard-library modules that the interpreter has loaded anyway are
