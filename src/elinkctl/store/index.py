@@ -514,11 +514,8 @@ def _untracked_in(root: Path, shard: str, chunk: bytes) -> set[str]:
         names = os.listdir(os.fsencode(root / shard))
     except OSError:
         return set()
-    return {
-        f"{shard}/{os.fsdecode(n)}"
-        for n in names
-        if n.endswith(b".yaml") and not n.startswith(b".") and n not in tracked
-    }
+    extra = {n for n in names if n.endswith(b".yaml") and not n.startswith(b".")} - tracked
+    return {f"{shard}/{os.fsdecode(n)}" for n in extra}
 
 
 def _line_of(chunk: bytes, path: str) -> tuple[str | None, int]:
