@@ -143,11 +143,15 @@ def run_suggest(
         f"top-3 differs from the full index on {differ})"
     )
     if show_misses:
-        titles = {d.id: d.title for d in docs}
-        for query, expect, ids in misses:
-            got = ", ".join(f"{titles.get(i, i)}" for i in ids) or "(nothing)"
-            mark = "top-3" if expect in ids else "MISS "
-            print(f"   {mark} {query!r}: want {titles[expect]} — got {got}")
+        print_misses(docs, misses)
+
+
+def print_misses(docs: list[Doc], misses: list[tuple[str, str, list[str]]]) -> None:
+    titles = {d.id: d.title for d in docs}
+    for query, expect, ids in misses:
+        got = ", ".join(f"{titles.get(i, i)}" for i in ids) or "(nothing)"
+        mark = "top-3" if expect in ids else "MISS "
+        print(f"   {mark} {query!r}: want {titles[expect]} — got {got}")
 
 
 def run(
@@ -168,11 +172,7 @@ def run(
         f"(build {1000 * (t1 - t0):.0f} ms, {len(queries)} queries {1000 * (t2 - t1):.0f} ms)"
     )
     if show_misses:
-        titles = {d.id: d.title for d in docs}
-        for query, expect, ids in misses:
-            got = ", ".join(f"{titles.get(i, i)}" for i in ids) or "(nothing)"
-            mark = "top-3" if expect in ids else "MISS "
-            print(f"   {mark} {query!r}: want {titles[expect]} — got {got}")
+        print_misses(docs, misses)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

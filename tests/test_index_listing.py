@@ -319,10 +319,11 @@ def test_listing_signature_file_unreadable_or_wrong(
 def test_an_older_snapshot_written_last_is_not_trusted_later(
     gen_desk: Desk, monkeypatch: pytest.MonkeyPatch
 ):
-    """Two commands race: the one with the older snapshot writes last. The
-    rows of every month stay in step with the chunk stored for it (both are
-    compared and written inside one write transaction), so the next command
-    still sees the truth."""
+    """Two commands race: the one with the older snapshot writes last. It
+    leaves rows and stored chunks that describe that older state together,
+    so the next command, comparing against them, still sees the truth.
+    (Interleaving inside one refresh is excluded by comparing and writing in
+    one write transaction; this test covers the order of whole refreshes.)"""
     root = gen_desk.root
     path = some_ticket(root, "in_progress")
     rel = path.relative_to(root).as_posix()

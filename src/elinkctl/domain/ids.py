@@ -27,9 +27,8 @@ def new_id(opened: dt.date, taken: Container[str], rand: Callable[[int], int] | 
         import secrets  # only when registering: its import costs more than the rest
 
         rand = secrets.randbelow
-    pick = rand
     while True:
-        suffix = "".join(ALPHABET[pick(32)] for _ in range(5))
+        suffix = "".join(ALPHABET[rand(32)] for _ in range(5))
         candidate = f"INC-{opened:%y%m%d}-{suffix}"
         if candidate not in taken:
             return candidate

@@ -737,11 +737,11 @@ def _connect(path: Path) -> Any:
     return conn
 
 
-def _open_suggest_index(store: Store) -> SuggestIndex | None:
-    """The suggestion index of the store, or None when missing or unusable."""
+def _open_suggest_index(state: Path) -> SuggestIndex | None:
+    """The suggestion index in a state directory, or None when missing or unusable."""
     import sqlite3
 
-    path = store.state_dir / SUGGEST_FILE
+    path = state / SUGGEST_FILE
     if not path.is_file():
         return None
     try:
@@ -757,21 +757,13 @@ def _open_suggest_index(store: Store) -> SuggestIndex | None:
 
 def _suggest_index_matches(state: Path, fingerprint: str) -> bool:
     """Whether `kb-suggest.sqlite` was derived from the index of these documents."""
-    import sqlite3
-
-    path = state / SUGGEST_FILE
-    if not path.is_file():
+    index = _open_suggest_index(state)
+    if index is None:
         return False
     try:
-        conn = _connect(path)
-    except sqlite3.Error:
-        return False
-    try:
-        return SuggestIndex(conn).fingerprint == fingerprint
-    except (sqlite3.Error, IndexFormatError, KeyError, TypeError):
-        return False
+        return index.fingerprint == fingerprint
     finally:
-        conn.close()
+        index.conn.close()
 
 
 def _write_suggest_index(
@@ -882,7 +874,7 @@ def _suggestion_hits(
     """
     import sqlite3
 
-    index = _open_suggest_index(store)
+    index = _open_suggest_index(store.state_dir)
     if index is not None:
         try:
             try:

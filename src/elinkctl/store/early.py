@@ -29,13 +29,13 @@ LISTING = ("ls-files", "-z", "-s", "--", "tickets/")
 """Blob ID of every tracked ticket: compared with what the rows were made from."""
 CHANGES = ("diff-files", "-z", "--name-status", "--", "tickets/")
 """Tracked files changed or deleted in the work tree (lstat of each, racy-git safe)."""
-SNAPSHOT_COMMANDS: tuple[tuple[str, ...], ...] = (LISTING, CHANGES)
-"""What `Index.snapshot` asks git; untracked files are found from directory
-stat data (`Index._dir_sigs`) instead of a third, directory-walking call."""
+# Untracked files are found from directory stat data (`Index._dir_sigs`)
+# instead of a third, directory-walking git call.
 
 RACY_NS = 2_000_000_000
-"""git's index file changed this recently may change again unseen within the
-same timestamp tick: its signature is not recorded (see `record`)."""
+"""A file changed this recently may change again unseen within the same
+timestamp tick (racy git): git's index file is then not recorded (see
+`record`), a ticket file's stat data not trusted (`elinkctl.store.index`)."""
 
 
 class Raw:

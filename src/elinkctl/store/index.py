@@ -79,7 +79,7 @@ PARALLEL_MIN = 3000
 PARTIAL_QUERIES = 16
 """Folds of this many distinct queries (per name) are kept; the least recently
 used beyond that are dropped, so odd --since/--until do not pile up."""
-RACY_NS = 2_000_000_000
+RACY_NS = early.RACY_NS
 """A dirty file modified this recently may change again within the same
 mtime tick; its row is stored with an empty key so it is re-read next time."""
 PARSE_CHUNK_ABOVE = 64
@@ -826,7 +826,7 @@ class Index:
             untracked = snap.untracked or set()
             # The statuses the rows have right now, to tell which changes touch
             # settled tickets.
-            before = self._statuses_of([p for p, _ in changed])
+            before = self._column_of([p for p, _ in changed])
             if gone:
                 db.executemany("DELETE FROM tickets WHERE path=?", [(p,) for p in gone])
                 db.executemany("DELETE FROM aliases WHERE path=?", [(p,) for p in gone])
@@ -959,7 +959,7 @@ class Index:
         )
         examine.update(stored)
         rest = [p for p in examine if p not in stored]
-        stored.update((p, k) for p, k in self._statuses_of(rest, "key").items() if k is not None)
+        stored.update((p, k) for p, k in self._column_of(rest, "key").items() if k is not None)
         keys: dict[str, str] = {}
         per_shard: dict[str, int] = {}
         for path in examine:
@@ -1055,9 +1055,10 @@ class Index:
         self._digests = {}
         self._new_chunks = {}
 
-    def _statuses_of(self, paths: list[str], column: str = "status") -> dict[str, str | None]:
-        """path -> status (or ``key``) of those of ``paths`` that have a row
-        (before they are rewritten), to tell which changes touch settled tickets."""
+    def _column_of(self, paths: list[str], column: str = "status") -> dict[str, str | None]:
+        """path -> ``status`` (or ``key``) of those of ``paths`` that have a row:
+        statuses before rows are rewritten tell which changes touch settled
+        tickets; keys are what `keys_of` and a refresh compare."""
         assert column in ("status", "key")
         db = self.db
         db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (path TEXT PRIMARY KEY)")
@@ -1204,21 +1205,16 @@ class Index:
 
     def key_of(self, path: str) -> str | None:
         """The content key (``b:<blob>`` or stat data) of a ticket file as last validated."""
-        self.ensure_fresh()
-        if path in self._current:
-            return self._current[path]
-        # Not compared by the last refresh: unchanged since its row was written.
-        row = self.db.execute("SELECT key FROM tickets WHERE path=?", (path,)).fetchone()
-        return str(row[0]) if row and row[0] else None
+        return self.keys_of([path])[path]
 
     def keys_of(self, paths: Iterable[str]) -> dict[str, str | None]:
         """`key_of` for many paths in one query (`check` asks for every open ticket)."""
         self.ensure_fresh()
         wanted = list(paths)
-        found = {str(p): self._current.get(str(p)) for p in wanted if p in self._current}
+        found: dict[str, str | None] = {p: self._current[p] for p in wanted if p in self._current}
         rest = [p for p in wanted if p not in found]
         if rest:
-            rows = self._statuses_of(rest, "key")
+            rows = self._column_of(rest, "key")
             found.update((p, rows.get(p) or None) for p in rest)
         return found
 
