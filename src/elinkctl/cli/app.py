@@ -86,7 +86,7 @@ def write_output(path: str, text: str) -> None:
     """Write a report to ``path`` atomically; an unwritable path is one clear error."""
     from pathlib import Path
 
-    from elinkctl.store.files import atomic_write
+    from elinkctl.fsio import atomic_write
 
     try:
         atomic_write(Path(path), text)

@@ -42,7 +42,7 @@ from typing import Any
 from elinkctl.domain import merge, ticketfile
 from elinkctl.domain.model import Ticket
 from elinkctl.errors import StoreError
-from elinkctl.store.files import atomic_write
+from elinkctl.fsio import atomic_write
 from elinkctl.store.gitrepo import absolute_git_dir, commit_env, merge_file_texts
 from elinkctl.store.store import KNOWLEDGE, TICKETS, Store, Write
 

@@ -25,7 +25,7 @@ from elinkctl.config import Config, load_config
 from elinkctl.domain import ids, ticketfile
 from elinkctl.domain.model import Ticket
 from elinkctl.errors import Ambiguous, NotFound, StoreError, TicketError, UsageProblem
-from elinkctl.store.files import atomic_write, sweep_temp_files
+from elinkctl.fsio import atomic_write, sweep_temp_files
 from elinkctl.store.lock import StoreLock
 
 if TYPE_CHECKING:

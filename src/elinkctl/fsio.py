@@ -1,0 +1,80 @@
+"""The one way elinkctl writes a file: crash-safe, never torn.
+
+Every writer (tickets and articles, the journal, the outbox, reports, the
+caches) goes through `atomic_write`; the caches pass ``durable=False``
+because a cache lost in a crash is rebuilt, while a ticket must survive it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write(path: Path, data: str | bytes, *, durable: bool = True) -> None:
+    """Write via a temporary file and a rename (fsync of file and directory
+    when ``durable``).
+
+    A reader, or a process killed half-way, sees the old bytes or the new
+    bytes, never a mix. Leftover ``.*.tmp`` files of a killed writer are
+    ignored by readers and swept by the next locked command
+    (`sweep_temp_files`).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        try:
+            view = memoryview(raw)
+            while view:
+                view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if durable:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def atomic_write_json(path: Path, data: Mapping[str, Any], *, durable: bool = True) -> None:
+    """`atomic_write` of a JSON document, Chinese kept as characters."""
+    text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+    atomic_write(path, text, durable=durable)
+
+
+def sweep_temp_files(directory: Path) -> list[Path]:
+    """Remove temporary files left by killed writers; return what was removed."""
+    removed = []
+    if directory.is_dir():
+        for entry in directory.iterdir():
+            if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                entry.unlink(missing_ok=True)
+                removed.append(entry)
+    return removed
+
+
+def digest(*parts: str | bytes, size: int = 64) -> str:
+    """A hex SHA-256 of ``parts`` (each length-prefixed, so ("ab", "c") and
+    ("a", "bc") differ), cut to ``size`` characters: the one content key of
+    the caches, the outbox and the merge records."""
+    h = hashlib.sha256()
+    for part in parts:
+        raw = part.encode("utf-8") if isinstance(part, str) else part
+        h.update(len(raw).to_bytes(8, "big"))
+        h.update(raw)
+    return h.hexdigest()[:size]
