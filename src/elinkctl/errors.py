@@ -45,5 +45,9 @@ class StoreError(ElinkError):
     """The store is missing, locked or inconsistent."""
 
 
+class StoreBusy(StoreError):
+    """The store lock is held and the caller asked not to wait (cron's `check`)."""
+
+
 class LockTimeout(StoreError):
     """Another elinkctl process held the store lock for too long."""

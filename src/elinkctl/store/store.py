@@ -16,7 +16,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any
 from elinkctl.config import Config, load_config
 from elinkctl.domain import ids, ticketfile
 from elinkctl.domain.model import Ticket
-from elinkctl.errors import Ambiguous, NotFound, StoreError, TicketError, UsageProblem
+from elinkctl.errors import (
+    Ambiguous,
+    NotFound,
+    StoreBusy,
+    StoreError,
+    TicketError,
+    UsageProblem,
+)
 from elinkctl.fsio import atomic_write, sweep_temp_files
 from elinkctl.store.lock import StoreLock
 
@@ -330,6 +337,25 @@ class Store:
 
     # --- writing -----------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def transaction(self, actor: str, *, wait: bool = True) -> Iterator[Transaction]:
+        """The one way to change the store: hold the lock (finishing what a
+        killed predecessor left), read fresh, stage, commit.
+
+        Inside the block, `Transaction.find`/`load` read tickets as they are
+        now, `put`/`put_file` stage new contents and `commit` writes them
+        atomically and makes one journalled commit as ``actor``. An exception
+        leaves the store as it was (nothing is written before `commit`).
+        With ``wait=False`` a held lock raises `StoreBusy` at once (cron).
+        """
+        with self.locked(wait=wait) as acquired:
+            if not acquired:
+                raise StoreBusy("another elinkctl command holds the store lock")
+            tx = Transaction(self, actor)
+            yield tx
+            if tx.staged:
+                raise StoreError(f"uncommitted changes to {', '.join(tx.staged)}")
+
     @property
     def journal_path(self) -> Path:
         return self.state_dir / "journal.json"
@@ -504,6 +530,80 @@ class Store:
             path.unlink(missing_ok=True)
         for leftover in git_dir.glob("next-index-*.lock"):
             leftover.unlink(missing_ok=True)  # temporary index of a killed `commit --only`
+
+
+class Transaction:
+    """Changes staged under the store lock, committed as one commit each.
+
+    Built only by `Store.transaction`. Several commits in one transaction
+    are allowed (a merge repair commits each renamed incident on its own).
+    """
+
+    def __init__(self, store: Store, actor: str) -> None:
+        self.store = store
+        self.actor = actor
+        self._files: dict[str, tuple[Path, str, bool]] = {}
+        self._tickets: dict[str, Ticket] = {}
+        self.commits: list[str] = []
+
+    @property
+    def config(self) -> Config:
+        return self.store.config
+
+    @property
+    def staged(self) -> list[str]:
+        """Store-relative paths staged and not yet committed."""
+        return list(self._files)
+
+    def load(self, ticket_id: str) -> Ticket:
+        """A ticket as this transaction sees it: staged, else as on disk now."""
+        staged = self._tickets.get(ticket_id)
+        return staged if staged is not None else self.store.load(ticket_id)
+
+    def find(self, given: str) -> Ticket:
+        """`load` by any unique prefix or suffix of the ID."""
+        return self.load(self.store.resolve_id(given))
+
+    @property
+    def taken(self) -> Container[str]:
+        """IDs in use in this clone, staged ones included (for new IDs)."""
+        return _Taken(self)
+
+    def put(self, ticket: Ticket, *, is_new: bool = False) -> None:
+        """Stage a ticket's new contents."""
+        path = self.store.path_of(ticket.id)
+        self._files[self.store.rel(path)] = (path, ticketfile.dumps(ticket), is_new)
+        self._tickets[ticket.id] = ticket
+
+    def put_file(self, path: Path, text: str, *, is_new: bool = False) -> None:
+        """Stage a knowledge article (or a ticket already rendered as text)."""
+        rel = self.store.rel(path)
+        if not _journalable(rel):
+            raise StoreError(f"{rel}: not a ticket or article path")
+        self._files[rel] = (path, text, is_new)
+
+    def commit(self, message: str) -> None:
+        """Write what is staged and commit it as one commit (journalled, so a
+        killed command is finished by the next one); nothing staged, no commit."""
+        if not self._files:
+            return
+        files = list(self._files.values())
+        self.store.commit_files(files, message, self.actor)
+        self._files.clear()
+        self._tickets.clear()
+        self.commits.append(message)
+
+
+class _Taken:
+    """IDs already used in this clone: a file exists (O(1)) or one is staged."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+
+    def __contains__(self, ticket_id: object) -> bool:
+        if not isinstance(ticket_id, str) or not ids.is_valid(ticket_id):
+            return False
+        return ticket_id in self.tx._tickets or self.tx.store.path_of(ticket_id).exists()
 
 
 def index_failed(exc: Exception, also: tuple[type[Exception], ...] = ()) -> bool:
