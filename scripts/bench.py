@@ -91,8 +91,7 @@ def ensure_store(n: int) -> Path:
     subprocess.run(
         [
             sys.executable,
-            "-m",
-            "elinkctl.generate",
+            str(ROOT / "scripts" / "generate.py"),
             str(store),
             "--tickets",
             str(n),

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from elinkctl.domain.model import OPEN_STATUSES
-from elinkctl.generate import build_ticket, generate, make_plan
+from generate import build_ticket, generate, make_plan
 from elinkctl.services.fsck import check_store
 from elinkctl.store.store import Store
 from elinkctl.timeutil import zone

@@ -22,7 +22,7 @@ from tests.conftest import Desk
 from elinkctl.domain.kpi import DIMENSIONS
 from elinkctl.domain.model import Ticket
 from elinkctl.errors import StoreError
-from elinkctl.generate import generate
+from generate import generate
 from elinkctl.services import stats as stats_svc
 from elinkctl.store.store import Store
 

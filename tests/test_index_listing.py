@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import Desk
 from tests.test_index import NOW, NOW_DT, assert_same, git, some_ticket
 
-from elinkctl.generate import generate
+from generate import generate
 from elinkctl.store import early
 from elinkctl.store import index as index_module
 from elinkctl.store.index import _line_of, _listing_keys, split_listing

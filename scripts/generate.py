@@ -1,6 +1,6 @@
 """Realistic stores for benchmarks, demos and tests: years of incidents.
 
-``python -m elinkctl.generate DIR --tickets N --months M [--open K] [--seed S]``
+``python scripts/generate.py DIR --tickets N --months M [--open K] [--seed S]``
 
 Every ticket is built through the domain (`lifecycle.register`,
 `lifecycle.record`, `ticketfile.dumps`), so a generated store passes
@@ -616,7 +616,7 @@ def generate(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m elinkctl.generate",
+        prog="python scripts/generate.py",
         description="Generate a realistic elinkctl store (for benchmarks and demos).",
     )
     parser.add_argument("dir", type=Path)
