@@ -89,7 +89,7 @@ def stats_of_store(
     The same result, to the byte, as folding every ticket's facts; without a
     usable index it is exactly that.
     """
-    from elinkctl.store.store import index_failed
+    from elinkctl.cache import index_failed
 
     dims = kpi.dimensions(by, also)
     targets = kpi.KpiTargets.from_rules(rules)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from elinkctl.cache import index_failed
 from elinkctl.config import Config, load_config
 from elinkctl.domain import ids, ticketfile
 from elinkctl.domain.model import Ticket
@@ -386,7 +387,7 @@ class Store:
     def _ensure_clone_config(self) -> None:
         """Register the merge drivers in this clone (a text read when already done)."""
         if not self._clone_checked:
-            from elinkctl.services.setup import ensure_clone_config
+            from elinkctl.store.clone import ensure_clone_config
 
             ensure_clone_config(self.git)
             self._clone_checked = True
@@ -604,15 +605,6 @@ class _Taken:
         if not isinstance(ticket_id, str) or not ids.is_valid(ticket_id):
             return False
         return ticket_id in self.tx._tickets or self.tx.store.path_of(ticket_id).exists()
-
-
-def index_failed(exc: Exception, also: tuple[type[Exception], ...] = ()) -> bool:
-    """Failures of the index that make reads fall back to parsing files.
-    (sqlite3 is imported here, not at start-up: commands that never touch the
-    index do not pay for it.)"""
-    import sqlite3
-
-    return isinstance(exc, (sqlite3.Error, StoreError, OSError, *also))
 
 
 def _status_prefilter(flt: TicketFilter | None) -> list[str] | None:
