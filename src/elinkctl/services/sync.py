@@ -227,7 +227,7 @@ def _first_line(text: str) -> str:
 def _sync(
     store: Store, actor: str, remote: str | None, push: bool, max_attempts: int
 ) -> SyncReport:
-    from elinkctl.services.setup import ensure_clone_config
+    from elinkctl.store.clone import ensure_clone_config
 
     git = store.git
     ensure_clone_config(git)

@@ -1,0 +1,78 @@
+"""Per-clone git settings elinkctl relies on: the merge drivers and quotepath.
+
+.gitattributes (committed) names the drivers; their commands live in
+.git/config, which git never clones, so every writing command and `sync`
+register them (a plain `git clone` is then enough).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from elinkctl.store.gitrepo import Git
+
+MERGE_DRIVERS = {
+    "elinkctl-ticket": "elinkctl structural ticket merge (events united, fields three-way)",
+    "elinkctl-kb": "elinkctl knowledge-article merge (front matter per key, body by lines)",
+}
+
+
+def driver_command() -> str:
+    """The merge driver command line: this interpreter, so PATH does not matter."""
+    return f"{shlex.quote(sys.executable)} -m elinkctl merge-file %O %A %B %P"
+
+
+def _config_file(root: Path) -> Path:
+    dot_git = root / ".git"
+    if dot_git.is_file():  # a worktree: .git points at the private git dir
+        text = dot_git.read_text(encoding="utf-8").strip()
+        dot_git = (root / text.removeprefix("gitdir:").strip()).resolve()
+        common = dot_git / "commondir"
+        if common.is_file():
+            dot_git = (dot_git / common.read_text(encoding="utf-8").strip()).resolve()
+    return dot_git / "config"
+
+
+def clone_config_ok(root: Path) -> bool:
+    """Whether this clone already has our settings, by reading .git/config as text.
+
+    Cheap enough for every write (no git process). The driver counts only
+    when the interpreter it names still exists, so a moved or rebuilt
+    virtualenv re-registers itself.
+    """
+    try:
+        text = _config_file(root).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    if "quotepath = false" not in text:
+        return False
+    for name in MERGE_DRIVERS:
+        section = text.partition(f'[merge "{name}"]')[2]
+        match = re.search(r"^\s*driver\s*=\s*(.*) -m elinkctl merge-file", section, re.M)
+        if not match:
+            return False
+        try:
+            exe = shlex.split(match.group(1).replace('\\"', '"'))
+        except ValueError:
+            return False
+        if len(exe) != 1 or not Path(exe[0]).exists():
+            return False
+    return True
+
+
+def ensure_clone_config(git: Git) -> None:
+    """Per-clone git settings elinkctl relies on (registered by every command
+    that writes, and by `sync`, so a plain `git clone` is enough).
+
+    .gitattributes (committed) names the drivers; their commands live in
+    .git/config, which git never clones, hence this.
+    """
+    if clone_config_ok(git.root):
+        return
+    git.run("config", "core.quotepath", "false")  # Chinese in paths and diffs stays readable
+    for name, description in MERGE_DRIVERS.items():
+        git.run("config", f"merge.{name}.name", description)
+        git.run("config", f"merge.{name}.driver", driver_command())
