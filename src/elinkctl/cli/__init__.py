@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from elinkctl import __version__
-from elinkctl.cli.app import App
+from elinkctl.cli.options import translate_errors
 from elinkctl.errors import ElinkError, UsageProblem
 
 # name -> (module, attribute, one-line help). The help is here so that
@@ -108,12 +108,25 @@ class LazyGroup(click.Group):
 
         module = importlib.import_module(spec[0])
         command: click.Command = getattr(module, spec[1])
-        return command
+        return _guarded(command)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(n, COMMANDS[n][2]) for n in self.list_commands(ctx) if n not in HIDDEN]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _guarded(command: click.Command) -> click.Command:
+    """Route the domain errors of ``command`` (and of its subcommands) through
+    `translate_errors`, once: the one place that turns them into exit codes."""
+    if not getattr(command, "_errors_translated", False):
+        if command.callback is not None:
+            command.callback = translate_errors(command.callback)
+        if isinstance(command, click.Group):
+            for sub in command.commands.values():
+                _guarded(sub)
+        command._errors_translated = True  # type: ignore[attr-defined]
+    return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -148,7 +161,9 @@ def cli(ctx: click.Context, store: str | None, actor: str | None) -> None:
       elinkctl assign 7KQ2M --to 李四 --tier l1
       elinkctl list --open
     """
-    ctx.obj = App(store_opt=store, actor_opt=actor)
+    from elinkctl.services.context import Context
+
+    ctx.obj = Context(store, actor)
 
 
 def main(argv: list[str] | None = None) -> Any:

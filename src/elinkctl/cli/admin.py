@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from elinkctl.cli.app import App, handle_errors, pass_app
+from elinkctl.cli.options import pass_context
+from elinkctl.services.context import Context
 
 
 @click.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--as", "actor", help="Author of the first commit.")
-@handle_errors
 def init(directory: Path, actor: str | None) -> None:
     """Create a store: a git repository with default sla.yaml, escalation.yaml,
     .gitattributes (the ticket merge driver), tickets/ and knowledge/.
@@ -33,9 +33,8 @@ def config() -> None:
 
 
 @config.command("check")
-@pass_app
-@handle_errors
-def config_check(app: App) -> None:
+@pass_context
+def config_check(ctx: Context) -> None:
     """Validate sla.yaml and escalation.yaml; list every problem with file and line.
 
     Exits 1 when there is a problem. Run it in CI on pull requests that change
@@ -45,9 +44,9 @@ def config_check(app: App) -> None:
     from elinkctl.services import validators  # noqa: F401 - registers calendar/matrix/channel checks
     from elinkctl.services.setup import config_warnings
 
-    cfg = load_config(app.store.root)
+    cfg = load_config(ctx.store.root)
     problems = validate(cfg)
-    for warning in config_warnings(cfg, app.now):
+    for warning in config_warnings(cfg, ctx.now):
         click.echo(f"warning: {warning}", err=True)
     if problems:
         for p in problems:
@@ -57,9 +56,8 @@ def config_check(app: App) -> None:
 
 
 @click.command()
-@pass_app
-@handle_errors
-def fsck(app: App) -> None:
+@pass_context
+def fsck(ctx: Context) -> None:
     """Validate every ticket: it parses, the schema holds, the ID matches the
     file name and shard, the state lines agree with the events, the history
     follows the process, and there are no conflict markers. Exits 1 listing
@@ -67,7 +65,7 @@ def fsck(app: App) -> None:
     """
     from elinkctl.services.fsck import check_store
 
-    problems, count = check_store(app.store)
+    problems, count = check_store(ctx.store)
     for p in problems:
         click.echo(p)
     if problems:

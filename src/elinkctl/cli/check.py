@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from elinkctl.cli.app import App, handle_errors, json_option, pass_app
+from elinkctl.cli.options import json_option, pass_context
+from elinkctl.services.context import Context
 
 if TYPE_CHECKING:
     from elinkctl.services.check import CheckReport, Finding
@@ -33,9 +34,8 @@ KIND_HEAD = {
     help="Sync with the shared remote before and after (for the cron host).",
 )
 @json_option
-@pass_app
-@handle_errors
-def check(app: App, dry_run: bool, sync: bool, json_: bool) -> None:
+@pass_context
+def check(ctx: Context, dry_run: bool, sync: bool, json_: bool) -> None:
     """Escalate overdue incidents and mark SLA deadlines; for cron.
 
     For every unresolved incident: escalation levels of escalation.yaml that
@@ -58,12 +58,12 @@ def check(app: App, dry_run: bool, sync: bool, json_: bool) -> None:
     """
     from elinkctl.services.check import CHECK_ACTOR, run_check
 
-    actor = (app.actor_opt or "").strip() or CHECK_ACTOR
+    actor = (ctx.actor_given or "").strip() or CHECK_ACTOR
     if sync and not dry_run:
-        _sync(app, actor)
-    report = run_check(app.store, actor, app.now, dry_run=dry_run)
+        _sync(ctx, actor)
+    report = run_check(ctx.store, actor, ctx.now, dry_run=dry_run)
     if sync and not dry_run and report.commit:
-        _sync(app, actor)
+        _sync(ctx, actor)
     if report.busy:
         click.echo(
             "note: the store is locked by another elinkctl (another check?); "
@@ -89,12 +89,12 @@ def check(app: App, dry_run: bool, sync: bool, json_: bool) -> None:
         )
 
 
-def _sync(app: App, actor: str) -> None:
+def _sync(ctx: Context, actor: str) -> None:
     """One sync for `check --sync`: silent when nothing moved, a warning when
     the remote could not be reached (cron mails it; the check goes on)."""
     from elinkctl.services.sync import sync_store
 
-    rep = sync_store(app.store, actor)
+    rep = sync_store(ctx.store, actor)
     if not rep.ok:
         click.echo(f"warning: sync: {rep.summary()}", err=True)
     elif rep.status not in ("up-to-date", "no-remote"):

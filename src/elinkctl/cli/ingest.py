@@ -12,9 +12,10 @@ import sys
 
 import click
 
-from elinkctl.cli.app import App, handle_errors, pass_app
+from elinkctl.cli.options import pass_context
 from elinkctl.domain.lifecycle import TYPES
 from elinkctl.services import intake
+from elinkctl.services.context import Context
 
 
 def _report(result: intake.IntakeResult) -> None:
@@ -46,9 +47,8 @@ def ingest() -> None:
     help="Incident type (default: consultation if the subject asks a question "
     "(咨询/如何/怎么), else failure).",
 )
-@pass_app
-@handle_errors
-def email(app: App, file: str | None, type_: str | None) -> None:
+@pass_context
+def email(ctx: Context, file: str | None, type_: str | None) -> None:
     """One mail message (RFC 5322, as a mail server pipes it) → an incident.
 
     A reply about an existing incident (its ID in the subject, or
@@ -62,14 +62,13 @@ def email(app: App, file: str | None, type_: str | None) -> None:
       ELINKCTL_USER=mail-intake elinkctl ingest email < message.eml
     """
     data = intake.read_input(file, sys.stdin.buffer)
-    _report(intake.ingest_email(app.store, data, app.actor, app.now, type_=type_))
+    _report(intake.ingest_email(ctx.store, data, ctx.actor, ctx.now, type_=type_))
 
 
 @ingest.command()
 @click.argument("file", required=False, metavar="[FILE]")
-@pass_app
-@handle_errors
-def alert(app: App, file: str | None) -> None:
+@pass_context
+def alert(ctx: Context, file: str | None) -> None:
     """An Alertmanager (webhook v4) or Zabbix JSON payload → incidents.
 
     Mapped by the alerts: rules of sla.yaml. An alert firing again while
@@ -83,4 +82,4 @@ def alert(app: App, file: str | None) -> None:
       curl … | ELINKCTL_USER=monitoring elinkctl ingest alert
     """
     data = intake.read_input(file, sys.stdin.buffer)
-    _report(intake.ingest_alerts(app.store, data, app.actor, app.now))
+    _report(intake.ingest_alerts(ctx.store, data, ctx.actor, ctx.now))

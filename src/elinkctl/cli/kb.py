@@ -14,8 +14,9 @@ from typing import Any
 
 import click
 
-from elinkctl.cli.app import App, handle_errors, json_option, pass_app
+from elinkctl.cli.options import json_option, pass_context
 from elinkctl.errors import UsageProblem
+from elinkctl.services.context import Context
 
 
 def _interactive() -> bool:
@@ -88,10 +89,9 @@ def kb() -> None:
     "--kind", type=click.Choice(["kb", "ticket"]), help="Only articles or only past incidents."
 )
 @json_option
-@pass_app
-@handle_errors
+@pass_context
 def search(
-    app: App,
+    ctx: Context,
     query: tuple[str, ...],
     limit: int,
     system: str | None,
@@ -108,7 +108,7 @@ def search(
     """
     from elinkctl.services import kb as service
 
-    store = app.store
+    store = ctx.store
     hits = service.search(
         store, " ".join(query), limit=limit, system=system, module=module, kind=kind, on_error=_warn
     )
@@ -135,9 +135,8 @@ def search(
     help="Draft from this resolved incident (opens $EDITOR on a terminal).",
 )
 @_article_options
-@pass_app
-@handle_errors
-def add(app: App, from_id: str | None, **opts: Any) -> None:
+@pass_context
+def add(ctx: Context, from_id: str | None, **opts: Any) -> None:
     """Add an article; prints only its new ID on stdout.
 
     With --from, the article is drafted from the incident (title, system,
@@ -154,9 +153,9 @@ def add(app: App, from_id: str | None, **opts: Any) -> None:
     from elinkctl.kb import render_article
     from elinkctl.services import kb as service
 
-    store = app.store
-    actor = app.actor
-    today = app.now.date()
+    store = ctx.store
+    actor = ctx.actor
+    today = ctx.now.date()
     given = {k: v for k, v in opts.items() if v not in (None, ())}
     if from_id:
         article = service.draft_from_ticket(store, from_id, actor, today)
@@ -182,9 +181,8 @@ def add(app: App, from_id: str | None, **opts: Any) -> None:
 @kb.command()
 @click.argument("article_id", metavar="KB-ID")
 @json_option
-@pass_app
-@handle_errors
-def show(app: App, article_id: str, json_: bool) -> None:
+@pass_context
+def show(ctx: Context, article_id: str, json_: bool) -> None:
     """Show one article: its fields, then the text.
 
     \b
@@ -195,7 +193,7 @@ def show(app: App, article_id: str, json_: bool) -> None:
     from elinkctl.kb import article_solution_first_line
     from elinkctl.services import kb as service
 
-    a = service.load_article(app.store, article_id)
+    a = service.load_article(ctx.store, article_id)
     if json_:
         _dump(
             {
@@ -235,9 +233,8 @@ def show(app: App, article_id: str, json_: bool) -> None:
 @kb.command(name="list")
 @click.option("--system", help="Only articles about this system (part of the name is enough).")
 @json_option
-@pass_app
-@handle_errors
-def list_(app: App, system: str | None, json_: bool) -> None:
+@pass_context
+def list_(ctx: Context, system: str | None, json_: bool) -> None:
     """List the articles, by ID.
 
     \b
@@ -248,7 +245,7 @@ def list_(app: App, system: str | None, json_: bool) -> None:
 
     from elinkctl.services import kb as service
 
-    articles = list(service.iter_articles(app.store, on_error=_warn))
+    articles = list(service.iter_articles(ctx.store, on_error=_warn))
     if system:
         want = system.strip().casefold()
         articles = [a for a in articles if any(want in s.casefold() for s in a.systems)]
@@ -296,9 +293,8 @@ def list_(app: App, system: str | None, json_: bool) -> None:
 @click.option(
     "--reviewed", "mark_reviewed", is_flag=True, help="Mark the article reviewed today (审核)."
 )
-@pass_app
-@handle_errors
-def edit(app: App, article_id: str, mark_reviewed: bool, **opts: Any) -> None:
+@pass_context
+def edit(ctx: Context, article_id: str, mark_reviewed: bool, **opts: Any) -> None:
     """Change an article by flags, or in $EDITOR when none are given.
 
     Section flags (--symptom, --cause, --solution, --workaround) replace
@@ -312,12 +308,12 @@ def edit(app: App, article_id: str, mark_reviewed: bool, **opts: Any) -> None:
     from elinkctl.kb import render_article
     from elinkctl.services import kb as service
 
-    store = app.store
-    actor = app.actor
+    store = ctx.store
+    actor = ctx.actor
     before = service.load_article(store, article_id)
     given = {k: v for k, v in opts.items() if v not in (None, ())}
     if mark_reviewed:
-        given["reviewed"] = app.now.date()
+        given["reviewed"] = ctx.now.date()
     if given:
         after = service.apply_changes(store, before, given)
     elif _interactive():

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import click
 
-from elinkctl.cli.app import App, at_option, handle_errors, id_argument, pass_app
+from elinkctl.cli.options import at_option, id_argument, pass_context, run_step
 from elinkctl.domain import lifecycle
 from elinkctl.domain.lifecycle import TIERS
 from elinkctl.domain.model import Ticket
+from elinkctl.services.context import Context
 
 
 def _simple(
-    app: App, ticket_id: str, at: str | None, type_: str, message: str, **data: object
+    ctx: Context, ticket_id: str, at: str | None, type_: str, message: str, **data: object
 ) -> None:
-    when = app.parse_time(at)
-    app.mutate(
+    when = ctx.parse_time(at)
+    run_step(
+        ctx,
         ticket_id,
-        lambda t: lifecycle.record(t, type_, app.actor, when, app.now, message, **data),
+        lambda t: lifecycle.record(t, type_, ctx.actor, when, ctx.now, message, **data),
     )
 
 
@@ -30,9 +32,8 @@ def _reason(text: str) -> str:
 @id_argument
 @click.option("--note", help="Anything the desk agreed with the user (处理时间 …).")
 @at_option
-@pass_app
-@handle_errors
-def accept(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
+@pass_context
+def accept(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
     """Screening (受理): the incident is in scope; the desk takes it.
 
     Also the PM's decision to go ahead with a transferred incident.
@@ -41,7 +42,7 @@ def accept(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
     Example:
       elinkctl accept 7KQ2M
     """
-    _simple(app, ticket_id, at, "accepted", "accepted", note=note)
+    _simple(ctx, ticket_id, at, "accepted", "accepted", note=note)
 
 
 @click.command()
@@ -52,16 +53,15 @@ def accept(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
     help="Why (told to the reporter); 'false-alarm' for an erroneous event.",
 )
 @at_option
-@pass_app
-@handle_errors
-def reject(app: App, ticket_id: str, reason: str, at: str | None) -> None:
+@pass_context
+def reject(ctx: Context, ticket_id: str, reason: str, at: str | None) -> None:
     """Screening: out of scope of the service agreement; return it to the reporter.
 
     \b
     Example:
       elinkctl reject 7KQ2M --reason '个人电脑游戏安装不在服务范围内'
     """
-    _simple(app, ticket_id, at, "rejected", f"rejected: {_reason(reason)}", reason=_reason(reason))
+    _simple(ctx, ticket_id, at, "rejected", f"rejected: {_reason(reason)}", reason=_reason(reason))
 
 
 @click.command()
@@ -75,9 +75,8 @@ def reject(app: App, ticket_id: str, reason: str, at: str | None) -> None:
 )
 @click.option("--reason", help="What the user was told.")
 @at_option
-@pass_app
-@handle_errors
-def redirect(app: App, ticket_id: str, to: str, reason: str | None, at: str | None) -> None:
+@pass_context
+def redirect(ctx: Context, ticket_id: str, to: str, reason: str | None, at: str | None) -> None:
     """Screening: a change or a requirement, not an incident; redirect it.
 
     \b
@@ -85,7 +84,7 @@ def redirect(app: App, ticket_id: str, to: str, reason: str | None, at: str | No
       elinkctl redirect 7KQ2M --to change --reason '需走变更申请流程'
     """
     _simple(
-        app, ticket_id, at, "redirected", f"redirected to the {to} process", to=to, reason=reason
+        ctx, ticket_id, at, "redirected", f"redirected to the {to} process", to=to, reason=reason
     )
 
 
@@ -93,9 +92,8 @@ def redirect(app: App, ticket_id: str, to: str, reason: str | None, at: str | No
 @id_argument
 @click.option("--reason", help="What the customer insists on.")
 @at_option
-@pass_app
-@handle_errors
-def transfer(app: App, ticket_id: str, reason: str | None, at: str | None) -> None:
+@pass_context
+def transfer(ctx: Context, ticket_id: str, reason: str | None, at: str | None) -> None:
     """Hand to the PM: the customer insists on out-of-scope help.
 
     The PM then runs `accept` or `reject --reason` on it.
@@ -105,7 +103,7 @@ def transfer(app: App, ticket_id: str, reason: str | None, at: str | None) -> No
       elinkctl transfer 7KQ2M --reason '客户坚持要求协助迁移个人数据'
     """
     _simple(
-        app,
+        ctx,
         ticket_id,
         at,
         "transferred",
@@ -120,32 +118,30 @@ def transfer(app: App, ticket_id: str, reason: str | None, at: str | None) -> No
 @click.option("--to", "to", required=True, help="The engineer (or desk member).")
 @click.option("--tier", type=click.Choice(TIERS), default="l1", show_default=True)
 @at_option
-@pass_app
-@handle_errors
-def assign(app: App, ticket_id: str, to: str, tier: str, at: str | None) -> None:
+@pass_context
+def assign(ctx: Context, ticket_id: str, to: str, tier: str, at: str | None) -> None:
     """Dispatch (派单) to a person at a tier.
 
     \b
     Example:
       elinkctl assign 7KQ2M --to 李四 --tier l1
     """
-    _simple(app, ticket_id, at, "assigned", f"assigned to {to} ({tier})", to=to.strip(), tier=tier)
+    _simple(ctx, ticket_id, at, "assigned", f"assigned to {to} ({tier})", to=to.strip(), tier=tier)
 
 
 @click.command()
 @id_argument
 @click.option("--note", "-m", help="What was said or tried (电话/远程).")
 @at_option
-@pass_app
-@handle_errors
-def contact(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
+@pass_context
+def contact(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
     """The engineer's first contact with the user (第一时间与用户建立联系).
 
     \b
     Example:
       elinkctl contact 7KQ2M -m '电话联系用户，远程检查无果'
     """
-    _simple(app, ticket_id, at, "contacted", "contacted the user", note=note)
+    _simple(ctx, ticket_id, at, "contacted", "contacted the user", note=note)
 
 
 @click.command()
@@ -157,10 +153,9 @@ def contact(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
 @click.option(
     "--booked-at", "booked_at", metavar="TIME", help="When the appointment was made (default now)."
 )
-@pass_app
-@handle_errors
+@pass_context
 def visit(
-    app: App, ticket_id: str, visit_time: str, note: str | None, booked_at: str | None
+    ctx: Context, ticket_id: str, visit_time: str, note: str | None, booked_at: str | None
 ) -> None:
     """Book an on-site visit (预约上门服务) for --at TIME.
 
@@ -172,10 +167,10 @@ def visit(
     Example:
       elinkctl visit 7KQ2M --at '2026-11-24 14:00' -m '带备用电源'
     """
-    when = app.parse_time(visit_time, "--at")
+    when = ctx.parse_time(visit_time, "--at")
     shown = when.strftime("%Y-%m-%d %H:%M")
     _simple(
-        app,
+        ctx,
         ticket_id,
         booked_at,
         "visit_scheduled",
@@ -192,10 +187,9 @@ def visit(
 @click.option("--due", metavar="TIME", help="A vendor's reply deadline.")
 @click.option("--reason", required=True, help="Why the current tier cannot resolve it.")
 @at_option
-@pass_app
-@handle_errors
+@pass_context
 def escalate(
-    app: App,
+    ctx: Context,
     ticket_id: str,
     tier: str,
     to: str | None,
@@ -214,12 +208,12 @@ def escalate(
     """
     if tier == "vendor" and not to:
         raise click.UsageError("a vendor escalation needs --to VENDOR")
-    due_at = app.parse_time(due, "--due") if due else None
+    due_at = ctx.parse_time(due, "--due") if due else None
     what = f"escalated to {tier}" + (f" ({to})" if to else "")
     if due_at:
         what += f", reply due {due_at.strftime('%Y-%m-%d %H:%M')}"
     _simple(
-        app, ticket_id, at, "escalated", what, tier=tier, to=to, due=due_at, reason=_reason(reason)
+        ctx, ticket_id, at, "escalated", what, tier=tier, to=to, due=due_at, reason=_reason(reason)
     )
 
 
@@ -227,27 +221,25 @@ def escalate(
 @id_argument
 @click.option("--reason", required=True, help="What it waits on (pauses the resolution clock).")
 @at_option
-@pass_app
-@handle_errors
-def pend(app: App, ticket_id: str, reason: str, at: str | None) -> None:
+@pass_context
+def pend(ctx: Context, ticket_id: str, reason: str, at: str | None) -> None:
     """Wait on the customer or a vendor; the resolution clock pauses.
 
     \b
     Example:
       elinkctl pend 7KQ2M --reason '等待用户提供日志'
     """
-    _simple(app, ticket_id, at, "pended", f"pending: {_reason(reason)}", reason=_reason(reason))
+    _simple(ctx, ticket_id, at, "pended", f"pending: {_reason(reason)}", reason=_reason(reason))
 
 
 @click.command()
 @id_argument
 @click.option("--note", "-m")
 @at_option
-@pass_app
-@handle_errors
-def resume(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
+@pass_context
+def resume(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
     """Resume work after pending; the resolution clock runs again."""
-    _simple(app, ticket_id, at, "resumed", "resumed", note=note)
+    _simple(ctx, ticket_id, at, "resumed", "resumed", note=note)
 
 
 @click.command()
@@ -256,10 +248,14 @@ def resume(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
 @click.option("--cause", help="Root cause, if known.")
 @click.option("--kb", "kb_id", metavar="KB-ID", help="The knowledge-base article that solved it.")
 @at_option
-@pass_app
-@handle_errors
+@pass_context
 def resolve(
-    app: App, ticket_id: str, solution: str, cause: str | None, kb_id: str | None, at: str | None
+    ctx: Context,
+    ticket_id: str,
+    solution: str,
+    cause: str | None,
+    kb_id: str | None,
+    at: str | None,
 ) -> None:
     """Record the solution; the incident is resolved (已解决).
 
@@ -272,9 +268,9 @@ def resolve(
     if kb_id is not None:
         from elinkctl.services import kb
 
-        kb_id = kb.resolve_article_id(app.store, kb_id)  # unknown → exit 1, nothing written
+        kb_id = kb.resolve_article_id(ctx.store, kb_id)  # unknown → exit 1, nothing written
     _simple(
-        app, ticket_id, at, "resolved", "resolved", solution=solution.strip(), cause=cause, kb=kb_id
+        ctx, ticket_id, at, "resolved", "resolved", solution=solution.strip(), cause=cause, kb=kb_id
     )
 
 
@@ -282,22 +278,20 @@ def resolve(
 @id_argument
 @click.option("--reason", required=True)
 @at_option
-@pass_app
-@handle_errors
-def reopen(app: App, ticket_id: str, reason: str, at: str | None) -> None:
+@pass_context
+def reopen(ctx: Context, ticket_id: str, reason: str, at: str | None) -> None:
     """The problem is back: reopen a resolved incident (measured to its last resolution)."""
-    _simple(app, ticket_id, at, "reopened", f"reopened: {_reason(reason)}", reason=_reason(reason))
+    _simple(ctx, ticket_id, at, "reopened", f"reopened: {_reason(reason)}", reason=_reason(reason))
 
 
 @click.command()
 @id_argument
 @click.option("--note", "-m", help="Who confirmed, how.")
 @at_option
-@pass_app
-@handle_errors
-def confirm(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
+@pass_context
+def confirm(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
     """The user confirmed the problem is solved (与客户确认处理结果); stays resolved."""
-    _simple(app, ticket_id, at, "confirmed", "user confirmed the resolution", note=note)
+    _simple(ctx, ticket_id, at, "confirmed", "user confirmed the resolution", note=note)
 
 
 @click.command()
@@ -307,10 +301,9 @@ def confirm(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
 )
 @click.option("--note", "-m")
 @at_option
-@pass_app
-@handle_errors
+@pass_context
 def callback(
-    app: App, ticket_id: str, satisfaction: int | None, note: str | None, at: str | None
+    ctx: Context, ticket_id: str, satisfaction: int | None, note: str | None, at: str | None
 ) -> None:
     """Record the follow-up call (回访) and the user's satisfaction.
 
@@ -319,51 +312,48 @@ def callback(
       elinkctl callback 7KQ2M --satisfaction 5 -m '用户确认已恢复'
     """
     what = "callback" + (f", satisfaction {satisfaction}/5" if satisfaction else "")
-    _simple(app, ticket_id, at, "callback", what, satisfaction=satisfaction, note=note)
+    _simple(ctx, ticket_id, at, "callback", what, satisfaction=satisfaction, note=note)
 
 
 @click.command()
 @id_argument
 @click.option("--note", "-m")
 @at_option
-@pass_app
-@handle_errors
-def close(app: App, ticket_id: str, note: str | None, at: str | None) -> None:
+@pass_context
+def close(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
     """Close a resolved incident (关闭事件单)."""
-    when = app.parse_time(at)
+    when = ctx.parse_time(at)
 
     def do(t: Ticket) -> lifecycle.Change:
-        change = lifecycle.record(t, "closed", app.actor, when, app.now, "closed", note=note)
+        change = lifecycle.record(t, "closed", ctx.actor, when, ctx.now, "closed", note=note)
         state = t.state
         if state.confirmed_at is None and state.callback_at is None:
             click.echo(f"note: {t.id} closed without a user confirmation or callback", err=True)
         return change
 
-    app.mutate(ticket_id, do)
+    run_step(ctx, ticket_id, do)
 
 
 @click.command()
 @id_argument
 @click.option("-m", "--message", "text", required=True)
 @at_option
-@pass_app
-@handle_errors
-def comment(app: App, ticket_id: str, text: str, at: str | None) -> None:
+@pass_context
+def comment(ctx: Context, ticket_id: str, text: str, at: str | None) -> None:
     """Add a note to the timeline."""
     first = text.strip().splitlines()[0] if text.strip() else ""
     if not first:
         raise click.BadParameter("must not be empty", param_hint="-m")
-    _simple(app, ticket_id, at, "commented", f"comment: {first[:60]}", text=text.strip())
+    _simple(ctx, ticket_id, at, "commented", f"comment: {first[:60]}", text=text.strip())
 
 
 @click.command()
 @id_argument
 @click.option("-m", "--message", "text", required=True)
 @at_option
-@pass_app
-@handle_errors
-def complain(app: App, ticket_id: str, text: str, at: str | None) -> None:
+@pass_context
+def complain(ctx: Context, ticket_id: str, text: str, at: str | None) -> None:
     """Record a customer complaint (投诉) against this incident; counted in stats."""
     if not text.strip():
         raise click.BadParameter("must not be empty", param_hint="-m")
-    _simple(app, ticket_id, at, "complained", f"complaint: {text.strip()[:60]}", text=text.strip())
+    _simple(ctx, ticket_id, at, "complained", f"complaint: {text.strip()[:60]}", text=text.strip())

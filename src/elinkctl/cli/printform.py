@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import click
 
-from elinkctl.cli.app import App, handle_errors, id_argument, pass_app
+from elinkctl.cli.options import id_argument, pass_context
 from elinkctl.cli.report import emit
+from elinkctl.services.context import Context
 
 
 @click.command(name="print")
 @id_argument
 @click.option("--html", "as_html", is_flag=True, help="Print-ready HTML (A4) instead of Markdown.")
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
-@pass_app
-@handle_errors
-def print_(app: App, ticket_id: str, as_html: bool, output: str | None) -> None:
+@pass_context
+def print_(ctx: Context, ticket_id: str, as_html: bool, output: str | None) -> None:
     """The service ticket form (技术服务单) to print before an on-site visit.
 
     Reporter and contact, location, system and module, description, the
@@ -29,6 +29,6 @@ def print_(app: App, ticket_id: str, as_html: bool, output: str | None) -> None:
     from elinkctl.services import documents
     from elinkctl.services.stats import sla_rules
 
-    ticket = app.store.find(ticket_id)
-    doc = documents.service_form(ticket, sla_rules(app.store.config), app.now)
+    ticket = ctx.store.find(ticket_id)
+    doc = documents.service_form(ticket, sla_rules(ctx.store.config), ctx.now)
     emit(html.render_document(doc) if as_html else markdown.render(doc), output)

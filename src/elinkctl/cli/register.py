@@ -8,10 +8,28 @@ from typing import Any
 
 import click
 
-from elinkctl.cli.app import App, at_option, handle_errors, id_argument, pass_app
+from elinkctl.cli.options import at_option, id_argument, pass_context, run_step
 from elinkctl.domain.lifecycle import LEVELS, PRIORITIES, TYPES
 from elinkctl.domain.model import SOURCES
 from elinkctl.errors import UsageProblem
+from elinkctl.services.context import Context
+
+OPTION_TO_FIELD = {
+    "title": "title",
+    "type_": "type",
+    "urgency": "urgency",
+    "impact": "impact",
+    "priority": "priority",
+    "location": "location",
+    "contact": "contact",
+    "system": "system",
+    "module": "module",
+    "source": "source",
+    "description": "description",
+    "key_user": "key_user",
+    "security": "security",
+}
+REPORTER_OPTIONS = {"reporter": "name", "phone": "phone", "dept": "department"}
 
 REQUIRED = (
     ("title", "Title (事件标题)"),
@@ -70,9 +88,8 @@ def registration_options(func: Any) -> Any:
     help="Do not list knowledge-base suggestions on stderr.",
 )
 @at_option
-@pass_app
-@handle_errors
-def new(app: App, **opts: Any) -> None:
+@pass_context
+def new(ctx: Context, **opts: Any) -> None:
     """Register an incident and print its ID (only the ID on stdout).
 
     Only --title, --type and --reporter are required; on a terminal, missing
@@ -100,12 +117,25 @@ def new(app: App, **opts: Any) -> None:
                 ]
                 raise UsageProblem(f"missing {', '.join(missing)} (required to register)")
     no_suggest = opts.pop("no_suggest", False)
-    result = registration.register(app, opts)
+    raw = {field: opts.get(opt) for opt, field in OPTION_TO_FIELD.items()}
+    raw["reporter"] = {sub: opts.get(opt) for opt, sub in REPORTER_OPTIONS.items()}
+    opened = opts.get("opened_at")
+    result = registration.create(
+        ctx,
+        raw,
+        opened_at=ctx.parse_time(opened, "--opened-at") if opened else None,
+        recorded_at=ctx.parse_time(opts.get("at")),
+        backfill_reason=opts.get("reason"),
+        force=bool(opts.get("force")),
+    )
+    for line in result.notes:
+        click.echo(f"note: {line}", err=True)
+    click.echo(result.change.message, err=True)
     click.echo(result.ticket.id)
     if not no_suggest:
         from elinkctl.services import kb
 
-        kb.print_suggestions(app.store, result.ticket)
+        kb.print_suggestions(ctx.store, result.ticket)
 
 
 @click.command()
@@ -113,9 +143,8 @@ def new(app: App, **opts: Any) -> None:
 @registration_options
 @click.option("--reason", help="Why (required when priority or type changes).")
 @at_option
-@pass_app
-@handle_errors
-def edit(app: App, ticket_id: str, reason: str | None, at: str | None, **opts: Any) -> None:
+@pass_context
+def edit(ctx: Context, ticket_id: str, reason: str | None, at: str | None, **opts: Any) -> None:
     """Change descriptive fields; each change is recorded as an event.
 
     With no field options on a terminal, opens $EDITOR on the fields and
@@ -128,13 +157,40 @@ def edit(app: App, ticket_id: str, reason: str | None, at: str | None, **opts: A
     """
     from elinkctl.services import registration
 
-    changes = registration.changes_from_options(opts)
+    changes: dict[str, Any] = {}
+    for opt, field in OPTION_TO_FIELD.items():
+        if opts.get(opt) is not None:
+            changes[field] = opts[opt]
+    for opt, sub in REPORTER_OPTIONS.items():
+        if opts.get(opt) is not None:
+            changes[f"reporter.{sub}"] = opts[opt]
     if not changes:
         if _interactive() and os.environ.get("EDITOR", os.environ.get("VISUAL")):
-            changes, reason = registration.changes_from_editor(app, ticket_id, reason)
+            ticket = ctx.store.find(ticket_id)
+            text = registration.editable_text(ticket, reason)
+            changes, reason = registration.changes_from_text(ticket, reason, _edit(text))
         else:
             raise UsageProblem("nothing to change: give field options (see --help)")
-    when = app.parse_time(at)
+    when = ctx.parse_time(at)
     from elinkctl.domain import lifecycle
 
-    app.mutate(ticket_id, lambda t: lifecycle.edit(t, changes, app.actor, when, app.now, reason))
+    run_step(ctx, ticket_id, lambda t: lifecycle.edit(t, changes, ctx.actor, when, ctx.now, reason))
+
+
+def _edit(text: str) -> str:
+    """Run $VISUAL or $EDITOR on ``text`` in a temporary file; the edited text."""
+    import subprocess
+    import tempfile
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, encoding="utf-8") as fh:
+        fh.write(text)
+        path = fh.name
+    try:
+        subprocess.run([*editor.split(), path], check=True)
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise UsageProblem(f"editor failed: {exc}") from None
+    finally:
+        os.unlink(path)

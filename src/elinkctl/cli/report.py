@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from elinkctl.cli.app import App, handle_errors, id_argument, pass_app, write_output
+from elinkctl.cli.options import id_argument, pass_context, write_output
+from elinkctl.services.context import Context
 
 
 def emit(text: str, output: str | None) -> None:
@@ -25,9 +26,8 @@ def report() -> None:
 @click.option("--html", "as_html", is_flag=True, help="Printable HTML instead of Markdown.")
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
 @click.option("--force", is_flag=True, help="Write it for an incident that is not P1.")
-@pass_app
-@handle_errors
-def major(app: App, ticket_id: str, as_html: bool, output: str | None, force: bool) -> None:
+@pass_context
+def major(ctx: Context, ticket_id: str, as_html: bool, output: str | None, force: bool) -> None:
     """The major incident report (重大事件处理分析报告) of a P1, for the PM to complete.
 
     Filled from the events: summary, impact, the timeline (reported, PM
@@ -44,7 +44,7 @@ def major(app: App, ticket_id: str, as_html: bool, output: str | None, force: bo
     from elinkctl.services import documents
     from elinkctl.services.stats import sla_rules
 
-    ticket = app.store.find(ticket_id)
+    ticket = ctx.store.find(ticket_id)
     documents.check_major(ticket, force)
-    doc = documents.major_report(ticket, sla_rules(app.store.config), app.now)
+    doc = documents.major_report(ticket, sla_rules(ctx.store.config), ctx.now)
     emit(html.render_document(doc) if as_html else markdown.render(doc), output)

@@ -7,10 +7,16 @@ from typing import Any
 
 import click
 
-from elinkctl.cli.app import App, handle_errors, json_option, pass_app, write_output
-from elinkctl.cli.read import filter_options
+from elinkctl.cli.options import (
+    filter_from_options,
+    filter_options,
+    json_option,
+    pass_context,
+    write_output,
+)
 from elinkctl.domain.kpi import DIMENSIONS
 from elinkctl.errors import TicketError, UsageProblem
+from elinkctl.services.context import Context
 
 
 @click.command()
@@ -30,10 +36,9 @@ from elinkctl.errors import TicketError, UsageProblem
     help="Also write a printable HTML report (KPI table, monthly charts).",
 )
 @click.option("--explain", is_flag=True, help="Print how every KPI is counted, then exit.")
-@pass_app
-@handle_errors
+@pass_context
 def stats(
-    app: App,
+    ctx: Context,
     by: str | None,
     json_: bool,
     csv_: bool,
@@ -57,29 +62,28 @@ def stats(
     """
     if json_ and csv_:
         raise UsageProblem("--json and --csv exclude each other")
-    store = app.store
+    store = ctx.store
     if not explain:
         store.prefetch_index()  # git validates the index while we import and parse rules
     from elinkctl.services import stats as svc
-    from elinkctl.services.query import TicketFilter
 
     rules = svc.sla_rules(store.config)
     if explain:
         click.echo(svc.explain(rules))
         return
-    flt = TicketFilter.from_options(app, filters)
+    flt = filter_from_options(ctx, filters)
 
     def warn(exc: TicketError) -> None:
         click.echo(f"warning: skipped {exc}", err=True)
 
     also = ("month",) if html_file else ()
-    result = svc.stats_of_store(store, rules, flt, app.now, by=by, also=also, on_error=warn)
+    result = svc.stats_of_store(store, rules, flt, ctx.now, by=by, also=also, on_error=warn)
     for message in svc.calendar_warnings(rules, result.years):
         click.echo(f"warning: {message}", err=True)
     if html_file:
         from elinkctl.render.stats import html_report
 
-        scope = _scope(filters, app)
+        scope = _scope(filters, ctx)
         page = html_report(
             result,
             title="事件管理KPI报告 Incident KPI report",
@@ -99,7 +103,7 @@ def stats(
         click.echo(text_report(result))
 
 
-def _scope(filters: dict[str, Any], app: App) -> str:
+def _scope(filters: dict[str, Any], ctx: Context) -> str:
     """What the report covers, in words, for its subtitle."""
     shown = []
     for key, value in sorted(filters.items()):
@@ -108,6 +112,6 @@ def _scope(filters: dict[str, Any], app: App) -> str:
         name = key.rstrip("_").replace("_", "-")
         text = ",".join(value) if isinstance(value, tuple) else ("" if value is True else value)
         shown.append(f"--{name} {text}".rstrip())
-    return f"as of {app.now.strftime('%Y-%m-%d %H:%M')} · " + (
+    return f"as of {ctx.now.strftime('%Y-%m-%d %H:%M')} · " + (
         "filters: " + " ".join(shown) if shown else "all incidents"
     )

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import click
 
-from elinkctl.cli.app import App, handle_errors, json_option, pass_app
+from elinkctl.cli.options import json_option, pass_context
+from elinkctl.services.context import Context
 
 
 @click.command()
 @click.option("--remote", metavar="NAME", help="The remote (default: the branch's, else origin).")
 @click.option("--no-push", is_flag=True, help="Fetch and merge only.")
 @json_option
-@pass_app
-@handle_errors
-def sync(app: App, remote: str | None, no_push: bool, json_: bool) -> None:
+@pass_context
+def sync(ctx: Context, remote: str | None, no_push: bool, json_: bool) -> None:
     """Fetch the shared remote, merge it (tickets structurally), check, push.
 
     Retries when another clone pushed in between. Reports what came in and
@@ -36,7 +36,7 @@ def sync(app: App, remote: str | None, no_push: bool, json_: bool) -> None:
     """
     from elinkctl.services.sync import sync_store
 
-    report = sync_store(app.store, app.actor, remote=remote, push=not no_push)
+    report = sync_store(ctx.store, ctx.actor, remote=remote, push=not no_push)
     if json_:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     click.echo(report.summary(), err=True)

@@ -435,7 +435,7 @@ def _candidate_tickets(
     ``now`` is skipped unread; its calendar span still counts for the
     holiday-data warning.
     """
-    from elinkctl.services.query import TicketFilter
+    from elinkctl.domain.selection import TicketFilter
 
     rows = store.summaries(TicketFilter(open_only=True), on_error=lambda e: broken.append(str(e)))
     keys: dict[str, str | None]

@@ -68,7 +68,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -87,7 +87,7 @@ from elinkctl.ingest import (
     parse_alert_payload,
     parse_email,
 )
-from elinkctl.store.store import Store, Write
+from elinkctl.store.store import Store, Transaction
 
 __all__ = [
     "ALERT_REOPEN_REASON",
@@ -289,33 +289,12 @@ def _facts(ticket: Ticket) -> dict[str, Any]:
     return out
 
 
-def _scan(store: Store) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(ID, facts) of every readable ticket (broken ones skipped).
-
-    Through the index's cache (`Store.iter_facts`) when the store has it,
-    so a mail pipe does not parse 100,000 tickets per message; else by
-    reading every file.
-    """
-    iter_facts: Callable[..., Iterator[dict[str, Any]]] | None = getattr(store, "iter_facts", None)
-    if callable(iter_facts):
-        for fact in iter_facts(_FACTS_NAME, _FACTS_VERSION, _facts, lambda exc: None):
-            yield str(fact["id"]), fact
-        return
-    for ticket in store.iter_tickets(lambda exc: None):
-        yield ticket.id, _facts(ticket)
-
-
-class _Taken:
-    """IDs in use: files in this clone and IDs given out in this batch."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.batch: set[str] = set()
-
-    def __contains__(self, ticket_id: object) -> bool:
-        return isinstance(ticket_id, str) and (
-            ticket_id in self.batch or self.store.path_of(ticket_id).exists()
-        )
+def _ticket_facts(store: Store) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(ID, intake facts) of every readable ticket (broken ones skipped), from
+    the index's content-keyed facts, so a mail pipe does not parse 100,000
+    tickets per message."""
+    for fact in store.iter_facts(_FACTS_NAME, _FACTS_VERSION, _facts, lambda exc: None):
+        yield str(fact["id"]), fact
 
 
 # ---------------------------------------------------------------------------
@@ -325,19 +304,21 @@ class _Taken:
 
 @dataclasses.dataclass
 class _Batch:
-    """Changes of one input, committed together; escalations queued after."""
+    """Changes of one input, staged in one transaction and committed together;
+    escalations queued before the commit and sent after the lock."""
 
-    store: Store
-    actor: str
+    tx: Transaction
     now: dt.datetime
-    taken: _Taken
     tickets: dict[str, Ticket] = dataclasses.field(default_factory=dict)
-    new: set[str] = dataclasses.field(default_factory=set)
     outcomes: list[Outcome] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
     due: list[Any] = dataclasses.field(default_factory=list)
     rules: Any = None
     queued: int = 0
+
+    @property
+    def store(self) -> Store:
+        return self.tx.store
 
     def register(
         self,
@@ -346,45 +327,38 @@ class _Batch:
         *,
         force: bool = False,
     ) -> Ticket:
-        """A new incident with extra facts on its ``created`` event.
-
-        The same steps as :func:`elinkctl.services.registration.create`
-        (fields and priority, the ``created`` event, escalation levels due
-        at once — a P1's 0h) but without its own lock and commit, because
-        one input may register several incidents in one commit and the
-        ``created`` event must carry ``message_id``/``alert_key``.
-        """
+        """A new incident with extra facts on its ``created`` event: the rules
+        of `elinkctl.services.registration.prepare`, staged in this batch's
+        transaction (one input may register several incidents in one commit)."""
         from elinkctl.services import registration
 
         prepared = registration.prepare(
-            self.store.config, raw, self.actor, self.now, self.taken,
+            self.tx.config, raw, self.tx.actor, self.now, self.tx.taken,
             force=force, event_data=event_data,
         )  # fmt: skip
         ticket = prepared.change.ticket
-        self.taken.batch.add(ticket.id)
-        message = prepared.change.message
         if prepared.due:
             self.due.extend(prepared.due)
             self.rules = prepared.rules
-        notes = list(prepared.notes)
-        self.notes.extend(n for n in notes if "--force" not in n)
+        self.notes.extend(n for n in prepared.notes if "--force" not in n)
+        self.tx.put(ticket, is_new=True)
         self.tickets[ticket.id] = ticket
-        self.new.add(ticket.id)
-        self.outcomes.append(Outcome(ticket.id, "created", message))
+        self.outcomes.append(Outcome(ticket.id, "created", prepared.change.message))
         return ticket
 
     def record(self, ticket: Ticket, type_: str, action: str, message: str, **data: Any) -> Ticket:
         """Append one event to ``ticket`` (as changed so far in this batch)."""
         current = self.tickets.get(ticket.id, ticket)
         change: Change = lifecycle.record(
-            current, type_, self.actor, self.now, self.now, message, **data
+            current, type_, self.tx.actor, self.now, self.now, message, **data
         )
+        self.tx.put(change.ticket)
         self.tickets[ticket.id] = change.ticket
         self.outcomes.append(Outcome(ticket.id, action, change.message))
         return change.ticket
 
     def commit(self, what: str) -> str | None:
-        """Write and commit every touched ticket in one commit; queue escalations."""
+        """Commit every touched ticket in one commit; queue escalations first."""
         if not self.tickets:
             return None
         messages = [o.message for o in self.outcomes if o.action != "duplicate"]
@@ -393,13 +367,12 @@ class _Batch:
         else:
             ids_ = list(dict.fromkeys(o.ticket_id for o in self.outcomes))
             message = f"{what}: {len(ids_)} incidents\n\n" + "\n".join(messages)
-        writes = [Write(t, is_new=t.id in self.new) for t in self.tickets.values()]
         if self.due and self.rules is not None:
             from elinkctl.services import check
 
             # Before the commit, as in `new`: deterministic keys make it safe.
             self.queued = check.queue(check.outbox_for(self.store), self.rules, self.due, self.now)
-        self.store.commit_writes(writes, message, self.actor)
+        self.tx.commit(message)
         return message
 
     def after_lock(self) -> None:
@@ -484,9 +457,9 @@ def ingest_email(
         lifecycle.validate_choice("--type", type_, lifecycle.TYPES)
     mail = parse_email(data)
     address = mail.from_addr.strip().lower()
-    batch = _Batch(store, actor, now, _Taken(store))
-    with store.locked():
-        facts = list(_scan(store))
+    with store.transaction(actor) as tx:
+        batch = _Batch(tx, now)
+        facts = list(_ticket_facts(store))
         if mail.message_id:
             for tid, fact in facts:
                 if mail.message_id in fact.get("message_ids", []):
@@ -497,7 +470,7 @@ def ingest_email(
                     return batch.result(None)
         target, how = _thread_target(store, mail, facts)
         if target is not None:
-            ticket = store.load(target)
+            ticket = tx.load(target)
             text = clean_text(reply_text(mail.body))
             if mail.attachments:
                 text += "\n\n附件: " + ", ".join(_one_line(a, 200) for a in mail.attachments)
@@ -629,17 +602,17 @@ def ingest_alerts(store: Store, data: bytes, actor: str, now: dt.datetime) -> In
     alerts = parse_alert_payload(data, tz=tz)
     mapped = [(alert, rules.map(alert, tz=tz)) for alert in alerts]
     scope = config.scope
-    batch = _Batch(store, actor, now, _Taken(store))
-    with store.locked():
+    with store.transaction(actor) as tx:
+        batch = _Batch(tx, now)
         wanted = {alert.key for alert in alerts}
         by_key: dict[str, list[str]] = {}
-        for tid, fact in _scan(store):
+        for tid, fact in _ticket_facts(store):
             for key in fact.get("alert_keys", []):
                 if key in wanted:
                     by_key.setdefault(key, []).append(tid)
         for alert, registration in mapped:
             ids_ = by_key.get(alert.key, [])
-            candidates = [batch.tickets.get(tid) or store.load(tid) for tid in ids_]
+            candidates = [tx.load(tid) for tid in ids_]
             _one_alert(batch, rules, alert, registration, candidates, scope, tz, by_key)
         message = batch.commit("ingest alert")
     batch.after_lock()

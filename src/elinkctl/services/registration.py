@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
-import subprocess
-import tempfile
 from collections.abc import Container, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from elinkctl import yamlio
 from elinkctl.config import Config
@@ -16,27 +13,7 @@ from elinkctl.domain import ids, lifecycle
 from elinkctl.domain.lifecycle import Change
 from elinkctl.domain.model import DESCRIPTIVE_FIELDS, REPORTER_FIELDS, Ticket
 from elinkctl.errors import UsageProblem
-from elinkctl.store.store import Store, Write
-
-if TYPE_CHECKING:
-    from elinkctl.cli.app import App
-
-OPTION_TO_FIELD = {
-    "title": "title",
-    "type_": "type",
-    "urgency": "urgency",
-    "impact": "impact",
-    "priority": "priority",
-    "location": "location",
-    "contact": "contact",
-    "system": "system",
-    "module": "module",
-    "source": "source",
-    "description": "description",
-    "key_user": "key_user",
-    "security": "security",
-}
-REPORTER_OPTIONS = {"reporter": "name", "phone": "phone", "dept": "department"}
+from elinkctl.services.context import Context
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,10 +135,8 @@ def prepare(
 
 
 def create(
-    store: Store,
+    ctx: Context,
     raw_fields: Mapping[str, Any],
-    actor: str,
-    now: dt.datetime,
     *,
     opened_at: dt.datetime | None = None,
     recorded_at: dt.datetime | None = None,
@@ -169,12 +144,13 @@ def create(
     force: bool = False,
     note: str | None = None,
 ) -> Registered:
-    """Register and commit one incident. Takes the store lock."""
+    """Register and commit one incident (a P1's due escalation in the same commit)."""
     from elinkctl.services import check
 
-    with store.locked():
+    actor, now, store = ctx.actor, ctx.now, ctx.store
+    with store.transaction(actor) as tx:
         prepared = prepare(
-            store.config, raw_fields, actor, now, _Taken(store),
+            tx.config, raw_fields, actor, now, tx.taken,
             opened_at=opened_at, recorded_at=recorded_at,
             backfill_reason=backfill_reason, force=force, note=note,
         )  # fmt: skip
@@ -185,56 +161,12 @@ def create(
         queued = 0
         if prepared.rules and prepared.due:
             queued = check.queue(check.outbox_for(store), prepared.rules, prepared.due, now)
-        store.commit_writes([Write(change.ticket, is_new=True)], change.message, actor)
+        tx.put(change.ticket, is_new=True)
+        tx.commit(change.message)
     notes = list(prepared.notes)
     if prepared.rules and prepared.due:
         notes += check.registration_notes(store, prepared.rules, list(prepared.due), queued, now)
     return Registered(change.ticket, change, tuple(notes))
-
-
-class _Taken:
-    """IDs already used in this clone (checked by file existence: O(1))."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def __contains__(self, ticket_id: object) -> bool:
-        return isinstance(ticket_id, str) and self.store.path_of(ticket_id).exists()
-
-
-def register(app: App, opts: Mapping[str, Any]) -> Registered:
-    """`new` from CLI options."""
-    import click
-
-    raw = {field: opts.get(opt) for opt, field in OPTION_TO_FIELD.items()}
-    raw["reporter"] = {sub: opts.get(opt) for opt, sub in REPORTER_OPTIONS.items()}
-    recorded = app.parse_time(opts.get("at"))
-    opened = app.parse_time(opts["opened_at"], "--opened-at") if opts.get("opened_at") else None
-    result = create(
-        app.store,
-        raw,
-        app.actor,
-        app.now,
-        opened_at=opened,
-        recorded_at=recorded,
-        backfill_reason=opts.get("reason"),
-        force=bool(opts.get("force")),
-    )
-    for line in result.notes:
-        click.echo(f"note: {line}", err=True)
-    click.echo(result.change.message, err=True)
-    return result
-
-
-def changes_from_options(opts: Mapping[str, Any]) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    for opt, field in OPTION_TO_FIELD.items():
-        if opts.get(opt) is not None:
-            changes[field] = opts[opt]
-    for opt, sub in REPORTER_OPTIONS.items():
-        if opts.get(opt) is not None:
-            changes[f"reporter.{sub}"] = opts[opt]
-    return changes
 
 
 EDITOR_HEADER = """\
@@ -244,29 +176,27 @@ EDITOR_HEADER = """\
 """
 
 
-def changes_from_editor(
-    app: App, given_id: str, reason: str | None
-) -> tuple[dict[str, Any], str | None]:
-    """Open $EDITOR on the fields; validate before anything is saved."""
-    ticket = app.store.find(given_id)
-    current = {k: ticket.fields.get(k) for k in DESCRIPTIVE_FIELDS}
-    current["reporter"] = {k: (ticket.fields.get("reporter") or {}).get(k) for k in REPORTER_FIELDS}
+def editable_text(ticket: Ticket, reason: str | None) -> str:
+    """The descriptive fields of ``ticket`` as the YAML a person edits (`edit` without options)."""
+    return EDITOR_HEADER.format(id=ticket.id) + yamlio.dump(_editable(ticket, reason))
+
+
+def _editable(ticket: Ticket, reason: str | None) -> dict[str, Any]:
+    current: dict[str, Any] = {k: ticket.fields.get(k) for k in DESCRIPTIVE_FIELDS}
+    reporter = ticket.fields.get("reporter") or {}
+    current["reporter"] = {k: reporter.get(k) for k in REPORTER_FIELDS}
     current["reason"] = reason
-    text = EDITOR_HEADER.format(id=ticket.id) + yamlio.dump(current)
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, encoding="utf-8") as fh:
-        fh.write(text)
-        path = fh.name
-    try:
-        subprocess.run([*editor.split(), path], check=True)
-        with open(path, encoding="utf-8") as fh:
-            edited_text = fh.read()
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise UsageProblem(f"editor failed: {exc}") from None
-    finally:
-        os.unlink(path)
-    if edited_text == text:
+    return current
+
+
+def changes_from_text(
+    ticket: Ticket, reason: str | None, edited_text: str
+) -> tuple[dict[str, Any], str | None]:
+    """The field changes (and reason) a person made to `editable_text`;
+    validated before anything is saved."""
+    if edited_text == editable_text(ticket, reason):
         raise UsageProblem("no change: the file was left as it was")
+    current = _editable(ticket, reason)
     try:
         data = yamlio.load(edited_text)
     except yamlio.YamlError as exc:

@@ -30,7 +30,7 @@ from elinkctl.errors import TicketError
 
 if TYPE_CHECKING:
     from elinkctl.config import Config
-    from elinkctl.services.query import TicketFilter
+    from elinkctl.domain.selection import TicketFilter
     from elinkctl.store.index import Index
     from elinkctl.store.store import Store
 

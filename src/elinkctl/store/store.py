@@ -37,7 +37,7 @@ from elinkctl.fsio import atomic_write, sweep_temp_files
 from elinkctl.store.lock import StoreLock
 
 if TYPE_CHECKING:
-    from elinkctl.services.query import TicketFilter
+    from elinkctl.domain.selection import TicketFilter
     from elinkctl.store.gitrepo import Git
     from elinkctl.store.index import Index, Summary
 
@@ -272,9 +272,9 @@ class Store:
 
         try:
             idx = self.index()
-            rows = idx.summaries(_status_prefilter(flt))
+            rows = idx.summaries(flt.statuses_wanted() if flt else None)
             errors = idx.errors()
-            selected = [s for s in rows if flt is None or _matches(flt, s)]
+            selected = [s for s in rows if flt is None or flt.matches(s)]
         except Exception as exc:
             if not index_failed(exc, (AttributeError,)):
                 raise
@@ -571,9 +571,11 @@ class Transaction:
         return _Taken(self)
 
     def put(self, ticket: Ticket, *, is_new: bool = False) -> None:
-        """Stage a ticket's new contents."""
+        """Stage a ticket's new contents (still new if staged as new before)."""
         path = self.store.path_of(ticket.id)
-        self._files[self.store.rel(path)] = (path, ticketfile.dumps(ticket), is_new)
+        rel = self.store.rel(path)
+        is_new = is_new or (rel in self._files and self._files[rel][2])
+        self._files[rel] = (path, ticketfile.dumps(ticket), is_new)
         self._tickets[ticket.id] = ticket
 
     def put_file(self, path: Path, text: str, *, is_new: bool = False) -> None:
@@ -605,28 +607,6 @@ class _Taken:
         if not isinstance(ticket_id, str) or not ids.is_valid(ticket_id):
             return False
         return ticket_id in self.tx._tickets or self.tx.store.path_of(ticket_id).exists()
-
-
-def _status_prefilter(flt: TicketFilter | None) -> list[str] | None:
-    """Statuses worth fetching for ``flt`` (None: all); `_matches` decides exactly."""
-    if flt is None:
-        return None
-    from elinkctl.domain.model import OPEN_STATUSES, Status
-
-    wanted = {str(s) for s in Status}
-    if getattr(flt, "statuses", None):
-        wanted &= set(flt.statuses)
-    if getattr(flt, "open_only", False):
-        wanted &= {str(s) for s in OPEN_STATUSES}
-    if getattr(flt, "closed_only", False):
-        wanted -= {str(s) for s in OPEN_STATUSES}
-    return None if len(wanted) == len(Status) else sorted(wanted)
-
-
-def _matches(flt: TicketFilter, summary: Summary) -> bool:
-    """`TicketFilter.matches` on a summary: it reads only what a summary has
-    (an AttributeError would send `summaries` to the parsing fallback)."""
-    return flt.matches(summary)  # type: ignore[arg-type]
 
 
 _ARTICLE_PATH = re.compile(r"^knowledge/KB-[0-9A-HJKMNP-TV-Z]{5}\.md$")

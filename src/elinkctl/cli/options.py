@@ -1,0 +1,153 @@
+"""What every command shares: the context decorator, common options, the
+ticket filter options, and the one translation of errors into exit codes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import click
+
+from elinkctl.errors import ElinkError, UsageProblem
+from elinkctl.services.context import Context
+
+if TYPE_CHECKING:
+    from elinkctl.domain.lifecycle import Change
+    from elinkctl.domain.model import Ticket
+    from elinkctl.domain.selection import TicketFilter
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+pass_context: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(
+    Context
+)
+"""Hands a command the `Context` the group built from ``--store``/``--as``."""
+
+
+def translate_errors(func: F) -> F:
+    """Domain errors as click errors: ``Error: …`` on stderr, exit 1, or exit 2
+    (with the usage line) for a `UsageProblem`. Applied to every command by
+    `elinkctl.cli.LazyGroup`, so no command handles errors itself."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except UsageProblem as exc:
+            raise click.UsageError(str(exc)) from None
+        except ElinkError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return cast(F, wrapper)
+
+
+def write_output(path: str, text: str) -> None:
+    """Write a report to ``path`` atomically; an unwritable path is one clear error."""
+    from pathlib import Path
+
+    from elinkctl.fsio import atomic_write
+
+    try:
+        atomic_write(Path(path), text)
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot write: {exc.strerror or exc}") from None
+    click.echo(f"wrote {path}", err=True)
+
+
+def at_option(func: F) -> F:
+    return click.option(
+        "--at",
+        "at",
+        metavar="TIME",
+        help="When it really happened (ISO 8601 or HH:MM; default now). Never in the future.",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("json_", "--json", is_flag=True, help="Machine-readable JSON on stdout.")(
+        func
+    )
+
+
+def complete_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion for ticket IDs: open incidents first (cheap: file names only)."""
+    try:
+        from elinkctl.store.store import Store, discover
+
+        root = discover((ctx.find_root().params or {}).get("store"))
+        store = Store(root)
+        frag = incomplete.upper()
+        return [i for i in reversed(store.all_ids()) if i.startswith(frag) or frag in i][:50]
+    except Exception:  # noqa: BLE001 - completion must never crash the shell
+        return []
+
+
+def id_argument(func: F) -> F:
+    return click.argument("ticket_id", metavar="ID", shell_complete=complete_ids)(func)
+
+
+def filter_options(func: F) -> F:
+    """The selection options of `list` and `stats` (`filter_from_options` reads them)."""
+    from elinkctl.domain.lifecycle import PRIORITIES, TIERS, TYPES
+    from elinkctl.domain.model import Status
+
+    opts = [
+        click.option(
+            "--status",
+            "statuses",
+            multiple=True,
+            type=click.Choice([s.value for s in Status]),
+            help="Repeatable.",
+        ),
+        click.option("--priority", "priorities", multiple=True, type=click.Choice(PRIORITIES)),
+        click.option("--tier", "tiers", multiple=True, type=click.Choice(TIERS)),
+        click.option("--assignee"),
+        click.option("--system"),
+        click.option("--type", "types", multiple=True, type=click.Choice(TYPES)),
+        click.option("--open", "open_", is_flag=True, help="Only unresolved incidents."),
+        click.option(
+            "--closed",
+            "closed",
+            is_flag=True,
+            help="Only resolved, closed, rejected or redirected.",
+        ),
+        click.option("--key-user", "key_user", is_flag=True, help="Only key users' incidents."),
+        click.option("--since", metavar="DATE", help="Opened on or after."),
+        click.option(
+            "--until", metavar="DATE", help="Opened before (a date means the end of that day)."
+        ),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def filter_from_options(ctx: Context, opts: Mapping[str, Any]) -> TicketFilter:
+    """The `TicketFilter` the `filter_options` describe."""
+    from elinkctl.domain.selection import TicketFilter
+
+    if opts.get("open_") and opts.get("closed"):
+        raise UsageProblem("--open and --closed exclude each other")
+    return TicketFilter(
+        statuses=frozenset(opts.get("statuses") or ()),
+        priorities=frozenset(opts.get("priorities") or ()),
+        tiers=frozenset(opts.get("tiers") or ()),
+        types=frozenset(opts.get("types") or ()),
+        assignee=opts.get("assignee"),
+        system=opts.get("system"),
+        open_only=bool(opts.get("open_")),
+        closed_only=bool(opts.get("closed")),
+        key_user=bool(opts.get("key_user")),
+        since=ctx.parse_bound(opts.get("since"), "--since", end=False),
+        until=ctx.parse_bound(opts.get("until"), "--until", end=True),
+    )
+
+
+def run_step(ctx: Context, ticket_id: str, step: Callable[[Ticket], Change]) -> Change:
+    """Commit one lifecycle step (`elinkctl.services.tickets.change`) and say what happened."""
+    from elinkctl.services import tickets
+
+    result = tickets.change(ctx, ticket_id, step)
+    click.echo(result.message, err=True)
+    return result
