@@ -28,8 +28,8 @@ from elinkctl.render.doc import (
     Signatures,
     Table,
 )
+from elinkctl.render.terminal import STATUS_ZH, TYPE_ZH
 from elinkctl.timeutil import format_duration
-from elinkctl.views import STATUS_ZH, TYPE_ZH
 
 L2_FILL = "【待二线支持团队判断】"
 

@@ -170,7 +170,7 @@ class Summary:
     callers: ``id``, ``title``, ``type``, ``priority``, ``fields`` (the indexed
     descriptive fields), ``state`` (a `SummaryState`), ``opened_at``, ``is_open``.
 
-    So `TicketFilter.matches`, `views.attention_key` and `views.list_json`
+    So `TicketFilter.matches`, `terminal.attention_key` and `terminal.list_json`
     give the same answers for a summary as for the parsed ticket.
     """
 

@@ -1,5 +1,6 @@
-"""How tickets look to people and scripts: the JSON shapes of the CLI
-contract (DESIGN §8) and the readable card. No I/O here."""
+"""Tickets on the terminal: the JSON shapes of `show` and `list` (the CLI
+contract, DESIGN §8), the readable `show` card with its timeline, and the
+order `list` shows tickets in. No I/O here."""
 
 from __future__ import annotations
 
