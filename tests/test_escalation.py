@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from elinkctl import yamlio
-from elinkctl.domain.escalation import EscalationRules, Level, due_levels, schedule
+from elinkctl.domain.escalation import EscalationLevel, EscalationRules, due_levels, schedule
 from elinkctl.domain.model import Event, Ticket
 from elinkctl.domain.sla import SlaRules
 from elinkctl.errors import ConfigError
@@ -80,7 +80,7 @@ def test_every_cell_fires_at_its_time_and_not_a_minute_before(
     assert (role, after) in roles_due(t, due)
     assert roles_due(t, due)[-1] == (role, after)  # the newest level due is this one
     [level] = [lv for lv in due_levels(t, RULES, due) if lv.role == role]
-    assert level == Level(role, after, due)
+    assert level == EscalationLevel(role, after, due)
 
 
 @pytest.mark.parametrize(
@@ -97,10 +97,10 @@ def test_missed_runs_catch_up_once_in_order() -> None:
     t = ticket("P4")
     late = T0 + dt.timedelta(days=3)
     assert due_levels(t, RULES, late) == [
-        Level("l1", "30m", T0 + 30 * MIN),
-        Level("l2", "4h", T0 + 4 * H),
-        Level("pm", "12h", T0 + 12 * H),
-        Level("management", "2d", T0 + dt.timedelta(days=2)),
+        EscalationLevel("l1", "30m", T0 + 30 * MIN),
+        EscalationLevel("l2", "4h", T0 + 4 * H),
+        EscalationLevel("pm", "12h", T0 + 12 * H),
+        EscalationLevel("management", "2d", T0 + dt.timedelta(days=2)),
     ]
     # Two of them were recorded by an earlier run: only the others remain.
     t = ticket(
@@ -157,8 +157,8 @@ def test_backfill_counts_from_the_true_start() -> None:
     opened = T0 - 2 * H
     t = ticket("P1", opened=opened)
     assert due_levels(t, RULES, T0) == [
-        Level("pm", "0h", opened),
-        Level("management", "30m", opened + 30 * MIN),
+        EscalationLevel("pm", "0h", opened),
+        EscalationLevel("management", "30m", opened + 30 * MIN),
     ]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from elinkctl.cli.options import at_option, id_argument, pass_context, run_step
-from elinkctl.domain.lifecycle import LEVELS, PRIORITIES, TYPES
+from elinkctl.domain.lifecycle import GRADES, PRIORITIES, TYPES
 from elinkctl.domain.model import SOURCES
 from elinkctl.errors import UsageProblem
 from elinkctl.services.context import Context
@@ -47,8 +47,8 @@ def registration_options(func: Any) -> Any:
     opts = [
         click.option("--title", help="事件标题."),
         click.option("--type", "type_", type=click.Choice(TYPES), help="事件分类."),
-        click.option("--urgency", type=click.Choice(LEVELS), help="紧急程度 (→ priority)."),
-        click.option("--impact", type=click.Choice(LEVELS), help="影响面 (→ priority)."),
+        click.option("--urgency", type=click.Choice(GRADES), help="紧急程度 (→ priority)."),
+        click.option("--impact", type=click.Choice(GRADES), help="影响面 (→ priority)."),
         click.option("--priority", type=click.Choice(PRIORITIES), help="Override the matrix."),
         click.option("--reporter", help="申报人 name."),
         click.option("--phone", help="Reporter's phone."),

@@ -67,8 +67,8 @@ class Cell:
 
 
 @dataclasses.dataclass(frozen=True)
-class Level:
-    """A cell as it applies to one ticket: when it is (or was) due."""
+class EscalationLevel:
+    """A cell as it applies to one ticket: the role to tell, and when it is (or was) due."""
 
     role: str
     after: str
@@ -144,9 +144,6 @@ class EscalationRules:
     def row(self, priority: str) -> tuple[Cell, ...]:
         return self.rows.get(priority, ())
 
-    def calendars_in_use(self) -> set[Calendar]:
-        return {cell.calendar for row in self.rows.values() for cell in row}
-
 
 def fired(ticket: Ticket) -> set[tuple[str, str]]:
     """(role, after) of every escalation already recorded on the ticket."""
@@ -162,7 +159,7 @@ def unresolved_pauses(ticket: Ticket) -> list[Pause]:
     return status_intervals(ticket.state, lambda status: status not in OPEN_STATUSES)
 
 
-def schedule(ticket: Ticket, rules: EscalationRules) -> list[Level]:
+def schedule(ticket: Ticket, rules: EscalationRules) -> list[EscalationLevel]:
     """Every cell of the ticket's row with the time it is due (``None`` dropped).
 
     A cell has no due time while the incident is resolved and the cell was
@@ -170,15 +167,15 @@ def schedule(ticket: Ticket, rules: EscalationRules) -> list[Level]:
     """
     pauses = unresolved_pauses(ticket)
     start = ticket.opened_at
-    out: list[Level] = []
+    out: list[EscalationLevel] = []
     for cell in rules.row(ticket.priority):
         due = cell.calendar.deadline(start, cell.offset, pauses)
         if due is not None:
-            out.append(Level(cell.role, cell.after, due))
+            out.append(EscalationLevel(cell.role, cell.after, due))
     return sorted(out, key=lambda lv: lv.due_at)
 
 
-def due_levels(ticket: Ticket, rules: EscalationRules, now: dt.datetime) -> list[Level]:
+def due_levels(ticket: Ticket, rules: EscalationRules, now: dt.datetime) -> list[EscalationLevel]:
     """Cells whose time has come (``due_at <= now``) and that have not fired yet.
 
     Oldest due first. Nothing for an incident that is not open now.
@@ -191,7 +188,7 @@ def due_levels(ticket: Ticket, rules: EscalationRules, now: dt.datetime) -> list
     ]
 
 
-def escalation_data(level: Level, recipients: Sequence[str]) -> dict[str, Any]:
+def escalation_data(level: EscalationLevel, recipients: Sequence[str]) -> dict[str, Any]:
     """The fields of the ``escalation`` event recording ``level``."""
     return {
         "role": level.role,

@@ -23,8 +23,8 @@ from elinkctl.domain.model import (
     REPORTER_FIELDS,
     SOURCES,
     Event,
+    Grade,
     IncidentType,
-    Level,
     Priority,
     Status,
     Ticket,
@@ -33,26 +33,25 @@ from elinkctl.domain.model import (
 )
 from elinkctl.errors import TransitionError, UsageProblem
 
-S = Status
 # Which statuses each lifecycle event may follow. Events not listed
 # (comments, complaints, edits, escalation levels, SLA marks, alerts) are
 # allowed at any time: they record facts, they do not move the process.
 ALLOWED: dict[str, frozenset[Status]] = {
-    "accepted": frozenset({S.NEW, S.PM_REVIEW}),
-    "rejected": frozenset({S.NEW, S.PM_REVIEW}),
-    "redirected": frozenset({S.NEW}),
-    "transferred": frozenset({S.NEW, S.REJECTED}),
-    "assigned": frozenset({S.IN_PROGRESS, S.PENDING}),
-    "contacted": frozenset({S.IN_PROGRESS, S.PENDING}),
-    "visit_scheduled": frozenset({S.IN_PROGRESS, S.PENDING}),
-    "escalated": frozenset({S.IN_PROGRESS, S.PENDING}),
-    "pended": frozenset({S.IN_PROGRESS}),
-    "resumed": frozenset({S.PENDING}),
-    "resolved": frozenset({S.NEW, S.IN_PROGRESS, S.PENDING}),
-    "reopened": frozenset({S.RESOLVED}),
-    "confirmed": frozenset({S.RESOLVED}),
-    "callback": frozenset({S.RESOLVED, S.CLOSED}),
-    "closed": frozenset({S.RESOLVED}),
+    "accepted": frozenset({Status.NEW, Status.PM_REVIEW}),
+    "rejected": frozenset({Status.NEW, Status.PM_REVIEW}),
+    "redirected": frozenset({Status.NEW}),
+    "transferred": frozenset({Status.NEW, Status.REJECTED}),
+    "assigned": frozenset({Status.IN_PROGRESS, Status.PENDING}),
+    "contacted": frozenset({Status.IN_PROGRESS, Status.PENDING}),
+    "visit_scheduled": frozenset({Status.IN_PROGRESS, Status.PENDING}),
+    "escalated": frozenset({Status.IN_PROGRESS, Status.PENDING}),
+    "pended": frozenset({Status.IN_PROGRESS}),
+    "resumed": frozenset({Status.PENDING}),
+    "resolved": frozenset({Status.NEW, Status.IN_PROGRESS, Status.PENDING}),
+    "reopened": frozenset({Status.RESOLVED}),
+    "confirmed": frozenset({Status.RESOLVED}),
+    "callback": frozenset({Status.RESOLVED, Status.CLOSED}),
+    "closed": frozenset({Status.RESOLVED}),
 }
 # The command a user types for each event, for error messages.
 COMMAND_OF = {
@@ -161,7 +160,7 @@ def validate_choice(name: str, value: str | None, choices: tuple[str, ...]) -> N
 
 PRIORITIES = tuple(p.value for p in Priority)
 TYPES = tuple(t.value for t in IncidentType)
-LEVELS = tuple(x.value for x in Level)
+GRADES = tuple(g.value for g in Grade)
 TIERS = tuple(t.value for t in Tier)
 
 
@@ -169,8 +168,8 @@ def validate_fields(fields: Mapping[str, Any]) -> None:
     """Closed sets must hold known values; names the field on error."""
     validate_choice("type", fields.get("type"), TYPES)
     validate_choice("priority", fields.get("priority"), PRIORITIES)
-    validate_choice("urgency", fields.get("urgency"), LEVELS)
-    validate_choice("impact", fields.get("impact"), LEVELS)
+    validate_choice("urgency", fields.get("urgency"), GRADES)
+    validate_choice("impact", fields.get("impact"), GRADES)
     validate_choice("source", fields.get("source"), SOURCES)
     for key in ("title",):
         value = fields.get(key)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -32,8 +32,6 @@ class Status(StrEnum):
 
 OPEN_STATUSES = frozenset({Status.NEW, Status.PM_REVIEW, Status.IN_PROGRESS, Status.PENDING})
 """Statuses in which the incident is not yet resolved: escalation and SLA clocks run."""
-
-TERMINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED, Status.REDIRECTED})
 
 
 class Priority(StrEnum):
@@ -56,8 +54,8 @@ class IncidentType(StrEnum):
     CONSULTATION = "consultation"
 
 
-class Level(StrEnum):
-    """Urgency and impact: the inputs of the priority matrix."""
+class Grade(StrEnum):
+    """A grade of urgency (紧急程度) or impact (影响面): the inputs of the priority matrix."""
 
     HIGH = "high"
     MEDIUM = "medium"
@@ -206,11 +204,6 @@ class Ticket:
         events.insert(pos, event)
         return dataclasses.replace(self, events=tuple(events))
 
-    def with_fields(self, **changes: Any) -> Ticket:
-        merged = dict(self.fields)
-        merged.update(changes)
-        return dataclasses.replace(self, fields=merged)
-
 
 def status_intervals(
     state: State, where: Callable[[Status], bool]
@@ -229,11 +222,6 @@ def status_intervals(
     if start is not None:
         out.append((start, None))
     return out
-
-
-def sort_events(events: Iterable[Event]) -> tuple[Event, ...]:
-    """Time order; ties keep their relative order (the order they were recorded)."""
-    return tuple(sorted(events, key=lambda e: e.at))
 
 
 def derive_state(events: Sequence[Event]) -> State:

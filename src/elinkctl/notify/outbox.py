@@ -414,26 +414,6 @@ class Outbox:
         _fsync_dir(self._pending)
         return result(True, None)
 
-    def prune_delivered(self, before: dt.datetime) -> int:
-        """Forget delivered markers older than ``before``; returns how many.
-
-        Only for housekeeping of very old keys: a pruned key could be queued
-        again, so keep markers longer than any ticket can still trigger it.
-        """
-        count = 0
-        if not self._delivered.is_dir():
-            return 0
-        for path in self._delivered.glob("*.json"):
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            when = _parse_time(str(data.get("delivered_at", "")))
-            if when is not None and when < before:
-                path.unlink(missing_ok=True)
-                count += 1
-        return count
-
 
 def _parse_time(text: str | None) -> dt.datetime | None:
     if not text:

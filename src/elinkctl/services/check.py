@@ -45,7 +45,12 @@ from typing import Any
 from elinkctl.config import Config
 from elinkctl.domain import lifecycle
 from elinkctl.domain.calendar import Calendar
-from elinkctl.domain.escalation import EscalationRules, Level, due_levels, escalation_data
+from elinkctl.domain.escalation import (
+    EscalationLevel,
+    EscalationRules,
+    due_levels,
+    escalation_data,
+)
 from elinkctl.domain.model import Ticket
 from elinkctl.domain.sla import Clock, SlaRules, clocks
 from elinkctl.errors import ConfigError, ElinkError, NotFound, TicketError
@@ -88,7 +93,9 @@ class Finding:
 
     def event_data(self) -> dict[str, Any]:
         if self.kind == ESCALATION:
-            return escalation_data(Level(self.role, self.after, self.due_at), self.recipients)
+            return escalation_data(
+                EscalationLevel(self.role, self.after, self.due_at), self.recipients
+            )
         return {
             "clock": self.clock,
             "deadline": self.deadline,
