@@ -11,7 +11,8 @@ from elinkctl.cli.options import json_option, pass_context
 from elinkctl.services.context import Context
 
 if TYPE_CHECKING:
-    from elinkctl.services.check import CheckReport, Finding
+    from elinkctl.domain.findings import Finding
+    from elinkctl.services.check import CheckReport
 
 KIND_HEAD = {
     "escalation": "管理升级 escalation",

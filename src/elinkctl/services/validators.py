@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from elinkctl import config as config_module
 from elinkctl.config import Config, RuleFile
@@ -33,18 +33,11 @@ from elinkctl.domain.calendar import (
     calendar_from_config,
     holiday_data_years,
 )
+from elinkctl.domain.findings import ASSIGNEE
 from elinkctl.domain.model import ROLES
 from elinkctl.errors import ConfigError
 
 NOTIFY_KINDS = ("sla_warning", "sla_breach")
-ASSIGNEE = "assignee"
-"""Pseudo-role in ``notify:``: the ticket's current assignee, if listed under people."""
-DEFAULT_NOTIFY: dict[str, tuple[str, ...]] = {
-    "sla_warning": (ASSIGNEE, "desk"),
-    "sla_breach": (ASSIGNEE, "desk", "pm"),
-}
-"""Who hears of SLA marks when escalation.yaml has no ``notify:`` section."""
-
 _FIELD_RE = re.compile(r"^([^\s:]+):\s")
 
 if TYPE_CHECKING:
@@ -81,14 +74,6 @@ def locate(rule: RuleFile, message: str) -> str:
             if line:
                 return f"{rule.name} line {line}: {message}"
     return f"{rule.name}: {message}"
-
-
-def notify_roles(data: Mapping[str, Any], kind: str) -> tuple[str, ...]:
-    """Roles (and ``assignee``) to tell about an SLA mark of ``kind``."""
-    section = data.get("notify")
-    if isinstance(section, Mapping) and isinstance(section.get(kind), list):
-        return tuple(str(r) for r in section[kind])
-    return DEFAULT_NOTIFY.get(kind, ())
 
 
 # --- holiday data ---------------------------------------------------------------------
