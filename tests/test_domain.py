@@ -14,6 +14,7 @@ from elinkctl.domain import ids, lifecycle, ticketfile
 from elinkctl.domain.model import Event, Status, Ticket
 from elinkctl.errors import TransitionError, UsageProblem
 from elinkctl.services.setup import data_text
+from elinkctl.services.validators import problems
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
@@ -189,7 +190,7 @@ def test_edit_diff_and_reason() -> None:
 def test_default_rules_are_valid(tmp_path: Path) -> None:
     (tmp_path / "sla.yaml").write_text(data_text("sla.yaml"), encoding="utf-8")
     (tmp_path / "escalation.yaml").write_text(data_text("escalation.yaml"), encoding="utf-8")
-    assert validate(load_config(tmp_path)) == []
+    assert problems(load_config(tmp_path)) == []
 
 
 def test_config_problems_name_file_line_and_field(tmp_path: Path) -> None:

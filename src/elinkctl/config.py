@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -169,10 +168,6 @@ class Config:
             return str(person["email"])
         return None
 
-    def known_people(self) -> list[str]:
-        people = self.escalation.data.get("people") or {}
-        return sorted(str(p) for p in people) if isinstance(people, dict) else []
-
 
 def load_config(root: Path) -> Config:
     cache = RuleCache(root)
@@ -185,9 +180,6 @@ def load_config(root: Path) -> Config:
 
 # --- validation (config check) -------------------------------------------------
 
-Validator = Callable[[Config], list[str]]
-EXTRA_VALIDATORS: list[Validator] = []
-"""Other modules (calendars, notifications, alert rules) register checks here."""
 
 
 def _duration_ok(value: Any) -> bool:
@@ -338,6 +330,4 @@ def validate(config: Config) -> list[str]:
         for name in members:
             if str(name) not in people:
                 add(esc, ("roles", role), f"{name!r} is not listed under people:")
-    for validator in EXTRA_VALIDATORS:
-        problems.extend(validator(config))
     return problems

@@ -40,12 +40,12 @@ def config_check(ctx: Context) -> None:
     Exits 1 when there is a problem. Run it in CI on pull requests that change
     the rules.
     """
-    from elinkctl.config import load_config, validate
-    from elinkctl.services import validators  # noqa: F401 - registers calendar/matrix/channel checks
+    from elinkctl.config import load_config
     from elinkctl.services.setup import config_warnings
+    from elinkctl.services.validators import problems as rule_problems
 
     cfg = load_config(ctx.store.root)
-    problems = validate(cfg)
+    problems = rule_problems(cfg)
     for warning in config_warnings(cfg, ctx.now):
         click.echo(f"warning: {warning}", err=True)
     if problems:

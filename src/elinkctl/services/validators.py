@@ -1,8 +1,8 @@
-"""Rule checks beyond `elinkctl.config.validate`, and holiday-data warnings.
+"""Every check of the rule files, and holiday-data warnings.
 
-Importing this module registers four validators in
-`elinkctl.config.EXTRA_VALIDATORS` (once, however often it is imported), so
-`config check` lists their problems with file and line:
+`problems` is what `config check` lists, with file and line: the shape
+checks of `elinkctl.config.validate`, then those that need the domain,
+notify and ingest parsers:
 
 - sla.yaml ``calendars``: each must build (`calendar_from_config`), e.g. bad
   ``hours`` or a date in both ``holidays`` and ``workdays``;
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from elinkctl import config as config_module
@@ -220,14 +220,12 @@ def validate_alerts(config: Config) -> list[str]:
 VALIDATORS = (validate_calendars, validate_escalation, validate_delivery, validate_alerts)
 
 
-def register(validators: Iterable[config_module.Validator] = VALIDATORS) -> None:
-    """Add the validators to `EXTRA_VALIDATORS` unless already there (idempotent)."""
-    for validator in validators:
-        if validator not in config_module.EXTRA_VALIDATORS:
-            config_module.EXTRA_VALIDATORS.append(validator)
-
-
-register()
+def problems(config: Config) -> list[str]:
+    """Every problem of the rule files, each naming file, line and field."""
+    found = config_module.validate(config)
+    for validator in VALIDATORS:
+        found.extend(validator(config))
+    return found
 
 
 def rule_warnings(config: Config, now: dt.datetime) -> list[str]:
