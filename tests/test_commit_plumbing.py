@@ -332,8 +332,12 @@ def test_an_index_lock_that_stays_is_left_to_recovery(desk: Desk) -> None:
     store.git.index_lock_wait = 0.2
     lock = desk.root / ".git" / "index.lock"
     lock.write_text("", encoding="utf-8")
-    with pytest.raises(StoreError, match="committed, but git update-index failed"):
-        store.commit_files([(desk.root / T1, "a\n", True)], "INC: kept", "张伟")
+    with (
+        pytest.raises(StoreError, match="committed, but git update-index failed"),
+        store.transaction("张伟") as tx,
+    ):
+        tx.put_file(desk.root / T1, "a\n", is_new=True)
+        tx.commit("INC: kept")
     assert git(desk.root, "log", "-1", "--format=%s") == "INC: kept\n"
     assert store.journal_path.exists()
     with store.locked():  # the next command: a stale lock is cleared, the index refreshed
@@ -513,9 +517,9 @@ def test_store_writes_take_the_fast_way(desk: Desk) -> None:
     desk.ok("assign", ticket_id, "--to", "李四", "--tier", "l1")
     store = Store(desk.root)
     ticket = store.load(ticket_id)
-    store.commit_files(
-        [(store.path_of(ticket_id), ticketfile.dumps(ticket) + "# x\n", False)], "m", "李四"
-    )
+    with store.transaction("李四") as tx:
+        tx.put_file(store.path_of(ticket_id), ticketfile.dumps(ticket) + "# x\n")
+        tx.commit("m")
     assert store.git.last_commit == "fast"
     assert desk.git("status", "--porcelain") == ""
     log = desk.git("log", "-3", "--format=%an|%cn|%s").splitlines()

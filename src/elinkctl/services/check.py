@@ -59,9 +59,9 @@ from elinkctl.domain.findings import (
 )
 from elinkctl.domain.model import Ticket
 from elinkctl.domain.sla import clocks
-from elinkctl.errors import ConfigError, ElinkError, NotFound, TicketError
+from elinkctl.errors import ConfigError, ElinkError, NotFound, StoreBusy, TicketError
 from elinkctl.services.validators import holiday_gaps, locate, sla_rules
-from elinkctl.store.store import Store, Write
+from elinkctl.store.store import Store
 from elinkctl.timeutil import format_duration
 
 CHECK_ACTOR = "elinkctl-check"
@@ -287,7 +287,7 @@ def _candidate_tickets(
             yield ticket, path, key
 
 
-def _scan(
+def _findings_of_open_tickets(
     store: Store, rules: Rules, now: dt.datetime, report: CheckReport, *, save_plan: bool = True
 ) -> list[tuple[Ticket, list[Finding]]]:
     """Findings per open ticket; holiday gaps of the calendars used go to ``report``."""
@@ -349,7 +349,9 @@ def run_check(
         from elinkctl.notify import plan_deliveries
 
         # No lock (it would also finish an interrupted commit): read, plan, write nothing.
-        for ticket, findings in _scan(store, rules, now, report, save_plan=False):
+        for ticket, findings in _findings_of_open_tickets(
+            store, rules, now, report, save_plan=False
+        ):
             del ticket
             for f in findings:
                 report.findings.append(f)
@@ -358,27 +360,29 @@ def run_check(
         report.findings.sort(key=lambda f: (f.due_at, f.ticket.id))
         return report
 
-    with store.locked(wait=False) as acquired:
-        if not acquired:
-            report.busy = True
-            return report
-        writes: list[Write] = []
-        for ticket, findings in _scan(store, rules, now, report):
-            try:
-                updated = record_findings(ticket, findings, actor, now)
-            except ElinkError as exc:
-                report.broken.append(f"{store.rel(store.path_of(ticket.id))}: {exc}")
-                continue
-            writes.append(Write(updated))
-            report.findings.extend(findings)
-        report.findings.sort(key=lambda f: (f.due_at, f.ticket.id))
-        if writes:
-            report.commit = commit_message(report.findings)
-            # Queue first: outbox keys are deterministic (ticket, level), so a
-            # failed commit is re-recorded by the next run without a second
-            # notice, and a crash between the two cannot lose one.
-            queue(outbox_for(store), rules, report.findings, now)
-            store.commit_writes(writes, report.commit, actor)
+    try:
+        with store.transaction(actor, wait=False) as tx:
+            changed = 0
+            for ticket, findings in _findings_of_open_tickets(store, rules, now, report):
+                try:
+                    updated = record_findings(ticket, findings, actor, now)
+                except ElinkError as exc:
+                    report.broken.append(f"{store.rel(store.path_of(ticket.id))}: {exc}")
+                    continue
+                tx.put(updated)
+                changed += 1
+                report.findings.extend(findings)
+            report.findings.sort(key=lambda f: (f.due_at, f.ticket.id))
+            if changed:
+                report.commit = commit_message(report.findings)
+                # Queue first: outbox keys are deterministic (ticket, level), so a
+                # failed commit is re-recorded by the next run without a second
+                # notice, and a crash between the two cannot lose one.
+                queue(outbox_for(store), rules, report.findings, now)
+                tx.commit(report.commit)
+    except StoreBusy:
+        report.busy = True
+        return report
     if _outbox_has_pending(store):
         report.notifications = flush(outbox_for(store), rules, now, env)
     return report
@@ -450,11 +454,9 @@ def registration_notes(
 
     A failed send stays in the outbox; the next `check` retries it.
     """
-    from elinkctl.notify.message import ROLE_LABELS
-
     notes = []
     for f in findings:
-        label = f"{f.after} → {ROLE_LABELS.get(f.role, f.role)} ({f.role})"
+        label = f"{f.after} → {glossary.zh(glossary.ROLES, f.role)} ({f.role})"
         if f.recipients:
             notes.append(f"escalation {label}: {', '.join(f.recipients)}")
         else:

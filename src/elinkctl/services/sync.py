@@ -44,7 +44,7 @@ from elinkctl.domain.model import Ticket
 from elinkctl.errors import StoreError
 from elinkctl.fsio import atomic_write
 from elinkctl.store.gitrepo import absolute_git_dir, commit_env, merge_file_texts
-from elinkctl.store.store import KNOWLEDGE, TICKETS, Store, Write
+from elinkctl.store.store import KNOWLEDGE, TICKETS, Store, Transaction
 
 COLLISIONS = "collisions"
 MAX_ATTEMPTS = 5
@@ -142,8 +142,9 @@ def stash_collision(state_dir: Path, merged: merge.TicketMerge) -> Path:
     return path
 
 
-def repair_collisions(store: Store, actor: str) -> list[dict[str, str]]:
-    """Write stashed collision losers under their new IDs and commit. Caller holds the lock."""
+def repair_collisions(tx: Transaction) -> list[dict[str, str]]:
+    """Write stashed collision losers under their new IDs, one commit each."""
+    store = tx.store
     folder = store.state_dir / COLLISIONS
     if not folder.is_dir():
         return []
@@ -158,11 +159,10 @@ def repair_collisions(store: Store, actor: str) -> list[dict[str, str]]:
             stash.rename(stash.with_suffix(".unreadable"))
             continue
         ticket, is_new = _place_loser(store, loser, base)
-        store.commit_writes(
-            [Write(ticket, is_new=is_new)],
+        tx.put(ticket, is_new=is_new)
+        tx.commit(
             f"{ticket.id}: ID collision: {loser.id} also names another incident; "
-            f"this one renamed to {ticket.id} ({loser.id} kept as an alias)",
-            actor,
+            f"this one renamed to {ticket.id} ({loser.id} kept as an alias)"
         )
         stash.unlink()
         repaired.append({"old": loser.id, "new": ticket.id})
@@ -193,19 +193,16 @@ def sync_store(
     remote: str | None = None,
     push: bool = True,
     max_attempts: int = MAX_ATTEMPTS,
-    already_locked: bool = False,
 ) -> SyncReport:
     """Fetch, merge, validate, push (retrying when another clone pushed first).
 
-    Takes the store lock itself; pass ``already_locked=True`` only from
-    inside ``store.locked()`` (flock is per open file: taking it twice in one
-    process would wait on itself). Never raises for network trouble: the
-    report's ``status`` says what happened and ``ok`` whether it is fine.
+    One transaction: the lock is held from the fetch to the push, so no
+    local command commits in the middle of a merge. Never raises for network
+    trouble: the report's ``status`` says what happened and ``ok`` whether
+    it is fine.
     """
-    if already_locked:
-        return _sync(store, actor, remote, push, max_attempts)
-    with store.locked():
-        return _sync(store, actor, remote, push, max_attempts)
+    with store.transaction(actor) as tx:
+        return _sync(tx, remote, push, max_attempts)
 
 
 def _default_remote(store: Store, branch: str) -> str | None:
@@ -224,15 +221,14 @@ def _first_line(text: str) -> str:
     return " ".join(lines[:2]) or "unknown git error"
 
 
-def _sync(
-    store: Store, actor: str, remote: str | None, push: bool, max_attempts: int
-) -> SyncReport:
+def _sync(tx: Transaction, remote: str | None, push: bool, max_attempts: int) -> SyncReport:
     from elinkctl.store.clone import ensure_clone_config
 
+    store, actor = tx.store, tx.actor
     git = store.git
     ensure_clone_config(git)
     report = SyncReport()
-    report.collisions.extend(repair_collisions(store, actor))
+    report.collisions.extend(repair_collisions(tx))
     rc, branch, _ = git.try_run("symbolic-ref", "--short", "-q", "HEAD")
     if rc != 0 or not branch:
         raise StoreError("sync needs a branch checked out (HEAD is detached)")
@@ -245,7 +241,7 @@ def _sync(
         )
         return report
     tracking = f"refs/remotes/{report.remote}/{branch}"
-    email = store.config.person_email(actor) or store._email_for(actor)
+    email = store.author_email(actor)
     env = commit_env(actor, email)
     env["GIT_MERGE_AUTOEDIT"] = "no"
     for attempt in range(1, max_attempts + 1):
@@ -265,7 +261,7 @@ def _sync(
             remote_head = git.run("rev-parse", "--verify", "-q", tracking) or None
         if remote_head is not None and not _merge_in(store, report, remote_head, env):
             return report
-        report.collisions.extend(repair_collisions(store, actor))
+        report.collisions.extend(repair_collisions(tx))
         if not _validate(store, report, remote_head):
             return report
         span = f"{remote_head}..HEAD" if remote_head else "HEAD"

@@ -17,7 +17,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Container, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,14 +61,6 @@ def discover(explicit: str | None, cwd: Path | None = None) -> Path:
         "no store found here or above; use --store DIR, set ELINKCTL_STORE, "
         "or create one with `elinkctl init DIR`"
     )
-
-
-@dataclass
-class Write:
-    """One ticket to write in a transaction."""
-
-    ticket: Ticket
-    is_new: bool = False
 
 
 class Store:
@@ -392,24 +383,20 @@ class Store:
             ensure_clone_config(self.git)
             self._clone_checked = True
 
-    def commit_writes(self, writes: Sequence[Write], message: str, actor: str) -> None:
-        """Write tickets atomically and commit them as one commit. Caller holds the lock."""
-        files = [(self.path_of(w.ticket.id), ticketfile.dumps(w.ticket), w.is_new) for w in writes]
-        self.commit_files(files, message, actor)
-
-    def commit_files(
+    def _commit_files(
         self, files: Sequence[tuple[Path, str, bool]], message: str, actor: str
     ) -> None:
         """Write (path, text, is_new) files atomically and commit them as one
         commit, journalled so a killed command is finished by the next one.
-        Only tickets and knowledge articles go through here. Caller holds the lock."""
+        Only tickets and knowledge articles go through here, and only from
+        `Transaction.commit` (which holds the lock)."""
         if not files:
             return
         rels = [self.rel(path) for path, _, _ in files]
         for rel in rels:
             if not _journalable(rel):
                 raise StoreError(f"{rel}: not a ticket or article path")
-        email = self.config.person_email(actor) or self._email_for(actor)
+        email = self.author_email(actor)
         journal = {"paths": rels, "message": message, "author": actor, "email": email}
         atomic_write(self.journal_path, json.dumps(journal, ensure_ascii=False))
         for path, text, _ in files:
@@ -420,7 +407,12 @@ class Store:
         if self._index is not None:
             self._index.invalidate()
 
-    def _email_for(self, actor: str) -> str:
+    def author_email(self, actor: str) -> str:
+        """The commit email of ``actor``: from the people list, else git's own
+        when the actor is git's user, else a placeholder."""
+        listed = self.config.person_email(actor)
+        if listed:
+            return listed
         if actor == self.git.config_get("user.name"):
             return self.git.default_email()
         return "elinkctl@localhost"
@@ -591,7 +583,7 @@ class Transaction:
         if not self._files:
             return
         files = list(self._files.values())
-        self.store.commit_files(files, message, self.actor)
+        self.store._commit_files(files, message, self.actor)
         self._files.clear()
         self._tickets.clear()
         self.commits.append(message)
