@@ -108,7 +108,7 @@ def test_major_report_markdown_carries_the_facts(desk: Desk) -> None:
         assert fact in text, fact
     # Every event is in the timeline: reported, dispatched, l2, vendor, resolved …
     for step in (
-        "事件申告",
+        "登记",
         "受理",
         "派单",
         "升级二线支持",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from elinkctl.cli.options import json_option, pass_context
+from elinkctl.domain.glossary import NOTIFICATIONS, ROLES, zh
 from elinkctl.services.context import Context
 
 if TYPE_CHECKING:
@@ -15,9 +16,12 @@ if TYPE_CHECKING:
     from elinkctl.services.check import CheckReport
 
 KIND_HEAD = {
-    "escalation": "管理升级 escalation",
-    "sla_warning": "SLA 即将超时 warning",
-    "sla_breach": "SLA 已超时 breach",
+    kind: f"{zh(NOTIFICATIONS, kind)} {word}"
+    for kind, word in (
+        ("escalation", "escalation"),
+        ("sla_warning", "warning"),
+        ("sla_breach", "breach"),
+    )
 }
 
 
@@ -103,12 +107,10 @@ def _sync(ctx: Context, actor: str) -> None:
 
 
 def _finding_line(f: Finding) -> str:
-    from elinkctl.notify.message import ROLE_LABELS
-
     t = f.ticket
     who = "、".join(f.recipients) or "(无人配置 nobody configured)"
     if f.kind == "escalation":
-        what = f"{f.after} → {ROLE_LABELS.get(f.role, f.role)} ({f.role})"
+        what = f"{f.after} → {zh(ROLES, f.role)} ({f.role})"
     else:
         assert f.deadline is not None
         what = f"{f.clock} {f.target}, due {f.deadline.strftime('%Y-%m-%d %H:%M')}"

@@ -92,11 +92,12 @@ def list_(ctx: Context, json_: bool, limit: int | None, **filters: object) -> No
 
 
 def _row(t: Ticket | Summary, ctx: Context) -> list[str]:
+    from elinkctl.domain.glossary import ROLES, zh
     from elinkctl.render import terminal
 
     s = t.state
     mark = "★" if t.fields.get("key_user") else ""
-    who = s.assignee or terminal.TIER_ZH.get(s.tier, s.tier)
+    who = s.assignee or zh(ROLES, s.tier)
     end = s.resolved_at or s.closed_at if s.status not in OPEN_STATUSES else None
     age = terminal.age(s.opened_at, end or ctx.now)
     title = t.title if len(t.title) <= 40 else t.title[:39] + "…"

@@ -25,6 +25,7 @@ from pathlib import PurePath
 from typing import Any
 
 from .. import yamlio
+from ..domain.glossary import EVENTS, zh
 from ..errors import ElinkError
 
 __all__ = [
@@ -292,30 +293,6 @@ def article_solution_first_line(a: Article) -> str:
 
 # -- drafts from incidents -----------------------------------------------------
 
-_EVENT_LABELS = {
-    "created": "登记",
-    "accepted": "受理",
-    "rejected": "拒绝",
-    "redirected": "转其他流程",
-    "transferred": "转项目经理",
-    "assigned": "派单",
-    "contacted": "联系用户",
-    "visit": "预约上门",
-    "visited": "上门",
-    "escalated": "升级",
-    "pended": "挂起",
-    "pending": "挂起",
-    "resumed": "恢复处理",
-    "resolved": "解决",
-    "reopened": "重新打开",
-    "confirmed": "用户确认",
-    "callback": "回访",
-    "closed": "关闭",
-    "comment": "备注",
-    "commented": "备注",
-    "complaint": "投诉",
-    "escalation": "管理升级通知",
-}
 # Event fields worth a word in the timeline, in this order.
 _EVENT_DETAILS = ("to", "tier", "reason", "solution", "note", "message", "m")
 TIMELINE = "处理经过"
@@ -351,7 +328,7 @@ def _timeline(events: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = []
     for ev in events:
         etype = str(ev.get("type", ""))
-        label = _EVENT_LABELS.get(etype, etype)
+        label = zh(EVENTS, etype)
         details = [
             _one_line(str(ev[k]), 60) for k in _EVENT_DETAILS if k in ev and ev[k] not in (None, "")
         ]

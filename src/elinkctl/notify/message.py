@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from elinkctl.domain.glossary import NOTIFICATIONS, ROLES, STATUSES, zh
+
 
 class Kind(StrEnum):
     """Why a notification is sent."""
@@ -27,33 +29,6 @@ class Kind(StrEnum):
     SLA_BREACH = "sla_breach"
     TEST = "test"
 
-
-KIND_LABELS: dict[Kind, str] = {
-    Kind.ESCALATION: "管理升级",
-    Kind.SLA_WARNING: "SLA 即将超时",
-    Kind.SLA_BREACH: "SLA 已超时",
-    Kind.TEST: "测试通知",
-}
-
-ROLE_LABELS: dict[str, str] = {
-    "desk": "服务台",
-    "l1": "一线工程师",
-    "l2": "二线支持团队",
-    "vendor": "厂商",
-    "pm": "项目经理",
-    "management": "管理层",
-}
-
-STATUS_LABELS: dict[str, str] = {
-    "new": "新建",
-    "in_progress": "处理中",
-    "pending": "挂起",
-    "pm_review": "待项目经理审核",
-    "resolved": "已解决",
-    "closed": "已关闭",
-    "rejected": "已拒绝",
-    "redirected": "已转出",
-}
 
 # Mainland mobiles (optionally +86, optionally grouped 3-4-4) and landlines with
 # an area code. Masked in group text because reporters' numbers end up in titles.
@@ -109,7 +84,7 @@ class Message:
     @staticmethod
     def level_for(after: str, role: str) -> str:
         """The escalation cell as people say it: ``"30m → 管理层"``."""
-        return f"{after} → {ROLE_LABELS.get(role, role)}"
+        return f"{after} → {zh(ROLES, role)}"
 
     def for_group(self) -> Message:
         """The version for group chats: no reporter details, phone-like numbers masked."""
@@ -127,12 +102,12 @@ class Message:
     @property
     def kind_label(self) -> str:
         """The kind in Chinese."""
-        return KIND_LABELS[self.kind]
+        return zh(NOTIFICATIONS, self.kind)
 
     @property
     def status_label(self) -> str:
         """The status in Chinese when known, else as given."""
-        return STATUS_LABELS.get(self.status, self.status)
+        return zh(STATUSES, self.status)
 
     def subject(self) -> str:
         """One line for a mail subject or a robot card title."""

@@ -8,27 +8,18 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from elinkctl.domain import kpi
+from elinkctl.domain.glossary import ROLES, zh
+from elinkctl.domain.model import Status
 from elinkctl.timeutil import format_duration
 
 PRIORITY_COLOURS = (("P1", "#b71c1c"), ("P2", "#ef6c00"), ("P3", "#f9a825"), ("P4", "#90a4ae"))
-STATUS_ORDER = (
-    "new",
-    "pm_review",
-    "in_progress",
-    "pending",
-    "resolved",
-    "closed",
-    "rejected",
-    "redirected",
-)
-ROLE_LABEL = {
-    "desk": "服务台 desk",
-    "l1": "一线 l1",
-    "l2": "二线 l2",
-    "vendor": "厂商 vendor",
-    "pm": "项目经理 pm",
-    "management": "管理层 management",
-}
+STATUS_ORDER = tuple(str(s) for s in Status)
+
+
+def _role(role: str) -> str:
+    """A role in both languages, e.g. ``项目经理 pm``."""
+    label = zh(ROLES, role, "")
+    return f"{label} {role}" if label else role
 
 
 def pct(value: float | None) -> str:
@@ -425,8 +416,7 @@ def html_report(
         ["回访满意度 satisfaction", f"{mean} (n={s.satisfaction_count})"],
         [
             "管理升级 escalations reached",
-            ", ".join(f"{ROLE_LABEL.get(r, r)} {n}" for r, n in sorted(s.escalations.items()))
-            or "—",
+            ", ".join(f"{_role(r)} {n}" for r, n in sorted(s.escalations.items())) or "—",
         ],
         [
             "误报 false alarms",

@@ -7,24 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from elinkctl.domain.glossary import EVENTS, INCIDENT_TYPES, ROLES, STATUSES, en, zh
 from elinkctl.domain.model import OPEN_STATUSES, Event, Ticket
 from elinkctl.timeutil import format_duration
 
 PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
-
-STATUS_ZH = {
-    "new": "新建",
-    "pm_review": "项目经理审核",
-    "in_progress": "处理中",
-    "pending": "挂起",
-    "resolved": "已解决",
-    "closed": "已关闭",
-    "rejected": "已退回",
-    "redirected": "已转其他流程",
-}
-TIER_ZH = {"desk": "服务台", "l1": "一线工程师", "l2": "二线支持团队", "vendor": "厂商"}
-ROLE_ZH = {**TIER_ZH, "pm": "项目经理", "management": "管理层"}
-TYPE_ZH = {"failure": "故障", "request": "服务请求", "consultation": "咨询"}
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -118,34 +105,6 @@ def age(opened: dt.datetime, now: dt.datetime) -> str:
     return format_duration(now - opened)
 
 
-EVENT_LABEL = {
-    "created": "registered",
-    "accepted": "accepted",
-    "rejected": "rejected",
-    "redirected": "redirected",
-    "transferred": "to PM",
-    "assigned": "assigned",
-    "contacted": "contacted",
-    "visit_scheduled": "visit booked",
-    "escalated": "escalated",
-    "pended": "pending",
-    "resumed": "resumed",
-    "resolved": "resolved",
-    "reopened": "reopened",
-    "confirmed": "confirmed",
-    "callback": "callback",
-    "closed": "closed",
-    "commented": "comment",
-    "complained": "COMPLAINT",
-    "edited": "edited",
-    "escalation": "ESCALATION",
-    "sla_warning": "SLA warning",
-    "sla_breach": "SLA BREACH",
-    "superseded": "superseded",
-    "alert": "alert",
-}
-
-
 def event_summary(ev: Event, tz: dt.tzinfo) -> str:
     """One line describing an event, for the timeline."""
     d = ev.data
@@ -157,7 +116,7 @@ def event_summary(ev: Event, tz: dt.tzinfo) -> str:
             if d.get("reason"):
                 text += f" ({d['reason']})"
     elif kind == "assigned":
-        text = f"→ {d.get('to')} ({TIER_ZH.get(str(d.get('tier')), d.get('tier'))})"
+        text = f"→ {d.get('to')} ({zh(ROLES, d.get('tier'))})"
     elif kind == "escalated":
         text = f"→ {d.get('tier')}" + (f" {d.get('to')}" if d.get("to") else "")
         if d.get("due"):
@@ -179,7 +138,7 @@ def event_summary(ev: Event, tz: dt.tzinfo) -> str:
         if d.get("reason"):
             text += f" ({d['reason']})"
     elif kind == "escalation":
-        text = f"{d.get('after')} → {ROLE_ZH.get(str(d.get('role')), d.get('role'))}"
+        text = f"{d.get('after')} → {zh(ROLES, d.get('role'))}"
         if d.get("recipients"):
             text += f" ({', '.join(map(str, d['recipients']))})"
     elif kind in ("sla_warning", "sla_breach"):
@@ -194,7 +153,7 @@ def event_summary(ev: Event, tz: dt.tzinfo) -> str:
         text = f"→ {d.get('to')} process" + (f": {d['reason']}" if d.get("reason") else "")
     else:
         text = str(d.get("reason") or d.get("text") or d.get("note") or d.get("summary") or "")
-    label = EVENT_LABEL.get(kind, kind)
+    label = en(EVENTS, kind)
     return f"{label:<13} {text}".rstrip()
 
 
@@ -218,13 +177,13 @@ def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
         flags.append("⚠ 信息安全事件")
     head = f"{ticket.id}  {ticket.title}"
     lines.append(head + ("   " + "  ".join(flags) if flags else ""))
-    status = f"{s.status} ({STATUS_ZH.get(str(s.status), '')})"
-    owner = f"{TIER_ZH.get(s.tier, s.tier)}" + (f" / {s.assignee}" if s.assignee else "")
+    status = f"{s.status} ({zh(STATUSES, s.status, '')})"
+    owner = f"{zh(ROLES, s.tier)}" + (f" / {s.assignee}" if s.assignee else "")
     rows: list[tuple[str, str]] = [
         ("status", status),
         (
             "priority",
-            f"{ticket.priority}   type {ticket.type} ({TYPE_ZH.get(ticket.type, '')})"
+            f"{ticket.priority}   type {ticket.type} ({zh(INCIDENT_TYPES, ticket.type, '')})"
             + (
                 f"   urgency {f.get('urgency')} × impact {f.get('impact')}"
                 if f.get("urgency")
@@ -279,7 +238,7 @@ def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
         rows.append(
             (
                 "escalated",
-                ", ".join(f"{e.after}→{ROLE_ZH.get(e.role, e.role)}" for e in s.escalations),
+                ", ".join(f"{e.after}→{zh(ROLES, e.role)}" for e in s.escalations),
             )
         )
     if ticket.aliases:

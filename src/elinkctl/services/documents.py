@@ -14,7 +14,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from elinkctl.domain.model import OPEN_STATUSES, Event, Ticket
+from elinkctl.domain.glossary import (
+    CLOCKS,
+    EVENTS,
+    GRADES,
+    INCIDENT_TYPES,
+    PRIORITIES,
+    ROLES,
+    SOURCES,
+    STATUSES,
+    zh,
+)
+from elinkctl.domain.model import OPEN_STATUSES, Event, Priority, Ticket
 from elinkctl.domain.sla import LATE, TIMELY, Clock, SlaRules, clocks
 from elinkctl.errors import ElinkError
 from elinkctl.render.doc import (
@@ -28,30 +39,9 @@ from elinkctl.render.doc import (
     Signatures,
     Table,
 )
-from elinkctl.render.terminal import STATUS_ZH, TYPE_ZH
 from elinkctl.timeutil import format_duration
 
 L2_FILL = "【待二线支持团队判断】"
-
-ROLE_ZH = {
-    "desk": "服务台",
-    "l1": "一线工程师",
-    "l2": "二线支持团队",
-    "vendor": "厂商",
-    "pm": "项目经理",
-    "management": "管理层",
-}
-SOURCE_ZH = {
-    "phone": "热线电话",
-    "voicemail": "语音邮件",
-    "visit": "直接访问",
-    "letter": "信件",
-    "fax": "传真",
-    "email": "电子邮件",
-    "inspection": "巡检发现",
-    "monitoring": "监控告警",
-}
-LEVEL_ZH = {"high": "高", "medium": "中", "low": "低"}
 
 
 class NotMajor(ElinkError):
@@ -87,22 +77,26 @@ def describe_event(ev: Event, tz: dt.tzinfo) -> tuple[str, str]:
     """(环节 step, 说明 detail) of one event, in the words of the procedure."""
     d = ev.data
     kind = ev.type
+    step = zh(EVENTS, kind)
     if kind == "created":
         detail = f"{_s(d.get('priority'))} 事件登记"
         if d.get("backfill"):
             detail += f"（先处理后补单，{_t(d.get('recorded_at'), tz)} 补录"
             detail += f"：{d['reason']}）" if d.get("reason") else "）"
-        return "事件申告", detail
+        return step, detail
     if kind == "escalation":
         role = str(d.get("role"))
         who = ", ".join(map(str, d.get("recipients") or []))
-        step = "通知项目经理" if role == "pm" else f"管理升级 → {ROLE_ZH.get(role, role)}"
+        if role == "pm":
+            step = "通知项目经理"
+        else:
+            step = f"{step} → {zh(ROLES, role)}"
         return step, f"已过 {_s(d.get('after'))}" + (f"，通知 {who}" if who else "")
     if kind == "accepted":
-        return "受理", _s(d.get("note"))
+        return step, _s(d.get("note"))
     if kind == "assigned":
         tier = str(d.get("tier"))
-        return "派单", f"→ {_s(d.get('to'))}（{ROLE_ZH.get(tier, tier)}）"
+        return step, f"→ {_s(d.get('to'))}（{zh(ROLES, tier)}）"
     if kind == "escalated":
         if d.get("tier") == "vendor":
             due = f"，须于 {_t(d.get('due'), tz)} 前回复" if d.get("due") else ""
@@ -116,36 +110,23 @@ def describe_event(ev: Event, tz: dt.tzinfo) -> tuple[str, str]:
             text += f"（原因：{d['cause']}）"
         if d.get("kb"):
             text += f" [知识库 {d['kb']}]"
-        return "解决", text
+        return step, text
     if kind == "callback":
         sat = f"满意度 {d['satisfaction']}/5 " if d.get("satisfaction") else ""
-        return "回访", sat + _s(d.get("note"))
+        return step, sat + _s(d.get("note"))
     if kind == "visit_scheduled":
-        return "预约上门", f"上门时间 {_t(d.get('visit_at'), tz)} " + _s(d.get("note"))
+        return step, f"上门时间 {_t(d.get('visit_at'), tz)} " + _s(d.get("note"))
     if kind == "redirected":
-        return "转其他流程", f"→ {_s(d.get('to'))} " + _s(d.get("reason"))
+        return step, f"→ {_s(d.get('to'))} " + _s(d.get("reason"))
     if kind == "edited":
         changes = d.get("changes") or {}
         text = "，".join(f"{k}: {v[0]} → {v[1]}" for k, v in changes.items())
-        return "修改", text + (f"（{d['reason']}）" if d.get("reason") else "")
+        return step, text + (f"（{d['reason']}）" if d.get("reason") else "")
     if kind in ("sla_warning", "sla_breach"):
-        step = "SLA 预警" if kind == "sla_warning" else "SLA 超时"
-        clock = "响应" if d.get("clock") == "response" else "解决"
+        clock = zh(CLOCKS, "response" if d.get("clock") == "response" else "resolution")
         return step, f"{clock}时限 {_t(d.get('deadline'), tz)}"
-    steps = {
-        "rejected": "退回",
-        "transferred": "转项目经理",
-        "contacted": "联系用户",
-        "pended": "挂起",
-        "resumed": "恢复处理",
-        "reopened": "重新打开",
-        "confirmed": "用户确认",
-        "closed": "关闭",
-        "complained": "投诉",
-        "commented": "备注",
-    }
     text = d.get("reason") or d.get("text") or d.get("note") or d.get("summary") or ""
-    return steps.get(kind, kind), _s(text)
+    return step, _s(text)
 
 
 def _outcome_zh(clock: Clock) -> str:
@@ -161,7 +142,9 @@ def sla_rows(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> list[list[str
     tz = rules.tz
     rows = []
     for name, clock in zip(
-        ("响应 response", "解决 resolution"), clocks(ticket, rules, now), strict=True
+        (f"{zh(CLOCKS, c)} {c}" for c in ("response", "resolution")),
+        clocks(ticket, rules, now),
+        strict=True,
     ):
         rows.append(
             [
@@ -203,25 +186,24 @@ def major_report(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
         [
             ("事件编号", ticket.id),
             ("事件标题", ticket.title),
-            ("事件类型", f"{TYPE_ZH.get(ticket.type, ticket.type)}（{ticket.type}）"),
+            ("事件类型", f"{zh(INCIDENT_TYPES, ticket.type)}（{ticket.type}）"),
             (
                 "严重等级",
                 f"{ticket.priority}"
-                + ("（重大事件）" if ticket.priority == "P1" else "")
+                + (f"（{zh(PRIORITIES, Priority.P1)}）" if ticket.priority == Priority.P1 else "")
                 + (
-                    f"　紧急程度 {LEVEL_ZH.get(str(urgency), urgency)} × 影响面 "
-                    f"{LEVEL_ZH.get(str(f.get('impact')), f.get('impact'))}"
+                    f"　紧急程度 {zh(GRADES, urgency)} × 影响面 {zh(GRADES, f.get('impact'))}"
                     if urgency
                     else ""
                 ),
             ),
-            ("当前状态", f"{STATUS_ZH.get(str(s.status), s.status)}（{s.status}）"),
+            ("当前状态", f"{zh(STATUSES, s.status)}（{s.status}）"),
             (
                 "涉及系统 / 模块",
                 " / ".join(x for x in (_s(f.get("system")), _s(f.get("module"))) if x),
             ),
             ("申报人", " ".join(x for x in (name, phone, dept) if x)),
-            ("事件来源", SOURCE_ZH.get(_s(f.get("source")), _s(f.get("source")))),
+            ("事件来源", zh(SOURCES, _s(f.get("source")))),
             (
                 "发生/申告时间",
                 _t(s.opened_at, tz) + ("（先处理后补单）" if created.get("backfill") else ""),
@@ -232,7 +214,7 @@ def major_report(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
             ("持续时间", duration),
             (
                 "处理人",
-                f"{ROLE_ZH.get(s.tier, s.tier)}" + (f" / {s.assignee}" if s.assignee else ""),
+                zh(ROLES, s.tier) + (f" / {s.assignee}" if s.assignee else ""),
             ),
         ]
     )
@@ -281,7 +263,7 @@ def major_report(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
         step, detail = describe_event(ev, tz)
         rows.append([_t(ev.at, tz), step, ev.by, detail])
     timeline = Table(["时间", "环节", "人员", "说明"], rows)
-    reached = [[e.after, ROLE_ZH.get(e.role, e.role), _t(e.at, tz)] for e in s.escalations]
+    reached = [[e.after, zh(ROLES, e.role), _t(e.at, tz)] for e in s.escalations]
 
     process: list[Block] = [Para("关键节点："), milestones]
     if reached:
@@ -411,7 +393,7 @@ def service_form(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
                         ("事件标题", ticket.title),
                         (
                             "类型 / 优先级",
-                            f"{TYPE_ZH.get(ticket.type, ticket.type)} / {ticket.priority}",
+                            f"{zh(INCIDENT_TYPES, ticket.type)} / {ticket.priority}",
                         ),
                         ("涉及系统", _s(f.get("system"))),
                         ("所属模块", _s(f.get("module"))),
