@@ -238,7 +238,12 @@ def pend(ctx: Context, ticket_id: str, reason: str, at: str | None) -> None:
 @at_option
 @pass_context
 def resume(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
-    """Resume work after pending; the resolution clock runs again."""
+    """Resume work after pending; the resolution clock runs again.
+
+    \b
+    Example:
+      elinkctl resume 7KQ2M -m '用户已提供日志'
+    """
     _simple(ctx, ticket_id, at, "resumed", "resumed", note=note)
 
 
@@ -280,7 +285,12 @@ def resolve(
 @at_option
 @pass_context
 def reopen(ctx: Context, ticket_id: str, reason: str, at: str | None) -> None:
-    """The problem is back: reopen a resolved incident (measured to its last resolution)."""
+    """The problem is back: reopen a resolved incident (measured to its last resolution).
+
+    \b
+    Example:
+      elinkctl reopen 7KQ2M --reason '用户反馈问题再次出现'
+    """
     _simple(ctx, ticket_id, at, "reopened", f"reopened: {_reason(reason)}", reason=_reason(reason))
 
 
@@ -290,7 +300,12 @@ def reopen(ctx: Context, ticket_id: str, reason: str, at: str | None) -> None:
 @at_option
 @pass_context
 def confirm(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
-    """The user confirmed the problem is solved (与客户确认处理结果); stays resolved."""
+    """The user confirmed the problem is solved (与客户确认处理结果); stays resolved.
+
+    \b
+    Example:
+      elinkctl confirm 7KQ2M -m '张三电话确认'
+    """
     _simple(ctx, ticket_id, at, "confirmed", "user confirmed the resolution", note=note)
 
 
@@ -321,7 +336,12 @@ def callback(
 @at_option
 @pass_context
 def close(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
-    """Close a resolved incident (关闭事件单)."""
+    """Close a resolved incident (关闭事件单).
+
+    \b
+    Example:
+      elinkctl close 7KQ2M
+    """
     when = ctx.parse_time(at)
 
     def do(t: Ticket) -> lifecycle.Change:
@@ -340,7 +360,12 @@ def close(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> Non
 @at_option
 @pass_context
 def comment(ctx: Context, ticket_id: str, text: str, at: str | None) -> None:
-    """Add a note to the timeline."""
+    """Add a note to the timeline.
+
+    \b
+    Example:
+      elinkctl comment 7KQ2M -m '用户来电询问进度'
+    """
     first = text.strip().splitlines()[0] if text.strip() else ""
     if not first:
         raise click.BadParameter("must not be empty", param_hint="-m")
@@ -353,7 +378,12 @@ def comment(ctx: Context, ticket_id: str, text: str, at: str | None) -> None:
 @at_option
 @pass_context
 def complain(ctx: Context, ticket_id: str, text: str, at: str | None) -> None:
-    """Record a customer complaint (投诉) against this incident; counted in stats."""
+    """Record a customer complaint (投诉) against this incident; counted in stats.
+
+    \b
+    Example:
+      elinkctl complain 7KQ2M -m '用户投诉响应太慢'
+    """
     if not text.strip():
         raise click.BadParameter("must not be empty", param_hint="-m")
     _simple(ctx, ticket_id, at, "complained", f"complaint: {text.strip()[:60]}", text=text.strip())
