@@ -29,7 +29,12 @@ def init(directory: Path, actor: str | None) -> None:
 
 @click.group()
 def config() -> None:
-    """Rule files: sla.yaml and escalation.yaml."""
+    """Rule files: sla.yaml and escalation.yaml.
+
+    \b
+    Example:
+      elinkctl config check
+    """
 
 
 @config.command("check")
@@ -39,6 +44,10 @@ def config_check(ctx: Context) -> None:
 
     Exits 1 when there is a problem. Run it in CI on pull requests that change
     the rules.
+
+    \b
+    Example:
+      elinkctl config check && git push
     """
     from elinkctl.config import load_config
     from elinkctl.services.setup import config_warnings
@@ -62,6 +71,10 @@ def fsck(ctx: Context) -> None:
     file name and shard, the state lines agree with the events, the history
     follows the process, and there are no conflict markers. Exits 1 listing
     each problem.
+
+    \b
+    Example:
+      elinkctl fsck
     """
     from elinkctl.services.fsck import check_store
 

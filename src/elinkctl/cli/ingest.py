@@ -35,6 +35,11 @@ def ingest() -> None:
     Input is a file or standard input (at most 10 MB). Prints the IDs of the
     incidents created or updated, one per line; nothing is written unless
     the whole input could be read.
+
+    \b
+    Example:
+      elinkctl ingest email message.eml
+      elinkctl ingest alert payload.json
     """
 
 

@@ -18,7 +18,12 @@ def emit(text: str, output: str | None) -> None:
 
 @click.group()
 def report() -> None:
-    """Documents of the procedure built from a ticket's history."""
+    """Documents of the procedure built from a ticket's history.
+
+    \b
+    Example:
+      elinkctl report major 7KQ2M --html -o report.html
+    """
 
 
 @report.command()
