@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import Desk
-from elinkctl.services.kb import load_index
+from elinkctl.services.kb import search_index
 from elinkctl.store.store import Store
 
 
@@ -18,7 +18,7 @@ def test_stale_index_is_used_only_above_the_threshold(desk: Desk) -> None:
     desk.ok("kb", "search", "vpn", now="2026-11-23T10:01:00+08:00")  # builds the cache
     later = resolved(desk, "VPN证书过期无法连接", "重新导入证书", "2026-11-23T11:00:00+08:00")
     store = Store(desk.root)
-    stale = load_index(store, stale_ok_above=0)  # the cache holds 1 doc > 0: used as is
+    stale = search_index(store, stale_ok_above=0)  # the cache holds 1 doc > 0: used as is
     assert set(stale.ids) == {first}
-    fresh = load_index(store, stale_ok_above=10)  # small: checked and refreshed
+    fresh = search_index(store, stale_ok_above=10)  # small: checked and refreshed
     assert set(fresh.ids) == {first, later}

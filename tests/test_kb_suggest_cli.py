@@ -12,6 +12,11 @@ from pathlib import Path
 import pytest
 
 from conftest import Desk
+from elinkctl.cache import kb as kb_cache
+from elinkctl.cache import kb_files
+from elinkctl.cache.head import read_head
+from elinkctl.cache.kb import DOCS_FILE, INDEX_FILE, STAMP_FILE
+from elinkctl.cache.kb_suggest import SUGGEST_FILE, head_commit
 from elinkctl.services import kb
 from elinkctl.store.store import Store
 
@@ -27,7 +32,7 @@ def state(desk: Desk) -> Path:
 
 
 def db_meta(desk: Desk, key: str) -> object:
-    with closing(sqlite3.connect(state(desk) / kb.SUGGEST_FILE)) as conn:
+    with closing(sqlite3.connect(state(desk) / SUGGEST_FILE)) as conn:
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return json.loads(row[0])
 
@@ -56,7 +61,7 @@ def built(desk: Desk) -> Desk:
     desk.git("commit", "-q", "-m", "seed articles")
     resolved(desk, "VPN客户端无法连接", "重装VPN客户端", system="VPN")
     desk.ok("kb", "search", "vpn", now=T1)
-    assert (state(desk) / kb.SUGGEST_FILE).is_file()
+    assert (state(desk) / SUGGEST_FILE).is_file()
     assert db_meta(desk, "head") == desk.git("rev-parse", "HEAD").strip()
     return desk
 
@@ -64,7 +69,7 @@ def built(desk: Desk) -> Desk:
 def full_index_untouched(desk: Desk) -> dict[str, int]:
     return {
         name: (state(desk) / name).stat().st_mtime_ns
-        for name in (kb.INDEX_FILE, kb.DOCS_FILE, kb.STAMP_FILE)
+        for name in (INDEX_FILE, DOCS_FILE, STAMP_FILE)
     }
 
 
@@ -99,12 +104,12 @@ def test_suggestions_are_those_of_the_full_index(built: Desk) -> None:
     resolved(desk, "VPN证书过期无法连接", "重新导入证书", now=T1, system="VPN")
     resolved(desk, "打印机卡纸", "打开后盖取出卡纸", now=T1, system="打印机")
     via_db = suggested(desk, "VPN连不上提示证书过期", system="VPN")
-    (state(desk) / kb.SUGGEST_FILE).unlink()
-    for name in (kb.INDEX_FILE, kb.DOCS_FILE, kb.STAMP_FILE):
+    (state(desk) / SUGGEST_FILE).unlink()
+    for name in (INDEX_FILE, DOCS_FILE, STAMP_FILE):
         (state(desk) / name).unlink()
     via_full = suggested(desk, "VPN连不上提示证书过期", system="VPN")
     assert via_db == via_full and len(via_db) >= 2
-    assert (state(desk) / kb.SUGGEST_FILE).is_file()  # derived again by that refresh
+    assert (state(desk) / SUGGEST_FILE).is_file()  # derived again by that refresh
 
 
 @pytest.mark.parametrize(
@@ -120,7 +125,7 @@ def test_suggestions_are_those_of_the_full_index(built: Desk) -> None:
 def test_new_never_fails_on_a_damaged_suggestion_index(built: Desk, damage: object) -> None:
     desk = built
     later = resolved(desk, "扫描仪无法扫描到共享文件夹", "重新设置SMB共享凭据", now=T1)
-    damage(state(desk) / kb.SUGGEST_FILE)  # type: ignore[operator]
+    damage(state(desk) / SUGGEST_FILE)  # type: ignore[operator]
     assert suggested(desk, "扫描仪扫描不到共享文件夹")[0] == later
     # the next refresh leaves a working one
     assert suggested(desk, "扫描仪扫描不到共享文件夹")[0] == later
@@ -135,7 +140,7 @@ def _set_meta(path: Path, key: str, value: str) -> None:
 def test_new_while_another_process_holds_the_index(built: Desk) -> None:
     desk = built
     later = resolved(desk, "扫描仪无法扫描到共享文件夹", "重新设置SMB共享凭据", now=T1)
-    with closing(sqlite3.connect(state(desk) / kb.SUGGEST_FILE, isolation_level=None)) as other:
+    with closing(sqlite3.connect(state(desk) / SUGGEST_FILE, isolation_level=None)) as other:
         other.execute("BEGIN EXCLUSIVE")
         try:
             assert suggested(desk, "扫描仪扫描不到共享文件夹")[0] == later
@@ -166,17 +171,18 @@ def test_a_big_change_leaves_the_index_as_it_was(
 
 
 def test_head_is_read_from_git_files(desk: Desk) -> None:
-    store = Store(desk.root)
+    git_dir = desk.root / ".git"
     desk.new(now=T0)
     head = desk.git("rev-parse", "HEAD").strip()
-    assert kb._read_head(store) == head
+    assert read_head(git_dir) == head
     desk.git("pack-refs", "--all")
-    assert not (desk.root / ".git" / "refs" / "heads" / "main").exists()
-    assert kb._read_head(store) == head
+    assert not (git_dir / "refs" / "heads" / "main").exists()
+    assert read_head(git_dir) == head
     desk.git("checkout", "-q", "--detach")
-    assert kb._read_head(store) == head
-    (desk.root / ".git" / "HEAD").write_text("ref: refs/heads/nothing-here\n")
-    assert kb._read_head(store) is None and kb._git_head(store) is None
+    assert read_head(git_dir) == head
+    (git_dir / "HEAD").write_text("ref: refs/heads/nothing-here\n")
+    source = kb.kb_source(Store(desk.root))
+    assert read_head(git_dir) is None and head_commit(source) is None
 
 
 def test_head_of_a_linked_worktree(desk: Desk, tmp_path: Path) -> None:
@@ -187,7 +193,7 @@ def test_head_of_a_linked_worktree(desk: Desk, tmp_path: Path) -> None:
     want = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=wt.root, check=True, capture_output=True, text=True
     ).stdout.strip()
-    assert kb._read_head(wt) == want == desk.git("rev-parse", "other").strip()
+    assert read_head(wt.state_dir.parent) == want == desk.git("rev-parse", "other").strip()
 
 
 @pytest.mark.parametrize(
@@ -203,22 +209,20 @@ def test_head_of_a_linked_worktree(desk: Desk, tmp_path: Path) -> None:
         ("sla.yaml", False),
     ],
 )
-def test_searchable_paths_are_those_the_scan_lists(path: str, searchable: bool) -> None:
-    assert kb._searchable_path(path) is searchable
+def test_searchable_paths_are_those_the_walk_lists(path: str, searchable: bool) -> None:
+    assert kb_files.is_searchable_path(path) is searchable
 
 
-def test_a_failing_search_is_one_note(
-    built: Desk, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failing_search_is_one_note(built: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_: object, **__: object) -> list[kb.Suggestion]:
         raise RuntimeError("boom")
 
     tid = built.new(now=T2, title="打印机卡纸")
-    capsys.readouterr()
     monkeypatch.setattr(kb, "suggest", broken)
     store = Store(built.root)
-    kb.print_suggestions(store, store.load(tid))
-    assert capsys.readouterr().err == "note: no knowledge-base suggestions (boom)\n"
+    assert kb.suggestion_lines(store, store.load(tid)) == [
+        "note: no knowledge-base suggestions (boom)"
+    ]
 
 
 def test_never_built_on_a_big_store_is_one_note_without_a_scan(
@@ -232,8 +236,10 @@ def test_never_built_on_a_big_store_is_one_note_without_a_scan(
         cache.unlink()  # as on a store that never ran `kb search`
     monkeypatch.setattr(kb, "SUGGEST_MAX_READS", 2)
     scanned: list[int] = []
-    real_scan = kb._scan
-    monkeypatch.setattr(kb, "_scan", lambda store: scanned.append(1) or real_scan(store))
+    real_walk = kb_cache.stat_searchable_files
+    monkeypatch.setattr(
+        kb_cache, "stat_searchable_files", lambda root: scanned.append(1) or real_walk(root)
+    )
     result = desk.run("new", "--title", "打印机卡纸了", "--type", "failure", "--reporter", "王五")
     assert result.exit_code == 0, result.stderr
     assert "not built yet" in result.stderr

@@ -10,13 +10,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from elinkctl.cli.options import json_option, pass_context
-from elinkctl.errors import UsageProblem
+from elinkctl.errors import ElinkError, UsageProblem
 from elinkctl.services.context import Context
+
+if TYPE_CHECKING:
+    from elinkctl.kb.article import Article
+    from elinkctl.kb.changes import ArticleChanges
 
 
 def _interactive() -> bool:
@@ -36,16 +41,76 @@ def _dump(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def _confirm(question: str) -> bool:
-    return click.confirm(question, default=True, err=True)
-
-
-def _tell(message: str) -> None:
-    click.echo(message, err=True)
-
-
 def _short(text: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_SECTION_OPTIONS = {
+    "symptom_text": "现象",
+    "cause": "原因",
+    "solution": "解决方案",
+    "workaround": "临时措施",
+}
+
+
+def _changes(opts: Mapping[str, Any]) -> ArticleChanges:
+    """What the `kb add`/`kb edit` flags given say about the article.
+
+    A given but blank --title is refused here: an article is found by its title.
+    """
+    from elinkctl.kb.changes import ArticleChanges
+
+    if opts.get("title") is not None and not str(opts["title"]).strip():
+        raise UsageProblem("--title must not be empty")
+    return ArticleChanges(
+        title=None if opts.get("title") is None else str(opts["title"]),
+        systems=tuple(opts.get("system") or ()),
+        modules=tuple(opts.get("module") or ()),
+        keywords=tuple(opts.get("keyword") or ()),
+        sections={
+            name: str(opts[key])
+            for key, name in _SECTION_OPTIONS.items()
+            if opts.get(key) is not None
+        },
+        incidents=tuple(opts.get("incident") or ()),
+        reviewed=opts.get("reviewed"),
+    )
+
+
+def _edit_in_editor(text: str, rel: str) -> Article:
+    """Open $VISUAL/$EDITOR on `text` until it parses, or raise (nothing saved).
+
+    On an error the message (file, line) is shown and the author chooses to
+    re-open the editor on what they wrote or to abort: a typo in the YAML
+    front matter must not cost them the whole article.
+    """
+    import subprocess
+    import tempfile
+
+    from elinkctl.kb import ArticleError, parse_article
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    current = text
+    while True:
+        with tempfile.NamedTemporaryFile(
+            "w", suffix=".md", prefix="elinkctl-kb-", delete=False, encoding="utf-8"
+        ) as fh:
+            fh.write(current)
+            tmp = fh.name
+        try:
+            subprocess.run([*editor.split(), tmp], check=True)
+            with open(tmp, encoding="utf-8") as fh:
+                current = fh.read()
+        except (OSError, subprocess.CalledProcessError, UnicodeDecodeError) as exc:
+            raise ElinkError(f"editor failed: {exc}; nothing saved") from None
+        finally:
+            os.unlink(tmp)
+        try:
+            return parse_article(current, rel)
+        except ArticleError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            if not click.confirm("Re-open the editor?", default=True, err=True):
+                raise ElinkError(f"{rel}: not saved (the edited text has errors)") from None
 
 
 def _article_options(func: Any) -> Any:
@@ -151,6 +216,8 @@ def add(ctx: Context, from_id: str | None, **opts: Any) -> None:
           --symptom '连接时提示超时' --solution '重装客户端并更新证书'
     """
     from elinkctl.kb import render_article
+    from elinkctl.kb.article import PLACEHOLDER, SOLUTION
+    from elinkctl.kb.changes import ArticleChanges
     from elinkctl.services import kb as service
 
     store = ctx.store
@@ -160,16 +227,19 @@ def add(ctx: Context, from_id: str | None, **opts: Any) -> None:
     if from_id:
         article = service.draft_from_ticket(store, from_id, actor, today)
         if given:
-            article = service.apply_changes(store, article, given)
+            article = service.edit_article(store, article, _changes(given))
     elif given or not _interactive():
-        article = service.article_from_options(store, opts, actor, today)
+        if not str(opts.get("title") or "").strip():
+            raise UsageProblem("missing --title (or use --from ID to draft from an incident)")
+        if not (opts.get("solution") or opts.get("workaround")):
+            raise UsageProblem("give --solution (or at least --workaround): an article is a fix")
+        article = service.make_article(store, _changes(opts), actor, today)
     else:
-        article = service.article_from_options(
-            store, {"title": "（待补充）", "solution": "（待补充）"}, actor, today
-        )
+        blank = ArticleChanges(title=PLACEHOLDER, sections={SOLUTION: PLACEHOLDER})
+        article = service.make_article(store, blank, actor, today)
     if _interactive():
         rel = store.rel(service.article_path(store, article.id))
-        edited = service.edit_in_editor(render_article(article), rel, _confirm, _tell)
+        edited = _edit_in_editor(render_article(article), rel)
         if edited.id != article.id:
             raise UsageProblem(f"the id must stay {article.id}; nothing saved")
         article = edited
@@ -315,10 +385,10 @@ def edit(ctx: Context, article_id: str, mark_reviewed: bool, **opts: Any) -> Non
     if mark_reviewed:
         given["reviewed"] = ctx.now.date()
     if given:
-        after = service.apply_changes(store, before, given)
+        after = service.edit_article(store, before, _changes(given))
     elif _interactive():
         rel = store.rel(service.article_path(store, before.id))
-        after = service.edit_in_editor(render_article(before), rel, _confirm, _tell)
+        after = _edit_in_editor(render_article(before), rel)
     else:
         raise UsageProblem("nothing to change: give field options (see --help)")
     changed = service.save_edited_article(store, before, after, actor)

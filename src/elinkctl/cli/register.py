@@ -135,7 +135,8 @@ def new(ctx: Context, **opts: Any) -> None:
     if not no_suggest:
         from elinkctl.services import kb
 
-        kb.print_suggestions(ctx.store, result.ticket)
+        for line in kb.suggestion_lines(ctx.store, result.ticket):
+            click.echo(line, err=True)
 
 
 @click.command()

@@ -1,9 +1,13 @@
-"""The knowledge base (知识库): article files and a Chinese-capable search engine.
+"""The knowledge base (知识库): articles and a Chinese-capable search engine.
 
-Pure code, no file or git I/O: the store reads `knowledge/*.md` and resolved
-tickets, turns them into `Doc`s and builds (or loads from its cache) a
-`SearchIndex`, and derives from it the `SuggestIndex` that `new` queries
-(kept in an SQLite connection the store opens).
+Pure code, exported here: the article format (`article`), changes to an
+article (`changes`), searchable documents (`docs`), text analysis
+(`analysis`), the full index (`search`) and the suggestion index `new`
+queries (`suggestdb`, over an SQLite connection its caller opens).
+
+One module does I/O and is not imported here: `articles`, the articles in a
+store (`knowledge/*.md`, committed through the store's transaction). The
+caches built from articles and resolved tickets live in `elinkctl.cache`.
 """
 
 from .analysis import SYNONYM_GROUPS, Analyzer, normalize
@@ -18,20 +22,20 @@ from .article import (
     parse_article,
     render_article,
 )
-from .search import (
+from .docs import (
+    SEARCHABLE_STATUSES,
     Doc,
-    Hit,
-    IndexFormatError,
-    SearchIndex,
     doc_from_article,
     doc_from_json,
     doc_from_ticket,
+    doc_from_ticket_text,
     doc_to_json,
-    docs_fingerprint,
 )
+from .search import Hit, IndexFormatError, SearchIndex, docs_fingerprint
 from .suggestdb import SuggestIndex, build_suggest_index
 
 __all__ = [
+    "SEARCHABLE_STATUSES",
     "SECTIONS",
     "SYNONYM_GROUPS",
     "Analyzer",
@@ -47,6 +51,7 @@ __all__ = [
     "doc_from_article",
     "doc_from_json",
     "doc_from_ticket",
+    "doc_from_ticket_text",
     "doc_to_json",
     "docs_fingerprint",
     "draft_from_incident",

@@ -20,7 +20,6 @@ still be found when the ticket names a specific system.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import heapq
 import json
 import math
@@ -30,26 +29,16 @@ import sys
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import compress
-from typing import Any, Literal
+from typing import Any
+
+from elinkctl.fsio import digest
 
 from .analysis import DEFAULT_ANALYZER, Analyzer, normalize
-from .article import Article
+from .docs import Doc, check_kind
 
-__all__ = [
-    "Doc",
-    "Hit",
-    "IndexFormatError",
-    "SearchIndex",
-    "doc_from_article",
-    "doc_from_ticket",
-    "doc_from_json",
-    "doc_to_json",
-    "docs_fingerprint",
-]
-
-Kind = Literal["kb", "ticket"]
+__all__ = ["Hit", "IndexFormatError", "SearchIndex", "docs_fingerprint"]
 
 # BM25F parameters. Title matches count three times a body match: a title is
 # what the author chose to describe the whole problem. Keywords/systems are
@@ -75,46 +64,6 @@ class IndexFormatError(ValueError):
     """
 
 
-def _as_tuple(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,) if value.strip() else ()
-    return tuple(v for v in value if v and v.strip())
-
-
-@dataclass(frozen=True)
-class Doc:
-    """One searchable document: a knowledge article or a resolved incident.
-
-    `system` and `module` accept one name or several (an article may cover
-    more than one system); they are kept as tuples.
-    """
-
-    id: str
-    kind: Kind
-    title: str
-    text: str = ""
-    system: str | tuple[str, ...] = ()
-    module: str | tuple[str, ...] = ()
-    keywords: tuple[str, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "system", _as_tuple(self.system))
-        object.__setattr__(self, "module", _as_tuple(self.module))
-        object.__setattr__(self, "keywords", _as_tuple(self.keywords))
-
-    @property
-    def systems(self) -> tuple[str, ...]:
-        """The document's systems as a tuple (never a bare string)."""
-        return _as_tuple(self.system)
-
-    @property
-    def modules(self) -> tuple[str, ...]:
-        """The document's modules as a tuple (never a bare string)."""
-        return _as_tuple(self.module)
-
-
 @dataclass(frozen=True)
 class Hit:
     """A search result; `score` only orders hits of one query."""
@@ -137,11 +86,6 @@ Fields = tuple[Counter[str], Counter[str], Counter[str]]
 
 Postings = Callable[[str], tuple[int, list[tuple[Sequence[int], Sequence[float]]]]]
 """term → (document frequency in the corpus, [(document numbers, weights), …])."""
-
-
-def check_kind(doc: Doc) -> None:
-    if doc.kind not in ("kb", "ticket"):
-        raise ValueError(f"{doc.id}: kind must be 'kb' or 'ticket', not {doc.kind!r}")
 
 
 def doc_fields(doc: Doc, analyzer: Analyzer = DEFAULT_ANALYZER) -> Fields:
@@ -555,26 +499,6 @@ class SearchIndex:
         return self
 
 
-# -- documents from articles and tickets ---------------------------------------
-
-
-def doc_to_json(d: Doc) -> list[Any]:
-    """A document as a JSON list (the caches' form); `doc_from_json` reads it back."""
-    return [d.id, d.kind, d.title, d.text, list(d.systems), list(d.modules), list(d.keywords)]
-
-
-def doc_from_json(v: list[Any]) -> Doc:
-    return Doc(
-        id=v[0],
-        kind=v[1],
-        title=v[2],
-        text=v[3],
-        system=tuple(v[4]),
-        module=tuple(v[5]),
-        keywords=tuple(v[6]),
-    )
-
-
 def docs_fingerprint(docs: Iterable[Doc], analyzer: Analyzer = DEFAULT_ANALYZER) -> str:
     """A digest of exactly what an index is built from, to stamp a cached index.
 
@@ -583,54 +507,10 @@ def docs_fingerprint(docs: Iterable[Doc], analyzer: Analyzer = DEFAULT_ANALYZER)
     text, so the (seconds-long, for 10,000 tickets) rebuild is paid only
     when an article or a solution actually changes.
     """
-    h = hashlib.sha256(f"{_FORMAT}\x1e{analyzer.name}".encode())
-    for d in docs:
-        fields = (
-            d.id,
-            d.kind,
-            d.title,
-            d.text,
-            *d.systems,
-            "\x1f",
-            *d.modules,
-            "\x1f",
-            *d.keywords,
-        )
-        h.update("\x1e".join(fields).encode("utf-8", "surrogatepass"))
-        h.update(b"\x1d")
-    return h.hexdigest()
-
-
-def doc_from_article(a: Article) -> Doc:
-    """The searchable document of an article: symptom and body as text, keywords as meta."""
-    return Doc(
-        id=a.id,
-        kind="kb",
-        title=a.title,
-        text=a.symptom + "\n" + a.body,
-        system=tuple(a.systems),
-        module=tuple(a.modules),
-        keywords=tuple(a.keywords),
+    parts = (
+        "\x1e".join(
+            (d.id, d.kind, d.title, d.text, *d.systems, "\x1f", *d.modules, "\x1f", *d.keywords)
+        ).encode("utf-8", "surrogatepass")
+        for d in docs
     )
-
-
-def doc_from_ticket(ticket: Mapping[str, Any]) -> Doc:
-    """The searchable document of a (resolved) incident given as a plain dict.
-
-    Text is the description plus every solution recorded on it (the
-    `solution` key and any `resolved` events'): a reopened ticket's first,
-    wrong fix is still a useful hint.
-    """
-    solutions = [str(ticket.get("solution") or "")]
-    for ev in ticket.get("events") or []:
-        if isinstance(ev, Mapping) and ev.get("type") == "resolved" and ev.get("solution"):
-            solutions.append(str(ev["solution"]))
-    text = "\n".join([str(ticket.get("description") or ""), *dict.fromkeys(solutions)])
-    return Doc(
-        id=str(ticket.get("id", "")),
-        kind="ticket",
-        title=str(ticket.get("title") or ""),
-        text=text,
-        system=str(ticket.get("system") or ""),
-        module=str(ticket.get("module") or ""),
-    )
+    return digest(f"{_FORMAT}\x1e{analyzer.name}", *parts)

@@ -35,16 +35,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .analysis import DEFAULT_ANALYZER, Analyzer, normalize
+from .docs import Doc, check_kind, doc_from_json, doc_to_json
 from .search import (
-    Doc,
     Hit,
     IndexFormatError,
     SearchIndex,
     accumulate,
-    check_kind,
     doc_fields,
-    doc_from_json,
-    doc_to_json,
     doc_weights,
     rank_grouped,
     systems_named_in,

@@ -1,0 +1,206 @@
+"""The articles in a store: `knowledge/<KB-ID>.md` files, found, read and committed.
+
+`elinkctl.kb.article` is one article's file format; this module is the
+collection: IDs from file names, an ID typed or heard over the phone
+resolved to a file, articles read, new and edited ones committed through
+`Store.transaction` (one change, one journalled commit as the acting
+person, under the store lock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from elinkctl.errors import Ambiguous, ElinkError, NotFound, StoreError, UsageProblem
+from elinkctl.store.store import KNOWLEDGE, Store
+
+from .article import (
+    CAUSE,
+    CROCKFORD,
+    Article,
+    ArticleError,
+    draft_from_incident,
+    new_article_id,
+    normalize_article_id,
+    parse_article,
+    render_article,
+)
+from .changes import ArticleChanges, apply_changes, changed_fields, new_article, set_section
+from .docs import SEARCHABLE_STATUSES
+
+__all__ = [
+    "add_article",
+    "article_ids",
+    "article_path",
+    "draft_from_ticket",
+    "edit_article",
+    "iter_articles",
+    "load_article",
+    "make_article",
+    "read_article",
+    "resolve_article_id",
+    "save_edited_article",
+]
+
+_FRAGMENT = re.compile(rf"^[{CROCKFORD}]{{1,5}}$")
+
+
+def knowledge_dir(store: Store) -> Path:
+    return store.root / KNOWLEDGE
+
+
+def article_path(store: Store, article_id: str) -> Path:
+    """The file of a full, canonical ID (validated before it becomes a path)."""
+    if normalize_article_id(article_id) != article_id or not article_id.startswith("KB-"):
+        raise UsageProblem(f"not an article ID: {article_id!r}")
+    return knowledge_dir(store) / f"{article_id}.md"
+
+
+def article_ids(store: Store) -> list[str]:
+    """IDs of the article files (by file name), sorted; no file is parsed."""
+    base = knowledge_dir(store)
+    if not base.is_dir():
+        return []
+    return sorted(
+        e.name[:-3]
+        for e in os.scandir(base)
+        if e.name.startswith("KB-") and e.name.endswith(".md") and e.is_file()
+    )
+
+
+def resolve_article_id(store: Store, given: str) -> str:
+    """A full article ID from the ID or any unique prefix/suffix of its five characters.
+
+    Read as typed or heard (case, 'KB-' optional, O→0, I/L→1), like incident
+    IDs, so the desk can say "article 7KQ" on the phone.
+    """
+    canonical = normalize_article_id(given)
+    known = article_ids(store)
+    if canonical in known:
+        return canonical
+    frag = given.strip().upper().replace("_", "-")
+    if frag.startswith("KB"):
+        frag = frag[2:].lstrip("-")
+    frag = frag.translate(str.maketrans("OIL", "011"))
+    if not _FRAGMENT.match(frag):
+        raise UsageProblem(f"not an article ID: {given!r}")
+    candidates = [i for i in known if i[3:].startswith(frag) or i[3:].endswith(frag)]
+    if not candidates:
+        raise NotFound(f"no knowledge-base article matches {given!r}")
+    if len(candidates) > 1:
+        raise Ambiguous(given, candidates)
+    return candidates[0]
+
+
+def read_article(store: Store, article_id: str) -> Article:
+    """The article of a full ID; `NotFound`, or `ArticleError` naming file and line."""
+    path = article_path(store, article_id)
+    rel = store.rel(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"{rel}: no such article") from None
+    except UnicodeDecodeError:
+        raise ArticleError(f"{rel}: not UTF-8 text") from None
+    return parse_article(text, rel)
+
+
+def load_article(store: Store, given: str) -> Article:
+    """The article for an ID or fragment; `ArticleError` names file and line."""
+    return read_article(store, resolve_article_id(store, given))
+
+
+def iter_articles(store: Store, on_error: Callable[[str], None]) -> Iterator[Article]:
+    """Every parseable article in ID order; a broken file goes to `on_error` and is skipped."""
+    for art_id in article_ids(store):
+        try:
+            yield read_article(store, art_id)
+        except ArticleError as exc:
+            on_error(str(exc))
+
+
+# -- new and changed articles ---------------------------------------------------------
+
+
+def fresh_id(store: Store) -> str:
+    """A new article ID not used in this clone (random: unique across clones)."""
+    return new_article_id(set(article_ids(store)), random.SystemRandom())
+
+
+def _resolved(store: Store, changes: ArticleChanges) -> ArticleChanges:
+    """`changes` with its incidents (as typed) resolved to full IDs."""
+    return replace(changes, incidents=tuple(store.resolve_id(i) for i in changes.incidents))
+
+
+def make_article(store: Store, changes: ArticleChanges, actor: str, today: dt.date) -> Article:
+    """A new article (with a fresh ID) from its fields; incidents as typed are resolved."""
+    article_id = fresh_id(store)
+    return new_article(article_id, _resolved(store, changes), actor, today)
+
+
+def edit_article(store: Store, article: Article, changes: ArticleChanges) -> Article:
+    """`article` with `changes` applied; incidents as typed are resolved and added."""
+    return apply_changes(article, _resolved(store, changes))
+
+
+def draft_from_ticket(store: Store, given: str, actor: str, today: dt.date) -> Article:
+    """A draft article (with a fresh ID) from a resolved or closed incident.
+
+    The cause recorded by `resolve --cause` replaces the draft's placeholder:
+    someone who handled the incident already said why it happened.
+    """
+    ticket = store.find(given)
+    if str(ticket.status) not in SEARCHABLE_STATUSES:
+        raise ElinkError(
+            f"{ticket.id} is {ticket.status}, not resolved: an article records a solution "
+            "that worked (resolve it first)"
+        )
+    data: dict[str, Any] = dict(ticket.fields)
+    data["id"] = ticket.id
+    data["events"] = [e.to_dict() for e in ticket.events]
+    article = draft_from_incident(data, article_id=fresh_id(store), author=actor, today=today)
+    causes = [str(e.get("cause")) for e in ticket.events if e.type == "resolved" and e.get("cause")]
+    if causes:
+        article = replace(article, body=set_section(article.body, CAUSE, causes[-1].strip()))
+    return article
+
+
+def _commit(store: Store, article: Article, actor: str, message: str, *, is_new: bool) -> None:
+    """Write one article and commit it as `actor`: what is committed is what `kb show` reads."""
+    path = article_path(store, article.id)
+    rel = store.rel(path)
+    text = render_article(article)
+    parse_article(text, rel)
+    with store.transaction(actor) as tx:
+        if is_new and path.exists():
+            raise StoreError(f"{rel} already exists; try again for a fresh ID")
+        if not is_new and not path.exists():
+            raise NotFound(f"{rel}: no such article")
+        tx.put_file(path, text, is_new=is_new)
+        tx.commit(message)
+
+
+def add_article(store: Store, article: Article, actor: str) -> Article:
+    """Commit a new article: one commit by `actor`, "KB-…: added <title> (from INC-…)"."""
+    message = f"{article.id}: added {article.title}"
+    if article.incidents:
+        message += f" (from {', '.join(article.incidents)})"
+    _commit(store, article, actor, message, is_new=True)
+    return article
+
+
+def save_edited_article(store: Store, before: Article, after: Article, actor: str) -> list[str]:
+    """Commit an edited article; returns the changed fields ([] → nothing written)."""
+    if after.id != before.id:
+        raise UsageProblem(f"the id cannot change ({before.id} → {after.id}); nothing saved")
+    changed = changed_fields(before, after)
+    if changed:
+        _commit(store, after, actor, f"{after.id}: edited {', '.join(changed)}", is_new=False)
+    return changed
