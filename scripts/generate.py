@@ -28,7 +28,7 @@ from typing import Any
 
 from elinkctl.domain import ids, lifecycle, ticketfile
 from elinkctl.domain.model import Ticket
-from elinkctl.progress import Progress
+from elinkctl.progress import Progress, show_on
 
 # --- the world the incidents happen in -------------------------------------------------
 
@@ -627,6 +627,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--now", help="ISO 8601 end of the period (default $ELINKCTL_NOW or now)")
     parser.add_argument("--processes", type=int, default=None)
     args = parser.parse_args(argv)
+    if sys.stderr.isatty():
+        show_on(sys.stderr)
     now = dt.datetime.fromisoformat(args.now) if args.now else None
     if now is not None and now.tzinfo is None:
         parser.error("--now needs an offset, e.g. 2026-11-23T10:00:00+08:00")

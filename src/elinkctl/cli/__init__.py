@@ -163,6 +163,10 @@ def cli(ctx: click.Context, store: str | None, actor: str | None) -> None:
     """
     from elinkctl.services.context import Context
 
+    if sys.stderr.isatty():
+        from elinkctl import progress
+
+        progress.show_on(sys.stderr)  # long index rebuilds and fsck draw a bar
     ctx.obj = Context(store, actor)
 
 

@@ -55,4 +55,7 @@ def merge_file(base: Path, ours: Path, theirs: Path, path: str) -> None:
     """git merge driver: merge BASE and THEIRS into OURS (%O %A %B %P)."""
     from elinkctl.services.sync import run_merge_driver
 
-    sys.exit(run_merge_driver(base, ours, theirs, path, Path.cwd()))
+    status, note = run_merge_driver(base, ours, theirs, path, Path.cwd())
+    if note:
+        click.echo(f"elinkctl merge-file: {note}", err=True)
+    sys.exit(status)

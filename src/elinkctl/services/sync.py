@@ -34,7 +34,6 @@ import dataclasses
 import hashlib
 import json
 import random
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -101,8 +100,10 @@ class SyncReport:
 # --- the merge driver -------------------------------------------------------------
 
 
-def run_merge_driver(base: Path, ours: Path, theirs: Path, rel: str, cwd: Path) -> int:
-    """What ``elinkctl merge-file %O %A %B %P`` does; returns the exit status.
+def run_merge_driver(
+    base: Path, ours: Path, theirs: Path, rel: str, cwd: Path
+) -> tuple[int, str | None]:
+    """What ``elinkctl merge-file %O %A %B %P`` does: (exit status, a note for git's output).
 
     Writes the result over ``ours`` (git's ``%A``). Non-zero only when a side
     is not a ticket at all: git then reports a conflict, ``ours`` untouched.
@@ -111,21 +112,17 @@ def run_merge_driver(base: Path, ours: Path, theirs: Path, rel: str, cwd: Path) 
     if rel.startswith(f"{KNOWLEDGE}/") and rel.endswith(".md"):
         result = merge.merge_article_texts(texts[0], texts[1], texts[2], merge_file_texts)
         ours.write_text(result, encoding="utf-8")
-        return 0
+        return 0, None
     try:
         merged = merge.merge_ticket_texts(texts[0], texts[1], texts[2])
     except merge.MergeError as exc:
-        print(f"elinkctl merge-file: {rel}: {exc}", file=sys.stderr)
-        return 1
+        return 1, f"{rel}: {exc}"
+    note = None
     if merged.collision is not None:
         stash_collision(absolute_git_dir(cwd) / "elinkctl", merged)
-        print(
-            f"elinkctl merge-file: {rel}: {merged.notes[0]}; "
-            "run `elinkctl sync` to give it a new ID",
-            file=sys.stderr,
-        )
+        note = f"{rel}: {merged.notes[0]}; run `elinkctl sync` to give it a new ID"
     ours.write_text(merged.text, encoding="utf-8")
-    return 0
+    return 0, note
 
 
 def stash_collision(state_dir: Path, merged: merge.TicketMerge) -> Path:
