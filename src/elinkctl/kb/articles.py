@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from elinkctl.errors import Ambiguous, ElinkError, NotFound, StoreError, UsageProblem
-from elinkctl.store.store import KNOWLEDGE, Store
+from elinkctl.store.layout import KNOWLEDGE
+from elinkctl.store.store import Store
 
 from .article import (
     CAUSE,

@@ -87,7 +87,8 @@ from elinkctl.ingest import (
     parse_alert_payload,
     parse_email,
 )
-from elinkctl.store.store import Store, Transaction
+from elinkctl.store.store import Store
+from elinkctl.store.transaction import Transaction
 
 __all__ = [
     "ALERT_REOPEN_REASON",

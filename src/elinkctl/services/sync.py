@@ -43,7 +43,9 @@ from elinkctl.domain.model import Ticket
 from elinkctl.errors import StoreError
 from elinkctl.fsio import atomic_write
 from elinkctl.store.gitrepo import absolute_git_dir, commit_env, merge_file_texts
-from elinkctl.store.store import KNOWLEDGE, TICKETS, Store, Transaction
+from elinkctl.store.layout import KNOWLEDGE, TICKETS
+from elinkctl.store.store import Store
+from elinkctl.store.transaction import Transaction
 
 COLLISIONS = "collisions"
 MAX_ATTEMPTS = 5

@@ -1,22 +1,17 @@
 """A store: a git repository holding ``sla.yaml``, ``escalation.yaml``,
 ``tickets/YYYY/MM/<ID>.yaml`` and ``knowledge/``.
 
-Every mutation goes through `Store.transaction`: take the store lock,
-recover what a killed predecessor left, re-read the tickets, apply the pure
-change, write atomically, commit exactly those files as the actor. A journal
-under ``.git/elinkctl/`` written before the files and removed after the
-commit lets the next command finish an interrupted commit, so no event is
-ever lost between the rename and the commit.
+Reading: finding and parsing tickets, through the cache layer's validated
+index where it helps. Every change goes through `Store.transaction`
+(`elinkctl.store.transaction`): lock, recover, read fresh, stage, one
+journalled commit.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
-import time
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,16 +27,15 @@ from elinkctl.errors import (
     TicketError,
     UsageProblem,
 )
-from elinkctl.fsio import atomic_write, sweep_temp_files
+from elinkctl.store.layout import TICKETS
 from elinkctl.store.lock import StoreLock
+from elinkctl.store.transaction import Transaction, recover
 
 if TYPE_CHECKING:
+    from elinkctl.cache.index import Index
+    from elinkctl.cache.rows import Summary
     from elinkctl.domain.selection import TicketFilter
     from elinkctl.store.gitrepo import Git
-    from elinkctl.store.index import Index, Summary
-
-TICKETS = "tickets"
-KNOWLEDGE = "knowledge"
 
 
 def discover(explicit: str | None, cwd: Path | None = None) -> Path:
@@ -222,16 +216,16 @@ class Store:
                     raise
                 on_error(exc)
 
-    # --- the index (store/index.py): cheap reads at 100,000 tickets ---------------
+    # --- the index (elinkctl.cache.index): cheap reads at 100,000 tickets --------
 
     def index(self) -> Index:
         """The ticket index, validated against git on first use in this process.
 
-        Callers should catch `sqlite3.Error`, `StoreError` and `OSError` and fall
-        back to reading files (the methods below do).
+        Callers fall back to reading files on the failures `index_failed`
+        names (the methods below do).
         """
         if self._index is None:
-            from elinkctl.store.index import Index
+            from elinkctl.cache.index import Index
 
             self._index = Index(
                 self.root,
@@ -240,6 +234,11 @@ class Store:
                 lambda *commands: self.git.run_concurrently(*commands),
             )
         return self._index
+
+    def forget_index(self) -> None:
+        """After this process committed: the next read validates the index anew."""
+        if self._index is not None:
+            self._index.invalidate()
 
     def prefetch_index(self) -> None:
         """Let the index start checking itself against git in the background
@@ -259,7 +258,7 @@ class Store:
         `ticket_paths` order, without parsing unchanged files. Broken tickets
         are reported through ``on_error`` (raised without one), as `iter_tickets` does.
         """
-        from elinkctl.store.index import Summary
+        from elinkctl.cache.rows import Summary
 
         try:
             idx = self.index()
@@ -304,11 +303,13 @@ class Store:
         (file content, ``version``); broken tickets go to ``on_error`` first.
 
         ``version`` must change whenever the result could (code version, a
-        digest of the rules: `elinkctl.store.index.rules_digest`).
+        digest of the rules: `elinkctl.cache.versions`).
         """
+        from elinkctl.cache.facts import Facts
+
         try:
             idx = self.index()
-            stream = idx.iter_facts(name, version, compute)
+            stream = Facts(idx, name, version, compute).items()
             first = next(stream, None)  # the refresh and computing happen here
             errors = idx.errors()
         except Exception as exc:
@@ -369,7 +370,7 @@ class Store:
             yield False
             return
         try:
-            self.recover()
+            recover(self)
             self._ensure_clone_config()
             yield True
         finally:
@@ -383,30 +384,6 @@ class Store:
             ensure_clone_config(self.git)
             self._clone_checked = True
 
-    def _commit_files(
-        self, files: Sequence[tuple[Path, str, bool]], message: str, actor: str
-    ) -> None:
-        """Write (path, text, is_new) files atomically and commit them as one
-        commit, journalled so a killed command is finished by the next one.
-        Only tickets and knowledge articles go through here, and only from
-        `Transaction.commit` (which holds the lock)."""
-        if not files:
-            return
-        rels = [self.rel(path) for path, _, _ in files]
-        for rel in rels:
-            if not _journalable(rel):
-                raise StoreError(f"{rel}: not a ticket or article path")
-        email = self.author_email(actor)
-        journal = {"paths": rels, "message": message, "author": actor, "email": email}
-        atomic_write(self.journal_path, json.dumps(journal, ensure_ascii=False))
-        for path, text, _ in files:
-            atomic_write(path, text)
-        new = [rel for rel, (_, _, is_new) in zip(rels, files, strict=True) if is_new]
-        self.git.commit_paths(rels, message, actor, email, new=new)
-        self.journal_path.unlink(missing_ok=True)
-        if self._index is not None:
-            self._index.invalidate()
-
     def author_email(self, actor: str) -> str:
         """The commit email of ``actor``: from the people list, else git's own
         when the actor is git's user, else a placeholder."""
@@ -416,201 +393,3 @@ class Store:
         if actor == self.git.config_get("user.name"):
             return self.git.default_email()
         return "elinkctl@localhost"
-
-    def recover(self) -> list[str]:
-        """Finish or sweep what a killed command left. Caller holds the lock.
-
-        A command is killed at one of these points, and the journal (written
-        before the ticket files, removed after the commit) tells which:
-        - before or while writing the journal: its temp file is swept, nothing
-          else happened;
-        - while writing a ticket's temp file: swept; the ticket is unchanged;
-        - after a rename, before HEAD moved (`Git.commit_paths`: while hashing
-          the files, writing trees or the commit object, or inside ``git
-          commit``): the files differ from HEAD, so the change is committed
-          now ("recovered after interruption"); objects already written are
-          unreferenced and left to ``git gc``; a stale ``index.lock`` or ref
-          lock of the killed git is removed first;
-        - after HEAD moved, before git's index was updated (``update-ref``
-          done, ``update-index`` not; or inside ``git commit``): the files
-          equal HEAD, so only the index entries of those paths are refreshed
-          (else they would look staged-reverted, a new ticket staged-deleted,
-          and a later merge would refuse to run);
-        - after the index update, before the journal was removed: nothing to do.
-        A ``sync`` killed inside ``git merge`` leaves its own marker; see
-        `_recover_merge`.
-        """
-        notes: list[str] = []
-        sweep_temp_files(self.state_dir)
-        notes.extend(self._recover_merge())
-        journal = self.journal_path
-        if not journal.exists():
-            return notes
-        try:
-            data = json.loads(journal.read_text(encoding="utf-8"))
-            rels = [str(r) for r in data["paths"]]
-        except (ValueError, KeyError, TypeError):
-            journal.unlink(missing_ok=True)
-            return ["discarded an unreadable journal"]
-        for rel in rels:
-            if not _journalable(rel):
-                journal.unlink(missing_ok=True)
-                return ["discarded a journal naming an invalid path"]
-        for rel in rels:
-            sweep_temp_files((self.root / rel).parent)
-        self._clear_stale_git_locks()
-        existing = [r for r in rels if (self.root / r).exists()]
-        if existing and self.git.has_changes(existing):
-            if not self.git.matches_head(existing):
-                untracked = self.git.run("ls-files", "--others", "--", *existing).split()
-                self.git.commit_paths(
-                    existing,
-                    f"{data.get('message', 'elinkctl')} (recovered after interruption)",
-                    str(data.get("author") or "elinkctl"),
-                    str(data.get("email") or "elinkctl@localhost"),
-                    new=untracked,
-                )
-                notes.append(f"recovered an interrupted commit of {', '.join(existing)}")
-            else:
-                # HEAD has the commit, the index was never updated: make its
-                # entries match (the files are what HEAD holds).
-                self.git.run("update-index", "--add", "--", *existing)
-                notes.append(f"refreshed the index of {', '.join(existing)}")
-        journal.unlink(missing_ok=True)
-        return notes
-
-    def _recover_merge(self) -> list[str]:
-        """Undo a ``sync`` killed inside ``git merge`` (marker ``merging`` in the state dir).
-
-        An unfinished merge would make every later commit fail ("cannot do a
-        partial commit during a merge"); its half-updated files are put back
-        to HEAD. A merge whose commit was made is kept.
-        """
-        marker = self.state_dir / "merging"
-        if not marker.exists():
-            return []
-        self._clear_stale_git_locks()
-        git_dir = self.state_dir.parent
-        notes = []
-        if (git_dir / "MERGE_HEAD").exists():
-            self.git.run("merge", "--abort")
-            notes.append("aborted a merge interrupted by a killed sync")
-        else:
-            before = marker.read_text(encoding="utf-8").strip()
-            head = self.git.run("rev-parse", "HEAD")
-            if before == head:
-                self.git.run("reset", "--quiet", "--merge", "HEAD")
-                notes.append("reset files of a merge interrupted by a killed sync")
-        marker.unlink(missing_ok=True)
-        return notes
-
-    def _clear_stale_git_locks(self) -> None:
-        """A SIGKILLed git leaves ``index.lock`` (or a ref lock); we hold the
-        store lock, so after a short grace (a still-running git child
-        finishes) they are stale."""
-        git_dir = self.state_dir.parent
-        locks = [git_dir / "index.lock", git_dir / "HEAD.lock", git_dir / "ORIG_HEAD.lock"]
-        try:
-            ref = self.git.run("symbolic-ref", "-q", "HEAD")
-        except StoreError:
-            ref = ""
-        if ref.startswith("refs/heads/"):
-            locks.append(git_dir / f"{ref}.lock")
-        deadline = time.monotonic() + 2.0
-        while any(p.exists() for p in locks) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for path in locks:
-            path.unlink(missing_ok=True)
-        for leftover in git_dir.glob("next-index-*.lock"):
-            leftover.unlink(missing_ok=True)  # temporary index of a killed `commit --only`
-
-
-class Transaction:
-    """Changes staged under the store lock, committed as one commit each.
-
-    Built only by `Store.transaction`. Several commits in one transaction
-    are allowed (a merge repair commits each renamed incident on its own).
-    """
-
-    def __init__(self, store: Store, actor: str) -> None:
-        self.store = store
-        self.actor = actor
-        self._files: dict[str, tuple[Path, str, bool]] = {}
-        self._tickets: dict[str, Ticket] = {}
-        self.commits: list[str] = []
-
-    @property
-    def config(self) -> Config:
-        return self.store.config
-
-    @property
-    def staged(self) -> list[str]:
-        """Store-relative paths staged and not yet committed."""
-        return list(self._files)
-
-    def load(self, ticket_id: str) -> Ticket:
-        """A ticket as this transaction sees it: staged, else as on disk now."""
-        staged = self._tickets.get(ticket_id)
-        return staged if staged is not None else self.store.load(ticket_id)
-
-    def find(self, given: str) -> Ticket:
-        """`load` by any unique prefix or suffix of the ID."""
-        return self.load(self.store.resolve_id(given))
-
-    @property
-    def taken(self) -> Container[str]:
-        """IDs in use in this clone, staged ones included (for new IDs)."""
-        return _Taken(self)
-
-    def put(self, ticket: Ticket, *, is_new: bool = False) -> None:
-        """Stage a ticket's new contents (still new if staged as new before)."""
-        path = self.store.path_of(ticket.id)
-        rel = self.store.rel(path)
-        is_new = is_new or (rel in self._files and self._files[rel][2])
-        self._files[rel] = (path, ticketfile.dumps(ticket), is_new)
-        self._tickets[ticket.id] = ticket
-
-    def put_file(self, path: Path, text: str, *, is_new: bool = False) -> None:
-        """Stage a knowledge article (or a ticket already rendered as text)."""
-        rel = self.store.rel(path)
-        if not _journalable(rel):
-            raise StoreError(f"{rel}: not a ticket or article path")
-        self._files[rel] = (path, text, is_new)
-
-    def commit(self, message: str) -> None:
-        """Write what is staged and commit it as one commit (journalled, so a
-        killed command is finished by the next one); nothing staged, no commit."""
-        if not self._files:
-            return
-        files = list(self._files.values())
-        self.store._commit_files(files, message, self.actor)
-        self._files.clear()
-        self._tickets.clear()
-        self.commits.append(message)
-
-
-class _Taken:
-    """IDs already used in this clone: a file exists (O(1)) or one is staged."""
-
-    def __init__(self, tx: Transaction) -> None:
-        self.tx = tx
-
-    def __contains__(self, ticket_id: object) -> bool:
-        if not isinstance(ticket_id, str) or not ids.is_valid(ticket_id):
-            return False
-        return ticket_id in self.tx._tickets or self.tx.store.path_of(ticket_id).exists()
-
-
-_ARTICLE_PATH = re.compile(r"^knowledge/KB-[0-9A-HJKMNP-TV-Z]{5}\.md$")
-
-
-def _journalable(rel: str) -> bool:
-    """A path the journal may name: a ticket in its shard, or an article.
-
-    Checked again on recovery, so a tampered journal can never make the
-    next command commit anything else."""
-    parts = rel.split("/")
-    if len(parts) == 4 and parts[0] == TICKETS and parts[3].endswith(".yaml"):
-        stem = parts[3][: -len(".yaml")]
-        return ids.is_valid(stem) and tuple(parts[1:3]) == ids.shard(stem)
-    return bool(_ARTICLE_PATH.match(rel))

@@ -1,0 +1,238 @@
+"""Changing the store: the transaction every writer goes through, its
+journalled commit, and recovery from a command killed half-way.
+
+`Store.transaction` takes the store lock (finishing what a killed
+predecessor left: `recover`) and hands out a `Transaction`; its `commit`
+writes the staged files atomically and commits exactly those files as the
+actor. A journal under ``.git/elinkctl/`` written before the files and
+removed after the commit lets the next command finish an interrupted
+commit, so no event is ever lost between the rename and the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Container, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from elinkctl.domain import ids, ticketfile
+from elinkctl.domain.model import Ticket
+from elinkctl.errors import StoreError
+from elinkctl.fsio import atomic_write, sweep_temp_files
+from elinkctl.store.layout import is_journalable
+
+if TYPE_CHECKING:
+    from elinkctl.config import Config
+    from elinkctl.store.store import Store
+
+
+class Transaction:
+    """Changes staged under the store lock, committed as one commit each.
+
+    Built only by `Store.transaction`. Several commits in one transaction
+    are allowed (a merge repair commits each renamed incident on its own).
+    """
+
+    def __init__(self, store: Store, actor: str) -> None:
+        self.store = store
+        self.actor = actor
+        self._files: dict[str, tuple[Path, str, bool]] = {}
+        self._tickets: dict[str, Ticket] = {}
+        self.commits: list[str] = []
+
+    @property
+    def config(self) -> Config:
+        return self.store.config
+
+    @property
+    def staged(self) -> list[str]:
+        """Store-relative paths staged and not yet committed."""
+        return list(self._files)
+
+    def load(self, ticket_id: str) -> Ticket:
+        """A ticket as this transaction sees it: staged, else as on disk now."""
+        staged = self._tickets.get(ticket_id)
+        return staged if staged is not None else self.store.load(ticket_id)
+
+    def find(self, given: str) -> Ticket:
+        """`load` by any unique prefix or suffix of the ID."""
+        return self.load(self.store.resolve_id(given))
+
+    @property
+    def taken(self) -> Container[str]:
+        """IDs in use in this clone, staged ones included (for new IDs)."""
+        return _Taken(self)
+
+    def put(self, ticket: Ticket, *, is_new: bool = False) -> None:
+        """Stage a ticket's new contents (still new if staged as new before)."""
+        path = self.store.path_of(ticket.id)
+        rel = self.store.rel(path)
+        is_new = is_new or (rel in self._files and self._files[rel][2])
+        self._files[rel] = (path, ticketfile.dumps(ticket), is_new)
+        self._tickets[ticket.id] = ticket
+
+    def put_file(self, path: Path, text: str, *, is_new: bool = False) -> None:
+        """Stage a knowledge article (or a ticket already rendered as text)."""
+        rel = self.store.rel(path)
+        if not is_journalable(rel):
+            raise StoreError(f"{rel}: not a ticket or article path")
+        self._files[rel] = (path, text, is_new)
+
+    def commit(self, message: str) -> None:
+        """Write what is staged and commit it as one commit (journalled, so a
+        killed command is finished by the next one); nothing staged, no commit."""
+        if not self._files:
+            return
+        files = list(self._files.values())
+        commit_files(self.store, files, message, self.actor)
+        self._files.clear()
+        self._tickets.clear()
+        self.commits.append(message)
+
+
+class _Taken:
+    """IDs already used in this clone: a file exists (O(1)) or one is staged."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+
+    def __contains__(self, ticket_id: object) -> bool:
+        if not isinstance(ticket_id, str) or not ids.is_valid(ticket_id):
+            return False
+        return ticket_id in self.tx._tickets or self.tx.store.path_of(ticket_id).exists()
+
+
+def commit_files(
+    store: Store, files: Sequence[tuple[Path, str, bool]], message: str, actor: str
+) -> None:
+    """Write (path, text, is_new) files atomically and commit them as one
+    commit, journalled so a killed command is finished by the next one.
+    Only tickets and knowledge articles go through here, and only from
+    `Transaction.commit` (which holds the lock)."""
+    if not files:
+        return
+    rels = [store.rel(path) for path, _, _ in files]
+    for rel in rels:
+        if not is_journalable(rel):
+            raise StoreError(f"{rel}: not a ticket or article path")
+    email = store.author_email(actor)
+    journal = {"paths": rels, "message": message, "author": actor, "email": email}
+    atomic_write(store.journal_path, json.dumps(journal, ensure_ascii=False))
+    for path, text, _ in files:
+        atomic_write(path, text)
+    new = [rel for rel, (_, _, is_new) in zip(rels, files, strict=True) if is_new]
+    store.git.commit_paths(rels, message, actor, email, new=new)
+    store.journal_path.unlink(missing_ok=True)
+    store.forget_index()
+
+
+def recover(store: Store) -> list[str]:
+    """Finish or sweep what a killed command left. Caller holds the lock.
+
+    A command is killed at one of these points, and the journal (written
+    before the ticket files, removed after the commit) tells which:
+    - before or while writing the journal: its temp file is swept, nothing
+      else happened;
+    - while writing a ticket's temp file: swept; the ticket is unchanged;
+    - after a rename, before HEAD moved (`Git.commit_paths`: while hashing
+      the files, writing trees or the commit object, or inside ``git
+      commit``): the files differ from HEAD, so the change is committed
+      now ("recovered after interruption"); objects already written are
+      unreferenced and left to ``git gc``; a stale ``index.lock`` or ref
+      lock of the killed git is removed first;
+    - after HEAD moved, before git's index was updated (``update-ref``
+      done, ``update-index`` not; or inside ``git commit``): the files
+      equal HEAD, so only the index entries of those paths are refreshed
+      (else they would look staged-reverted, a new ticket staged-deleted,
+      and a later merge would refuse to run);
+    - after the index update, before the journal was removed: nothing to do.
+    A ``sync`` killed inside ``git merge`` leaves its own marker; see
+    `_recover_merge`.
+    """
+    notes: list[str] = []
+    sweep_temp_files(store.state_dir)
+    notes.extend(_recover_merge(store))
+    journal = store.journal_path
+    if not journal.exists():
+        return notes
+    try:
+        data = json.loads(journal.read_text(encoding="utf-8"))
+        rels = [str(r) for r in data["paths"]]
+    except (ValueError, KeyError, TypeError):
+        journal.unlink(missing_ok=True)
+        return ["discarded an unreadable journal"]
+    for rel in rels:
+        if not is_journalable(rel):
+            journal.unlink(missing_ok=True)
+            return ["discarded a journal naming an invalid path"]
+    for rel in rels:
+        sweep_temp_files((store.root / rel).parent)
+    _clear_stale_git_locks(store)
+    existing = [r for r in rels if (store.root / r).exists()]
+    if existing and store.git.has_changes(existing):
+        if not store.git.matches_head(existing):
+            untracked = store.git.run("ls-files", "--others", "--", *existing).split()
+            store.git.commit_paths(
+                existing,
+                f"{data.get('message', 'elinkctl')} (recovered after interruption)",
+                str(data.get("author") or "elinkctl"),
+                str(data.get("email") or "elinkctl@localhost"),
+                new=untracked,
+            )
+            notes.append(f"recovered an interrupted commit of {', '.join(existing)}")
+        else:
+            # HEAD has the commit, the index was never updated: make its
+            # entries match (the files are what HEAD holds).
+            store.git.run("update-index", "--add", "--", *existing)
+            notes.append(f"refreshed the index of {', '.join(existing)}")
+    journal.unlink(missing_ok=True)
+    return notes
+
+
+def _recover_merge(store: Store) -> list[str]:
+    """Undo a ``sync`` killed inside ``git merge`` (marker ``merging`` in the state dir).
+
+    An unfinished merge would make every later commit fail ("cannot do a
+    partial commit during a merge"); its half-updated files are put back
+    to HEAD. A merge whose commit was made is kept.
+    """
+    marker = store.state_dir / "merging"
+    if not marker.exists():
+        return []
+    _clear_stale_git_locks(store)
+    git_dir = store.state_dir.parent
+    notes = []
+    if (git_dir / "MERGE_HEAD").exists():
+        store.git.run("merge", "--abort")
+        notes.append("aborted a merge interrupted by a killed sync")
+    else:
+        before = marker.read_text(encoding="utf-8").strip()
+        head = store.git.run("rev-parse", "HEAD")
+        if before == head:
+            store.git.run("reset", "--quiet", "--merge", "HEAD")
+            notes.append("reset files of a merge interrupted by a killed sync")
+    marker.unlink(missing_ok=True)
+    return notes
+
+
+def _clear_stale_git_locks(store: Store) -> None:
+    """A SIGKILLed git leaves ``index.lock`` (or a ref lock); we hold the
+    store lock, so after a short grace (a still-running git child
+    finishes) they are stale."""
+    git_dir = store.state_dir.parent
+    locks = [git_dir / "index.lock", git_dir / "HEAD.lock", git_dir / "ORIG_HEAD.lock"]
+    try:
+        ref = store.git.run("symbolic-ref", "-q", "HEAD")
+    except StoreError:
+        ref = ""
+    if ref.startswith("refs/heads/"):
+        locks.append(git_dir / f"{ref}.lock")
+    deadline = time.monotonic() + 2.0
+    while any(p.exists() for p in locks) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for path in locks:
+        path.unlink(missing_ok=True)
+    for leftover in git_dir.glob("next-index-*.lock"):
+        leftover.unlink(missing_ok=True)  # temporary index of a killed `commit --only`
