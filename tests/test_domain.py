@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from elinkctl.config import load_config, validate
 from elinkctl.domain import ids, lifecycle, ticketfile
-from elinkctl.domain.model import Event, Status, Ticket
+from elinkctl.domain.model import Event, IncidentType, Priority, Status, Ticket, Tier
 from elinkctl.errors import TransitionError, UsageProblem
 from elinkctl.services.setup import data_text
 from elinkctl.services.validators import problems
@@ -145,6 +145,8 @@ def test_any_valid_history_roundtrips(kinds: list[str], text: str) -> None:
         (lambda s: s.replace("id: INC-261123-7KQ2M", "id: ../etc"), "not an incident ID"),
         (lambda s: s.replace("type: created", "type: accepted"), "first event"),
         (lambda s: "<<<<<<< HEAD\n" + s, "conflict marker"),
+        (lambda s: s.replace("priority: P3\n", "priority: P9\n"), "unknown priority 'P9'"),
+        (lambda s: s.replace("type: failure\n", "type: outage\n"), "unknown type 'outage'"),
         (
             lambda s: s.replace("  at: 2026-11-23T10:00:00+08:00", "  at: 2026-11-23T10:00:00"),
             "offset",
@@ -156,6 +158,23 @@ def test_format_errors_have_lines(mutate, fragment: str) -> None:  # type: ignor
     with pytest.raises(ticketfile.FormatError, match=fragment) as info:
         ticketfile.loads(text)
     assert info.value.line is not None
+
+
+def test_fields_are_enums_and_files_hold_plain_values() -> None:
+    t = step(step(make(), "accepted", 5), "assigned", 6, to="李四", tier="l1")
+    assert (type(t.priority), type(t.type), type(t.state.tier)) == (Priority, IncidentType, Tier)
+    assert (t.priority, t.type, t.state.tier) == ("P3", "failure", "l1")
+    # An enum in event data (check records the priority it measured) is its plain value.
+    marked = step(t, "commented", 7, text="x", priority=t.priority, tier=Tier.L2)
+    text = ticketfile.dumps(marked)
+    assert "  priority: P3\n  tier: l2\n" in text and "Priority" not in text
+    assert ticketfile.dumps(ticketfile.loads(text)) == text
+
+
+def test_an_unknown_tier_in_the_events_is_a_format_error() -> None:
+    text = ticketfile.dumps(step(step(make(), "accepted", 5), "assigned", 6, to="李四", tier="l1"))
+    with pytest.raises(ticketfile.FormatError, match="events: 'l9' is not a valid Tier"):
+        ticketfile.loads(text.replace("tier: l1\n", "tier: l9\n"))
 
 
 def test_state_mismatch_detected() -> None:

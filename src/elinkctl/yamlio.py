@@ -10,6 +10,7 @@ available), and YAML errors carry the line so callers can name it.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import functools
 from typing import Any
 
@@ -43,6 +44,9 @@ def _yaml() -> tuple[Any, Any, Any]:
             return True
 
     Dumper.add_representer(str, _repr_str)
+    # Enum fields (`Priority`, `Tier` …) reach files through event data: written
+    # as their plain value, the same bytes as the string.
+    Dumper.add_multi_representer(enum.Enum, _repr_enum)
     Dumper.add_representer(dt.datetime, _repr_datetime)
     Dumper.add_representer(dt.date, _repr_date)
     return yaml, Loader, Dumper
@@ -52,6 +56,10 @@ def _repr_str(dumper: Any, data: str) -> Any:
     if "\n" in data:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+def _repr_enum(dumper: Any, data: enum.Enum) -> Any:
+    return dumper.represent_data(data.value)
 
 
 def _repr_datetime(dumper: Any, data: dt.datetime) -> Any:

@@ -130,7 +130,7 @@ class State:
     """Everything derived from events. Never edited by hand."""
 
     status: Status
-    tier: str
+    tier: Tier
     assignee: str | None
     opened_at: dt.datetime
     responded_at: dt.datetime | None
@@ -173,12 +173,14 @@ class Ticket:
         return str(self.fields.get("title", ""))
 
     @property
-    def priority(self) -> str:
-        return str(self.fields.get("priority", ""))
+    def priority(self) -> Priority:
+        """P1–P4; a loaded ticket always has one (`ticketfile` refuses others)."""
+        return Priority(self.fields["priority"])
 
     @property
-    def type(self) -> str:
-        return str(self.fields.get("type", ""))
+    def type(self) -> IncidentType:
+        """failure, request or consultation; a loaded ticket always has one."""
+        return IncidentType(self.fields["type"])
 
     @property
     def status(self) -> Status:
@@ -238,7 +240,7 @@ def derive_state(events: Sequence[Event]) -> State:
         raise ValueError("the first event must be 'created'")
     created = events[0]
     status = Status.NEW
-    tier = str(created.get("tier", Tier.DESK))
+    tier = Tier(created.get("tier", Tier.DESK))
     assignee: str | None = created.get("assignee")
     responded_at = resolved_at = closed_at = None
     escalations: list[Escalation] = []
@@ -268,9 +270,9 @@ def derive_state(events: Sequence[Event]) -> State:
             status = Status.PM_REVIEW
         elif kind == "assigned":
             assignee = ev.get("to")
-            tier = str(ev.get("tier") or tier)
+            tier = Tier(ev.get("tier") or tier)
         elif kind == "escalated":
-            tier = str(ev.get("tier") or tier)
+            tier = Tier(ev.get("tier") or tier)
             if ev.get("to"):
                 assignee = ev.get("to")
             if tier == Tier.VENDOR:

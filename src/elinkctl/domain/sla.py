@@ -164,7 +164,7 @@ def clocks(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> tuple[Clock, Cl
     """(response, resolution) clocks of ``ticket`` as of ``now``."""
     target = rules.targets.get(ticket.priority)
     if target is None:
-        raise ConfigError(f"sla.yaml targets: no target for priority {ticket.priority!r}")
+        raise ConfigError(f"sla.yaml targets: no target for priority {str(ticket.priority)!r}")
     s = ticket.state
     response = _clock(
         "response",

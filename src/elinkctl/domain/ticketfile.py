@@ -20,6 +20,8 @@ from elinkctl.domain.model import (
     REPORTER_FIELDS,
     SCHEMA,
     Event,
+    IncidentType,
+    Priority,
     Ticket,
     derive_state,
 )
@@ -45,6 +47,9 @@ TOP_ORDER = (
     "events",
 )
 KNOWN_TOP = frozenset(TOP_ORDER)
+# Closed sets a file must keep to: `Ticket.type` and `Ticket.priority` are enums.
+_TYPES = tuple(t.value for t in IncidentType)
+_PRIORITIES = tuple(p.value for p in Priority)
 CONFLICT_MARKERS = ("<<<<<<< ", ">>>>>>> ", "=======\n")
 
 
@@ -63,7 +68,7 @@ def to_dict(ticket: Ticket) -> dict[str, Any]:
         "schema": SCHEMA,
         "id": ticket.id,
         "status": str(state.status),
-        "tier": state.tier,
+        "tier": str(state.tier),
         "assignee": state.assignee,
         "opened_at": state.opened_at,
         "responded_at": state.responded_at,
@@ -160,6 +165,9 @@ def from_dict(data: dict[str, Any], text: str = "") -> Ticket:
     for key in ("title", "type", "priority"):
         if not fields.get(key):
             raise fail(f"{key}: missing", [key])
+    for key, known in (("type", _TYPES), ("priority", _PRIORITIES)):
+        if fields[key] not in known:
+            raise fail(f"{key}: unknown {key} {fields[key]!r} (use {', '.join(known)})", [key])
     reporter = fields.get("reporter")
     if reporter is not None and not isinstance(reporter, dict):
         raise fail("reporter: must be a mapping (name, phone, department)", ["reporter"])

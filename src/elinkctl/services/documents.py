@@ -164,9 +164,9 @@ SLA_HEADERS = ("指标", "目标（日历）", "时限", "完成时间", "计时
 
 def check_major(ticket: Ticket, force: bool) -> None:
     """The report is for 重大事件 (P1) only, unless the PM insists (--force)."""
-    if ticket.priority != "P1" and not force:
+    if ticket.priority != Priority.P1 and not force:
         raise NotMajor(
-            f"{ticket.id} is {ticket.priority or 'without priority'}, not a major incident "
+            f"{ticket.id} is {ticket.priority}, not a major incident "
             "(P1); use --force to write the report anyway"
         )
 
