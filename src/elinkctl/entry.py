@@ -1,7 +1,7 @@
 """The console entry point: start git early, then hand over to click.
 
 Kept apart from `elinkctl.cli` so that nothing heavy is imported before
-`elinkctl.store.early.start` has launched the index check's git calls.
+`elinkctl.cache.early.start` has launched the index check's git calls.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 
 def main() -> Any:
-    from elinkctl.store import early
+    from elinkctl.cache import early
 
     early.start(sys.argv[1:])
     from elinkctl.cli import main as cli_main

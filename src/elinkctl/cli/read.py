@@ -20,7 +20,7 @@ from elinkctl.errors import TicketError
 from elinkctl.services.context import Context
 
 if TYPE_CHECKING:
-    from elinkctl.store.index import Summary
+    from elinkctl.cache.rows import Summary
 
 
 def _dump(data: object) -> None:

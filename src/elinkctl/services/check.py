@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from elinkctl.cache.plan import PLAN_FILE, PlanCache
 from elinkctl.config import Config
 from elinkctl.domain import glossary
 from elinkctl.domain.calendar import Calendar
@@ -172,71 +172,14 @@ def outbox_for(store: Store) -> Any:
     return Outbox(store.state_dir / "outbox")
 
 
-class PlanCache:
-    """When each open ticket next needs `check`, cached by its file's content.
+def plan_cache(store: Store) -> PlanCache:
+    """The store's check plan (`elinkctl.cache.plan`), valid while the code
+    deciding what is due and the rules are unchanged."""
+    from elinkctl.cache.versions import code_digest, rules_digest
+    from elinkctl.domain import calendar, escalation, findings, sla
 
-    Cron runs `check` every few minutes and almost every open ticket has
-    nothing due: parsing it and running its clocks each time is most of the
-    cost. The index validates each ticket file's content key (git blob or
-    stat data) on every run; while the key and the rules are unchanged the
-    cached ``next_due`` stands, and a ticket whose moment has not come is not
-    even read. A disposable file in ``.git/elinkctl/``: missing, corrupt or
-    from other rules or code, it is simply rebuilt.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self.path = store.state_dir / "check-plan.json"
-        self.version = self._version(store)
-        self.entries: dict[str, list[Any]] = {}
-        self.dirty = False
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if data.get("version") == self.version and isinstance(data.get("entries"), dict):
-                self.entries = data["entries"]
-            else:
-                self.dirty = True  # other rules or code: replace it
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, AttributeError):
-            self.dirty = True  # corrupt: replace it
-
-    @staticmethod
-    def _version(store: Store) -> str:
-        from elinkctl.domain import calendar, escalation, sla
-        from elinkctl.store.index import code_digest, rules_digest
-
-        code = code_digest(sys.modules[__name__], escalation, sla, calendar)
-        return f"{code}-{rules_digest(store.root)}"
-
-    def get(self, path: str, key: str) -> tuple[dt.datetime | None, dt.datetime] | None:
-        """(next_due, horizon) when cached for this content, else None."""
-        entry = self.entries.get(path)
-        if not isinstance(entry, list) or len(entry) != 3 or entry[0] != key:
-            return None
-        try:
-            due = dt.datetime.fromisoformat(entry[1]) if entry[1] else None
-            return due, dt.datetime.fromisoformat(entry[2])
-        except (TypeError, ValueError):
-            return None
-
-    def put(self, path: str, key: str, due: dt.datetime | None, horizon: dt.datetime) -> None:
-        entry = [key, due.isoformat() if due else None, horizon.isoformat()]
-        if self.entries.get(path) != entry:
-            self.entries[path] = entry
-            self.dirty = True
-
-    def save(self, keep: set[str]) -> None:
-        stale = set(self.entries) - keep
-        for path in stale:
-            del self.entries[path]
-        if not (self.dirty or stale):
-            return
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(json.dumps({"version": self.version, "entries": self.entries}))
-            os.replace(tmp, self.path)
-        except OSError:
-            tmp.unlink(missing_ok=True)  # a cache that cannot be written is only slower
+    code = code_digest(sys.modules[__name__], findings, escalation, sla, calendar)
+    return PlanCache(store.state_dir / PLAN_FILE, f"{code}-{rules_digest(store.root)}")
 
 
 Touch = Callable[[str, dt.datetime, dt.datetime], None]
@@ -305,7 +248,7 @@ def _findings_of_open_tickets(
         lo, hi = extent.get(priority, (opened, horizon))
         extent[priority] = (min(lo, opened), max(hi, horizon))
 
-    plan = PlanCache(store)
+    plan = plan_cache(store)
     seen: set[str] = set()
     out = []
     for ticket, path, key in _candidate_tickets(store, report.broken, plan, now, touch_all, seen):

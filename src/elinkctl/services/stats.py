@@ -12,6 +12,9 @@ tickets, whose numbers do not depend on "now" (the rare settled ones that
 do, `kpi.needs_now`, are kept as facts in it). Open tickets are read and
 folded afresh each run. A warm run merges a few dozen cached folds plus the
 open tickets; a pull refolds only the months whose settled tickets changed.
+How facts and folds are stored and validated is the cache layer's
+(`elinkctl.cache.facts`, `elinkctl.cache.folds`); this module decides what
+is computed and folded.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import pickle
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +31,10 @@ from elinkctl.domain.sla import SlaRules
 from elinkctl.errors import TicketError
 
 if TYPE_CHECKING:
+    from elinkctl.cache.facts import Facts
+    from elinkctl.cache.index import Index
     from elinkctl.config import Config
     from elinkctl.domain.selection import TicketFilter
-    from elinkctl.store.index import Index
     from elinkctl.store.store import Store
 
 _OPEN = frozenset(str(s) for s in OPEN_STATUSES)
@@ -50,8 +53,8 @@ FACTS = "kpi"
 
 def facts_version(store: Store) -> str:
     """What cached facts depend on: their shape, the code computing them, the rules."""
+    from elinkctl.cache.versions import code_digest, rules_digest
     from elinkctl.domain import calendar, sla
-    from elinkctl.store.index import code_digest, rules_digest
 
     code = code_digest(kpi, sla, calendar)
     return f"{kpi.FACTS_VERSION}:{code}:{rules_digest(store.root)}"
@@ -68,7 +71,7 @@ def load_facts(
     does. Each ticket is dropped as soon as it is reduced, so memory does
     not grow with the store.
     """
-    # Cached in the index (store/index.py) by file content and this version:
+    # Cached in the index (elinkctl.cache.facts) by file content and this version:
     # warm runs parse no YAML; a broken index falls back to parsing.
     yield from store.iter_facts(
         FACTS, facts_version(store), lambda ticket: kpi.ticket_facts(ticket, rules), on_error
@@ -124,7 +127,7 @@ def _query_key(version: str, flt: TicketFilter | None, dims: tuple[str, ...]) ->
     what a fold holds)."""
     import sys
 
-    from elinkctl.store.index import code_digest
+    from elinkctl.cache.versions import code_digest
 
     version = f"{version}:{code_digest(sys.modules[__name__])}"
     fields = {} if flt is None else dataclasses.asdict(flt)
@@ -152,22 +155,23 @@ def _fold_indexed(
     """Merge each month's cached fold of its settled tickets (refolding months
     whose generation changed), then fold the open tickets and the other
     incidents that need ``now``."""
-    computed = idx.ensure_facts(FACTS, version, lambda ticket: kpi.ticket_facts(ticket, rules))
-    query = _query_key(version, flt, dims)
-    cached = idx.partials(FACTS, query)
+    from elinkctl.cache.facts import Facts
+    from elinkctl.cache.folds import FoldCache, shard_gens
+
+    facts = Facts(idx, FACTS, version, lambda ticket: kpi.ticket_facts(ticket, rules))
+    facts.ensure()
+    folds = FoldCache(idx, FACTS, _query_key(version, flt, dims), MonthFold)
     total = kpi.Partial(dims)
     live: list[kpi.Facts] = []
-    made: list[tuple[str, str, bytes]] = []
-    for shard, gen in sorted(idx.shard_gens().items()):
-        hit = cached.get(shard)
-        month = _unpickle(hit[1]) if hit is not None and hit[0] == gen else None
+    for shard, gen in sorted(shard_gens(idx).items()):
+        month = folds.get(shard, gen)
         if month is None:
-            month = _fold_month(idx, version, shard, computed, flt, now, dims)
-            made.append((shard, gen, pickle.dumps(month, pickle.HIGHEST_PROTOCOL)))
+            month = _fold_month(facts, shard, flt, now, dims)
+            folds.put(shard, gen, month)
         total.merge(month.stable)
         live.extend(month.live)
-    idx.put_partials(FACTS, query, made)
-    for text in idx.open_facts(FACTS, version, computed):
+    folds.save()
+    for text in facts.open():
         f = json.loads(text)
         if flt is None or fact_matches(flt, f):
             live.append(f)
@@ -177,17 +181,15 @@ def _fold_indexed(
 
 
 def _fold_month(
-    idx: Index,
-    version: str,
+    facts: Facts,
     shard: str,
-    computed: dict[str, str],
     flt: TicketFilter | None,
     now: dt.datetime,
     dims: tuple[str, ...],
 ) -> MonthFold:
-    """The fold of one month's tickets."""
+    """The fold of one month's settled tickets."""
     month = MonthFold(kpi.Partial(dims), [])
-    for text in idx.settled_facts(FACTS, version, shard, computed):
+    for text in facts.settled(shard):
         f = json.loads(text)
         if flt is not None and not fact_matches(flt, f):
             continue
@@ -196,20 +198,6 @@ def _fold_month(
         else:
             month.stable.add(f, now)  # `now` is not read for these facts
     return month
-
-
-def _unpickle(data: bytes) -> MonthFold | None:
-    """A cached fold, or None when it cannot be read (the cache is disposable).
-
-    Pickle is safe here: the data is written by this program into the
-    repository's own .git directory, where anyone able to write can already
-    run code through hooks.
-    """
-    try:
-        month = pickle.loads(data)
-    except Exception:
-        return None
-    return month if isinstance(month, MonthFold) else None
 
 
 def fact_matches(flt: TicketFilter, f: kpi.Facts) -> bool:

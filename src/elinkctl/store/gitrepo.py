@@ -1,4 +1,7 @@
-"""The only module that runs git.
+"""Git as the store uses it: every git command of the program runs through
+`Git`, except the two read-only listing calls that `elinkctl.cache.early`
+starts with plain ``subprocess`` before anything heavy is imported (and the
+bench and test data generator, ``scripts/generate.py``, outside the package).
 
 Writes go through GitPython's ``repo.git`` command interface, which runs the
 git binary: GitPython's pure-Python index takes seconds on a repository with
@@ -22,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from elinkctl.cache import early
 from elinkctl.errors import StoreError
-from elinkctl.store import early
 
 _READ_ONLY = frozenset(
     {
@@ -41,7 +44,7 @@ _READ_ONLY = frozenset(
     }
 )
 """git commands that change neither the work tree nor git's index; any other
-one makes an early index snapshot (`elinkctl.store.early`) out of date."""
+one makes an early index snapshot (`elinkctl.cache.early`) out of date."""
 
 _IN_PROGRESS = (
     "MERGE_HEAD",

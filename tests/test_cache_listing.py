@@ -1,6 +1,7 @@
-"""How the index finds what changed without reading every file: git's
-listing cut per month directory, untracked files from directory stat data,
-and git's calls started as the process starts (`elinkctl.store.early`).
+"""How the index finds what changed without reading every file
+(`elinkctl.cache.listing`, `elinkctl.cache.changes`): git's listing cut per
+month directory, untracked files from directory stat data, ``ls-files``
+skipped while git's index file is unchanged.
 
 Every scenario ends in the same check as tests/test_index.py: the indexed
 answers equal the answers with the index switched off.
@@ -11,22 +12,20 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import Desk
-from tests.test_index import NOW, NOW_DT, assert_same, git, some_ticket
-
 from generate import generate
-from elinkctl.store import early
-from elinkctl.store import index as index_module
-from elinkctl.store.index import _line_of, _listing_keys, split_listing
+from tests.conftest import Desk
+from tests.test_cache_index import NOW, NOW_DT, assert_same, git, some_ticket
+
+from elinkctl.cache import FORMAT_VERSION, changes, early
+from elinkctl.cache.listing import line_of, listing_keys, split_listing
 from elinkctl.store.store import Store
 
 
-@pytest.fixture
-def gen_desk(desk: Desk) -> Desk:
+def generated(desk: Desk) -> Desk:
+    """``desk`` with its store replaced by 60 generated tickets over 4 months."""
     shutil.rmtree(desk.root)
     generate(
         desk.root, 60, 4, open_count=8, seed=11, now=NOW_DT, actor="gen", processes=1,
@@ -35,12 +34,17 @@ def gen_desk(desk: Desk) -> Desk:
     return desk
 
 
+@pytest.fixture
+def gen_desk(desk: Desk) -> Desk:
+    return generated(desk)
+
+
 @pytest.fixture(autouse=True)
 def trust_recent_directories(monkeypatch: pytest.MonkeyPatch) -> None:
     """A directory changed within the last seconds is always listed again
     (its ctime cannot be backdated); tests that want the stat signatures
     trusted right away shrink that window. Files keep their own racy rule."""
-    monkeypatch.setattr(index_module, "RACY_DIR_NS", 0)
+    monkeypatch.setattr(changes, "RACY_DIR_NS", 0)
 
 
 def age_directories(root: Path) -> None:
@@ -121,7 +125,7 @@ def test_pull_rereads_only_what_changed(
 ):
     """Changed paths are found by searching their month's chunk, or (many in
     one month) by parsing it; either way exactly the changed files are read."""
-    monkeypatch.setattr(index_module, "PARSE_CHUNK_ABOVE", parse_above)
+    monkeypatch.setattr(changes, "PARSE_CHUNK_ABOVE", parse_above)
     store = Store(gen_desk.root)
     store.index().refresh()
     clone = tmp_path / "clone"
@@ -142,10 +146,10 @@ def test_split_listing_matches_a_full_parse(gen_desk: Desk):
     assert chunks is not None and len(chunks) >= 4
     merged: dict[str, str] = {}
     for shard, chunk in chunks.items():
-        keys, _ = _listing_keys(chunk)
+        keys, _ = listing_keys(chunk)
         assert all(p.startswith(shard + "/") for p in keys)
         merged.update(keys)
-    assert merged == _listing_keys(listing)[0]
+    assert merged == listing_keys(listing)[0]
 
 
 def test_split_listing_odd_listings():
@@ -159,7 +163,7 @@ def test_split_listing_odd_listings():
     chunks = split_listing(odd)
     assert chunks is not None
     assert list(chunks) == ["tickets/2026/11"]
-    assert list(_listing_keys(chunks["tickets/2026/11"])[0]) == [
+    assert list(listing_keys(chunks["tickets/2026/11"])[0]) == [
         "tickets/2026/11/INC-261101-AAAAA.yaml"
     ]
     # A path with a tab and another directory's name in it: never mistaken
@@ -182,80 +186,18 @@ def test_line_of_stages():
     blob = "a" * 40
     path = "tickets/2026/11/INC-261101-AAAAA.yaml"
     merged = f"100644 {blob} 0\t{path}\0".encode()
-    assert _line_of(merged, path) == (blob, 1)
-    assert _line_of(merged, path.replace("AAAAA", "BBBBB")) == (None, 0)
+    assert line_of(merged, path) == (blob, 1)
+    assert line_of(merged, path.replace("AAAAA", "BBBBB")) == (None, 0)
     conflict = b"".join(f"100644 {n * 40} {n}\t{path}\0".encode() for n in "123")
-    found, stages = _line_of(conflict, path)
+    found, stages = line_of(conflict, path)
     assert stages >= 2 and found is not None
     # A longer name that ends with this one is another file.
     other = f"100644 {blob} 0\ttickets/2026/11/X{path.rsplit('/', 1)[1]}\0".encode()
-    assert _line_of(other, path) == (None, 0)
+    assert line_of(other, path) == (None, 0)
 
 
 def git_bytes(root: Path, *args: str) -> bytes:
     return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True).stdout
-
-
-# --- git started at process start ------------------------------------------------------
-
-
-def test_command_and_store_from_argv():
-    assert early.command_and_store(["list", "--open"]) == ("list", None)
-    assert early.command_and_store(["--store", "/x", "--as", "张三", "check"]) == ("check", "/x")
-    assert early.command_and_store(["--store=/y", "stats", "--by", "x"]) == ("stats", "/y")
-    assert early.command_and_store(["--help"]) == (None, None)
-    assert early.command_and_store([]) == (None, None)
-
-
-def test_early_snapshot_is_used_once_and_dropped_after_a_write(
-    gen_desk: Desk, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setenv("ELINKCTL_STORE", str(gen_desk.root))
-    early.start(["list", "--open"])
-    store = Store(gen_desk.root)
-    assert early._started.get("root") == str(store.root)
-    store.index().refresh()
-    assert not early._started  # taken by the first refresh
-    # Started, then a ticket is written in the same process: the early
-    # output is older than the write and must not be used.
-    early.start(["check"])
-    assert early._started
-    ticket_id = store.open_ids()[0]
-    path = store.path_of(ticket_id)
-    path.write_text(path.read_text("utf-8").replace("\ntitle: ", "\ntitle: 写后 "), "utf-8")
-    store.git.run("add", "--", store.rel(path))
-    assert not early._started
-    fresh = Store(gen_desk.root)
-    assert any(s.title.startswith("写后") for s in fresh.summaries())
-
-
-def test_no_early_start_for_other_commands_or_outside_a_store(
-    gen_desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setenv("ELINKCTL_STORE", str(gen_desk.root))
-    early.start(["new", "--title", "x"])
-    early.start(["list", "--help"])
-    assert not early._started
-    monkeypatch.setenv("ELINKCTL_STORE", str(tmp_path))
-    early.start(["list"])
-    assert not early._started
-
-
-def test_cli_process_answers_like_in_process(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch):
-    """The real entry point (early start on) after a hand edit and an untracked file."""
-    age_directories(gen_desk.root)
-    assert_same(gen_desk, monkeypatch)
-    path = some_ticket(gen_desk.root, "in_progress")
-    path.write_text(path.read_text("utf-8").replace("\ntitle: ", "\ntitle: 手改 "), "utf-8")
-    copy_as_untracked(gen_desk.root)
-    expected = assert_same(gen_desk, monkeypatch)
-    env = {**os.environ, "ELINKCTL_STORE": str(gen_desk.root), "ELINKCTL_NOW": NOW}
-    for args in (("list", "--open", "--json"), ("stats", "--json")):
-        proc = subprocess.run(
-            [sys.executable, "-m", "elinkctl", *args], env=env, capture_output=True, text=True
-        )
-        assert proc.returncode == 0, proc.stderr
-        assert proc.stdout == expected[" ".join(args)][1]
 
 
 # --- ls-files skipped while git's index file is unchanged --------------------------------
@@ -309,7 +251,13 @@ def test_listing_signature_file_unreadable_or_wrong(
     root = gen_desk.root
     Store(root).index().refresh()
     sig_file = root / ".git" / "elinkctl" / "listing.sig"
-    for text in ("garbage", "", sig_file.read_text("ascii").split()[0] + " " + "0" * 40):
+    _, sig, _ = sig_file.read_text("ascii").split()
+    for text in (
+        "garbage",
+        "",
+        f"v{FORMAT_VERSION} {sig} {'0' * 40}",  # another listing
+        f"{sig} {'0' * 40}",  # no version: written by an older elinkctl
+    ):
         sig_file.write_text(text, "ascii")
         path = some_ticket(root, "in_progress")
         path.write_text(path.read_text("utf-8").replace("\ntitle: ", "\ntitle: 再改 "), "utf-8")
@@ -336,7 +284,6 @@ def test_an_older_snapshot_written_last_is_not_trusted_later(
     path.write_text(original.replace("\ntitle: ", "\ntitle: 新提交 "), "utf-8")
     git(root, "commit", "-q", "-m", "手工提交", "--", rel)
     Store(root).index().refresh()  # the newer snapshot is written first
-    monkeypatch.setattr(older, "_take_snapshot", lambda: snap)
-    older.refresh()  # then the older one
+    older.refresh(snapshot=snap)  # then the older one
     got = assert_same(gen_desk, monkeypatch)
     assert "新提交" in got["list --open --json"][1]

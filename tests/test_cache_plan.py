@@ -1,11 +1,17 @@
-"""The check plan cache never changes what `check` finds, only how much it reads."""
+"""The check plan cache (`elinkctl.cache.plan`) never changes what `check`
+finds, only how much it reads."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
+
+import pytest
 
 from conftest import Desk
+from elinkctl import cache
+from elinkctl.cache.plan import PLAN_FILE, PlanCache
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 
@@ -65,3 +71,45 @@ def test_corrupt_plan_is_rebuilt(desk: Desk) -> None:
     assert "entries" in json.loads(plan.read_text(encoding="utf-8"))
     assert desk.ok("check", now="2026-11-23T10:32:00+08:00").stdout == ""
     assert tid in json.loads(plan.read_text(encoding="utf-8"))["entries"].popitem()[0]
+
+
+# --- the plan file itself (elinkctl.cache.plan) ------------------------------------------
+
+
+def test_plan_entries_are_kept_per_content_key_and_version(tmp_path: Path) -> None:
+    path = tmp_path / "state" / PLAN_FILE
+    due = dt.datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
+    horizon = due + dt.timedelta(days=3)
+    plan = PlanCache(path, "rules-1")
+    plan.put("tickets/2026/11/a.yaml", "b:1", due, horizon)
+    plan.put("tickets/2026/11/b.yaml", "b:2", None, horizon)
+    plan.save({"tickets/2026/11/a.yaml", "tickets/2026/11/b.yaml"})
+    again = PlanCache(path, "rules-1")
+    assert again.get("tickets/2026/11/a.yaml", "b:1") == (due, horizon)
+    assert again.get("tickets/2026/11/b.yaml", "b:2") == (None, horizon)
+    assert again.get("tickets/2026/11/a.yaml", "b:9") is None  # the file changed
+    assert PlanCache(path, "rules-2").get("tickets/2026/11/a.yaml", "b:1") is None
+    # Tickets no longer open are dropped; an unchanged plan is not rewritten.
+    again.save({"tickets/2026/11/a.yaml"})
+    assert list(PlanCache(path, "rules-1").entries) == ["tickets/2026/11/a.yaml"]
+    before = path.stat().st_mtime_ns
+    PlanCache(path, "rules-1").save({"tickets/2026/11/a.yaml"})
+    assert path.stat().st_mtime_ns == before
+
+
+def test_plan_format_version_discards_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / PLAN_FILE
+    plan = PlanCache(path, "v")
+    plan.put("p", "k", None, dt.datetime(2026, 11, 20, tzinfo=TZ))
+    plan.save({"p"})
+    monkeypatch.setattr(cache, "FORMAT_VERSION", "next")
+    assert PlanCache(path, "v").entries == {}
+
+
+def test_unwritable_plan_is_only_slower(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory", encoding="utf-8")
+    plan = PlanCache(blocked / PLAN_FILE, "v")
+    plan.put("p", "k", None, dt.datetime(2026, 11, 20, tzinfo=TZ))
+    plan.save({"p"})  # no error
+    assert plan.get("p", "k") is not None

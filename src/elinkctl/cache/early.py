@@ -7,10 +7,13 @@ click and the domain. `elinkctl.entry.main` calls `start` before any of
 that is imported, so the two overlap; the index picks the output up with
 `take` when it first needs it.
 
-Only standard-library modules that the interpreter has loaded anyway are
-imported at the top; ``subprocess`` and ``threading`` are imported when a
-command actually reads the index. Nothing here can fail a command: any
-problem means no early start, and the index runs git itself as before.
+Only standard-library modules that the interpreter has loaded anyway (and
+the cache package's own light ``__init__``) are imported at the top;
+``subprocess`` and ``threading`` are imported when a command actually reads
+the index. Nothing here can fail a command: any problem means no early
+start, and the index runs git itself as before. git is run here with plain
+``subprocess``, not through `elinkctl.store.gitrepo`, so that nothing heavy
+is imported first.
 
 The output is used only if no ticket was written in between (`forget`,
 called after every commit), so it is never older than the command.
@@ -23,19 +26,21 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from elinkctl.cache import FORMAT_VERSION
+
 TICKETS_DIR = "tickets"
 
 LISTING = ("ls-files", "-z", "-s", "--", "tickets/")
 """Blob ID of every tracked ticket: compared with what the rows were made from."""
 CHANGES = ("diff-files", "-z", "--name-status", "--", "tickets/")
 """Tracked files changed or deleted in the work tree (lstat of each, racy-git safe)."""
-# Untracked files are found from directory stat data (`Index._dir_sigs`)
-# instead of a third, directory-walking git call.
+# Untracked files are found from directory stat data
+# (`elinkctl.cache.listing.dir_sigs`) instead of a third, directory-walking git call.
 
 RACY_NS = 2_000_000_000
 """A file changed this recently may change again unseen within the same
 timestamp tick (racy git): git's index file is then not recorded (see
-`record`), a ticket file's stat data not trusted (`elinkctl.store.index`)."""
+`record`), a ticket file's stat data not trusted (`elinkctl.cache.listing.stat_key`)."""
 
 
 class Raw:
@@ -77,33 +82,34 @@ def _sig_file(root: str) -> str:
 
 
 def recorded_digest(root: str, sig: str | None) -> str | None:
-    """The digest recorded for git's index file with signature ``sig``, if any."""
+    """The digest recorded for git's index file with signature ``sig``, if any
+    (and if recorded by this `FORMAT_VERSION` of the cache layer)."""
     if sig is None:
         return None
     try:
         with open(_sig_file(root), encoding="ascii") as f:
-            recorded_sig, _, digest = f.read().strip().partition(" ")
+            fields = f.read().split()
     except (OSError, ValueError):
         return None
-    return digest if recorded_sig == sig and len(digest) == 40 else None
+    if len(fields) != 3 or fields[0] != f"v{FORMAT_VERSION}" or fields[1] != sig:
+        return None
+    return fields[2] if len(fields[2]) == 40 else None
 
 
 def record(root: str, sig: str | None, digest: str) -> None:
     """Remember that git's index file with signature ``sig`` (taken before
-    ``ls-files`` ran) lists tickets with this digest."""
+    ``ls-files`` ran) lists tickets with this digest (a 40-character
+    `elinkctl.cache.listing.listing_digest`)."""
     if sig is None or recorded_digest(root, sig) == digest:
         return
-    path = _sig_file(root)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    from pathlib import Path
+
+    from elinkctl.fsio import atomic_write
+
     try:
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write(f"{sig} {digest}\n")
-        os.replace(tmp, path)
+        atomic_write(Path(_sig_file(root)), f"v{FORMAT_VERSION} {sig} {digest}\n", durable=False)
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass  # not recorded: the next check runs ls-files
 
 
 def run_snapshot(root: str, run: Callable[..., list[bytes]]) -> Raw:
@@ -147,7 +153,8 @@ def command_and_store(argv: Sequence[str]) -> tuple[str | None, str | None]:
 
 
 def store_root(explicit: str | None, cwd: str | None = None) -> str | None:
-    """The store directory `elinkctl.store.store.discover` would find, or None."""
+    """The store directory `elinkctl.store.store.discover` would find, or None
+    (the same rules, re-stated here so that nothing is imported to apply them)."""
     given = explicit or os.environ.get("ELINKCTL_STORE")
     if given:
         root = os.path.realpath(os.path.expanduser(given))
@@ -218,6 +225,12 @@ def _launch(root: str) -> None:
     thread = threading.Thread(target=drain, name="elinkctl-early-snapshot", daemon=True)
     thread.start()
     _started.update(root=root, thread=thread, box=box)
+
+
+def started() -> str | None:
+    """The store root whose early snapshot is under way or waiting, if any."""
+    root = _started.get("root")
+    return root if isinstance(root, str) else None
 
 
 def take(root: str) -> Raw | None:

@@ -1,7 +1,8 @@
-"""The ticket index gives the same answers as reading every file, whatever
-state it is in: fresh, stale (hand edits, checkouts, pulls, deletions),
-missing or corrupt. The reference answers come from the same commands with
-the index switched off (the parsing fallback)."""
+"""The ticket index (`elinkctl.cache.index`), its facts and folds give the
+same answers as reading every file, whatever state they are in: fresh,
+stale (hand edits, checkouts, pulls, deletions), missing or corrupt. The
+reference answers come from the same commands with the index switched off
+(the parsing fallback)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from generate import generate
 from tests.conftest import Desk
 
+from elinkctl.cache.facts import Facts
+from elinkctl.cache.folds import FoldCache
 from elinkctl.domain.kpi import DIMENSIONS
 from elinkctl.domain.model import Ticket
 from elinkctl.errors import StoreError
-from generate import generate
-from elinkctl.services import stats as stats_svc
 from elinkctl.store.store import Store
 
 NOW = "2026-11-20T12:00:00+08:00"
@@ -131,9 +133,8 @@ def test_same_size_edit_within_a_second_is_seen(gen_desk: Desk) -> None:
     path.write_text(text.replace("status: in_progress", "status: in_progresz"), encoding="utf-8")
     store = Store(gen_desk.root)
     assert store.summaries()  # indexes the dirty file
-    path.write_text(
-        text.replace("tier: l", "tier: x") if "tier: l" in text else text, encoding="utf-8"
-    )
+    swap = ("tier: l1", "tier: l2") if "tier: l1" in text else ("tier: l2", "tier: l1")
+    path.write_text(text.replace(*swap), encoding="utf-8")  # the same size
     again = Store(gen_desk.root)
     assert again.index().key_of(again.rel(path)) is not None
     assert {s.id: s.state.tier for s in again.summaries()}[path.stem] == Store(
@@ -228,19 +229,21 @@ def test_facts_computed_only_for_changed_tickets(gen_desk: Desk) -> None:
         calls.append(ticket.id)
         return {"events": len(ticket.events), "status": str(ticket.status)}
 
-    store = Store(gen_desk.root)
-    first = store.index().facts("demo", "v1", compute)
+    def facts(version: str) -> dict[str, dict[str, Any]]:
+        return Facts(Store(gen_desk.root).index(), "demo", version, compute).by_id()
+
+    first = facts("v1")
     assert len(first) == 80 and len(calls) == 80
     calls.clear()
-    assert Store(gen_desk.root).index().facts("demo", "v1", compute) == first
+    assert facts("v1") == first
     assert calls == []
     path = some_ticket(gen_desk.root, "in_progress")
     gen_desk.ok("comment", path.stem, "-m", "一条备注", now=NOW)
-    again = Store(gen_desk.root).index().facts("demo", "v1", compute)
+    again = facts("v1")
     assert calls == [path.stem]
     assert again[path.stem]["events"] == first[path.stem]["events"] + 1
     calls.clear()
-    Store(gen_desk.root).index().facts("demo", "v2", compute)  # new version: recomputed
+    facts("v2")  # new version: recomputed
     assert len(calls) == 80
 
 
@@ -297,15 +300,16 @@ def assert_stats_same(desk: Desk, monkeypatch: pytest.MonkeyPatch, now: str = NO
 
 
 def count_folds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record the month directories folded from facts (not taken from the cache)."""
+    """Record the month directories folded afresh (not taken from the cache):
+    every fresh fold is handed to `FoldCache.put`."""
     folded: list[str] = []
-    original = stats_svc._fold_month
+    original = FoldCache.put
 
-    def spy(idx: Any, version: str, shard: str, *args: Any) -> Any:
+    def spy(self: FoldCache[Any], shard: str, gen: str, fold: Any) -> None:
         folded.append(shard)
-        return original(idx, version, shard, *args)
+        original(self, shard, gen, fold)
 
-    monkeypatch.setattr(stats_svc, "_fold_month", spy)
+    monkeypatch.setattr(FoldCache, "put", spy)
     return folded
 
 
