@@ -21,6 +21,14 @@ keyed by content (git blob IDs, stat data, digests of rules and code).
 `FORMAT_VERSION` is the version of the whole layer: each cache's own version
 is combined with it (`versioned`), so changing it discards every cache.
 
+The modules: `early` (git's listing calls started at process start),
+`listing` (what git and the file system say now: snapshot, content keys),
+`changes` (which files may differ from their rows), `rows` (a ticket as a
+row and back as a `Summary`), `index` (the database: refresh and queries),
+`facts` (per-ticket values by content), `folds` (per-month folds by
+generation), `plan` (check's plan), `versions` (rules and code digests),
+`db` (the one SQLite opener), and the knowledge base's caches (``kb*``).
+
 This package's ``__init__`` and `elinkctl.cache.early` are imported at
 start-up: they import nothing beyond what the interpreter has loaded anyway.
 """
