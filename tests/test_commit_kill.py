@@ -1,8 +1,8 @@
 """A writer SIGKILLed at each step of the plumbing commit (`Git.commit_paths`):
 the next command finishes the interrupted one, nothing is lost or doubled.
 
-The kill is real: the writer runs as its own process with one step of
-`Git` wrapped to kill the process right after the step returns.
+The kill is real: the writer runs as its own process whose
+`gitrepo.STEP_HOOK` kills it right after the named step completes.
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ import os, signal, sys
 from elinkctl.store import gitrepo
 
 step = sys.argv[1]
-original = getattr(gitrepo.Git, step)
 
-def then_die(self, *args, **kwargs):
-    result = original(self, *args, **kwargs)
-    os.kill(os.getpid(), signal.SIGKILL)
-    return result
+def die_after(done):
+    if done == step:
+        os.kill(os.getpid(), signal.SIGKILL)
 
-setattr(gitrepo.Git, step, then_die)
+gitrepo.STEP_HOOK = die_after
 from elinkctl.entry import main
 
 sys.argv = ["elinkctl", *sys.argv[2:]]
@@ -40,11 +38,11 @@ main()
 
 STEPS = [
     # (the step the writer dies right after, whether HEAD had moved by then)
-    ("_hash_files", False),  # blobs written
-    ("_write_trees", False),  # trees written
-    ("_commit_tree", False),  # commit object written, HEAD not moved
-    ("_move_head", True),  # HEAD moved, git's index not updated
-    ("_update_index", True),  # index updated, journal still there
+    ("hash_files", False),  # blobs written
+    ("write_trees", False),  # trees written
+    ("commit_tree", False),  # commit object written, HEAD not moved
+    ("move_head", True),  # HEAD moved, git's index not updated
+    ("update_index", True),  # index updated, journal still there
 ]
 
 
@@ -77,7 +75,7 @@ def test_killed_comment_is_finished_by_the_next_command(
     assert (store / ".git" / "elinkctl" / "journal.json").exists()
     log = git(store, "log", "--format=%s").splitlines()
     assert len(log) == before + (1 if moved else 0)
-    if step == "_move_head":
+    if step == "move_head":
         # The point between update-ref and the index update: HEAD has the
         # comment, git's index still the old ticket (it looks staged-reverted).
         assert git(store, "diff", "--cached", "--name-only") != ""
@@ -104,7 +102,7 @@ def test_killed_registration_is_finished_by_the_next_command(
     before = len(git(store, "log", "--format=%s").splitlines())
     _killed(store, step, "new", "--title", "被杀", "--type", "failure", "--reporter", "李四")
     (new_id,) = set(tickets(store)) - {first}
-    if step == "_move_head":
+    if step == "move_head":
         # HEAD has the new ticket, git's index does not: it looks staged-deleted.
         assert git(store, "status", "--porcelain").splitlines() == [
             f"D  tickets/2026/11/{new_id}.yaml",
@@ -142,7 +140,7 @@ def test_a_stop_after_update_ref_is_repaired_by_a_command_on_another_ticket(
     second = run(
         store, "new", "--title", "另一个", "--type", "failure", "--reporter", "王五", now=NOW
     ).stdout.strip()
-    _killed(store, "_move_head", "comment", first, "-m", "killed")
+    _killed(store, "move_head", "comment", first, "-m", "killed")
     run(store, "comment", second, "-m", "other ticket", now=NOW)
     assert git(store, "status", "--porcelain") == ""
     assert [e.get("text") for e in tickets(store)[first].events if e.type == "commented"] == [

@@ -147,7 +147,7 @@ def test_fast_and_porcelain_make_the_same_commit(name: str, twins: tuple[Path, P
 
 
 def test_tree_contents_are_ordered_as_git_orders_them(tmp_path: Path) -> None:
-    from elinkctl.store.gitrepo import _object_id, _tree_bytes
+    from elinkctl.store.trees import object_id, tree_bytes
 
     git(tmp_path, "init", "--quiet")
     blob = git(tmp_path, "hash-object", "-w", "--stdin", input="x\n").strip()
@@ -170,7 +170,7 @@ def test_tree_contents_are_ordered_as_git_orders_them(tmp_path: Path) -> None:
         f"{m} {'tree' if m == '40000' else 'blob'} {o}\t{n}\0" for n, (m, o) in names.items()
     )
     expected = git(tmp_path, "mktree", "-z", input=listing).strip()
-    assert _object_id(b"tree", _tree_bytes(entries), 20).hex() == expected
+    assert object_id(b"tree", tree_bytes(entries), 20).hex() == expected
 
 
 def test_messages_are_cleaned_up_like_git_commit(twins: tuple[Path, Path]) -> None:
@@ -286,17 +286,17 @@ def test_linked_worktree(desk: Desk, tmp_path: Path) -> None:
 def test_head_moved_concurrently(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another git moves HEAD after the fast way read it: the compare-and-swap
     fails, nothing of the attempt is visible, and the porcelain commits on top."""
+    from elinkctl.store import gitrepo
+
     root = desk.root
-    original = Git._commit_tree
 
-    def commit_tree_then_someone_commits(self: Git, *args: Any, **kwargs: Any) -> str:
-        result = original(self, *args, **kwargs)
-        write(root, {"other.txt": "a colleague's commit\n"})
-        git(root, "add", "other.txt")
-        git(root, "commit", "--quiet", "-m", "concurrent")
-        return result
+    def someone_commits_after_commit_tree(step: str) -> None:
+        if step == "commit_tree":
+            write(root, {"other.txt": "a colleague's commit\n"})
+            git(root, "add", "other.txt")
+            git(root, "commit", "--quiet", "-m", "concurrent")
 
-    monkeypatch.setattr(Git, "_commit_tree", commit_tree_then_someone_commits)
+    monkeypatch.setattr(gitrepo, "STEP_HOOK", someone_commits_after_commit_tree)
     write(root, {T1: "mine\n"})
     g = Git(root)
     g.commit_paths([T1], "mine", "张伟", "z@example.com", new=[T1])

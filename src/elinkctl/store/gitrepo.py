@@ -17,16 +17,29 @@ is used instead.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from elinkctl.cache import early
 from elinkctl.errors import StoreError
+from elinkctl.store.trees import (
+    Tree,
+    ancestors,
+    blob_mode,
+    depth_then_name,
+    is_blob,
+    is_tree,
+    parse_batch,
+    parse_tree,
+    splice,
+)
+from elinkctl.store.trees import (
+    split as split_path,
+)
 
 _READ_ONLY = frozenset(
     {
@@ -76,16 +89,20 @@ for a check on every commit."""
 _GIT_SPACE = " \t\r"  # git's isspace() without the newline: VT and FF are not spaces
 
 
+STEP_HOOK: Callable[[str], None] | None = None
+"""Told the name of each step of the plumbing commit as it completes
+(``hash_files``, ``write_trees``, ``commit_tree``, ``move_head``,
+``update_index``): the seam where the fault-injection tests kill the writer
+or race it. None in normal use."""
+
+
+def _reached(step: str) -> None:
+    if STEP_HOOK is not None:
+        STEP_HOOK(step)
+
+
 class _Fallback(Exception):
     """The plumbing commit does not apply here; HEAD and the index are untouched."""
-
-
-@dataclass
-class _Tree:
-    """A tree read from HEAD (``oid`` None: the directory does not exist there)."""
-
-    oid: bytes | None
-    entries: dict[bytes, tuple[bytes, bytes]] = field(default_factory=dict)  # name -> mode, id
 
 
 @dataclass
@@ -274,9 +291,11 @@ class Git:
             raise _Fallback(f"{type(exc).__name__}: {exc}") from exc
         if not self._move_head(plan.commit, plan.parent, plan.reflog, env):
             raise _Fallback("HEAD moved meanwhile")
+        _reached("move_head")
         # HEAD holds the commit. A stop from here on leaves files equal to HEAD
         # and stale index entries: `Store.recover` refreshes them.
         self._update_index(paths, env)
+        _reached("update_index")
         if plan.maintenance and any(oid.startswith(GC_SAMPLE) for oid in plan.written):
             # What `git commit` runs after every commit; see GC_SAMPLE for why not here.
             self.try_run("maintenance", "run", "--auto", "--quiet", env=env)
@@ -302,18 +321,18 @@ class Git:
         trust_exec_bit = _config_bool(config, "core.filemode", True)
         maintenance = _config_bool(config, "maintenance.auto", True)
 
-        dirs = sorted({d for path in paths for d in _ancestors(path)}, key=_depth_then_name)
+        dirs = sorted({d for path in paths for d in ancestors(path)}, key=depth_then_name)
         parent, parent_tree, trees, hash_len = self._read_head(dirs)
         changes: list[tuple[str, bytes]] = []  # path, mode
         fresh: list[str] = []
         for path, st_mode in zip(paths, modes, strict=True):
-            folder, name = _split(path)
+            folder, name = split_path(path)
             old = trees[folder].entries.get(name.encode())
             if old is None:
                 fresh.append(path)
-            elif not _is_blob(old[0]):
+            elif not is_blob(old[0]):
                 raise _Fallback(f"{path} is a directory or submodule in HEAD")
-            changes.append((path, _blob_mode(st_mode, trust_exec_bit, old)))
+            changes.append((path, blob_mode(st_mode, trust_exec_bit, old)))
         if fresh:
             # `git add` refuses an ignored untracked path; the porcelain says so.
             # --no-index: no read of the whole index (a tracked path reported
@@ -322,16 +341,19 @@ class Git:
             if status != 1:
                 raise _Fallback(f"ignored or unknown: {out or err}".strip())
         blobs = self._hash_files(paths, env)
+        _reached("hash_files")
         if len(blobs) != len(paths) or any(len(b) != 2 * hash_len for b in blobs):
             raise _Fallback("unexpected git hash-object output")
         placed = [
             (path, mode, bytes.fromhex(b)) for (path, mode), b in zip(changes, blobs, strict=True)
         ]
-        root, new_trees = _splice(trees, placed, hash_len)
+        root, new_trees = splice(trees, placed, hash_len)
         if root == parent_tree:
             raise _Fallback("nothing to commit")
         self._write_trees(new_trees, env)
+        _reached("write_trees")
         commit = self._commit_tree(root, parent, text, env)
+        _reached("commit_tree")
         if len(commit) != 2 * hash_len:
             raise _Fallback("unexpected git commit-tree output")
         action = env.get("GIT_REFLOG_ACTION") or "commit"
@@ -388,14 +410,14 @@ class Git:
             if os.access(hooks / name, os.X_OK):
                 raise _Fallback(f"a {name} hook is installed")
 
-    def _read_head(self, dirs: Sequence[str]) -> tuple[str, str, dict[str, _Tree], int]:
+    def _read_head(self, dirs: Sequence[str]) -> tuple[str, str, dict[str, Tree], int]:
         """HEAD's commit ID, its root tree ID, the trees ``dirs`` name in it
         (a missing one empty), and the hash length in bytes: one ``git
         cat-file --batch``. Checks that every tree belongs to the commit read
         first, so a HEAD moving in between is noticed."""
         names = [b"HEAD", b"HEAD^{tree}", *(b"HEAD:" + d.encode() for d in dirs[1:])]
         out = self.run_bytes("cat-file", "--batch", stdin=b"\n".join(names) + b"\n")
-        objects = _parse_batch(out, len(names))
+        objects = parse_batch(out, len(names))
         head = objects[0]
         if head is None or head[1] != "commit":
             raise _Fallback("no commit on HEAD yet")
@@ -407,20 +429,20 @@ class Git:
         if not first.startswith(b"tree "):
             raise _Fallback("unexpected commit object")
         parent_tree = first[5:].decode()
-        trees: dict[str, _Tree] = {}
+        trees: dict[str, Tree] = {}
         for folder, obj in zip(dirs, objects[1:], strict=True):
             if obj is None:
-                trees[folder] = _Tree(None)
+                trees[folder] = Tree(None)
             elif obj[1] != "tree":
                 raise _Fallback(f"{folder} is not a directory in HEAD")
             else:
-                trees[folder] = _Tree(bytes.fromhex(obj[0]), _parse_tree(obj[2], hash_len))
+                trees[folder] = Tree(bytes.fromhex(obj[0]), parse_tree(obj[2], hash_len))
         if trees[""].oid != bytes.fromhex(parent_tree):
             raise _Fallback("HEAD moved while reading it")
         for folder in dirs[1:]:
-            above, name = _split(folder)
+            above, name = split_path(folder)
             entry = trees[above].entries.get(name.encode())
-            if entry is not None and not _is_tree(entry[0]):
+            if entry is not None and not is_tree(entry[0]):
                 raise _Fallback(f"{folder} is a file or submodule in HEAD")
             if trees[folder].oid != (entry[1] if entry else None):
                 raise _Fallback("HEAD moved while reading it")
@@ -560,111 +582,6 @@ def _config_bool(config: Mapping[str, str | None], key: str, default: bool) -> b
         return int(word, 0) != 0
     except ValueError:
         raise _Fallback(f"{key}: not a boolean: {value!r}") from None
-
-
-def _split(path: str) -> tuple[str, str]:
-    """("tickets/2026/11", "INC-….yaml"); a top-level name is in ""."""
-    folder, _, name = path.rpartition("/")
-    return folder, name
-
-
-def _ancestors(path: str) -> list[str]:
-    """The directories holding ``path``, from the root ("") down."""
-    parts = path.split("/")[:-1]
-    return ["", *("/".join(parts[: i + 1]) for i in range(len(parts)))]
-
-
-def _depth_then_name(folder: str) -> tuple[int, str]:
-    return (folder.count("/") + 1 if folder else 0, folder)
-
-
-def _is_tree(mode: bytes) -> bool:
-    return int(mode, 8) & 0o170000 == 0o040000
-
-
-def _is_blob(mode: bytes) -> bool:
-    return int(mode, 8) & 0o170000 in (0o100000, 0o120000)
-
-
-def _blob_mode(st_mode: int, trust_exec_bit: bool, old: tuple[bytes, bytes] | None) -> bytes:
-    """The tree mode ``git add`` gives a regular file (with ``core.fileMode``
-    false the executable bit of HEAD's entry is kept)."""
-    if trust_exec_bit:
-        executable = bool(st_mode & stat.S_IXUSR)
-    else:
-        executable = old is not None and bool(int(old[0], 8) & stat.S_IXUSR)
-    return b"100755" if executable else b"100644"
-
-
-def _parse_batch(out: bytes, count: int) -> list[tuple[str, str, bytes] | None]:
-    """``git cat-file --batch`` output: (ID, type, content) per name, None if missing."""
-    objects: list[tuple[str, str, bytes] | None] = []
-    pos = 0
-    for _ in range(count):
-        end = out.index(b"\n", pos)
-        header = out[pos:end]
-        pos = end + 1
-        if header.endswith(b" missing"):
-            objects.append(None)
-            continue
-        parts = header.split(b" ")
-        if len(parts) != 3:
-            raise _Fallback(f"git cat-file: {header.decode('utf-8', 'replace')}")
-        size = int(parts[2])
-        objects.append((parts[0].decode(), parts[1].decode(), out[pos : pos + size]))
-        pos += size + 1
-    return objects
-
-
-def _parse_tree(body: bytes, hash_len: int) -> dict[bytes, tuple[bytes, bytes]]:
-    """A raw tree object: name -> (mode, raw ID)."""
-    entries: dict[bytes, tuple[bytes, bytes]] = {}
-    pos = 0
-    while pos < len(body):
-        space = body.index(b" ", pos)
-        nul = body.index(b"\0", space)
-        oid = body[nul + 1 : nul + 1 + hash_len]
-        if len(oid) != hash_len:
-            raise _Fallback("truncated tree object")
-        entries[body[space + 1 : nul]] = (body[pos:space], oid)
-        pos = nul + 1 + hash_len
-    return entries
-
-
-def _tree_bytes(entries: Mapping[bytes, tuple[bytes, bytes]]) -> bytes:
-    """A tree object's content in git's order (a directory sorts as name + "/")."""
-    order = sorted(entries, key=lambda name: name + b"/" if _is_tree(entries[name][0]) else name)
-    return b"".join(entries[name][0] + b" " + name + b"\0" + entries[name][1] for name in order)
-
-
-def _object_id(kind: bytes, content: bytes, hash_len: int) -> bytes:
-    algorithm = hashlib.sha1 if hash_len == 20 else hashlib.sha256
-    return algorithm(b"%s %d\0" % (kind, len(content)) + content).digest()
-
-
-def _splice(
-    trees: Mapping[str, _Tree], files: Sequence[tuple[str, bytes, bytes]], hash_len: int
-) -> tuple[str, list[tuple[str, bytes]]]:
-    """Put (path, mode, blob ID) into HEAD's trees: the new root tree ID and
-    the trees to write (ID, content), deepest first, unchanged ones left out.
-    Paths sharing directories end up in one tree each."""
-    entries = {folder: dict(tree.entries) for folder, tree in trees.items()}
-    for path, mode, oid in files:
-        folder, name = _split(path)
-        entries[folder][name.encode()] = (mode, oid)
-    new: list[tuple[str, bytes]] = []
-    root = b""
-    for folder in sorted(entries, key=_depth_then_name, reverse=True):
-        content = _tree_bytes(entries[folder])
-        oid = _object_id(b"tree", content, hash_len)
-        if oid != trees[folder].oid:
-            new.append((oid.hex(), content))
-        if folder:
-            above, name = _split(folder)
-            entries[above][name.encode()] = (b"40000", oid)
-        else:
-            root = oid
-    return root.hex(), new
 
 
 def init_repo(root: Path) -> Git:
