@@ -5,9 +5,9 @@ article (`changes`), searchable documents (`docs`), text analysis
 (`analysis`), the full index (`search`) and the suggestion index `new`
 queries (`suggestdb`, over an SQLite connection its caller opens).
 
-One module does I/O and is not imported here: `articles`, the articles in a
-store (`knowledge/*.md`, committed through the store's transaction). The
-caches built from articles and resolved tickets live in `elinkctl.cache`.
+The articles of a store (`knowledge/*.md`) are read and committed by
+`elinkctl.store.articles`; the caches built from articles and resolved
+tickets live in `elinkctl.cache`.
 """
 
 from .analysis import SYNONYM_GROUPS, Analyzer, normalize

@@ -1,6 +1,6 @@
 """Knowledge-base use cases: search, suggestions for a new incident, and articles.
 
-Articles live in the store (`elinkctl.kb.articles`: found, read, committed
+Articles live in the store (`elinkctl.store.articles`: found, read, committed
 through the store's transaction); the search and suggestion indexes are
 caches (`elinkctl.cache.kb`, `elinkctl.cache.kb_suggest`). This module
 decides which to use when, and returns results: the CLI prints them.
@@ -18,7 +18,9 @@ from elinkctl.cache.kb_suggest import search_suggestions
 from elinkctl.domain.model import Ticket
 from elinkctl.errors import ElinkError, UsageProblem
 from elinkctl.kb.article import article_solution_first_line
-from elinkctl.kb.articles import (
+from elinkctl.kb.changes import first_line
+from elinkctl.kb.search import Hit, SearchIndex
+from elinkctl.store.articles import (
     add_article,
     article_path,
     draft_from_ticket,
@@ -30,8 +32,6 @@ from elinkctl.kb.articles import (
     resolve_article_id,
     save_edited_article,
 )
-from elinkctl.kb.changes import first_line
-from elinkctl.kb.search import Hit, SearchIndex
 from elinkctl.store.store import Store
 
 __all__ = [

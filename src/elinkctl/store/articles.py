@@ -19,10 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from elinkctl.errors import Ambiguous, ElinkError, NotFound, StoreError, UsageProblem
-from elinkctl.store.layout import KNOWLEDGE
-from elinkctl.store.store import Store
-
-from .article import (
+from elinkctl.kb.article import (
     CAUSE,
     CROCKFORD,
     Article,
@@ -33,8 +30,16 @@ from .article import (
     parse_article,
     render_article,
 )
-from .changes import ArticleChanges, apply_changes, changed_fields, new_article, set_section
-from .docs import SEARCHABLE_STATUSES
+from elinkctl.kb.changes import (
+    ArticleChanges,
+    apply_changes,
+    changed_fields,
+    new_article,
+    set_section,
+)
+from elinkctl.kb.docs import SEARCHABLE_STATUSES
+from elinkctl.store.layout import KNOWLEDGE
+from elinkctl.store.store import Store
 
 __all__ = [
     "add_article",
