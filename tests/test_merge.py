@@ -8,7 +8,7 @@ from collections import Counter
 from elinkctl.domain import lifecycle, merge, ticketfile
 from elinkctl.domain.model import Ticket
 from elinkctl.services.fsck import check_ticket_text
-from elinkctl.store.gitrepo import merge_file_texts
+from elinkctl.store.clone import merge_file_texts
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 ID = "INC-261123-7KQ2M"

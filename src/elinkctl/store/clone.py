@@ -1,4 +1,5 @@
-"""Per-clone git settings elinkctl relies on: the merge drivers and quotepath.
+"""Per-clone git settings elinkctl relies on (the merge drivers, quotepath),
+and what the merge driver itself runs.
 
 .gitattributes (committed) names the drivers; their commands live in
 .git/config, which git never clones, so every writing command and `sync`
@@ -12,6 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from elinkctl.errors import StoreError
 from elinkctl.store.gitrepo import Git
 
 MERGE_DRIVERS = {
@@ -76,3 +78,44 @@ def ensure_clone_config(git: Git) -> None:
     for name, description in MERGE_DRIVERS.items():
         git.run("config", f"merge.{name}.name", description)
         git.run("config", f"merge.{name}.driver", driver_command())
+
+
+def merge_file_texts(base: str, ours: str, theirs: str) -> tuple[str, bool]:
+    """A line-based three-way merge by ``git merge-file``: (text, clean?).
+
+    Used for the Markdown body of knowledge articles. Plain subprocess, not
+    GitPython: it runs inside the merge driver, outside any repository.
+    """
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="elinkctl-merge-") as tmp:
+        paths = []
+        for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
+            path = Path(tmp) / name
+            path.write_text(text, encoding="utf-8")
+            paths.append(str(path))
+        proc = subprocess.run(
+            ["git", "merge-file", "-p", "-L", "ours", "-L", "base", "-L", "theirs", *paths],
+            capture_output=True,
+            check=False,
+        )
+    if proc.returncode < 0 or proc.returncode > 127:
+        return ours, False
+    return proc.stdout.decode("utf-8", errors="replace"), proc.returncode == 0
+
+
+def absolute_git_dir(cwd: Path) -> Path:
+    """The git directory of the repository at ``cwd`` (a merge driver runs at its top)."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "rev-parse", "--absolute-git-dir"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise StoreError(f"{cwd}: not inside a git repository")
+    return Path(proc.stdout.strip())
