@@ -148,17 +148,6 @@ class Index:
         """Whether the rows were checked against git in this process since its last write."""
         return self._fresh
 
-    def discard(self) -> None:
-        """Delete the database files; the next use rebuilds them."""
-        self.close()
-        db.discard(self.db_path)
-        self._fresh = False
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
     def invalidate(self) -> None:
         """Forget that the index was checked: the next query checks again
         (after this process wrote tickets)."""
