@@ -1,5 +1,6 @@
-"""Use cases that combine the pure domain with the store (no click here).
+"""Use cases: the procedure's steps over the store, for the CLI.
 
-The CLI, `ingest` and the demo call these, so the rules of registration
-live in one place.
+Each takes the `Context` (or the store, actor and now it carries) and plain
+values, changes the store only through `Store.transaction`, and returns a
+result with notes; the CLI prints them.
 """
