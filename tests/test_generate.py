@@ -7,8 +7,9 @@ import datetime as dt
 import subprocess
 from pathlib import Path
 
-from elinkctl.domain.model import OPEN_STATUSES
 from generate import build_ticket, generate, make_plan
+
+from elinkctl.domain.model import OPEN_STATUSES
 from elinkctl.services.fsck import check_store
 from elinkctl.store.store import Store
 from elinkctl.timeutil import zone

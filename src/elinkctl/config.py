@@ -181,7 +181,6 @@ def load_config(root: Path) -> Config:
 # --- validation (config check) -------------------------------------------------
 
 
-
 def _duration_ok(value: Any) -> bool:
     try:
         parse_duration_parts(value)
