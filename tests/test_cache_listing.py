@@ -19,7 +19,7 @@ from generate import generate
 from tests.conftest import Desk
 from tests.test_cache_index import NOW, NOW_DT, assert_same, git, some_ticket
 
-from elinkctl.cache import FORMAT_VERSION, changes, early
+from elinkctl.cache import FORMAT_VERSION, changes, prefetch
 from elinkctl.cache.listing import line_of, listing_keys, split_listing
 from elinkctl.store.store import Store
 
@@ -220,14 +220,14 @@ def counting_git(store: Store) -> list[tuple[str, ...]]:
 def test_listing_skipped_while_gits_index_is_unchanged(
     gen_desk: Desk, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(early, "RACY_NS", 0)
+    monkeypatch.setattr(prefetch, "RACY_NS", 0)
     root = gen_desk.root
     Store(root).index().refresh()
     assert (root / ".git" / "elinkctl" / "listing.sig").exists()
     store = Store(root)
     calls = counting_git(store)
     store.index().refresh()
-    assert calls == [early.CHANGES]  # no ls-files
+    assert calls == [prefetch.CHANGES]  # no ls-files
     # git's index changes (a hand edit staged): the listing is read again.
     path = some_ticket(root, "in_progress")
     path.write_text(path.read_text("utf-8").replace("\ntitle: ", "\ntitle: 暂存 "), "utf-8")
@@ -235,7 +235,7 @@ def test_listing_skipped_while_gits_index_is_unchanged(
     store = Store(root)
     calls = counting_git(store)
     assert any(s.title.startswith("暂存") for s in store.summaries())
-    assert early.LISTING in calls
+    assert prefetch.LISTING in calls
     assert_same(gen_desk, monkeypatch)
     # A commit elsewhere (a pull) replaces git's index file too.
     git(root, "commit", "-q", "-m", "手工提交")
@@ -247,7 +247,7 @@ def test_listing_skipped_while_gits_index_is_unchanged(
 def test_listing_signature_file_unreadable_or_wrong(
     gen_desk: Desk, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(early, "RACY_NS", 0)
+    monkeypatch.setattr(prefetch, "RACY_NS", 0)
     root = gen_desk.root
     Store(root).index().refresh()
     sig_file = root / ".git" / "elinkctl" / "listing.sig"

@@ -1,7 +1,7 @@
 """The console entry point: start git early, then hand over to click.
 
 Kept apart from `elinkctl.cli` so that nothing heavy is imported before
-`elinkctl.cache.early.start` has launched the index check's git calls.
+`elinkctl.cache.prefetch.start` has launched the index check's git calls.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 
 
 def main() -> Any:
-    from elinkctl.cache import early
+    from elinkctl.cache import prefetch
 
-    early.start(sys.argv[1:])
+    prefetch.start(sys.argv[1:])
     from elinkctl.cli import main as cli_main
 
     return cli_main()

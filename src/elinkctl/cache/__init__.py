@@ -7,7 +7,7 @@ committed, never shared):
   month directory signatures), one summary row per ticket file, content-keyed
   per-ticket facts and per-month folds of them (`elinkctl.cache.index`);
 - ``listing.sig``: which git index file the last listing came from, so a
-  warm read skips ``git ls-files`` (`elinkctl.cache.early`);
+  warm read skips ``git ls-files`` (`elinkctl.cache.prefetch`);
 - ``check-plan.json``: when each open ticket next needs ``check``;
 - the knowledge base's search index and suggestion database (``kb-*``).
 
@@ -21,7 +21,7 @@ keyed by content (git blob IDs, stat data, digests of rules and code).
 `FORMAT_VERSION` is the version of the whole layer: each cache's own version
 is combined with it (`versioned`), so changing it discards every cache.
 
-The modules: `early` (git's listing calls started at process start),
+The modules: `prefetch` (git's listing calls started at process start),
 `listing` (what git and the file system say now: snapshot, content keys),
 `changes` (which files may differ from their rows), `rows` (a ticket as a
 row and back as a `Summary`), `index` (the database: refresh and queries),
@@ -29,7 +29,7 @@ row and back as a `Summary`), `index` (the database: refresh and queries),
 generation), `plan` (check's plan), `versions` (rules and code digests),
 `db` (the one SQLite opener), and the knowledge base's caches (``kb*``).
 
-This package's ``__init__`` and `elinkctl.cache.early` are imported at
+This package's ``__init__`` and `elinkctl.cache.prefetch` are imported at
 start-up: they import nothing beyond what the interpreter has loaded anyway.
 """
 

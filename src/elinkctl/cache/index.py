@@ -8,12 +8,12 @@ from what git and the file system say now (`elinkctl.cache.listing`):
   a tenth of a second at 100,000 files;
 - ``git ls-files -s`` gives the blob ID of every tracked ticket; it is
   skipped while git's index file is the very file whose listing was
-  recorded (`elinkctl.cache.early.record`: git only ever replaces that file);
+  recorded (`elinkctl.cache.prefetch.record`: git only ever replaces that file);
 - untracked ticket files come from the month directories' stat data: a
   directory whose mtime/ctime/inode are unchanged holds the same names as
   when it was last listed (git's untracked cache works the same way).
 
-Both git calls are started as the process starts (`elinkctl.cache.early`),
+Both git calls are started as the process starts (`elinkctl.cache.prefetch`),
 so they run while Python imports. A row is reused only when its key still
 matches: the blob ID for a clean file, or (mtime, size, inode) for a dirty
 or untracked one. Everything else is re-read from the work tree, which is
@@ -46,7 +46,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from elinkctl.cache import changes, db, early, listing
+from elinkctl.cache import changes, db, listing, prefetch
 from elinkctl.cache.listing import Git, Snapshot, path_order, shard_of, shard_range, stem
 from elinkctl.cache.rows import (
     COLUMNS,
@@ -153,7 +153,7 @@ class Index:
         (after this process wrote tickets)."""
         self._fresh = False
         self._paths_now = None
-        early.forget()
+        prefetch.forget()
         if self._pending is not None:
             self._pending[0].join()
             self._pending = None  # it may predate the writes

@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from elinkctl.cache import early
+from elinkctl.cache import prefetch
 
 TICKETS_PREFIX = "tickets/"
-RACY_NS = early.RACY_NS
+RACY_NS = prefetch.RACY_NS
 """A dirty file modified this recently may change again within the same
 mtime tick; its key is marked racy (``r:``) so it is read again next time."""
 
@@ -49,7 +49,7 @@ class Snapshot:
     ``tracked`` is the raw ``git ls-files -s -z`` output; while its digest
     and the dirty set are what the index last saw, nothing changed and no
     per-file work is needed (the warm path at 100,000 tickets). When git's
-    index file is the one whose listing was recorded (`early.record`) the
+    index file is the one whose listing was recorded (`prefetch.record`) the
     listing is not even produced: ``known_digest`` stands for it.
     ``untracked`` is filled in by the index from directory stat data
     (`dir_sigs`), or by a full directory scan when first needed.
@@ -109,12 +109,12 @@ class Snapshot:
 
 
 def take(root: Path, git: Git) -> Snapshot:
-    """A snapshot of the store at ``root``: the git calls `early` started
+    """A snapshot of the store at ``root``: the git calls `prefetch` started
     when the process began if there are any, else two concurrent ones now."""
     where = str(root)
-    raw = early.take(where)
+    raw = prefetch.take(where)
     if raw is None:
-        raw = early.run_snapshot(where, git)
+        raw = prefetch.run_snapshot(where, git)
     modified: set[str] = set()
     deleted: set[str] = set()
     fields = raw.changes.split(b"\0")
@@ -124,8 +124,8 @@ def take(root: Path, git: Git) -> Snapshot:
             (deleted if status == b"D" else modified).add(path)
 
     def fetch_listing() -> tuple[str | None, bytes]:
-        sig = early.index_sig(where)
-        return sig, git(early.LISTING)[0]
+        sig = prefetch.index_sig(where)
+        return sig, git(prefetch.LISTING)[0]
 
     return Snapshot(
         root,
@@ -141,7 +141,7 @@ def take(root: Path, git: Git) -> Snapshot:
 def record(snap: Snapshot) -> None:
     """Let the next check skip ``ls-files`` while git's index file stays the same."""
     if snap.raw_listing is not None and snap.sig is not None:
-        early.record(str(snap.root), snap.sig, snap.digest)
+        prefetch.record(str(snap.root), snap.sig, snap.digest)
 
 
 # --- content keys ------------------------------------------------------------------------

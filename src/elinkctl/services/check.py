@@ -39,6 +39,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from elinkctl.cache import index_failed
 from elinkctl.cache.plan import PLAN_FILE, PlanCache
 from elinkctl.config import Config
 from elinkctl.domain import glossary
@@ -207,8 +208,10 @@ def _candidate_tickets(
     keys: dict[str, str | None]
     try:
         keys = store.index().keys_of(str(row.path) for row in rows)
-    except Exception:  # noqa: BLE001 - no index: no plan cache, read every open ticket
-        keys = {}
+    except Exception as exc:
+        if not index_failed(exc):
+            raise
+        keys = {}  # no index: no plan cache, read every open ticket
     for row in rows:
         path = str(row.path)
         seen.add(path)

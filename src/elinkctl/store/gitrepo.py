@@ -1,5 +1,5 @@
 """Git as the store uses it: every git command of the program runs through
-`Git`, except the two read-only listing calls that `elinkctl.cache.early`
+`Git`, except the two read-only listing calls that `elinkctl.cache.prefetch`
 starts with plain ``subprocess`` before anything heavy is imported (and the
 bench and test data generator, ``scripts/generate.py``, outside the package).
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from elinkctl.cache import early
+from elinkctl.cache import prefetch
 from elinkctl.errors import StoreError
 from elinkctl.store.trees import (
     Tree,
@@ -57,7 +57,7 @@ _READ_ONLY = frozenset(
     }
 )
 """git commands that change neither the work tree nor git's index; any other
-one makes an early index snapshot (`elinkctl.cache.early`) out of date."""
+one makes an early index snapshot (`elinkctl.cache.prefetch`) out of date."""
 
 _IN_PROGRESS = (
     "MERGE_HEAD",
@@ -156,7 +156,7 @@ class Git:
         import git as gitpython
 
         if args[0] not in _READ_ONLY:
-            early.forget()
+            prefetch.forget()
 
         try:
             out: str = self.git.execute(["git", *args], env=env, strip_newline_in_stdout=True)
@@ -170,7 +170,7 @@ class Git:
         """Run git and return (status, stdout, stderr) without raising: for
         commands whose failure is an answer (fetch offline, push rejected)."""
         if args[0] not in _READ_ONLY:
-            early.forget()
+            prefetch.forget()
         status, out, err = self.git.execute(
             ["git", *args],
             env=env,

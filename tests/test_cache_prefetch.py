@@ -1,5 +1,5 @@
 """git's calls for the index check started as the process starts
-(`elinkctl.cache.early`): used once, dropped after a write, never started
+(`elinkctl.cache.prefetch`): used once, dropped after a write, never started
 for other commands, and the real entry point answers like the library."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tests.conftest import Desk
 from tests.test_cache_index import NOW, assert_same, some_ticket
 from tests.test_cache_listing import age_directories, copy_as_untracked, generated
 
-from elinkctl.cache import early
+from elinkctl.cache import prefetch
 from elinkctl.store.store import Store
 
 
@@ -24,31 +24,31 @@ def gen_desk(desk: Desk) -> Desk:
 
 
 def test_command_and_store_from_argv():
-    assert early.command_and_store(["list", "--open"]) == ("list", None)
-    assert early.command_and_store(["--store", "/x", "--as", "张三", "check"]) == ("check", "/x")
-    assert early.command_and_store(["--store=/y", "stats", "--by", "x"]) == ("stats", "/y")
-    assert early.command_and_store(["--help"]) == (None, None)
-    assert early.command_and_store([]) == (None, None)
+    assert prefetch.command_and_store(["list", "--open"]) == ("list", None)
+    assert prefetch.command_and_store(["--store", "/x", "--as", "张三", "check"]) == ("check", "/x")
+    assert prefetch.command_and_store(["--store=/y", "stats", "--by", "x"]) == ("stats", "/y")
+    assert prefetch.command_and_store(["--help"]) == (None, None)
+    assert prefetch.command_and_store([]) == (None, None)
 
 
 def test_early_snapshot_is_used_once_and_dropped_after_a_write(
     gen_desk: Desk, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("ELINKCTL_STORE", str(gen_desk.root))
-    early.start(["list", "--open"])
+    prefetch.start(["list", "--open"])
     store = Store(gen_desk.root)
-    assert early.started() == str(store.root)
+    assert prefetch.started() == str(store.root)
     store.index().refresh()
-    assert early.started() is None  # taken by the first refresh
+    assert prefetch.started() is None  # taken by the first refresh
     # Started, then a ticket is written in the same process: the early
     # output is older than the write and must not be used.
-    early.start(["check"])
-    assert early.started() is not None
+    prefetch.start(["check"])
+    assert prefetch.started() is not None
     ticket_id = store.open_ids()[0]
     path = store.path_of(ticket_id)
     path.write_text(path.read_text("utf-8").replace("\ntitle: ", "\ntitle: 写后 "), "utf-8")
     store.git.run("add", "--", store.rel(path))
-    assert early.started() is None
+    assert prefetch.started() is None
     fresh = Store(gen_desk.root)
     assert any(s.title.startswith("写后") for s in fresh.summaries())
 
@@ -57,12 +57,12 @@ def test_no_early_start_for_other_commands_or_outside_a_store(
     gen_desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("ELINKCTL_STORE", str(gen_desk.root))
-    early.start(["new", "--title", "x"])
-    early.start(["list", "--help"])
-    assert early.started() is None
+    prefetch.start(["new", "--title", "x"])
+    prefetch.start(["list", "--help"])
+    assert prefetch.started() is None
     monkeypatch.setenv("ELINKCTL_STORE", str(tmp_path))
-    early.start(["list"])
-    assert early.started() is None
+    prefetch.start(["list"])
+    assert prefetch.started() is None
 
 
 def test_cli_process_answers_like_in_process(gen_desk: Desk, monkeypatch: pytest.MonkeyPatch):
