@@ -45,21 +45,20 @@ def _short(text: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-_SECTION_OPTIONS = {
-    "symptom_text": "现象",
-    "cause": "原因",
-    "solution": "解决方案",
-    "workaround": "临时措施",
-}
-
-
 def _changes(opts: Mapping[str, Any]) -> ArticleChanges:
     """What the `kb add`/`kb edit` flags given say about the article.
 
     A given but blank --title is refused here: an article is found by its title.
     """
+    from elinkctl.kb.article import CAUSE, SOLUTION, SYMPTOM, WORKAROUND
     from elinkctl.kb.changes import ArticleChanges
 
+    section_options = {
+        "symptom_text": SYMPTOM,
+        "cause": CAUSE,
+        "solution": SOLUTION,
+        "workaround": WORKAROUND,
+    }
     if opts.get("title") is not None and not str(opts["title"]).strip():
         raise UsageProblem("--title must not be empty")
     return ArticleChanges(
@@ -69,7 +68,7 @@ def _changes(opts: Mapping[str, Any]) -> ArticleChanges:
         keywords=tuple(opts.get("keyword") or ()),
         sections={
             name: str(opts[key])
-            for key, name in _SECTION_OPTIONS.items()
+            for key, name in section_options.items()
             if opts.get(key) is not None
         },
         incidents=tuple(opts.get("incident") or ()),

@@ -17,7 +17,15 @@ from dataclasses import dataclass, field, replace
 
 from .article import FRONT_MATTER_KEYS, PLACEHOLDER, SECTIONS, SYMPTOM, Article, split_sections
 
-__all__ = ["ArticleChanges", "apply_changes", "changed_fields", "new_article", "set_section"]
+__all__ = [
+    "ArticleChanges",
+    "apply_changes",
+    "changed_fields",
+    "distinct",
+    "first_line",
+    "new_article",
+    "set_section",
+]
 
 _HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
 
