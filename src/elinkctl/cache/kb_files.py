@@ -15,11 +15,9 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from elinkctl.domain.layout import KNOWLEDGE, TICKETS
 from elinkctl.kb.article import ArticleError, parse_article
 from elinkctl.kb.docs import Doc, doc_from_article, doc_from_ticket_text
-
-KNOWLEDGE = "knowledge"
-TICKETS = "tickets"
 
 Warn = Callable[[str], None]
 RunGit = Callable[..., bytes]

@@ -24,13 +24,12 @@ from typing import TYPE_CHECKING
 from elinkctl.cache.db import connect, discard
 from elinkctl.cache.head import read_head
 from elinkctl.cache.kb_files import (
-    KNOWLEDGE,
-    TICKETS,
     KbSource,
     ignore,
     is_searchable_path,
     read_doc,
 )
+from elinkctl.domain.layout import KNOWLEDGE, TICKETS
 from elinkctl.errors import StoreError
 from elinkctl.fsio import atomic_write
 from elinkctl.kb.docs import Doc

@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from elinkctl.cache import prefetch
+from elinkctl.domain.layout import TICKETS
 
-TICKETS_PREFIX = "tickets/"
+TICKETS_PREFIX = f"{TICKETS}/"
 RACY_NS = prefetch.RACY_NS
 """A dirty file modified this recently may change again within the same
 mtime tick; its key is marked racy (``r:``) so it is read again next time."""

@@ -37,10 +37,9 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elinkctl.cache import index_failed
-from elinkctl.cache.plan import PLAN_FILE, PlanCache
 from elinkctl.config import Config
 from elinkctl.domain import glossary
 from elinkctl.domain.calendar import Calendar
@@ -64,6 +63,9 @@ from elinkctl.errors import ConfigError, ElinkError, NotFound, StoreBusy, Ticket
 from elinkctl.services.validators import holiday_gaps, locate, sla_rules
 from elinkctl.store.store import Store
 from elinkctl.timeutil import format_duration
+
+if TYPE_CHECKING:
+    from elinkctl.cache.plan import PlanCache
 
 CHECK_ACTOR = "elinkctl-check"
 
@@ -176,6 +178,7 @@ def outbox_for(store: Store) -> Any:
 def plan_cache(store: Store) -> PlanCache:
     """The store's check plan (`elinkctl.cache.plan`), valid while the code
     deciding what is due and the rules are unchanged."""
+    from elinkctl.cache.plan import PLAN_FILE, PlanCache
     from elinkctl.cache.versions import code_digest, rules_digest
     from elinkctl.domain import calendar, escalation, findings, sla
 

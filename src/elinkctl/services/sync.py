@@ -39,12 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from elinkctl.domain import merge, ticketfile
+from elinkctl.domain.layout import KNOWLEDGE, TICKETS
 from elinkctl.domain.model import Ticket
 from elinkctl.errors import StoreError
 from elinkctl.fsio import atomic_write
 from elinkctl.store.clone import absolute_git_dir, merge_file_texts
 from elinkctl.store.gitrepo import commit_env
-from elinkctl.store.layout import KNOWLEDGE, TICKETS
 from elinkctl.store.store import Store
 from elinkctl.store.transaction import Transaction
 

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from elinkctl.domain.layout import KNOWLEDGE
 from elinkctl.errors import Ambiguous, ElinkError, NotFound, StoreError, UsageProblem
 from elinkctl.kb.article import (
     CAUSE,
@@ -38,7 +39,6 @@ from elinkctl.kb.changes import (
     set_section,
 )
 from elinkctl.kb.docs import SEARCHABLE_STATUSES
-from elinkctl.store.layout import KNOWLEDGE
 from elinkctl.store.store import Store
 
 __all__ = [

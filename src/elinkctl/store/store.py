@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from elinkctl.cache import index_failed
 from elinkctl.config import Config, load_config
 from elinkctl.domain import ids, ticketfile
+from elinkctl.domain.layout import TICKETS
 from elinkctl.domain.model import Ticket
 from elinkctl.errors import (
     Ambiguous,
@@ -27,7 +28,6 @@ from elinkctl.errors import (
     TicketError,
     UsageProblem,
 )
-from elinkctl.store.layout import TICKETS
 from elinkctl.store.lock import StoreLock
 from elinkctl.store.transaction import Transaction, recover
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from elinkctl.domain import ids, ticketfile
+from elinkctl.domain.layout import is_journalable
 from elinkctl.domain.model import Ticket
 from elinkctl.errors import StoreError
 from elinkctl.fsio import atomic_write, sweep_temp_files
-from elinkctl.store.layout import is_journalable
 
 if TYPE_CHECKING:
     from elinkctl.config import Config
