@@ -78,6 +78,12 @@ def connect(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def in_memory() -> sqlite3.Connection:
+    """A fresh database in memory, for a cache built whole and then written to
+    its file at once (`sqlite3.Connection.serialize` + `fsio.atomic_write`)."""
+    return _open(":memory:", False, "", None, 10.0, "OFF", "OFF")
+
+
 def _open(
     target: str,
     uri: bool,

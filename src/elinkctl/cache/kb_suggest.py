@@ -21,7 +21,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from elinkctl.cache.db import connect, discard
+from elinkctl.cache.db import connect, discard, in_memory
 from elinkctl.cache.head import read_head
 from elinkctl.cache.kb_files import (
     KbSource,
@@ -115,7 +115,7 @@ def derive(
         if head is None:  # no commit yet: nothing to follow the store from
             discard(target)
             return
-        conn = connect(Path(":memory:"), journal="OFF", synchronous="OFF")
+        conn = in_memory()
         try:
             build_suggest_index(
                 conn,
