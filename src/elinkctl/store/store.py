@@ -29,13 +29,13 @@ from elinkctl.errors import (
     UsageProblem,
 )
 from elinkctl.store.lock import StoreLock
-from elinkctl.store.transaction import Transaction, recover
 
 if TYPE_CHECKING:
     from elinkctl.cache.index import Index
     from elinkctl.cache.rows import Summary
     from elinkctl.domain.selection import TicketFilter
     from elinkctl.store.gitrepo import Git
+    from elinkctl.store.transaction import Transaction
 
 
 def discover(explicit: str | None, cwd: Path | None = None) -> Path:
@@ -344,6 +344,8 @@ class Store:
         with self.locked(wait=wait) as acquired:
             if not acquired:
                 raise StoreBusy("another elinkctl command holds the store lock")
+            from elinkctl.store.transaction import Transaction
+
             tx = Transaction(self, actor)
             yield tx
             if tx.staged:
@@ -370,6 +372,8 @@ class Store:
             yield False
             return
         try:
+            from elinkctl.store.transaction import recover
+
             recover(self)
             self._ensure_clone_config()
             yield True
