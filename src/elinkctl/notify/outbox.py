@@ -239,9 +239,10 @@ class Outbox:
 
     def pending(self) -> list[OutboxItem]:
         """Queued items, oldest first (unreadable files are left to ``flush``)."""
-        return self._scan()[0]
+        return self._read_pending()[0]
 
-    def _scan(self) -> tuple[list[OutboxItem], list[Path]]:
+    def _read_pending(self) -> tuple[list[OutboxItem], list[Path]]:
+        """The queued items, oldest first, and the files that could not be read."""
         items: list[OutboxItem] = []
         corrupt: list[Path] = []
         if not self._pending.is_dir():
@@ -352,7 +353,7 @@ class Outbox:
         with self._locked() as acquired:
             if not acquired:
                 return []
-            items, corrupt = self._scan()
+            items, corrupt = self._read_pending()
             results.extend(self._quarantine(path) for path in corrupt)
             for item in items:
                 result = self._attempt(item, now, sender, limiter)
