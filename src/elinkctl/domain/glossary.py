@@ -115,6 +115,22 @@ EVENTS: Mapping[str, Term] = {
     # A concurrent step from another clone that the merged history made impossible.
     "superseded": Term("作废", "superseded"),
     "alert": Term("告警", "alert"),
+    # The major-incident steps (重大事件处理流程) and the rest of the people loop.
+    "major_confirmed": Term("重大事件确认", "MAJOR confirmed"),
+    "progress": Term("进展汇报", "progress report"),
+    "reviewed": Term("项目经理审核", "PM review"),
+    "report_issued": Term("报告已出具", "report issued"),
+    "replied": Term("厂商回复", "vendor replied"),
+    "visit_done": Term("上门服务完成", "visit done"),
+    "attached": Term("附件", "attached"),
+    "kb_decided": Term("知识库决定", "KB decision"),
+    # Reminders `check` records (once each) when a step of the procedure is overdue.
+    "vendor_warning": Term("厂商回复即将到期", "vendor reply due soon"),
+    "vendor_overdue": Term("厂商回复已超时", "VENDOR OVERDUE"),
+    "progress_due": Term("应汇报进展", "progress report due"),
+    "visit_missed": Term("上门预约已过", "VISIT MISSED"),
+    "promise_passed": Term("承诺处理时间已过", "PROMISE PASSED"),
+    "kb_decision_due": Term("应做知识库决定", "KB decision due"),
 }
 
 # Why a notification is sent: the event it announces, or a test of a channel.
@@ -122,6 +138,13 @@ NOTIFICATIONS: Mapping[str, Term] = {
     "escalation": EVENTS["escalation"],
     "sla_warning": EVENTS["sla_warning"],
     "sla_breach": EVENTS["sla_breach"],
+    "vendor_warning": EVENTS["vendor_warning"],
+    "vendor_overdue": EVENTS["vendor_overdue"],
+    "progress_due": EVENTS["progress_due"],
+    "visit_missed": EVENTS["visit_missed"],
+    "promise_passed": EVENTS["promise_passed"],
+    "kb_decision_due": EVENTS["kb_decision_due"],
+    "progress": EVENTS["progress"],
     "test": Term("测试通知", "test"),
 }
 

@@ -52,6 +52,9 @@ ALLOWED: dict[str, frozenset[Status]] = {
     "confirmed": frozenset({Status.RESOLVED}),
     "callback": frozenset({Status.RESOLVED, Status.CLOSED}),
     "closed": frozenset({Status.RESOLVED}),
+    "reviewed": frozenset({Status.RESOLVED}),
+    "report_issued": frozenset({Status.RESOLVED, Status.CLOSED}),
+    "kb_decided": frozenset({Status.RESOLVED, Status.CLOSED}),
 }
 # The command a user types for each event, for error messages.
 COMMAND_OF = {
@@ -70,6 +73,9 @@ COMMAND_OF = {
     "confirmed": "confirm",
     "callback": "callback",
     "closed": "close",
+    "reviewed": "review",
+    "report_issued": "report major --issue",
+    "kb_decided": "kb decide",
 }
 ALWAYS = ("comment", "complain", "edit")
 

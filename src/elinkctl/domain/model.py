@@ -46,6 +46,7 @@ class Tier(StrEnum):
     L1 = "l1"
     L2 = "l2"
     VENDOR = "vendor"
+    PM = "pm"  # 事件升级: l1 hands a (major) incident to the project manager
 
 
 class IncidentType(StrEnum):
@@ -148,6 +149,26 @@ class State:
     complaints: int
     status_changes: tuple[tuple[dt.datetime, Status], ...] = ()
     """Every (time, new status): the SLA clocks find paused periods here."""
+    major_confirmed_at: dt.datetime | None = None
+    """The PM judged the incident major (事件判断)."""
+    last_progress_at: dt.datetime | None = None
+    """The latest progress report to management (向公司管理层汇报进展)."""
+    review: str | None = None
+    """The PM's verdict on the current resolution: None, "approved" or "returned"."""
+    reviewed_at: dt.datetime | None = None
+    report_issued_at: dt.datetime | None = None
+    """The major incident report was issued for the current resolution."""
+    vendor_replied_at: dt.datetime | None = None
+    """The vendor of the current vendor escalation answered."""
+    visit_done_at: dt.datetime | None = None
+    """The booked on-site visit was recorded done."""
+    promise_at: dt.datetime | None = None
+    """The handling time agreed with the customer at acceptance."""
+    kb_decision: str | None = None
+    """l2's knowledge-base decision after close: an article ID or "none"."""
+    kb_decided_at: dt.datetime | None = None
+    ref: str | None = None
+    """The change or requirement reference a redirected incident was sent to."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,6 +274,11 @@ def derive_state(events: Sequence[Event]) -> State:
     confirmed_at = callback_at = None
     satisfaction = None
     complaints = 0
+    major_confirmed_at = last_progress_at = reviewed_at = report_issued_at = None
+    vendor_replied_at = visit_done_at = promise_at = kb_decided_at = None
+    review: str | None = None
+    kb_decision: str | None = None
+    ref: str | None = None
     changes: list[tuple[dt.datetime, Status]] = [(created.at, Status.NEW)]
     for ev in events[1:]:
         kind = ev.type
@@ -262,10 +288,13 @@ def derive_state(events: Sequence[Event]) -> State:
             status = Status.IN_PROGRESS
             if assignee is None:
                 assignee = ev.by
+            if ev.get("promise") is not None:
+                promise_at = ev.get("promise")
         elif kind == "rejected":
             status = Status.REJECTED
         elif kind == "redirected":
             status = Status.REDIRECTED
+            ref = ev.get("ref") or ref
         elif kind == "transferred":
             status = Status.PM_REVIEW
         elif kind == "assigned":
@@ -278,8 +307,33 @@ def derive_state(events: Sequence[Event]) -> State:
             if tier == Tier.VENDOR:
                 vendor = ev.get("to")
                 vendor_due = ev.get("due")
+                vendor_replied_at = None
+        elif kind == "replied":
+            vendor_replied_at = ev.at
         elif kind == "visit_scheduled":
             visit_at = ev.get("visit_at")
+            visit_done_at = None
+        elif kind == "visit_done":
+            visit_done_at = ev.at
+        elif kind == "major_confirmed":
+            major_confirmed_at = ev.at
+        elif kind == "progress":
+            last_progress_at = ev.at
+        elif kind == "reviewed":
+            reviewed_at = ev.at
+            review = str(ev.get("verdict"))
+            if review == "returned":
+                # 退回: back to work, like a reopen; the resolution no longer stands.
+                status = Status.IN_PROGRESS
+                resolved_at = None
+                confirmed_at = None
+                report_issued_at = None
+                reopened += 1
+        elif kind == "report_issued":
+            report_issued_at = ev.at
+        elif kind == "kb_decided":
+            kb_decided_at = ev.at
+            kb_decision = str(ev.get("article") or ev.get("decision") or "none")
         elif kind == "pended":
             status = Status.PENDING
             pause_start = ev.at
@@ -288,11 +342,14 @@ def derive_state(events: Sequence[Event]) -> State:
         elif kind == "resolved":
             status = Status.RESOLVED
             resolved_at = ev.at
+            review = None  # a new resolution needs its own review
         elif kind == "reopened":
             status = Status.IN_PROGRESS
             resolved_at = None
             closed_at = None
             confirmed_at = None
+            report_issued_at = None
+            review = None
             reopened += 1
         elif kind == "confirmed":
             confirmed_at = ev.at
@@ -334,4 +391,15 @@ def derive_state(events: Sequence[Event]) -> State:
         satisfaction=satisfaction,
         complaints=complaints,
         status_changes=tuple(changes),
+        major_confirmed_at=major_confirmed_at,
+        last_progress_at=last_progress_at,
+        review=review,
+        reviewed_at=reviewed_at,
+        report_issued_at=report_issued_at,
+        vendor_replied_at=vendor_replied_at,
+        visit_done_at=visit_done_at,
+        promise_at=promise_at,
+        kb_decision=kb_decision,
+        kb_decided_at=kb_decided_at,
+        ref=ref,
     )
