@@ -66,6 +66,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "close": ("elinkctl.cli.lifecycle", "close", "Close a resolved incident."),
     "comment": ("elinkctl.cli.lifecycle", "comment", "Add a note to the timeline."),
     "complain": ("elinkctl.cli.lifecycle", "complain", "Record a customer complaint (投诉)."),
+    "replied": ("elinkctl.cli.vendor", "replied", "The vendor's reply arrived (厂商回复)."),
     "show": ("elinkctl.cli.read", "show", "Show one incident: fields, state, timeline."),
     "list": ("elinkctl.cli.read", "list_", "List incidents, most urgent first."),
     "log": ("elinkctl.cli.read", "log", "The git history of one incident."),

@@ -30,19 +30,43 @@ def _reason(text: str) -> str:
 
 @click.command()
 @id_argument
-@click.option("--note", help="Anything the desk agreed with the user (处理时间 …).")
+@click.option("--note", help="Anything the desk agreed with the user.")
+@click.option(
+    "--promise",
+    metavar="TIME",
+    help="The handling time agreed with the customer (与客户确认处理时间).",
+)
 @at_option
 @pass_context
-def accept(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
+def accept(
+    ctx: Context, ticket_id: str, note: str | None, promise: str | None, at: str | None
+) -> None:
     """Screening (受理): the incident is in scope; the desk takes it.
 
-    Also the PM's decision to go ahead with a transferred incident.
+    Also the PM's decision to go ahead with a transferred incident. --promise
+    records the handling time agreed with the customer; `show` and `list`
+    show it.
 
     \b
     Example:
       elinkctl accept 7KQ2M
+      elinkctl accept 7KQ2M --promise '2026-11-24 18:00' --note '用户同意今天下班前处理'
     """
-    _simple(ctx, ticket_id, at, "accepted", "accepted", note=note)
+    from elinkctl.domain.vendor import not_past
+
+    when = ctx.parse_time(at)
+    promise_at = ctx.parse_time(promise, "--promise") if promise else None
+    not_past("--promise", promise_at, when, "accept")
+    what = "accepted" + (
+        f", promised by {promise_at.strftime('%Y-%m-%d %H:%M')}" if promise_at else ""
+    )
+    run_step(
+        ctx,
+        ticket_id,
+        lambda t: lifecycle.record(
+            t, "accepted", ctx.actor, when, ctx.now, what, promise=promise_at, note=note
+        ),
+    )
 
 
 @click.command()
@@ -74,18 +98,25 @@ def reject(ctx: Context, ticket_id: str, reason: str, at: str | None) -> None:
     help="The process it belongs to.",
 )
 @click.option("--reason", help="What the user was told.")
+@click.option("--ref", metavar="TEXT", help="The change or requirement it was sent to (its ID).")
 @at_option
 @pass_context
-def redirect(ctx: Context, ticket_id: str, to: str, reason: str | None, at: str | None) -> None:
+def redirect(
+    ctx: Context, ticket_id: str, to: str, reason: str | None, ref: str | None, at: str | None
+) -> None:
     """Screening: a change or a requirement, not an incident; redirect it.
+
+    --ref records the other process's reference (the change or requirement
+    number), shown by `show`.
 
     \b
     Example:
       elinkctl redirect 7KQ2M --to change --reason '需走变更申请流程'
+      elinkctl redirect 7KQ2M --to requirement --ref REQ-2026-031
     """
-    _simple(
-        ctx, ticket_id, at, "redirected", f"redirected to the {to} process", to=to, reason=reason
-    )
+    ref = ref.strip() if ref else None
+    what = f"redirected to the {to} process" + (f" ({ref})" if ref else "")
+    _simple(ctx, ticket_id, at, "redirected", what, to=to, reason=reason, ref=ref)
 
 
 @click.command()
@@ -209,6 +240,10 @@ def escalate(
     if tier == "vendor" and not to:
         raise click.UsageError("a vendor escalation needs --to VENDOR")
     due_at = ctx.parse_time(due, "--due") if due else None
+    if due_at is not None:
+        from elinkctl.domain.vendor import not_past
+
+        not_past("--due", due_at, ctx.parse_time(at), "escalation")
     what = f"escalated to {tier}" + (f" ({to})" if to else "")
     if due_at:
         what += f", reply due {due_at.strftime('%Y-%m-%d %H:%M')}"
