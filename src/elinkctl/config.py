@@ -31,8 +31,18 @@ SLA_KEYS = {
     "key_users",
     "scope",
     "alerts",
+    "procedure",
 }
-ESCALATION_KEYS = {"schema", "matrix", "calendars", "roles", "people", "channels", "notify"}
+ESCALATION_KEYS = {
+    "schema",
+    "matrix",
+    "calendars",
+    "roles",
+    "people",
+    "channels",
+    "notify",
+    "major_management_on_resolution",
+}
 
 
 @dataclasses.dataclass(frozen=True)

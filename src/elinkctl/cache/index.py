@@ -38,6 +38,7 @@ settled tickets is used only under the generation it was made from.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -373,6 +374,18 @@ class Index:
         # SQLite's binary order of these ASCII paths is `path_order`.
         rows = self.db.execute(sql + " ORDER BY path", args).fetchall()
         return [summary_of(r) for r in rows]
+
+    def closed_since(self, since: dt.datetime) -> list[Summary]:
+        """Closed tickets whose close is at or after ``since``, in path order
+        (the text bound is a day wider, so other UTC offsets cannot slip out)."""
+        self.ensure_fresh()
+        bound = (since - dt.timedelta(days=1)).isoformat()
+        sql = (
+            f"SELECT {','.join(COLUMNS)} FROM tickets WHERE error IS NULL"
+            " AND status = 'closed' AND closed_at >= ? ORDER BY path"
+        )
+        rows = [summary_of(r) for r in self.db.execute(sql, (bound,)).fetchall()]
+        return [r for r in rows if r.state.closed_at is not None and r.state.closed_at >= since]
 
     def errors(self) -> list[tuple[str, str]]:
         """(path, message) of every ticket file that does not parse, in path order."""

@@ -21,6 +21,12 @@ KIND_HEAD = {
         ("escalation", "escalation"),
         ("sla_warning", "warning"),
         ("sla_breach", "breach"),
+        ("vendor_warning", "reminder"),
+        ("vendor_overdue", "reminder"),
+        ("progress_due", "reminder"),
+        ("visit_missed", "reminder"),
+        ("promise_passed", "reminder"),
+        ("kb_decision_due", "reminder"),
     )
 }
 
@@ -111,6 +117,8 @@ def _finding_line(f: Finding) -> str:
     who = "、".join(f.recipients) or "(无人配置 nobody configured)"
     if f.kind == "escalation":
         what = f"{f.after} → {zh(ROLES, f.role)} ({f.role})"
+    elif f.is_reminder:
+        what = f"{f.kind}, due {f.due_at.strftime('%Y-%m-%d %H:%M')}"
     else:
         assert f.deadline is not None
         what = f"{f.clock} {f.target}, due {f.deadline.strftime('%Y-%m-%d %H:%M')}"

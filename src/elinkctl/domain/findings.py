@@ -16,9 +16,10 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from elinkctl.domain import glossary, lifecycle
+from elinkctl.domain import glossary, lifecycle, reminders
 from elinkctl.domain.escalation import EscalationLevel, EscalationRules, due_levels, escalation_data
 from elinkctl.domain.model import Ticket
+from elinkctl.domain.procedure import ProcedureRules
 from elinkctl.domain.sla import Clock, SlaRules, clocks
 from elinkctl.timeutil import iso
 
@@ -33,6 +34,7 @@ ASSIGNEE = "assignee"
 DEFAULT_NOTIFY: dict[str, tuple[str, ...]] = {
     "sla_warning": (ASSIGNEE, "desk"),
     "sla_breach": (ASSIGNEE, "desk", "pm"),
+    **reminders.DEFAULT_ROLES,
 }
 """Who hears of SLA marks when escalation.yaml has no ``notify:`` section."""
 
@@ -53,6 +55,7 @@ class Rules:
     escalation: EscalationRules
     notify: Mapping[str, Any]  # the parsed escalation.yaml (roles, people, channels)
     people_of: Callable[[Sequence[str]], list[str]]  # roles -> their people, in order, each once
+    procedure: ProcedureRules = ProcedureRules()  # sla.yaml procedure: (reminders, review)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,12 +73,19 @@ class Finding:
     roles: tuple[str, ...] = ()  # roles whose people are told
     people: tuple[str, ...] = ()  # extra people (the assignee for SLA marks)
     recipients: tuple[str, ...] = ()  # every person named, for the event and --json
+    mark: str = ""  # a reminder: the moment or deadline it is about (once per mark)
+
+    @property
+    def is_reminder(self) -> bool:
+        return self.kind in reminders.KINDS
 
     @property
     def event_key(self) -> str:
         """Names the finding once and for all (the outbox never sends a key twice)."""
         if self.kind == ESCALATION:
             return f"{self.ticket.id}/{ESCALATION}/{self.after}/{self.role}"
+        if self.is_reminder:
+            return f"{self.ticket.id}/{self.kind}/{self.mark}"
         return f"{self.ticket.id}/{self.kind}/{self.clock}/{self.ticket.priority}"
 
     def event_data(self) -> dict[str, Any]:
@@ -83,6 +93,12 @@ class Finding:
             return escalation_data(
                 EscalationLevel(self.role, self.after, self.due_at), self.recipients
             )
+        if self.is_reminder:
+            return {
+                "mark": self.mark,
+                "due_at": self.due_at,
+                "recipients": list(self.recipients),
+            }
         return {
             "clock": self.clock,
             "deadline": self.deadline,
@@ -96,6 +112,8 @@ class Finding:
         t = self.ticket
         if self.kind == ESCALATION:
             return f"{t.id} {t.priority} {self.after} → {glossary.zh(glossary.ROLES, self.role)}"
+        if self.is_reminder:
+            return f"{t.id} {t.priority} {glossary.zh(glossary.EVENTS, self.kind)} ({self.mark})"
         assert self.deadline is not None
         return f"{t.id} {t.priority} {self.clock} {self.target} due {iso(self.deadline)}"
 
@@ -103,7 +121,9 @@ class Finding:
         """The item of ``check --json`` (DESIGN §8), plus a few helpful keys."""
         t = self.ticket
         base: dict[str, Any] = {"ticket": t.id, "priority": t.priority, "title": t.title}
-        if self.kind == ESCALATION:
+        if self.is_reminder:
+            base.update(kind=self.kind, mark=self.mark, due_at=iso(self.due_at))
+        elif self.kind == ESCALATION:
             base.update(role=self.role, after=self.after, due_at=iso(self.due_at))
         else:
             assert self.deadline is not None
@@ -189,7 +209,35 @@ def _sla_mark(ticket: Ticket, clock: Clock, now: dt.datetime) -> tuple[str, dt.d
     return None
 
 
-def next_due(ticket: Ticket, rules: Rules) -> dt.datetime | None:
+def reminder_findings(ticket: Ticket, rules: Rules, now: dt.datetime) -> list[Finding]:
+    """Reminders of the procedure's steps due at ``now`` and not yet recorded
+    (`elinkctl.domain.reminders`), with the people to tell."""
+    out = []
+    for kind, mark, due in reminders.due_reminders(ticket, rules.procedure, now):
+        roles = notify_roles(rules.notify, kind)
+        people: list[str] = []
+        if ASSIGNEE in roles and ticket.state.assignee:
+            people.append(ticket.state.assignee)
+        who_resolved = reminders.resolver(ticket)
+        if reminders.RESOLVER in roles and who_resolved:
+            people.append(who_resolved)
+        named = [r for r in roles if r not in (ASSIGNEE, reminders.RESOLVER)]
+        recipients = tuple(dict.fromkeys([*people, *_people(rules, named)]))
+        out.append(
+            Finding(
+                kind,
+                ticket,
+                due,
+                roles=tuple(named),
+                people=tuple(dict.fromkeys(people)),
+                recipients=recipients,
+                mark=mark,
+            )
+        )
+    return out
+
+
+def next_due(ticket: Ticket, rules: Rules, now: dt.datetime | None = None) -> dt.datetime | None:
     """The earliest moment `check` could find anything on this ticket as it is
     now, or None when nothing can become due until the ticket changes.
 
@@ -198,8 +246,9 @@ def next_due(ticket: Ticket, rules: Rules) -> dt.datetime | None:
     stopped by an open pause has no deadline). Any new event changes the
     file, and with it the cached plan, so the answer holds until then.
     """
+    reminder = reminders.next_reminder(ticket, rules.procedure, now or ticket.opened_at)
     if not ticket.is_open:
-        return None
+        return reminder
     far = ticket.opened_at + dt.timedelta(days=36500)
     candidates = [level.due_at for level in due_levels(ticket, rules.escalation, far)]
     for clock in clocks(ticket, rules.sla, ticket.opened_at):
@@ -210,6 +259,8 @@ def next_due(ticket: Ticket, rules: Rules) -> dt.datetime | None:
         candidates.append(clock.deadline)
         if clock.warn_from is not None and not _marked(ticket, SLA_WARNING, clock.name):
             candidates.append(clock.warn_from)
+    if reminder is not None:
+        candidates.append(reminder)
     return min(candidates, default=None)
 
 
@@ -231,5 +282,8 @@ def commit_message(findings: Sequence[Finding]) -> str:
         SLA_BREACH: ("SLA breach", "SLA breaches"),
     }
     parts = [f"{n} {names[k][n != 1]}" for k, n in counts.items() if n]
+    nudges = sum(1 for f in findings if f.is_reminder)
+    if nudges:
+        parts.append(f"{nudges} reminder{'s' if nudges != 1 else ''}")
     body = "\n".join(f"- {f.kind}: {f.describe()}" for f in findings)
     return f"check: {', '.join(parts)}\n\n{body}"

@@ -27,6 +27,13 @@ class Kind(StrEnum):
     ESCALATION = "escalation"
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
+    VENDOR_WARNING = "vendor_warning"
+    VENDOR_OVERDUE = "vendor_overdue"
+    PROGRESS_DUE = "progress_due"
+    VISIT_MISSED = "visit_missed"
+    PROMISE_PASSED = "promise_passed"
+    KB_DECISION_DUE = "kb_decision_due"
+    PROGRESS = "progress"
     TEST = "test"
 
 
@@ -114,7 +121,13 @@ class Message:
         return _one_line(f"[elinkctl] {self.kind_label} {self.priority} {self.ticket} {self.title}")
 
     def _facts(self, recipients: Sequence[str]) -> list[tuple[str, str]]:
-        level_name = {Kind.ESCALATION: "升级", Kind.TEST: "说明"}.get(self.kind, "时限")
+        level_name = {
+            Kind.ESCALATION: "升级",
+            Kind.TEST: "说明",
+            Kind.SLA_WARNING: "时限",
+            Kind.SLA_BREACH: "时限",
+            Kind.PROGRESS: "进展",
+        }.get(self.kind, "提醒")
         facts: list[tuple[str, str]] = [
             ("事件", f"{self.ticket}「{_one_line(self.title)}」"),
             ("级别", self.priority),

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from elinkctl.cache import index_failed
 from elinkctl.config import Config
-from elinkctl.domain import glossary
+from elinkctl.domain import glossary, reminders
 from elinkctl.domain.calendar import Calendar
 from elinkctl.domain.escalation import EscalationRules
 from elinkctl.domain.findings import (
@@ -55,9 +55,11 @@ from elinkctl.domain.findings import (
     escalation_findings,
     next_due,
     record_findings,
+    reminder_findings,
     sla_findings,
 )
 from elinkctl.domain.model import Ticket
+from elinkctl.domain.procedure import ProcedureRules
 from elinkctl.domain.sla import clocks
 from elinkctl.errors import ConfigError, ElinkError, NotFound, StoreBusy, TicketError
 from elinkctl.services.validators import holiday_gaps, locate, sla_rules
@@ -81,6 +83,9 @@ def notice(f: Finding, now: dt.datetime) -> Any:
         level = Message.level_for(f.after, f.role)
         if now - f.due_at > dt.timedelta(minutes=15):
             note = f"应于 {_local(f.due_at)} 升级，本次补发"
+    elif f.is_reminder:
+        level = glossary.zh(glossary.EVENTS, f.kind)
+        note = f"应于 {_local(f.due_at)} 完成" if f.kind != "progress_due" else "请向管理层汇报进展"
     else:
         level = f"{glossary.zh(glossary.CLOCKS, f.clock)}时限 {f.target}"
     return Message(
@@ -110,7 +115,11 @@ def load_rules(config: Config) -> Rules:
         esc = EscalationRules.from_mapping(config.escalation.data, sla.calendars, config.tz)
     except ConfigError as exc:
         raise ConfigError(locate(config.escalation, str(exc))) from None
-    return Rules(sla, esc, config.escalation.data, _people_of(config.escalation.data))
+    try:
+        procedure = ProcedureRules.from_mapping(config.sla.data.get("procedure"), sla.calendars)
+    except ConfigError as exc:
+        raise ConfigError(locate(config.sla, str(exc))) from None
+    return Rules(sla, esc, config.escalation.data, _people_of(config.escalation.data), procedure)
 
 
 def _people_of(data: Mapping[str, Any]) -> Callable[[Sequence[str]], list[str]]:
@@ -150,6 +159,7 @@ class CheckReport:
             "escalations": [f.to_json() for f in self.of_kind(ESCALATION)],
             "sla_warnings": [f.to_json() for f in self.of_kind(SLA_WARNING)],
             "sla_breaches": [f.to_json() for f in self.of_kind(SLA_BREACH)],
+            "reminders": [f.to_json() for f in self.findings if f.is_reminder],
             "notifications": [r.to_dict() for r in self.notifications],
             "broken": list(self.broken),
             "warnings": list(self.warnings),
@@ -180,9 +190,11 @@ def plan_cache(store: Store) -> PlanCache:
     deciding what is due and the rules are unchanged."""
     from elinkctl.cache.plan import PLAN_FILE, PlanCache
     from elinkctl.cache.versions import code_digest, rules_digest
-    from elinkctl.domain import calendar, escalation, findings, sla
+    from elinkctl.domain import calendar, escalation, findings, procedure, reminders, sla
 
-    code = code_digest(sys.modules[__name__], findings, escalation, sla, calendar)
+    code = code_digest(
+        sys.modules[__name__], findings, reminders, procedure, escalation, sla, calendar
+    )
     return PlanCache(store.state_dir / PLAN_FILE, f"{code}-{rules_digest(store.root)}")
 
 
@@ -197,7 +209,8 @@ def _candidate_tickets(
     touch: Touch,
     seen: set[str],
 ) -> Iterator[tuple[Ticket, str, str | None]]:
-    """(ticket, path, content key) of open tickets that may have something due.
+    """(ticket, path, content key) of open (and recently closed) tickets that
+    may have something due.
 
     The index lists open tickets without parsing unchanged files and reports
     broken ones (``Store.summaries`` falls back to reading files when the
@@ -207,7 +220,11 @@ def _candidate_tickets(
     """
     from elinkctl.domain.selection import TicketFilter
 
-    rows = store.summaries(TicketFilter(open_only=True), on_error=lambda e: broken.append(str(e)))
+    rows: list[Any] = store.summaries(
+        TicketFilter(open_only=True), on_error=lambda e: broken.append(str(e))
+    )
+    # Closed incidents may still owe a knowledge-base decision (reminders).
+    rows += store.recently_closed(now - reminders.KB_LOOKBACK)
     keys: dict[str, str | None]
     try:
         keys = store.index().keys_of(str(row.path) for row in rows)
@@ -223,7 +240,8 @@ def _candidate_tickets(
         if cached is not None:
             due, horizon = cached
             if due is None or due > now:
-                touch(row.priority, row.opened_at, max(horizon, now))
+                if row.is_open:
+                    touch(row.priority, row.opened_at, max(horizon, now))
                 continue
         try:
             ticket = store.load_path(store.root / path)
@@ -232,8 +250,7 @@ def _candidate_tickets(
             continue
         except NotFound:
             continue  # removed meanwhile
-        if ticket.is_open:
-            yield ticket, path, key
+        yield ticket, path, key
 
 
 def _findings_of_open_tickets(
@@ -259,13 +276,20 @@ def _findings_of_open_tickets(
     out = []
     for ticket, path, key in _candidate_tickets(store, report.broken, plan, now, touch_all, seen):
         try:
-            findings = escalation_findings(ticket, rules, now) + sla_findings(ticket, rules, now)
-            deadlines = [c.deadline for c in clocks(ticket, rules.sla, now) if c.deadline]
-            horizon = max([now, *deadlines])
-            touch_all(ticket.priority, ticket.opened_at, horizon)
+            findings = reminder_findings(ticket, rules, now)
+            horizon = now
+            if ticket.is_open:
+                findings = (
+                    escalation_findings(ticket, rules, now)
+                    + sla_findings(ticket, rules, now)
+                    + findings
+                )
+                deadlines = [c.deadline for c in clocks(ticket, rules.sla, now) if c.deadline]
+                horizon = max([now, *deadlines])
+                touch_all(ticket.priority, ticket.opened_at, horizon)
             if key is not None and not findings:
                 # With findings the ticket is about to change (new key): plan it next run.
-                plan.put(path, key, next_due(ticket, rules), horizon)
+                plan.put(path, key, next_due(ticket, rules, now), horizon)
         except (ElinkError, ValueError, TypeError) as exc:
             report.broken.append(f"{store.rel(store.path_of(ticket.id))}: {exc}")
             continue

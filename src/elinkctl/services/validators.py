@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from elinkctl import config as config_module
 from elinkctl.config import Config, RuleFile
+from elinkctl.domain import reminders
 from elinkctl.domain.calendar import (
     WEEKDAY_NAMES,
     Calendar,
@@ -37,7 +38,7 @@ from elinkctl.domain.findings import ASSIGNEE
 from elinkctl.domain.model import ROLES
 from elinkctl.errors import ConfigError
 
-NOTIFY_KINDS = ("sla_warning", "sla_breach")
+NOTIFY_KINDS = ("sla_warning", "sla_breach", *reminders.KINDS)
 _FIELD_RE = re.compile(r"^([^\s:]+):\s")
 
 if TYPE_CHECKING:
@@ -184,7 +185,7 @@ def validate_escalation(config: Config) -> list[str]:
                 f"{esc.where('notify')}: notify: must map sla_warning / sla_breach to roles"
             )
         else:
-            allowed = (*ROLES, ASSIGNEE)
+            allowed = (*ROLES, ASSIGNEE, reminders.RESOLVER)
             for kind, roles in section.items():
                 where = esc.where("notify", str(kind))
                 if kind not in NOTIFY_KINDS:
@@ -217,7 +218,28 @@ def validate_alerts(config: Config) -> list[str]:
     return [locate(config.sla, p) for p in validate_alert_rules(config.sla.data.get("alerts"))]
 
 
-VALIDATORS = (validate_calendars, validate_escalation, validate_delivery, validate_alerts)
+def validate_procedure(config: Config) -> list[str]:
+    """sla.yaml ``procedure:``: the procedure's deadlines and gates parse."""
+    from elinkctl.domain.procedure import ProcedureRules
+
+    try:
+        calendars = sla_rules(config).calendars
+    except ConfigError:
+        return []  # reported by the other checks
+    try:
+        ProcedureRules.from_mapping(config.sla.data.get("procedure"), calendars)
+    except ConfigError as exc:
+        return [locate(config.sla, str(exc))]
+    return []
+
+
+VALIDATORS = (
+    validate_calendars,
+    validate_escalation,
+    validate_delivery,
+    validate_alerts,
+    validate_procedure,
+)
 
 
 def problems(config: Config) -> list[str]:

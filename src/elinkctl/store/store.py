@@ -10,6 +10,7 @@ journalled commit.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -281,6 +282,24 @@ class Store:
                 raise problem
             on_error(problem)
         return selected
+
+    def recently_closed(self, since: dt.datetime) -> list[Summary]:
+        """Closed tickets closed at or after ``since`` (the KB-decision
+        reminders look at these); unparseable tickets are not listed."""
+        try:
+            return self.index().closed_since(since)
+        except Exception as exc:
+            if not index_failed(exc):
+                raise
+        from elinkctl.cache.rows import Summary
+
+        return [
+            Summary.from_ticket(t, self.rel(self.path_of(t.id)))
+            for t in self.iter_tickets(lambda exc: None)
+            if t.state.closed_at is not None
+            and t.state.closed_at >= since
+            and str(t.status) == "closed"
+        ]
 
     def open_ids(self) -> list[str]:
         """IDs of unresolved tickets (new, pm_review, in_progress, pending) in
