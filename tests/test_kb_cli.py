@@ -85,7 +85,9 @@ def test_add_from_incident_writes_one_commit_by_the_actor(vpn_desk: tuple[Desk, 
     assert article.section("原因") == "证书过期"  # from resolve --cause
     log = desk.git("log", "-1", "--format=%an|%s", "--name-only").splitlines()
     assert log[0] == f"l2-zhao|{kb_id}: added 财务报销系统登录时提示证书错误 (from {tid})"
-    assert log[-1] == f"knowledge/{kb_id}.md"
+    # the article and the decision on the incident, in the same commit
+    ticket_rel = desk.ticket_path(tid).relative_to(desk.root).as_posix()
+    assert log[2:] == [f"knowledge/{kb_id}.md", ticket_rel]
     assert desk.git("status", "--porcelain", "knowledge").strip() == ""
 
 

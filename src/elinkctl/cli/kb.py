@@ -1,7 +1,9 @@
-"""`kb`: the knowledge base (知识库) — search, add, show, list, edit.
+"""`kb`: the knowledge base (知识库) — search, add, show, list, edit, decide.
 
 The desk's first step on every call is to search it (DESIGN §3); l2 grows
-it from resolved incidents with `kb add --from ID`. Articles are Markdown
+it from resolved incidents with `kb add --from ID`, and records for every
+closed incident whether its solution goes in: `kb add --from` records the
+article, `kb decide --none` that none is needed. Articles are Markdown
 files under knowledge/, so they are reviewed in pull requests like tickets.
 """
 
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from elinkctl.cli.options import json_option, pass_context
+from elinkctl.cli.options import at_option, id_argument, json_option, pass_context, run_step
 from elinkctl.errors import ElinkError, UsageProblem
 from elinkctl.services.context import Context
 
@@ -140,6 +142,7 @@ def kb() -> None:
     Example:
       elinkctl kb search 'vpn 连不上'
       elinkctl kb add --from 7KQ2M          # draft from a resolved incident
+      elinkctl kb decide 7KQ2M --none --reason '一次性问题'
       elinkctl kb show 7KQ2M
     """
 
@@ -242,9 +245,52 @@ def add(ctx: Context, from_id: str | None, **opts: Any) -> None:
         if edited.id != article.id:
             raise UsageProblem(f"the id must stay {article.id}; nothing saved")
         article = edited
-    service.add_article(store, article, actor)
-    click.echo(f"{article.id}: added {article.title}", err=True)
+    if from_id:
+        added = service.add_article_from_incident(store, article, from_id, actor, ctx.now)
+        click.echo(f"{article.id}: added {article.title}", err=True)
+        if added.decision is not None:
+            click.echo(added.decision.message, err=True)
+        for note in added.notes:
+            click.echo(note, err=True)
+    else:
+        service.add_article(store, article, actor)
+        click.echo(f"{article.id}: added {article.title}", err=True)
     click.echo(article.id)
+
+
+@kb.command()
+@id_argument
+@click.option(
+    "--none",
+    "none_",
+    is_flag=True,
+    help="No article is needed (a one-off, or the knowledge base already has it).",
+)
+@click.option("--reason", help="Why no article is needed (required with --none).")
+@at_option
+@pass_context
+def decide(ctx: Context, ticket_id: str, none_: bool, reason: str | None, at: str | None) -> None:
+    """Record l2's knowledge-base decision on a resolved or closed incident: no article.
+
+    After close, l2 decides whether the solution goes into the knowledge base
+    (判断是否需要将解决方案添加至知识库中). `kb add --from ID` writes the
+    article and records that decision in the same commit; `kb decide ID
+    --none --reason TEXT` records that none is needed. An incident gets one
+    decision: a second one is refused, naming the first.
+
+    \b
+    Example:
+      elinkctl kb decide 7KQ2M --none --reason '一次性问题：用户误删了快捷方式'
+      elinkctl kb add --from 7KQ2M          # the other decision: an article
+    """
+    from elinkctl.domain import kbdecision
+
+    if not none_:
+        raise UsageProblem("give --none (an article decision is recorded by `kb add --from ID`)")
+    if reason is None:
+        raise UsageProblem("--none needs --reason: say why no article is needed")
+    when = ctx.parse_time(at)
+    run_step(ctx, ticket_id, lambda t: kbdecision.decide_none(t, ctx.actor, when, ctx.now, reason))
 
 
 @kb.command()

@@ -8,20 +8,24 @@ decides which to use when, and returns results: the CLI prints them.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from elinkctl.cache.kb import IndexNotReady, load_index
 from elinkctl.cache.kb_files import KbSource, ignore
 from elinkctl.cache.kb_suggest import search_suggestions
+from elinkctl.domain import kbdecision
+from elinkctl.domain.lifecycle import Change
 from elinkctl.domain.model import Ticket
 from elinkctl.errors import ElinkError, UsageProblem
-from elinkctl.kb.article import article_solution_first_line
+from elinkctl.kb.article import Article, article_solution_first_line
 from elinkctl.kb.changes import first_line
 from elinkctl.kb.search import Hit, SearchIndex
 from elinkctl.store.articles import (
     add_article,
+    added_message,
     article_path,
     draft_from_ticket,
     edit_article,
@@ -31,13 +35,16 @@ from elinkctl.store.articles import (
     read_article,
     resolve_article_id,
     save_edited_article,
+    stage_article,
 )
 from elinkctl.store.store import Store
 
 __all__ = [
     "SUGGEST_MAX_READS",
+    "Added",
     "Suggestion",
     "add_article",
+    "add_article_from_incident",
     "article_path",
     "draft_from_ticket",
     "edit_article",
@@ -200,3 +207,33 @@ def suggestion_lines(store: Store, ticket: Ticket) -> list[str]:
         ]
     except Exception as exc:  # noqa: BLE001 - registration must not fail on a hint
         return [f"note: no knowledge-base suggestions ({exc})"]
+
+
+# --- the knowledge-base decision ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Added:
+    """A new article and the decision recorded on its incident (None: it had one)."""
+
+    article: Article
+    decision: Change | None
+    notes: list[str] = field(default_factory=list)
+
+
+def add_article_from_incident(
+    store: Store, article: Article, incident: str, actor: str, now: dt.datetime
+) -> Added:
+    """Commit an article drafted from an incident together with l2's decision
+    on that incident (``kb_decided {decision: article, article}``): one commit,
+    so the incident never says "article" without the article, nor the other
+    way round. The incident is read under the lock; a reopen since the draft
+    refuses both."""
+    with store.transaction(actor) as tx:
+        ticket = tx.find(incident)
+        change, note = kbdecision.decide_article(ticket, article.id, actor, now, now)
+        stage_article(tx, article, is_new=True)
+        if change is not None:
+            tx.put(change.ticket)
+        tx.commit(added_message(article))
+    return Added(article, change, [note] if note else [])

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elinkctl.domain.layout import KNOWLEDGE
 from elinkctl.errors import Ambiguous, ElinkError, NotFound, StoreError, UsageProblem
@@ -41,8 +41,12 @@ from elinkctl.kb.changes import (
 from elinkctl.kb.docs import SEARCHABLE_STATUSES
 from elinkctl.store.store import Store
 
+if TYPE_CHECKING:
+    from elinkctl.store.transaction import Transaction
+
 __all__ = [
     "add_article",
+    "added_message",
     "article_ids",
     "article_path",
     "draft_from_ticket",
@@ -53,6 +57,7 @@ __all__ = [
     "read_article",
     "resolve_article_id",
     "save_edited_article",
+    "stage_article",
 ]
 
 _FRAGMENT = re.compile(rf"^[{CROCKFORD}]{{1,5}}$")
@@ -178,27 +183,40 @@ def draft_from_ticket(store: Store, given: str, actor: str, today: dt.date) -> A
     return article
 
 
-def _commit(store: Store, article: Article, actor: str, message: str, *, is_new: bool) -> None:
-    """Write one article and commit it as `actor`: what is committed is what `kb show` reads."""
+def stage_article(tx: Transaction, article: Article, *, is_new: bool) -> None:
+    """Stage one article in an open transaction, rendered and checked: what is
+    committed is what `kb show` reads. A new article must not exist yet, an
+    edited one must."""
+    store = tx.store
     path = article_path(store, article.id)
     rel = store.rel(path)
     text = render_article(article)
     parse_article(text, rel)
+    if is_new and path.exists():
+        raise StoreError(f"{rel} already exists; try again for a fresh ID")
+    if not is_new and not path.exists():
+        raise NotFound(f"{rel}: no such article")
+    tx.put_file(path, text, is_new=is_new)
+
+
+def _commit(store: Store, article: Article, actor: str, message: str, *, is_new: bool) -> None:
+    """Write one article and commit it as `actor`."""
     with store.transaction(actor) as tx:
-        if is_new and path.exists():
-            raise StoreError(f"{rel} already exists; try again for a fresh ID")
-        if not is_new and not path.exists():
-            raise NotFound(f"{rel}: no such article")
-        tx.put_file(path, text, is_new=is_new)
+        stage_article(tx, article, is_new=is_new)
         tx.commit(message)
 
 
-def add_article(store: Store, article: Article, actor: str) -> Article:
-    """Commit a new article: one commit by `actor`, "KB-…: added <title> (from INC-…)"."""
+def added_message(article: Article) -> str:
+    """The commit message of a new article: "KB-…: added <title> (from INC-…)"."""
     message = f"{article.id}: added {article.title}"
     if article.incidents:
         message += f" (from {', '.join(article.incidents)})"
-    _commit(store, article, actor, message, is_new=True)
+    return message
+
+
+def add_article(store: Store, article: Article, actor: str) -> Article:
+    """Commit a new article: one commit by `actor` (`added_message`)."""
+    _commit(store, article, actor, added_message(article), is_new=True)
     return article
 
 
