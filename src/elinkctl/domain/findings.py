@@ -17,8 +17,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from elinkctl.domain import glossary, lifecycle, reminders
-from elinkctl.domain.escalation import EscalationLevel, EscalationRules, due_levels, escalation_data
-from elinkctl.domain.model import Ticket
+from elinkctl.domain.escalation import (
+    EscalationLevel,
+    EscalationRules,
+    due_levels,
+    escalation_data,
+    fired,
+)
+from elinkctl.domain.model import Status, Ticket
 from elinkctl.domain.procedure import ProcedureRules
 from elinkctl.domain.sla import Clock, SlaRules, clocks
 from elinkctl.timeutil import iso
@@ -207,6 +213,33 @@ def _sla_mark(ticket: Ticket, clock: Clock, now: dt.datetime) -> tuple[str, dt.d
             return None
         return SLA_WARNING, clock.warn_from
     return None
+
+
+def resolution_escalations(ticket: Ticket, rules: Rules, now: dt.datetime) -> list[Finding]:
+    """凡重大影响度的事件，都需要管理升级: a P1 resolved before its management
+    cell fired still reaches management once, on resolution (DESIGN §4),
+    unless escalation.yaml sets ``major_management_on_resolution: false``."""
+    if str(ticket.priority) not in IMMEDIATE_PRIORITIES or ticket.status != Status.RESOLVED:
+        return []
+    if rules.notify.get("major_management_on_resolution", True) is False:
+        return []
+    done = fired(ticket)
+    out = []
+    for cell in rules.escalation.row(str(ticket.priority)):
+        if cell.role != "management" or (cell.role, cell.after) in done:
+            continue
+        out.append(
+            Finding(
+                ESCALATION,
+                ticket,
+                now,
+                role=cell.role,
+                after=cell.after,
+                roles=(cell.role,),
+                recipients=tuple(_people(rules, [cell.role])),
+            )
+        )
+    return out
 
 
 def reminder_findings(ticket: Ticket, rules: Rules, now: dt.datetime) -> list[Finding]:
