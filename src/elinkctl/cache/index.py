@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Iterator
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tickets (
@@ -77,7 +77,7 @@ CREATE TABLE IF NOT EXISTS tickets (
     status TEXT, priority TEXT, type TEXT, tier TEXT, assignee TEXT,
     system TEXT, module TEXT, source TEXT, key_user INTEGER, security INTEGER,
     opened_at TEXT, responded_at TEXT, resolved_at TEXT, closed_at TEXT,
-    title TEXT, aliases TEXT
+    title TEXT, aliases TEXT, promise_at TEXT
 );
 CREATE INDEX IF NOT EXISTS tickets_status ON tickets(status);
 CREATE INDEX IF NOT EXISTS tickets_id ON tickets(id);

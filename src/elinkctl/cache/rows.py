@@ -52,6 +52,7 @@ COLUMNS = (
     "closed_at",
     "title",
     "aliases",
+    "promise_at",
 )
 """The columns of the ``tickets`` table, in order (`elinkctl.cache.index`)."""
 
@@ -67,6 +68,7 @@ class SummaryState:
     responded_at: dt.datetime | None
     resolved_at: dt.datetime | None
     closed_at: dt.datetime | None
+    promise_at: dt.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +121,7 @@ class Summary:
                 s.responded_at,
                 s.resolved_at,
                 s.closed_at,
+                s.promise_at,
             ),
             aliases=ticket.aliases,
         )
@@ -172,6 +175,7 @@ def row_of(path: str, key: str, ticket: Ticket | None, error: str | None) -> tup
         _iso(s.closed_at),
         ticket.title,
         json.dumps(list(ticket.aliases), ensure_ascii=False),
+        _iso(s.promise_at),
     )
 
 
@@ -209,6 +213,7 @@ def summary_of(row: sqlite3.Row | tuple[Any, ...]) -> Summary:
         closed,
         title,
         aliases,
+        promise,
     ) = tuple(row)
     fields = {
         "title": title,
@@ -223,7 +228,14 @@ def summary_of(row: sqlite3.Row | tuple[Any, ...]) -> Summary:
     opened_at = _time(opened)
     assert opened_at is not None
     state = SummaryState(
-        Status(status), tier, assignee, opened_at, _time(responded), _time(resolved), _time(closed)
+        Status(status),
+        tier,
+        assignee,
+        opened_at,
+        _time(responded),
+        _time(resolved),
+        _time(closed),
+        _time(promise),
     )
     return Summary(
         tid, path, title, type_, priority, fields, state, tuple(json.loads(aliases or "[]"))

@@ -86,9 +86,13 @@ def list_(ctx: Context, json_: bool, limit: int | None, **filters: object) -> No
         click.echo("no incidents match", err=True)
         return
     rows = [_row(t, ctx) for t in tickets]
-    click.echo(
-        tabulate(rows, headers=["ID", "P", "status", "with", "age", "title"], disable_numparse=True)
-    )
+    headers = ["ID", "P", "status", "with", "age", "title"]
+    if any(t.state.promise_at for t in tickets):
+        # The handling time agreed at acceptance (accept --promise); ! once passed while open.
+        headers.insert(5, "promise")
+        for t, row in zip(tickets, rows, strict=True):
+            row.insert(5, _promise(t, ctx))
+    click.echo(tabulate(rows, headers=headers, disable_numparse=True))
 
 
 def _row(t: Ticket | Summary, ctx: Context) -> list[str]:
@@ -102,6 +106,14 @@ def _row(t: Ticket | Summary, ctx: Context) -> list[str]:
     age = terminal.age(s.opened_at, end or ctx.now)
     title = t.title if len(t.title) <= 40 else t.title[:39] + "…"
     return [t.id, t.priority + mark, str(s.status), str(who), age, title]
+
+
+def _promise(t: Ticket | Summary, ctx: Context) -> str:
+    promise = t.state.promise_at
+    if promise is None:
+        return ""
+    passed = t.state.status in OPEN_STATUSES and ctx.now > promise
+    return promise.astimezone(ctx.tz).strftime("%m-%d %H:%M") + (" !" if passed else "")
 
 
 @click.command()

@@ -67,6 +67,9 @@ def show_json(ticket: Ticket) -> dict[str, Any]:
     out["visit_at"] = _iso(s.visit_at)
     out["confirmed_at"] = _iso(s.confirmed_at)
     out["callback_at"] = _iso(s.callback_at)
+    out["vendor_replied_at"] = _iso(s.vendor_replied_at)
+    out["promise_at"] = _iso(s.promise_at)
+    out["ref"] = s.ref
     return out
 
 
@@ -83,6 +86,7 @@ def list_json(ticket: Ticket) -> dict[str, Any]:
         "tier": s.tier,
         "key_user": bool(ticket.fields.get("key_user")),
         "system": ticket.fields.get("system"),
+        "promise_at": _iso(s.promise_at),
     }
 
 
@@ -150,7 +154,12 @@ def event_summary(ev: Event, tz: dt.tzinfo) -> str:
     elif kind == "alert":
         text = f"{d.get('status', '')} {d.get('summary', '')}".strip()
     elif kind == "redirected":
-        text = f"→ {d.get('to')} process" + (f": {d['reason']}" if d.get("reason") else "")
+        text = f"→ {d.get('to')} process" + (f" {d['ref']}" if d.get("ref") else "")
+        text += f": {d['reason']}" if d.get("reason") else ""
+    elif kind == "accepted" and d.get("promise"):
+        text = f"promised by {local(d.get('promise'), tz)}" + (
+            f": {d['note']}" if d.get("note") else ""
+        )
     else:
         text = str(d.get("reason") or d.get("text") or d.get("note") or d.get("summary") or "")
     label = en(EVENTS, kind)
@@ -229,11 +238,18 @@ def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
         rows.append(
             (
                 "vendor",
-                f"{s.vendor}" + (f", reply due {local(s.vendor_due, tz)}" if s.vendor_due else ""),
+                f"{s.vendor}"
+                + (f", reply due {local(s.vendor_due, tz)}" if s.vendor_due else "")
+                + (f", replied {local(s.vendor_replied_at, tz)}" if s.vendor_replied_at else ""),
             )
         )
     if s.visit_at:
         rows.append(("visit", local(s.visit_at, tz)))
+    if s.promise_at:
+        passed = s.status in OPEN_STATUSES and now > s.promise_at
+        rows.append(("promised", local(s.promise_at, tz) + ("  (passed)" if passed else "")))
+    if s.ref:
+        rows.append(("ref", s.ref))
     if s.escalations:
         rows.append(
             (
