@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from elinkctl.domain import kbdecision
 from elinkctl.domain.glossary import EVENTS, INCIDENT_TYPES, ROLES, STATUSES, en, zh
-from elinkctl.domain.model import OPEN_STATUSES, Event, Ticket
+from elinkctl.domain.model import OPEN_STATUSES, Event, Status, Ticket
 from elinkctl.timeutil import format_duration
 
 PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
@@ -67,6 +68,8 @@ def show_json(ticket: Ticket) -> dict[str, Any]:
     out["visit_at"] = _iso(s.visit_at)
     out["confirmed_at"] = _iso(s.confirmed_at)
     out["callback_at"] = _iso(s.callback_at)
+    out["kb_decision"] = s.kb_decision  # None, "none" or the article's ID
+    out["kb_decided_at"] = _iso(s.kb_decided_at)
     out["vendor_replied_at"] = _iso(s.vendor_replied_at)
     out["promise_at"] = _iso(s.promise_at)
     out["ref"] = s.ref
@@ -151,6 +154,8 @@ def event_summary(ev: Event, tz: dt.tzinfo) -> str:
         # A concurrent step from another clone that the merged history made
         # impossible (both desks accepted): kept for the record, not applied.
         text = f"{d.get('superseded')} (concurrent with another clone's step; not applied)"
+    elif kind == "kb_decided":
+        text = kbdecision.describe(ev)
     elif kind == "alert":
         text = f"{d.get('status', '')} {d.get('summary', '')}".strip()
     elif kind == "redirected":
@@ -172,6 +177,17 @@ def pad(text: str, width: int) -> str:
 
     used = wcswidth(text)
     return text + " " * (width - used) if used >= 0 and used < width else text
+
+
+def _kb_row(ticket: Ticket, tz: dt.tzinfo) -> str:
+    """l2's knowledge-base decision; for a closed incident without one, how to make it."""
+    ev = kbdecision.last_decision(ticket)
+    if ev is not None:
+        return f"{kbdecision.describe(ev)}  ({ev.by}, {local(ev.at, tz)})"
+    if ticket.state.status == Status.CLOSED:
+        tid = ticket.id
+        return f"not decided (kb add --from {tid}, or kb decide {tid} --none --reason …)"
+    return ""
 
 
 def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
@@ -234,6 +250,9 @@ def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
     rows.append(("resolved", local(s.resolved_at, tz)))
     if s.closed_at:
         rows.append(("closed", local(s.closed_at, tz)))
+    kb = _kb_row(ticket, tz)
+    if kb:
+        rows.append(("kb", kb))
     if s.vendor:
         rows.append(
             (
