@@ -26,13 +26,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from elinkctl.domain import vendor
 from elinkctl.domain.model import OPEN_STATUSES, Status, Ticket
 from elinkctl.domain.sla import LATE, PENDING, TIMELY, SlaRules, clocks
 
 Facts = dict[str, Any]
 """One ticket reduced to what the KPIs need (see `ticket_facts`)."""
 
-FACTS_VERSION = 1
+FACTS_VERSION = 2
 """Bump when the shape or meaning of `ticket_facts` changes: caches must rebuild."""
 
 _OPEN = frozenset(str(s) for s in OPEN_STATUSES)
@@ -156,7 +157,7 @@ def ticket_facts(ticket: Ticket, rules: SlaRules) -> Facts:
         "type": ticket.type or None,
         "system": fields.get("system"),
         "tier": s.tier,
-        "assignee": s.assignee,
+        "assignee": vendor.credited_assignee(ticket),  # never a vendor: see `vendors`
         "source": fields.get("source"),
         "key_user": bool(fields.get("key_user")),
         "opened_at": opened_local.isoformat(),
@@ -184,6 +185,7 @@ def ticket_facts(ticket: Ticket, rules: SlaRules) -> Facts:
         "kb": kb,
         "reject_reason": reject_reason,
         "redirect_to": redirect_to,
+        "vendors": vendor.facts(ticket.events, tz),
     }
 
 
@@ -341,6 +343,7 @@ class Summary:
     false_alarms_by_source: Counter[str] = dataclasses.field(default_factory=Counter)
     false_alarms_by_system: Counter[str] = dataclasses.field(default_factory=Counter)
     kb: Counter[str] = dataclasses.field(default_factory=Counter)
+    vendors: vendor.VendorTally = dataclasses.field(default_factory=vendor.VendorTally)
 
     @property
     def counted(self) -> int:
@@ -372,6 +375,8 @@ class Summary:
                 mine.pending += theirs.pending
             elif isinstance(mine, Durations):
                 mine.values.extend(theirs.values)
+            elif isinstance(mine, vendor.VendorTally):
+                mine.merge(theirs)
             else:  # pragma: no cover - a new field needs a rule here
                 raise TypeError(f"Summary.merge: no rule for {field.name}")
 
@@ -393,6 +398,7 @@ class Summary:
             self.escalations[str(role)] += 1
         for ref in f.get("kb") or ():
             self.kb[str(ref)] += 1
+        self.vendors.add(f.get("vendors"), now)
         if status in EXCLUDED_STATUSES:
             self.excluded[status] += 1
             if status == str(Status.REJECTED) and is_false_alarm(f.get("reject_reason")):
@@ -458,6 +464,7 @@ class Summary:
                 "by_system": dict(sorted(self.false_alarms_by_system.items())),
             },
             "kb_reuse": dict(sorted(self.kb.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "vendors": self.vendors.to_json(),
         }
 
 
@@ -501,12 +508,15 @@ class StatsResult:
 
 def needs_now(f: Facts) -> bool:
     """Whether `Summary.add` reads ``now`` for these facts: open incidents
-    (backlog age) and running clocks (late once past the deadline).
+    (backlog age), running clocks (late once past the deadline) and vendor
+    escalations awaiting their reply.
 
     Everything else folds to the same numbers whatever ``now`` is, so a
     cache may keep it folded (`Partial`); these are always folded afresh.
     """
     status = str(f.get("status"))
+    if vendor.needs_now(f.get("vendors")):
+        return True
     if status in EXCLUDED_STATUSES:
         return False
     return status in _OPEN or not f.get("response_outcome") or not f.get("resolution_outcome")

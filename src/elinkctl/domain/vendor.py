@@ -26,6 +26,21 @@ from elinkctl.domain.model import Event, Ticket, Tier, derive_state
 from elinkctl.domain.sla import LATE, PENDING, TIMELY
 from elinkctl.errors import ElinkError, TransitionError, UsageProblem
 
+RULES = """\
+Vendor reply timeliness (厂商回复及时率), per vendor (stats --json: vendors):
+- Every escalation to a vendor (escalate --tier vendor --to VENDOR) counts
+  once for that vendor; a ticket escalated to a vendor twice counts twice.
+- An escalation with a reply deadline (--due) is timely when the vendor's
+  reply (replied ID) was recorded by the due time, late when after it; with
+  no reply yet it is pending, and late once the due time has passed (also
+  when the incident was resolved without the vendor's answer). Escalations
+  without --due are counted but never timely or late.
+- The reply answers the latest vendor escalation before it; one per escalation.
+- Rate = timely / (timely + late).
+- --by assignee credits whoever resolved an incident a vendor worked on (or,
+  while it is still with the vendor, whoever held it before), never the vendor.
+"""
+
 UNNAMED = "(none)"
 """The vendor of an escalation recorded without ``--to`` (older files)."""
 

@@ -162,6 +162,7 @@ def text_report(result: kpi.StatsResult) -> str:
     out.append(f"callback satisfaction: {mean} (n={s.satisfaction_count}; {s.callbacks} callbacks)")
     esc_text = ", ".join(f"{r} {n}" for r, n in sorted(s.escalations.items())) or "none"
     out.append(f"escalations reached: {esc_text}")
+    out.append("vendor replies (timely/late/pending by --due): " + (_vendors(s) or "none"))
     if s.false_alarms:
         by_src = ", ".join(f"{k} {v}" for k, v in sorted(s.false_alarms_by_source.items()))
         by_sys = ", ".join(f"{k} {v}" for k, v in sorted(s.false_alarms_by_system.items()))
@@ -174,6 +175,14 @@ def text_report(result: kpi.StatsResult) -> str:
     else:
         out.append("KB reuse: none")
     return "\n".join(out)
+
+
+def _vendors(s: kpi.Summary) -> str:
+    return ", ".join(
+        f"{v['vendor']} {v['timely']}/{v['late']}/{v['pending']} {pct(v['rate'])}"
+        f" (of {v['escalations']} escalation{'s' if v['escalations'] != 1 else ''})"
+        for v in s.vendors.to_json()
+    )
 
 
 # --- HTML ---------------------------------------------------------------------------------

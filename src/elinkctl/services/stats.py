@@ -54,9 +54,9 @@ FACTS = "kpi"
 def facts_version(store: Store) -> str:
     """What cached facts depend on: their shape, the code computing them, the rules."""
     from elinkctl.cache.versions import code_digest, rules_digest
-    from elinkctl.domain import calendar, sla
+    from elinkctl.domain import calendar, sla, vendor
 
-    code = code_digest(kpi, sla, calendar)
+    code = code_digest(kpi, sla, calendar, vendor)
     return f"{kpi.FACTS_VERSION}:{code}:{rules_digest(store.root)}"
 
 
@@ -261,7 +261,9 @@ def calendar_warnings(rules: SlaRules, years: Iterable[int]) -> list[str]:
 
 def explain(rules: SlaRules) -> str:
     """The counting rules, the targets and the calendars, for ``stats --explain``."""
-    lines = [kpi.RULES.rstrip(), "", "Targets (sla.yaml):"]
+    from elinkctl.domain.vendor import RULES as VENDOR_RULES
+
+    lines = [kpi.RULES.rstrip(), VENDOR_RULES.rstrip(), "", "Targets (sla.yaml):"]
     lines.append(
         f"  事件及时响应率 timely response rate  >= {rules.kpi_response:.0%}   "
         f"事件及时解决率 timely resolution rate >= {rules.kpi_resolution:.0%}"
