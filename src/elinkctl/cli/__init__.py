@@ -43,7 +43,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "assign": ("elinkctl.cli.lifecycle", "assign", "Dispatch to a person and tier."),
     "contact": ("elinkctl.cli.lifecycle", "contact", "Record the first contact with the user."),
-    "visit": ("elinkctl.cli.lifecycle", "visit", "Book an on-site visit."),
+    "visit": (
+        "elinkctl.cli.visit",
+        "visit",
+        "Book an on-site visit, or record it done and signed.",
+    ),
+    "attach": (
+        "elinkctl.cli.visit",
+        "attach",
+        "Store files with an incident (signed form, photos, logs).",
+    ),
     "escalate": ("elinkctl.cli.lifecycle", "escalate", "Functional escalation to l2 or a vendor."),
     "pend": (
         "elinkctl.cli.lifecycle",
@@ -88,6 +97,21 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sync": ("elinkctl.cli.sync", "sync", "Pull, merge and push with the shared git remote."),
     "merge-file": ("elinkctl.cli.sync", "merge_file", "git merge driver for tickets and articles."),
     "ingest": ("elinkctl.cli.ingest", "ingest", "Register incidents from mail or alerts."),
+    "major": (
+        "elinkctl.cli.major",
+        "major",
+        "Major incidents: the PM's judgement (major confirm).",
+    ),
+    "progress": (
+        "elinkctl.cli.major",
+        "progress",
+        "Report progress on an open P1 to management (汇报进展).",
+    ),
+    "review": (
+        "elinkctl.cli.major",
+        "review",
+        "The PM's review of a resolved major incident: --approve or --return.",
+    ),
 }
 
 

@@ -177,44 +177,8 @@ def contact(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> N
 
 @click.command()
 @id_argument
-@click.option(
-    "--at", "visit_time", metavar="TIME", required=True, help="The appointment (ISO 8601 or HH:MM)."
-)
-@click.option("--note", "-m", help="Where / what to bring.")
-@click.option(
-    "--booked-at", "booked_at", metavar="TIME", help="When the appointment was made (default now)."
-)
-@pass_context
-def visit(
-    ctx: Context, ticket_id: str, visit_time: str, note: str | None, booked_at: str | None
-) -> None:
-    """Book an on-site visit (预约上门服务) for --at TIME.
-
-    Here --at is the appointment, as the contract names it; when the booking
-    itself was made is --booked-at. Print the service ticket form with
-    `elinkctl print ID` before going.
-
-    \b
-    Example:
-      elinkctl visit 7KQ2M --at '2026-11-24 14:00' -m '带备用电源'
-    """
-    when = ctx.parse_time(visit_time, "--at")
-    shown = when.strftime("%Y-%m-%d %H:%M")
-    _simple(
-        ctx,
-        ticket_id,
-        booked_at,
-        "visit_scheduled",
-        f"on-site visit booked for {shown}",
-        visit_at=when,
-        note=note,
-    )
-
-
-@click.command()
-@id_argument
-@click.option("--tier", required=True, type=click.Choice(["l2", "vendor"]))
-@click.option("--to", "to", help="The l2 engineer, or the vendor.")
+@click.option("--tier", required=True, type=click.Choice(["l2", "vendor", "pm"]))
+@click.option("--to", "to", help="The l2 engineer, the vendor, or the PM.")
 @click.option("--due", metavar="TIME", help="A vendor's reply deadline.")
 @click.option("--reason", required=True, help="Why the current tier cannot resolve it.")
 @at_option
@@ -228,15 +192,20 @@ def escalate(
     reason: str,
     at: str | None,
 ) -> None:
-    """Functional escalation: to second-line support, or to a vendor (厂商).
+    """Functional escalation: to second-line support, a vendor (厂商), or the PM.
 
-    A vendor is called in with the customer's agreement and must reply by --due.
+    A vendor is called in with the customer's agreement and must reply by
+    --due. --tier pm is 事件升级: l1 hands an incident it cannot solve in time
+    to the project manager, who dispatches it to l2 or a vendor.
 
     \b
     Example:
       elinkctl escalate 7KQ2M --tier l2 --to 王五 --reason '一线无法定位'
       elinkctl escalate 7KQ2M --tier vendor --to 用友 --due '2026-11-24 12:00' --reason '需原厂分析'
+      elinkctl escalate 7KQ2M --tier pm --reason '一线无法在时限内解决'
     """
+    if tier != "vendor" and due:
+        raise click.UsageError("--due is a vendor's reply deadline: use it with --tier vendor")
     if tier == "vendor" and not to:
         raise click.UsageError("a vendor escalation needs --to VENDOR")
     due_at = ctx.parse_time(due, "--due") if due else None
@@ -309,9 +278,14 @@ def resolve(
         from elinkctl.services import kb
 
         kb_id = kb.resolve_article_id(ctx.store, kb_id)  # unknown → exit 1, nothing written
-    _simple(
-        ctx, ticket_id, at, "resolved", "resolved", solution=solution.strip(), cause=cause, kb=kb_id
+    from elinkctl.services import procedure
+
+    result = procedure.resolve(
+        ctx, ticket_id, ctx.parse_time(at), solution=solution.strip(), cause=cause, kb=kb_id
     )
+    for line in result.notes:
+        click.echo(f"note: {line}", err=True)
+    click.echo(result.change.message, err=True)
 
 
 @click.command()
@@ -361,32 +335,62 @@ def callback(
     Example:
       elinkctl callback 7KQ2M --satisfaction 5 -m '用户确认已恢复'
     """
+    from elinkctl.domain import major
+    from elinkctl.services.procedure import procedure_rules
+
     what = "callback" + (f", satisfaction {satisfaction}/5" if satisfaction else "")
-    _simple(ctx, ticket_id, at, "callback", what, satisfaction=satisfaction, note=note)
+    proc = procedure_rules(ctx.store.config)
+    when = ctx.parse_time(at)
+
+    def do(t: Ticket) -> lifecycle.Change:
+        major.check_callback(t, proc)
+        return lifecycle.record(
+            t, "callback", ctx.actor, when, ctx.now, what, satisfaction=satisfaction, note=note
+        )
+
+    run_step(ctx, ticket_id, do)
 
 
 @click.command()
 @id_argument
 @click.option("--note", "-m")
+@click.option("--force", is_flag=True, help="Close without what the procedure wants first.")
+@click.option("--reason", help="Why it is forced (required with --force; recorded).")
 @at_option
 @pass_context
-def close(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
-    """Close a resolved incident (关闭事件单).
+def close(
+    ctx: Context,
+    ticket_id: str,
+    note: str | None,
+    force: bool,
+    reason: str | None,
+    at: str | None,
+) -> None:
+    """Close a resolved incident (关闭事件单) once the user confirmed it.
+
+    The procedure closes after the desk confirmed the resolution with the
+    user (`confirm`); a reviewed priority (P1) also needs the PM's approval
+    and the issued report. --force --reason closes anyway and records why.
 
     \b
     Example:
       elinkctl close 7KQ2M
+      elinkctl close 7KQ2M --force --reason '用户失联三次，按合同约定关闭'
     """
+    from elinkctl.domain import major
+    from elinkctl.services.procedure import procedure_rules
+
+    if force and not (reason and reason.strip()):
+        raise click.UsageError("--force needs --reason (it is recorded on the ticket)")
+    if reason and not force:
+        raise click.UsageError("--reason goes with --force")
+    proc = procedure_rules(ctx.store.config)
     when = ctx.parse_time(at)
-
-    def do(t: Ticket) -> lifecycle.Change:
-        change = lifecycle.record(t, "closed", ctx.actor, when, ctx.now, "closed", note=note)
-        state = t.state
-        if state.confirmed_at is None and state.callback_at is None:
-            click.echo(f"note: {t.id} closed without a user confirmation or callback", err=True)
-        return change
-
-    run_step(ctx, ticket_id, do)
+    run_step(
+        ctx,
+        ticket_id,
+        lambda t: major.close(t, ctx.actor, when, ctx.now, note, proc, force=force, reason=reason),
+    )
 
 
 @click.command()
