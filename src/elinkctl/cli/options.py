@@ -113,6 +113,9 @@ def filter_options(func: F) -> F:
             help="Only resolved, closed, rejected or redirected.",
         ),
         click.option("--key-user", "key_user", is_flag=True, help="Only key users' incidents."),
+        click.option(
+            "--security", "security", is_flag=True, help="Only information-security incidents."
+        ),
         click.option("--since", metavar="DATE", help="Opened on or after."),
         click.option(
             "--until", metavar="DATE", help="Opened before (a date means the end of that day)."
@@ -139,6 +142,7 @@ def filter_from_options(ctx: Context, opts: Mapping[str, Any]) -> TicketFilter:
         open_only=bool(opts.get("open_")),
         closed_only=bool(opts.get("closed")),
         key_user=bool(opts.get("key_user")),
+        security=bool(opts.get("security")),
         since=ctx.parse_bound(opts.get("since"), "--since", end=False),
         until=ctx.parse_bound(opts.get("until"), "--until", end=True),
     )

@@ -16,7 +16,10 @@ from the same incident leaves the first decision as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from elinkctl.domain.lifecycle import Change, record
 from elinkctl.domain.model import Event, Status, Ticket
@@ -35,7 +38,7 @@ def last_decision(ticket: Ticket) -> Event | None:
 
 
 def kind_of(decision: str | None) -> str | None:
-    """``article``, ``none`` or None for a `State.kb_decision` value."""
+    """``article``, ``none`` or None for a `State.kb_decision` value (the KPI fact)."""
     if decision is None:
         return None
     return NONE if decision == NONE else ARTICLE
@@ -109,3 +112,58 @@ def decide_article(
         article=article_id,
     )
     return change, note
+
+
+# --- coverage (stats) -------------------------------------------------------------------
+
+RULES = """\
+- KB decisions (知识库决定): of the incidents closed now, how many have l2's
+  decision — an article (kb add --from) or none needed (kb decide --none) —
+  and how many have none yet (missing); coverage = decided / closed.
+"""
+
+
+@dataclasses.dataclass
+class Coverage:
+    """Of the closed incidents: decided for an article, decided none, or not yet.
+
+    Folded from KPI facts (``status``, ``kb_decision``) like every KPI; two
+    halves merged give the fold of the whole.
+    """
+
+    closed: int = 0
+    article: int = 0
+    none: int = 0
+
+    def add(self, f: Mapping[str, Any]) -> None:
+        if f.get("status") != str(Status.CLOSED):
+            return
+        self.closed += 1
+        decision = f.get("kb_decision")
+        if decision == ARTICLE:
+            self.article += 1
+        elif decision == NONE:
+            self.none += 1
+
+    def merge(self, other: Coverage) -> None:
+        self.closed += other.closed
+        self.article += other.article
+        self.none += other.none
+
+    @property
+    def missing(self) -> int:
+        return self.closed - self.article - self.none
+
+    @property
+    def rate(self) -> float | None:
+        """Decided / closed; None when nothing is closed (not 0, which reads as a failure)."""
+        return (self.article + self.none) / self.closed if self.closed else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "closed": self.closed,
+            "article": self.article,
+            "none": self.none,
+            "missing": self.missing,
+            "coverage": self.rate,
+        }

@@ -26,20 +26,20 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from elinkctl.domain import vendor
+from elinkctl.domain import kbdecision, vendor
 from elinkctl.domain.model import OPEN_STATUSES, Status, Ticket
 from elinkctl.domain.sla import LATE, PENDING, TIMELY, SlaRules, clocks
 
 Facts = dict[str, Any]
 """One ticket reduced to what the KPIs need (see `ticket_facts`)."""
 
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 """Bump when the shape or meaning of `ticket_facts` changes: caches must rebuild."""
 
 _OPEN = frozenset(str(s) for s in OPEN_STATUSES)
 EXCLUDED_STATUSES = frozenset({str(Status.REJECTED), str(Status.REDIRECTED)})
 FALSE_ALARM = "false-alarm"
-DIMENSIONS = ("priority", "type", "system", "tier", "assignee", "source", "month", "week")
+DIMENSIONS = tuple("priority type system tier assignee source month week security".split())
 NONE_KEY = "(none)"
 BACKLOG_BUCKETS: tuple[tuple[str, float], ...] = (
     ("<1d", 1.0),
@@ -160,6 +160,7 @@ def ticket_facts(ticket: Ticket, rules: SlaRules) -> Facts:
         "assignee": vendor.credited_assignee(ticket),  # never a vendor: see `vendors`
         "source": fields.get("source"),
         "key_user": bool(fields.get("key_user")),
+        "security": bool(fields.get("security")),
         "opened_at": opened_local.isoformat(),
         "month": opened_local.strftime("%Y-%m"),
         "week": f"{iso_year}-W{iso_week:02d}",
@@ -185,6 +186,7 @@ def ticket_facts(ticket: Ticket, rules: SlaRules) -> Facts:
         "kb": kb,
         "reject_reason": reject_reason,
         "redirect_to": redirect_to,
+        "kb_decision": kbdecision.kind_of(s.kb_decision),
         "vendors": vendor.facts(ticket.events, tz),
     }
 
@@ -343,6 +345,7 @@ class Summary:
     false_alarms_by_source: Counter[str] = dataclasses.field(default_factory=Counter)
     false_alarms_by_system: Counter[str] = dataclasses.field(default_factory=Counter)
     kb: Counter[str] = dataclasses.field(default_factory=Counter)
+    kb_decisions: kbdecision.Coverage = dataclasses.field(default_factory=kbdecision.Coverage)
     vendors: vendor.VendorTally = dataclasses.field(default_factory=vendor.VendorTally)
 
     @property
@@ -375,7 +378,7 @@ class Summary:
                 mine.pending += theirs.pending
             elif isinstance(mine, Durations):
                 mine.values.extend(theirs.values)
-            elif isinstance(mine, vendor.VendorTally):
+            elif isinstance(mine, vendor.VendorTally | kbdecision.Coverage):
                 mine.merge(theirs)
             else:  # pragma: no cover - a new field needs a rule here
                 raise TypeError(f"Summary.merge: no rule for {field.name}")
@@ -398,6 +401,7 @@ class Summary:
             self.escalations[str(role)] += 1
         for ref in f.get("kb") or ():
             self.kb[str(ref)] += 1
+        self.kb_decisions.add(f)
         self.vendors.add(f.get("vendors"), now)
         if status in EXCLUDED_STATUSES:
             self.excluded[status] += 1
@@ -464,6 +468,7 @@ class Summary:
                 "by_system": dict(sorted(self.false_alarms_by_system.items())),
             },
             "kb_reuse": dict(sorted(self.kb.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "kb_decisions": self.kb_decisions.to_json(),
             "vendors": self.vendors.to_json(),
         }
 
@@ -472,6 +477,8 @@ def group_key(f: Facts, dim: str) -> str:
     if dim not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dim!r}")
     value = f.get(dim)
+    if isinstance(value, bool):  # a flag (security): yes / no
+        return "yes" if value else "no"
     return str(value) if value not in (None, "") else NONE_KEY
 
 

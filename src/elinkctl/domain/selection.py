@@ -36,6 +36,7 @@ class TicketFilter:
     open_only: bool = False
     closed_only: bool = False
     key_user: bool = False
+    security: bool = False
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
@@ -58,6 +59,8 @@ class TicketFilter:
         if self.closed_only and s.status in OPEN_STATUSES:
             return False
         if self.key_user and not t.fields.get("key_user"):
+            return False
+        if self.security and not t.fields.get("security"):
             return False
         if self.since and s.opened_at < self.since:
             return False

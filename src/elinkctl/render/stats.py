@@ -174,7 +174,17 @@ def text_report(result: kpi.StatsResult) -> str:
         out.append("KB reuse: " + ", ".join(f"{k} ×{v}" for k, v in top))
     else:
         out.append("KB reuse: none")
+    out.append(f"KB decisions: {_kb_decisions(s)}")
     return "\n".join(out)
+
+
+def _kb_decisions(s: kpi.Summary) -> str:
+    """Coverage of l2's knowledge-base decision over the closed incidents."""
+    c = s.kb_decisions
+    return (
+        f"{c.article + c.none} of {c.closed} closed ({pct(c.rate)}): "
+        f"article {c.article}, none {c.none}, missing {c.missing}"
+    )
 
 
 def _vendors(s: kpi.Summary) -> str:
@@ -444,6 +454,7 @@ def html_report(
             ", ".join(f"{k} ×{v}" for k, v in sorted(s.kb.items(), key=lambda kv: (-kv[1], kv[0])))
             or "—",
         ],
+        ["知识库决定 KB decisions", _kb_decisions(s)],
     ]
     parts.append(_table(["", ""], [[esc(a), esc(b)] for a, b in other]))
     parts.append("<h2>统计口径 How it is counted</h2>")

@@ -88,6 +88,7 @@ def list_json(ticket: Ticket) -> dict[str, Any]:
         "opened_at": _iso(s.opened_at),
         "tier": s.tier,
         "key_user": bool(ticket.fields.get("key_user")),
+        "security": bool(ticket.fields.get("security")),
         "system": ticket.fields.get("system"),
         "promise_at": _iso(s.promise_at),
     }

@@ -54,9 +54,9 @@ FACTS = "kpi"
 def facts_version(store: Store) -> str:
     """What cached facts depend on: their shape, the code computing them, the rules."""
     from elinkctl.cache.versions import code_digest, rules_digest
-    from elinkctl.domain import calendar, sla, vendor
+    from elinkctl.domain import calendar, kbdecision, sla, vendor
 
-    code = code_digest(kpi, sla, calendar, vendor)
+    code = code_digest(kpi, sla, calendar, vendor, kbdecision)
     return f"{kpi.FACTS_VERSION}:{code}:{rules_digest(store.root)}"
 
 
@@ -221,6 +221,8 @@ def fact_matches(flt: TicketFilter, f: kpi.Facts) -> bool:
         return False
     if flt.key_user and not f.get("key_user"):
         return False
+    if flt.security and not f.get("security"):
+        return False
     if flt.since or flt.until:
         opened = dt.datetime.fromisoformat(str(f["opened_at"]))
         if flt.since and opened < flt.since:
@@ -261,9 +263,11 @@ def calendar_warnings(rules: SlaRules, years: Iterable[int]) -> list[str]:
 
 def explain(rules: SlaRules) -> str:
     """The counting rules, the targets and the calendars, for ``stats --explain``."""
+    from elinkctl.domain.kbdecision import RULES as KB_RULES
     from elinkctl.domain.vendor import RULES as VENDOR_RULES
 
-    lines = [kpi.RULES.rstrip(), VENDOR_RULES.rstrip(), "", "Targets (sla.yaml):"]
+    lines = [kpi.RULES.rstrip(), VENDOR_RULES.rstrip(), KB_RULES.rstrip()]
+    lines += ["", "Targets (sla.yaml):"]
     lines.append(
         f"  事件及时响应率 timely response rate  >= {rules.kpi_response:.0%}   "
         f"事件及时解决率 timely resolution rate >= {rules.kpi_resolution:.0%}"
@@ -308,6 +312,11 @@ CSV_COLUMNS = (
     "satisfaction_mean",
     "satisfaction_count",
     "false_alarms",
+    "kb_closed",
+    "kb_article",
+    "kb_none",
+    "kb_missing",
+    "kb_coverage",
 )
 
 
@@ -340,6 +349,11 @@ def _csv_row(group: str, s: kpi.Summary, targets: kpi.KpiTargets) -> dict[str, A
         "satisfaction_mean": _num(s.satisfaction_mean),
         "satisfaction_count": s.satisfaction_count,
         "false_alarms": s.false_alarms,
+        "kb_closed": s.kb_decisions.closed,
+        "kb_article": s.kb_decisions.article,
+        "kb_none": s.kb_decisions.none,
+        "kb_missing": s.kb_decisions.missing,
+        "kb_coverage": _num(s.kb_decisions.rate),
     }
 
 
