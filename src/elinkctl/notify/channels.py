@@ -206,6 +206,10 @@ def send_smtp(
     password = expand(str(chan.get("password", "")), env, f"{where}.password")
     sender = expand(str(chan.get("from") or username), env, f"{where}.from")
     timeout = timeout_of(chan)
+    if chan.get("to") and message.security:
+        # `to:` sends to a fixed list (a shared mailbox), not to the people
+        # told: a security incident's details go to named people only.
+        message = message.for_group()
 
     mail = EmailMessage()
     mail["Subject"] = message.subject()

@@ -7,6 +7,9 @@ for a customer's contact details, so the number cannot leak by construction.
 Email goes to named staff and may name the reporter and department; every other
 channel gets ``for_group()``, which drops those too and masks anything that
 looks like a phone number in free text (people type numbers into titles).
+For an information-security incident (信息安全事件, ``security``) a group
+chat gets only the ID, the priority and why it is told: no title, note,
+status, handler or times.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ _PHONE_RE = re.compile(
     r"|(?<![\dA-Za-z])0\d{2,3}[ -]?\d{7,8}(?!\d)"
 )
 PHONE_MASK = "[号码已隐藏]"
+WITHHELD = "不在群内发送，请用下面的命令查看"
+"""What a group chat reads instead of a security incident's details."""
 
 
 def mask_phones(text: str) -> str:
@@ -66,6 +71,8 @@ class Message:
     ``level`` is the escalation cell reached (``Message.level_for("30m",
     "management")`` → ``"30m → 管理层"``) or, for SLA kinds, the target
     (``"解决时限 4h"``). ``reporter`` and ``department`` appear only in email.
+    ``security`` marks an information-security incident: its group version
+    is ``withheld`` (see `for_group`).
     """
 
     ticket: str
@@ -81,6 +88,8 @@ class Message:
     department: str = ""
     note: str = ""
     command: str = ""
+    security: bool = False
+    withheld: bool = False
 
     def __post_init__(self) -> None:
         # Accept plain strings for kind (from JSON in the outbox, or from callers).
@@ -94,7 +103,22 @@ class Message:
         return f"{after} → {zh(ROLES, role)}"
 
     def for_group(self) -> Message:
-        """The version for group chats: no reporter details, phone-like numbers masked."""
+        """The version for group chats: no reporter details, phone-like numbers
+        masked; of a security incident only the ID, the priority and the kind."""
+        if self.security:
+            return dataclasses.replace(
+                self,
+                title="",
+                level="",
+                elapsed="",
+                status="",
+                assignee="",
+                deadline="",
+                reporter="",
+                department="",
+                note="",
+                withheld=True,
+            )
         return dataclasses.replace(
             self,
             title=mask_phones(self.title),
@@ -129,10 +153,14 @@ class Message:
             Kind.PROGRESS: "进展",
         }.get(self.kind, "提醒")
         facts: list[tuple[str, str]] = [
-            ("事件", f"{self.ticket}「{_one_line(self.title)}」"),
+            ("事件", f"{self.ticket}「{_one_line(self.title)}」" if self.title else self.ticket),
             ("级别", self.priority),
             ("通知", self.kind_label),
         ]
+        if self.withheld:
+            if recipients:
+                facts.append(("通知对象", "、".join(recipients)))
+            return [*facts, ("详情", WITHHELD)]
         if self.level:
             facts.append((level_name, self.level))
         if self.elapsed:

@@ -101,6 +101,7 @@ def notice(f: Finding, now: dt.datetime) -> Any:
         reporter=str(reporter.get("name") or ""),
         department=str(reporter.get("department") or ""),
         note=note,
+        security=bool(t.fields.get("security")),
     )
 
 

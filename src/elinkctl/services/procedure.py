@@ -141,6 +141,7 @@ def _queue_progress(store: Any, rules: Any, change: Change, now: dt.datetime) ->
         status=str(t.status),
         assignee=t.state.assignee or "",
         note=str(change.event.get("text") or ""),
+        security=bool(t.fields.get("security")),
     )
     key = f"{t.id}/progress/{change.event.id}"
     plan = queue_notifications(check.outbox_for(store), rules.notify, ("management",), message, key)
