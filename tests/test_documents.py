@@ -67,6 +67,8 @@ def major(desk: Desk) -> str:
             "2026-11-23T13:00",
         ),
         ("confirm", tid, "--at", "2026-11-23T14:00"),
+        ("review", tid, "--approve", "--at", "2026-11-23T14:10"),
+        ("report", "major", tid, "--issue", "--at", "2026-11-23T14:20"),
         ("callback", tid, "--satisfaction", "4", "-m", "用户确认恢复", "--at", "2026-11-23T15:00"),
     ):
         desk.ok(*args, now=NOW)

@@ -113,6 +113,8 @@ def build(store: Store) -> dict[str, str]:
     store.do("assign", a, "--to", "李四", "--tier", "l1", "--at", "2026-11-23T10:20")
     store.do("resolve", a, "--solution", "重启", "--kb", kb, "--at", "2026-11-23T13:00")
     store.do("confirm", a, "--at", "2026-11-23T14:00")
+    store.do("review", a, "--approve", "--at", "2026-11-23T14:10")  # a P1: the PM reviews
+    store.do("report", "major", a, "--issue", "--at", "2026-11-23T14:20")
     store.do("callback", a, "--satisfaction", "5", "--at", "2026-11-23T15:00")
     store.do("close", a, "--at", "2026-11-23T15:05")
     b = ids["B"] = store.new("2026-11-23T10:00+08:00", "P1", system="财务系统")
