@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from elinkctl.domain import ids, ticketfile
-from elinkctl.domain.layout import is_journalable
+from elinkctl.domain.layout import is_attachment_path, is_journalable
 from elinkctl.domain.model import Ticket
 from elinkctl.errors import StoreError
 from elinkctl.fsio import atomic_write, sweep_temp_files
@@ -38,7 +38,7 @@ class Transaction:
     def __init__(self, store: Store, actor: str) -> None:
         self.store = store
         self.actor = actor
-        self._files: dict[str, tuple[Path, str, bool]] = {}
+        self._files: dict[str, tuple[Path, str | bytes, bool]] = {}
         self._tickets: dict[str, Ticket] = {}
         self.commits: list[str] = []
 
@@ -73,12 +73,13 @@ class Transaction:
         self._files[rel] = (path, ticketfile.dumps(ticket), is_new)
         self._tickets[ticket.id] = ticket
 
-    def put_file(self, path: Path, text: str, *, is_new: bool = False) -> None:
-        """Stage a knowledge article (or a ticket already rendered as text)."""
+    def put_file(self, path: Path, content: str | bytes, *, is_new: bool = False) -> None:
+        """Stage a knowledge article (or a ticket already rendered as text), or
+        the bytes of an attachment (``attachments/<ID>/<safe name>``)."""
         rel = self.store.rel(path)
         if not is_journalable(rel):
             raise StoreError(f"{rel}: not a ticket or article path")
-        self._files[rel] = (path, text, is_new)
+        self._files[rel] = (path, content, is_new)
 
     def commit(self, message: str) -> None:
         """Write what is staged and commit it as one commit (journalled, so a
@@ -105,14 +106,19 @@ class _Taken:
 
 
 def commit_files(
-    store: Store, files: Sequence[tuple[Path, str, bool]], message: str, actor: str
+    store: Store, files: Sequence[tuple[Path, str | bytes, bool]], message: str, actor: str
 ) -> None:
-    """Write (path, text, is_new) files atomically and commit them as one
+    """Write (path, content, is_new) files atomically and commit them as one
     commit, journalled so a killed command is finished by the next one.
-    Only tickets and knowledge articles go through here, and only from
-    `Transaction.commit` (which holds the lock)."""
+    Only tickets, knowledge articles and attachments go through here, and
+    only from `Transaction.commit` (which holds the lock).
+
+    Attachments are written before anything else, so the event that names
+    them is never on disk without them (`recover` removes attachments whose
+    ticket was not written yet)."""
     if not files:
         return
+    files = sorted(files, key=lambda f: not is_attachment_path(store.rel(f[0])))
     rels = [store.rel(path) for path, _, _ in files]
     for rel in rels:
         if not is_journalable(rel):
@@ -120,8 +126,8 @@ def commit_files(
     email = store.author_email(actor)
     journal = {"paths": rels, "message": message, "author": actor, "email": email}
     atomic_write(store.journal_path, json.dumps(journal, ensure_ascii=False))
-    for path, text, _ in files:
-        atomic_write(path, text)
+    for path, content, _ in files:
+        atomic_write(path, content)
     new = [rel for rel, (_, _, is_new) in zip(rels, files, strict=True) if is_new]
     store.git.commit_paths(rels, message, actor, email, new=new)
     store.journal_path.unlink(missing_ok=True)
@@ -171,9 +177,18 @@ def recover(store: Store) -> list[str]:
         sweep_temp_files((store.root / rel).parent)
     _clear_stale_git_locks(store)
     existing = [r for r in rels if (store.root / r).exists()]
+    orphans = _unrecorded_attachments(store, existing)
+    if orphans:
+        for rel in orphans:
+            (store.root / rel).unlink(missing_ok=True)
+        existing = [r for r in existing if r not in orphans]
+        notes.append(
+            f"removed {', '.join(orphans)}: attached by a command killed before it was recorded"
+        )
     if existing and store.git.has_changes(existing):
         if not store.git.matches_head(existing):
-            untracked = store.git.run("ls-files", "--others", "--", *existing).split()
+            listed = store.git.run("ls-files", "-z", "--others", "--", *existing)
+            untracked = [r for r in listed.split("\0") if r]
             store.git.commit_paths(
                 existing,
                 f"{data.get('message', 'elinkctl')} (recovered after interruption)",
@@ -189,6 +204,20 @@ def recover(store: Store) -> list[str]:
             notes.append(f"refreshed the index of {', '.join(existing)}")
     journal.unlink(missing_ok=True)
     return notes
+
+
+def _unrecorded_attachments(store: Store, existing: Sequence[str]) -> list[str]:
+    """Attachments a killed `attach` wrote before the ticket that records them.
+
+    `commit_files` writes attachments first and the ticket last: when every
+    other journalled file still equals HEAD, the event was never written,
+    and the attachments not in HEAD are removed rather than committed
+    without an event that names them."""
+    attached = [r for r in existing if is_attachment_path(r)]
+    others = [r for r in existing if not is_attachment_path(r)]
+    if not attached or not others or not store.git.matches_head(others):
+        return []
+    return [r for r in attached if not store.git.matches_head([r])]
 
 
 def _recover_merge(store: Store) -> list[str]:
