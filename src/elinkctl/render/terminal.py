@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from elinkctl.domain import kbdecision
+from elinkctl.domain import kbdecision, visit
 from elinkctl.domain.glossary import EVENTS, INCIDENT_TYPES, ROLES, STATUSES, en, zh
 from elinkctl.domain.model import OPEN_STATUSES, Event, Status, Ticket
 from elinkctl.timeutil import format_duration
@@ -66,6 +66,11 @@ def show_json(ticket: Ticket) -> dict[str, Any]:
     out["vendor"] = s.vendor
     out["vendor_due"] = _iso(s.vendor_due)
     out["visit_at"] = _iso(s.visit_at)
+    out["visit_done_at"] = _iso(s.visit_done_at)
+    out["attachments"] = [
+        {"name": a.name, "size": a.size, "sha256": a.sha256, "at": _iso(a.at), "by": a.by}
+        for a in visit.attached(ticket)
+    ]
     out["confirmed_at"] = _iso(s.confirmed_at)
     out["callback_at"] = _iso(s.callback_at)
     out["kb_decision"] = s.kb_decision  # None, "none" or the article's ID
@@ -132,6 +137,14 @@ def event_summary(ev: Event, tz: dt.tzinfo) -> str:
         text += f": {d.get('reason', '')}"
     elif kind == "visit_scheduled":
         text = f"on site {local(d.get('visit_at'), tz)}"
+    elif kind == "visit_done":
+        text = _visit_done(ev, tz)
+    elif kind == "attached":
+        files = [f for f in d.get("files") or [] if isinstance(f, dict)]
+        text = ", ".join(
+            f"{f.get('name')} ({visit.format_size(int(f.get('size') or 0))})" for f in files
+        )
+        text += f": {d['note']}" if d.get("note") else ""
     elif kind == "resolved":
         text = str(d.get("solution", ""))
         if d.get("kb"):
@@ -170,6 +183,24 @@ def event_summary(ev: Event, tz: dt.tzinfo) -> str:
         text = str(d.get("reason") or d.get("text") or d.get("note") or d.get("summary") or "")
     label = en(EVENTS, kind)
     return f"{label:<13} {text}".rstrip()
+
+
+def _visit_done(ev: Event, tz: dt.tzinfo) -> str:
+    """``14:05–15:10 signed by 张三: 更换硒鼓`` (the end's date only when it differs)."""
+    start, end = local(ev.get("start"), tz), local(ev.get("end"), tz)
+    if start[:10] == end[:10]:
+        end = end[11:]
+    work = str(ev.get("work") or "").strip().splitlines()
+    text = f"{start}–{end} signed by {ev.get('signed_by')}"
+    return text + (f": {work[0]}" if work else "")
+
+
+def wcwidth_len(text: str) -> int:
+    """Terminal columns of ``text`` (a Chinese character takes two)."""
+    from wcwidth import wcswidth
+
+    used = wcswidth(text)
+    return used if used >= 0 else len(text)
 
 
 def pad(text: str, width: int) -> str:
@@ -263,8 +294,10 @@ def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
                 + (f", replied {local(s.vendor_replied_at, tz)}" if s.vendor_replied_at else ""),
             )
         )
-    if s.visit_at:
-        rows.append(("visit", local(s.visit_at, tz)))
+    done = visit.last_done(ticket)
+    if s.visit_at or done:
+        booked = local(s.visit_at, tz) if s.visit_at else "walk-in"
+        rows.append(("visit", booked + (f"   done {_visit_done(done, tz)}" if done else "")))
     if s.promise_at:
         passed = s.status in OPEN_STATUSES and now > s.promise_at
         rows.append(("promised", local(s.promise_at, tz) + ("  (passed)" if passed else "")))
@@ -285,6 +318,15 @@ def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
         lines.append("")
         lines.append("description:")
         lines += [f"  {line}" for line in str(f["description"]).splitlines()]
+    files = visit.attached(ticket)
+    if files:
+        lines.append("")
+        lines.append("attachments:")
+        width = max(wcwidth_len(a.name) for a in files)
+        lines += [
+            f"  {pad(a.name, width)}  {visit.format_size(a.size):>9}  sha256 {a.sha256[:12]}"
+            for a in files
+        ]
     lines.append("")
     lines.append("timeline:")
     for ev in ticket.events:

@@ -5,7 +5,8 @@
   say (business impact, root-cause analysis, follow-up) is marked
   `PM_FILL` so a half-finished report can never pass for a finished one.
 - 《技术服务单》 (`service_form`): the form an l1 engineer prints before an
-  on-site visit and the user signs. Unknown values are blank lines to write on.
+  on-site visit and the user signs. Unknown values are blank lines to write on;
+  after `visit --done` it shows what was recorded (start, end, work, who signed).
 
 Pure: ticket, rules and ``now`` in, a `Document` out; rendering is elsewhere.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from elinkctl.domain import visit
 from elinkctl.domain.glossary import (
     CLOCKS,
     EVENTS,
@@ -116,6 +118,14 @@ def describe_event(ev: Event, tz: dt.tzinfo) -> tuple[str, str]:
         return step, sat + _s(d.get("note"))
     if kind == "visit_scheduled":
         return step, f"上门时间 {_t(d.get('visit_at'), tz)} " + _s(d.get("note"))
+    if kind == "visit_done":
+        return step, (
+            f"{_t(d.get('start'), tz)}–{_t(d.get('end'), tz)} {_s(d.get('work'))}"
+            f"（用户 {_s(d.get('signed_by'))} 签字确认）"
+        )
+    if kind == "attached":
+        names = "、".join(_s(f.get("name")) for f in d.get("files") or [] if isinstance(f, dict))
+        return step, names + (f"（{d['note']}）" if d.get("note") else "")
     if kind == "redirected":
         return step, f"→ {_s(d.get('to'))} " + _s(d.get("reason"))
     if kind == "edited":
@@ -339,6 +349,20 @@ def field_engineer(ticket: Ticket) -> str:
     return name
 
 
+def _signed(ticket: Ticket, done: Event | None, tz: dt.tzinfo) -> list[Block]:
+    """What the system already holds of the signed form: who signed, when it
+    was entered, and the files attached (the scanned form)."""
+    blocks: list[Block] = []
+    if done is not None:
+        blocks.append(
+            Para(f"已签字确认：{_s(done.get('signed_by'))}（{_t(done.at, tz)}，{done.by} 录入）")
+        )
+    files = visit.attached(ticket)
+    if files:
+        blocks.append(Para("附件：" + "、".join(a.name for a in files)))
+    return blocks
+
+
 def service_form(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
     """《技术服务单》: what the engineer needs on site, and room for the user to sign."""
     tz = rules.tz
@@ -346,6 +370,7 @@ def service_form(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
     f = ticket.fields
     name, phone, dept = _reporter(ticket)
     resolved = _last(ticket, "resolved") if s.resolved_at else None
+    visited = visit.last_done(ticket)
     _, resolution = clocks(ticket, rules, now)
     notes = [
         f"{_t(ev.at, tz)} {ev.by}：{describe_event(ev, tz)[0]} {describe_event(ev, tz)[1]}".strip()
@@ -365,8 +390,12 @@ def service_form(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
             Para("补充说明："),
             Blank(2),
         ]
+    elif visited is not None:
+        work = [Para("补充说明："), Blank(2)]
     else:
         work = [Para("处理内容 / 故障原因（现场填写）："), Blank(5)]
+    if visited is not None:
+        work.insert(0, Fields([("现场工作", _s(visited.get("work")))]))
     if notes:
         work.insert(0, Para("已有记录：\n" + "\n".join(notes)))
     done = ("☑" if resolved is not None else "☐") + " 已解决　☐ 未解决（需升级）"
@@ -412,7 +441,12 @@ def service_form(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
             [
                 Fields(
                     [
-                        ("预约上门时间", _t(s.visit_at, tz)),
+                        (
+                            "预约上门时间",
+                            "未预约（直接上门）"
+                            if visited is not None and s.visit_at is None
+                            else _t(s.visit_at, tz),
+                        ),
                         ("工程师", field_engineer(ticket)),
                         *([("厂商", _s(s.vendor))] if s.vendor else []),
                     ]
@@ -425,8 +459,8 @@ def service_form(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
                 *work,
                 Fields(
                     [
-                        ("开始时间", ""),
-                        ("结束时间", _t(s.resolved_at, tz)),
+                        ("开始时间", _t(visited.get("start"), tz) if visited else ""),
+                        ("结束时间", _t(visited.get("end") if visited else s.resolved_at, tz)),
                         ("处理结果", done),
                     ]
                 ),
@@ -438,6 +472,7 @@ def service_form(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
                 Para("服务评价：☐ 非常满意　☐ 满意　☐ 一般　☐ 不满意"),
                 Para("用户意见："),
                 Blank(2),
+                *_signed(ticket, visited, tz),
                 Signatures(["用户", "工程师"]),
             ],
         ),

@@ -35,6 +35,7 @@ def check_ticket_text(rel: str, stem: str, text: str) -> list[str]:
 def check_store(store: Store) -> tuple[list[str], int]:
     problems: list[str] = []
     count = 0
+    attached: list[str] = []  # IDs whose events name attachments
     base = store.root / "tickets"
     paths = sorted(p for p in base.rglob("*") if not p.is_dir()) if base.is_dir() else []
     bar = Progress(len(paths), "fsck", None if len(paths) >= 2000 else False)
@@ -56,5 +57,10 @@ def check_store(store: Store) -> tuple[list[str], int]:
             problems.append(f"{rel}: not UTF-8 text")
             continue
         problems.extend(check_ticket_text(rel, path.stem, text))
+        if "type: attached" in text:
+            attached.append(path.stem)
     bar.finish()
+    from elinkctl.services.visit import attachment_problems
+
+    problems.extend(attachment_problems(store, attached))
     return problems, count
