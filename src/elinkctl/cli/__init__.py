@@ -93,7 +93,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "print_",
         "The service ticket form (技术服务单) to take on site.",
     ),
-    "kb": ("elinkctl.cli.kb", "kb", "Knowledge base (知识库): search, add, show, list, edit."),
+    "kb": (
+        "elinkctl.cli.kb",
+        "kb",
+        "Knowledge base (知识库): search, add, show, list, edit, decide.",
+    ),
     "sync": ("elinkctl.cli.sync", "sync", "Pull, merge and push with the shared git remote."),
     "merge-file": ("elinkctl.cli.sync", "merge_file", "git merge driver for tickets and articles."),
     "ingest": ("elinkctl.cli.ingest", "ingest", "Register incidents from mail or alerts."),
