@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -346,10 +347,19 @@ def test_a_2gb_file_is_refused_without_reading_it(desk: Desk, tmp_path: Path) ->
     _refused(desk, tid, str(huge), text="huge.log: 2.0 GB is over the 50 MB limit")
 
 
+def _set_limit(desk: Desk, value: str) -> None:
+    sla = desk.root / "sla.yaml"
+    text = sla.read_text(encoding="utf-8")
+    if "attachment_max_mb:" in text:
+        text = re.sub(r"attachment_max_mb: .*", f"attachment_max_mb: {value}", text)
+    else:
+        text += f"\nprocedure:\n  attachment_max_mb: {value}\n"
+    sla.write_text(text, encoding="utf-8")
+
+
 def test_the_limit_is_configurable_in_sla_yaml(desk: Desk, tmp_path: Path) -> None:
     tid = _ticket(desk)
-    with (desk.root / "sla.yaml").open("a", encoding="utf-8") as fh:
-        fh.write("\nprocedure:\n  attachment_max_mb: 1\n")
+    _set_limit(desk, "1")
     desk.git("commit", "-qam", "sla: attachments up to 1 MB")
     big = tmp_path / "big.bin"
     big.write_bytes(b"\0" * (1024 * 1024 + 1))
@@ -357,6 +367,15 @@ def test_the_limit_is_configurable_in_sla_yaml(desk: Desk, tmp_path: Path) -> No
     small = tmp_path / "small.bin"
     small.write_bytes(b"\0" * (1024 * 1024))
     desk.ok("attach", tid, str(small), now=AFTER)
+
+
+def test_a_broken_limit_is_a_config_error_naming_the_line(desk: Desk, tmp_path: Path) -> None:
+    tid = _ticket(desk)
+    _set_limit(desk, "lots")
+    scan, _ = _files(tmp_path)
+    result = desk.run("attach", tid, str(scan), now=AFTER)
+    _one_line_error(result, 1, "attachment_max_mb")
+    assert "sla.yaml line" in result.stderr
 
 
 def test_attach_without_files_is_a_usage_error(desk: Desk) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from elinkctl.domain import ids
 
@@ -58,6 +57,8 @@ def safe_name(name: str) -> str:
     one the temporary-file sweep would remove) or dash (an option); at most
     150 UTF-8 bytes, the extension kept. ``safe_name(safe_name(x)) == safe_name(x)``.
     """
+    import unicodedata  # here: only writers and fsck name files
+
     base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = _UNSAFE.sub("_", base).lstrip("._-").rstrip("._-")
     if len(cleaned.encode("utf-8")) > _NAME_BYTES:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from elinkctl.domain import kbdecision, visit
+from elinkctl.domain import kbdecision
 from elinkctl.domain.glossary import EVENTS, INCIDENT_TYPES, ROLES, STATUSES, en, zh
 from elinkctl.domain.model import OPEN_STATUSES, Event, Status, Ticket
 from elinkctl.timeutil import format_duration
@@ -67,6 +67,8 @@ def show_json(ticket: Ticket) -> dict[str, Any]:
     out["vendor_due"] = _iso(s.vendor_due)
     out["visit_at"] = _iso(s.visit_at)
     out["visit_done_at"] = _iso(s.visit_done_at)
+    from elinkctl.domain import visit  # here, not at the top: `list` never needs it
+
     out["attachments"] = [
         {"name": a.name, "size": a.size, "sha256": a.sha256, "at": _iso(a.at), "by": a.by}
         for a in visit.attached(ticket)
@@ -140,10 +142,10 @@ def event_summary(ev: Event, tz: dt.tzinfo) -> str:
     elif kind == "visit_done":
         text = _visit_done(ev, tz)
     elif kind == "attached":
+        from elinkctl.domain.visit import format_size
+
         files = [f for f in d.get("files") or [] if isinstance(f, dict)]
-        text = ", ".join(
-            f"{f.get('name')} ({visit.format_size(int(f.get('size') or 0))})" for f in files
-        )
+        text = ", ".join(f"{f.get('name')} ({format_size(int(f.get('size') or 0))})" for f in files)
         text += f": {d['note']}" if d.get("note") else ""
     elif kind == "resolved":
         text = str(d.get("solution", ""))
@@ -294,6 +296,8 @@ def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
                 + (f", replied {local(s.vendor_replied_at, tz)}" if s.vendor_replied_at else ""),
             )
         )
+    from elinkctl.domain import visit  # here, not at the top: `list` never needs it
+
     done = visit.last_done(ticket)
     if s.visit_at or done:
         booked = local(s.visit_at, tz) if s.visit_at else "walk-in"

@@ -23,11 +23,10 @@ from elinkctl.domain import ids, visit
 from elinkctl.domain.layout import ATTACHMENTS, is_attachment_path
 from elinkctl.domain.lifecycle import Change
 from elinkctl.domain.model import Ticket
-from elinkctl.errors import ConfigError, ElinkError, StoreError, TicketError
+from elinkctl.errors import ElinkError, StoreError, TicketError
 from elinkctl.services.context import Context
 from elinkctl.store.store import Store
 
-DEFAULT_MAX_MB = 50
 MB = 1024 * 1024
 
 
@@ -69,13 +68,10 @@ def record_done(
 
 
 def max_mb(config: Config) -> int:
-    """``procedure: attachment_max_mb`` of sla.yaml (default 50)."""
-    procedure = config.sla.data.get("procedure") or {}
-    value = procedure.get("attachment_max_mb", DEFAULT_MAX_MB) if isinstance(procedure, dict) else 0
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        where = config.sla.where("procedure", "attachment_max_mb")
-        raise ConfigError(f"{where}: procedure.attachment_max_mb: a positive whole number of MB")
-    return value
+    """``procedure: attachment_max_mb`` of sla.yaml (default 50, `ProcedureRules`)."""
+    from elinkctl.services.procedure import procedure_rules
+
+    return procedure_rules(config).attachment_max_mb
 
 
 def read_source(given: str, limit_mb: int) -> bytes:
