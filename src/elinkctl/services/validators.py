@@ -226,11 +226,18 @@ def validate_procedure(config: Config) -> list[str]:
         calendars = sla_rules(config).calendars
     except ConfigError:
         return []  # reported by the other checks
+    problems = []
     try:
         ProcedureRules.from_mapping(config.sla.data.get("procedure"), calendars)
     except ConfigError as exc:
-        return [locate(config.sla, str(exc))]
-    return []
+        problems.append(locate(config.sla, str(exc)))
+    flag = config.escalation.data.get("major_management_on_resolution", True)
+    if not isinstance(flag, bool):
+        problems.append(
+            f"{config.escalation.where('major_management_on_resolution')}: "
+            "major_management_on_resolution: true or false"
+        )
+    return problems
 
 
 VALIDATORS = (
