@@ -163,3 +163,23 @@ def test_close_needs_confirmation_unless_forced_with_a_reason(desk: Desk) -> Non
     closed = events(desk, tid, at(8))[-1]
     assert closed["type"] == "closed" and closed["forced"] is True
     assert closed["reason"] == "用户失联"
+
+
+def test_config_check_names_a_bad_procedure_rule(desk: Desk) -> None:
+    path = desk.root / "sla.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("progress_every: 2h", "progress_every: soon"),
+        encoding="utf-8",
+    )
+    esc = desk.root / "escalation.yaml"
+    esc.write_text(
+        esc.read_text(encoding="utf-8").replace(
+            "major_management_on_resolution: true", "major_management_on_resolution: maybe"
+        ),
+        encoding="utf-8",
+    )
+    result = desk.run("config", "check")
+    assert result.exit_code == 1
+    assert "sla.yaml line" in result.stdout and "procedure.progress_every" in result.stdout
+    assert "escalation.yaml line" in result.stdout
+    assert "major_management_on_resolution" in result.stdout
