@@ -120,7 +120,7 @@ EVENTS: Mapping[str, Term] = {
     "progress": Term("进展汇报", "progress report"),
     "reviewed": Term("项目经理审核", "PM review"),
     "report_issued": Term("报告已出具", "report issued"),
-    "replied": Term("厂商回复", "vendor replied"),
+    "replied": Term("厂商回复", "vendor reply"),
     "visit_done": Term("上门服务完成", "visit done"),
     "attached": Term("附件", "attached"),
     "kb_decided": Term("知识库决定", "KB decision"),
