@@ -87,3 +87,14 @@ def test_cron_does_not_wait_for_a_held_lock(desk: Desk) -> None:
     with holder.locked():
         with pytest.raises(StoreBusy), Store(desk.root).transaction("elinkctl-check", wait=False):
             pass  # pragma: no cover - never entered
+
+
+def test_commits_are_dated_at_elinkctl_now(desk: Desk) -> None:
+    """DESIGN §8: under ELINKCTL_NOW the commits a command makes are dated then."""
+    ticket_id = desk.new(now="2026-11-23T10:00:00+08:00")
+    assert git(desk.root, "log", "-1", "--format=%aI %cI").split() == [
+        "2026-11-23T10:00:00+08:00",
+        "2026-11-23T10:00:00+08:00",
+    ]
+    desk.ok("accept", ticket_id, now="2026-11-24T09:30:00+08:00")
+    assert git(desk.root, "log", "-1", "--format=%aI").strip() == "2026-11-24T09:30:00+08:00"

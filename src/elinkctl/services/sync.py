@@ -242,7 +242,7 @@ def _sync(tx: Transaction, remote: str | None, push: bool, max_attempts: int) ->
         return report
     tracking = f"refs/remotes/{report.remote}/{branch}"
     email = store.author_email(actor)
-    env = commit_env(actor, email)
+    env = commit_env(actor, email, store.commit_date())
     env["GIT_MERGE_AUTOEDIT"] = "no"
     for attempt in range(1, max_attempts + 1):
         report.attempts = attempt

@@ -17,6 +17,7 @@ is used instead.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import stat
 from collections.abc import Callable, Mapping, Sequence
@@ -238,8 +239,10 @@ class Git:
         email: str | None,
         *,
         new: Sequence[str] = (),
+        date: dt.datetime | None = None,
     ) -> None:
-        """Commit exactly ``paths`` as ``author``; leave anything else staged alone.
+        """Commit exactly ``paths`` as ``author`` (dated ``date`` when given:
+        ``ELINKCTL_NOW`` replays); leave anything else staged alone.
 
         The commit is the one ``git commit --only -- paths`` makes: HEAD's tree
         with these paths as they are in the work tree, author and committer the
@@ -265,7 +268,7 @@ class Git:
         meanwhile, or any failure before HEAD moved. `last_commit` says which
         way was taken.
         """
-        env = commit_env(author, email or self.default_email())
+        env = commit_env(author, email or self.default_email(), date)
         reason = "disabled"
         if self.fast_commits:
             try:
@@ -531,8 +534,10 @@ class Git:
         return bool(out.strip())
 
 
-def commit_env(author: str, email: str) -> dict[str, str]:
-    """Author and committer are the person who acted (DESIGN §6).
+def commit_env(author: str, email: str, date: dt.datetime | None = None) -> dict[str, str]:
+    """Author and committer are the person who acted (DESIGN §6), and the
+    commit is dated ``date`` when given (a command run with ``ELINKCTL_NOW``
+    makes commits dated then, DESIGN §8).
 
     Also makes commits work on a machine where git has no user configured
     (a fresh CI runner, a cron host).
@@ -544,6 +549,9 @@ def commit_env(author: str, email: str) -> dict[str, str]:
         GIT_COMMITTER_NAME=author,
         GIT_COMMITTER_EMAIL=email,
     )
+    if date is not None:
+        stamp = f"@{int(date.timestamp())} {date.strftime('%z')}"
+        env.update(GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
     return env
 
 

@@ -61,6 +61,9 @@ def discover(explicit: str | None, cwd: Path | None = None) -> Path:
 class Store:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.clock: Callable[[], dt.datetime] | None = None
+        """What commits are dated by (the `Context` sets it under
+        ``ELINKCTL_NOW``); None: git's own clock."""
         self._git: Git | None = None
         self._config: Config | None = None
         self._clone_checked = False
@@ -235,6 +238,10 @@ class Store:
                 lambda *commands: self.git.run_concurrently(*commands),
             )
         return self._index
+
+    def commit_date(self) -> dt.datetime | None:
+        """The date this process's commits carry (None: now, by git's clock)."""
+        return self.clock() if self.clock is not None else None
 
     def forget_index(self) -> None:
         """After this process committed: the next read validates the index anew."""

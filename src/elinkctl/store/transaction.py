@@ -129,7 +129,7 @@ def commit_files(
     for path, content, _ in files:
         atomic_write(path, content)
     new = [rel for rel, (_, _, is_new) in zip(rels, files, strict=True) if is_new]
-    store.git.commit_paths(rels, message, actor, email, new=new)
+    store.git.commit_paths(rels, message, actor, email, new=new, date=store.commit_date())
     store.journal_path.unlink(missing_ok=True)
     store.forget_index()
 
