@@ -42,6 +42,10 @@ ESCALATION_KEYS = {
     "channels",
     "notify",
     "major_management_on_resolution",
+    "permissions",
+    "strict_people",
+    "rule_owners",
+    "verify",
 }
 
 

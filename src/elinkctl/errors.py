@@ -41,6 +41,10 @@ class TransitionError(ElinkError):
     """The process does not allow this step from the ticket's current status."""
 
 
+class PermissionDenied(ElinkError):
+    """The acting person does not hold the role a step needs (escalation.yaml permissions)."""
+
+
 class StoreError(ElinkError):
     """The store is missing, locked or inconsistent."""
 

@@ -59,6 +59,7 @@ from elinkctl.domain.findings import (
     sla_findings,
 )
 from elinkctl.domain.model import Ticket
+from elinkctl.domain.permissions import CRON_IDENTITY
 from elinkctl.domain.procedure import ProcedureRules
 from elinkctl.domain.sla import clocks
 from elinkctl.errors import ConfigError, ElinkError, NotFound, StoreBusy, TicketError
@@ -69,7 +70,7 @@ from elinkctl.timeutil import format_duration
 if TYPE_CHECKING:
     from elinkctl.cache.plan import PlanCache
 
-CHECK_ACTOR = "elinkctl-check"
+CHECK_ACTOR = CRON_IDENTITY
 
 
 def notice(f: Finding, now: dt.datetime) -> Any:

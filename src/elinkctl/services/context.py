@@ -63,13 +63,16 @@ class Context:
 
     @property
     def actor(self) -> str:
-        """Who is acting: ``--as``, ``ELINKCTL_USER``, else git's user.name."""
-        if self.actor_given and self.actor_given.strip():
-            return self.actor_given.strip()
-        name = self.store.git.config_get("user.name")
-        if name:
-            return name
-        raise UsageProblem("who is acting? give --as USER, set ELINKCTL_USER, or git user.name")
+        """Who is acting: ``--as``, ``ELINKCTL_USER``, else git's user.name;
+        an alias in escalation.yaml's people list becomes the person's name,
+        so every event and commit names one person one way."""
+        name = (self.actor_given or "").strip() or self.store.git.config_get("user.name")
+        if not name:
+            raise UsageProblem("who is acting? give --as USER, set ELINKCTL_USER, or git user.name")
+        from elinkctl.domain.permissions import Permissions
+
+        person = Permissions.from_mapping(self.store.config.escalation.data).person(name)
+        return person or name
 
     def parse_time(self, text: str | None, option: str = "--at") -> dt.datetime:
         """A time as users write it (``--at``-style), in the store's zone; default now."""

@@ -51,6 +51,6 @@ def config_warnings(config: Config, now: dt.datetime) -> list[str]:
     See `elinkctl.services.validators.rule_warnings`: a calendar in use that
     lacks China holiday data for a year a deadline started ``now`` may reach.
     """
-    from elinkctl.services.validators import rule_warnings
+    from elinkctl.services.validators import people_warnings, rule_warnings
 
-    return rule_warnings(config, now)
+    return rule_warnings(config, now) + people_warnings(config)

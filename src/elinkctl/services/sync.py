@@ -162,7 +162,8 @@ def repair_collisions(tx: Transaction) -> list[dict[str, str]]:
         tx.put(ticket, is_new=is_new)
         tx.commit(
             f"{ticket.id}: ID collision: {loser.id} also names another incident; "
-            f"this one renamed to {ticket.id} ({loser.id} kept as an alias)"
+            f"this one renamed to {ticket.id} ({loser.id} kept as an alias)",
+            new_steps=False,
         )
         stash.unlink()
         repaired.append({"old": loser.id, "new": ticket.id})

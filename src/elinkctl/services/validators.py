@@ -240,12 +240,81 @@ def validate_procedure(config: Config) -> list[str]:
     return problems
 
 
+def validate_people(config: Config) -> list[str]:
+    """escalation.yaml people, permissions, strict_people and rule_owners
+    (issue 15): known roles and steps, no alias naming two people."""
+    from elinkctl.domain.permissions import STEPS
+
+    esc = config.escalation
+    data = esc.data
+    out: list[str] = []
+    if "strict_people" in data and not isinstance(data["strict_people"], bool):
+        out.append(f"{esc.where('strict_people')}: strict_people: true or false")
+    people = data.get("people") if isinstance(data.get("people"), dict) else {}
+    owner: dict[str, str] = {str(p): str(p) for p in people or {}}
+    for person, info in (people or {}).items():
+        if not isinstance(info, dict):
+            continue
+        for key, allowed in (("roles", ROLES), ("aliases", None)):
+            value = info.get(key)
+            if value is None:
+                continue
+            where = esc.where("people", person, key)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                out.append(f"{where}: people.{person}.{key}: a list of names")
+                continue
+            for item in value:
+                if allowed is not None and item not in allowed:
+                    out.append(
+                        f"{where}: people.{person}.roles: unknown role {item!r} "
+                        f"(expected {', '.join(ROLES)})"
+                    )
+                elif allowed is None and owner.setdefault(item, str(person)) != str(person):
+                    out.append(
+                        f"{where}: people.{person}.aliases: {item!r} already names {owner[item]}"
+                    )
+    table = data.get("permissions")
+    if table is not None:
+        if not isinstance(table, dict):
+            out.append(f"{esc.where('permissions')}: permissions: a mapping of step to roles")
+        else:
+            for step, roles in table.items():
+                where = esc.where("permissions", str(step))
+                if step not in STEPS:
+                    out.append(
+                        f"{where}: permissions.{step}: unknown step "
+                        f"(expected one of {', '.join(STEPS)})"
+                    )
+                elif not isinstance(roles, list) or any(r not in ROLES for r in roles):
+                    out.append(f"{where}: permissions.{step}: a list of roles ({', '.join(ROLES)})")
+    owners = data.get("rule_owners")
+    if owners is not None and (
+        not isinstance(owners, list) or any(str(o) not in owner for o in owners)
+    ):
+        out.append(
+            f"{esc.where('rule_owners')}: rule_owners: a list of people listed under people:"
+        )
+    return out
+
+
+def people_warnings(config: Config) -> list[str]:
+    """Non-fatal: who may act under which name is not enforced yet."""
+    if config.escalation.data.get("strict_people") is True:
+        return []
+    return [
+        "escalation.yaml: strict_people is off: anyone may act under any name and "
+        "unknown names skip the permissions; list the desk under people: and set "
+        "strict_people: true"
+    ]
+
+
 VALIDATORS = (
     validate_calendars,
     validate_escalation,
     validate_delivery,
     validate_alerts,
     validate_procedure,
+    validate_people,
 )
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from elinkctl.domain import ids, ticketfile
 from elinkctl.domain.layout import is_attachment_path, is_journalable
 from elinkctl.domain.model import Ticket
-from elinkctl.errors import StoreError
+from elinkctl.errors import PermissionDenied, StoreError
 from elinkctl.fsio import atomic_write, sweep_temp_files
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class Transaction:
         self.store = store
         self.actor = actor
         self._files: dict[str, tuple[Path, str | bytes, bool]] = {}
+        self._originals: dict[str, Ticket] = {}
         self._tickets: dict[str, Ticket] = {}
         self.commits: list[str] = []
 
@@ -54,7 +55,11 @@ class Transaction:
     def load(self, ticket_id: str) -> Ticket:
         """A ticket as this transaction sees it: staged, else as on disk now."""
         staged = self._tickets.get(ticket_id)
-        return staged if staged is not None else self.store.load(ticket_id)
+        if staged is not None:
+            return staged
+        ticket = self.store.load(ticket_id)
+        self._originals[ticket_id] = ticket
+        return ticket
 
     def find(self, given: str) -> Ticket:
         """`load` by any unique prefix or suffix of the ID."""
@@ -81,16 +86,49 @@ class Transaction:
             raise StoreError(f"{rel}: not a ticket or article path")
         self._files[rel] = (path, content, is_new)
 
-    def commit(self, message: str) -> None:
+    def commit(self, message: str, *, new_steps: bool = True) -> None:
         """Write what is staged and commit it as one commit (journalled, so a
-        killed command is finished by the next one); nothing staged, no commit."""
+        killed command is finished by the next one); nothing staged, no commit.
+
+        Every new event is first checked against the permissions; a merge
+        repair, which re-places history recorded elsewhere, passes
+        ``new_steps=False``."""
         if not self._files:
             return
+        if new_steps:
+            self._authorize()
         files = list(self._files.values())
         commit_files(self.store, files, message, self.actor)
         self._files.clear()
         self._tickets.clear()
+        self._originals.clear()
         self.commits.append(message)
+
+    def _authorize(self) -> None:
+        """Refuse the commit when someone records a step their role does not
+        allow (escalation.yaml ``permissions:``), or acts under a name the
+        people list does not know while ``strict_people`` is on. Every new
+        event is checked against the ticket as it was before it."""
+        import dataclasses
+
+        from elinkctl.domain.permissions import Permissions
+
+        perms = Permissions.from_mapping(self.store.config.escalation.data)
+        problem = perms.unknown_actor(self.actor)
+        if problem:
+            raise PermissionDenied(problem)
+        for ticket in self._tickets.values():
+            before = self._originals.get(ticket.id)
+            if before is None and self.store.path_of(ticket.id).exists():
+                before = self.store.load(ticket.id)
+            known = {e.id for e in before.events} if before is not None else set()
+            for i, event in enumerate(ticket.events):
+                if event.id in known:
+                    continue
+                prior = dataclasses.replace(ticket, events=ticket.events[:i]) if i else None
+                problem = perms.refusal(event.by, event, prior)
+                if problem:
+                    raise PermissionDenied(f"{ticket.id}: {problem}")
 
 
 class _Taken:
