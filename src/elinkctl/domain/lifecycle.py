@@ -78,6 +78,10 @@ COMMAND_OF = {
     "kb_decided": "kb decide",
 }
 ALWAYS = ("comment", "complain", "edit")
+LATE = dt.timedelta(minutes=1)
+"""An event placed earlier than its recording by more than this (``--at``)
+carries ``recorded_at``: when it was really entered, which `verify` matches
+against the commit's date and `audit` reads as the delay."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +137,8 @@ def record(
     """Append one event (validated against the process) and describe it."""
     _check_time(ticket, at, now)
     clean = {k: v for k, v in data.items() if v is not None and v != ""}
+    if now - at > LATE:
+        clean["recorded_at"] = now
     event = Event(ticket.next_event_id(), at, by, type_, clean)
     if type_ in ALLOWED:
         current = ticket.state.status
@@ -207,11 +213,13 @@ def register(
         raise UsageProblem("--opened-at must not be after the registration time")
     backfill = opened_at < recorded_at
     data: dict[str, Any] = {"priority": fields.get("priority"), "incident_type": fields.get("type")}
+    late = now - recorded_at > LATE  # `new --at` earlier than now: says when it was entered
     if backfill:
         data["backfill"] = True
-        data["recorded_at"] = recorded_at
-        if backfill_reason:
-            data["reason"] = backfill_reason
+    if backfill or late:
+        data["recorded_at"] = now if late else recorded_at
+    if backfill and backfill_reason:
+        data["reason"] = backfill_reason
     if note:
         data["note"] = note
     event = Event("e1", opened_at, by, "created", {k: v for k, v in data.items() if v is not None})
