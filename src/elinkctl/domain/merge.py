@@ -68,6 +68,8 @@ from elinkctl.domain.model import DESCRIPTIVE_FIELDS, REPORTER_FIELDS, Event, Ti
 
 MERGE_ACTOR = "merge"
 SUPERSEDED = "superseded"
+SUPERSEDED_NOTE = "made impossible by a concurrent change (merge)"
+"""The note a superseded step gets when it had none (`verify` reads past it)."""
 
 
 class MergeError(Exception):
@@ -196,7 +198,7 @@ def mark_superseded(events: Sequence[Event]) -> list[Event]:
         allowed = ALLOWED.get(event.type)
         if allowed is not None and derive_state(out).status not in allowed:
             data = {SUPERSEDED: event.type, **dict(event.data)}
-            data.setdefault("note", "made impossible by a concurrent change (merge)")
+            data.setdefault("note", SUPERSEDED_NOTE)
             event = dataclasses.replace(event, type=SUPERSEDED, data=data)
         out.append(event)
     return out
