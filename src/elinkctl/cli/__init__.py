@@ -116,6 +116,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "review",
         "The PM's review of a resolved major incident: --approve or --return.",
     ),
+    "verify": (
+        "elinkctl.cli.verify",
+        "verify",
+        "Check pushed commits OLD..NEW against the rules (pre-receive, CI).",
+    ),
 }
 
 
