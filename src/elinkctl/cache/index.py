@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Iterator
 
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tickets (
@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS tickets (
     title TEXT, aliases TEXT, promise_at TEXT
 );
 CREATE INDEX IF NOT EXISTS tickets_status ON tickets(status);
+CREATE INDEX IF NOT EXISTS tickets_closed ON tickets(closed_at) WHERE status = 'closed';
 CREATE INDEX IF NOT EXISTS tickets_id ON tickets(id);
 CREATE INDEX IF NOT EXISTS tickets_error ON tickets(error) WHERE error IS NOT NULL;
 CREATE TABLE IF NOT EXISTS aliases (alias TEXT NOT NULL, id TEXT NOT NULL, path TEXT NOT NULL);
@@ -375,17 +376,18 @@ class Index:
         rows = self.db.execute(sql + " ORDER BY path", args).fetchall()
         return [summary_of(r) for r in rows]
 
-    def closed_since(self, since: dt.datetime) -> list[Summary]:
-        """Closed tickets whose close is at or after ``since``, in path order
-        (the text bound is a day wider, so other UTC offsets cannot slip out)."""
+    def closed_since(self, since: dt.datetime) -> list[str]:
+        """Paths of closed tickets whose close is at or after ``since``, in path
+        order (the text bound is a day wider, so other UTC offsets cannot slip
+        out; the exact cut is made on the parsed times)."""
         self.ensure_fresh()
         bound = (since - dt.timedelta(days=1)).isoformat()
-        sql = (
-            f"SELECT {','.join(COLUMNS)} FROM tickets WHERE error IS NULL"
-            " AND status = 'closed' AND closed_at >= ? ORDER BY path"
-        )
-        rows = [summary_of(r) for r in self.db.execute(sql, (bound,)).fetchall()]
-        return [r for r in rows if r.state.closed_at is not None and r.state.closed_at >= since]
+        rows = self.db.execute(
+            "SELECT path, closed_at FROM tickets WHERE status = 'closed' AND closed_at >= ?"
+            " AND error IS NULL ORDER BY path",
+            (bound,),
+        ).fetchall()
+        return [str(path) for path, closed in rows if dt.datetime.fromisoformat(closed) >= since]
 
     def errors(self) -> list[tuple[str, str]]:
         """(path, message) of every ticket file that does not parse, in path order."""

@@ -203,6 +203,14 @@ def plan_cache(store: Store) -> PlanCache:
 Touch = Callable[[str, dt.datetime, dt.datetime], None]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Closed:
+    """A recently closed ticket as `_candidate_tickets` needs it: its path."""
+
+    path: str
+    is_open: bool = False
+
+
 def _candidate_tickets(
     store: Store,
     broken: list[str],
@@ -225,8 +233,9 @@ def _candidate_tickets(
     rows: list[Any] = store.summaries(
         TicketFilter(open_only=True), on_error=lambda e: broken.append(str(e))
     )
-    # Closed incidents may still owe a knowledge-base decision (reminders).
-    rows += store.recently_closed(now - reminders.KB_LOOKBACK)
+    # Closed incidents may still owe a knowledge-base decision (reminders):
+    # only their paths; the plan cache says whether one must be read.
+    rows += [_Closed(path) for path in store.recently_closed(now - reminders.KB_LOOKBACK)]
     keys: dict[str, str | None]
     try:
         keys = store.index().keys_of(str(row.path) for row in rows)

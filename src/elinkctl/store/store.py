@@ -290,18 +290,16 @@ class Store:
             on_error(problem)
         return selected
 
-    def recently_closed(self, since: dt.datetime) -> list[Summary]:
-        """Closed tickets closed at or after ``since`` (the KB-decision
+    def recently_closed(self, since: dt.datetime) -> list[str]:
+        """Paths of tickets closed at or after ``since`` (the KB-decision
         reminders look at these); unparseable tickets are not listed."""
         try:
             return self.index().closed_since(since)
         except Exception as exc:
             if not index_failed(exc):
                 raise
-        from elinkctl.cache.rows import Summary
-
         return [
-            Summary.from_ticket(t, self.rel(self.path_of(t.id)))
+            self.rel(self.path_of(t.id))
             for t in self.iter_tickets(lambda exc: None)
             if t.state.closed_at is not None
             and t.state.closed_at >= since
