@@ -242,7 +242,8 @@ class _Builder:
     def done(self) -> Ticket:
         ticket = self.ticket
         for at, _, type_, by, data in sorted(self.queue, key=lambda q: (q[0], q[1])):
-            ticket = lifecycle.record(ticket, type_, by, at, self.now, type_, **data).ticket
+            # Recorded as it happened (now = at): no step carries a recorded_at.
+            ticket = lifecycle.record(ticket, type_, by, at, at, type_, **data).ticket
         self.queue.clear()
         self.ticket = ticket
         return ticket
@@ -306,7 +307,7 @@ def build_ticket(plan: Plan, now: dt.datetime, tz: dt.tzinfo) -> Ticket:
         desk,
         opened,
         recorded,
-        now,
+        recorded,  # registered then: only a backfill says when it was entered
         backfill_reason="先处理后补单" if recorded > opened else None,
     )
     b = _Builder(change, now)
