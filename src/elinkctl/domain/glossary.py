@@ -148,6 +148,17 @@ NOTIFICATIONS: Mapping[str, Term] = {
     "test": Term("测试通知", "test"),
 }
 
+# What `audit` finds in the history (elinkctl.domain.audit.KINDS).
+AUDIT_FINDINGS: Mapping[str, Term] = {
+    "late_response": Term("补录掩盖响应超时", "late record hides a late response"),
+    "late_resolution": Term("补录掩盖解决超时", "late record hides a late resolution"),
+    "late_record": Term("事后补录", "recorded late"),
+    "timestamp_edit": Term("事件时间被改动", "event time edited"),
+    "priority_edit": Term("优先级改动影响时效", "priority edit"),
+    "close_unconfirmed": Term("未经用户确认关闭", "closed unconfirmed"),
+    "callback_outside_desk": Term("非服务台回访", "callback outside the desk"),
+}
+
 
 def zh(vocabulary: Mapping[str, Term], key: object, default: str | None = None) -> str:
     """The Chinese label of ``key``; ``default`` (else the key) when it has none."""
