@@ -121,6 +121,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "verify",
         "Check pushed commits OLD..NEW against the rules (pre-receive, CI).",
     ),
+    "audit": (
+        "elinkctl.cli.audit",
+        "audit",
+        "KPI integrity over history: late records, edits, unconfirmed closes.",
+    ),
 }
 
 

@@ -82,13 +82,18 @@ def stats(
         click.echo(f"warning: {message}", err=True)
     if html_file:
         from elinkctl.render.stats import html_report
+        from elinkctl.services.audit import audit_store
 
         scope = _scope(filters, ctx)
+        integrity = audit_store(  # how far the KPIs can be trusted; skipped tickets warned above
+            store, rules, ctx.now, since=flt.since, until=flt.until, on_error=lambda _: None
+        )
         page = html_report(
             result,
             title="事件管理KPI报告 Incident KPI report",
             scope=scope,
             rules_text=svc.explain(rules),
+            integrity=integrity.to_json(),
         )
         write_output(html_file, page)
     if json_:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tabulate import tabulate
 
@@ -248,8 +249,10 @@ def html_report(
     title: str,
     scope: str,
     rules_text: str,
+    integrity: Mapping[str, Any] | None = None,
 ) -> str:
-    """The printable KPI report: table with targets, two monthly charts, details.
+    """The printable KPI report: table with targets, two monthly charts, details,
+    and, given ``audit``'s counts (`Report.to_json`), how far the KPIs can be trusted.
 
     ``result`` must include the ``month`` dimension (``aggregate(also=["month"])``).
     """
@@ -457,6 +460,10 @@ def html_report(
         ["知识库决定 KB decisions", _kb_decisions(s)],
     ]
     parts.append(_table(["", ""], [[esc(a), esc(b)] for a, b in other]))
+    if integrity is not None:
+        from elinkctl.render.audit import html_section
+
+        parts.append(html_section(integrity))
     parts.append("<h2>统计口径 How it is counted</h2>")
     parts.append(f'<pre class="muted" style="white-space: pre-wrap">{esc(rules_text)}</pre>')
     parts.append(f"<footer>elinkctl stats — generated {esc(result.now.isoformat())}</footer>")
