@@ -90,7 +90,7 @@ def read_history(
             histories[PurePosixPath(path).stem] = history
     for _ in blobs:  # drain: the stream must end where the requests did
         pass
-    return histories, len(commits), imports
+    return histories, len({c.commit for c in changes}), imports
 
 
 def _version(data: bytes | None) -> Version | None:

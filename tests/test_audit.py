@@ -1,0 +1,338 @@
+"""`audit`: KPI integrity over history, on real git stores (issue 15 item 4).
+
+Commits made under ELINKCTL_NOW are dated then, so a step entered at one
+ELINKCTL_NOW with an earlier ``--at`` is exactly a late record; hand edits
+are committed with git directly, dated by GIT_AUTHOR_DATE.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from conftest import Desk
+from elinkctl import yamlio
+from elinkctl.domain import audit, glossary, ticketfile
+from elinkctl.domain.recorded import Commit, History, diff, scan
+
+DAY = "2026-11-23"  # a Monday
+
+
+def t(hhmm: str, day: str = DAY) -> str:
+    return f"{day}T{hhmm}:00+08:00"
+
+
+def audit_json(desk: Desk, *args: str, now: str = t("18:00", "2026-11-27")) -> dict:
+    result = desk.ok("audit", *args, "--json", now=now)
+    return json.loads(result.stdout)
+
+
+def kinds(report: dict) -> list[tuple[str, str]]:
+    return sorted((f["ticket"], f["kind"]) for f in report["findings"])
+
+
+def hand_commit(desk: Desk, ticket_id: str, text: str, when: str, author: str) -> None:
+    """Write a ticket file and commit it with git, as someone editing by hand."""
+    desk.ticket_path(ticket_id).write_text(text, encoding="utf-8")
+    env = dict(os.environ)
+    env.update(
+        GIT_AUTHOR_NAME=author,
+        GIT_AUTHOR_EMAIL="x@example.com",
+        GIT_COMMITTER_NAME=author,
+        GIT_COMMITTER_EMAIL="x@example.com",
+        GIT_AUTHOR_DATE=when,
+        GIT_COMMITTER_DATE=when,
+    )
+    rel = str(desk.ticket_path(ticket_id).relative_to(desk.root))
+    subprocess.run(["git", "add", rel], cwd=desk.root, check=True, env=env)
+    subprocess.run(
+        ["git", "commit", "-q", "--no-verify", "-m", "hand edit", "--", rel],
+        cwd=desk.root,
+        check=True,
+        env=env,
+    )
+
+
+def load(desk: Desk, ticket_id: str) -> ticketfile.Ticket:
+    return ticketfile.loads(desk.ticket_path(ticket_id).read_text(encoding="utf-8"))
+
+
+def with_desk_roles(desk: Desk, desk_people: list[str]) -> None:
+    path = desk.root / "escalation.yaml"
+    text = path.read_text(encoding="utf-8")
+    names = ", ".join(desk_people)
+    path.write_text(text.replace("  desk: []", f"  desk: [{names}]"), encoding="utf-8")
+    desk.git("commit", "-q", "-m", "escalation.yaml: the desk", "--", "escalation.yaml")
+
+
+# --- an honest day, and the shape -----------------------------------------------------
+
+
+def test_an_honest_day_has_no_findings_and_the_json_shape(desk: Desk) -> None:
+    with_desk_roles(desk, ["desk-wang"])
+    tid = desk.new(now=t("10:00"), priority="P3")
+    desk.ok("accept", tid, now=t("10:10"))
+    desk.ok("assign", tid, "--to", "李四", "--tier", "l1", now=t("10:12"))
+    # A step entered within the tolerance is not late.
+    desk.ok("contact", tid, "--at", "10:20", now=t("11:00"), user="李四")
+    desk.ok("resolve", tid, "--solution", "重启服务", now=t("11:05"), user="李四")
+    desk.ok("confirm", tid, now=t("11:30"))
+    desk.ok("callback", tid, "--satisfaction", "5", now=t("11:40"))
+    desk.ok("close", tid, now=t("11:45"))
+    # Notes are not audited for when they were entered.
+    desk.ok("comment", tid, "-m", "补充说明", "--at", "10:30", now=t("16:50"))
+    report = audit_json(desk)
+    assert report["findings"] == []
+    assert report["incidents"] == 1 and report["commits"] == 9
+    assert report["skipped"] == [] and report["imports"] == []
+    assert set(report) >= {
+        "now",
+        "since",
+        "until",
+        "tolerance_s",
+        "incidents",
+        "commits",
+        "imports",
+        "skipped",
+        "totals",
+        "doubtful",
+        "by_person",
+        "by_month",
+        "findings",
+    }
+    assert report["totals"] == {**{k: 0 for k in audit.KINDS}, "findings": 0, "incidents": 0}
+    assert report["tolerance_s"] == 3600
+    text = desk.ok("audit", now=t("18:00", "2026-11-27")).stdout
+    assert "1 incidents, 9 commits read" in text and "Findings:" not in text
+
+
+def test_every_kind_has_its_words() -> None:
+    assert set(glossary.AUDIT_FINDINGS) == set(audit.KINDS)
+
+
+# --- late records ---------------------------------------------------------------------
+
+
+def test_a_late_accept_that_makes_the_response_timely(desk: Desk) -> None:
+    tid = desk.new(now=t("10:00"), priority="P2")  # response target 30m, 24x7
+    # Entered at 13:00, claiming 10:05: timely as claimed, late as recorded.
+    desk.ok("accept", tid, "--at", "10:05", now=t("13:00"))
+    report = audit_json(desk)
+    assert kinds(report) == [(tid, "late_response")]
+    (f,) = report["findings"]
+    assert f["by"] == "desk-wang" and f["month"] == "2026-11" and f["event"] == "e2"
+    assert f["at"] == t("10:05") and f["recorded_at"] == t("13:00")
+    assert f["effect"] == ["response"]
+    assert "2h 55m later" in f["detail"] and "response would be late" in f["detail"]
+    assert report["doubtful"] == {"response": 1, "resolution": 0}
+    assert report["by_person"] == {"desk-wang": {"late_response": 1, "total": 1}}
+    assert report["by_month"] == {"2026-11": {"late_response": 1, "total": 1}}
+    # stats counts it timely: that is what audit is for.
+    stats = desk.json("stats", now=t("18:00", "2026-11-27"))
+    assert stats["response"]["timely"] == 1
+
+
+def test_a_late_record_with_no_effect_and_the_tolerance(desk: Desk) -> None:
+    tid = desk.new(now=t("10:00"), priority="P3")
+    desk.ok("accept", tid, now=t("10:05"))
+    desk.ok("pend", tid, "--reason", "等用户", "--at", "10:30", now=t("12:00"))
+    report = audit_json(desk)
+    assert kinds(report) == [(tid, "late_record")]
+    assert report["findings"][0]["effect"] == []
+    assert "does not depend on it" in report["findings"][0]["detail"]
+    assert audit_json(desk, "--tolerance", "2h")["findings"] == []
+    bad = desk.run("audit", "--tolerance", "soon")
+    assert bad.exit_code == 2 and "--tolerance" in bad.stderr
+
+
+def test_a_late_resolve_that_makes_the_resolution_timely(desk: Desk) -> None:
+    tid = desk.new(now=t("10:00"), priority="P1")  # resolution 4h, 24x7
+    desk.ok("accept", tid, now=t("10:05"))
+    desk.ok("resolve", tid, "--solution", "换盘", "--at", "13:00", now=t("16:00"), user="王五")
+    report = audit_json(desk)
+    assert kinds(report) == [(tid, "late_resolution")]
+    assert report["findings"][0]["by"] == "王五"
+    assert report["doubtful"] == {"response": 0, "resolution": 1}
+
+
+def test_an_undeclared_backdated_event_is_dated_by_its_commit(desk: Desk) -> None:
+    tid = desk.new(now=t("10:00"), priority="P2")
+    ticket = load(desk, tid)
+    from elinkctl.domain import lifecycle
+
+    at = dt.datetime.fromisoformat(t("10:05"))
+    forged = lifecycle.record(ticket, "accepted", "desk-wang", at, at, "accepted").ticket
+    assert "recorded_at" not in forged.events[-1].data
+    hand_commit(desk, tid, ticketfile.dumps(forged), t("15:00"), "desk-wang")
+    report = audit_json(desk)
+    assert kinds(report) == [(tid, "late_response")]
+    (f,) = report["findings"]
+    assert f["recorded_at"] == t("15:00") and f["commit"] and "commit " in f["detail"]
+
+
+# --- edits ----------------------------------------------------------------------------
+
+
+def test_a_priority_edit_that_makes_a_late_incident_timely(desk: Desk) -> None:
+    tid = desk.new(now=t("10:00"), priority="P2")  # response 30m
+    desk.ok("accept", tid, now=t("10:45"))  # late for P2
+    desk.ok("resolve", tid, "--solution", "重启", now=t("11:00"))  # timely for both
+    desk.ok("edit", tid, "--priority", "P4", "--reason", "影响面小", now=t("11:10"))
+    other = desk.new(now=t("10:00"), priority="P3", title="打印机卡纸")
+    desk.ok("accept", other, now=t("10:10"))
+    desk.ok("edit", other, "--priority", "P2", "--reason", "领导在等", now=t("10:20"))
+    report = audit_json(desk)
+    assert kinds(report) == [(tid, "priority_edit")]  # raising a priority flatters nothing
+    (f,) = report["findings"]
+    assert f["effect"] == ["response"] and "P2 → P4" in f["detail"] and "影响面小" in f["detail"]
+
+
+def test_hand_edits_of_an_event_time_and_of_the_priority(desk: Desk) -> None:
+    tid = desk.new(now=t("10:00"), priority="P1")
+    desk.ok("accept", tid, now=t("11:00"))  # response 15m: late
+    ticket = load(desk, tid)
+    events = list(ticket.events)
+    i = next(i for i, e in enumerate(events) if e.type == "accepted")
+    events[i] = ticketfile.Event(
+        events[i].id, dt.datetime.fromisoformat(t("10:10")), events[i].by, events[i].type
+    )
+    forged = ticketfile.Ticket(ticket.id, ticket.fields, tuple(events))
+    hand_commit(desk, tid, ticketfile.dumps(forged), t("12:00"), "某人")
+    other = desk.new(now=t("10:00"), priority="P2", title="打印机卡纸")
+    desk.ok("accept", other, now=t("10:50"))  # response 30m: late
+    text = desk.ticket_path(other).read_text(encoding="utf-8")
+    hand_commit(
+        desk, other, text.replace("priority: P2\n", "priority: P4\n", 1), t("12:00"), "某人"
+    )
+    report = audit_json(desk)
+    assert kinds(report) == sorted([(tid, "timestamp_edit"), (other, "priority_edit")])
+    by_ticket = {f["ticket"]: f for f in report["findings"]}
+    edit = by_ticket[tid]
+    assert edit["by"] == "某人" and edit["effect"] == ["response"] and edit["event"] == events[i].id
+    assert "moved from 2026-11-23 11:00 to 2026-11-23 10:10" in edit["detail"]
+    assert "without an edit event" in by_ticket[other]["detail"]
+    assert by_ticket[other]["effect"] == ["response", "resolution"]  # P4's 5wd: pending
+    assert report["by_person"]["某人"] == {"timestamp_edit": 1, "priority_edit": 1, "total": 2}
+
+
+# --- the procedure --------------------------------------------------------------------
+
+
+def test_closes_without_confirmation_and_callbacks_outside_the_desk(desk: Desk) -> None:
+    with_desk_roles(desk, ["desk-wang"])
+    tid = desk.new(now=t("10:00"), priority="P3")
+    desk.ok("accept", tid, now=t("10:05"))
+    desk.ok("resolve", tid, "--solution", "重启", now=t("10:30"))
+    desk.ok("callback", tid, "--satisfaction", "4", now=t("10:40"), user="李四")
+    desk.ok("close", tid, "--force", "--reason", "用户联系不上", now=t("10:50"))
+    ok = desk.new(now=t("10:00"), priority="P3", title="打印机卡纸")
+    reopened = desk.new(now=t("10:00"), priority="P3", title="邮件发不出去")
+    for ticket_id in (ok, reopened):
+        desk.ok("accept", ticket_id, now=t("10:05"))
+        desk.ok("resolve", ticket_id, "--solution", "换硒鼓", now=t("10:30"))
+        desk.ok("confirm", ticket_id, now=t("10:32"))
+        desk.ok("reopen", ticket_id, "--reason", "又坏了", now=t("10:35"))
+        desk.ok("resolve", ticket_id, "--solution", "换打印机", now=t("11:00"))
+    desk.ok("confirm", ok, now=t("11:10"))
+    desk.ok("callback", ok, now=t("11:20"))
+    desk.ok("close", ok, now=t("11:30"))
+    # The confirmation of the first resolution does not confirm the second.
+    desk.ok("close", reopened, "--force", "--reason", "用户已离职", now=t("11:30"))
+    report = audit_json(desk)
+    assert kinds(report) == sorted(
+        [
+            (tid, "close_unconfirmed"),
+            (tid, "callback_outside_desk"),
+            (reopened, "close_unconfirmed"),
+        ]
+    )
+    close = next(
+        f for f in report["findings"] if f["ticket"] == tid and f["kind"] == "close_unconfirmed"
+    )
+    assert "forced: 用户联系不上" in close["detail"] and close["by"] == "desk-wang"
+    callback = next(f for f in report["findings"] if f["kind"] == "callback_outside_desk")
+    assert callback["by"] == "李四"
+
+
+def test_callbacks_are_not_judged_while_nobody_holds_role_desk(desk: Desk) -> None:
+    tid = desk.new(now=t("10:00"), priority="P3")
+    desk.ok("accept", tid, now=t("10:05"))
+    desk.ok("resolve", tid, "--solution", "重启", now=t("10:30"))
+    desk.ok("callback", tid, now=t("10:40"), user="李四")
+    result = desk.ok("audit", "--json", now=t("18:00"))
+    assert json.loads(result.stdout)["findings"] == []
+    assert "nobody holds role desk" in result.stderr
+
+
+# --- selection and the KPI report -----------------------------------------------------
+
+
+def test_since_until_select_by_month_reported_and_stats_html_shows_the_counts(
+    desk: Desk, tmp_path: Path
+) -> None:
+    nov = desk.new(now=t("10:00"), priority="P2")
+    desk.ok("accept", nov, "--at", "10:05", now=t("13:00"))
+    dec = desk.new(now=t("10:00", "2026-12-01"), priority="P2", title="打印机卡纸")
+    desk.ok("accept", dec, "--at", "10:05", now=t("13:00", "2026-12-01"))
+    now = t("18:00", "2026-12-02")
+    assert kinds(audit_json(desk, now=now)) == sorted(
+        [(nov, "late_response"), (dec, "late_response")]
+    )
+    only = audit_json(desk, "--since", "2026-12", now=now)
+    assert kinds(only) == [(dec, "late_response")] and only["incidents"] == 1
+    assert kinds(audit_json(desk, "--until", "2026-11-30", now=now)) == [(nov, "late_response")]
+    page = tmp_path / "kpi.html"
+    desk.ok("stats", "--html", str(page), now=now)
+    html = page.read_text(encoding="utf-8")
+    assert "指标可信度 KPI integrity" in html
+    assert "补录掩盖响应超时" in html and "2026-12" in html
+
+
+# --- reading history ------------------------------------------------------------------
+
+
+def test_the_scanner_reads_what_the_loader_reads(desk: Desk) -> None:
+    tid = desk.new(now=t("10:00"), priority="P2", description="第一行\n第二行: 有冒号")
+    desk.ok("accept", tid, "--at", "10:05", now=t("13:00"))
+    desk.ok("edit", tid, "--priority", "P3", "--reason", "it's fine", now=t("13:05"))
+    desk.ok("comment", tid, "-m", "多行\n- 像列表\n  by: 假的", now=t("13:10"), user="'引号'")
+    text = desk.ticket_path(tid).read_text(encoding="utf-8")
+    fast = scan(text)
+    data = yamlio.load(text)
+    assert fast is not None and fast.priority == "P3"
+    assert [(h.id, h.at, h.type, h.by) for h in fast.events.values()] == [
+        (e["id"], e["at"], e["type"], str(e["by"])) for e in data["events"]
+    ]
+    assert fast.events["e2"].recorded_at == dt.datetime.fromisoformat(t("13:00"))
+    flow = (
+        text.split("events:\n")[0]
+        + "events: [{id: e1, at: 2026-11-23T10:00:00+08:00, by: x, type: created}]\n"
+    )
+    slow = scan(flow)
+    assert slow is not None and list(slow.events) == ["e1"]
+    assert scan("not: [a ticket") is None
+
+
+def test_diff_dates_new_events_by_the_commit_unless_imported() -> None:
+    base = "schema: 1\nid: INC-261123-AAAA\npriority: P3\nevents:\n"
+    e1 = "- id: e1\n  at: 2026-11-23T10:00:00+08:00\n  by: a\n  type: created\n"
+    e2 = "- id: e2\n  at: 2026-11-23T10:05:00+08:00\n  by: b\n  type: accepted\n"
+    old, new = scan(base + e1), scan(base + e1 + e2)
+    assert old is not None and new is not None
+    commit = Commit("c" * 40, dt.datetime.fromisoformat(t("12:00")), "b")
+    hour = dt.timedelta(hours=1)
+    history = History()
+    diff(old, new, commit, hour, history)
+    assert [(x.event, x.recorded, x.declared) for x in history.late] == [("e2", commit.date, False)]
+    imported = History()
+    diff(None, new, commit, hour, imported, imported=True)
+    assert not imported
+    moved = scan(base + e1 + e2.replace("10:05", "10:01"))
+    assert moved is not None
+    edits = History()
+    diff(new, moved, commit, hour, edits)
+    assert [(x.event, x.old.minute, x.new.minute) for x in edits.time_edits] == [("e2", 5, 1)]
+    assert not edits.late
