@@ -338,8 +338,8 @@ def check_ticket(
         old = load_ticket(text) if text is not None else None
         if old is None:
             continue  # absent, or broken there (that commit was the finding)
-        if incident_key(old) == key:
-            olds.append(old)
+        if incident_key(old) == key or (old.id == ticket.id and not commit.is_merge):
+            olds.append(old)  # (a merge tells incidents apart by their creation: collisions)
         elif not commit.is_merge and not moved:
             add(
                 APPEND_ONLY,

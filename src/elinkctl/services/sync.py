@@ -58,7 +58,8 @@ class SyncReport:
     """What one sync did; `ok` says whether the desk is in step with the remote."""
 
     status: str = "up-to-date"
-    """synced, up-to-date, no-remote, offline, conflict, refused or contended."""
+    """synced, up-to-date, no-remote, offline, conflict, refused, declined (by the
+    remote: a pre-receive hook) or contended."""
     remote: str | None = None
     branch: str | None = None
     commits_in: int = 0
@@ -275,6 +276,9 @@ def _sync(tx: Transaction, remote: str | None, push: bool, max_attempts: int) ->
             report.commits_out = ahead
             report.status = "synced"
             return report
+        if "[remote rejected]" in err:  # the remote's own refusal (a pre-receive hook)
+            _declined(report, err)
+            return report
         if not any(s in err for s in ("rejected", "fetch first", "non-fast-forward", "stale")):
             report.status = "offline"
             report.message = (
@@ -288,6 +292,22 @@ def _sync(tx: Transaction, remote: str | None, push: bool, max_attempts: int) ->
         "(local commits kept; run sync again)"
     )
     return report
+
+
+def _declined(report: SyncReport, err: str) -> None:
+    """A push the remote refused: its reason, never retried (the same push
+    would be refused again). A hook's own lines (``remote: …``, e.g. the
+    findings of ``elinkctl verify``) become the report's problems."""
+    lines = [ln.strip() for ln in err.splitlines()]
+    said = [ln.removeprefix("remote:").strip() for ln in lines if ln.startswith("remote:")]
+    report.problems = [ln for ln in said if ln]
+    why = next((ln for ln in lines if "[remote rejected]" in ln), "")
+    reason = why.rpartition("(")[2].rstrip(")") if "(" in why else "refused"
+    report.status = "declined"
+    report.message = (
+        f"{report.remote} refused the push ({reason}); local commits kept. "
+        "Fix what it says, commit, and run sync again"
+    )
 
 
 def _merge_in(store: Store, report: SyncReport, remote_head: str, env: dict[str, str]) -> bool:
