@@ -7,6 +7,7 @@ are committed with git directly, dated by GIT_AUTHOR_DATE.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -336,3 +337,206 @@ def test_diff_dates_new_events_by_the_commit_unless_imported() -> None:
     diff(new, moved, commit, hour, edits)
     assert [(x.event, x.old.minute, x.new.minute) for x in edits.time_edits] == [("e2", 5, 1)]
     assert not edits.late
+
+
+# --- a generated history with planted cases ---------------------------------------------
+
+GEN_NOW = dt.datetime.fromisoformat("2026-11-20T12:00:00+08:00")
+
+
+def _commit_file(root: Path, path: Path, text: str, when: dt.datetime, author: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    env = dict(os.environ)
+    stamp = when.isoformat()
+    env.update(
+        GIT_AUTHOR_NAME=author,
+        GIT_AUTHOR_EMAIL="p@example.com",
+        GIT_COMMITTER_NAME=author,
+        GIT_COMMITTER_EMAIL="p@example.com",
+        GIT_AUTHOR_DATE=stamp,
+        GIT_COMMITTER_DATE=stamp,
+    )
+    rel = str(path.relative_to(root))
+    subprocess.run(
+        ["git", "commit", "-q", "--no-verify", "-m", f"planted: {path.stem}", "--", rel],
+        cwd=root,
+        check=True,
+        env=env,
+    )
+
+
+def test_a_generated_history_with_planted_backdating(tmp_path: Path) -> None:
+    """10,000 generated incidents (one import commit), then planted cases, each
+    committed on its own with a later date: audit finds every one and nothing else."""
+    import time
+
+    from generate import DESK, L1, L2, PM, generate
+
+    from elinkctl.domain import lifecycle
+    from elinkctl.domain.model import Status
+    from elinkctl.domain.sla import LATE, clocks
+    from elinkctl.services import audit as svc
+    from elinkctl.services.stats import sla_rules
+    from elinkctl.store.store import Store
+
+    root = tmp_path / "s"
+    generate(
+        root, 10_000, 12, 300, seed=15, now=GEN_NOW, actor="生成器", processes=2, progress=False
+    )
+    escalation = root / "escalation.yaml"
+    text = escalation.read_text(encoding="utf-8")
+    for role, people in (("desk", DESK), ("l1", L1), ("l2", L2), ("pm", [PM])):
+        text = text.replace(f"  {role}: []", f"  {role}: [{', '.join(people)}]")
+    escalation.write_text(text, encoding="utf-8")
+    subprocess.run(
+        ["git", "commit", "-q", "-m", "people", "--", "escalation.yaml"], cwd=root, check=True
+    )
+
+    store = Store(root)
+    rules = sla_rules(store.config)
+    later = GEN_NOW + dt.timedelta(days=1)  # when the planted cases are committed
+    now = GEN_NOW + dt.timedelta(days=3)
+    minute = dt.timedelta(minutes=1)
+    tickets = sorted(store.iter_tickets(), key=lambda x: x.id)
+    used: set[str] = set()
+    expected: set[tuple[str, str]] = set()
+
+    def pick(test: object) -> list[ticketfile.Ticket]:
+        return [x for x in tickets if x.id not in used and test(x)]  # type: ignore[operator]
+
+    def plant(
+        ticket: ticketfile.Ticket, new: ticketfile.Ticket, when: dt.datetime, who: str
+    ) -> None:
+        used.add(ticket.id)
+        _commit_file(root, store.path_of(ticket.id), ticketfile.dumps(new), when, who)
+
+    def last_at(x: ticketfile.Ticket) -> dt.datetime:
+        return max(e.at for e in x.events)
+
+    def response(x: ticketfile.Ticket) -> str:
+        return clocks(x, rules, GEN_NOW)[0].outcome
+
+    # late_response: a new incident accepted "a minute after it was reported",
+    # entered a day later (declared with recorded_at, as `accept --at` does).
+    for x in pick(
+        lambda x: x.status == Status.NEW and clocks(x, rules, GEN_NOW)[0].deadline < later
+    )[:3]:
+        change = lifecycle.record(x, "accepted", DESK[0], x.opened_at + minute, later, "accepted")
+        assert "recorded_at" in change.event.data
+        plant(x, change.ticket, later, DESK[0])
+        expected.add((x.id, "late_response"))
+
+    # late_resolution: in progress, resolved "before the deadline", committed after it
+    # with no recorded_at (a forged backdate is dated by its commit).
+    def resolvable(x: ticketfile.Ticket) -> bool:
+        deadline = clocks(x, rules, GEN_NOW)[1].deadline
+        return (
+            x.status == Status.IN_PROGRESS
+            and deadline is not None
+            and last_at(x) + 2 * minute < deadline < later
+        )
+
+    for x in pick(resolvable)[:3]:
+        at = last_at(x) + minute
+        change = lifecycle.record(
+            x, "resolved", x.state.assignee or L1[0], at, at, "resolved", solution="重启"
+        )
+        plant(x, change.ticket, later, x.state.assignee or L1[0])
+        expected.add((x.id, "late_resolution"))
+
+    # late_record: a callback entered a day after the time it claims (no SLA effect).
+    for x in pick(lambda x: x.status == Status.CLOSED and x.state.callback_at is None)[:2]:
+        at = last_at(x) + minute
+        change = lifecycle.record(x, "callback", DESK[1], at, at, "callback", satisfaction=5)
+        plant(x, change.ticket, later, DESK[1])
+        expected.add((x.id, "late_record"))
+
+    # priority_edit: a late response made timely by lowering the priority (edit --priority).
+    def lowered(x: ticketfile.Ticket) -> str | None:
+        """A lower priority under which the late response would be timely."""
+        if x.status != Status.CLOSED or response(x) != LATE:
+            return None
+        for lower in ("P4", "P3", "P2"):
+            alternative = audit.with_priority(x, lower) if lower > x.priority else None
+            if alternative is not None and response(alternative) != LATE:
+                return lower
+        return None
+
+    for x in pick(lambda x: lowered(x) is not None)[:2]:
+        lower = lowered(x)
+        assert lower is not None
+        change = lifecycle.edit(x, {"priority": lower}, PM, later, later, reason="影响面小")
+        plant(x, change.ticket, later, PM)
+        expected.add((x.id, "priority_edit"))
+
+    # priority_edit by hand: the priority line changed in the file, no edit event.
+    for x in pick(lambda x: lowered(x) is not None)[:2]:
+        lower = lowered(x)
+        text = ticketfile.dumps(x).replace(
+            f"\npriority: {x.priority}\n", f"\npriority: {lower}\n", 1
+        )
+        used.add(x.id)
+        _commit_file(root, store.path_of(x.id), text, later, "某人")
+        expected.add((x.id, "priority_edit"))
+
+    # timestamp_edit: a late accept moved to a minute after the report, by hand.
+    def late_accept(x: ticketfile.Ticket) -> bool:
+        first = next((e for e in x.events if e.type in ("accepted", "contacted", "resolved")), None)
+        return (
+            x.status == Status.CLOSED
+            and response(x) == LATE
+            and first is not None
+            and first.type == "accepted"
+        )
+
+    for x in pick(late_accept)[:2]:
+        events = [
+            dataclasses.replace(e, at=x.opened_at + minute) if e.type == "accepted" else e
+            for e in x.events
+        ]
+        events.sort(key=lambda e: e.at)  # a file keeps its events in time order
+        plant(x, ticketfile.Ticket(x.id, x.fields, tuple(events)), later, "某人")
+        expected.add((x.id, "timestamp_edit"))
+
+    # close_unconfirmed: resolved and force-closed, each committed when it happened.
+    for x in pick(lambda x: x.status == Status.IN_PROGRESS)[:2]:
+        at = last_at(x) + minute
+        resolved = lifecycle.record(
+            x, "resolved", DESK[2], at, at, "resolved", solution="重启"
+        ).ticket
+        _commit_file(root, store.path_of(x.id), ticketfile.dumps(resolved), at, DESK[2])
+        closed = lifecycle.record(
+            resolved,
+            "closed",
+            DESK[2],
+            at + minute,
+            at + minute,
+            "closed",
+            forced=True,
+            reason="联系不上",
+        ).ticket
+        plant(x, closed, at + minute, DESK[2])
+        expected.add((x.id, "close_unconfirmed"))
+
+    # callback_outside_desk: an engineer calls the user back himself.
+    for x in pick(lambda x: x.status == Status.CLOSED and x.state.callback_at is None)[:2]:
+        at = last_at(x) + minute
+        change = lifecycle.record(x, "callback", L1[0], at, at, "callback", satisfaction=5)
+        plant(x, change.ticket, at, L1[0])
+        expected.add((x.id, "callback_outside_desk"))
+
+    assert len(expected) == 18
+    started = time.perf_counter()
+    report = svc.audit_store(store, rules, now)
+    cold = time.perf_counter() - started
+    found = {(f.ticket, f.kind) for f in report.findings}
+    assert found == expected
+    assert len(report.findings) == len(expected)
+    assert report.incidents == 10_000
+    assert [i.tickets for i in report.imports] == [10_000]
+    assert report.skipped == []
+    started = time.perf_counter()
+    again = svc.audit_store(Store(root), rules, now)
+    warm = time.perf_counter() - started
+    assert again.to_json() == report.to_json()
+    print(f"audit of 10,000 generated incidents: {cold:.2f} s cold, {warm:.2f} s warm")
