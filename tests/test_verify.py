@@ -472,3 +472,40 @@ def test_the_cron_identity_and_aliases() -> None:
 
 def staffed_text() -> str:
     return PEOPLE
+
+
+def test_verify_staged_checks_a_hand_edit_before_it_is_committed(desk: Desk) -> None:
+    tid = desk.new(now="2026-11-23T10:00:00+08:00")
+    path = desk.ticket_path(tid)
+    honest = path.read_text(encoding="utf-8")
+    assert desk.run("verify").exit_code == 2  # a range or --staged
+    empty = desk.ok("verify", "--staged", "--json", now="2026-11-23T10:05:00+08:00")
+    assert json.loads(empty.stdout) == {"commits": 1, "findings": []}
+    path.write_text(honest.replace("by: desk-wang", "by: 赵六", 1), encoding="utf-8")
+    desk.git("add", str(path))
+    result = desk.run("verify", "--staged", now="2026-11-23T10:05:00+08:00")
+    assert result.exit_code == 1
+    assert (
+        result.stdout.startswith("staged tickets/2026/11/") and ": append_only: " in result.stdout
+    )
+    # git's user adds a comment in their own name, now: what the server accepts
+    ticket = ticketfile.loads(honest)
+    when = dt.datetime(2026, 11, 23, 10, 5, tzinfo=TZ)
+    change = lifecycle.record(ticket, "commented", "Test Runner", when, when, "c", text="手工补充")
+    path.write_text(ticketfile.dumps(change.ticket), encoding="utf-8")
+    desk.git("add", str(path))
+    desk.ok("verify", "--staged", now="2026-11-23T10:05:00+08:00")
+
+
+def test_the_pre_commit_hooks_name_real_commands() -> None:
+    from click.testing import CliRunner
+
+    from elinkctl import yamlio
+    from elinkctl.cli import cli
+
+    hooks = yamlio.load((HOOK.parent.parent / ".pre-commit-hooks.yaml").read_text())
+    assert {h["id"] for h in hooks} >= {"elinkctl-verify-staged", "elinkctl-config-check"}
+    for hook in hooks:
+        words = hook["entry"].split()
+        assert words[0] == "elinkctl"
+        assert CliRunner().invoke(cli, [*words[1:], "--help"]).exit_code == 0, hook["id"]

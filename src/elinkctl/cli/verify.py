@@ -13,15 +13,20 @@ from elinkctl.services.context import Context
 
 
 @click.command()
-@click.argument("span", metavar="OLD..NEW")
+@click.argument("span", metavar="OLD..NEW", required=False)
 @click.option(
     "--require-signed",
     is_flag=True,
     help="Every commit must carry a good signature (git verify-commit).",
 )
+@click.option(
+    "--staged",
+    is_flag=True,
+    help="Check what is staged, as the commit it becomes (a pre-commit hook).",
+)
 @json_option
 @pass_context
-def verify(ctx: Context, span: str, require_signed: bool, json_: bool) -> None:
+def verify(ctx: Context, span: str | None, require_signed: bool, staged: bool, json_: bool) -> None:
     """Check every commit of OLD..NEW (merges included) against the rules.
 
     Each changed ticket parses and sits in its shard; existing events are
@@ -36,7 +41,8 @@ def verify(ctx: Context, span: str, require_signed: bool, json_: bool) -> None:
 
     Reads git only, so it runs in the bare repository of a pre-receive hook
     (hooks/pre-receive) or in a CI checkout; --store (or the current
-    directory) names the repository.
+    directory) names the repository. --staged checks the staged changes
+    instead, as git's user committing them now (.pre-commit-hooks.yaml).
 
     \b
     Prints one line per finding: <commit> <file>: <rule>: <message>.
@@ -46,12 +52,19 @@ def verify(ctx: Context, span: str, require_signed: bool, json_: bool) -> None:
     Example:
       elinkctl verify origin/main..HEAD
       elinkctl verify --json "$OLD..$NEW"
+      elinkctl verify --staged
     """
-    from elinkctl.services.verify import verify_range
+    from elinkctl.errors import UsageProblem
+    from elinkctl.services.verify import verify_range, verify_staged
     from elinkctl.store.gitrepo import Git
 
-    root = Path(ctx.store_dir or os.getcwd()).expanduser()
-    report = verify_range(Git(root), span, require_signed=require_signed)
+    if bool(span) == staged:
+        raise UsageProblem("give a range OLD..NEW, or --staged")
+    git = Git(Path(ctx.store_dir or os.getcwd()).expanduser())
+    if staged:
+        report = verify_staged(git, ctx.now)
+    else:
+        report = verify_range(git, str(span), require_signed=require_signed)
     if json_:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:

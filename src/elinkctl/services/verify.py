@@ -38,6 +38,8 @@ from elinkctl.store.gitrepo import Git
 from elinkctl.store.trees import parse_batch
 
 ESCALATION = "escalation.yaml"
+STAGED = "staged"
+"""The ``commit`` of a finding about what is staged (``verify --staged``)."""
 _ZERO = frozenset("0")
 
 
@@ -147,6 +149,46 @@ def verify_range(git: Git, spec: str, *, require_signed: bool = False) -> Verify
     return report
 
 
+def verify_staged(git: Git, now: dt.datetime) -> VerifyReport:
+    """The staged changes, checked as the server will check the commit they
+    become (by git's author, at ``now``): for a pre-commit hook. During a
+    merge, against both sides, as a merge."""
+    parents = [rev for rev in (_rev(git, "HEAD"), _rev(git, "MERGE_HEAD")) if rev]
+    trees = parents or [
+        git.run_bytes("hash-object", "-t", "tree", "--stdin", stdin=b"").decode().strip()
+    ]
+    per_parent = [
+        _parse_raw(git.run_bytes("diff-index", "--cached", "-r", "-z", "--no-renames", tree),
+                   headers=False)[0]
+        for tree in trees
+    ]  # fmt: skip
+    ident = git.run_bytes("var", "GIT_AUTHOR_IDENT").decode("utf-8", "replace")
+    commit = rules.Commit(STAGED, ident.split(" <", 1)[0].strip(), now, tuple(parents))
+    base = _merge_base(git, commit) if len(parents) == 2 else None
+    names = {f":{ESCALATION}": None}
+    if parents:
+        names[f"{parents[0]}:{ESCALATION}"] = None
+    for block in per_parent:
+        for change in block:
+            names.update({oid: None for oid in (change.old, change.new) if oid})
+    if base:
+        names.update({f"{base}:{path}": None for path, _, _ in _merge_paths(per_parent)})
+    blobs = _read_blobs(git, list(names))
+    policy = rules.Policy.from_text(blobs.get(f":{ESCALATION}"))
+    owners = rules.Policy.from_text(blobs.get(f"{parents[0]}:{ESCALATION}") if parents else None)
+    report = VerifyReport(commits=1)
+    report.findings = _check_commit(commit, per_parent, blobs, base, policy, owners, {})
+    return report
+
+
+def _rev(git: Git, name: str) -> str | None:
+    try:
+        out = git.run_bytes("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}")
+    except StoreError:
+        return None
+    return out.decode().strip() or None
+
+
 # --- reading git ------------------------------------------------------------------------
 
 
@@ -189,7 +231,22 @@ def _changes(git: Git, commits: Sequence[rules.Commit]) -> dict[str, list[list[_
         "--no-ext-diff",
         stdin=("\n".join(lines) + "\n").encode(),
     )
-    blocks: list[list[_Change]] = []
+    blocks = _parse_raw(out, headers=True)
+    if len(blocks) != len(lines):
+        raise StoreError(f"git diff-tree: {len(blocks)} diffs for {len(lines)} commits")
+    result: dict[str, list[list[_Change]]] = {}
+    pos = 0
+    for c in commits:
+        count = max(len(c.parents), 1)
+        result[c.id] = blocks[pos : pos + count]
+        pos += count
+    return result
+
+
+def _parse_raw(out: bytes, *, headers: bool) -> list[list[_Change]]:
+    """``git diff-tree``/``diff-index -r -z`` output: the relevant changes, one
+    list per commit header (``headers``), else one list."""
+    blocks: list[list[_Change]] = [] if headers else [[]]
     tokens = out.split(b"\0")
     i = 0
     while i < len(tokens):
@@ -207,15 +264,7 @@ def _changes(git: Git, commits: Sequence[rules.Commit]) -> dict[str, list[list[_
         if token.strip():
             blocks.append([])
         i += 1
-    if len(blocks) != len(lines):
-        raise StoreError(f"git diff-tree: {len(blocks)} diffs for {len(lines)} commits")
-    result: dict[str, list[list[_Change]]] = {}
-    pos = 0
-    for c in commits:
-        count = max(len(c.parents), 1)
-        result[c.id] = blocks[pos : pos + count]
-        pos += count
-    return result
+    return blocks
 
 
 def _merge_base(git: Git, commit: rules.Commit) -> str | None:
