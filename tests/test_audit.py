@@ -189,6 +189,7 @@ def test_a_priority_edit_that_makes_a_late_incident_timely(desk: Desk) -> None:
     assert kinds(report) == [(tid, "priority_edit")]  # raising a priority flatters nothing
     (f,) = report["findings"]
     assert f["effect"] == ["response"] and "P2 → P4" in f["detail"] and "影响面小" in f["detail"]
+    assert "the P2 response deadline had passed when it was changed" in f["detail"]
 
 
 def test_hand_edits_of_an_event_time_and_of_the_priority(desk: Desk) -> None:
@@ -315,6 +316,18 @@ def test_the_scanner_reads_what_the_loader_reads(desk: Desk) -> None:
     slow = scan(flow)
     assert slow is not None and list(slow.events) == ["e1"]
     assert scan("not: [a ticket") is None
+
+
+def test_the_scanner_agrees_with_the_loader_on_generated_tickets() -> None:
+    from generate import build_ticket, make_plan
+
+    from elinkctl.domain.recorded import _fast, _loaded
+    from elinkctl.timeutil import zone
+
+    tz = zone("Asia/Shanghai")
+    for plan in make_plan(300, 6, 30, seed=4, now=GEN_NOW, tz=tz):
+        text = ticketfile.dumps(build_ticket(plan, GEN_NOW, tz))
+        assert _fast(text) == _loaded(text), text
 
 
 def test_diff_dates_new_events_by_the_commit_unless_imported() -> None:

@@ -378,6 +378,12 @@ class Auditor:
             return []  # a priority change that does not flatter the KPI is the desk's job
         reason = str(event.get("reason") or "no reason given")
         text = f"priority {old} → {new} ({reason}); " + self._effect_text(effect, f"with {old}")
+        deadlines = dict(zip(_CLOCKS, clocks(alternative, self.rules, self.now), strict=True))
+        passed = [c for c in effect if (d := deadlines[c].deadline) is not None and d < event.at]
+        if passed:  # triage early is the desk's job; a downgrade after the fact is not
+            text += (
+                f", and the {old} {' and '.join(passed)} deadline had passed when it was changed"
+            )
         return [
             Finding(
                 ticket.id,

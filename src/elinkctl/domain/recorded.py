@@ -173,6 +173,8 @@ def _fast(text: str) -> Version:
             close(current)
             current = {}
             line = "  " + line[2:]
+        if line.startswith("  - "):
+            continue  # an item of a list an event holds (recipients, skipped steps)
         if not line.startswith("  ") or line.startswith("   ") or current is None:
             if line.strip() and not line.startswith("   "):
                 raise _Fallback
