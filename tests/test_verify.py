@@ -509,3 +509,22 @@ def test_the_pre_commit_hooks_name_real_commands() -> None:
         words = hook["entry"].split()
         assert words[0] == "elinkctl"
         assert CliRunner().invoke(cli, [*words[1:], "--help"]).exit_code == 0, hook["id"]
+
+
+def test_a_new_branch_is_checked_from_where_it_leaves_main(guarded: Shared) -> None:
+    a, _ = guarded.clones
+    clock = Clock()
+    tid = new(a, clock, "打印机卡纸")
+    git(a, "checkout", "-q", "-b", "honest")
+    push = subprocess.run(
+        ["git", "push", "-q", "origin", "honest"], cwd=a, capture_output=True, text=True
+    )
+    assert push.returncode == 0, push.stderr
+    git(a, "checkout", "-q", "-b", "forged")
+    rel = rewrite(a, tid, lambda t: _edit(t, 0, by="赵六"))
+    forged = hand_commit(a, "小王", clock(), "hand edit")
+    push = subprocess.run(
+        ["git", "push", "-q", "origin", "forged"], cwd=a, capture_output=True, text=True
+    )
+    assert push.returncode != 0 and "pre-receive hook declined" in push.stderr
+    assert f"remote: {forged[:10]} {rel}: append_only: event e1" in push.stderr
