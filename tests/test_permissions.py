@@ -164,3 +164,12 @@ def test_config_check_names_bad_people_and_permissions(staffed: Desk) -> None:
     assert "permissions.close: a list of roles" in out
     assert "strict_people: true or false" in out
     assert "escalation.yaml line" in out
+
+
+def test_config_check_names_a_bad_verify_tolerance(staffed: Desk) -> None:
+    path = staffed.root / "escalation.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8") + "verify: {tolerance: soon}\n", encoding="utf-8"
+    )
+    result = staffed.run("config", "check", now=T0)
+    assert result.exit_code == 1 and "verify: {tolerance: 1h} expected" in result.stdout

@@ -36,7 +36,7 @@ from elinkctl.domain.calendar import (
 )
 from elinkctl.domain.findings import ASSIGNEE
 from elinkctl.domain.model import ROLES
-from elinkctl.errors import ConfigError
+from elinkctl.errors import ConfigError, UsageProblem
 
 NOTIFY_KINDS = ("sla_warning", "sla_breach", *reminders.KINDS)
 _FIELD_RE = re.compile(r"^([^\s:]+):\s")
@@ -287,6 +287,18 @@ def validate_people(config: Config) -> list[str]:
                     )
                 elif not isinstance(roles, list) or any(r not in ROLES for r in roles):
                     out.append(f"{where}: permissions.{step}: a list of roles ({', '.join(ROLES)})")
+    section = data.get("verify")
+    if section is not None:
+        from elinkctl.timeutil import parse_duration
+
+        tolerance = section.get("tolerance") if isinstance(section, dict) else None
+        try:
+            if not isinstance(section, dict) or set(section) - {"tolerance"}:
+                raise UsageProblem("a mapping with tolerance")
+            if tolerance is not None:
+                parse_duration(tolerance)
+        except (UsageProblem, TypeError, ValueError) as exc:
+            out.append(f"{esc.where('verify')}: verify: {{tolerance: 1h}} expected ({exc})")
     owners = data.get("rule_owners")
     if owners is not None and (
         not isinstance(owners, list) or any(str(o) not in owner for o in owners)
