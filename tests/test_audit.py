@@ -17,7 +17,7 @@ from pathlib import Path
 from conftest import Desk
 from elinkctl import yamlio
 from elinkctl.domain import audit, glossary, ticketfile
-from elinkctl.domain.recorded import Commit, History, diff, scan
+from elinkctl.domain.recorded import Commit, History, diff, diff_texts, scan
 
 DAY = "2026-11-23"  # a Monday
 
@@ -334,22 +334,53 @@ def test_diff_dates_new_events_by_the_commit_unless_imported() -> None:
     base = "schema: 1\nid: INC-261123-AAAA\npriority: P3\nevents:\n"
     e1 = "- id: e1\n  at: 2026-11-23T10:00:00+08:00\n  by: a\n  type: created\n"
     e2 = "- id: e2\n  at: 2026-11-23T10:05:00+08:00\n  by: b\n  type: accepted\n"
-    old, new = scan(base + e1), scan(base + e1 + e2)
-    assert old is not None and new is not None
+    e3 = "- id: e3\n  at: 2026-11-23T11:59:30+08:00\n  by: b\n  type: contacted\n"
     commit = Commit("c" * 40, dt.datetime.fromisoformat(t("12:00")), "b")
-    hour = dt.timedelta(hours=1)
-    history = History()
-    diff(old, new, commit, hour, history)
-    assert [(x.event, x.recorded, x.declared) for x in history.late] == [("e2", commit.date, False)]
+    old, new = scan(base + e1), scan(base + e1 + e2 + e3)
+    assert old is not None and new is not None
+    for history, run in ((History(), diff), (History(), diff_texts)):
+        if run is diff:
+            diff(old, new, commit, history)
+        else:  # only the appended events are read
+            diff_texts(base + e1, base + e1 + e2 + e3, commit, history)
+        # e3 is 30 s late: within the minute every step may take to be entered
+        assert [(x.event, x.recorded, x.declared) for x in history.late] == [
+            ("e2", commit.date, False)
+        ]
     imported = History()
-    diff(None, new, commit, hour, imported, imported=True)
+    diff(None, new, commit, imported, imported=True)
     assert not imported
-    moved = scan(base + e1 + e2.replace("10:05", "10:01"))
-    assert moved is not None
     edits = History()
-    diff(new, moved, commit, hour, edits)
+    diff_texts(base + e1 + e2, base + e1 + e2.replace("10:05", "10:01"), commit, edits)
     assert [(x.event, x.old.minute, x.new.minute) for x in edits.time_edits] == [("e2", 5, 1)]
     assert not edits.late
+    hand = History()
+    diff_texts(base + e1, base.replace("P3", "P4") + e1, commit, hand)
+    assert [(x.old, x.new) for x in hand.priority_edits] == [("P3", "P4")]
+
+
+def test_the_reading_of_history_is_kept_and_extended(desk: Desk) -> None:
+    from elinkctl.cache.audit import FILE
+
+    tid = desk.new(now=t("10:00"), priority="P2")
+    desk.ok("accept", tid, "--at", "10:05", now=t("13:00"))
+    first = audit_json(desk)
+    kept = desk.root / ".git" / "elinkctl" / FILE
+    assert kept.is_file()
+    other = desk.new(now=t("10:00"), priority="P2", title="打印机卡纸")
+    desk.ok("accept", other, "--at", "10:05", now=t("14:00"))
+    second = audit_json(desk)
+    assert kinds(second) == sorted([(tid, "late_response"), (other, "late_response")])
+    assert second["commits"] == first["commits"] + 2
+    kept.unlink()
+    assert audit_json(desk) == second  # the same as reading it all
+    # A rewritten history (the last step undone and done again on time) is read afresh.
+    desk.git("reset", "-q", "--hard", "HEAD~1")
+    desk.ok("accept", other, now=t("10:10", "2026-11-23"))
+    third = audit_json(desk)
+    assert kinds(third) == [(tid, "late_response")] and third["commits"] == second["commits"]
+    kept.write_text("{not json", encoding="utf-8")
+    assert audit_json(desk) == third
 
 
 # --- a generated history with planted cases ---------------------------------------------

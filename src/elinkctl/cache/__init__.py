@@ -9,6 +9,8 @@ committed, never shared):
 - ``listing.sig``: which git index file the last listing came from, so a
   warm read skips ``git ls-files`` (`elinkctl.cache.prefetch`);
 - ``check-plan.json``: when each open ticket next needs ``check``;
+- ``audit-history.json``: what each commit did to the tickets, up to a head,
+  so `audit` reads only the commits made since (`elinkctl.cache.audit`);
 - the knowledge base's search index and suggestion database (``kb-*``).
 
 Everything here is derived, disposable and rebuilt whenever in doubt: a

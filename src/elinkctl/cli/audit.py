@@ -43,6 +43,7 @@ def audit(ctx: Context, since: str | None, until: str | None, tolerance: str, js
       elinkctl audit --since 2026-01 --until 2026-06 --json
       elinkctl audit --tolerance 4h
     """
+    from elinkctl.domain.recorded import FLOOR
     from elinkctl.services import audit as svc
     from elinkctl.services.stats import sla_rules
     from elinkctl.timeutil import parse_duration
@@ -51,6 +52,8 @@ def audit(ctx: Context, since: str | None, until: str | None, tolerance: str, js
         allowed = parse_duration(tolerance)
     except UsageProblem as exc:
         raise UsageProblem(f"--tolerance: {exc}") from None
+    if allowed < FLOOR:
+        raise UsageProblem("--tolerance: at least 1m (a step entered within a minute is on time)")
     store = ctx.store
     rules = sla_rules(store.config)
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from elinkctl.domain.model import Event, Status, Ticket
 from elinkctl.domain.permissions import Permissions
-from elinkctl.domain.recorded import History, Late
+from elinkctl.domain.recorded import FLOOR, History, Late
 from elinkctl.domain.sla import LATE, SlaRules, clocks
 from elinkctl.timeutil import format_duration
 
@@ -198,7 +198,7 @@ class Auditor:
         self.now = now
         self.tz = rules.tz
         self.permissions = permissions
-        self.tolerance = tolerance
+        self.tolerance = max(tolerance, FLOOR)
         roles = permissions.roles_of.values() if permissions else ()
         self.desk_checked = any("desk" in held for held in roles)
         """Whether anyone holds role desk: otherwise callbacks cannot be judged."""
@@ -272,6 +272,8 @@ class Auditor:
     def _late(self, ticket: Ticket, month: str, records: list[Late]) -> list[Finding]:
         earliest: dict[str, Late] = {}
         for rec in records:  # a rebased or cherry-picked commit records it again later
+            if rec.recorded - rec.at <= self.tolerance:
+                continue
             kept = earliest.get(rec.event)
             if kept is None or rec.recorded < kept.recorded:
                 earliest[rec.event] = rec

@@ -20,10 +20,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from elinkctl.domain.permissions import CHECK_EVENTS
+
+FLOOR = dt.timedelta(minutes=1)
+"""History keeps the steps recorded more than this after the time they
+claim (what `lifecycle` marks with ``recorded_at``); `audit`'s tolerance is
+never below it, so one reading of history serves every tolerance."""
 
 UNDATED = frozenset({"created", "commented", "complained", "edited", "attached", "superseded"})
 """Events whose recording time is not audited: the registration (a backfill
@@ -64,7 +70,7 @@ class Commit:
 
 @dataclasses.dataclass(frozen=True)
 class Late:
-    """An event recorded more than the tolerance after the time it claims."""
+    """An event recorded more than `FLOOR` after the time it claims."""
 
     event: str
     type: str
@@ -140,12 +146,22 @@ def _time(raw: str) -> dt.datetime:
     return value
 
 
-def _fast(text: str) -> Version:
-    priority: str | None = None
-    aliases = False
+_EVENTS = "\nevents:\n"
+_PRIORITY_LINE = re.compile(r"^priority:(.*)$", re.M)
+_ID_LINE = re.compile(r"^- id: ([^\n]*)$", re.M)
+
+
+def _head(head: str) -> tuple[str | None, bool]:
+    """(priority, has aliases) from the text above ``events:``."""
+    found = _PRIORITY_LINE.search(head)
+    priority = (_scalar(found.group(1)) or None) if found else None
+    return priority, head.startswith("aliases:") or "\naliases:" in head
+
+
+def _items(events: str) -> dict[str, Head]:
+    """The events of the text below ``events:``, block style as our writer puts it."""
     heads: dict[str, Head] = {}
     current: dict[str, Any] | None = None
-    in_events = False
 
     def close(item: dict[str, Any] | None) -> None:
         if item is None:
@@ -160,25 +176,15 @@ def _fast(text: str) -> Version:
             raise _Fallback  # duplicate ids: let the loader decide
         heads[head.id] = head
 
-    for line in text.split("\n"):
-        if not in_events:
-            if line.startswith("priority:"):
-                priority = _scalar(line[9:]) or None
-            elif line.startswith("aliases:"):
-                aliases = True
-            elif line == "events:":
-                in_events = True
-            continue
+    for line in events.split("\n"):
         if line.startswith("- "):
             close(current)
             current = {}
             line = "  " + line[2:]
-        if line.startswith("  - "):
-            continue  # an item of a list an event holds (recipients, skipped steps)
-        if not line.startswith("  ") or line.startswith("   ") or current is None:
-            if line.strip() and not line.startswith("   "):
-                raise _Fallback
-            continue
+        elif not line or line.startswith(("   ", "  - ")):
+            continue  # blank, a nested value, an item of a list an event holds
+        elif not line.startswith("  ") or current is None:
+            raise _Fallback
         key, sep, rest = line[2:].partition(":")
         if not sep:
             raise _Fallback
@@ -188,9 +194,17 @@ def _fast(text: str) -> Version:
         elif key in ("id", "type", "by"):
             current[key] = _scalar(rest)
     close(current)
-    if not in_events or not heads:
+    if not heads:
         raise _Fallback
-    return Version(priority, heads, aliases)
+    return heads
+
+
+def _fast(text: str) -> Version:
+    head, found, events = text.partition(_EVENTS)
+    if not found:
+        raise _Fallback
+    priority, aliases = _head(head)
+    return Version(priority, _items(events), aliases)
 
 
 def _loaded(text: str) -> Version | None:
@@ -224,6 +238,54 @@ def scan(text: str) -> Version | None:
         return _loaded(text)
 
 
+def _appended(old: str, new: str) -> tuple[Version, Version] | None:
+    """(old, new) when ``new`` only appends events to ``old`` — what almost
+    every command does — with only the appended events read; None otherwise."""
+    old_head, found, old_events = old.partition(_EVENTS)
+    new_head, found_too, new_events = new.partition(_EVENTS)
+    if not (found and found_too and new_events.startswith(old_events)):
+        return None
+    if old_events and not old_events.endswith("\n"):
+        return None
+    suffix = new_events[len(old_events) :]
+    try:
+        before = Version(_head(old_head)[0], {})
+        priority, aliases = _head(new_head)
+        if not suffix:
+            return before, Version(priority, {}, aliases)
+        if not suffix.startswith("- "):
+            return None  # the last event changed
+        after = Version(priority, _items(suffix), aliases)
+        if any(_scalar(i) in after.events for i in _ID_LINE.findall(old_events)):
+            return None  # an id used twice: let the full comparison judge
+    except _Fallback:
+        return None
+    return before, after
+
+
+def diff_texts(
+    old: str | None,
+    new: str,
+    commit: Commit,
+    into: History,
+    *,
+    imported: bool = False,
+) -> None:
+    """`diff` of two versions' texts (old None: the file is new); versions
+    that cannot be read are skipped."""
+    quick = _appended(old, new) if old is not None else None
+    if quick is not None:
+        before: Version | None = quick[0]
+        after: Version | None = quick[1]
+    else:
+        before = scan(old) if old is not None else None
+        after = scan(new)
+        if after is None or (old is not None and before is None):
+            return
+    assert after is not None
+    diff(before, after, commit, into, imported=imported)
+
+
 # --- what a commit did ------------------------------------------------------------
 
 
@@ -231,7 +293,6 @@ def diff(
     old: Version | None,
     new: Version,
     commit: Commit,
-    tolerance: dt.timedelta,
     into: History,
     *,
     imported: bool = False,
@@ -272,7 +333,7 @@ def diff(
             continue
         else:
             recorded, declared = commit.date, False
-        if recorded - head.at > tolerance:
+        if recorded - head.at > FLOOR:
             into.late.append(
                 Late(
                     head.id,

@@ -22,12 +22,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from elinkctl.cache.audit import Reading
 from elinkctl.domain import audit
 from elinkctl.domain.permissions import Permissions
-from elinkctl.domain.recorded import History, Version, diff, scan
+from elinkctl.domain.recorded import History, diff_texts
 from elinkctl.errors import TicketError
 
 if TYPE_CHECKING:
@@ -45,17 +46,49 @@ def facts_version(store: Store) -> str:
     return f"{audit.FACTS_VERSION}:{code_digest(audit)}:{rules_digest(store.root, ('sla.yaml',))}"
 
 
-def read_history(
-    store: Store, tolerance: dt.timedelta
-) -> tuple[dict[str, History], int, list[audit.Import]]:
+def history_version() -> str:
+    """What a kept reading of history depends on: the code that read it."""
+    from elinkctl.cache.versions import code_digest
+    from elinkctl.domain import recorded
+    from elinkctl.store import history
+
+    return code_digest(recorded, history)
+
+
+def read_history(store: Store) -> Reading:
     """What the commits did to each ticket (by ID, only tickets with something
-    to report), how many commits changed tickets, and the imports."""
+    to report): the reading kept from the last run, extended by the commits
+    made since (`elinkctl.cache.audit`), else the whole history."""
+    from elinkctl.cache import audit as kept
+    from elinkctl.store.history import head_commit, is_ancestor
+
+    head = head_commit(store.root)
+    if head is None:
+        return Reading("")
+    version = history_version()
+    state_dir = store.state_dir
+    reading = kept.load(state_dir, version)
+    if reading is not None and reading.head == head:
+        return reading
+    if reading is not None and not is_ancestor(store.root, reading.head, head):
+        reading = None  # history was rewritten: read it all again
+    later = _read(store.root, head, reading.head if reading is not None else None)
+    if reading is None:
+        reading = later
+    else:
+        reading.extend(later)
+    kept.save(state_dir, version, reading)
+    return reading
+
+
+def _read(root: Path, head: str, since: str | None) -> Reading:
+    """Read the commits after ``since`` up to ``head``: one log, one blob stream."""
     from elinkctl.store.history import read_blobs, ticket_changes
 
-    commits, changes = ticket_changes(store.root)
+    commits, changes = ticket_changes(root, head, since)
     added = Counter(c.commit for c in changes if c.old is None and c.new is not None)
     imported = {index for index, count in added.items() if count >= 2}
-    imports = [audit.Import(commits[i].sha, commits[i].date, added[i]) for i in sorted(imported)]
+    imports = [(commits[i].sha, commits[i].date, added[i]) for i in sorted(imported)]
     by_path: dict[str, list[tuple[int, str | None, str]]] = {}
     for c in changes:
         if c.new is None or (c.old is None and c.commit in imported):
@@ -69,35 +102,32 @@ def read_history(
                 wanted.append(old)
             wanted.append(new)
             previous = new
-    blobs = read_blobs(store.root, wanted)
+    blobs = read_blobs(root, wanted)
     histories: dict[str, History] = {}
     for path in sorted(by_path):
         history = History()
-        last: tuple[str, Version | None] | None = None
+        last: tuple[str, str | None] = ("", None)
         for index, old, new in by_path[path]:
-            before: Version | None = None
+            before: str | None = None
             if old is not None:
-                before = last[1] if last is not None and last[0] == old else _version(next(blobs))
-                if before is None:
-                    last = (new, _version(next(blobs)))
-                    continue  # an unreadable version: nothing to compare with
-            after = _version(next(blobs))
+                before = last[1] if last[0] == old else _text(next(blobs))
+            after = _text(next(blobs))
             last = (new, after)
-            if after is None:
-                continue
-            diff(before, after, commits[index], tolerance, history, imported=index in imported)
+            if after is None or (old is not None and before is None):
+                continue  # an unreadable version: nothing to compare
+            diff_texts(before, after, commits[index], history, imported=index in imported)
         if history:
             histories[PurePosixPath(path).stem] = history
     for _ in blobs:  # drain: the stream must end where the requests did
         pass
-    return histories, len({c.commit for c in changes}), imports
+    return Reading(head, len({c.commit for c in changes}), imports, histories)
 
 
-def _version(data: bytes | None) -> Version | None:
+def _text(data: bytes | None) -> str | None:
     if data is None:
         return None
     try:
-        return scan(data.decode("utf-8"))
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         return None
 
@@ -115,13 +145,16 @@ def audit_store(
     """The findings over every incident reported in [since, until)."""
     permissions = Permissions.from_mapping(store.config.escalation.data)
     auditor = audit.Auditor(rules, now, permissions, tolerance)
-    report = audit.Report(now, tolerance, since=since, until=until)
+    report = audit.Report(now, auditor.tolerance, since=since, until=until)
     if not auditor.desk_checked:
         report.skipped.append(
             "callbacks: nobody holds role desk in escalation.yaml, so a callback "
             "outside the desk cannot be told"
         )
-    histories, report.commits, report.imports = read_history(store, tolerance)
+    reading = read_history(store)
+    histories = reading.histories
+    report.commits = reading.commits
+    report.imports = [audit.Import(sha, date, count) for sha, date, count in reading.imports]
     tz = rules.tz
     facts = store.iter_facts(
         FACTS, facts_version(store), lambda ticket: audit.ticket_facts(ticket, tz), on_error

@@ -7,7 +7,9 @@ at 100,000 tickets, so the log is read once (``--raw -z``: each commit's
 author, date and the blobs it changed) and the blobs are streamed through a
 single process, in the order asked. Merge commits are left out (``sync``'s
 merges are made by the merge driver; the commits they join are read on
-their own), and ``--full-history`` keeps git from pruning side branches.
+their own). The log is not limited to ``tickets/``: a path limit would make
+git simplify history (pruning side branches) and costs twice the time,
+while nearly every commit of a store touches a ticket anyway.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 from elinkctl.domain.recorded import Commit
 from elinkctl.errors import StoreError
@@ -25,7 +30,7 @@ from elinkctl.errors import StoreError
 _NULL = "0" * 40
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class FileChange:
     """One ticket file changed by one commit (``commit`` indexes the commit list)."""
 
@@ -35,44 +40,91 @@ class FileChange:
     new: str | None  # blob after (None: the commit deleted it)
 
 
-def ticket_changes(root: Path) -> tuple[list[Commit], list[FileChange]]:
-    """Every non-merge commit that changed a ticket file, oldest first, and
-    what it changed."""
+def head_commit(root: Path) -> str | None:
+    """The commit HEAD names (None: no commit yet)."""
     proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root, capture_output=True, text=True
+    )
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def is_ancestor(root: Path, older: str, newer: str) -> bool:
+    """Whether ``older`` is in ``newer``'s history (False when it is unknown)."""
+    proc = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", older, newer], cwd=root, capture_output=True
+    )
+    return proc.returncode == 0
+
+
+def ticket_changes(
+    root: Path, head: str = "HEAD", since: str | None = None
+) -> tuple[list[Commit], list[FileChange]]:
+    """Every non-merge commit up to ``head`` (after ``since``) that changed a
+    ticket file, oldest first, and what it changed."""
+    revisions = f"{since}..{head}" if since else head
+    with tempfile.TemporaryFile() as errors:  # a file: git never waits on a full pipe
+        return _log(root, revisions, errors)
+
+
+def _log(root: Path, revisions: str, errors: IO[bytes]) -> tuple[list[Commit], list[FileChange]]:
+    commits: list[Commit] = []
+    changes: list[FileChange] = []
+    with subprocess.Popen(
         [
-            "git", "-c", "core.quotePath=false", "log", "--no-merges", "--full-history",
-            "--reverse", "--raw", "-z", "--no-renames", "--no-abbrev", "--date=iso-strict",
-            "--format=%x02%H %ad %aN", "--", "tickets/",
+            "git", "-c", "core.quotePath=false", "log", "--no-merges", "--reverse", "--raw",
+            "-z", "--no-renames", "--no-abbrev", "--date=iso-strict", "--format=%x02%H %ad %aN",
+            revisions, "--",
         ],
         cwd=root,
-        capture_output=True,
-        check=False,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=errors,
+    ) as proc:  # fmt: skip
+        assert proc.stdout is not None
+        pending = b""
+        while True:  # streamed: the log of a long history is never held whole
+            block = proc.stdout.read(1 << 20)
+            pending += block
+            chunks = pending.split(b"\x02")
+            pending = chunks.pop() if block else b""
+            for chunk in chunks:
+                if chunk:
+                    _parse(chunk, commits, changes)
+            if not block:
+                break
     if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip()
+        errors.seek(0)
+        detail = errors.read().decode("utf-8", "replace").strip()
         if "does not have any commits" in detail:
             return [], []
         raise StoreError(f"git log failed: {detail.replace(chr(10), ' ')}")
-    commits: list[Commit] = []
-    changes: list[FileChange] = []
-    for chunk in proc.stdout.split(b"\x02")[1:]:
-        header, _, rest = chunk.partition(b"\0")
-        sha, date, author = header.decode("utf-8", "replace").split(" ", 2)
-        index = len(commits)
-        commits.append(Commit(sha, dt.datetime.fromisoformat(date), author.strip()))
-        parts = rest.lstrip(b"\n").split(b"\0")
-        for meta, raw_path in zip(parts[::2], parts[1::2], strict=False):
-            fields = meta.decode("ascii", "replace").split()
-            path = raw_path.decode("utf-8", "replace")
-            if len(fields) < 5 or not path.endswith(".yaml"):
-                continue
-            old, new = fields[2], fields[3]
-            changes.append(
-                FileChange(
-                    index, path, None if old == _NULL else old, None if new == _NULL else new
-                )
-            )
     return commits, changes
+
+
+def _parse(chunk: bytes, commits: list[Commit], changes: list[FileChange]) -> None:
+    """One commit of the log: kept only when it changed a ticket file. Names
+    are interned: each blob name appears twice (after one commit, before the
+    next) and each path once per version."""
+    header, _, rest = chunk.partition(b"\0")
+    parts = rest.lstrip(b"\n").split(b"\0")
+    index = len(commits)
+    for meta, raw_path in zip(parts[::2], parts[1::2], strict=False):
+        if not raw_path.startswith(b"tickets/") or not raw_path.endswith(b".yaml"):
+            continue
+        fields = meta.decode("ascii", "replace").split()
+        if len(fields) < 5:
+            continue
+        if index == len(commits):
+            sha, date, author = header.decode("utf-8", "replace").split(" ", 2)
+            commits.append(Commit(sha, dt.datetime.fromisoformat(date), author.strip()))
+        old, new = fields[2], fields[3]
+        changes.append(
+            FileChange(
+                index,
+                sys.intern(raw_path.decode("utf-8", "replace")),
+                None if old == _NULL else sys.intern(old),
+                None if new == _NULL else sys.intern(new),
+            )
+        )
 
 
 def read_blobs(root: Path, shas: Sequence[str]) -> Iterator[bytes | None]:
