@@ -296,6 +296,38 @@ def test_since_until_select_by_month_reported_and_stats_html_shows_the_counts(
 # --- reading history ------------------------------------------------------------------
 
 
+def test_work_merged_by_sync_is_not_a_finding(tmp_path: Path) -> None:
+    from gitfixtures import git, run, shared_desk
+
+    a, b = shared_desk(tmp_path, clones=2).clones
+    tid = run(
+        a, "new", "--title", "VPN连接失败", "--type", "failure", "--reporter", "张三",
+        "--priority", "P3", now=t("09:00"),
+    ).stdout.strip()  # fmt: skip
+    run(a, "sync", now=t("09:01"))
+    run(b, "sync", now=t("09:02"))
+    # Both clones work on the incident at once; the merge driver renumbers one event.
+    run(a, "accept", tid, now=t("09:03"))
+    run(b, "comment", tid, "-m", "用户在出差", now=t("09:04"), user="李四")
+    run(b, "comment", tid, "-m", "约了明早", now=t("09:06"), user="李四")
+    run(a, "comment", tid, "-m", "已远程", now=t("09:07"))
+    run(a, "sync", now=t("09:08"))
+    run(b, "sync", now=t("09:09"))
+    run(a, "sync", now=t("09:10"))
+    run(a, "resolve", tid, "--solution", "重装客户端", now=t("10:00"), user="李四")
+    assert int(git(a, "rev-list", "--merges", "--count", "HEAD")) >= 1
+    for clone in (a, b):
+        report = json.loads(run(clone, "audit", "--json", now=t("12:00")).stdout)
+        assert report["findings"] == [], report["findings"]
+    run(a, "sync", now=t("12:01"))
+    run(b, "sync", now=t("12:02"))
+    run(b, "confirm", tid, "--at", "10:30", now=t("13:00"))  # entered late, on a pulled clone
+    run(b, "sync", now=t("13:01"))
+    run(a, "sync", now=t("13:02"))
+    report = json.loads(run(a, "audit", "--json", now=t("14:00")).stdout)
+    assert kinds(report) == [(tid, "late_record")]
+
+
 def test_the_scanner_reads_what_the_loader_reads(desk: Desk) -> None:
     tid = desk.new(now=t("10:00"), priority="P2", description="第一行\n第二行: 有冒号")
     desk.ok("accept", tid, "--at", "10:05", now=t("13:00"))

@@ -8,7 +8,8 @@ Two sources, each read once:
 - the history of the ticket files: one `git log` pass and one blob stream
   (`elinkctl.store.history`), reading only the versions some commit changed;
   each commit's change is compared with the version before it
-  (`elinkctl.domain.recorded.diff`).
+  (`elinkctl.domain.recorded.diff_texts`). What the commits did is kept
+  (`elinkctl.cache.audit`), so the next run reads only the commits since.
 
 A commit that adds two or more tickets is an import (a migration, a
 generated store): no elinkctl command does that, and its date says nothing
