@@ -363,6 +363,8 @@ def test_the_scanner_agrees_with_the_loader_on_generated_tickets() -> None:
 
 
 def test_diff_dates_new_events_by_the_commit_unless_imported() -> None:
+    from elinkctl.domain.recorded import _fast, _loaded
+
     base = "schema: 1\nid: INC-261123-AAAA\npriority: P3\nevents:\n"
     e1 = "- id: e1\n  at: 2026-11-23T10:00:00+08:00\n  by: a\n  type: created\n"
     e2 = "- id: e2\n  at: 2026-11-23T10:05:00+08:00\n  by: b\n  type: accepted\n"
@@ -389,6 +391,14 @@ def test_diff_dates_new_events_by_the_commit_unless_imported() -> None:
     hand = History()
     diff_texts(base + e1, base.replace("P3", "P4") + e1, commit, hand)
     assert [(x.old, x.new) for x in hand.priority_edits] == [("P3", "P4")]
+    edit = "- id: e2\n  at: 2026-11-23T12:00:00+08:00\n  by: b\n  type: edited\n  changes:\n"
+    system = edit + "    system:\n    - ERP\n    - OA\n"
+    priority = edit + "    priority:\n    - P3\n    - P4\n"
+    for added, hidden in ((system, True), (priority, False)):
+        history = History()
+        diff_texts(base + e1, base.replace("P3", "P4") + e1 + added, commit, history)
+        assert bool(history.priority_edits) is hidden
+        assert _fast(base + e1 + added) == _loaded(base + e1 + added)
 
 
 def test_the_reading_of_history_is_kept_and_extended(desk: Desk) -> None:

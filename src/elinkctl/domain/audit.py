@@ -411,6 +411,9 @@ def _find(ticket: Ticket, rec: Late) -> Event | None:
     for ev in ticket.events:
         if ev.type == rec.type and ev.at == rec.at and ev.by == rec.by:
             return ev
+    for ev in ticket.events:  # its time edited since
+        if ev.id == rec.event and ev.type == rec.type and ev.by == rec.by:
+            return ev
     return None
 
 

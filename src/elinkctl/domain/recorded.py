@@ -48,6 +48,7 @@ class Head:
     type: str
     by: str
     recorded_at: dt.datetime | None = None
+    priority_change: bool = False  # an ``edited`` event whose changes name the priority
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,7 +171,7 @@ def _items(events: str) -> dict[str, Head]:
             raise _Fallback
         head = Head(
             str(item["id"]), item["at"], str(item["type"]), str(item.get("by", "")),
-            item.get("recorded_at"),
+            item.get("recorded_at"), bool(item.get("changes_priority")),
         )  # fmt: skip
         if head.id in heads:
             raise _Fallback  # duplicate ids: let the loader decide
@@ -181,6 +182,9 @@ def _items(events: str) -> dict[str, Head]:
             close(current)
             current = {}
             line = "  " + line[2:]
+        elif line.startswith("    priority:") and current is not None:
+            current["changes_priority"] = True  # under changes: (nothing else nests it)
+            continue
         elif not line or line.startswith(("   ", "  - ")):
             continue  # blank, a nested value, an item of a list an event holds
         elif not line.startswith("  ") or current is None:
@@ -224,7 +228,12 @@ def _loaded(text: str) -> Version | None:
         if not isinstance(at, dt.datetime) or at.tzinfo is None or "id" not in raw:
             continue
         rec = rec if isinstance(rec, dt.datetime) and rec.tzinfo is not None else None
-        head = Head(str(raw["id"]), at, str(raw.get("type")), str(raw.get("by", "")), rec)
+        changes = raw.get("changes")
+        priority_change = isinstance(changes, dict) and "priority" in changes
+        head = Head(
+            str(raw["id"]), at, str(raw.get("type")), str(raw.get("by", "")), rec,
+            priority_change,
+        )  # fmt: skip
         heads.setdefault(head.id, head)
     priority = data.get("priority")
     return Version(str(priority) if priority else None, heads, bool(data.get("aliases")))
@@ -307,7 +316,7 @@ def diff(
     """
     before = old.events if old is not None else {}
     imported = imported or (old is None and new.aliases)  # re-placed after an ID collision
-    added_edit = False
+    priority_edited = False
     for head in new.events.values():
         previous = before.get(head.id)
         if previous is not None:
@@ -324,7 +333,7 @@ def diff(
                     )  # fmt: skip
                 )
             continue
-        added_edit = added_edit or head.type == "edited"
+        priority_edited = priority_edited or head.priority_change
         if head.type in UNDATED or head.type in CHECK_EVENTS:
             continue
         if head.recorded_at is not None:
@@ -349,7 +358,7 @@ def diff(
     if (
         old is not None
         and not imported
-        and not added_edit
+        and not priority_edited
         and old.priority
         and new.priority
         and old.priority != new.priority
