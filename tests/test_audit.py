@@ -145,6 +145,12 @@ def test_a_late_record_with_no_effect_and_the_tolerance(desk: Desk) -> None:
     assert report["findings"][0]["effect"] == []
     assert "does not depend on it" in report["findings"][0]["detail"]
     assert audit_json(desk, "--tolerance", "2h")["findings"] == []
+    # The default is the tolerance verify applies.
+    path = desk.root / "escalation.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "verify: {tolerance: 2h}\n", "utf-8")
+    desk.git("commit", "-q", "-m", "verify: 2h", "--", "escalation.yaml")
+    relaxed = audit_json(desk)
+    assert relaxed["findings"] == [] and relaxed["tolerance_s"] == 7200
     bad = desk.run("audit", "--tolerance", "soon")
     assert bad.exit_code == 2 and "--tolerance" in bad.stderr
 

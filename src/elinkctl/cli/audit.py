@@ -18,14 +18,15 @@ from elinkctl.services.context import Context
 )
 @click.option(
     "--tolerance",
-    default="1h",
-    show_default=True,
     metavar="DURATION",
-    help="How much later than its time a step may be recorded before it counts as late.",
+    help="How much later than its time a step may be recorded before it counts as late "
+    "(default: escalation.yaml verify.tolerance, else 1h).",
 )
 @json_option
 @pass_context
-def audit(ctx: Context, since: str | None, until: str | None, tolerance: str, json_: bool) -> None:
+def audit(
+    ctx: Context, since: str | None, until: str | None, tolerance: str | None, json_: bool
+) -> None:
     """KPI integrity over history: what makes the KPIs doubtful, per person and month.
 
     Reads the whole git history of the tickets once and lists: steps
@@ -48,12 +49,16 @@ def audit(ctx: Context, since: str | None, until: str | None, tolerance: str, js
     from elinkctl.services.stats import sla_rules
     from elinkctl.timeutil import parse_duration
 
-    try:
-        allowed = parse_duration(tolerance)
-    except UsageProblem as exc:
-        raise UsageProblem(f"--tolerance: {exc}") from None
-    if allowed < FLOOR:
-        raise UsageProblem("--tolerance: at least 1m (a step entered within a minute is on time)")
+    allowed = None
+    if tolerance is not None:
+        try:
+            allowed = parse_duration(tolerance)
+        except UsageProblem as exc:
+            raise UsageProblem(f"--tolerance: {exc}") from None
+        if allowed < FLOOR:
+            raise UsageProblem(
+                "--tolerance: at least 1m (a step entered within a minute is on time)"
+            )
     store = ctx.store
     rules = sla_rules(store.config)
 

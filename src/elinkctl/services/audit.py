@@ -140,11 +140,18 @@ def audit_store(
     *,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    tolerance: dt.timedelta = audit.DEFAULT_TOLERANCE,
+    tolerance: dt.timedelta | None = None,
     on_error: Callable[[TicketError], None] | None = None,
 ) -> audit.Report:
-    """The findings over every incident reported in [since, until)."""
-    permissions = Permissions.from_mapping(store.config.escalation.data)
+    """The findings over every incident reported in [since, until); the
+    tolerance defaults to the one `verify` applies (escalation.yaml
+    ``verify: {tolerance}``, else 1 hour)."""
+    from elinkctl.domain.verify import Policy
+
+    data = store.config.escalation.data
+    permissions = Permissions.from_mapping(data)
+    if tolerance is None:
+        tolerance = Policy.from_mapping(data).tolerance
     auditor = audit.Auditor(rules, now, permissions, tolerance)
     report = audit.Report(now, auditor.tolerance, since=since, until=until)
     if not auditor.desk_checked:
