@@ -276,10 +276,15 @@ def _sync(tx: Transaction, remote: str | None, push: bool, max_attempts: int) ->
             report.commits_out = ahead
             report.status = "synced"
             return report
-        if "[remote rejected]" in err:  # the remote's own refusal (a pre-receive hook)
+        raced = any(s in err for s in ("failed to update ref", "cannot lock ref"))
+        if "[remote rejected]" in err and not raced:
+            # The remote's own refusal (a pre-receive hook): retrying cannot help.
+            # A ref that moved while the remote updated it is a race: retried below.
             _declined(report, err)
             return report
-        if not any(s in err for s in ("rejected", "fetch first", "non-fast-forward", "stale")):
+        if not raced and not any(
+            s in err for s in ("rejected", "fetch first", "non-fast-forward", "stale")
+        ):
             report.status = "offline"
             report.message = (
                 f"cannot push to {report.remote}: {_first_line(err)}; local commits kept"
