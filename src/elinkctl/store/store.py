@@ -371,6 +371,7 @@ class Store:
             from elinkctl.store.transaction import Transaction
 
             tx = Transaction(self, actor)
+            tx.check_actor()  # before anything is queued or staged
             yield tx
             if tx.staged:
                 raise StoreError(f"uncommitted changes to {', '.join(tx.staged)}")

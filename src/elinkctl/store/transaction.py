@@ -104,6 +104,17 @@ class Transaction:
         self._originals.clear()
         self.commits.append(message)
 
+    def check_actor(self) -> None:
+        """Refuse at once an actor the people list does not know under
+        ``strict_people`` (before a caller queues a notice or stages a file)."""
+        from elinkctl.domain.permissions import Permissions
+
+        problem = Permissions.from_mapping(self.store.config.escalation.data).unknown_actor(
+            self.actor
+        )
+        if problem:
+            raise PermissionDenied(problem)
+
     def _authorize(self) -> None:
         """Refuse the commit when someone records a step their role does not
         allow (escalation.yaml ``permissions:``), or acts under a name the
