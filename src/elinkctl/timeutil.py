@@ -117,3 +117,16 @@ def now_from_env(tz: dt.tzinfo) -> dt.datetime:
 def iso(value: dt.datetime) -> str:
     """ISO 8601 with offset, seconds precision."""
     return value.replace(microsecond=0).isoformat()
+
+
+def as_time(value: object) -> dt.datetime | None:
+    """A time read back from event data: a datetime, or ISO 8601 text (an
+    event written by another tool or by hand); None for anything else."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None

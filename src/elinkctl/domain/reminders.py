@@ -23,9 +23,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from elinkctl.domain.model import Status, Ticket
+from elinkctl.domain.model import OPEN_STATUSES, Status, Ticket
 from elinkctl.domain.procedure import ProcedureRules
-from elinkctl.timeutil import iso
+from elinkctl.timeutil import as_time, iso
 
 VENDOR_WARNING = "vendor_warning"
 VENDOR_OVERDUE = "vendor_overdue"
@@ -58,17 +58,6 @@ KB_LOOKBACK = dt.timedelta(days=21)
 """Closed incidents older than this are never looked at for a KB decision."""
 
 
-def _time(value: object) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
 def _reminded(ticket: Ticket, kind: str, mark: str) -> bool:
     return any(e.type == kind and str(e.get("mark")) == mark for e in ticket.events)
 
@@ -85,8 +74,8 @@ def schedule(ticket: Ticket, proc: ProcedureRules) -> Iterator[tuple[str, str, d
     """(kind, mark, due) of every reminder this ticket, as it is now, can
     ever need, recorded or not; `due_reminders` and `next_reminder` read it."""
     s = ticket.state
-    is_open = s.status in (Status.NEW, Status.PM_REVIEW, Status.IN_PROGRESS, Status.PENDING)
-    vendor_due = _time(s.vendor_due)
+    is_open = s.status in OPEN_STATUSES
+    vendor_due = as_time(s.vendor_due)
     if is_open and vendor_due is not None and s.vendor_replied_at is None:
         mark = iso(vendor_due)
         yield VENDOR_WARNING, mark, vendor_due - proc.vendor_warn_before
@@ -94,10 +83,10 @@ def schedule(ticket: Ticket, proc: ProcedureRules) -> Iterator[tuple[str, str, d
     if is_open and proc.needs_review(ticket.priority):
         base = s.last_progress_at or s.opened_at
         yield PROGRESS_DUE, "", base + proc.progress_every  # mark set per interval below
-    visit_at = _time(s.visit_at)
+    visit_at = as_time(s.visit_at)
     if is_open and visit_at is not None and s.visit_done_at is None:
         yield VISIT_MISSED, iso(visit_at), visit_at + proc.visit_grace
-    promise = _time(s.promise_at)
+    promise = as_time(s.promise_at)
     if is_open and promise is not None:
         yield PROMISE_PASSED, iso(promise), promise
     if s.status == Status.CLOSED and s.closed_at is not None and s.kb_decision is None:
@@ -132,7 +121,7 @@ def due_reminders(
 
 
 def _time_or(text: str, default: dt.datetime) -> dt.datetime:
-    return _time(text) or default
+    return as_time(text) or default
 
 
 def next_reminder(ticket: Ticket, proc: ProcedureRules, now: dt.datetime) -> dt.datetime | None:
@@ -142,7 +131,7 @@ def next_reminder(ticket: Ticket, proc: ProcedureRules, now: dt.datetime) -> dt.
     for kind, mark, due in schedule(ticket, proc):
         if kind == PROGRESS_DUE:
             # The next boundary after the last recorded progress_due, if any.
-            done = [_time(e.get("mark")) for e in ticket.events if e.type == PROGRESS_DUE]
+            done = [as_time(e.get("mark")) for e in ticket.events if e.type == PROGRESS_DUE]
             marks = [d for d in done if d is not None and d >= due]
             if marks:
                 due = max(marks) + proc.progress_every

@@ -25,6 +25,7 @@ from elinkctl.services.intake.common import (
     ticket_facts,
 )
 from elinkctl.store.store import Store
+from elinkctl.timeutil import as_time
 
 # ---------------------------------------------------------------------------
 # Alerts
@@ -40,21 +41,10 @@ def _last_alert_state(ticket: Ticket, key: str) -> tuple[str, dt.datetime | None
     last: tuple[str, dt.datetime | None] | None = None
     for event in ticket.events:
         if event.type == "created" and event.get("alert_key") == key:
-            last = ("firing", _as_time(event.get("starts_at")))
+            last = ("firing", as_time(event.get("starts_at")))
         elif event.type == "alert" and event.get("key") == key:
-            last = (str(event.get("status")), _as_time(event.get("starts_at")))
+            last = (str(event.get("status")), as_time(event.get("starts_at")))
     return last
-
-
-def _as_time(value: object) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
 
 
 def _is_repeat(ticket: Ticket, alert: Alert, tz: dt.tzinfo) -> bool:
