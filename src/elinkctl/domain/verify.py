@@ -41,8 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from elinkctl import yamlio
-from elinkctl.domain import ids, ticketfile
-from elinkctl.domain.lifecycle import check_history
+from elinkctl.domain import ticketcheck, ticketfile
 from elinkctl.domain.merge import (
     MERGE_ACTOR,
     SUPERSEDED,
@@ -172,26 +171,7 @@ def _schema(path: str, text: str) -> tuple[Ticket | None, list[str]]:
         return None, []  # keeps the empty folder in git (fsck skips it too)
     if not name.endswith(".yaml"):
         return None, ["not a ticket file (tickets/ holds tickets/YYYY/MM/<ID>.yaml)"]
-    try:
-        ticket = ticketfile.loads(text)
-    except ticketfile.FormatError as exc:
-        return None, [f"line {exc.line}: {exc}" if exc.line else str(exc)]
-    problems: list[str] = []
-    stem = name[: -len(".yaml")]
-    if ticket.id != stem:
-        problems.append(f"id {ticket.id} does not match the file name")
-    else:
-        year, month = ids.shard(ticket.id)
-        if not path.startswith(f"tickets/{year}/{month}/"):
-            problems.append(f"belongs in tickets/{year}/{month}/")
-    data = yamlio.load(text)
-    for mismatch in ticketfile.state_mismatches(data, ticket):
-        problems.append(f"state disagrees with events: {mismatch}")
-    try:
-        check_history(ticket.events)
-    except ElinkError as exc:
-        problems.append(f"impossible history: {exc}")
-    return ticket, problems
+    return ticketcheck.check_text(path, text)
 
 
 # --- comparing events ------------------------------------------------------------------

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from elinkctl import yamlio
-from elinkctl.domain import ids, lifecycle, ticketfile
-from elinkctl.errors import ElinkError
+from elinkctl.domain import ticketcheck
 from elinkctl.progress import Progress
 from elinkctl.store.store import Store
 
 
 def check_ticket_text(rel: str, stem: str, text: str) -> list[str]:
-    problems: list[str] = []
-    try:
-        ticket = ticketfile.loads(text)
-    except ticketfile.FormatError as exc:
-        where = f"{rel} line {exc.line}" if exc.line else rel
-        return [f"{where}: {exc}"]
-    if ticket.id != stem:
-        problems.append(f"{rel}: id {ticket.id} does not match the file name")
-    else:
-        year, month = ids.shard(ticket.id)
-        if not rel.startswith(f"tickets/{year}/{month}/"):
-            problems.append(f"{rel}: belongs in tickets/{year}/{month}/")
-    data = yamlio.load(text)
-    for mismatch in ticketfile.state_mismatches(data, ticket):
-        problems.append(f"{rel}: state disagrees with events: {mismatch}")
-    try:
-        lifecycle.check_history(ticket.events)
-    except ElinkError as exc:
-        problems.append(f"{rel}: impossible history: {exc}")
-    return problems
+    """`fsck`'s lines for one ticket file (`elinkctl.domain.ticketcheck`)."""
+    del stem  # the file name is in ``rel``
+    ticket, problems = ticketcheck.check_text(rel, text)
+    if ticket is None and problems and problems[0].startswith("line "):
+        return [f"{rel} {problems[0]}"]
+    return [f"{rel}: {p}" for p in problems]
 
 
 def check_store(store: Store) -> tuple[list[str], int]:
