@@ -11,10 +11,12 @@ HTTP 200 even when they refuse a message, so their JSON reply (``errcode`` /
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
 import json
+import re
 import smtplib
 import ssl
 import subprocess
@@ -31,10 +33,13 @@ from elinkctl.notify.config import (
     DeliveryError,
     channel_settings,
     expand,
+    has_ref,
     rate_limit_of,
     timeout_of,
 )
 from elinkctl.notify.message import Message
+
+_VAR_NAMES = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 Clock = Callable[[], float]
 """Wall-clock seconds since the epoch; robots sign with it (injectable for tests)."""
@@ -130,7 +135,13 @@ def post_json(
         raise DeliveryError(f"{where}: cannot reach {target}: {reason}") from None
     except TimeoutError:
         raise DeliveryError(f"{where}: {target} did not answer within {timeout:g}s") from None
-    except (OSError, http.client.HTTPException) as exc:
+    except http.client.InvalidURL:
+        # Its text quotes the path and query, token included (a space or a
+        # newline in ${VAR} is the usual cause).
+        raise DeliveryError(f"{where}: the URL has a space or control character") from None
+    except http.client.HTTPException as exc:
+        raise DeliveryError(f"{where}: {target}: {type(exc).__name__}") from None
+    except OSError as exc:
         raise DeliveryError(f"{where}: {target}: {type(exc).__name__}: {exc}") from None
     except ValueError:
         raise DeliveryError(f"{where}: {target}: invalid URL") from None
@@ -424,12 +435,60 @@ class ChannelSender:
     def __call__(self, channel: str, recipients: Sequence[str], message: Message) -> None:
         chan = channel_settings(self._config, channel)
         type_ = str(chan["type"])
-        if type_ in _SIGNED_SENDERS:
-            _SIGNED_SENDERS[type_](
-                channel, chan, list(recipients), message, self._env, clock=self._clock
-            )
-        else:
-            _SENDERS[type_](channel, chan, list(recipients), message, self._env)
+        try:
+            if type_ in _SIGNED_SENDERS:
+                _SIGNED_SENDERS[type_](
+                    channel, chan, list(recipients), message, self._env, clock=self._clock
+                )
+            else:
+                _SENDERS[type_](channel, chan, list(recipients), message, self._env)
+        except Exception as exc:  # noqa: BLE001 - every failure's text is scrubbed
+            text = str(exc) or type(exc).__name__
+            raise DeliveryError(scrub(text, secrets_of(chan, self._env))) from None
+
+
+_SECRET_FIELDS = ("secret", "password", "headers", "env", "argv")
+
+
+def _token_like(segment: str) -> bool:
+    return len(segment) >= 12 or (len(segment) >= 8 and any(c.isdigit() for c in segment))
+
+
+def secrets_of(chan: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
+    """The expanded values of a channel that must never be shown.
+
+    Robot URLs carry their token in the query (WeCom, DingTalk) or the path
+    (Feishu), so a URL's path, its query and values and its token-like
+    segments count; its host does not (errors name it on purpose). So do
+    secrets, passwords, header values and a command's env and ``${VAR}``
+    arguments, expanded, and the variables they reference.
+    """
+    found: list[str] = []
+    url = chan.get("url")
+    if isinstance(url, str):
+        with contextlib.suppress(DeliveryError, ValueError):
+            parts = urllib.parse.urlsplit(expand(url, env, ""))
+            found += [parts.path, parts.query, urllib.parse.unquote(parts.query)]
+            found += [seg for seg in parts.path.split("/") if _token_like(seg)]
+            found += [v for _, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)]
+            found.append(parts.password or "")
+    for field in _SECRET_FIELDS:
+        value = chan.get(field)
+        items = list(value.values()) if isinstance(value, Mapping) else value
+        for item in items if isinstance(items, list) else [items]:
+            if not isinstance(item, str) or (field == "argv" and not has_ref(item)):
+                continue  # a command's literal arguments are not secrets
+            found += [env.get(name, "") for name in _VAR_NAMES.findall(item)]
+            with contextlib.suppress(DeliveryError):
+                found.append(expand(item, env, ""))
+    return [s for s in found if len(s) >= 6]
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every one of ``secrets`` replaced by ``***`` (longest first)."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def make_sender(

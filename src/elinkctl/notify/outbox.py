@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from elinkctl.notify.entry import OutboxEntry
 from elinkctl.notify.message import Message
 
 Sender = Callable[[str, Sequence[str], Message], None]
@@ -414,6 +415,122 @@ class Outbox:
         pending_path.unlink(missing_ok=True)
         _fsync_dir(self._pending)
         return result(True, None)
+
+    # --- looking in and intervening (`elinkctl outbox`) -------------------------
+
+    def _read(self, path: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            OutboxItem.from_dict(data)  # the shape is checked once, here
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None  # gone meanwhile, or unreadable (flush quarantines those)
+        return data if isinstance(data, dict) else None
+
+    def entries(self, delivered_since: dt.datetime | None = None) -> list[OutboxEntry]:
+        """Pending and failed items (they need a person), and the settled ones —
+        delivered or dropped — since ``delivered_since`` (all when None)."""
+        found: list[OutboxEntry] = []
+        for state, folder in (
+            ("pending", self._pending),
+            ("failed", self._failed),
+            ("delivered", self._delivered),
+        ):
+            if not folder.is_dir():
+                continue
+            for path in folder.glob("*.json"):
+                data = self._read(path)
+                if data is None:
+                    continue
+                entry = OutboxEntry.from_record(state, data)
+                settled = entry.dropped or state == "delivered"
+                if settled and delivered_since is not None:
+                    when = _parse_time(entry.when)
+                    if when is None or when < delivered_since:
+                        continue
+                found.append(entry)
+        order = {"pending": 0, "failed": 1, "delivered": 2}
+        found.sort(key=lambda e: (order[e.state], e.seq, e.key))
+        return found
+
+    def state_of(self, key: str) -> str | None:
+        """``pending``, ``failed``, ``dropped``, ``delivered`` or None for an unknown key."""
+        name = self._name(key)
+        if (self._delivered / name).exists():
+            return "delivered"
+        if (self._pending / name).exists():
+            return "pending"
+        if (self._failed / name).exists():
+            data = self._read(self._failed / name)
+            return "dropped" if data is not None and data.get("dropped") else "failed"
+        return None
+
+    def retry(
+        self,
+        now: dt.datetime,
+        sender: Sender,
+        *,
+        key: str | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> list[DeliveryResult] | None:
+        """Send now, ignoring back-off, every pending and failed item (or only ``key``).
+
+        A failed item gets one attempt: failing again, it returns to ``failed/``
+        (its first attempt is long past ``give_up_after``). Dropped items are not
+        sent, delivered ones never again. None while another process flushes.
+        """
+        if now.tzinfo is None:
+            raise ValueError("Outbox.retry needs an aware datetime")
+        if limiter is None:
+            limiter = RateLimiter(getattr(sender, "rate_limits", {}) or {})
+        names = None if key is None else {self._name(key)}
+        with self._locked() as acquired:
+            if not acquired:
+                return None
+            for path in sorted(self._failed.glob("*.json")):
+                if names is not None and path.name not in names:
+                    continue
+                data = self._read(path)
+                if data is None or data.get("dropped"):
+                    continue
+                data["next_attempt"] = None
+                atomic_write_json(self._pending / path.name, data)
+                path.unlink(missing_ok=True)
+            results: list[DeliveryResult] = []
+            for item in self._read_pending()[0]:
+                if names is not None and self._name(item.key) not in names:
+                    continue
+                item.next_attempt = None
+                result = self._attempt(item, now, sender, limiter)
+                if result is not None:
+                    results.append(result)
+        return results
+
+    def drop(self, key: str, reason: str, actor: str, now: dt.datetime) -> str | None:
+        """Give up on a pending or failed item for good; returns the state it had.
+
+        It moves to ``failed/`` marked ``dropped`` (who, when, why; ``last_error``
+        says so): the key stays known, so nothing queues it again. Other states
+        are returned untouched; None for an unknown key or a busy outbox.
+        """
+        name = self._name(key)
+        with self._locked() as acquired:
+            if not acquired:
+                return None
+            state = self.state_of(key)
+            if state not in ("pending", "failed"):
+                return state
+            source = (self._pending if state == "pending" else self._failed) / name
+            data = self._read(source)
+            if data is None:
+                return None
+            data["dropped"] = {"at": now.isoformat(), "by": actor, "reason": reason}
+            data["last_error"] = f"dropped: {reason} (by {actor})"
+            data["next_attempt"] = None
+            atomic_write_json(self._failed / name, data)
+            if source != self._failed / name:
+                source.unlink(missing_ok=True)
+                _fsync_dir(self._pending)
+            return state
 
 
 def _parse_time(text: str | None) -> dt.datetime | None:
