@@ -126,6 +126,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "audit",
         "KPI integrity over history: late records, edits, unconfirmed closes.",
     ),
+    "outbox": (
+        "elinkctl.cli.outbox",
+        "outbox",
+        "The notification outbox: list, retry, drop.",
+    ),
+    "notify": ("elinkctl.cli.outbox", "notify", "Send a test message to a channel or a person."),
 }
 
 

@@ -1,0 +1,211 @@
+"""`outbox list/retry/drop` and `notify test`: looking into the outbox and intervening.
+
+The outbox (``<state_dir>/outbox``, `elinkctl.notify.outbox`) is what `check`
+and the desk commands queue notices in and flush. These use cases let an
+admin see it, push it now, give up on an item, and try a channel or a
+person's whole route before anything real depends on it.
+
+- ``list``: pending and failed items always (they need a person), delivered
+  and dropped ones of the last `RECENT` (settled news).
+- ``retry``: one attempt now for what is pending or failed, ignoring
+  back-off; a delivered item is never sent again, a dropped one not at all.
+- ``drop``: a pending or failed item is given up on for good. It is kept in
+  ``failed/`` marked dropped, with ``last_error`` ``dropped: <reason> (by
+  <actor>)``, so its key stays known (nothing queues it again) and the list
+  shows it as ``failed`` while it is recent.
+- ``notify test``: a test message through the real path — the plan for a
+  person, the channel's settings and sender — sent at once, not queued: a
+  test that failed is reported now and must not be retried by the next
+  `check`.
+
+Every error text comes from the channel code, which keeps tokens, secrets
+and URL paths out of it (`elinkctl.notify.channels.scrub`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from email.utils import parseaddr
+from typing import TYPE_CHECKING, Any
+
+from elinkctl.errors import ElinkError, NotFound, StoreBusy, UsageProblem
+
+if TYPE_CHECKING:
+    from elinkctl.notify.entry import OutboxEntry
+    from elinkctl.notify.outbox import DeliveryResult, Outbox
+    from elinkctl.store.store import Store
+
+RECENT = dt.timedelta(days=7)
+"""How far back `outbox list` shows delivered and dropped items."""
+
+_BUSY = "the outbox is busy: another elinkctl (check?) is sending; try again in a minute"
+
+
+def _outbox(store: Store) -> Outbox:
+    from elinkctl.notify.outbox import Outbox
+
+    return Outbox(store.state_dir / "outbox")
+
+
+def _notify_config(store: Store) -> Mapping[str, Any]:
+    """escalation.yaml as parsed (roles, people, channels)."""
+    return store.config.escalation.data
+
+
+def list_entries(store: Store, now: dt.datetime) -> list[OutboxEntry]:
+    """Pending, failed, and delivered or dropped within `RECENT` of ``now``."""
+    return _outbox(store).entries(delivered_since=now - RECENT)
+
+
+def retry(
+    store: Store,
+    now: dt.datetime,
+    key: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[DeliveryResult]:
+    """One attempt now for every pending and failed item, or for ``key``."""
+    from elinkctl.notify.channels import make_sender
+
+    outbox = _outbox(store)
+    if key is not None:
+        _must_be_open(outbox, key, "retry")
+    sender = make_sender(_notify_config(store), os.environ if env is None else env)
+    results = outbox.retry(now, sender, key=key)
+    if results is None:
+        raise StoreBusy(_BUSY)
+    return results
+
+
+def drop(store: Store, key: str, reason: str, actor: str, now: dt.datetime) -> str:
+    """Give up on a pending or failed item for good; returns the state it had."""
+    if not reason.strip():
+        raise UsageProblem("--reason must say why the item is dropped")
+    outbox = _outbox(store)
+    _must_be_open(outbox, key, "drop")
+    state = outbox.drop(key, " ".join(reason.split()), actor, now)
+    if state is None:
+        raise StoreBusy(_BUSY)
+    if state not in ("pending", "failed"):
+        _must_be_open(outbox, key, "drop")  # changed meanwhile: say how
+    return state
+
+
+def _must_be_open(outbox: Outbox, key: str, verb: str) -> None:
+    state = outbox.state_of(key)
+    if state is None:
+        raise NotFound(f"{key}: no such item in the outbox (see `elinkctl outbox list`)")
+    if state == "delivered":
+        raise ElinkError(f"{key}: already delivered; nothing to {verb} (never sent twice)")
+    if state == "dropped":
+        raise ElinkError(f"{key}: already dropped; nothing to {verb}")
+
+
+# --- notify test ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """What happened to one delivery of a test message."""
+
+    channel: str
+    recipients: tuple[str, ...]
+    ok: bool
+    error: str | None = None
+
+
+def probe_message(target: str, actor: str, now: dt.datetime) -> Any:
+    """The test notice: who sent it, when, and that nothing needs doing."""
+    from elinkctl.notify.message import Kind, Message
+
+    return Message(
+        ticket="TEST",
+        title=f"通知测试 {target}",
+        priority="测试",
+        kind=Kind.TEST,
+        note=(
+            f"{actor} 于 {now.strftime('%Y-%m-%d %H:%M')} 发送的测试消息；"
+            "收到即说明此通知渠道配置正确，无需处理。"
+        ),
+        command="elinkctl outbox list",
+    )
+
+
+def plan_test(
+    config: Mapping[str, Any], target: str, env: Mapping[str, str]
+) -> list[tuple[str, tuple[str, ...]]]:
+    """The deliveries of a test to ``target``: a channel name or a person.
+
+    A channel gets one post; a mail channel goes to its ``to:`` list, else to
+    its own ``from`` address (never to everyone). A person gets what a real
+    notice would bring them: their mail and every channel they list, whatever
+    the channels' ``kinds:``.
+    """
+    from elinkctl.notify.plan import plan_deliveries
+
+    channels = config.get("channels") or {}
+    people = config.get("people") or {}
+    if isinstance(channels, Mapping) and target in channels:
+        chan = channels[target]
+        recipients: tuple[str, ...] = ()
+        if isinstance(chan, Mapping) and chan.get("type") == "smtp":
+            to = chan.get("to") or [_own_address(chan, env)]
+            recipients = tuple(str(a) for a in to if a)
+        return [(target, recipients)]
+    if isinstance(people, Mapping) and target in people:
+        plan = plan_deliveries(config, (), None, people=[target])
+        if not plan:
+            raise ElinkError(
+                f"{target}: has no email and no channels: in escalation.yaml, nothing to test"
+            )
+        return [(d.channel, d.recipients) for d in plan]
+    raise NotFound(f"{target}: no such channel or person in escalation.yaml ({_known(config)})")
+
+
+def _own_address(chan: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """The address a mail channel sends from (its ``from``, else its username)."""
+    from elinkctl.notify.config import DeliveryError, expand
+
+    try:
+        sender = expand(str(chan.get("from") or chan.get("username") or ""), env, "")
+    except DeliveryError:
+        return ""  # no recipient: the send fails and says so
+    return parseaddr(sender)[1]
+
+
+def _known(config: Mapping[str, Any]) -> str:
+    def names(section: str) -> str:
+        table = config.get(section) or {}
+        found = [str(n) for n in table] if isinstance(table, Mapping) else []
+        more = f", … {len(found) - 12} more" if len(found) > 12 else ""
+        return ", ".join(found[:12]) + more if found else "none"
+
+    return f"channels: {names('channels')}; people: {names('people')}"
+
+
+def notify_test(
+    store: Store,
+    target: str,
+    actor: str,
+    now: dt.datetime,
+    env: Mapping[str, str] | None = None,
+) -> list[Probe]:
+    """Send a test message to ``target`` at once; one result per delivery."""
+    from elinkctl.notify.channels import make_sender
+
+    config = _notify_config(store)
+    env = os.environ if env is None else env
+    plan = plan_test(config, target, env)
+    sender = make_sender(config, env)
+    message = probe_message(target, actor, now)
+    return [_send(sender, channel, recipients, message) for channel, recipients in plan]
+
+
+def _send(sender: Any, channel: str, recipients: Sequence[str], message: Any) -> Probe:
+    try:
+        sender(channel, recipients, message)
+    except Exception as exc:  # noqa: BLE001 - one failed channel must not hide the others
+        return Probe(channel, tuple(recipients), False, str(exc) or type(exc).__name__)
+    return Probe(channel, tuple(recipients), True)
