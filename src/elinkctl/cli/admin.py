@@ -12,8 +12,9 @@ from elinkctl.services.context import Context
 
 @click.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--as", "actor", help="Author of the first commit.")
-def init(directory: Path, actor: str | None) -> None:
+@click.option("--as", "actor", help="Author of the first commit (default: the global --as).")
+@pass_context
+def init(ctx: Context, directory: Path, actor: str | None) -> None:
     """Create a store: a git repository with default sla.yaml, escalation.yaml,
     .gitattributes (the ticket merge driver), tickets/ and knowledge/.
 
@@ -23,7 +24,7 @@ def init(directory: Path, actor: str | None) -> None:
     """
     from elinkctl.services.setup import init_store
 
-    root = init_store(directory.resolve(), actor)
+    root = init_store(directory.resolve(), actor or ctx.actor_given)
     click.echo(f"initialised an elinkctl store in {root}", err=True)
 
 
