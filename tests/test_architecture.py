@@ -205,3 +205,17 @@ def test_modules_stay_small(rel: str) -> None:
 def test_the_generator_is_not_shipped() -> None:
     """Bench and test data come from scripts/generate.py, not the runtime package."""
     assert not (SRC / "generate.py").exists()
+
+
+@pytest.mark.parametrize(
+    "rel", [r for r, _ in _modules() if r.startswith("cli/") and r != "cli/output.py"]
+)
+def test_the_cli_prints_through_one_safe_echo(rel: str) -> None:
+    """Ticket text is untrusted: every line goes through `cli.output.echo`,
+    which makes control characters visible (no raw click.echo or print)."""
+    bad = [
+        f"{rel} line {line}: {func}"
+        for line, func in _calls(SRC / rel)
+        if func in ("click.echo", "click.secho", "print")
+    ]
+    assert not bad, "\n".join(bad)

@@ -13,6 +13,7 @@ import click
 
 from elinkctl import __version__
 from elinkctl.cli.options import translate_errors
+from elinkctl.cli.output import echo
 from elinkctl.errors import ElinkError, UsageProblem
 
 # name -> (module, attribute, one-line help). The help is here so that
@@ -220,8 +221,8 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=argv, prog_name="elinkctl", standalone_mode=True)
     except UsageProblem as exc:  # pragma: no cover - converted inside commands
-        click.echo(f"Error: {exc}", err=True)
+        echo(f"Error: {exc}", err=True)
         sys.exit(2)
     except ElinkError as exc:  # pragma: no cover - converted inside commands
-        click.echo(f"Error: {exc}", err=True)
+        echo(f"Error: {exc}", err=True)
         sys.exit(1)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from elinkctl.cli.options import pass_context
+from elinkctl.cli.output import echo
 from elinkctl.services.context import Context
 
 
@@ -25,7 +26,7 @@ def init(ctx: Context, directory: Path, actor: str | None) -> None:
     from elinkctl.services.setup import init_store
 
     root = init_store(directory.resolve(), actor or ctx.actor_given)
-    click.echo(f"initialised an elinkctl store in {root}", err=True)
+    echo(f"initialised an elinkctl store in {root}", err=True)
 
 
 @click.group()
@@ -57,12 +58,12 @@ def config_check(ctx: Context) -> None:
     cfg = load_config(ctx.store.root)
     problems = rule_problems(cfg)
     for warning in config_warnings(cfg, ctx.now):
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     if problems:
         for p in problems:
-            click.echo(p)
+            echo(p)
         raise click.ClickException(f"{len(problems)} problem(s) in the rule files")
-    click.echo("sla.yaml and escalation.yaml are valid", err=True)
+    echo("sla.yaml and escalation.yaml are valid", err=True)
 
 
 @click.command()
@@ -81,7 +82,7 @@ def fsck(ctx: Context) -> None:
 
     problems, count = check_store(ctx.store)
     for p in problems:
-        click.echo(p)
+        echo(p)
     if problems:
         raise click.ClickException(f"{len(problems)} problem(s) in {count} ticket(s)")
-    click.echo(f"{count} ticket(s) checked, no problems", err=True)
+    echo(f"{count} ticket(s) checked, no problems", err=True)

@@ -7,6 +7,7 @@ import json
 import click
 
 from elinkctl.cli.options import json_option, pass_context
+from elinkctl.cli.output import echo
 from elinkctl.errors import TicketError, UsageProblem
 from elinkctl.services.context import Context
 
@@ -63,7 +64,7 @@ def audit(
     rules = sla_rules(store.config)
 
     def warn(exc: TicketError) -> None:
-        click.echo(f"warning: skipped {exc}", err=True)
+        echo(f"warning: skipped {exc}", err=True)
 
     report = svc.audit_store(
         store,
@@ -75,10 +76,10 @@ def audit(
         on_error=warn,
     )
     for note in report.skipped:
-        click.echo(f"note: {note}", err=True)
+        echo(f"note: {note}", err=True)
     if json_:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
         return
     from elinkctl.render.audit import text_report
 
-    click.echo(text_report(report))
+    echo(text_report(report))

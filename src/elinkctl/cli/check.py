@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from elinkctl.cli.options import json_option, pass_context
+from elinkctl.cli.output import echo
 from elinkctl.domain.glossary import NOTIFICATIONS, ROLES, zh
 from elinkctl.services.context import Context
 
@@ -76,24 +77,24 @@ def check(ctx: Context, dry_run: bool, sync: bool, json_: bool) -> None:
     if sync and not dry_run and report.commit:
         _sync(ctx, actor)
     if report.busy:
-        click.echo(
+        echo(
             "note: the store is locked by another elinkctl (another check?); "
             "skipped — the next run catches up",
             err=True,
         )
     for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     for problem in report.broken:
-        click.echo(f"error: {problem} (skipped)", err=True)
+        echo(f"error: {problem} (skipped)", err=True)
     if json_:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
         for line in summary(report):
-            click.echo(line)
+            echo(line)
         if report.commit:
-            click.echo(report.commit.splitlines()[0], err=True)
+            echo(report.commit.splitlines()[0], err=True)
         elif dry_run and not report.findings:
-            click.echo("(dry run) nothing is due", err=True)
+            echo("(dry run) nothing is due", err=True)
     if report.broken:
         raise click.ClickException(
             f"{len(report.broken)} ticket(s) could not be checked; run `elinkctl fsck`"
@@ -107,9 +108,9 @@ def _sync(ctx: Context, actor: str) -> None:
 
     rep = sync_store(ctx.store, actor)
     if not rep.ok:
-        click.echo(f"warning: sync: {rep.summary()}", err=True)
+        echo(f"warning: sync: {rep.summary()}", err=True)
     elif rep.status not in ("up-to-date", "no-remote"):
-        click.echo(f"sync: {rep.summary()}", err=True)
+        echo(f"sync: {rep.summary()}", err=True)
 
 
 def _finding_line(f: Finding) -> str:

@@ -13,6 +13,7 @@ import sys
 import click
 
 from elinkctl.cli.options import pass_context
+from elinkctl.cli.output import echo
 from elinkctl.domain.lifecycle import TYPES
 from elinkctl.services import intake
 from elinkctl.services.context import Context
@@ -20,12 +21,12 @@ from elinkctl.services.context import Context
 
 def _report(result: intake.IntakeResult) -> None:
     for note in result.notes:
-        click.echo(f"note: {note}", err=True)
+        echo(f"note: {note}", err=True)
     for outcome in result.outcomes:
         if outcome.message:
-            click.echo(outcome.message, err=True)
+            echo(outcome.message, err=True)
     for ticket_id in result.ids:
-        click.echo(ticket_id)
+        echo(ticket_id)
 
 
 @click.group()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from elinkctl.cli.options import at_option, id_argument, json_option, pass_context, run_step
+from elinkctl.cli.output import echo
 from elinkctl.errors import ElinkError, UsageProblem
 from elinkctl.services.context import Context
 
@@ -36,11 +37,11 @@ def _interactive() -> bool:
 
 
 def _warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    echo(f"warning: {message}", err=True)
 
 
 def _dump(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def _short(text: str, width: int = 40) -> str:
@@ -109,7 +110,7 @@ def _edit_in_editor(text: str, rel: str) -> Article:
         try:
             return parse_article(current, rel)
         except ArticleError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            echo(f"Error: {exc}", err=True)
             if not click.confirm("Re-open the editor?", default=True, err=True):
                 raise ElinkError(f"{rel}: not saved (the edited text has errors)") from None
 
@@ -183,7 +184,7 @@ def search(
         _dump([{"id": h.id, "title": h.title, "score": h.score, "kind": h.kind} for h in hits])
         return
     if not hits:
-        click.echo("nothing found", err=True)
+        echo("nothing found", err=True)
         return
     from tabulate import tabulate  # after the JSON path: ~80 ms of imports with wcwidth
 
@@ -191,7 +192,7 @@ def search(
         [h.id, h.kind, _short(h.title, 30), _short(service.solution_line(store, h), 50)]
         for h in hits
     ]
-    click.echo(tabulate(rows, headers=["ID", "kind", "title", "solution"], disable_numparse=True))
+    echo(tabulate(rows, headers=["ID", "kind", "title", "solution"], disable_numparse=True))
 
 
 @kb.command()
@@ -247,15 +248,15 @@ def add(ctx: Context, from_id: str | None, **opts: Any) -> None:
         article = edited
     if from_id:
         added = service.add_article_from_incident(store, article, from_id, actor, ctx.now)
-        click.echo(f"{article.id}: added {article.title}", err=True)
+        echo(f"{article.id}: added {article.title}", err=True)
         if added.decision is not None:
-            click.echo(added.decision.message, err=True)
+            echo(added.decision.message, err=True)
         for note in added.notes:
-            click.echo(note, err=True)
+            echo(note, err=True)
     else:
         service.add_article(store, article, actor)
-        click.echo(f"{article.id}: added {article.title}", err=True)
-    click.echo(article.id)
+        echo(f"{article.id}: added {article.title}", err=True)
+    echo(article.id)
 
 
 @kb.command()
@@ -337,12 +338,12 @@ def show(ctx: Context, article_id: str, json_: bool) -> None:
         ("创建", a.created.isoformat() if a.created else ""),
         ("审核", a.reviewed.isoformat() if a.reviewed else "未审核"),
     ]
-    click.echo(f"{a.id}  {a.title}")
+    echo(f"{a.id}  {a.title}")
     for label, value in rows:
         if value:
-            click.echo(f"  {label}: {value}")
-    click.echo("")
-    click.echo(a.body.rstrip("\n"))
+            echo(f"  {label}: {value}")
+    echo("")
+    echo(a.body.rstrip("\n"))
 
 
 @kb.command(name="list")
@@ -383,7 +384,7 @@ def list_(ctx: Context, system: str | None, json_: bool) -> None:
         )
         return
     if not articles:
-        click.echo("no articles", err=True)
+        echo("no articles", err=True)
         return
     rows = [
         [
@@ -395,7 +396,7 @@ def list_(ctx: Context, system: str | None, json_: bool) -> None:
         ]
         for a in articles
     ]
-    click.echo(
+    echo(
         tabulate(
             rows, headers=["ID", "system", "title", "incidents", "reviewed"], disable_numparse=True
         )
@@ -438,6 +439,6 @@ def edit(ctx: Context, article_id: str, mark_reviewed: bool, **opts: Any) -> Non
         raise UsageProblem("nothing to change: give field options (see --help)")
     changed = service.save_edited_article(store, before, after, actor)
     if changed:
-        click.echo(f"{before.id}: edited {', '.join(changed)}", err=True)
+        echo(f"{before.id}: edited {', '.join(changed)}", err=True)
     else:
-        click.echo(f"{before.id}: no change", err=True)
+        echo(f"{before.id}: no change", err=True)

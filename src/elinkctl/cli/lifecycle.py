@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from elinkctl.cli.options import at_option, id_argument, pass_context, run_step
+from elinkctl.cli.output import echo
 from elinkctl.domain import lifecycle
 from elinkctl.domain.lifecycle import TIERS
 from elinkctl.domain.model import Ticket
@@ -284,8 +285,8 @@ def resolve(
         ctx, ticket_id, ctx.parse_time(at), solution=solution.strip(), cause=cause, kb=kb_id
     )
     for line in result.notes:
-        click.echo(f"note: {line}", err=True)
-    click.echo(result.change.message, err=True)
+        echo(f"note: {line}", err=True)
+    echo(result.change.message, err=True)
 
 
 @click.command()

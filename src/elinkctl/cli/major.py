@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from elinkctl.cli.options import at_option, id_argument, pass_context
+from elinkctl.cli.output import echo
 from elinkctl.services.context import Context
 
 
@@ -60,8 +61,8 @@ def progress(ctx: Context, ticket_id: str, text: str, at: str | None) -> None:
 
     result = procedure.progress(ctx, ticket_id, ctx.parse_time(at), text)
     for note in result.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(result.change.message, err=True)
+        echo(f"note: {note}", err=True)
+    echo(result.change.message, err=True)
 
 
 @click.command()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from elinkctl.cli.output import echo, safe
 from elinkctl.errors import ElinkError, UsageProblem
 from elinkctl.services.context import Context
 
@@ -35,9 +36,9 @@ def translate_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except UsageProblem as exc:
-            raise click.UsageError(str(exc)) from None
+            raise click.UsageError(safe(str(exc))) from None
         except ElinkError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(safe(str(exc))) from None
 
     return cast(F, wrapper)
 
@@ -52,7 +53,7 @@ def write_output(path: str, text: str) -> None:
         atomic_write(Path(path), text)
     except OSError as exc:
         raise click.ClickException(f"{path}: cannot write: {exc.strerror or exc}") from None
-    click.echo(f"wrote {path}", err=True)
+    echo(f"wrote {path}", err=True)
 
 
 def at_option(func: F) -> F:
@@ -153,5 +154,5 @@ def run_step(ctx: Context, ticket_id: str, step: Callable[[Ticket], Change]) -> 
     from elinkctl.services import tickets
 
     result = tickets.change(ctx, ticket_id, step)
-    click.echo(result.message, err=True)
+    echo(result.message, err=True)
     return result

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from elinkctl.cli.options import json_option, pass_context
+from elinkctl.cli.output import echo
 from elinkctl.services.context import Context
 
 if TYPE_CHECKING:
@@ -55,13 +56,13 @@ def list_(ctx: Context, json_: bool) -> None:
 
     entries = service.list_entries(ctx.store, ctx.now)
     if json_:
-        click.echo(json.dumps([e.to_dict() for e in entries], ensure_ascii=False, indent=2))
+        echo(json.dumps([e.to_dict() for e in entries], ensure_ascii=False, indent=2))
         return
     if not entries:
-        click.echo("the outbox is empty (nothing pending, failed or delivered in 7 days)", err=True)
+        echo("the outbox is empty (nothing pending, failed or delivered in 7 days)", err=True)
         return
     for line in _table(entries):
-        click.echo(line)
+        echo(line)
 
 
 def _table(entries: Sequence[OutboxEntry]) -> list[str]:
@@ -107,16 +108,16 @@ def retry(ctx: Context, key: str | None) -> None:
 
     results = service.retry(ctx.store, ctx.now, key)
     if not results:
-        click.echo("nothing pending or failed to send", err=True)
+        echo("nothing pending or failed to send", err=True)
         return
     for r in results:
         who = ", ".join(r.recipients) or "-"
         if r.ok:
-            click.echo(f"sent      {r.channel} → {who}  {r.key}")
+            echo(f"sent      {r.channel} → {who}  {r.key}")
         elif r.deferred:
-            click.echo(f"deferred  {r.channel} → {who}  {r.key}: {r.error}")
+            echo(f"deferred  {r.channel} → {who}  {r.key}: {r.error}")
         else:
-            click.echo(f"failed    {r.channel} → {who}  {r.key}: {r.error}")
+            echo(f"failed    {r.channel} → {who}  {r.key}: {r.error}")
     failed = [r for r in results if not r.ok and not r.deferred]
     if failed:
         raise click.ClickException(f"{len(failed)} of {len(results)} deliveries failed")
@@ -140,7 +141,7 @@ def drop(ctx: Context, key: str, reason: str) -> None:
     from elinkctl.services import outbox as service
 
     state = service.drop(ctx.store, key, reason, ctx.actor, ctx.now)
-    click.echo(f"dropped {key} (was {state})", err=True)
+    echo(f"dropped {key} (was {state})", err=True)
 
 
 @click.group()
@@ -177,9 +178,9 @@ def test(ctx: Context, target: str) -> None:
     for r in results:
         who = ", ".join(r.recipients) or "-"
         if r.ok:
-            click.echo(f"sent    {r.channel} → {who}")
+            echo(f"sent    {r.channel} → {who}")
         else:
-            click.echo(f"failed  {r.channel} → {who}: {r.error}")
+            echo(f"failed  {r.channel} → {who}: {r.error}")
     failed = [r for r in results if not r.ok]
     if failed:
         first = " ".join(str(failed[0].error).split())

@@ -15,6 +15,7 @@ from elinkctl.cli.options import (
     json_option,
     pass_context,
 )
+from elinkctl.cli.output import echo
 from elinkctl.domain.model import OPEN_STATUSES, Ticket
 from elinkctl.errors import TicketError
 from elinkctl.services.context import Context
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def _dump(data: object) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @click.command()
@@ -47,7 +48,7 @@ def show(ctx: Context, ticket_id: str, json_: bool) -> None:
     if json_:
         _dump(terminal.show_json(ticket))
     else:
-        click.echo(terminal.card(ticket, ctx.tz, ctx.now))
+        echo(terminal.card(ticket, ctx.tz, ctx.now))
 
 
 @click.command(name="list")
@@ -71,7 +72,7 @@ def list_(ctx: Context, json_: bool, limit: int | None, **filters: object) -> No
     flt = filter_from_options(ctx, filters)
 
     def warn(exc: TicketError) -> None:
-        click.echo(f"warning: {exc}", err=True)
+        echo(f"warning: {exc}", err=True)
 
     # Summaries from the index (validated against git, so never stale) look
     # like tickets to the filter and the terminal views: same output, no YAML parsing.
@@ -83,7 +84,7 @@ def list_(ctx: Context, json_: bool, limit: int | None, **filters: object) -> No
         _dump([terminal.list_json(t) for t in tickets])
         return
     if not tickets:
-        click.echo("no incidents match", err=True)
+        echo("no incidents match", err=True)
         return
     rows = [_row(t, ctx) for t in tickets]
     headers = ["ID", "P", "status", "with", "age", "title"]
@@ -92,7 +93,7 @@ def list_(ctx: Context, json_: bool, limit: int | None, **filters: object) -> No
         headers.insert(5, "promise")
         for t, row in zip(tickets, rows, strict=True):
             row.insert(5, _promise(t, ctx))
-    click.echo(tabulate(rows, headers=headers, disable_numparse=True))
+    echo(tabulate(rows, headers=headers, disable_numparse=True))
 
 
 def _row(t: Ticket | Summary, ctx: Context) -> list[str]:
@@ -137,11 +138,11 @@ def log(ctx: Context, ticket_id: str, patch: bool) -> None:
         args.append("-p")
     out = store.git.run(*args, "--", rel, env=_tz_env(ctx))
     if not out.strip():
-        click.echo(f"{tid}: not committed yet", err=True)
+        echo(f"{tid}: not committed yet", err=True)
         return
-    click.echo(out)
+    echo(out)
     if sys.stdout.isatty():
-        click.echo(f"(times in {ctx.tz})", err=True)
+        echo(f"(times in {ctx.tz})", err=True)
 
 
 def _tz_env(ctx: Context) -> dict[str, str]:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from elinkctl.cli.options import at_option, id_argument, pass_context, run_step
+from elinkctl.cli.output import echo
 from elinkctl.domain.lifecycle import GRADES, PRIORITIES, TYPES
 from elinkctl.domain.model import SOURCES
 from elinkctl.errors import UsageProblem
@@ -129,14 +130,14 @@ def new(ctx: Context, **opts: Any) -> None:
         force=bool(opts.get("force")),
     )
     for line in result.notes:
-        click.echo(f"note: {line}", err=True)
-    click.echo(result.change.message, err=True)
-    click.echo(result.ticket.id)
+        echo(f"note: {line}", err=True)
+    echo(result.change.message, err=True)
+    echo(result.ticket.id)
     if not no_suggest:
         from elinkctl.services import kb
 
         for line in kb.suggestion_lines(ctx.store, result.ticket):
-            click.echo(line, err=True)
+            echo(line, err=True)
 
 
 @click.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from elinkctl.cli.options import id_argument, pass_context, write_output
+from elinkctl.cli.output import echo
 from elinkctl.services.context import Context
 
 
@@ -13,7 +14,7 @@ def emit(text: str, output: str | None) -> None:
     if output:
         write_output(output, text)
     else:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
 
 
 @click.group()
@@ -73,8 +74,8 @@ def major(
             raise click.UsageError("--issue stores both forms itself; drop -o, --html and --force")
         result = procedure.issue_report(ctx, ticket_id, ctx.parse_time(at))
         for line in result.notes:
-            click.echo(line, err=True)
-        click.echo(result.change.message, err=True)
+            echo(line, err=True)
+        echo(result.change.message, err=True)
         return
     if at:
         raise click.UsageError("--at goes with --issue")

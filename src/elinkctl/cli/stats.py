@@ -14,6 +14,7 @@ from elinkctl.cli.options import (
     pass_context,
     write_output,
 )
+from elinkctl.cli.output import echo
 from elinkctl.domain.kpi import DIMENSIONS
 from elinkctl.errors import TicketError, UsageProblem
 from elinkctl.services.context import Context
@@ -69,17 +70,17 @@ def stats(
 
     rules = svc.sla_rules(store.config)
     if explain:
-        click.echo(svc.explain(rules))
+        echo(svc.explain(rules))
         return
     flt = filter_from_options(ctx, filters)
 
     def warn(exc: TicketError) -> None:
-        click.echo(f"warning: skipped {exc}", err=True)
+        echo(f"warning: skipped {exc}", err=True)
 
     also = ("month",) if html_file else ()
     result = svc.stats_of_store(store, rules, flt, ctx.now, by=by, also=also, on_error=warn)
     for message in svc.calendar_warnings(rules, result.years):
-        click.echo(f"warning: {message}", err=True)
+        echo(f"warning: {message}", err=True)
     if html_file:
         from elinkctl.render.stats import html_report
         from elinkctl.services.audit import audit_store
@@ -97,15 +98,15 @@ def stats(
         )
         write_output(html_file, page)
     if json_:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     elif csv_:
-        click.echo(svc.to_csv(result), nl=False)
+        echo(svc.to_csv(result), nl=False)
     elif not html_file:
         from elinkctl.render.stats import text_report
 
         if result.overall.total == 0:
-            click.echo("no incidents match", err=True)
-        click.echo(text_report(result))
+            echo("no incidents match", err=True)
+        echo(text_report(result))
 
 
 def _scope(filters: dict[str, Any], ctx: Context) -> str:

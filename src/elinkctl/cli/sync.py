@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from elinkctl.cli.options import json_option, pass_context
+from elinkctl.cli.output import echo
 from elinkctl.services.context import Context
 
 
@@ -38,10 +39,10 @@ def sync(ctx: Context, remote: str | None, no_push: bool, json_: bool) -> None:
 
     report = sync_store(ctx.store, ctx.actor, remote=remote, push=not no_push)
     if json_:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
-    click.echo(report.summary(), err=True)
+        echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    echo(report.summary(), err=True)
     for problem in report.problems:
-        click.echo(f"  {problem}", err=True)
+        echo(f"  {problem}", err=True)
     if not report.ok:
         sys.exit(1)
 
@@ -57,5 +58,5 @@ def merge_file(base: Path, ours: Path, theirs: Path, path: str) -> None:
 
     status, note = run_merge_driver(base, ours, theirs, path, Path.cwd())
     if note:
-        click.echo(f"elinkctl merge-file: {note}", err=True)
+        echo(f"elinkctl merge-file: {note}", err=True)
     sys.exit(status)

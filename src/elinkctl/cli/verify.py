@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from elinkctl.cli.options import json_option, pass_context
+from elinkctl.cli.output import echo
 from elinkctl.services.context import Context
 
 
@@ -66,12 +67,12 @@ def verify(ctx: Context, span: str | None, require_signed: bool, staged: bool, j
     else:
         report = verify_range(git, str(span), require_signed=require_signed)
     if json_:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
         for finding in report.findings:
-            click.echo(finding.line())
+            echo(finding.line())
     if report.findings:
         raise click.ClickException(
             f"{len(report.findings)} finding(s) in {report.commits} commit(s)"
         )
-    click.echo(f"verify: {report.commits} commit(s) checked, no findings", err=True)
+    echo(f"verify: {report.commits} commit(s) checked, no findings", err=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from elinkctl.cli.options import at_option, id_argument, pass_context, run_step
+from elinkctl.cli.output import echo
 from elinkctl.errors import UsageProblem
 from elinkctl.services.context import Context
 
@@ -85,9 +86,9 @@ def visit(
         signed_by=signed_by,
         at=ctx.parse_time(at) if at else None,
     )
-    click.echo(result.change.message, err=True)
+    echo(result.change.message, err=True)
     for line in result.notes:
-        click.echo(line, err=True)
+        echo(line, err=True)
 
 
 def _book(ctx: Context, ticket_id: str, at: str, note: str | None, booked_at: str | None) -> None:
@@ -139,7 +140,7 @@ def attach(
 
     result = service.attach(ctx, ticket_id, files, at=ctx.parse_time(at), note=note)
     for path in result.paths:
-        click.echo(path)
-    click.echo(result.change.message, err=True)
+        echo(path)
+    echo(result.change.message, err=True)
     for line in result.notes:
-        click.echo(line, err=True)
+        echo(line, err=True)

@@ -1,0 +1,40 @@
+"""The one way the CLI writes text: ticket text is untrusted, so control
+characters become visible before they reach a terminal or a pipe.
+
+A title, reporter, description or hand-edited field may hold escape
+sequences (a window-title or clipboard write, a screen clear) that a
+terminal would act on. Every line `elinkctl` prints goes through `echo`,
+which shows each C0 control character as a visible picture (``␛`` for
+ESC) and DEL and C1 characters as ``\\u009b``-style escapes (valid inside
+JSON, so a --json document stays exact), keeping newline, tab and CRLF line
+ends; files keep the exact bytes.
+"""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀ … ␟ (␛ for ESC); JSON never holds these raw
+    # DEL and C1 may stand raw inside JSON strings: the JSON escape keeps a
+    # --json document valid and exact, and is visible text everywhere else.
+    return f"\\u{code:04x}"
+
+
+def safe(text: str) -> str:
+    """``text`` with every control character a terminal could act on made visible."""
+    return _CONTROL.sub(_visible, text)
+
+
+def echo(message: object = None, *, err: bool = False, nl: bool = True) -> None:
+    """`click.echo`, made safe (`safe`)."""
+    if message is not None and not isinstance(message, bytes | bytearray):
+        message = safe(str(message))
+    click.echo(message, err=err, nl=nl)
