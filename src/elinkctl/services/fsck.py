@@ -16,6 +16,26 @@ def check_ticket_text(rel: str, stem: str, text: str) -> list[str]:
     return [f"{rel}: {p}" for p in problems]
 
 
+def symlink_problems(store: Store) -> list[str]:
+    """Symbolic links under tickets/, knowledge/ and attachments/: elinkctl
+    never follows them (a committed link could read or write outside the store)."""
+    import os
+
+    found = []
+    for top in ("tickets", "knowledge", "attachments"):
+        base = store.root / top
+        if base.is_symlink():
+            found.append(f"{top}: a symbolic link; elinkctl does not follow it")
+            continue
+        for folder, dirs, files in os.walk(base, followlinks=False):
+            for name in sorted(dirs + files):
+                full = os.path.join(folder, name)
+                if os.path.islink(full):
+                    rel = os.path.relpath(full, store.root).replace(os.sep, "/")
+                    found.append(f"{rel}: a symbolic link; elinkctl does not follow it")
+    return found
+
+
 def check_store(store: Store) -> tuple[list[str], int]:
     problems: list[str] = []
     count = 0
@@ -27,6 +47,8 @@ def check_store(store: Store) -> tuple[list[str], int]:
         bar.step()
         if path.name in (".gitkeep",):
             continue
+        if path.is_symlink() or not store.inside(path.parent):
+            continue  # reported by symlink_problems, never read
         rel = store.rel(path)
         if path.name.startswith(".") and path.name.endswith(".tmp"):
             problems.append(f"{rel}: leftover temporary file of an interrupted write")
@@ -44,6 +66,7 @@ def check_store(store: Store) -> tuple[list[str], int]:
         if "type: attached" in text:
             attached.append(path.stem)
     bar.finish()
+    problems.extend(symlink_problems(store))
     from elinkctl.services.visit import attachment_problems
 
     problems.extend(attachment_problems(store, attached))

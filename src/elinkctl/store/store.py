@@ -68,6 +68,7 @@ class Store:
         self._config: Config | None = None
         self._clone_checked = False
         self._index: Index | None = None
+        self._real_dirs: dict[Path, bool] = {}
 
     @property
     def git(self) -> Git:
@@ -185,12 +186,33 @@ class Store:
 
     # --- reading -----------------------------------------------------------------
 
+    def inside(self, folder: Path) -> bool:
+        """Whether ``folder`` (in the store) is reached without a symbolic link:
+        a committed link must never make elinkctl read or write outside the
+        store. Cached per folder for this process."""
+        known = self._real_dirs.get(folder)
+        if known is None:
+            root = os.path.realpath(self.root)
+            wanted = os.path.normpath(os.path.join(root, self.rel(folder)))
+            known = os.path.realpath(folder) == wanted
+            self._real_dirs[folder] = known
+        return known
+
     def load_path(self, path: Path) -> Ticket:
         rel = self.rel(path)
+        if not self.inside(path.parent):
+            raise TicketError(f"{rel}: its folder is a symbolic link; not followed")
         try:
-            text = path.read_text(encoding="utf-8")
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except FileNotFoundError:
             raise NotFound(f"{rel}: no such ticket") from None
+        except OSError as exc:
+            if path.is_symlink():
+                raise TicketError(f"{rel}: a symbolic link, not followed") from None
+            raise TicketError(f"{rel}: cannot read: {exc.strerror or exc}") from None
+        try:
+            with os.fdopen(fd, encoding="utf-8") as handle:
+                text = handle.read()
         except UnicodeDecodeError:
             raise TicketError(f"{rel}: not UTF-8 text") from None
         try:

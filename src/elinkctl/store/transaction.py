@@ -172,6 +172,12 @@ def commit_files(
     for rel in rels:
         if not is_journalable(rel):
             raise StoreError(f"{rel}: not a ticket or article path")
+    for path, _, _ in files:
+        folder = path.parent
+        while not folder.exists() and folder != store.root:
+            folder = folder.parent  # folders made by the write are the store's own
+        if path.is_symlink() or not store.inside(folder):
+            raise StoreError(f"{store.rel(path)}: a symbolic link is in the way; not followed")
     email = store.author_email(actor)
     journal = {"paths": rels, "message": message, "author": actor, "email": email}
     atomic_write(store.journal_path, json.dumps(journal, ensure_ascii=False))
