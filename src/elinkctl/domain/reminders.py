@@ -110,18 +110,12 @@ def due_reminders(
             mark = iso(due)
         if due > now or _reminded(ticket, kind, mark):
             continue
-        if kind == VENDOR_WARNING and (
-            _reminded(ticket, VENDOR_OVERDUE, mark) or now >= _time_or(mark, now)
-        ):
+        if kind == VENDOR_WARNING and now >= due + proc.vendor_warn_before:
             continue  # the deadline itself passed: the overdue says it all
         if kind == KB_DECISION_DUE and now - due > CATCH_UP:
             continue
         out.append((kind, mark, due))
     return out
-
-
-def _time_or(text: str, default: dt.datetime) -> dt.datetime:
-    return as_time(text) or default
 
 
 def next_reminder(ticket: Ticket, proc: ProcedureRules, now: dt.datetime) -> dt.datetime | None:

@@ -448,16 +448,24 @@ def registration_notes(
                 f"escalation {label}: nobody is listed for {f.role} under roles: in escalation.yaml"
             )
     if queued:
-        for r in flush(outbox_for(store), rules, now):
-            if r.ok:
-                notes.append(f"notified via {r.channel}: {', '.join(r.recipients)}")
-            elif r.deferred:
-                notes.append(
-                    f"notification via {r.channel} deferred (rate limit); `elinkctl check` sends it"
-                )
-            else:
-                notes.append(
-                    f"notification via {r.channel} failed: {r.error}; kept in the "
-                    "outbox, `elinkctl check` retries it"
-                )
+        notes += delivery_notes(flush(outbox_for(store), rules, now))
+    return notes
+
+
+def delivery_notes(results: Sequence[Any]) -> list[str]:
+    """What the desk hears about deliveries made inside a command (`new`,
+    `resolve`, `progress`); a failure stays in the outbox for `check`."""
+    notes = []
+    for r in results:
+        if r.ok:
+            notes.append(f"notified via {r.channel}: {', '.join(r.recipients)}")
+        elif r.deferred:
+            notes.append(
+                f"notification via {r.channel} deferred (rate limit); `elinkctl check` sends it"
+            )
+        else:
+            notes.append(
+                f"notification via {r.channel} failed: {r.error}; kept in the "
+                "outbox, `elinkctl check` retries it"
+            )
     return notes

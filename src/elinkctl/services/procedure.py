@@ -120,7 +120,7 @@ def progress(ctx: Context, given_id: str, at: dt.datetime, text: str | None) -> 
         tx.put(change.ticket)
         tx.commit(change.message)
     if queued:
-        notes += _sent(check.flush(check.outbox_for(store), rules, now))
+        notes += check.delivery_notes(check.flush(check.outbox_for(store), rules, now))
     elif rules is not None:
         notes.append("nobody is listed for management under roles: in escalation.yaml")
     return Stepped(change, tuple(notes))
@@ -146,18 +146,6 @@ def _queue_progress(store: Any, rules: Any, change: Change, now: dt.datetime) ->
     key = f"{t.id}/progress/{change.event.id}"
     plan = queue_notifications(check.outbox_for(store), rules.notify, ("management",), message, key)
     return len(plan)
-
-
-def _sent(results: list[Any]) -> list[str]:
-    notes = []
-    for r in results:
-        if r.ok:
-            notes.append(f"notified via {r.channel}: {', '.join(r.recipients)}")
-        elif not r.deferred:
-            notes.append(
-                f"notification via {r.channel} failed: {r.error}; `elinkctl check` retries it"
-            )
-    return notes
 
 
 def report_paths(ticket: Ticket) -> tuple[str, str]:
