@@ -69,10 +69,7 @@ class Context:
         name = (self.actor_given or "").strip() or self.store.git.config_get("user.name")
         if not name:
             raise UsageProblem("who is acting? give --as USER, set ELINKCTL_USER, or git user.name")
-        from elinkctl.domain.permissions import Permissions
-
-        person = Permissions.from_mapping(self.store.config.escalation.data).person(name)
-        return person or name
+        return self.store.permissions.person(name) or name
 
     def parse_time(self, text: str | None, option: str = "--at") -> dt.datetime:
         """A time as users write it (``--at``-style), in the store's zone; default now."""

@@ -34,6 +34,7 @@ from elinkctl.store.lock import StoreLock
 if TYPE_CHECKING:
     from elinkctl.cache.index import Index
     from elinkctl.cache.rows import Summary
+    from elinkctl.domain.permissions import Permissions
     from elinkctl.domain.selection import TicketFilter
     from elinkctl.store.gitrepo import Git
     from elinkctl.store.transaction import Transaction
@@ -69,6 +70,7 @@ class Store:
         self._clone_checked = False
         self._index: Index | None = None
         self._real_dirs: dict[Path, bool] = {}
+        self._permissions: Permissions | None = None
 
     @property
     def git(self) -> Git:
@@ -87,6 +89,15 @@ class Store:
         if self._config is None:
             self._config = load_config(self.root)
         return self._config
+
+    @property
+    def permissions(self) -> Permissions:
+        """People, roles and permissions of escalation.yaml, parsed once."""
+        if self._permissions is None:
+            from elinkctl.domain.permissions import Permissions
+
+            self._permissions = Permissions.from_mapping(self.config.escalation.data)
+        return self._permissions
 
     @property
     def state_dir(self) -> Path:

@@ -107,11 +107,7 @@ class Transaction:
     def check_actor(self) -> None:
         """Refuse at once an actor the people list does not know under
         ``strict_people`` (before a caller queues a notice or stages a file)."""
-        from elinkctl.domain.permissions import Permissions
-
-        problem = Permissions.from_mapping(self.store.config.escalation.data).unknown_actor(
-            self.actor
-        )
+        problem = self.store.permissions.unknown_actor(self.actor)
         if problem:
             raise PermissionDenied(problem)
 
@@ -122,12 +118,8 @@ class Transaction:
         event is checked against the ticket as it was before it."""
         import dataclasses
 
-        from elinkctl.domain.permissions import Permissions
-
-        perms = Permissions.from_mapping(self.store.config.escalation.data)
-        problem = perms.unknown_actor(self.actor)
-        if problem:
-            raise PermissionDenied(problem)
+        self.check_actor()
+        perms = self.store.permissions
         for ticket in self._tickets.values():
             before = self._originals.get(ticket.id)
             if before is None and self.store.path_of(ticket.id).exists():
