@@ -49,6 +49,10 @@ class StoreError(ElinkError):
     """The store is missing, locked or inconsistent."""
 
 
+class StoreMissing(StoreError):
+    """No store where one was expected (a configuration problem: sysexits 78 for ingest)."""
+
+
 class StoreBusy(StoreError):
     """The store lock is held and the caller asked not to wait (cron's `check`)."""
 

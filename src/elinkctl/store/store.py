@@ -26,6 +26,7 @@ from elinkctl.errors import (
     NotFound,
     StoreBusy,
     StoreError,
+    StoreMissing,
     TicketError,
     UsageProblem,
 )
@@ -47,13 +48,13 @@ def discover(explicit: str | None, cwd: Path | None = None) -> Path:
     if given:
         root = Path(given).expanduser().resolve()
         if not (root / "sla.yaml").is_file() or not (root / TICKETS).is_dir():
-            raise StoreError(f"{given}: not an elinkctl store (no sla.yaml and tickets/)")
+            raise StoreMissing(f"{given}: not an elinkctl store (no sla.yaml and tickets/)")
         return root
     here = (cwd or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / "sla.yaml").is_file() and (candidate / TICKETS).is_dir():
             return candidate
-    raise StoreError(
+    raise StoreMissing(
         "no store found here or above; use --store DIR, set ELINKCTL_STORE, "
         "or create one with `elinkctl init DIR`"
     )
