@@ -271,8 +271,8 @@ def test_rate_limit_defers_the_21st_robot_message(
     outbox: Outbox, robot_server: RobotServer
 ) -> None:
     config = {"channels": robot_server.channels()}
-    for i in range(21):
-        outbox.enqueue(f"INC-{i}/escalation/0h/pm@ops-wecom", "ops-wecom", ["赵六"], MSG)
+    for i in range(21):  # different people each: the same people's would be one digest
+        outbox.enqueue(f"INC-{i}/escalation/0h/pm@ops-wecom", "ops-wecom", [f"值班{i}"], MSG)
     clock = FakeClock()
     sender = make_sender(config, robot_server.env())
     limiter = RateLimiter(sender.rate_limits, clock=clock)
@@ -293,7 +293,7 @@ def test_rate_limit_defers_the_21st_robot_message(
 def test_default_limiter_comes_from_sender(outbox: Outbox, robot_server: RobotServer) -> None:
     config = {"channels": robot_server.channels(rate_limit=2)}
     for i in range(3):
-        outbox.enqueue(f"k{i}", "ops-ding", ["赵六"], MSG)
+        outbox.enqueue(f"k{i}", "ops-ding", [f"值班{i}"], MSG)
     results = outbox.flush(T0, make_sender(config, robot_server.env()))
     assert [r.deferred for r in results] == [False, False, True]
 

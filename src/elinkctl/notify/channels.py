@@ -230,7 +230,9 @@ def send_smtp(
         mail["Cc"] = ", ".join(str(a) for a in chan["cc"])
     mail["Date"] = formatdate(localtime=True)
     domain = sender.rpartition("@")[2].strip(" >") or "elinkctl"
-    mail["Message-ID"] = make_msgid("elinkctl", domain=domain)
+    # A notice the reporter may answer carries the Message-ID recorded on the
+    # ticket, so the reply's In-Reply-To says which question it answers.
+    mail["Message-ID"] = message.mail_id or make_msgid("elinkctl", domain=domain)
     mail["X-Elinkctl-Ticket"] = message.ticket
     mail["X-Elinkctl-Kind"] = str(message.kind)
     mail.set_content(message.text())

@@ -49,7 +49,30 @@ from elinkctl.errors import ElinkError
 
 TYPES = ("smtp", "webhook", "wecom", "dingtalk", "feishu", "command")
 ROBOT_TYPES = frozenset({"wecom", "dingtalk", "feishu"})
-KINDS = ("escalation", "sla_warning", "sla_breach", "test")
+KINDS = (
+    "escalation",
+    "sla_warning",
+    "sla_breach",
+    "vendor_warning",
+    "vendor_overdue",
+    "progress_due",
+    "visit_missed",
+    "promise_passed",
+    "kb_decision_due",
+    "progress",
+    "test",
+    # hand-offs and the reporter's notices (escalation.yaml notices:)
+    "registered",
+    "assigned",
+    "escalated",
+    "reopened",
+    "transferred",
+    "rejected",
+    "redirected",
+    "resolved",
+    "closed",
+    "digest",
+)
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_COMMAND_TIMEOUT = 30.0

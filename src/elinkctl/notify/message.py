@@ -38,6 +38,17 @@ class Kind(StrEnum):
     KB_DECISION_DUE = "kb_decision_due"
     PROGRESS = "progress"
     TEST = "test"
+    # Hand-offs and the reporter's notices (`elinkctl.domain.notices`).
+    REGISTERED = "registered"
+    ASSIGNED = "assigned"
+    ESCALATED = "escalated"
+    REOPENED = "reopened"
+    TRANSFERRED = "transferred"
+    REJECTED = "rejected"
+    REDIRECTED = "redirected"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    DIGEST = "digest"
 
 
 # Mainland mobiles (optionally +86, optionally grouped 3-4-4) and landlines with
@@ -90,6 +101,16 @@ class Message:
     command: str = ""
     security: bool = False
     withheld: bool = False
+    # A notice rendered from a template at queue time (`elinkctl.domain.notices`):
+    # ``body``/``subject_line`` for the people told by name, ``group_body``/
+    # ``group_subject`` for group chats (made from group-safe values only).
+    body: str = ""
+    subject_line: str = ""
+    group_body: str = ""
+    group_subject: str = ""
+    mail_id: str = ""
+    """A deterministic Message-ID (``<INC-….e7.resolved@desk>``), recorded on the
+    ticket, so that the reporter's reply threads back and says what it answers."""
 
     def __post_init__(self) -> None:
         # Accept plain strings for kind (from JSON in the outbox, or from callers).
@@ -105,6 +126,19 @@ class Message:
     def for_group(self) -> Message:
         """The version for group chats: no reporter details, phone-like numbers
         masked; of a security incident only the ID, the priority and the kind."""
+        if self.body:
+            return dataclasses.replace(
+                self,
+                title=mask_phones(self.title) if not self.security else "",
+                body=mask_phones(self.group_body or self.body),
+                subject_line=mask_phones(self.group_subject or self.subject_line),
+                group_body="",
+                group_subject="",
+                reporter="",
+                department="",
+                note="",
+                assignee="" if self.security else mask_phones(self.assignee),
+            )
         if self.security:
             return dataclasses.replace(
                 self,
@@ -142,6 +176,8 @@ class Message:
 
     def subject(self) -> str:
         """One line for a mail subject or a robot card title."""
+        if self.subject_line:
+            return _one_line(self.subject_line)
         return _one_line(f"[elinkctl] {self.kind_label} {self.priority} {self.ticket} {self.title}")
 
     def _facts(self, recipients: Sequence[str]) -> list[tuple[str, str]]:
@@ -181,12 +217,16 @@ class Message:
 
     def text(self, recipients: Sequence[str] = ()) -> str:
         """Plain-text body (mail, command stdin, generic webhooks)."""
+        if self.body:
+            return self.body.rstrip("\n") + "\n"
         lines = [f"{k}: {v}" for k, v in self._facts(recipients)]
         lines.append(f"查看: {self.command}")
         return "\n".join(lines) + "\n"
 
     def markdown(self, recipients: Sequence[str] = ()) -> str:
         """Markdown body for robots (the subset WeCom, DingTalk and Feishu all render)."""
+        if self.body:
+            return f"**{self.subject()}**\n\n" + self.body.rstrip("\n")
         head = _one_line(f"{self.kind_label} {self.priority} {self.ticket} {self.title}")
         lines = [f"**{head}**", ""]
         for key, value in self._facts(recipients)[1:]:
@@ -221,3 +261,34 @@ class Message:
         """Inverse of ``to_dict``; unknown keys (from a newer version) are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def digest(messages: Sequence[Message], recipients: Sequence[str] = ()) -> Message:
+    """Several notices for the same recipients as one message (one mail, one
+    robot post): each part as it would have been sent alone, in queue order.
+
+    The group version is made of each part's own group version, so a
+    security incident among them is still withheld and no reporter detail
+    reaches a robot."""
+    if len(messages) == 1:
+        return messages[0]
+    tickets = list(dict.fromkeys(m.ticket for m in messages))
+    head = "、".join(tickets[:3]) + (f" 等 {len(tickets)} 个事件" if len(tickets) > 3 else "")
+    rule = "\n" + "─" * 16 + "\n"
+
+    def part(i: int, m: Message) -> str:
+        return f"({i}/{len(messages)}) {m.subject()}\n{m.text(recipients)}"
+
+    safe = [m.for_group() for m in messages]
+    safe_tickets = list(dict.fromkeys(m.ticket for m in safe))
+    return Message(
+        ticket=tickets[0],
+        title="",
+        priority=min((m.priority for m in messages), default=""),
+        kind=Kind.DIGEST,
+        subject_line=f"[elinkctl] {len(messages)} 条通知: {head}",
+        body=rule.join(part(i, m) for i, m in enumerate(messages, 1)),
+        group_subject=f"[elinkctl] {len(messages)} 条通知: " + "、".join(safe_tickets[:3]),
+        group_body=rule.join(part(i, m) for i, m in enumerate(safe, 1)),
+        command=f"elinkctl show {tickets[0]}" if len(tickets) == 1 else "elinkctl list --open",
+    )

@@ -45,10 +45,12 @@ from pathlib import Path
 from typing import Any
 
 from elinkctl.notify.entry import OutboxEntry
-from elinkctl.notify.message import Message
+from elinkctl.notify.message import Message, digest
 
 Sender = Callable[[str, Sequence[str], Message], None]
 """Performs one delivery or raises (normally ``DeliveryError``)."""
+Committed = Callable[[Mapping[str, str]], "bool | None"]
+"""Whether the event ``{ticket, id}`` an item announces is committed (see `Outbox.flush`)."""
 
 BACKOFF_BASE = dt.timedelta(minutes=1)
 BACKOFF_CAP = dt.timedelta(hours=1)
@@ -150,6 +152,11 @@ class OutboxItem:
     next_attempt: str | None = None
     last_error: str | None = None
     first_attempt: str | None = None
+    not_before: str | None = None
+    """Held until then (a robot's quiet hours); `retry` ignores it like back-off."""
+    event: dict[str, str] | None = None
+    """``{ticket, id}`` of the event that caused it: `flush` sends it only once
+    that event is in the ticket (a failed command's notice is dropped)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document on disk."""
@@ -165,6 +172,8 @@ class OutboxItem:
             "next_attempt": self.next_attempt,
             "last_error": self.last_error,
             "first_attempt": self.first_attempt,
+            "not_before": self.not_before,
+            "event": self.event,
         }
 
     @classmethod
@@ -181,6 +190,8 @@ class OutboxItem:
             next_attempt=data.get("next_attempt"),
             last_error=data.get("last_error"),
             first_attempt=data.get("first_attempt"),
+            not_before=data.get("not_before"),
+            event=dict(data["event"]) if isinstance(data.get("event"), Mapping) else None,
         )
 
 
@@ -283,6 +294,8 @@ class Outbox:
         message: Message,
         *,
         now: dt.datetime | None = None,
+        not_before: dt.datetime | None = None,
+        event: Mapping[str, str] | None = None,
     ) -> bool:
         """Queue one delivery unless ``key`` was ever queued; True when newly queued.
 
@@ -302,9 +315,18 @@ class Outbox:
             message=message,
             enqueued_at=when.isoformat(),
             seq=time.time_ns(),
+            not_before=not_before.isoformat() if not_before else None,
+            event=dict(event) if event else None,
         )
         atomic_write_json(self._pending / self._name(key), item.to_dict())
         return True
+
+    def forget(self, keys: Sequence[str]) -> None:
+        """Remove pending items that were queued for a change that was not
+        committed (the command failed), so that nothing announces it and the
+        same keys can be queued again by a later attempt."""
+        for key in keys:
+            (self._pending / self._name(key)).unlink(missing_ok=True)
 
     # --- delivery -------------------------------------------------------------
 
@@ -333,8 +355,14 @@ class Outbox:
         sender: Sender,
         *,
         limiter: RateLimiter | None = None,
+        committed: Committed | None = None,
     ) -> list[DeliveryResult]:
         """Try every due item once; return what happened, in queue order.
+
+        Due items for the same channel and recipients go out as one message
+        (`digest`). ``committed`` tells whether an item's event is in its
+        ticket (True), never will be (False: the item is dropped) or may
+        still be (None: it waits).
 
         Items in back-off (``next_attempt`` after ``now``) are skipped silently.
         Rate-limited items are reported with ``deferred=True`` and stay queued.
@@ -356,65 +384,141 @@ class Outbox:
                 return []
             items, corrupt = self._read_pending()
             results.extend(self._quarantine(path) for path in corrupt)
-            for item in items:
-                result = self._attempt(item, now, sender, limiter)
-                if result is not None:
-                    results.append(result)
+            for group in self._groups(items, now, committed, results):
+                results.extend(self._attempt_group(group, now, sender, limiter))
         return results
 
-    def _attempt(
-        self, item: OutboxItem, now: dt.datetime, sender: Sender, limiter: RateLimiter
-    ) -> DeliveryResult | None:
+    def _groups(
+        self,
+        items: Sequence[OutboxItem],
+        now: dt.datetime,
+        committed: Committed | None,
+        results: list[DeliveryResult],
+    ) -> list[list[OutboxItem]]:
+        """The due items, batched: items for the same channel and recipients
+        become one send (one mail, one robot post), in queue order. An item
+        with its own Message-ID (a mail the reporter may answer) goes alone.
+        Items held (back-off, quiet hours) or whose event is not committed
+        yet wait; those whose event will never be committed are dropped."""
+        groups: dict[tuple[str, tuple[str, ...]], list[OutboxItem]] = {}
+        single: list[list[OutboxItem]] = []
+        for item in items:
+            name = self._name(item.key)
+            if (self._delivered / name).exists():
+                (self._pending / name).unlink(missing_ok=True)
+                continue
+            if item.next_attempt and dt.datetime.fromisoformat(item.next_attempt) > now:
+                continue
+            if item.not_before and dt.datetime.fromisoformat(item.not_before) > now:
+                continue
+            if item.event and committed is not None:
+                state = committed(item.event)
+                if state is None:
+                    continue  # its command is still running
+                if state is False:
+                    (self._pending / name).unlink(missing_ok=True)
+                    results.append(
+                        DeliveryResult(
+                            channel=item.channel,
+                            recipients=item.recipients,
+                            ticket=item.message.ticket,
+                            key=item.key,
+                            ok=False,
+                            error="not sent: its event was never committed (the command failed)",
+                            attempts=item.attempts,
+                            gave_up=True,
+                        )
+                    )
+                    continue
+            if item.message.mail_id:
+                single.append([item])
+            else:
+                groups.setdefault((item.channel, item.recipients), []).append(item)
+        ordered = [*groups.values(), *single]
+        ordered.sort(key=lambda g: (g[0].seq, g[0].key))
+        return ordered
+
+    def _attempt_group(
+        self, group: list[OutboxItem], now: dt.datetime, sender: Sender, limiter: RateLimiter
+    ) -> list[DeliveryResult]:
+        """One send for ``group`` (a digest when it holds several items)."""
+        if len(group) == 1:
+            one = self._attempt(group[0], now, sender, limiter)
+            return [] if one is None else [one]
+        first = group[0]
+        if not limiter.try_acquire(first.channel):
+            return [
+                self._result(i, False, "rate limit reached; kept for the next run", deferred=True)
+                for i in group
+            ]
+        message = digest([i.message for i in group], first.recipients)
+        error: str | None = None
+        try:
+            sender(first.channel, first.recipients, message)
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, see flush()
+            error = str(exc) or type(exc).__name__
+        return [self._settle(i, now, error) for i in group]
+
+    def _result(
+        self, item: OutboxItem, ok: bool, error: str | None, **extra: Any
+    ) -> DeliveryResult:
+        return DeliveryResult(
+            channel=item.channel,
+            recipients=item.recipients,
+            ticket=item.message.ticket,
+            key=item.key,
+            ok=ok,
+            error=error,
+            attempts=item.attempts,
+            **extra,
+        )
+
+    def _settle(self, item: OutboxItem, now: dt.datetime, error: str | None) -> DeliveryResult:
+        """Record one attempt of ``item``: delivered, backed off or given up."""
         name = self._name(item.key)
         pending_path = self._pending / name
-        if (self._delivered / name).exists():
-            # Crashed after recording delivery, before removing the pending file.
-            pending_path.unlink(missing_ok=True)
-            return None
-        if item.next_attempt and dt.datetime.fromisoformat(item.next_attempt) > now:
-            return None
-
-        def result(ok: bool, error: str | None, **extra: Any) -> DeliveryResult:
-            return DeliveryResult(
-                channel=item.channel,
-                recipients=item.recipients,
-                ticket=item.message.ticket,
-                key=item.key,
-                ok=ok,
-                error=error,
-                attempts=item.attempts,
-                **extra,
-            )
-
-        if not limiter.try_acquire(item.channel):
-            return result(False, "rate limit reached; kept for the next run", deferred=True)
-
         item.attempts += 1
         if item.first_attempt is None:
             item.first_attempt = now.isoformat()
-        try:
-            sender(item.channel, item.recipients, item.message)
-        except Exception as exc:  # noqa: BLE001 - any failure is retried, see flush()
-            error = str(exc) or type(exc).__name__
+        if error is not None:
             first = _parse_time(item.first_attempt)
+            item.last_error = error
             if first is not None and now - first >= self.give_up_after:
-                item.last_error = error
                 atomic_write_json(self._failed / name, item.to_dict())
                 pending_path.unlink(missing_ok=True)
-                return result(
-                    False, f"gave up after {item.attempts} attempts: {error}", gave_up=True
+                return self._result(
+                    item, False, f"gave up after {item.attempts} attempts: {error}", gave_up=True
                 )
-            item.last_error = error
             item.next_attempt = (now + backoff(item.attempts)).isoformat()
             atomic_write_json(pending_path, item.to_dict())
-            return result(False, error, next_attempt=item.next_attempt)
-
+            return self._result(item, False, error, next_attempt=item.next_attempt)
         record = item.to_dict()
         record["delivered_at"] = now.isoformat()
         atomic_write_json(self._delivered / name, record)
         pending_path.unlink(missing_ok=True)
         _fsync_dir(self._pending)
-        return result(True, None)
+        return self._result(item, True, None)
+
+    def _attempt(
+        self, item: OutboxItem, now: dt.datetime, sender: Sender, limiter: RateLimiter
+    ) -> DeliveryResult | None:
+        name = self._name(item.key)
+        if (self._delivered / name).exists():
+            # Crashed after recording delivery, before removing the pending file.
+            (self._pending / name).unlink(missing_ok=True)
+            return None
+        if item.next_attempt and dt.datetime.fromisoformat(item.next_attempt) > now:
+            return None
+        if not limiter.try_acquire(item.channel):
+            return self._result(
+                item, False, "rate limit reached; kept for the next run", deferred=True
+            )
+        error: str | None = None
+        try:
+            sender(item.channel, item.recipients, item.message)
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, see flush()
+            error = str(exc) or type(exc).__name__
+        return self._settle(item, now, error)
 
     # --- looking in and intervening (`elinkctl outbox`) -------------------------
 
