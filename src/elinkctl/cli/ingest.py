@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from elinkctl.cli.exitcodes import SysexitsGroup, with_sysexits
 from elinkctl.cli.options import pass_context
 from elinkctl.cli.output import echo
 from elinkctl.domain.lifecycle import TYPES
@@ -29,13 +30,19 @@ def _report(result: intake.IntakeResult) -> None:
         echo(ticket_id)
 
 
-@click.group()
+@click.group(cls=SysexitsGroup)
 def ingest() -> None:
     """Register incidents from a mail message or a monitoring alert.
 
     Input is a file or standard input (at most 10 MB). Prints the IDs of the
     incidents created or updated, one per line; nothing is written unless
     the whole input could be read.
+
+    \b
+    Exit status (sysexits.h, for mail servers and alert receivers):
+      0  done             65 malformed message or payload (bounce)
+      64 wrong usage      75 busy store or other temporary failure (retry)
+      77 the acting user lacks the role     78 no store, or invalid rules
 
     \b
     Example:
@@ -45,7 +52,12 @@ def ingest() -> None:
 
 
 @ingest.command()
-@click.argument("file", required=False, metavar="[FILE]")
+@click.argument(
+    "file",
+    required=False,
+    metavar="[FILE]",
+    type=click.Path(dir_okay=False, allow_dash=True),
+)
 @click.option(
     "--type",
     "type_",
@@ -54,6 +66,7 @@ def ingest() -> None:
     "(咨询/如何/怎么), else failure).",
 )
 @pass_context
+@with_sysexits
 def email(ctx: Context, file: str | None, type_: str | None) -> None:
     """One mail message (RFC 5322, as a mail server pipes it) → an incident.
 
@@ -66,14 +79,25 @@ def email(ctx: Context, file: str | None, type_: str | None) -> None:
     Examples:
       elinkctl ingest email message.eml
       ELINKCTL_USER=mail-intake elinkctl ingest email < message.eml
+
+    \b
+    Postfix master.cf (pipe retries on 75, bounces the rest):
+      elinkctl unix - n n - - pipe flags=Rq user=desk argv=/usr/local/bin/elinkctl
+        --store /srv/desk --as mail-intake ingest email
     """
     data = intake.read_input(file, sys.stdin.buffer)
     _report(intake.ingest_email(ctx.store, data, ctx.actor, ctx.now, type_=type_))
 
 
 @ingest.command()
-@click.argument("file", required=False, metavar="[FILE]")
+@click.argument(
+    "file",
+    required=False,
+    metavar="[FILE]",
+    type=click.Path(dir_okay=False, allow_dash=True),
+)
 @pass_context
+@with_sysexits
 def alert(ctx: Context, file: str | None) -> None:
     """An Alertmanager (webhook v4) or Zabbix JSON payload → incidents.
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from elinkctl.cli.exitcodes import dubious_ownership_hint, os_error_message
 from elinkctl.cli.output import echo, safe
 from elinkctl.errors import ElinkError, UsageProblem
 from elinkctl.services.context import Context
@@ -28,8 +29,10 @@ pass_context: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pa
 
 def translate_errors(func: F) -> F:
     """Domain errors as click errors: ``Error: …`` on stderr, exit 1, or exit 2
-    (with the usage line) for a `UsageProblem`. Applied to every command by
-    `elinkctl.cli.LazyGroup`, so no command handles errors itself."""
+    (with the usage line) for a `UsageProblem`; an operating-system error on
+    a file (a permission denied on a shared store) is one line with the fix.
+    Applied to every command by `elinkctl.cli.LazyGroup`, so no command
+    handles errors itself (``ingest`` maps them to sysexits first)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -38,7 +41,13 @@ def translate_errors(func: F) -> F:
         except UsageProblem as exc:
             raise click.UsageError(safe(str(exc))) from None
         except ElinkError as exc:
-            raise click.ClickException(safe(str(exc))) from None
+            raise click.ClickException(safe(dubious_ownership_hint(str(exc)))) from None
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            # A store shared by several Unix users: name the path and the fix
+            # (docs/administration.md, Shared stores), not a traceback.
+            raise click.ClickException(safe(os_error_message(exc))) from None
 
     return cast(F, wrapper)
 
