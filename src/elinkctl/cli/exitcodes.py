@@ -84,7 +84,7 @@ class ExitError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]
 
 
 def os_error_message(exc: OSError) -> str:
@@ -163,7 +163,7 @@ def with_sysexits(func: F) -> F:
             return func(*args, **kwargs)
         except click.ClickException as exc:
             if isinstance(exc, click.UsageError):
-                exc.exit_code = EX_USAGE
+                exc.exit_code = EX_USAGE  # type: ignore[misc]
             raise
         except ElinkError as exc:
             raise ExitError(safe(dubious_ownership_hint(str(exc))), sysexit_for(exc)) from None
@@ -185,7 +185,7 @@ class SysexitsCommand(click.Command):
         try:
             return super().make_context(*args, **kwargs)
         except click.UsageError as exc:
-            exc.exit_code = EX_USAGE
+            exc.exit_code = EX_USAGE  # type: ignore[misc]
             raise
 
 
@@ -198,7 +198,7 @@ class SysexitsGroup(click.Group):
         try:
             return super().make_context(*args, **kwargs)
         except click.UsageError as exc:
-            exc.exit_code = EX_USAGE
+            exc.exit_code = EX_USAGE  # type: ignore[misc]
             raise
 
     def resolve_command(
@@ -207,5 +207,5 @@ class SysexitsGroup(click.Group):
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError as exc:
-            exc.exit_code = EX_USAGE
+            exc.exit_code = EX_USAGE  # type: ignore[misc]
             raise
