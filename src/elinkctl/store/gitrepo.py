@@ -27,6 +27,9 @@ from typing import Any
 
 from elinkctl.cache import prefetch
 from elinkctl.errors import StoreError
+from elinkctl.store.gitenv import ConfigValueError, config_bool
+from elinkctl.store.gitenv import cleanup_message as cleanup_message  # re-exported
+from elinkctl.store.gitenv import commit_env as commit_env  # re-exported
 from elinkctl.store.trees import (
     Tree,
     ancestors,
@@ -79,6 +82,10 @@ _COMMIT_CONFIG = (
     r"|maintenance\.auto)$"
 )
 
+_REFLOG_MAX = 4096
+"""A reflog entry keeps at most this much of the subject: it is an argument
+of ``update-ref`` (one argument may hold 128 KiB on Linux)."""
+
 GC_SAMPLE = "17"
 """``git gc --auto`` estimates the number of loose objects from the one
 directory ``objects/17/`` (IDs are uniformly distributed). Only a new object
@@ -86,8 +93,6 @@ whose ID starts with these two digits can change that estimate, so it is
 exactly after writing one that a maintenance check can newly find work:
 about one commit in forty (six new objects each), where ``git commit`` pays
 for a check on every commit."""
-
-_GIT_SPACE = " \t\r"  # git's isspace() without the newline: VT and FF are not spaces
 
 
 STEP_HOOK: Callable[[str], None] | None = None
@@ -281,7 +286,17 @@ class Git:
         self.last_commit = f"fallback: {reason}"
         if new:
             self.run("add", "--", *new, env=env)
-        self.run("commit", "--quiet", "--no-verify", "--only", "-m", message, "--", *paths, env=env)
+        # The message goes through stdin: a batch's message (thousands of
+        # lines) would exceed the argument limit as ``-m``.
+        self.run_input(
+            "commit", "--quiet", "--no-verify", "--only", "-F", "-", "--", *paths,
+            stdin=message.encode("utf-8", "surrogateescape"), env=env,
+        )  # fmt: skip
+
+    def run_input(self, *args: str, stdin: bytes, env: dict[str, str] | None = None) -> str:
+        """`run_bytes` for a command that may change the index (text output)."""
+        prefetch.forget()
+        return self.run_bytes(*args, env=env, stdin=stdin).decode("utf-8", "replace")
 
     def _commit_plumbing(self, paths: Sequence[str], message: str, env: dict[str, str]) -> None:
         """`commit_paths` without ``git commit``; raises `_Fallback` (HEAD and
@@ -314,15 +329,20 @@ class Git:
             if (self.git_dir / marker).exists():
                 raise _Fallback(f"{marker} exists")
         config = self._commit_config()
-        if _config_bool(config, "commit.gpgsign", False):
+        try:
+            signed = config_bool(config, "commit.gpgsign", False)
+            trust_exec_bit = config_bool(config, "core.filemode", True)
+            maintenance = config_bool(config, "maintenance.auto", True)
+            ignorecase = config_bool(config, "core.ignorecase", False)
+        except ConfigValueError as exc:
+            raise _Fallback(str(exc)) from None
+        if signed:
             raise _Fallback("commit.gpgSign is set")
         if "commit.cleanup" in config and config["commit.cleanup"] not in ("default", "whitespace"):
             raise _Fallback("commit.cleanup is set")
-        if _config_bool(config, "core.ignorecase", False):
+        if ignorecase:
             raise _Fallback("core.ignoreCase is set")  # `git add` would match names by case
         self._check_hooks(config)
-        trust_exec_bit = _config_bool(config, "core.filemode", True)
-        maintenance = _config_bool(config, "maintenance.auto", True)
 
         dirs = sorted({d for path in paths for d in ancestors(path)}, key=depth_then_name)
         parent, parent_tree, trees, hash_len = self._read_head(dirs)
@@ -363,7 +383,7 @@ class Git:
         return _Plan(
             parent=parent,
             commit=commit,
-            reflog=f"{action}: {text.split(chr(10), 1)[0]}",
+            reflog=f"{action}: {text.split(chr(10), 1)[0][:_REFLOG_MAX]}",
             written=[*blobs, *(oid for oid, _ in new_trees), commit],
             maintenance=maintenance,
         )
@@ -476,8 +496,10 @@ class Git:
             raise _Fallback("git wrote other trees than expected")
 
     def _commit_tree(self, tree: str, parent: str, text: str, env: dict[str, str]) -> str:
-        # commit-tree completes the last line: give it the message without it.
-        return self.run("commit-tree", tree, "-p", parent, "-m", text[:-1], env=env).strip()
+        # Through stdin (``-F -``, taken verbatim): a long message is no argument.
+        stdin = text.encode("utf-8", "surrogateescape")
+        out = self.run_input("commit-tree", tree, "-p", parent, "-F", "-", stdin=stdin, env=env)
+        return out.strip()
 
     def _move_head(self, new: str, old: str, reflog: str, env: dict[str, str]) -> bool:
         """Point HEAD (its branch) at ``new`` if it still is ``old``."""
@@ -532,64 +554,6 @@ class Git:
     def has_changes(self, paths: Sequence[str]) -> bool:
         out = self.run("status", "--porcelain", "--untracked-files=all", "--", *paths)
         return bool(out.strip())
-
-
-def commit_env(author: str, email: str, date: dt.datetime | None = None) -> dict[str, str]:
-    """Author and committer are the person who acted (DESIGN §6), and the
-    commit is dated ``date`` when given (a command run with ``ELINKCTL_NOW``
-    makes commits dated then, DESIGN §8).
-
-    Also makes commits work on a machine where git has no user configured
-    (a fresh CI runner, a cron host).
-    """
-    env = dict(os.environ)
-    env.update(
-        GIT_AUTHOR_NAME=author,
-        GIT_AUTHOR_EMAIL=email,
-        GIT_COMMITTER_NAME=author,
-        GIT_COMMITTER_EMAIL=email,
-    )
-    if date is not None:
-        stamp = f"@{int(date.timestamp())} {date.strftime('%z')}"
-        env.update(GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
-    return env
-
-
-def cleanup_message(message: str) -> str:
-    """A commit message as ``git commit -m`` stores it (cleanup mode
-    ``whitespace``): trailing whitespace of each line removed, runs of empty
-    lines collapsed to one, leading and trailing empty lines dropped, a final
-    newline; empty when nothing is left."""
-    lines: list[str] = []
-    empties = 0
-    for raw in message.split("\n"):
-        line = raw.rstrip(_GIT_SPACE)
-        if not line:
-            empties += 1
-            continue
-        if empties and lines:
-            lines.append("")
-        empties = 0
-        lines.append(line)
-    return "".join(f"{line}\n" for line in lines)
-
-
-def _config_bool(config: Mapping[str, str | None], key: str, default: bool) -> bool:
-    """A boolean as git reads it; a value git would reject: `_Fallback`."""
-    if key not in config:
-        return default
-    value = config[key]
-    if value is None:
-        return True
-    word = value.strip().lower()
-    if word in ("true", "yes", "on"):
-        return True
-    if word in ("false", "no", "off", ""):
-        return False
-    try:
-        return int(word, 0) != 0
-    except ValueError:
-        raise _Fallback(f"{key}: not a boolean: {value!r}") from None
 
 
 def init_repo(root: Path) -> Git:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from elinkctl.domain import ids, ticketfile
 from elinkctl.domain.layout import is_attachment_path, is_journalable
 from elinkctl.domain.model import Ticket
-from elinkctl.errors import PermissionDenied, StoreError
+from elinkctl.errors import PermissionDenied, StoreError, UsageProblem
 from elinkctl.fsio import atomic_write, sweep_temp_files
 
 if TYPE_CHECKING:
@@ -107,6 +107,11 @@ class Transaction:
     def check_actor(self) -> None:
         """Refuse at once an actor the people list does not know under
         ``strict_people`` (before a caller queues a notice or stages a file)."""
+        from elinkctl.store.gitenv import ident_problem
+
+        refused = ident_problem(self.actor, "actor name")
+        if refused:
+            raise UsageProblem(f"{refused}: git cannot record it as an author (--as)")
         problem = self.store.permissions.unknown_actor(self.actor)
         if problem:
             raise PermissionDenied(problem)
@@ -172,13 +177,98 @@ def commit_files(
             raise StoreError(f"{store.rel(path)}: a symbolic link is in the way; not followed")
     email = store.author_email(actor)
     journal = {"paths": rels, "message": message, "author": actor, "email": email}
+    originals = [_read_original(path) for path, _, _ in files]
     atomic_write(store.journal_path, json.dumps(journal, ensure_ascii=False))
-    for path, content, _ in files:
-        atomic_write(path, content)
-    new = [rel for rel, (_, _, is_new) in zip(rels, files, strict=True) if is_new]
-    store.git.commit_paths(rels, message, actor, email, new=new, date=store.commit_date())
+    try:
+        _write_files(files)
+        new = [rel for rel, (_, _, is_new) in zip(rels, files, strict=True) if is_new]
+        store.git.commit_paths(rels, message, actor, email, new=new, date=store.commit_date())
+    except Exception as exc:
+        _roll_back(store, files, rels, originals, exc)
+        raise
     store.journal_path.unlink(missing_ok=True)
     store.forget_index()
+
+
+BATCH_SYNC = 16
+"""From this many files on, a commit makes its files durable with two
+``sync`` calls for the whole batch instead of two ``fsync`` calls per file:
+a 3,000-alert payload spent 20 of its 24 seconds in fsync."""
+
+
+def _write_files(files: Sequence[tuple[Path, str | bytes, bool]]) -> None:
+    """Write the files of one commit, each atomically (old or new bytes, never torn).
+
+    A few files: `atomic_write` each. A batch: every temporary file first,
+    one ``sync`` (all new contents are on disk), the renames, one more
+    ``sync`` (the directory entries): the same guarantee, paid once. The
+    temporary files are named as `atomic_write` names them, so a killed
+    command's leftovers are swept alike."""
+    import os
+
+    if len(files) < BATCH_SYNC:
+        for path, content, _ in files:
+            atomic_write(path, content)
+        return
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for path, content, _ in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+            temps.append((tmp, path))
+            tmp.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        os.sync()
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    os.sync()
+
+
+def _read_original(path: Path) -> bytes | None:
+    """A file's bytes before the commit writes it (None: it did not exist)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"{path.name}: cannot read before writing: {exc.strerror}") from None
+
+
+def _roll_back(
+    store: Store,
+    files: Sequence[tuple[Path, str | bytes, bool]],
+    rels: Sequence[str],
+    originals: Sequence[bytes | None],
+    exc: Exception,
+) -> None:
+    """Undo a commit that git refused for an outside reason (a signing
+    failure, an unfinished merge, a hook, a full disk): the files and git's
+    index entries of these paths go back to what they were and the journal
+    is removed, so no later command commits under "recovered after
+    interruption" a change this command reported as failed.
+
+    When the files already equal HEAD the commit did land (only git's index
+    update failed): the journal stays, and the next command's `recover`
+    refreshes the index."""
+    try:
+        if store.git.matches_head(list(rels)):
+            return
+    except (StoreError, OSError):
+        pass
+    try:
+        for (path, _, _), original in zip(files, originals, strict=True):
+            if original is None:
+                path.unlink(missing_ok=True)
+            else:
+                atomic_write(path, original)
+        store.git.try_run("reset", "--quiet", "--", *rels)
+        store.journal_path.unlink(missing_ok=True)
+        store.forget_index()
+    except (StoreError, OSError) as undo:
+        exc.add_note(f"undoing it failed too: {undo}")
 
 
 def recover(store: Store) -> list[str]:
@@ -236,10 +326,15 @@ def recover(store: Store) -> list[str]:
         if not store.git.matches_head(existing):
             listed = store.git.run("ls-files", "-z", "--others", "--", *existing)
             untracked = [r for r in listed.split("\0") if r]
+            from elinkctl.store.gitenv import ident_problem
+
+            author = str(data.get("author") or "elinkctl")
+            if ident_problem(author):
+                author = "elinkctl"  # a journal of an older version may name one git refuses
             store.git.commit_paths(
                 existing,
                 f"{data.get('message', 'elinkctl')} (recovered after interruption)",
-                str(data.get("author") or "elinkctl"),
+                author,
                 str(data.get("email") or "elinkctl@localhost"),
                 new=untracked,
             )
