@@ -46,6 +46,7 @@ ESCALATION_KEYS = {
     "strict_people",
     "rule_owners",
     "verify",
+    "check_lease",  # check --sync on several hosts: services/lease.py
 }
 
 

@@ -71,11 +71,18 @@ def check(ctx: Context, dry_run: bool, sync: bool, json_: bool) -> None:
     from elinkctl.services.check import CHECK_ACTOR, run_check
 
     actor = (ctx.actor_given or "").strip() or CHECK_ACTOR
+    lease = None
     if sync and not dry_run:
+        from elinkctl.services.lease import leased_check
+
         _sync(ctx, actor)
-    report = run_check(ctx.store, actor, ctx.now, dry_run=dry_run)
-    if sync and not dry_run and report.commit:
-        _sync(ctx, actor)
+        # Several cron hosts: only the holder of the check lease acts (docs/sync.md).
+        report, lease = leased_check(ctx.store, actor, ctx.now, lambda: _sync(ctx, actor))
+        for line in [lease.note(), *lease.warnings]:
+            if line:
+                echo(line, err=True)
+    else:
+        report = run_check(ctx.store, actor, ctx.now, dry_run=dry_run)
     if report.busy:
         echo(
             "note: the store is locked by another elinkctl (another check?); "
@@ -87,7 +94,10 @@ def check(ctx: Context, dry_run: bool, sync: bool, json_: bool) -> None:
     for problem in report.broken:
         echo(f"error: {problem} (skipped)", err=True)
     if json_:
-        echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        data = report.to_json()
+        if lease is not None:
+            data.update(lease=lease.to_json(), standby=not lease.acting)
+        echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         for line in summary(report):
             echo(line)

@@ -325,8 +325,12 @@ def run_check(
     *,
     dry_run: bool = False,
     env: Mapping[str, str] | None = None,
+    send: bool = True,
 ) -> CheckReport:
-    """One `check` run (see the module docstring). Raises ConfigError for broken rules."""
+    """One `check` run (see the module docstring). Raises ConfigError for broken rules.
+
+    ``send=False`` queues but does not flush: under the check lease the
+    caller publishes the queue before sending (`elinkctl.services.lease`)."""
     report = CheckReport(dry_run=dry_run)
     rules = load_rules(store.config)
     if dry_run:
@@ -367,7 +371,7 @@ def run_check(
     except StoreBusy:
         report.busy = True
         return report
-    if _outbox_has_pending(store):
+    if send and _outbox_has_pending(store):
         report.notifications = flush(outbox_for(store), rules, now, env)
     return report
 
