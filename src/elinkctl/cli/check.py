@@ -7,13 +7,16 @@ from typing import TYPE_CHECKING
 
 import click
 
+from elinkctl.cli.exitcodes import CHECK_NOTIFY_FAILING
 from elinkctl.cli.options import json_option, pass_context
 from elinkctl.cli.output import echo
 from elinkctl.domain.glossary import NOTIFICATIONS, ROLES, zh
+from elinkctl.services import daily
 from elinkctl.services.context import Context
 
 if TYPE_CHECKING:
     from elinkctl.domain.findings import Finding
+    from elinkctl.notify.entry import OutboxEntry
     from elinkctl.services.check import CheckReport
 
 KIND_HEAD = {
@@ -45,9 +48,18 @@ KIND_HEAD = {
     is_flag=True,
     help="Sync with the shared remote before and after (for the cron host).",
 )
+@click.option(
+    "--failing-after",
+    "failing_after",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    metavar="N",
+    help="Exit 3 while a notification has failed N attempts in a row or was given up (0: never).",
+)
 @json_option
 @pass_context
-def check(ctx: Context, dry_run: bool, sync: bool, json_: bool) -> None:
+def check(ctx: Context, dry_run: bool, sync: bool, failing_after: int, json_: bool) -> None:
     """Escalate overdue incidents and mark SLA deadlines; for cron.
 
     For every unresolved incident: escalation levels of escalation.yaml that
@@ -56,7 +68,15 @@ def check(ctx: Context, dry_run: bool, sync: bool, json_: bool) -> None:
     ticket (one commit per run, author elinkctl-check unless --as is given)
     and notified through the outbox (failed sends are retried by the next
     run). Prints nothing when nothing happened, so cron mails only news.
-    Exits 1 if a ticket could not be read (the others are still checked).
+
+    \b
+    Exit status: 0 done (also when another check held the lock: skipped);
+    1 a ticket could not be read (the others are still checked); 2 wrong
+    usage; 3 notifications keep failing — an item of the outbox was given
+    up, or failed --failing-after attempts in a row — until it is delivered
+    (`elinkctl outbox retry`) or dropped (`elinkctl outbox drop KEY`).
+    Standing warnings (no holiday data for a year, failing notifications)
+    are printed once a day, so cron mails them once, not every run.
 
     \b
     With --sync, pulls what other clones recorded first (so nobody is
@@ -89,12 +109,24 @@ def check(ctx: Context, dry_run: bool, sync: bool, json_: bool) -> None:
             "skipped — the next run catches up",
             err=True,
         )
+    today = ctx.now.astimezone(ctx.tz).date()
     for warning in report.warnings:
-        echo(f"warning: {warning}", err=True)
+        if not _standing(warning) or daily.due_today(ctx.store.state_dir, warning, today):
+            echo(f"warning: {warning}", err=True)
+    failing = []
+    if failing_after:
+        from elinkctl.services.outbox import failing as outbox_failing
+
+        failing = outbox_failing(ctx.store, failing_after)
+    if failing:
+        note = _failing_note(failing)
+        if daily.due_today(ctx.store.state_dir, note, today):
+            echo(f"error: {note}", err=True)
     for problem in report.broken:
         echo(f"error: {problem} (skipped)", err=True)
     if json_:
         data = report.to_json()
+        data["failing_notifications"] = [e.to_dict() for e in failing]
         if lease is not None:
             data.update(lease=lease.to_json(), standby=not lease.acting)
         echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -109,6 +141,31 @@ def check(ctx: Context, dry_run: bool, sync: bool, json_: bool) -> None:
         raise click.ClickException(
             f"{len(report.broken)} ticket(s) could not be checked; run `elinkctl fsck`"
         )
+    if failing:
+        ctx_exit(CHECK_NOTIFY_FAILING)
+
+
+def _standing(warning: str) -> bool:
+    """A warning true for days on end (a calendar without holiday data for a
+    year), shown once a day rather than by every five-minute run."""
+    return warning.startswith("sla.yaml: calendar ")
+
+
+def _failing_note(failing: list[OutboxEntry]) -> str:
+    given_up = sum(1 for e in failing if e.state == "failed")
+    channels = ", ".join(sorted({e.channel for e in failing}))
+    last = next((e.last_error for e in failing if e.last_error), None)
+    return (
+        f"{len(failing)} notification(s) keep failing ({given_up} given up) via {channels}"
+        + (f"; last error: {last}" if last else "")
+        + "; see `elinkctl outbox list`, then `outbox retry` or `outbox drop KEY --reason …`"
+        " (check exits 3 until then; this note is shown once a day)"
+    )
+
+
+def ctx_exit(code: int) -> None:
+    """Leave with ``code`` (click's own exit, so tests and cron see it)."""
+    raise click.exceptions.Exit(code)
 
 
 def _sync(ctx: Context, actor: str) -> None:
