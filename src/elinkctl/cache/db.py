@@ -110,6 +110,12 @@ def _open(
         raise
 
 
+def check_version(db: sqlite3.Connection, version: str) -> None:
+    """Raise `sqlite3.DatabaseError` unless the database records the cache
+    version ``version`` (combined with the layer's `FORMAT_VERSION`)."""
+    _check_version(db, versioned(version), stamp=False)
+
+
 def _check_version(db: sqlite3.Connection, wanted: str, *, stamp: bool) -> None:
     """Raise `sqlite3.DatabaseError` unless ``meta`` records ``wanted``; a new
     database (no version yet) is stamped with it when ``stamp``."""

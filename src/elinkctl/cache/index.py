@@ -216,6 +216,8 @@ class Index:
         compared.
         """
         snap = snapshot if snapshot is not None else self._prefetched_or_new()
+        if self._db is None and not self.db_path.exists():
+            self._fetch_published(snap)
         conn = self.db
         self.reread = 0
         self._paths_now = None
@@ -299,6 +301,25 @@ class Index:
             raise
         listing.record(snap)
         self._fresh = True
+
+    def _fetch_published(self, snap: Snapshot) -> None:
+        """No index yet (a fresh clone): start from a published one if the
+        repository brings one that passes its checks (`elinkctl.cache.shipped`);
+        the refresh that follows checks every row against git as usual."""
+        from elinkctl.cache import index_failed, shipped
+
+        try:
+            shipped.fetch(
+                self.root,
+                self.db_path,
+                lambda conn: db.check_version(conn, SCHEMA_VERSION),
+                self.load,
+                snap,
+                self.progress,
+            )
+        except Exception as exc:  # an optimisation only: build the index as before
+            if not index_failed(exc):
+                raise
 
     def ensure_fresh(self) -> None:
         if not self._fresh:

@@ -133,6 +133,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "The notification outbox: list, retry, drop.",
     ),
     "notify": ("elinkctl.cli.outbox", "notify", "Send a test message to a channel or a person."),
+    "index": (
+        "elinkctl.cli.index",
+        "index",
+        "The ticket index: index publish shares it with fresh clones.",
+    ),
 }
 
 

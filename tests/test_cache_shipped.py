@@ -1,0 +1,187 @@
+"""The index brought by a clone (`elinkctl.cache.shipped`): a fresh clone's
+first command starts from the published index, and every command gives the
+same answers as reading every file, whether the published index is current,
+older than the clone, made from a dirty work tree, lying, of other code or
+not a database at all. The reference answers come from the same commands
+with the index switched off (tests/test_cache_index.py's `assert_same`)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from generate import generate
+from tests.conftest import Desk
+from tests.test_cache_index import NOW, NOW_DT, answers, assert_same, index_of, some_ticket
+
+from elinkctl.cache import shipped
+
+
+def git(root: Path, *args: str, data: bytes | None = None) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=root, check=True, capture_output=True, input=data
+    ).stdout.decode()
+
+
+@pytest.fixture
+def origin(desk: Desk) -> Desk:
+    """A generated store (80 tickets, 12 open) whose index is published."""
+    shutil.rmtree(desk.root)
+    generate(desk.root, 80, 3, open_count=12, seed=11, now=NOW_DT, actor="gen", processes=1)
+    desk.ok("check", now=NOW)
+    desk.ok("index", "publish", now=NOW)
+    return desk
+
+
+def clone(origin: Desk, tmp_path: Path, name: str = "clone") -> Desk:
+    target = tmp_path / name
+    git(tmp_path, "clone", "-q", str(origin.root), str(target))
+    return Desk(target, CliRunner())
+
+
+def shipped_meta(root: Path) -> str | None:
+    """The ``shipped`` mark: present only in an index that came from a publication."""
+    db = sqlite3.connect(index_of(root))
+    try:
+        row = db.execute("SELECT value FROM meta WHERE name='shipped'").fetchone()
+    finally:
+        db.close()
+    return None if row is None else str(row[0])
+
+
+def republish(root: Path, change: Callable[[Path], None]) -> None:
+    """Replace the published index by ``change``d copy of it (a forged or broken one)."""
+    work = root / ".git" / "tamper.sqlite"
+    work.write_bytes(
+        subprocess.run(
+            ["git", "cat-file", "blob", f"{shipped.REF}:{shipped.DB_FILE}"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+        ).stdout
+    )
+    change(work)
+    blob = git(root, "hash-object", "-w", str(work)).strip()
+    tree = git(root, "mktree", data=f"100644 blob {blob}\t{shipped.DB_FILE}\n".encode()).strip()
+    commit = git(root, "commit-tree", tree, "-m", "forged").strip()
+    git(root, "update-ref", shipped.REF, commit)
+    work.unlink()
+
+
+def edit_db(sql: str) -> Callable[[Path], None]:
+    def change(path: Path) -> None:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute(sql)
+        db.close()
+
+    return change
+
+
+def test_a_clone_starts_from_the_published_index(
+    origin: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = answers(origin)
+    work = clone(origin, tmp_path)
+    assert "origin/elinkctl-index" in git(work.root, "branch", "-r")
+    assert not index_of(work.root).exists()
+    got = assert_same(work, monkeypatch)
+    assert shipped_meta(work.root) == shipped.rows_code()  # it came from the publication
+    assert (work.root / ".git" / "elinkctl" / "check-plan.json").exists()
+    assert {k: v for k, v in got.items() if k != "check --dry-run --json"} == {
+        k: v for k, v in reference.items() if k != "check --dry-run --json"
+    }
+
+
+def test_a_clone_newer_than_the_publication(
+    origin: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new_id = origin.new(now=NOW)
+    path = some_ticket(origin.root, "pending")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("title: ", "title: 改 ", 1), encoding="utf-8"
+    )
+    git(origin.root, "commit", "-q", "-am", "hand edit")
+    gone = some_ticket(origin.root, "closed")
+    git(origin.root, "rm", "-q", str(gone))
+    git(origin.root, "commit", "-q", "-m", "remove one")
+    work = clone(origin, tmp_path)
+    got = assert_same(work, monkeypatch)
+    assert new_id in got["open_ids"]
+    assert shipped_meta(work.root) == shipped.rows_code()
+
+
+def test_published_from_a_dirty_work_tree(
+    origin: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = some_ticket(origin.root, "pending")
+    copy = src.with_name(src.stem[:-5] + "ZZZZZ.yaml")
+    copy.write_text(src.read_text(encoding="utf-8").replace(src.stem, copy.stem), encoding="utf-8")
+    edited = some_ticket(origin.root, "closed")
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    origin.ok("index", "publish", now=NOW)
+    seen: list[str] = []
+
+    def rows_of(path: Path) -> None:
+        seen.extend(str(p) for (p,) in sqlite3.connect(path).execute("SELECT path FROM tickets"))
+
+    republish(origin.root, rows_of)
+    home = {origin.root.joinpath(p).name for p in seen}
+    assert copy.name not in home and edited.name not in home and len(home) == 79
+    work = clone(origin, tmp_path)
+    got = assert_same(work, monkeypatch)
+    assert copy.stem not in got["open_ids"]  # untracked there, so not in the clone
+    assert shipped_meta(work.root) == shipped.rows_code()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        edit_db("UPDATE tickets SET status='closed', title='forged'"),
+        edit_db("UPDATE meta SET value='other code' WHERE name='shipped'"),
+        edit_db("UPDATE meta SET value='0.0' WHERE name='schema'"),
+        lambda path: path.write_bytes(b"not a database \x00\xff" * 500),
+    ],
+    ids=["lying-rows", "other-code", "other-schema", "not-a-database"],
+)
+def test_a_bad_publication_is_not_used(
+    origin: Desk,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    change: Callable[[Path], None],
+) -> None:
+    republish(origin.root, change)
+    work = clone(origin, tmp_path)
+    got = assert_same(work, monkeypatch)
+    assert len(got["open_ids"]) == 12
+    assert shipped_meta(work.root) is None  # built from the files instead
+
+
+def test_a_lost_or_corrupt_index_in_a_clone(
+    origin: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = clone(origin, tmp_path)
+    first = assert_same(work, monkeypatch)
+    db = index_of(work.root)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    assert assert_same(work, monkeypatch) == first  # fetched again
+    assert shipped_meta(work.root) == shipped.rows_code()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db.write_bytes(b"this is not a database \x00\xff" * 300)
+    assert assert_same(work, monkeypatch) == first
+
+
+def test_an_index_already_there_is_never_replaced(origin: Desk, tmp_path: Path) -> None:
+    work = clone(origin, tmp_path)
+    work.ok("list", env={"ELINKCTL_NOW": NOW})
+    db = index_of(work.root)
+    sqlite3.connect(db).execute("CREATE TABLE mine (x)").connection.commit()
+    work.ok("stats", now=NOW)
+    tables = sqlite3.connect(db).execute("SELECT name FROM sqlite_master").fetchall()
+    assert ("mine",) in tables
