@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
-from elinkctl.cli.options import pass_context
+from elinkctl.cli.options import json_option, pass_context
 from elinkctl.cli.output import echo
 from elinkctl.services.context import Context
 
@@ -40,49 +43,106 @@ def config() -> None:
 
 
 @config.command("check")
+@click.option(
+    "--env",
+    "need_env",
+    is_flag=True,
+    help="Treat a ${VAR} of escalation.yaml that is not set here as a problem "
+    "(run it in the cron job's environment).",
+)
+@json_option
 @pass_context
-def config_check(ctx: Context) -> None:
+def config_check(ctx: Context, need_env: bool, json_: bool) -> None:
     """Validate sla.yaml and escalation.yaml; list every problem with file and line.
 
     Exits 1 when there is a problem. Run it in CI on pull requests that change
-    the rules.
+    the rules. A ${VAR} that channels: name but this environment does not set
+    is a warning (CI has no secrets), a problem with --env: run that on the
+    cron host, in cron's environment, so a notification never fails for it.
 
     \b
-    Example:
+    Examples:
       elinkctl config check && git push
+      . /etc/elinkctl/env && elinkctl --store /srv/desk config check --env
     """
+    import os
+
     from elinkctl.config import load_config
     from elinkctl.services.setup import config_warnings
+    from elinkctl.services.validators import locate
     from elinkctl.services.validators import problems as rule_problems
 
     cfg = load_config(ctx.store.root)
     problems = rule_problems(cfg)
-    for warning in config_warnings(cfg, ctx.now):
-        echo(f"warning: {warning}", err=True)
-    if problems:
+    warnings = config_warnings(cfg, ctx.now)
+    unset = [
+        locate(cfg.escalation, f"{where}: ${{{name}}} is not set in this environment")
+        for where, name in unset_variables(cfg.escalation.data, os.environ)
+    ]
+    (problems if need_env else warnings).extend(unset)
+    if json_:
+        doc = {"ok": not problems, "problems": problems, "warnings": warnings}
+        echo(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        for warning in warnings:
+            echo(f"warning: {warning}", err=True)
         for p in problems:
             echo(p)
+    if problems:
         raise click.ClickException(f"{len(problems)} problem(s) in the rule files")
-    echo("sla.yaml and escalation.yaml are valid", err=True)
+    if not json_:
+        echo("sla.yaml and escalation.yaml are valid", err=True)
+
+
+def unset_variables(data: Mapping[str, Any], env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(field path, NAME) of every ``${NAME}`` under ``channels:`` that ``env``
+    lacks or has empty: such a channel fails on every send from there."""
+    import re
+
+    found: list[tuple[str, str]] = []
+
+    def walk(where: str, value: Any) -> None:
+        if isinstance(value, str):
+            for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", value):
+                if not env.get(name):
+                    found.append((where, name))
+        elif isinstance(value, Mapping):
+            for key, sub in value.items():
+                walk(f"{where}.{key}", sub)
+        elif isinstance(value, list):
+            for i, sub in enumerate(value):
+                walk(f"{where}[{i}]", sub)
+
+    channels = data.get("channels")
+    if isinstance(channels, Mapping):
+        walk("channels", channels)
+    return found
 
 
 @click.command()
+@json_option
 @pass_context
-def fsck(ctx: Context) -> None:
+def fsck(ctx: Context, json_: bool) -> None:
     """Validate every ticket: it parses, the schema holds, the ID matches the
     file name and shard, the state lines agree with the events, the history
     follows the process, and there are no conflict markers. Exits 1 listing
     each problem.
 
     \b
-    Example:
+    Examples:
       elinkctl fsck
+      elinkctl fsck --json | jq -r '.problems[]'
     """
     from elinkctl.services.fsck import check_store
 
     problems, count = check_store(ctx.store)
-    for p in problems:
-        echo(p)
+    if json_:
+        doc = {"ok": not problems, "tickets": count, "problems": problems}
+        echo(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        for p in problems:
+            echo(p)
     if problems:
         raise click.ClickException(f"{len(problems)} problem(s) in {count} ticket(s)")
-    echo(f"{count} ticket(s) checked, no problems", err=True)
+    if not json_:
+        echo(f"{count} ticket(s) checked, no problems", err=True)

@@ -1,0 +1,42 @@
+"""`config check` and `fsck` for admins: an unset ``${VAR}`` of a channel is
+named with file and line (a warning, a problem with --env), and both speak
+--json."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Desk
+from elinkctl import yamlio
+
+
+def with_channel(desk: Desk) -> None:
+    path = desk.root / "escalation.yaml"
+    data = yamlio.load(path.read_text(encoding="utf-8"))
+    data["channels"] = {"ops-ding": {"type": "wecom", "url": "${WECOM_OPS_URL}"}}
+    path.write_text(yamlio.dump(data), encoding="utf-8")
+
+
+def test_an_unset_variable_is_named_with_its_line(desk: Desk) -> None:
+    with_channel(desk)
+    result = desk.run("config", "check")
+    assert result.exit_code == 0, result.output
+    assert "escalation.yaml line" in result.stderr
+    assert "channels.ops-ding.url: ${WECOM_OPS_URL} is not set" in result.stderr
+
+    strict = desk.run("config", "check", "--env")
+    assert strict.exit_code == 1
+    assert "${WECOM_OPS_URL} is not set" in strict.stdout
+
+    doc = json.loads(desk.run("config", "check", "--env", "--json").stdout)
+    assert doc["ok"] is False and any("WECOM_OPS_URL" in p for p in doc["problems"])
+
+    env = {"WECOM_OPS_URL": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x"}
+    quiet = desk.run("config", "check", "--env", env=env)
+    assert quiet.exit_code == 0 and "WECOM_OPS_URL" not in quiet.output
+
+
+def test_fsck_json(desk: Desk) -> None:
+    desk.new()
+    doc = json.loads(desk.run("fsck", "--json").stdout)
+    assert doc == {"ok": True, "tickets": 1, "problems": []}
