@@ -162,6 +162,8 @@ def run_step(ctx: Context, ticket_id: str, step: Callable[[Ticket], Change]) -> 
     """Commit one lifecycle step (`elinkctl.services.tickets.change`) and say what happened."""
     from elinkctl.services import tickets
 
-    result = tickets.change(ctx, ticket_id, step)
+    result, notes = tickets.change_with_notes(ctx, ticket_id, step)
+    for line in notes:  # the step's notices (escalation.yaml notices:)
+        echo(f"note: {line}", err=True)
     echo(result.message, err=True)
     return result

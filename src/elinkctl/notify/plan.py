@@ -10,7 +10,7 @@ the people it is meant for.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from elinkctl.notify.config import smtp_channels
@@ -107,13 +107,15 @@ def queue_notifications(
     *,
     people: Sequence[str] = (),
     now: dt.datetime | None = None,
+    hold: Callable[[str], dt.datetime | None] | None = None,
 ) -> list[Delivery]:
     """Plan and enqueue one event; returns the plan (queued or already known).
 
     ``event_key`` names the event once and for all, e.g.
     ``"INC-261123-7KQ2/escalation/30m/management"``; each delivery is queued
     under ``delivery_key(event_key, channel)``, so calling this again for the
-    same event (every cron run) queues nothing new.
+    same event (every cron run) queues nothing new. ``hold`` gives, per
+    channel, the time before which it must not go out (quiet hours).
     """
     plan = plan_deliveries(config, roles, message, people=people)
     for delivery in plan:
@@ -123,5 +125,6 @@ def queue_notifications(
             delivery.recipients,
             message,
             now=now,
+            not_before=hold(delivery.channel) if hold is not None else None,
         )
     return plan

@@ -372,7 +372,7 @@ def run_check(
         report.busy = True
         return report
     if send and _outbox_has_pending(store):
-        report.notifications = flush(outbox_for(store), rules, now, env)
+        report.notifications = flush(outbox_for(store), rules, now, env, store=store)
     return report
 
 
@@ -388,24 +388,48 @@ def _outbox_has_pending(store: Store) -> bool:
 def queue(outbox: Any, rules: Rules, findings: Sequence[Finding], now: dt.datetime) -> int:
     """Queue each finding's deliveries; returns how many deliveries were planned."""
     from elinkctl.notify import queue_notifications
+    from elinkctl.services.notices import robot_hold
 
     count = 0
     for f in findings:
         plan = queue_notifications(
-            outbox, rules.notify, f.roles, notice(f, now), f.event_key, people=f.people
+            outbox,
+            rules.notify,
+            f.roles,
+            notice(f, now),
+            f.event_key,
+            people=f.people,
+            # store time: a ticket's times carry the store's offset
+            hold=robot_hold(
+                rules.notify, str(f.ticket.priority), now.astimezone(f.ticket.opened_at.tzinfo)
+            ),
         )
         count += len(plan)
     return count
 
 
 def flush(
-    outbox: Any, rules: Rules, now: dt.datetime, env: Mapping[str, str] | None = None
+    outbox: Any,
+    rules: Rules,
+    now: dt.datetime,
+    env: Mapping[str, str] | None = None,
+    *,
+    store: Store | None = None,
 ) -> list[Any]:
-    """Send what is due in the outbox; `DeliveryResult`s in queue order."""
+    """Send what is due in the outbox; `DeliveryResult`s in queue order.
+
+    With the ``store``, a notice whose event was never committed (its
+    command failed or was killed) is dropped instead of sent
+    (`elinkctl.services.notices.committed`)."""
     from elinkctl.notify import make_sender
 
+    committed = None
+    if store is not None:
+        from elinkctl.services.notices import committed as committed_in
+
+        committed = committed_in(store)
     sender = make_sender(rules.notify, os.environ if env is None else env)
-    results: list[Any] = outbox.flush(now, sender)
+    results: list[Any] = outbox.flush(now, sender, committed=committed)
     return results
 
 
@@ -452,7 +476,7 @@ def registration_notes(
                 f"escalation {label}: nobody is listed for {f.role} under roles: in escalation.yaml"
             )
     if queued:
-        notes += delivery_notes(flush(outbox_for(store), rules, now))
+        notes += delivery_notes(flush(outbox_for(store), rules, now, store=store))
     return notes
 
 

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from elinkctl.domain import notices as rules_mod
-from elinkctl.domain.notice_templates import LABELS, TEMPLATES
 from elinkctl.domain.model import Event, Ticket
+from elinkctl.domain.notice_templates import LABELS, TEMPLATES
 from elinkctl.errors import ElinkError, NotFound, TicketError
 
 if TYPE_CHECKING:
@@ -265,6 +265,25 @@ def load_template(root: Path, name: str) -> str:
     if shipped is None:
         raise ElinkError(f"{TEMPLATES_DIR}/{name}.txt: no such template")
     return shipped
+
+
+def robot_hold(
+    config: Mapping[str, Any], priority: str, now: dt.datetime
+) -> Callable[[str], dt.datetime | None]:
+    """Per channel, until when a post of ``priority`` made ``now`` is held
+    (``notices.quiet_hours``; a broken rule holds nothing)."""
+    try:
+        quiet = rules_mod.rules_of(config).quiet
+    except ElinkError:
+        return lambda channel: None
+    channels = config.get("channels") or {}
+
+    def hold(channel: str) -> dt.datetime | None:
+        chan = channels.get(channel) if isinstance(channels, Mapping) else None
+        type_ = str(chan.get("type")) if isinstance(chan, Mapping) else ""
+        return quiet.hold_until(now, priority, type_)
+
+    return hold
 
 
 # --- delivery ----------------------------------------------------------------------------

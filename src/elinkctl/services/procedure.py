@@ -69,7 +69,7 @@ def resolve(
     kb: str | None,
 ) -> Stepped:
     """Record the resolution; a P1 also reaches management now if it had not."""
-    from elinkctl.services import check
+    from elinkctl.services import check, notices
 
     actor, now, store = ctx.actor, ctx.now, ctx.store
     notes: list[str] = []
@@ -77,11 +77,16 @@ def resolve(
     due: list[Finding] = []
     queued = 0
     with store.transaction(actor) as tx:
+        before = tx.find(given_id)
         change = lifecycle.record(
-            tx.find(given_id), "resolved", actor, at, now, "resolved",
+            before, "resolved", actor, at, now, "resolved",
             solution=solution, cause=cause, kb=kb,
         )  # fmt: skip
-        ticket = change.ticket
+        # The reporter is asked to confirm; a P1's resolution reaches management
+        # (notices: resolved_major) unless its management level fires now.
+        told = notices.queue_step(store, before, change.ticket, now)
+        ticket = told.ticket
+        change = dataclasses.replace(change, ticket=ticket)
         try:
             rules = check.load_rules(tx.config)
             due = resolution_escalations(ticket, rules, now)
@@ -95,10 +100,17 @@ def resolve(
                 message=f"{change.message} (escalation on resolution → management)",
             )
             queued = check.queue(check.outbox_for(store), rules, due, now)
+            told.forget_notice("resolved_major")  # the escalation says it
         tx.put(ticket)
-        tx.commit(change.message)
+        try:
+            tx.commit(change.message)
+        except BaseException:
+            told.forget()
+            raise
     if due:
         notes += check.registration_notes(store, rules, due, queued, now)
+        told.send_now = False  # registration_notes flushed the outbox already
+    notes += told.after_lock(now)
     return Stepped(change, tuple(notes))
 
 
@@ -120,7 +132,8 @@ def progress(ctx: Context, given_id: str, at: dt.datetime, text: str | None) -> 
         tx.put(change.ticket)
         tx.commit(change.message)
     if queued:
-        notes += check.delivery_notes(check.flush(check.outbox_for(store), rules, now))
+        results = check.flush(check.outbox_for(store), rules, now, store=store)
+        notes += check.delivery_notes(results)
     elif rules is not None:
         notes.append("nobody is listed for management under roles: in escalation.yaml")
     return Stepped(change, tuple(notes))

@@ -145,7 +145,7 @@ def create(
     note: str | None = None,
 ) -> Registered:
     """Register and commit one incident (a P1's due escalation in the same commit)."""
-    from elinkctl.services import check
+    from elinkctl.services import check, notices
 
     actor, now, store = ctx.actor, ctx.now, ctx.store
     with store.transaction(actor) as tx:
@@ -161,11 +161,20 @@ def create(
         queued = 0
         if prepared.rules and prepared.due:
             queued = check.queue(check.outbox_for(store), prepared.rules, prepared.due, now)
+        # The reporter's acknowledgement (escalation.yaml notices: registered).
+        told = notices.queue_step(store, None, change.ticket, now)
+        change = dataclasses.replace(change, ticket=told.ticket)
         tx.put(change.ticket, is_new=True)
-        tx.commit(change.message)
+        try:
+            tx.commit(change.message)
+        except BaseException:
+            told.forget()
+            raise
     notes = list(prepared.notes)
     if prepared.rules and prepared.due:
         notes += check.registration_notes(store, prepared.rules, list(prepared.due), queued, now)
+        told.send_now = False  # registration_notes flushed the outbox already
+    notes += told.after_lock(now)
     return Registered(change.ticket, change, tuple(notes))
 
 
