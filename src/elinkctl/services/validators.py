@@ -94,11 +94,14 @@ def holiday_gap(cal: Calendar, start: dt.datetime, end: dt.datetime) -> str | No
     span = f"{first}–{last}" if first <= last else "no year"
     days = ", ".join(WEEKDAY_NAMES[d] for d in sorted(cal.weekdays))
     shown = ", ".join(str(y) for y in sorted(years))
+    year = sorted(years)[0]
     return (
         f"sla.yaml: calendar {cal.name!r}: no China public-holiday data for {shown} "
-        f"(the installed chinesecalendar covers {span}); plain weekdays ({days}) are used "
-        f"for those years — upgrade chinesecalendar, or list that year's dates under "
-        f"calendars.{cal.name}.holidays and workdays in sla.yaml"
+        f"(the installed chinesecalendar covers {span}); plain weekdays ({days}) are used, "
+        f"so 春节 and 国庆 count as working days. Add the State Council's {year} schedule "
+        f"to sla.yaml under calendars: {cal.name}: as holidays: [{year}-MM-DD, …] "
+        f"(days off) and workdays: [{year}-MM-DD, …] (调休 working weekends), "
+        f"or upgrade chinesecalendar once a release covers {year} (docs/rules.md)"
     )
 
 
