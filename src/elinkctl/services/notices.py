@@ -121,6 +121,29 @@ def queue_step(store: Store, before: Ticket | None, ticket: Ticket, now: dt.date
     return queued
 
 
+def acknowledge_mailed(
+    tx: Any, tickets: dict[str, Ticket], now: dt.datetime, notes: list[str]
+) -> Queued:
+    """`ingest email`'s hook: queue the notices of the incidents a mail
+    registered (the reporter's acknowledgement), restaging them with their
+    Message-IDs; one `Queued` to take back if the commit fails."""
+    store = tx.store
+    queued = Queued(next(iter(tickets.values())), store=store)
+    for ticket_id, ticket in list(tickets.items()):
+        created = ticket.events[0] if ticket.events else None
+        if created is None or created.get("via") != "email":
+            continue
+        if store.path_of(ticket_id).exists():
+            continue  # a reply threaded onto an incident: not new
+        one = queue_step(store, None, ticket, now)
+        queued.keys += one.keys
+        notes += one.notes
+        if one.ticket is not ticket:
+            tickets[ticket_id] = one.ticket
+            tx.put(one.ticket, is_new=True)
+    return queued
+
+
 def _with_mail_ids(ticket: Ticket, mail_ids: Mapping[str, list[str]]) -> Ticket:
     """The ticket with each new event naming the Message-IDs sent about it."""
     events = tuple(

@@ -270,7 +270,15 @@ class Batch:
 
             # Before the commit, as in `new`: deterministic keys make it safe.
             self.queued = check.queue(check.outbox_for(self.store), self.rules, self.due, self.now)
-        self.tx.commit(message)
+        # The reporter of a mailed-in incident is told its ID (services.notices).
+        from elinkctl.services.notices import acknowledge_mailed
+
+        told = acknowledge_mailed(self.tx, self.tickets, self.now, self.notes)
+        try:
+            self.tx.commit(message)
+        except BaseException:
+            told.forget()
+            raise
         return message
 
     def after_lock(self) -> None:

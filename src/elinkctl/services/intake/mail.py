@@ -136,17 +136,23 @@ def ingest_email(
                 text += "\n\n附件: " + ", ".join(one_line(a, 200) for a in mail.attachments)
             sender = one_line(mail.from_name or mail.from_addr or "unknown sender", 60)
             first = one_line(text.split("\n")[0] if text else "(空)", 60)
-            batch.record(
-                ticket,
-                "commented",
-                "commented",
-                f"email from {sender}: {first}",
-                via="email",
-                message_id=mail.message_id,
-                **{"from": mail.from_addr},
-                text=text or "(正文为空)",
-            )
-            if not ticket.is_open:
+            # An answer to our request to confirm or satisfaction question
+            # (services.replies: only when it clearly is one; else a comment).
+            from elinkctl.services.replies import record_answer
+
+            answered = record_answer(batch, ticket, mail, text)
+            if not answered:
+                batch.record(
+                    ticket,
+                    "commented",
+                    "commented",
+                    f"email from {sender}: {first}",
+                    via="email",
+                    message_id=mail.message_id,
+                    **{"from": mail.from_addr},
+                    text=text or "(正文为空)",
+                )
+            if not ticket.is_open and not answered:
                 batch.notes.append(
                     f"{ticket.id} is {ticket.status}: the reply was recorded as a comment; "
                     f"reopen it (`elinkctl reopen {ticket.id} --reason …`) if the problem is back"
