@@ -33,14 +33,55 @@ from elinkctl import yamlio  # noqa: E402
 from elinkctl.kb import (  # noqa: E402
     Analyzer,
     Doc,
+    Hit,
     SearchIndex,
     SuggestIndex,
     build_suggest_index,
     doc_from_article,
     parse_article,
 )
+from elinkctl.kb.relevance import RELEVANT_COVERAGE  # noqa: E402
+from elinkctl.kb.results import arrange  # noqa: E402
 
 QUALITY = ROOT / "tests" / "kb_quality"
+
+
+def load_items(path: Path, key: str) -> list[tuple[str, str | None]]:
+    """(text, expected article ID or None for "no answer") from a queries/titles file.
+
+    Accepts a list under ``queries:``/``titles:`` (or a bare list) of mappings
+    with ``query`` or ``title`` and ``expect``.
+    """
+    data = yamlio.load(path.read_text(encoding="utf-8"))
+    items = (
+        data.get(key, data.get("queries", data.get("titles"))) if isinstance(data, dict) else data
+    )
+    out = []
+    for item in items or []:
+        text = item.get("query", item.get("title"))
+        expect = item.get("expect")
+        out.append((str(text), None if expect in (None, "", "null") else str(expect)))
+    return out
+
+
+def flood_docs(seed: int = 11) -> list[Doc]:
+    """Look-alike incidents as a desk logs them: the same title 33 times (issue 19's flood)."""
+    rng = random.Random(seed)
+    titles = ["邮件发不出去", "打印机打印不了", "电脑很慢", "网络断了", "系统登录不上", "密码忘了"]
+    endings = ["已处理", "重启后恢复", "远程协助解决"]
+    out = []
+    for t, title in enumerate(titles):
+        for i in range(33):
+            out.append(
+                Doc(
+                    id=f"INC-2512{t + 1:02d}-F{i:03d}",
+                    kind="ticket",
+                    title=title,
+                    text=f"用户反映{title}。{rng.choice(endings)}。",
+                    system="",
+                )
+            )
+    return out
 
 
 def load_docs(quality: Path = QUALITY) -> list[Doc]:
@@ -175,6 +216,117 @@ def run(
         print_misses(docs, misses)
 
 
+CURVE = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+
+
+def run_set(
+    docs: list[Doc],
+    queries: list[tuple[str, str | None]],
+    titles: list[tuple[str, str | None]],
+    recent: int,
+    show_misses: bool,
+) -> None:
+    """kb search and `new` as the desk sees them, with the relevance decision.
+
+    kb search: top-1 among articles (`--kind kb`) and of the mixed list
+    (incidents collapsed, answering articles first), and whether the top line
+    of an unanswerable query is marked weak. `new`: the suggestion index
+    (`recent` incidents), up to three relevant lines: the right article
+    among them (and first), and nothing printed for unanswerable titles.
+    Then the trade-off curve over the coverage threshold.
+    """
+    import sqlite3
+
+    index = SearchIndex(docs)
+    titles_of = {d.id: d.title for d in docs}
+    kb_hits = {q: index.search(q, 3, kind="kb") for q, _ in queries}
+    mixed = {q: index.search(q, 80) for q, _ in queries}
+    with closing(sqlite3.connect(":memory:", isolation_level=None)) as conn:
+        paths = [f"{d.kind}/{i}" for i, d in enumerate(docs)]
+        build_suggest_index(conn, index, paths, docs, recent=recent, head="-", fingerprint="-")
+        sug = SuggestIndex(conn)
+        sug_hits = {t: sug.search(t, 40) for t, _ in titles}
+    answerable = [(q, e) for q, e in queries if e is not None]
+    unanswerable = [q for q, e in queries if e is None]
+    ans_titles = [(t, e) for t, e in titles if e is not None]
+    no_titles = [t for t, e in titles if e is None]
+
+    def search_at(th: float) -> tuple[int, int, int, int]:
+        kb1 = sum(bool(kb_hits[q]) and kb_hits[q][0].id == e for q, e in answerable)
+        mix1 = sum(
+            bool(lines := arrange(mixed[q], 10, th)) and lines[0].hit.id == e and lines[0].relevant
+            for q, e in answerable
+        )
+        weak = sum(
+            not (lines := arrange(mixed[q], 10, th)) or not lines[0].relevant for q in unanswerable
+        )
+        kbrel = sum(
+            bool(kb_hits[q]) and kb_hits[q][0].id == e and (kb_hits[q][0].coverage or 0) >= th
+            for q, e in answerable
+        )
+        return kb1, mix1, weak, kbrel
+
+    def suggestions(hits: list[Hit], th: float) -> list[str]:
+        return [ln.hit.id for ln in arrange(hits, 40, th) if ln.relevant][:3]
+
+    def new_at(th: float) -> tuple[int, int, int]:
+        among = first = 0
+        for t, e in ans_titles:
+            ids = suggestions(sug_hits[t], th)
+            among += e in ids
+            first += bool(ids) and ids[0] == e
+        silent = sum(not suggestions(sug_hits[t], th) for t in no_titles)
+        return among, first, silent
+
+    na, nu = len(answerable), len(unanswerable)
+    kb1, mix1, weak, _ = search_at(RELEVANT_COVERAGE)
+    print(
+        f"kb search: top-1 (--kind kb) {kb1}/{na} = {kb1 / max(na, 1):.1%}; "
+        f"top-1 of the mixed list, marked relevant {mix1}/{na} = {mix1 / max(na, 1):.1%}; "
+        f"unanswerable marked weak {weak}/{nu}"
+    )
+    if ans_titles or no_titles:
+        among, first, silent = new_at(RELEVANT_COVERAGE)
+        nt = len(ans_titles)
+        print(
+            f"new: right article suggested {among}/{nt} = {among / max(nt, 1):.1%} "
+            f"(first {first}/{nt}); silent on unanswerable {silent}/{len(no_titles)}"
+        )
+    print(f"trade-off (coverage threshold; default {RELEVANT_COVERAGE}):")
+    print(
+        "  threshold  search: answerable top-1 relevant | unanswerable weak"
+        "  ||  new: answerable suggested | unanswerable silent"
+    )
+    for th in CURVE:
+        _, mix1, weak, _ = search_at(th)
+        row = f"  {th:9.2f}  {mix1:>4}/{na} {mix1 / max(na, 1):6.1%} | {weak:>3}/{nu}"
+        if ans_titles or no_titles:
+            among, _, silent = new_at(th)
+            row += f"  ||  {among:>3}/{len(ans_titles)} {among / max(len(ans_titles), 1):6.1%}"
+            row += f" | {silent:>3}/{len(no_titles)}"
+        print(row)
+    if show_misses:
+        for q, e in answerable:
+            lines = arrange(mixed[q], 10)
+            if not lines or lines[0].hit.id != e or not lines[0].relevant:
+                got = "; ".join(
+                    f"{ln.hit.id} {ln.hit.title} c={ln.hit.coverage:.2f}"
+                    + (f" ×{ln.similar_count}" if ln.similar_count > 1 else "")
+                    for ln in lines[:3]
+                )
+                print(f"   MISS {q!r}: want {e} {titles_of.get(e or '', '?')} — got {got}")
+        for q in unanswerable:
+            lines = arrange(mixed[q], 10)
+            if lines and lines[0].relevant:
+                h = lines[0].hit
+                print(f"   LOUD {q!r}: {h.id} {h.title} c={h.coverage:.2f}")
+        for t, e in titles:
+            ids = suggestions(sug_hits[t], RELEVANT_COVERAGE)
+            if (e is None and ids) or (e is not None and e not in ids):
+                got = ", ".join(f"{h.id} {h.title} c={h.coverage:.2f}" for h in sug_hits[t][:3])
+                print(f"   NEW  {t!r}: want {e} — suggested {ids}; top {got}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--misses", action="store_true", help="list queries not ranked first")
@@ -187,7 +339,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=10_000,
         help="incidents the suggestion index keeps (SUGGEST_RECENT; 0: skip that line)",
     )
+    ap.add_argument(
+        "--set",
+        type=Path,
+        help="evaluate a set directory (articles/, queries.yaml, titles.yaml; expect: null "
+        "for unanswerable) as the desk sees it: relevance, collapsed incidents, `new`",
+    )
+    ap.add_argument("--queries", default="queries.yaml", help="queries file in the set")
+    ap.add_argument("--titles", default="titles.yaml", help="`new` titles file in the set")
     args = ap.parse_args(argv)
+    if args.set is not None:
+        docs = load_docs(args.set)
+        queries = load_items(args.set / args.queries, "queries")
+        tpath = args.set / args.titles
+        titles = load_items(tpath, "titles") if tpath.is_file() else []
+        if args.noise:
+            flood = flood_docs()
+            docs = docs + noise_docs(max(0, args.noise - len(flood))) + flood
+        print(
+            f"{args.set}: {len([d for d in docs if d.kind == 'kb'])} articles, "
+            f"{len(docs)} documents, {len(queries)} queries "
+            f"({sum(e is None for _, e in queries)} unanswerable), {len(titles)} titles "
+            f"({sum(e is None for _, e in titles)} unanswerable)"
+        )
+        run_set(docs, queries, titles, args.recent or 10_000, args.misses)
+        return 0
     docs = load_docs()
     queries = load_queries()
     if args.noise:

@@ -22,9 +22,15 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .dictionary import CJK_FUNCTION_CHARS, DESK_ENGLISH, STOPWORDS
 
 __all__ = [
     "DEFAULT_ANALYZER",
+    "QueryPlan",
+    "Unit",
     "SYNONYM_GROUPS",
     "SYNONYM_WEIGHT",
     "UNIGRAM_WEIGHT",
@@ -68,7 +74,7 @@ SYNONYM_WEIGHT = 0.6
 #: after `normalize` (lowercase, half-width). Pure-ASCII phrases match whole
 #: words; phrases with Chinese match as substrings of the query with spaces
 #: removed. Keep groups tight: a loose group drags unrelated articles up.
-SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
+_COLLOQUIAL: tuple[tuple[str, ...], ...] = (
     # connecting
     ("无法连接", "连不上", "连接失败", "连接不上", "不能连接", "连接不了", "无法连上", "connect"),
     ("掉线", "断线", "断开", "断网", "老是断", "频繁断开"),
@@ -120,7 +126,7 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("oa", "办公系统", "办公自动化", "协同办公"),
     ("审批", "流程", "待办", "workflow"),
     ("视频会议", "会议系统", "腾讯会议", "zoom", "teams"),
-    ("共享文件夹", "共享盘", "共享目录", "文件服务器", "网络驱动器", "网盘"),
+    ("共享文件夹", "共享盘", "共享目录", "文件服务器", "网络驱动器", "网络盘", "网盘"),
     # business systems
     ("erp", "sap", "用友", "金蝶"),
     ("财务系统", "财务软件", "报销系统"),
@@ -132,12 +138,14 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("过期", "到期", "失效", "expired"),
     ("ukey", "u盾", "usbkey", "key盘"),
     ("病毒", "中毒", "木马", "勒索", "virus", "malware"),
-    ("安装", "装不上", "install"),
+    ("安装", "装不上", "装不了", "install"),
     ("激活", "许可", "license", "授权"),
     ("office", "word", "excel", "wps"),
     ("浏览器", "chrome", "edge", "ie", "firefox"),
     ("服务器", "server", "宕机", "挂了"),
 )
+SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = _COLLOQUIAL + DESK_ENGLISH
+"""The colloquial Chinese groups above, then the desk's IT-English dictionary."""
 
 
 def normalize(text: str) -> str:
@@ -191,6 +199,7 @@ class Analyzer:
         self._synonyms = tuple(synonyms)
         self._compiled: list[tuple[tuple[str, bool], ...]] | None = None
         self._terms_of_group: dict[int, tuple[str, ...]] = {}
+        self._phrases_of_group: dict[int, tuple[tuple[str, ...], ...]] = {}
 
     def _cjk_terms(self, run: str, out: list[str]) -> None:
         """Terms of a run of Chinese characters: every character and every bigram."""
@@ -248,6 +257,8 @@ class Analyzer:
         """
         terms = self.index_terms(phrase)
         strong = [t for t in terms if not _is_cjk_char(t)]
+        if len(strong) > 1:  # "can t send": not "t", nor "can"/"to" of "unable to"
+            strong = [t for t in strong if len(t) > 1 and t not in STOPWORDS] or strong
         return tuple(dict.fromkeys(strong or terms))
 
     def _compile(self, group: tuple[str, ...]) -> tuple[tuple[str, bool], ...]:
@@ -269,6 +280,28 @@ class Analyzer:
             self._terms_of_group[i] = terms
         return terms
 
+    def _matched(self, norm: str) -> list[int]:
+        """Indexes of the synonym groups a normalised query contains a phrase of."""
+        compact = _SPACES.sub("", norm)
+        words = " " + " ".join(_RUN.findall(norm)) + " "
+        if self._compiled is None:  # on first use: keeps `import` cheap for other commands
+            self._compiled = [self._compile(group) for group in self._synonyms]
+        return [
+            i
+            for i, phrases in enumerate(self._compiled)
+            if any((key in compact) if cjk else (key in words) for key, cjk in phrases)
+        ]
+
+    def _group_phrases(self, i: int) -> tuple[tuple[str, ...], ...]:
+        """The terms of each phrase of synonym group `i` (a document has a phrase if it has all)."""
+        found = self._phrases_of_group.get(i)
+        if found is None:
+            found = tuple(
+                dict.fromkeys(t for t in (self._phrase_terms(p) for p in self._synonyms[i]) if t)
+            )
+            self._phrases_of_group[i] = found
+        return found
+
     def query_terms(self, query: str, *, synonyms: bool = True) -> dict[str, float]:
         """Terms of a user's query with their weights (highest weight wins per term).
 
@@ -286,18 +319,127 @@ class Analyzer:
                 weights[term] = w
         if not synonyms or not typed:
             return weights
-        compact = _SPACES.sub("", norm)
-        words = " " + " ".join(_RUN.findall(norm)) + " "
         sw = self.synonym_weight
-        if self._compiled is None:  # on first use: keeps `import` cheap for other commands
-            self._compiled = [self._compile(group) for group in self._synonyms]
-        for i, phrases in enumerate(self._compiled):
-            if not any((key in compact) if cjk else (key in words) for key, cjk in phrases):
-                continue
+        for i in self._matched(norm):
             for term in self._group_terms(i):
                 if sw > weights.get(term, 0.0):
                     weights[term] = sw
         return weights
+
+    def plan(self, query: str, *, synonyms: bool = True) -> QueryPlan:
+        """The query as terms to score (`query_terms`) and as units of meaning to cover.
+
+        A unit is one Chinese character or one ASCII word the user typed,
+        with the terms that show a document has it: the character's own
+        bigrams with its neighbours (full credit), the bare character
+        (`CHAR_CREDIT`: half the documents have 无 or 法), and every term of
+        a synonym group whose phrase the unit is part of (full credit: the
+        same meaning in other words). An unknown word is a unit too: no
+        document has it, so it lowers every hit's coverage instead of
+        vanishing from the query.
+        """
+        norm = normalize(query)
+        weights = self.query_terms(norm, synonyms=synonyms)
+        runs = _RUN.findall(norm)
+        units: list[list[Any]] = []  # [text, own term, {terms: credit}, start, end, scale]
+        joined = ""
+        for run in runs:
+            if run[0].isascii():
+                alts: dict[tuple[str, ...], float] = {(run,): 1.0}
+                if not run.isalpha() and not run.isdigit():
+                    for part in _ALNUM_SPLIT.findall(run):
+                        alts.setdefault((part,), PART_CREDIT)
+                scale = STOPWORD_SCALE if run in STOPWORDS else 1.0
+                units.append([run, run, alts, len(joined), len(joined) + len(run), scale])
+            elif len(run) == 1:
+                scale = FUNCTION_SCALE if run in CJK_FUNCTION_CHARS else 1.0
+                units.append([run, run, {(run,): 1.0}, len(joined), len(joined) + 1, scale])
+            else:
+                for k, ch in enumerate(run):
+                    alts = {(ch,): CHAR_CREDIT}
+                    if k > 0:
+                        alts[(run[k - 1 : k + 1],)] = 1.0
+                    if k + 1 < len(run):
+                        alts[(run[k : k + 2],)] = 1.0
+                    scale = FUNCTION_SCALE if ch in CJK_FUNCTION_CHARS else 1.0
+                    pos = len(joined) + k
+                    units.append([ch, ch, alts, pos, pos + 1, scale])
+            joined += run
+        used: list[tuple[str, tuple[str, ...]]] = []
+        if synonyms and units:
+            assert self._compiled is not None  # query_terms compiled the table
+            for i in self._matched(norm):
+                terms = self._group_terms(i)
+                phrases = self._group_phrases(i)
+                spans = []
+                for phrase, (key, cjk) in zip(self._synonyms[i], self._compiled[i], strict=True):
+                    if cjk:
+                        start = joined.find(key)
+                        while start >= 0:
+                            spans.append((phrase, start, start + len(key)))
+                            start = joined.find(key, start + 1)
+                    else:
+                        spans.extend(_word_spans(phrase, key.split(), units))
+                for phrase, start, end in spans:
+                    used.append((phrase, terms))
+                    for unit in units:
+                        if unit[3] < end and start < unit[4]:
+                            for alt in phrases:
+                                if unit[2].get(alt, 0.0) < SYNONYM_CREDIT:
+                                    unit[2][alt] = SYNONYM_CREDIT
+        return QueryPlan(
+            weights,
+            tuple(Unit(u[0], u[1], tuple(u[2].items()), u[5]) for u in units),
+            tuple(dict.fromkeys(used)),
+        )
+
+
+def _word_spans(
+    phrase: str, words: list[str], units: list[list[Any]]
+) -> list[tuple[str, int, int]]:
+    """Where the ASCII words of a phrase stand in a row among the query's units."""
+    found = []
+    k = len(words)
+    for i in range(len(units) - k + 1):
+        if all(units[i + j][0] == words[j] for j in range(k)):
+            found.append((phrase, units[i][3], units[i + k - 1][4]))
+    return found
+
+
+#: Coverage credit of a Chinese character found only alone (not with a neighbour).
+CHAR_CREDIT = 0.5
+#: Coverage credit of a part of a mixed word ("win" of "win10") found alone.
+PART_CREDIT = 0.5
+#: Coverage credit of a unit whose synonym group the document has.
+SYNONYM_CREDIT = 1.0
+#: How much an English function word ("my", "the") weighs in coverage.
+STOPWORD_SCALE = 0.05
+#: How much a Chinese function character (的, 了, 我) weighs in coverage.
+FUNCTION_SCALE = 0.2
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One thing the user typed: a Chinese character or an ASCII word."""
+
+    text: str
+    term: str
+    """The index term whose rarity weighs this unit (itself)."""
+    alternatives: tuple[tuple[tuple[str, ...], float], ...]
+    """(terms, credit): a document with all the terms of any of these has the unit,
+    for the best credit."""
+    scale: float = 1.0
+    """Function words and characters weigh less."""
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """A query analysed: terms with weights to score, units of meaning to cover."""
+
+    weights: dict[str, float]
+    units: tuple[Unit, ...]
+    synonyms: tuple[tuple[str, tuple[str, ...]], ...]
+    """(phrase of the query that matched a synonym group, the terms it added)."""
 
 
 #: The analyzer used when none is given.

@@ -37,6 +37,7 @@ from elinkctl.fsio import digest
 
 from .analysis import DEFAULT_ANALYZER, Analyzer, normalize
 from .docs import Doc, check_kind
+from .relevance import RERANK_DEPTH, Explanation, coverage, explain, rerank
 
 __all__ = ["Hit", "IndexFormatError", "SearchIndex", "docs_fingerprint"]
 
@@ -72,6 +73,8 @@ class Hit:
     title: str
     score: float
     kind: str
+    coverage: float | None = None
+    """How much of the query the hit has (`elinkctl.kb.relevance`), when computed."""
 
 
 def _names_match(wanted: str, have: tuple[str, ...]) -> bool:
@@ -247,6 +250,28 @@ def rank_grouped(
         take *= 4
 
 
+def explain_doc(
+    analyzer: Analyzer,
+    query: str,
+    n: int,
+    df_of: Callable[[str], int],
+    sat_of: Callable[[str], float],
+    score: float,
+    doc: Doc | None,
+) -> Explanation:
+    """`relevance.explain` of one document, with its fields counted when `doc` is given."""
+    plan = analyzer.plan(query)
+    counts = None
+    if doc is not None:
+        ft, fm, fb = doc_fields(doc, analyzer)
+
+        def counts(term: str) -> tuple[int, int, int]:
+            return ft[term], fm[term], fb[term]
+
+    typed = analyzer.query_terms(query, synonyms=False)
+    return explain(plan, n, df_of, sat_of, score, counts, list(typed))
+
+
 def systems_named_in(query: str, names: Iterable[str]) -> frozenset[str]:
     """Known system names the query spells out ("财务系统登录失败" names 财务系统).
 
@@ -371,7 +396,8 @@ class SearchIndex:
         """
         if limit <= 0 or not self._ids:
             return []
-        weights = self.analyzer.query_terms(query, synonyms=synonyms)
+        plan = self.analyzer.plan(query, synonyms=synonyms)
+        weights = plan.weights
         if not weights:
             return []
         offsets, pdocs, psat = self._offsets, self._pdocs, self._psat
@@ -387,7 +413,7 @@ class SearchIndex:
         scores = accumulate(weights, n, n, postings)
         best = rank(
             scores,
-            limit,
+            max(limit, RERANK_DEPTH),
             self._kinds,
             self._systems,
             self._modules,
@@ -396,9 +422,46 @@ class SearchIndex:
             module=module,
             kind=kind,
         )
+        df_of, sat_of = self._lookups()
+
+        def cover(d: int) -> float:
+            return coverage(plan, n, df_of, lambda t: sat_of(t, d) > 0.0)
+
         return [
-            Hit(self._ids[d], self._titles[d], round(score, 4), self._kinds[d]) for score, d in best
+            Hit(self._ids[d], self._titles[d], round(score, 4), self._kinds[d], round(c, 4))
+            for score, d, c in rerank(best, cover, limit)
         ]
+
+    def _lookups(self) -> tuple[Callable[[str], int], Callable[[str, int], float]]:
+        """(term → document frequency, (term, document) → its saturated weight or 0)."""
+        offsets, pdocs, psat, terms = self._offsets, self._pdocs, self._psat, self._terms
+
+        def df_of(term: str) -> int:
+            tid = terms.get(term)
+            return 0 if tid is None else offsets[tid + 1] - offsets[tid]
+
+        def sat_of(term: str, d: int) -> float:
+            tid = terms.get(term)
+            if tid is None:
+                return 0.0
+            lo, hi = offsets[tid], offsets[tid + 1]
+            i = bisect.bisect_left(pdocs, d, lo, hi)
+            return float(psat[i]) if i < hi and pdocs[i] == d else 0.0
+
+        return df_of, sat_of
+
+    def explain(
+        self, query: str, doc_id: str, score: float, doc: Doc | None = None
+    ) -> Explanation | None:
+        """Why `doc_id` scores `score` for `query` (None: not in the index)."""
+        try:
+            d = self._ids.index(doc_id)
+        except ValueError:
+            return None
+        df_of, sat_of = self._lookups()
+        return explain_doc(
+            self.analyzer, query, len(self._ids), df_of, lambda t: sat_of(t, d), score, doc
+        )
 
     def _system_names(self) -> frozenset[str]:
         cached: frozenset[str] | None = getattr(self, "_system_name_cache", None)

@@ -31,11 +31,12 @@ import json
 import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .analysis import DEFAULT_ANALYZER, Analyzer, normalize
 from .docs import Doc, check_kind, doc_from_json, doc_to_json
+from .relevance import RERANK_DEPTH, Explanation, coverage, rerank
 from .search import (
     Hit,
     IndexFormatError,
@@ -43,6 +44,7 @@ from .search import (
     accumulate,
     doc_fields,
     doc_weights,
+    explain_doc,
     rank_grouped,
     systems_named_in,
 )
@@ -267,6 +269,10 @@ class SuggestIndex:
             raise IndexFormatError(f"suggestion index built by analyzer {meta.get('analyzer')!r}")
         self.head = str(meta["head"])
         self.fingerprint = str(meta["fingerprint"])
+        # The statistics of the last query scored (for `explain`).
+        self._n = 0
+        self._df_of: Callable[[str], int] = lambda term: 0
+        self._sat_of: Callable[[str, int], float] = lambda term, d: 0.0
 
     def _meta(self) -> dict[str, Any]:
         try:
@@ -292,16 +298,67 @@ class SuggestIndex:
         """As `SearchIndex.search`, over the documents kept here."""
         if limit <= 0:
             return []
-        weights = self.analyzer.query_terms(query, synonyms=synonyms)
-        if not weights:
+        found = self._score(query, limit, system, module, kind=kind, synonyms=synonyms)
+        if found is None:
             return []
+        ranked, kinds, grp, cover = found
+        best = rerank(ranked, cover, limit)
+        if not best:
+            return []
+        conn = self.conn
+        nums = [d for _, d, _ in best]
+        marks = ",".join("?" * len(nums))
+        rows = {
+            num: (doc_id, title)
+            for num, doc_id, title in conn.execute(
+                f"SELECT num, id, title FROM docs WHERE num IN ({marks})", nums
+            )
+        }
+        return [Hit(*rows[d], round(score, 4), kinds[grp[d]], round(c, 4)) for score, d, c in best]
+
+    def explain(self, query: str, doc_id: str, score: float) -> Explanation | None:
+        """Why `doc_id` scores `score` for `query` (None: not here)."""
+        row = self.conn.execute(
+            "SELECT num, doc FROM docs WHERE id = ? AND alive = 1 ORDER BY num DESC", (doc_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        found = self._score(query, 0, None, None, kind=None, synonyms=True)
+        if found is None:
+            return None
+        num, key = row
+        return explain_doc(
+            self.analyzer,
+            query,
+            self._n,
+            self._df_of,
+            lambda t: self._sat_of(t, num),
+            score,
+            _doc_from_key(key),
+        )
+
+    def _score(
+        self,
+        query: str,
+        limit: int,
+        system: str | None,
+        module: str | None,
+        *,
+        kind: str | None,
+        synonyms: bool,
+    ) -> tuple[list[tuple[float, int]], list[str], array[Any], Callable[[int], float]] | None:
+        """(best (score, number), kinds of groups, group of each number, coverage of a number)."""
+        plan = self.analyzer.plan(query, synonyms=synonyms)
+        weights = plan.weights
+        if not weights:
+            return None
         conn = self.conn
         conn.execute("BEGIN")
         try:
             meta = self._meta()
             size, base, n = int(meta["size"]), int(meta["base"]), int(meta["n"])
             if size == 0:
-                return []
+                return None
             terms = list(weights)
             stored: dict[str, tuple[int, bytes, bytes]] = {}
             added: dict[str, tuple[list[int], list[float]]] = {}
@@ -344,14 +401,38 @@ class SuggestIndex:
                 parts.append(more)
             return df, parts
 
-        scores = accumulate(weights, n, size, postings)
+        decoded: dict[str, list[tuple[Sequence[int], Sequence[float]]]] = {}
+
+        def cached(term: str) -> tuple[int, list[tuple[Sequence[int], Sequence[float]]]]:
+            df, parts = postings(term)
+            decoded[term] = parts
+            return df, parts
+
+        scores = accumulate(weights, n, size, cached)
         for d in dead:
             scores[d] = 0.0
+
+        def df_of(term: str) -> int:
+            row = stored.get(term)
+            return 0 if row is None else row[0]
+
+        def sat_of(term: str, d: int) -> float:
+            for docs, sats in decoded.get(term, ()):
+                i = bisect_left(docs, d)
+                if i < len(docs) and docs[i] == d:
+                    return float(sats[i])
+            return 0.0
+
+        self._n, self._df_of, self._sat_of = n, df_of, sat_of
+
+        def cover(d: int) -> float:
+            return coverage(plan, n, df_of, lambda t: sat_of(t, d) > 0.0)
+
         groups = meta["groups"]
         kinds = [g[0] for g in groups]
         best = rank_grouped(
             scores,
-            limit,
+            max(limit, RERANK_DEPTH) if limit > 0 else 0,
             grp,
             kinds,
             [tuple(g[1]) for g in groups],
@@ -361,17 +442,7 @@ class SuggestIndex:
             module=module,
             kind=kind,
         )
-        if not best:
-            return []
-        nums = [d for _, d in best]
-        marks = ",".join("?" * len(nums))
-        found = {
-            num: (doc_id, title)
-            for num, doc_id, title in conn.execute(
-                f"SELECT num, id, title FROM docs WHERE num IN ({marks})", nums
-            )
-        }
-        return [Hit(*found[d], round(score, 4), kinds[grp[d]]) for score, d in best]
+        return best, kinds, grp, cover
 
     def apply(self, changes: Iterable[tuple[str, Doc | None]], *, since: str, head: str) -> bool:
         """Bring the index from commit `since` to `head`: `changes` are (path, its document

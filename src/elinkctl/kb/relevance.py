@@ -1,0 +1,160 @@
+"""Whether a hit answers the query: coverage, the same measure in any store.
+
+A BM25 score only orders the hits of one query: it grows with the query's
+length and with the store (a correct top hit scores 16 among 40 articles,
+21 among 3,000 incidents, while a title with no answer reaches 12). So the
+decision is made on *coverage* instead: the share of the query's meaning the
+hit contains. Each unit the user typed (a Chinese character, an ASCII word;
+`elinkctl.kb.analysis.QueryPlan`) weighs its rarity in the store (IDF, function
+words a fraction of it) and is covered by the hit's best evidence: the
+character with a neighbour (a bigram of the query), the bare character
+(half), a phrase of a synonym group it is part of (full: the same meaning in
+other words). Coverage is a ratio of a query to itself, between 0 and 1,
+so one threshold means the same for a short or a long query, in a store of
+40 articles or of 100,000 incidents. An unknown word is a unit no hit has:
+it lowers coverage instead of being dropped, so "会议室空调不制冷" is judged
+on 空调 and 制冷 too, and nothing answers it.
+
+`RELEVANT_COVERAGE` is the threshold `new` and `kb search` use; the
+trade-off curve behind it (answerable hits kept against unanswerable queries
+silenced) is in docs/knowledge-base.md, from scripts/kb_quality.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .analysis import QueryPlan
+
+__all__ = [
+    "RELEVANT_COVERAGE",
+    "RERANK_DEPTH",
+    "rerank",
+    "Explanation",
+    "coverage",
+    "explain",
+    "idf",
+]
+
+RELEVANT_COVERAGE = 0.6
+"""A hit covering less of the query than this is weak: `new` does not suggest it,
+`kb search` marks it."""
+
+
+RERANK_DEPTH = 30
+"""How many of the best hits by score are ordered again by coverage."""
+RERANK_BASE = 1.0
+"""A hit's final score is its BM25F score × (RERANK_BASE + coverage): among
+hits of similar score, the one that has more of the query comes first (an
+article matching every synonym loosely loses to one that has the query's
+own rare words)."""
+
+
+def rerank(
+    best: Sequence[tuple[float, int]], cover: Callable[[int], float], limit: int
+) -> list[tuple[float, int, float]]:
+    """(final score, document, coverage) of the `limit` best of `best` (score order)."""
+    scored = [(score * (RERANK_BASE + c), d, c) for score, d in best for c in (cover(d),)]
+    order = sorted(range(len(scored)), key=lambda i: (-scored[i][0], i))
+    return [scored[i] for i in order[:limit]]
+
+
+def idf(df: int, n: int) -> float:
+    """BM25's inverse document frequency (never negative)."""
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def coverage(
+    plan: QueryPlan, n: int, df_of: Callable[[str], int], has: Callable[[str], bool]
+) -> float:
+    """The share (0..1) of the query's units a document has, weighed by rarity.
+
+    `df_of(term)` is the term's document frequency in the corpus of `n`
+    documents; `has(term)` whether the document holds the term.
+    """
+    total = got = 0.0
+    for unit in plan.units:
+        w = unit.scale * idf(df_of(unit.term), max(n, 1))
+        total += w
+        best = 0.0
+        for terms, credit in unit.alternatives:
+            if credit > best and all(has(t) for t in terms):
+                best = credit
+                if best >= 1.0:
+                    break
+        got += w * best
+    return got / total if total > 0.0 else 0.0
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why one document ranks where it does for a query (`kb search --explain`)."""
+
+    terms: tuple[tuple[str, str, float], ...]
+    """(term, "typed" or "synonym", its share of the raw score), largest first."""
+    synonyms: tuple[tuple[str, tuple[str, ...]], ...]
+    """(query phrase, the synonym terms the document has) for groups that helped."""
+    fields: tuple[tuple[str, str], ...]
+    """(term, where the document has it: "title", "meta", "body" with counts)."""
+    boost: float
+    """The system/module multiplier applied (1.0: none); the score is the raw
+    score × boost × (RERANK_BASE + coverage)."""
+    coverage: float
+    missing: tuple[str, ...]
+    """What the user typed that the document does not have (nor a synonym of it)."""
+
+
+def explain(
+    plan: QueryPlan,
+    n: int,
+    df_of: Callable[[str], int],
+    sat_of: Callable[[str], float],
+    score: float,
+    field_counts: Callable[[str], tuple[int, int, int]] | None = None,
+    typed: Sequence[str] = (),
+) -> Explanation:
+    """The `Explanation` of a document: `sat_of(term)` is its saturated weight
+    of the term (0: absent), `score` its final score, `field_counts(term)` its
+    (title, meta, body) counts of the term if the caller has the document,
+    `typed` the terms the user typed (the rest came from synonyms)."""
+    typed_set = set(typed)
+    parts = []
+    raw = 0.0
+    for term, w in plan.weights.items():
+        sat = sat_of(term)
+        if sat <= 0.0:
+            continue
+        c = w * idf(df_of(term), max(n, 1)) * sat
+        raw += c
+        parts.append((term, "typed" if term in typed_set else "synonym", round(c, 3)))
+    parts.sort(key=lambda p: -p[2])
+
+    def has(term: str) -> bool:
+        return sat_of(term) > 0.0
+
+    syn = []
+    for phrase, terms in plan.synonyms:
+        found = tuple(dict.fromkeys(t for t in terms if t not in typed_set and has(t)))
+        if found:
+            syn.append((phrase, found))
+    fields = []
+    if field_counts is not None:
+        for term, _, _ in parts:
+            t, m, b = field_counts(term)
+            where = [f"{name}×{c}" for name, c in (("title", t), ("meta", m), ("body", b)) if c]
+            fields.append((term, " ".join(where)))
+    cover = coverage(plan, n, df_of, has)
+    missing = []
+    for unit in plan.units:
+        if not any(all(has(t) for t in terms) for terms, credit in unit.alternatives if credit):
+            missing.append(unit.text)
+    return Explanation(
+        tuple(parts),
+        tuple(dict.fromkeys(syn)),
+        tuple(fields),
+        round(score / (raw * (RERANK_BASE + cover)), 3) if raw > 0.0 else 1.0,
+        round(cover, 3),
+        tuple(dict.fromkeys(missing)),
+    )

@@ -1,0 +1,81 @@
+"""From ranked hits to what the desk sees: one line per answer, the article first.
+
+A store with years of incidents holds floods of look-alikes: 33 incidents
+titled exactly "邮件发不出去" fill a whole top 10 and push the article that
+holds the fix to rank 33. Two rules make the list read as answers:
+
+- incidents whose titles are the same once case, spaces and punctuation are
+  ignored collapse into one line, shown as the latest of them (the highest
+  ID: IDs start with the day they were opened) with `similar_count`;
+- an article that answers the query (its coverage reaches the relevance
+  threshold, `elinkctl.kb.relevance`) comes before incidents: it is the
+  curated form of their fix. Weak articles keep their rank by score.
+
+Pure functions over `Hit`s; the services layer fetches a few times more hits
+than it shows, so that collapsing still leaves a full page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .analysis import normalize
+from .relevance import RELEVANT_COVERAGE
+from .search import Hit
+
+__all__ = ["Line", "arrange", "title_key"]
+
+_NOT_TEXT = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def title_key(title: str) -> str:
+    """What makes two incident titles "the same": case, width, spaces and punctuation ignored."""
+    return _NOT_TEXT.sub("", normalize(title))
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the list: a hit, and how many documents it stands for."""
+
+    hit: Hit
+    similar_count: int = 1
+    """Incidents this line stands for (itself included); 1 for an article."""
+    relevant: bool = True
+    """Whether the hit answers the query (coverage at least the threshold)."""
+
+
+def arrange(hits: Sequence[Hit], limit: int, threshold: float = RELEVANT_COVERAGE) -> list[Line]:
+    """The `limit` lines the desk sees for ranked `hits`: look-alike incidents
+    collapsed, answering articles first (see the module's rules)."""
+    groups: dict[str, list[Hit]] = {}
+    order: list[tuple[str, Hit]] = []
+    for hit in hits:
+        if hit.kind == "kb":
+            order.append(("", hit))
+            continue
+        key = title_key(hit.title) or hit.id
+        members = groups.get(key)
+        if members is None:
+            groups[key] = [hit]
+            order.append((key, hit))
+        else:
+            members.append(hit)
+    lines = []
+    for key, hit in order:
+        if not key:
+            lines.append(Line(hit, 1, _relevant(hit, threshold)))
+            continue
+        members = groups[key]
+        latest = max(members, key=lambda h: h.id)
+        cover = max((h.coverage or 0.0) for h in members) if hit.coverage is not None else None
+        shown = Hit(latest.id, latest.title, hit.score, latest.kind, cover)
+        lines.append(Line(shown, len(members), _relevant(shown, threshold)))
+    first = [ln for ln in lines if ln.hit.kind == "kb" and ln.relevant]
+    rest = [ln for ln in lines if not (ln.hit.kind == "kb" and ln.relevant)]
+    return (first + rest)[:limit]
+
+
+def _relevant(hit: Hit, threshold: float) -> bool:
+    return hit.coverage is None or hit.coverage >= threshold
