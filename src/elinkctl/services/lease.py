@@ -190,6 +190,8 @@ class LeaseReport:
                 f"check lease: standby — {self.holder} holds the check lease until "
                 f"{self.expires}; this host synced and escalated or notified nothing"
             )
+        if self.status == UNCONFIRMED:
+            return f"warning: check lease: {self.message}"
         if self.status == STANDBY and self.message:
             return f"check lease: standby — {self.message}"
         return None
