@@ -1,8 +1,11 @@
 """The one way elinkctl writes a file: crash-safe, never torn.
 
-Every writer (tickets and articles, the journal, the outbox, reports, the
-caches) goes through `atomic_write`; the caches pass ``durable=False``
-because a cache lost in a crash is rebuilt, while a ticket must survive it.
+New files get 0o666 less the umask, like any program's, so a store shared by
+a group (``core.sharedRepository=group``, `share_with_group`) stays
+writable for all its users. Every writer (tickets and articles, the
+journal, the outbox, reports, the caches) goes through `atomic_write`; the
+caches pass ``durable=False`` because a cache lost in a crash is rebuilt,
+while a ticket must survive it.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = True) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # the umask decides
     try:
         try:
             view = memoryview(raw)
@@ -49,6 +52,32 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = True) -> None
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def file_mode() -> int:
+    """The mode a new file gets here: 0o666 less the process umask (what
+    ``open`` gives), for writers that must set it explicitly (``mkstemp``
+    makes 0o600, which other users of a shared store cannot read)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def create_empty(path: Path) -> None:
+    """Create ``path`` empty with `file_mode` unless it exists (a SQLite
+    database, whose library would make it 0o644 whatever the umask)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+
+
+def share_with_group() -> None:
+    """Clear the group bits of the process umask, as git does for a
+    repository with ``core.sharedRepository=group``: every file and folder
+    elinkctl (and the git it runs) creates is then group-readable and
+    -writable, so the next user of a shared store can take the lock, update
+    the caches and send what is queued."""
+    mask = os.umask(0o022)
+    os.umask(mask & ~0o070)
 
 
 def atomic_write_json(path: Path, data: Mapping[str, Any], *, durable: bool = True) -> None:

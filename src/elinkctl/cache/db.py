@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from elinkctl.cache import versioned
+from elinkctl.fsio import create_empty
 
 if TYPE_CHECKING:
     import sqlite3
@@ -69,6 +70,7 @@ def connect(
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(2):
+        create_empty(path)  # 0o666 less the umask; SQLite alone makes it 0o644
         try:
             return _open(str(path), False, schema, version, timeout, journal, synchronous)
         except sqlite3.Error:

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from elinkctl.fsio import file_mode
 from elinkctl.notify.entry import OutboxEntry
 from elinkctl.notify.message import Message, digest
 
@@ -208,6 +209,7 @@ def atomic_write_json(path: Path, data: Mapping[str, Any]) -> None:
     text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, file_mode())  # not mkstemp's 0o600: a shared store's users read it
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -333,7 +335,7 @@ class Outbox:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[bool]:
         self._ensure()
-        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o666)  # umask decides
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -6,13 +6,52 @@ dies, even by SIGKILL, so a crashed command never leaves a stale lock behind.
 
 from __future__ import annotations
 
-import fcntl
 import os
+import re
 import time
 from pathlib import Path
 from types import TracebackType
 
-from elinkctl.errors import LockTimeout
+from elinkctl.errors import LockTimeout, StoreError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+UNSUPPORTED = (
+    "elinkctl needs a POSIX system (Linux, macOS, WSL) for its store lock (fcntl.flock); "
+    "on Windows run it in WSL or on the desk's Linux host over ssh (README: Platforms)"
+)
+
+_SHARED = re.compile(
+    r"^\s*sharedrepository\s*=\s*(group|true|1|all|world|everybody|0[0-7]{3})\s*$",
+    re.I | re.M,
+)
+
+
+def adopt_shared_umask(git_dir: Path) -> bool:
+    """Make new files group-writable when the repository is group-shared.
+
+    ``git config core.sharedRepository group`` is how git itself is told
+    that several Unix users write a repository; elinkctl follows the same
+    setting for its own lock, journal, outbox and caches (`fsio.share_with_group`).
+    Read from ``.git/config`` directly: no git process on the start-up path.
+    """
+    try:
+        text = (git_dir / "config").read_text("utf-8", errors="replace")
+    except OSError:
+        return False
+    found = _SHARED.search(text)
+    if not found:
+        return False
+    value = found.group(1)
+    if value.startswith("0") and int(value, 8) & 0o060 != 0o060:
+        return False  # an explicit mode that does not give the group rw (0600, 0644)
+    from elinkctl.fsio import share_with_group
+
+    share_with_group()
+    return True
 
 
 class StoreLock:
@@ -25,8 +64,13 @@ class StoreLock:
 
     def acquire(self, wait: bool = True) -> bool:
         """Take the lock; return False (wait=False) or raise LockTimeout when busy."""
+        if fcntl is None:  # pragma: no cover - Windows
+            raise StoreError(UNSUPPORTED)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        # 0o666 less the umask: the next user of a group-shared store must be
+        # able to open it for the lock (a read-only fd cannot be flock'ed for
+        # writing on every system).
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         deadline = time.monotonic() + self.timeout
         delay = 0.005
         while True:

@@ -30,7 +30,7 @@ from elinkctl.errors import (
     TicketError,
     UsageProblem,
 )
-from elinkctl.store.lock import StoreLock
+from elinkctl.store.lock import StoreLock, adopt_shared_umask
 
 if TYPE_CHECKING:
     from elinkctl.cache.index import Index
@@ -72,6 +72,7 @@ class Store:
         self._index: Index | None = None
         self._real_dirs: dict[Path, bool] = {}
         self._permissions: Permissions | None = None
+        adopt_shared_umask(root / ".git")  # core.sharedRepository=group: files group-writable
 
     @property
     def git(self) -> Git:
