@@ -224,6 +224,13 @@ def cli(ctx: click.Context, store: str | None, actor: str | None) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: domain errors become one line on stderr, never a traceback."""
     try:
+        import fcntl  # noqa: F401 - the store lock and the outbox need POSIX flock
+    except ImportError:  # pragma: no cover - Windows
+        from elinkctl.store.lock import UNSUPPORTED
+
+        echo(f"Error: {UNSUPPORTED}", err=True)
+        sys.exit(1)
+    try:
         return cli.main(args=argv, prog_name="elinkctl", standalone_mode=True)
     except UsageProblem as exc:  # pragma: no cover - converted inside commands
         echo(f"Error: {exc}", err=True)
