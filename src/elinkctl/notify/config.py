@@ -350,6 +350,9 @@ def validate_channels(data: Mapping[str, Any]) -> list[str]:
             "people's email addresses are sent through one"
         )
 
+    from elinkctl.domain.notices import validate as validate_notices
+
+    out.extend(validate_notices(data))  # notices: (who is told of each step)
     people = data.get("people") or {}
     if not isinstance(people, Mapping):
         out.append("people: must be a mapping of person to contact details")
