@@ -133,9 +133,15 @@ def test_seeded_articles_rank_in_top_three(
 def test_search_json_shape_kinds_and_filters(vpn_desk: tuple[Desk, str, str]) -> None:
     desk, tid, kb_id = vpn_desk
     hits = desk.json("kb", "search", "财务系统", "证书错误")
-    assert hits and all(set(h) == {"id", "title", "score", "kind"} for h in hits)
+    # The keys of old plus the relevance decision and the collapsed count (added, never changed).
+    keys = {"id", "title", "score", "kind", "relevant", "coverage", "similar_count"}
+    assert hits and all(set(h) == keys for h in hits)
     assert {h["kind"] for h in hits} == {"kb", "ticket"}
-    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    # Answering articles first, then everything else by score.
+    first = [h for h in hits if h["kind"] == "kb" and h["relevant"]]
+    assert hits[: len(first)] == first
+    rest = hits[len(first) :]
+    assert [h["score"] for h in rest] == sorted((h["score"] for h in rest), reverse=True)
     assert {kb_id, tid} <= {h["id"] for h in hits}
     only_tickets = desk.json("kb", "search", "证书错误", "--kind", "ticket")
     assert [h["id"] for h in only_tickets] == [tid]

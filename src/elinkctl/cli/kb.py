@@ -156,6 +156,9 @@ def kb() -> None:
 @click.option(
     "--kind", type=click.Choice(["kb", "ticket"]), help="Only articles or only past incidents."
 )
+@click.option(
+    "--explain", is_flag=True, help="Say why each hit ranks: matched terms, synonyms, boosts."
+)
 @json_option
 @pass_context
 def search(
@@ -165,34 +168,95 @@ def search(
     system: str | None,
     module: str | None,
     kind: str | None,
+    explain: bool,
     json_: bool,
 ) -> None:
     """Search articles and resolved incidents, best first (Chinese, English or mixed).
+
+    Incidents with the same title are one line ("ticket ×33": the latest is
+    shown); an article that answers the query comes before incidents. A hit
+    that covers too little of the query to be its answer is marked weak.
 
     \b
     Example:
       elinkctl kb search 财务系统登录失败
       elinkctl kb search outlook 收不到邮件 --kind kb --json
+      elinkctl kb search 'printer prints garbage' --explain
     """
     from elinkctl.services import kb as service
 
     store = ctx.store
-    hits = service.search(
-        store, " ".join(query), limit=limit, system=system, module=module, kind=kind, on_error=_warn
+    text = " ".join(query)
+    lines = service.search_lines(
+        store, text, limit=limit, system=system, module=module, kind=kind, on_error=_warn
     )
+    explained = {ln.hit.id: service.explain_hit(store, text, ln.hit) for ln in lines if explain}
     if json_:
-        _dump([{"id": h.id, "title": h.title, "score": h.score, "kind": h.kind} for h in hits])
+        out = []
+        for ln in lines:
+            h = ln.hit
+            item: dict[str, Any] = {"id": h.id, "title": h.title, "score": h.score, "kind": h.kind}
+            item.update(relevant=ln.relevant, coverage=h.coverage, similar_count=ln.similar_count)
+            if explain:
+                item["explain"] = _explanation_json(explained.get(h.id))
+            out.append(item)
+        _dump(out)
         return
-    if not hits:
+    if not lines:
         echo("nothing found", err=True)
         return
     from tabulate import tabulate  # after the JSON path: ~80 ms of imports with wcwidth
 
     rows = [
-        [h.id, h.kind, _short(h.title, 30), _short(service.solution_line(store, h), 50)]
-        for h in hits
+        [
+            ln.hit.id,
+            ln.hit.kind if ln.similar_count == 1 else f"{ln.hit.kind} ×{ln.similar_count}",
+            _short(ln.hit.title, 30),
+            _short(service.solution_line(store, ln.hit), 50),
+            "" if ln.relevant else "weak",
+        ]
+        for ln in lines
     ]
-    echo(tabulate(rows, headers=["ID", "kind", "title", "solution"], disable_numparse=True))
+    echo(tabulate(rows, headers=["ID", "kind", "title", "solution", "fit"], disable_numparse=True))
+    if any(ln.similar_count > 1 for ln in lines):
+        echo("×N: N incidents with this title; the latest is shown", err=True)
+    if not all(ln.relevant for ln in lines):
+        echo("weak: covers too little of the query to be its answer", err=True)
+    for ln in lines if explain else ():
+        for line in _explanation_lines(ln.hit.id, ln.hit.score, explained.get(ln.hit.id)):
+            echo(line)
+
+
+def _explanation_json(e: Any) -> dict[str, Any] | None:
+    if e is None:
+        return None
+    return {
+        "terms": [{"term": t, "from": src, "score": c} for t, src, c in e.terms],
+        "synonyms": [{"phrase": p, "terms": list(ts)} for p, ts in e.synonyms],
+        "fields": dict(e.fields),
+        "boost": e.boost,
+        "coverage": e.coverage,
+        "missing": list(e.missing),
+    }
+
+
+def _explanation_lines(hit_id: str, score: float, e: Any) -> list[str]:
+    """`kb search --explain` in words: one block per hit."""
+    if e is None:
+        return [f"{hit_id}: no explanation (not in the index)"]
+    out = [
+        f"{hit_id}: score {score} = matched terms × boost {e.boost} × (1 + coverage {e.coverage})"
+    ]
+    where = dict(e.fields)
+    terms = ", ".join(
+        f"{t} ({src} {c}{'; ' + where[t] if where.get(t) else ''})" for t, src, c in e.terms[:12]
+    )
+    out.append(f"  matched: {terms or '(none)'}")
+    if e.synonyms:
+        out.append("  synonyms: " + "; ".join(f"{p} → {', '.join(ts)}" for p, ts in e.synonyms))
+    if e.missing:
+        out.append("  not in it: " + " ".join(e.missing))
+    return out
 
 
 @kb.command()

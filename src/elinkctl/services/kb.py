@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from elinkctl import yamlio
 from elinkctl.cache.kb import IndexNotReady, load_index
 from elinkctl.cache.kb_files import KbSource, ignore
 from elinkctl.cache.kb_suggest import search_suggestions
@@ -22,6 +23,9 @@ from elinkctl.domain.model import Ticket
 from elinkctl.errors import ElinkError, UsageProblem
 from elinkctl.kb.article import Article, article_solution_first_line
 from elinkctl.kb.changes import first_line
+from elinkctl.kb.docs import doc_from_article, doc_from_ticket_text
+from elinkctl.kb.relevance import Explanation
+from elinkctl.kb.results import Line, arrange
 from elinkctl.kb.search import Hit, SearchIndex
 from elinkctl.store.articles import (
     add_article,
@@ -55,6 +59,8 @@ __all__ = [
     "save_edited_article",
     "search",
     "search_index",
+    "search_lines",
+    "explain_hit",
     "solution_line",
     "suggest",
     "suggestion_lines",
@@ -69,11 +75,11 @@ SUGGEST_STALE_OK_ABOVE = 20_000
 busy) and falls back to the full index: above this many documents it uses
 the last built one as is rather than refreshing it."""
 
-SUGGEST_MIN_SCORE = 2.0
-"""Below this BM25 score a hit shares only a character or two with the new
-incident (an ERP request "matching" a printer jam): noise, not a suggestion.
-On the quality set every correct hit scores above 4.5. `kb search` still
-lists everything, ranked."""
+# Which hits `new` suggests: only those that answer the incident, judged by
+# coverage (`elinkctl.kb.relevance.RELEVANT_COVERAGE`), not by a score floor:
+# a BM25 score grows with the store and the query, so no floor meant the same
+# in a store of articles and in one with 100,000 incidents. `kb search` still
+# lists everything, marking the weak hits.
 
 
 def kb_source(store: Store) -> KbSource:
@@ -116,6 +122,51 @@ def search(
     return search_index(store, on_error).search(query, limit, system, module, kind=kind)
 
 
+def search_lines(
+    store: Store,
+    query: str,
+    *,
+    limit: int = 10,
+    system: str | None = None,
+    module: str | None = None,
+    kind: str | None = None,
+    on_error: Callable[[str], None] = ignore,
+) -> list[Line]:
+    """What `kb search` shows: ranked hits with look-alike incidents collapsed
+    into one line and answering articles first (`elinkctl.kb.results`), each
+    marked relevant or weak (`elinkctl.kb.relevance`).
+
+    A few times more hits are ranked than shown, so that a flood of
+    look-alikes still leaves `limit` lines (its count is among those hits).
+    """
+    if not query.strip():
+        raise UsageProblem("the search query is empty")
+    index = search_index(store, on_error)
+    return arrange(index.search(query, _window(limit), system, module, kind=kind), limit)
+
+
+def _window(limit: int) -> int:
+    """Hits ranked to fill `limit` lines once look-alikes are collapsed."""
+    return 4 * limit + 40
+
+
+def explain_hit(store: Store, query: str, hit: Hit) -> Explanation | None:
+    """Why `hit` ranks where it does for `query` (`kb search --explain`)."""
+    index = search_index(store)
+    doc = None
+    if hit.kind == "kb":
+        try:
+            doc = doc_from_article(read_article(store, hit.id))
+        except (ElinkError, OSError):
+            doc = None
+    else:
+        try:
+            doc = doc_from_ticket_text(store.path_of(hit.id).read_text(encoding="utf-8"))
+        except (ElinkError, OSError, ValueError, yamlio.YamlError):
+            doc = None
+    return index.explain(query, hit.id, hit.score, doc)
+
+
 def solution_line(store: Store, hit: Hit) -> str:
     """First line of the solution of a hit: the article's, or the incident's last one."""
     try:
@@ -136,9 +187,12 @@ class Suggestion:
 
     hit: Hit
     solution: str
+    similar_count: int = 1
 
     def line(self) -> str:
         text = f"suggest: {self.hit.id} {self.hit.title}"
+        if self.similar_count > 1:
+            text += f" ({self.similar_count} incidents like this, latest shown)"
         return text + (f" — {self.solution}" if self.solution else "")
 
 
@@ -177,7 +231,7 @@ def suggest(
     if not query:
         return []
     skip = set(exclude)
-    found = _suggestion_hits(store, query, 3 * limit + len(skip), system, module)
+    found = _suggestion_hits(store, query, _window(limit) + len(skip), system, module)
     hits = [h for h in found if h.id not in skip]
     # An incident that an article already cites is said better by the article:
     # do not spend one of three lines on it twice.
@@ -187,8 +241,10 @@ def suggest(
                 skip.update(read_article(store, h.id).incidents)
             except (ElinkError, OSError):
                 continue
-    hits = [h for h in hits if h.id not in skip and h.score >= SUGGEST_MIN_SCORE][:limit]
-    return [Suggestion(h, solution_line(store, h)) for h in hits]
+    lines = [ln for ln in arrange(hits, len(hits)) if ln.relevant and ln.hit.id not in skip]
+    return [
+        Suggestion(ln.hit, solution_line(store, ln.hit), ln.similar_count) for ln in lines[:limit]
+    ]
 
 
 def suggestion_lines(store: Store, ticket: Ticket) -> list[str]:

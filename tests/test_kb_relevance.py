@@ -1,0 +1,177 @@
+"""Issue 19: relevance that means the same in any store, English questions,
+one answer above a flood of look-alikes, and `kb search --explain`."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import Desk
+from elinkctl.kb import Doc, SearchIndex, doc_from_article, parse_article
+from elinkctl.kb.analysis import DEFAULT_ANALYZER
+from elinkctl.kb.relevance import RELEVANT_COVERAGE
+from elinkctl.kb.results import arrange, title_key
+from elinkctl.kb.search import Hit
+
+QUALITY = Path(__file__).parent / "kb_quality"
+T0 = "2026-11-23T10:00:00+08:00"
+T1 = "2026-11-23T11:30:00+08:00"
+
+
+def _articles() -> list[Doc]:
+    paths = sorted((QUALITY / "articles").glob("*.md"))
+    return [doc_from_article(parse_article(p.read_text(encoding="utf-8"), p)) for p in paths]
+
+
+@pytest.fixture(scope="module")
+def index() -> SearchIndex:
+    return SearchIndex(_articles())
+
+
+# -- English and mixed questions -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expect"),
+    [
+        ("printer paper jam", "KB-0VXKB"),
+        ("account locked out after wrong password", "KB-YFCY7"),
+        ("server C drive disk full", "KB-J334R"),
+        ("internal site certificate expired warning", "KB-JZJW5"),
+        ("email bounced mailbox full", "KB-ZCFSN"),
+        ("电脑 blue screen 了", "KB-F8Y2S"),
+    ],
+)
+def test_english_query_finds_the_chinese_article(
+    index: SearchIndex, query: str, expect: str
+) -> None:
+    top = index.search(query, 3, kind="kb")[0]
+    assert top.id == expect
+    assert top.coverage is not None and top.coverage >= RELEVANT_COVERAGE
+
+
+def test_unknown_english_word_is_kept_as_text() -> None:
+    plan = DEFAULT_ANALYZER.plan("printer xyzzyplugh")
+    assert "xyzzyplugh" in plan.weights  # scored as text
+    assert [u.text for u in plan.units] == ["printer", "xyzzyplugh"]  # and weighed in coverage
+
+
+def test_an_unknown_word_lowers_coverage(index: SearchIndex) -> None:
+    plain = index.search("printer paper jam", 1)[0]
+    noisy = index.search("printer paper jam zorblax", 1)[0]
+    assert noisy.id == plain.id
+    assert noisy.coverage is not None and plain.coverage is not None
+    assert noisy.coverage < plain.coverage
+
+
+# -- the relevance decision ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query", ["会议室空调不制冷", "食堂饭卡充值失败", "coffee machine is broken"]
+)
+def test_unanswerable_queries_are_weak(index: SearchIndex, query: str) -> None:
+    lines = arrange(index.search(query, 40), 10)
+    assert lines and not any(ln.relevant for ln in lines)
+
+
+def test_coverage_is_a_ratio_that_does_not_grow_with_the_store() -> None:
+    """The same query and article: the score grows with thousands of incidents,
+    coverage stays put (the decision means the same in any store)."""
+    sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
+    try:
+        from kb_quality import noise_docs
+    finally:
+        sys.path.pop(0)
+    small = SearchIndex(_articles())
+    big = SearchIndex(_articles() + noise_docs(2000))
+    a = small.search("域账号被锁定了", 1, kind="kb")[0]
+    b = big.search("域账号被锁定了", 1, kind="kb")[0]
+    assert a.id == b.id == "KB-YFCY7"
+    assert a.coverage is not None and b.coverage is not None
+    assert a.coverage >= RELEVANT_COVERAGE and b.coverage >= RELEVANT_COVERAGE
+    assert abs(a.coverage - b.coverage) < 0.15
+
+
+# -- one answer above the flood ----------------------------------------------------------
+
+
+def test_flood_collapses_and_the_article_comes_first() -> None:
+    flood = [Hit(f"INC-2512{i:02d}-AAAA", "邮件发不出去", 20.0, "ticket", 0.9) for i in range(33)]
+    article = Hit("KB-ZCFSN", "邮件发送被退信提示邮箱已满", 8.0, "kb", 0.7)
+    other = Hit("INC-251101-BBBB", "打印机卡纸", 5.0, "ticket", 0.1)
+    lines = arrange(
+        [*flood, Hit("INC-251130-CCCC", "邮件 发不出去！", 19.0, "ticket", 0.8), article, other], 10
+    )
+    assert [ln.hit.id for ln in lines] == ["KB-ZCFSN", "INC-251232-AAAA", "INC-251101-BBBB"]
+    assert lines[1].similar_count == 34 and lines[1].relevant
+    assert not lines[2].relevant
+    assert title_key("Outlook 发不出去!") == title_key("outlook发不出去")
+
+
+# -- through the CLI -----------------------------------------------------------------------
+
+
+def _seed(desk: Desk) -> None:
+    for name in ("KB-ZCFSN", "KB-0VXKB", "KB-NSBVK", "KB-28G7V", "KB-YFCY7", "KB-Z4E63"):
+        shutil.copy(QUALITY / "articles" / f"{name}.md", desk.root / "knowledge" / f"{name}.md")
+    desk.git("add", "knowledge")
+    desk.git("commit", "-q", "-m", "seed articles")
+
+
+def _resolved(desk: Desk, title: str, solution: str) -> str:
+    tid = desk.new(now=T0, title=title)
+    desk.ok("accept", tid, now=T0)
+    desk.ok("resolve", tid, "--solution", solution, now=T1)
+    return tid
+
+
+def test_cli_flood_is_one_line_with_its_count_and_the_article_above(desk: Desk) -> None:
+    _seed(desk)
+    ids = [_resolved(desk, "邮件发不出去", "清理邮箱后恢复") for _ in range(5)]
+    hits = desk.json("kb", "search", "邮件发不出去", "提示邮箱已满")
+    assert hits[0]["id"] == "KB-ZCFSN" and hits[0]["relevant"]
+    flood = [h for h in hits if h["title"] == "邮件发不出去"]
+    assert len(flood) == 1 and flood[0]["similar_count"] == 5
+    assert flood[0]["id"] == max(ids)  # the latest
+    table = desk.ok("kb", "search", "邮件发不出去").stdout
+    assert "ticket ×5" in table
+
+
+def test_cli_english_search_and_weak_marks(desk: Desk) -> None:
+    _seed(desk)
+    hits = desk.json("kb", "search", "printer", "paper", "jam")
+    assert hits[0]["id"] == "KB-0VXKB" and hits[0]["relevant"]
+    weak = desk.json("kb", "search", "会议室空调不制冷")
+    assert weak and not any(h["relevant"] for h in weak)
+    result = desk.ok("kb", "search", "会议室空调不制冷")
+    assert "weak" in result.stdout and "covers too little" in result.stderr
+
+
+def test_new_is_silent_when_nothing_fits(desk: Desk) -> None:
+    _seed(desk)
+    result = desk.ok(
+        "new", "--title", "会议室空调不制冷", "--type", "failure", "--reporter", "张三", now=T0
+    )
+    assert "suggest:" not in result.stderr
+    answered = desk.ok(
+        "new", "--title", "域账号被锁定 无法登录", "--type", "failure", "--reporter", "张三", now=T0
+    )
+    assert "suggest: KB-YFCY7 " in answered.stderr
+
+
+def test_explain_says_why(desk: Desk) -> None:
+    _seed(desk)
+    out = desk.ok("kb", "search", "printer prints garbage", "--explain", "--limit", "2").stdout
+    assert "matched:" in out and "synonyms: printer →" in out
+    assert "title×" in out
+    data = desk.json("kb", "search", "打印机卡纸", "--explain", "--limit", "1")
+    e = data[0]["explain"]
+    assert data[0]["id"] == "KB-0VXKB"
+    assert {t["term"] for t in e["terms"]} >= {"打印", "卡纸"}
+    assert e["fields"]["卡纸"].startswith("title×1")
+    # the query names the article's system (打印机): the system boost
+    assert e["boost"] == pytest.approx(1.5) and e["coverage"] == data[0]["coverage"]
