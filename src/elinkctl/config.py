@@ -296,6 +296,13 @@ def validate(config: Config) -> list[str]:
         if not isinstance(sla.data.get(key) or [], list):
             add(sla, (key,), "must be a list")
 
+    lease = esc.data.get("check_lease")  # services/lease.py reads it
+    if lease is not None and (
+        not isinstance(lease, dict)
+        or set(lease) - {"expires_after"}
+        or not _duration_ok(lease.get("expires_after", "15m"))
+    ):
+        add(esc, ("check_lease",), "must be {expires_after: DURATION}, e.g. 15m (1m to 7d)")
     esc_matrix = esc.data.get("matrix")
     roles = esc.data.get("roles") or {}
     if not isinstance(roles, dict):
