@@ -347,3 +347,7 @@ def test_bad_lease_setting_is_one_line_naming_the_file(
     assert proc.returncode in (1, 2)
     assert "Traceback" not in proc.stderr
     assert "escalation.yaml" in proc.stderr and "check_lease.expires_after" in proc.stderr
+    checked = subprocess.run(
+        [*ELINKCTL, "config", "check"], env=desk.env(desk.a, at(1)), capture_output=True, text=True
+    )
+    assert checked.returncode != 0 and "check_lease" in checked.stdout + checked.stderr
