@@ -25,7 +25,8 @@ What counts as due is pure domain (`elinkctl.domain.findings`); this module
 runs it over the store, records, commits and notifies.
 
 Known limits (kept simple on purpose): the outbox is per clone, so run
-`check` from cron on one host only; the few milliseconds between the commit
+plain `check` from cron on one host only (several hosts: `check --sync`
+under the check lease, `elinkctl.services.lease`); the few milliseconds between the commit
 and queueing the notifications are not journalled (a crash there loses
 those notices, never the record on the ticket).
 """
