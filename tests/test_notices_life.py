@@ -309,3 +309,27 @@ def test_a_reporter_without_address_is_skipped_with_a_note(
     assert "the reporter has no email address" in result.stderr
     tid = result.stdout.strip()
     assert Path(desk.ticket_path(tid)).exists()
+
+
+def test_a_p1_resolution_tells_management_once_and_the_pm(
+    desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer
+) -> None:
+    """Resolved before its 30m cell: management hears it from that level (not
+    twice), the PM gets the resolution to review, the reporter is asked to
+    confirm — all sent by the command itself (P1: send_now)."""
+    smtp = smtp_server
+    configure(desk, smtp, robot_server)
+    tid = desk.new(now="2026-11-23T10:00:00+08:00", priority="P1", title="核心交换机宕机")
+    desk.ok("accept", tid, now="2026-11-23T10:01:00+08:00")
+    desk.ok(
+        "resolve", tid, "--solution", "更换电源模块", now="2026-11-23T10:10:00+08:00", user="王五"
+    )
+    management = [m.subject for m in mails_to(smtp, ADDRESS["钱七"])]
+    assert len(management) == 1 and "管理升级" in management[0]
+    pm = [m.subject for m in mails_to(smtp, ADDRESS["赵六"])]
+    assert len(pm) == 2 and "重大事件已解决" in pm[1]  # the 0h level, then the resolution
+    assert [m.subject.split("：")[0] for m in mails_to(smtp, REPORTER)] == [
+        f"[{tid}] 您报告的事件已登记",
+        f"[{tid}] 请确认事件是否已解决",
+    ]
+    assert desk.json("check", now="2026-11-23T10:15:00+08:00")["notifications"] == []

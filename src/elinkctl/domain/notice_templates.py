@@ -132,7 +132,7 @@ $handler，您好：
 处理结果：$solution
 登记时间：$opened
 
-项目经理将复核并出具《重大事件处理分析报告》。查看：$command
+项目经理复核后出具《重大事件处理分析报告》（elinkctl review / report major）。查看：$command
 """,
     "closed": """\
 [$id] 事件已关闭，请评价本次服务：$title

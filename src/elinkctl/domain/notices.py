@@ -17,7 +17,7 @@ The rules, with their defaults (a key set to ``[]`` tells nobody)::
       rejected: [reporter]          # with the reason (由服务台告知事件申报人并退回)
       redirected: [reporter]        # with the process and its reference
       resolved: [reporter]          # asks the reporter to confirm (reply 已解决)
-      resolved_major: [management]  # a P1's resolution
+      resolved_major: [management, pm]  # a P1's resolution (the PM reviews it)
       closed: [reporter]            # asks for satisfaction (reply 1–5)
       quiet_hours: {from: '22:00', until: '08:00', except: [P1, P2],
                     channels: [wecom, dingtalk, feishu]}
@@ -54,7 +54,7 @@ DEFAULT_TO: dict[str, tuple[str, ...]] = {
     "rejected": ("reporter",),
     "redirected": ("reporter",),
     "resolved": ("reporter",),
-    "resolved_major": ("management",),
+    "resolved_major": ("management", "pm"),
     "closed": ("reporter",),
 }
 # Event type → the rule it triggers (resolved also triggers resolved_major for a P1).

@@ -56,11 +56,16 @@ class Queued:
             _outbox(self.store).forget(self.keys)
             self.keys = []
 
-    def forget_notice(self, name: str) -> None:
-        """Take back one notice of this step (another message says it)."""
+    def forget_notice(self, name: str, people: Sequence[str]) -> None:
+        """Take back one notice of this step for ``people`` (another message
+        tells them the same)."""
         if self.store is None:
             return
-        mine = [k for k in self.keys if k.split("/")[2] == name]
+        mine = [
+            k
+            for k in self.keys
+            if k.split("/")[2] == name and k.split("/")[3].rpartition("@")[0] in people
+        ]
         _outbox(self.store).forget(mine)
         self.keys = [k for k in self.keys if k not in mine]
 

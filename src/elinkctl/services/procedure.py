@@ -100,7 +100,8 @@ def resolve(
                 message=f"{change.message} (escalation on resolution → management)",
             )
             queued = check.queue(check.outbox_for(store), rules, due, now)
-            told.forget_notice("resolved_major")  # the escalation says it
+            # management hears it from the escalation; the PM still gets the notice
+            told.forget_notice("resolved_major", [p for f in due for p in f.recipients])
         tx.put(ticket)
         try:
             tx.commit(change.message)
