@@ -23,6 +23,7 @@ class OutboxEntry:
     when: str | None
     seq: int = 0
     dropped: bool = False
+    not_before: str | None = None
 
     @classmethod
     def from_record(cls, state: str, data: Mapping[str, Any]) -> OutboxEntry:
@@ -47,10 +48,12 @@ class OutboxEntry:
             when=str(when) if when else None,
             seq=int(data.get("seq") or 0),
             dropped=bool(dropped),
+            not_before=str(data["not_before"]) if data.get("not_before") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """``{key, channel, recipient, state, attempts, last_error}``; recipients joined by ", "."""
+        """``{key, channel, recipient, state, attempts, last_error}``; recipients joined by ", ",
+        and ``not_before`` (held by quiet hours until then, else null)."""
         return {
             "key": self.key,
             "channel": self.channel,
@@ -58,4 +61,5 @@ class OutboxEntry:
             "state": self.state,
             "attempts": self.attempts,
             "last_error": self.last_error,
+            "not_before": self.not_before if self.state == "pending" else None,
         }
