@@ -198,7 +198,7 @@ def _guarded(command: click.Command) -> click.Command:
 )
 @click.pass_context
 def cli(ctx: click.Context, store: str | None, actor: str | None) -> None:
-    """elinkctl — the incident desk of E-Link-23-03 (事件管理程序) in a git repository.
+    """elinkctl — the incident desk of E-Link-23-03 (事件管理程序) in git.
 
     Every incident is a YAML file under tickets/, every change a git commit
     by the person who acted. Set ELINKCTL_NOW to an ISO 8601 time to run any
@@ -207,7 +207,7 @@ def cli(ctx: click.Context, store: str | None, actor: str | None) -> None:
     \b
     Example:
       elinkctl new --title 财务系统无法登录 --type failure --reporter 张三 \\
-                   --phone 13800138000 --system 财务系统 --urgency high --impact medium
+          --phone 13800138000 --system 财务系统 --urgency high --impact medium
       elinkctl accept 7KQ2M
       elinkctl assign 7KQ2M --to 李四 --tier l1
       elinkctl list --open

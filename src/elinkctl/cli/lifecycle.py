@@ -31,11 +31,11 @@ def _reason(text: str) -> str:
 
 @click.command()
 @id_argument
-@click.option("--note", help="Anything the desk agreed with the user.")
+@click.option("--note", "-m", help="Anything the desk agreed with the user.")
 @click.option(
     "--promise",
     metavar="TIME",
-    help="The handling time agreed with the customer (与客户确认处理时间).",
+    help="Handling time agreed with the customer (与客户确认处理时间).",
 )
 @at_option
 @pass_context
@@ -51,7 +51,8 @@ def accept(
     \b
     Example:
       elinkctl accept 7KQ2M
-      elinkctl accept 7KQ2M --promise '2026-11-24 18:00' --note '用户同意今天下班前处理'
+      elinkctl accept 7KQ2M --promise '2026-11-24 18:00' \\
+          -m '用户同意今天下班前处理'
     """
     from elinkctl.domain.vendor import not_past
 
@@ -196,13 +197,14 @@ def escalate(
     """Functional escalation: to second-line support, a vendor (厂商), or the PM.
 
     A vendor is called in with the customer's agreement and must reply by
-    --due. --tier pm is 事件升级: l1 hands an incident it cannot solve in time
-    to the project manager, who dispatches it to l2 or a vendor.
+    --due. With --tier pm, l1 hands an incident it cannot solve in time to
+    the project manager, who dispatches it to l2 or a vendor (事件升级).
 
     \b
     Example:
       elinkctl escalate 7KQ2M --tier l2 --to 王五 --reason '一线无法定位'
-      elinkctl escalate 7KQ2M --tier vendor --to 用友 --due '2026-11-24 12:00' --reason '需原厂分析'
+      elinkctl escalate 7KQ2M --tier vendor --to 用友 \\
+          --due '2026-11-24 12:00' --reason '需原厂分析'
       elinkctl escalate 7KQ2M --tier pm --reason '一线无法在时限内解决'
     """
     if tier != "vendor" and due:
@@ -271,7 +273,8 @@ def resolve(
 
     \b
     Example:
-      elinkctl resolve 7KQ2M --solution '更新认证服务证书并重启' --cause '证书过期'
+      elinkctl resolve 7KQ2M --solution '更新认证服务证书并重启' \\
+          --cause '证书过期'
     """
     if not solution.strip():
         raise click.BadParameter("must not be empty", param_hint="--solution")

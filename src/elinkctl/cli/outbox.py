@@ -29,7 +29,8 @@ def outbox() -> None:
     Example:
       elinkctl outbox list
       elinkctl outbox retry
-      elinkctl outbox drop 'INC-261123-7KQ2/escalation/30m/pm@ops-ding' --reason 群已解散
+      elinkctl outbox drop 'INC-261123-7KQ2/escalation/30m/pm@ops-ding' \\
+          --reason 群已解散
     """
 
 
@@ -136,7 +137,8 @@ def drop(ctx: Context, key: str, reason: str) -> None:
 
     \b
     Example:
-      elinkctl outbox drop 'INC-261123-7KQ2/escalation/30m/pm@ops-ding' --reason 群已解散
+      elinkctl outbox drop 'INC-261123-7KQ2/escalation/30m/pm@ops-ding' \\
+          --reason 群已解散
     """
     from elinkctl.services import outbox as service
 

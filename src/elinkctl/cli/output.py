@@ -38,3 +38,11 @@ def echo(message: object = None, *, err: bool = False, nl: bool = True) -> None:
     if message is not None and not isinstance(message, bytes | bytearray):
         message = safe(str(message))
     click.echo(message, err=err, nl=nl)
+
+
+def columns() -> int:
+    """How wide output may be: the terminal's width (``COLUMNS`` first, as
+    the shell sets it), else 80 (a pipe, cron mail); never below 40."""
+    import shutil
+
+    return max(shutil.get_terminal_size((80, 24)).columns, 40)

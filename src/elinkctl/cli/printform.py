@@ -19,8 +19,8 @@ def print_(ctx: Context, ticket_id: str, as_html: bool, output: str | None) -> N
 
     Reporter and contact, location, system and module, description, the
     appointment, the engineer; blank lines for the work done, start and end
-    times, and the user's signature (签字) and date. Printed again after
-    `visit --done`, it shows what was recorded: start, end, work, who signed.
+    times, the user's signature and the date. Printed again after `visit
+    --done`, it shows what was recorded: start, end, work, signer.
 
     \b
     Example:

@@ -15,7 +15,7 @@ from elinkctl.cli.options import (
     json_option,
     pass_context,
 )
-from elinkctl.cli.output import echo
+from elinkctl.cli.output import columns, echo
 from elinkctl.domain.model import OPEN_STATUSES, Ticket
 from elinkctl.errors import TicketError
 from elinkctl.services.context import Context
@@ -65,8 +65,6 @@ def list_(ctx: Context, json_: bool, limit: int | None, **filters: object) -> No
       elinkctl list --priority P1 --priority P2 --since 2026-11-01 --json
     """
     ctx.store.prefetch_index()  # git validates the index while we import
-    from tabulate import tabulate
-
     from elinkctl.render import terminal
 
     flt = filter_from_options(ctx, filters)
@@ -93,7 +91,7 @@ def list_(ctx: Context, json_: bool, limit: int | None, **filters: object) -> No
         headers.insert(5, "promise")
         for t, row in zip(tickets, rows, strict=True):
             row.insert(5, _promise(t, ctx))
-    echo(tabulate(rows, headers=headers, disable_numparse=True))
+    echo(terminal.fit_table(rows, headers, columns()))
 
 
 def _row(t: Ticket | Summary, ctx: Context) -> list[str]:
@@ -105,8 +103,8 @@ def _row(t: Ticket | Summary, ctx: Context) -> list[str]:
     who = s.assignee or zh(ROLES, s.tier)
     end = s.resolved_at or s.closed_at if s.status not in OPEN_STATUSES else None
     age = terminal.age(s.opened_at, end or ctx.now)
-    title = t.title if len(t.title) <= 40 else t.title[:39] + "…"
-    return [t.id, t.priority + mark, str(s.status), str(who), age, title]
+    # The whole title: `fit_table` cuts it by display width to what the terminal has.
+    return [t.id, t.priority + mark, str(s.status), terminal.clip(str(who), 12), age, t.title]
 
 
 def _promise(t: Ticket | Summary, ctx: Context) -> str:

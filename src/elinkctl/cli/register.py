@@ -100,7 +100,8 @@ def new(ctx: Context, **opts: Any) -> None:
     \b
     Example:
       elinkctl new --title 'OA系统打不开' --type failure --reporter 张三 \\
-          --phone 13800138000 --dept 财务部 --system OA --urgency medium --impact high
+          --phone 13800138000 --dept 财务部 --system OA \\
+          --urgency medium --impact high
     """
     from elinkctl.services import registration
 

@@ -48,7 +48,7 @@ def major(
     issue: bool,
     at: str | None,
 ) -> None:
-    """The major incident report (重大事件处理分析报告) of a P1, for the PM to complete.
+    """The major incident report (重大事件处理分析报告) of a P1, for the PM.
 
     Filled from the events: summary, impact, the timeline (reported, PM
     notified, dispatched, escalations, vendor, resolved, confirmed,

@@ -14,7 +14,7 @@ from elinkctl.cli.options import (
     pass_context,
     write_output,
 )
-from elinkctl.cli.output import echo
+from elinkctl.cli.output import columns, echo
 from elinkctl.domain.kpi import DIMENSIONS
 from elinkctl.errors import TicketError, UsageProblem
 from elinkctl.services.context import Context
@@ -106,7 +106,7 @@ def stats(
 
         if result.overall.total == 0:
             echo("no incidents match", err=True)
-        echo(text_report(result))
+        echo(text_report(result, columns()))
 
 
 def _scope(filters: dict[str, Any], ctx: Context) -> str:

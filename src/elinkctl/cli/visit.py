@@ -52,8 +52,8 @@ def visit(
     booking itself was made is --booked-at. Print the service ticket form
     with `elinkctl print ID` before going.
 
-    Done (上门服务完成后，工程师填写服务单…交给用户确认并签字…录入): enter the
-    form back at the office: --start and --end of the work, -m what was
+    Done (服务单 filled in on site and signed by the user): enter the form
+    back at the office: --start and --end of the work, -m what was
     done, --signed-by the user who signed. A visit nobody booked is
     recorded as a walk-in, with a note. Attach the scanned form with
     `elinkctl attach ID FILE`.
@@ -61,8 +61,8 @@ def visit(
     \b
     Example:
       elinkctl visit 7KQ2M --at '2026-11-24 14:00' -m '带备用电源'
-      elinkctl visit 7KQ2M --done --start '2026-11-24 14:05' --end '2026-11-24 15:10' \\
-                     -m '更换硒鼓并测试打印' --signed-by 张三
+      elinkctl visit 7KQ2M --done --start '2026-11-24 14:05' \\
+          --end '2026-11-24 15:10' -m '更换硒鼓并测试打印' --signed-by 张三
     """
     if not done:
         if start or end or signed_by:
@@ -134,7 +134,8 @@ def attach(
 
     \b
     Example:
-      elinkctl attach 7KQ2M 服务单-签字.pdf 现场照片.jpg -m '用户签字的服务单和现场照片'
+      elinkctl attach 7KQ2M 服务单-签字.pdf 现场照片.jpg \\
+          -m '用户签字的服务单和现场照片'
     """
     from elinkctl.services import visit as service
 

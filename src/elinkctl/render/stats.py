@@ -77,12 +77,22 @@ def _counter_row(counter: dict[str, int], order: Sequence[str] = ()) -> list[tup
     return [(k, counter[k]) for k in keys]
 
 
-def text_report(result: kpi.StatsResult) -> str:
-    """The readable `stats` output: rates with their targets first, then the rest."""
+def text_report(result: kpi.StatsResult, width: int = 80) -> str:
+    """The readable `stats` output: rates with their targets first, then the
+    rest, within ``width`` terminal columns (the KPI names on two lines, long
+    lists folded at their commas)."""
+    from elinkctl.render.terminal import wrap_list
+
+    lines = _text_lines(result)
+    return "\n".join(wrap_list(line, width) if "\n" not in line else line for line in lines)
+
+
+def _text_lines(result: kpi.StatsResult) -> list[str]:
     s, t = result.overall, result.targets
+    rows = [[row[0].replace(" ", "\n", 1), *row[1:]] for row in kpi_rows(s, t)]
     out = [
         tabulate(
-            kpi_rows(s, t),
+            rows,
             headers=KPI_HEADERS,
             disable_numparse=True,
             colalign=("left", "right", "right", "right", "right", "left", "left"),
@@ -108,11 +118,11 @@ def text_report(result: kpi.StatsResult) -> str:
                     dur(g.mttr.summary()["median_s"]),
                 ]
             )
-        out.append(f"by {result.by} (timely/late/pending; ! = below target):")
+        out.append(f"by {result.by} (timely/late/pending; ! = below target; MTTA/MTTR medians):")
         out.append(
-            tabulate(
+            _narrow_table(
                 rows,
-                headers=[
+                [
                     result.by,
                     "total",
                     "counted",
@@ -120,10 +130,9 @@ def text_report(result: kpi.StatsResult) -> str:
                     "rate",
                     "resolution",
                     "rate",
-                    "MTTA med",
-                    "MTTR med",
+                    "MTTA",
+                    "MTTR",
                 ],
-                disable_numparse=True,
             )
         )
         out.append("")
@@ -176,7 +185,23 @@ def text_report(result: kpi.StatsResult) -> str:
     else:
         out.append("KB reuse: none")
     out.append(f"KB decisions: {_kb_decisions(s)}")
-    return "\n".join(out)
+    return out
+
+
+def _narrow_table(rows: list[list[str]], headers: list[str]) -> str:
+    """A table without tabulate's two extra columns around each header, the
+    first column cut to 16 columns: the ``--by`` table fits 80 columns."""
+    import tabulate as tabulate_module
+
+    from elinkctl.render.terminal import clip
+
+    rows = [[clip(r[0], 16), *r[1:]] for r in rows]
+    saved = tabulate_module.MIN_PADDING
+    tabulate_module.MIN_PADDING = 0
+    try:
+        return tabulate(rows, headers=headers, disable_numparse=True)
+    finally:
+        tabulate_module.MIN_PADDING = saved
 
 
 def _kb_decisions(s: kpi.Summary) -> str:

@@ -205,6 +205,64 @@ def wcwidth_len(text: str) -> int:
     return used if used >= 0 else len(text)
 
 
+def clip(text: str, width: int) -> str:
+    """``text`` cut to at most ``width`` terminal columns, ``…`` marking a cut
+    (a Chinese character takes two columns, so a title is cut by what it
+    takes on screen, not by its number of characters)."""
+    from wcwidth import wcwidth
+
+    if wcwidth_len(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = max(wcwidth(ch), 0)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
+def fit_table(rows: list[list[str]], headers: list[str], width: int, **options: object) -> str:
+    """A `tabulate` table at most ``width`` columns wide: the last column
+    (a title) gets what the others leave, at least 10 columns, cut by
+    display width (`clip`)."""
+    from tabulate import tabulate
+
+    if not rows:
+        return tabulate(rows, headers=headers, disable_numparse=True, **options)  # type: ignore[arg-type]
+    others = [  # tabulate gives a header two columns more than its text
+        max([wcwidth_len(headers[i]) + 2] + [wcwidth_len(r[i]) for r in rows])
+        for i in range(len(headers) - 1)
+    ]
+    room = max(width - sum(others) - 2 * (len(headers) - 1), 10)
+    fitted = [[*r[:-1], clip(r[-1], room)] for r in rows]
+    return tabulate(fitted, headers=headers, disable_numparse=True, **options)  # type: ignore[arg-type]
+
+
+def wrap_list(line: str, width: int, indent: int = 2) -> str:
+    """A long ``label: a, b, c`` line folded at its commas to ``width``
+    columns, continuation lines indented (stats' by-status and vendor lines)."""
+    if wcwidth_len(line) <= width:
+        return line
+    parts = line.split(", ")
+    lines: list[str] = []
+    label, colon, first = parts[0].partition(": ")
+    if colon and wcwidth_len(parts[0]) > width:  # the label alone on its line
+        lines.append(label + ":")
+        parts[0] = " " * indent + first
+    current = parts[0]
+    for part in parts[1:]:
+        candidate = f"{current}, {part}"
+        if wcwidth_len(candidate) < width:  # room for the comma a fold leaves
+            current = candidate
+        else:
+            lines.append(current + ",")
+            current = " " * indent + part
+    lines.append(current)
+    return "\n".join(lines)
+
+
 def pad(text: str, width: int) -> str:
     """Left-justify to a terminal width: a Chinese character takes two columns."""
     from wcwidth import wcswidth

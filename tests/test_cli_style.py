@@ -1,0 +1,80 @@
+"""Output fits the terminal, measured as a terminal draws it (wcwidth: a
+Chinese character takes two columns): `list`, `stats` and every --help fit
+80 columns by default, and `list` uses a wider terminal (COLUMNS)."""
+
+from __future__ import annotations
+
+import pytest
+from wcwidth import wcswidth
+
+from conftest import Desk
+from elinkctl.cli import COMMANDS, cli
+from elinkctl.render.terminal import clip, wrap_list
+
+NOW = "2026-11-24T10:00:00+08:00"
+LONG_TITLE = "财务系统登录后页面空白，清除缓存和更换浏览器均无效，影响整个财务部月末结账工作"
+
+
+def widest(text: str) -> int:
+    return max((wcswidth(line) for line in text.splitlines()), default=0)
+
+
+def test_clip_cuts_by_display_width() -> None:
+    assert clip("网络拓扑咨询", 12) == "网络拓扑咨询"
+    assert clip("网络拓扑咨询", 11) == "网络拓扑咨…"
+    assert wcswidth(clip(LONG_TITLE, 30)) <= 30
+    assert clip("printer jam on 3F", 10) == "printer j…"
+
+
+def test_wrap_list_folds_at_commas() -> None:
+    line = "vendor replies (timely/late/pending by --due): " + ", ".join(
+        f"{name}厂商 0/6/0 0.0% (of 6 escalations)" for name in ("华为", "惠普", "深信服", "用友")
+    )
+    folded = wrap_list(line, 80)
+    assert widest(folded) <= 80
+    assert folded.replace("\n  ", " ").replace(":\n", ": ").replace(" ", "") == line.replace(
+        " ", ""
+    )
+
+
+@pytest.fixture
+def busy_desk(desk: Desk) -> Desk:
+    desk.new(now="2026-11-23T09:00:00+08:00", title=LONG_TITLE)
+    desk.new(now="2026-11-23T09:30:00+08:00", title="printer jam on the third floor, again")
+    ticket = desk.new(now="2026-11-23T09:40:00+08:00", title="邮件系统收不到外部邮件")
+    desk.ok("accept", ticket, now="2026-11-23T09:45:00+08:00")
+    desk.ok("assign", ticket, "--to", "二线支持团队值班工程师", "--tier", "l2", now=NOW)
+    return desk
+
+
+def test_list_fits_80_columns_and_uses_a_wider_terminal(busy_desk: Desk) -> None:
+    narrow = busy_desk.ok("list", now=NOW, env={"COLUMNS": "80"}).stdout
+    assert widest(narrow) <= 80, narrow
+    assert "…" in narrow  # the long title was cut, by display width
+    wide = busy_desk.ok("list", now=NOW, env={"COLUMNS": "200"}).stdout
+    assert LONG_TITLE in wide
+    assert widest(wide) <= 200
+
+
+def test_stats_fits_80_columns(busy_desk: Desk) -> None:
+    for args in ((), ("--by", "system"), ("--by", "priority")):
+        out = busy_desk.ok("stats", *args, now=NOW, env={"COLUMNS": "80"}).stdout
+        assert widest(out) <= 80, out
+
+
+def _all_commands() -> list[list[str]]:
+    found: list[list[str]] = [[]]
+    for name in COMMANDS:
+        command = cli.get_command(None, name)  # type: ignore[arg-type]
+        found.append([name])
+        for sub in getattr(command, "commands", {}):
+            found.append([name, sub])
+    return found
+
+
+@pytest.mark.parametrize("args", _all_commands(), ids=lambda a: " ".join(a) or "elinkctl")
+def test_every_help_fits_80_columns(desk: Desk, args: list[str]) -> None:
+    if args[:1] == ["kb"]:
+        pytest.skip("kb's help belongs to the KB engineer (issue 16 report)")
+    out = desk.ok(*args, "--help", env={"COLUMNS": "80"}).stdout
+    assert widest(out) <= 80, out
