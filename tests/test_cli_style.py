@@ -4,6 +4,10 @@ Chinese character takes two columns): `list`, `stats` and every --help fit
 
 from __future__ import annotations
 
+import csv
+import io
+from pathlib import Path
+
 import pytest
 from wcwidth import wcswidth
 
@@ -78,3 +82,31 @@ def test_every_help_fits_80_columns(desk: Desk, args: list[str]) -> None:
         pytest.skip("kb's help belongs to the KB engineer (issue 16 report)")
     out = desk.ok(*args, "--help", env={"COLUMNS": "80"}).stdout
     assert widest(out) <= 80, out
+
+
+def test_excel_csv_has_a_bom_and_crlf(busy_desk: Desk, tmp_path: Path) -> None:
+    target = tmp_path / "按系统统计.csv"
+    busy_desk.ok("stats", "--by", "system", "--excel", "-o", str(target), now=NOW)
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads it as UTF-8, not GBK
+    assert b"\r\n" in raw and raw.count(b"\n") == raw.count(b"\r\n")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0][0] == "group" and len(rows) >= 2
+    plain = busy_desk.runner.invoke(
+        cli,
+        ["stats", "--csv"],
+        env={"ELINKCTL_STORE": str(busy_desk.root), "ELINKCTL_NOW": NOW},
+    ).stdout_bytes
+    assert not plain.startswith(b"\xef\xbb\xbf")  # scripts keep plain UTF-8
+    assert (
+        raw.decode("utf-8-sig").replace("\r\n", "\n").splitlines()[0]
+        == (plain.decode().splitlines()[0])
+    )
+
+
+def test_stats_html_both_spellings(busy_desk: Desk, tmp_path: Path) -> None:
+    new, old = tmp_path / "new.html", tmp_path / "old.html"
+    busy_desk.ok("stats", "--html", "-o", str(new), now=NOW)
+    busy_desk.ok("stats", "--html", str(old), now=NOW)
+    assert new.read_text("utf-8").startswith("<!DOCTYPE html>")
+    assert old.read_text("utf-8") == new.read_text("utf-8")

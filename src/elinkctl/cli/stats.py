@@ -29,12 +29,29 @@ from elinkctl.services.context import Context
     help="Group by a dimension; --by month over a year is the trend series.",
 )
 @json_option
-@click.option("csv_", "--csv", is_flag=True, help="CSV on stdout: one row per group or overall.")
+@click.option("csv_", "--csv", is_flag=True, help="CSV: one row per group or overall.")
+@click.option(
+    "--excel",
+    is_flag=True,
+    help="CSV for Excel: UTF-8 with a byte-order mark and CRLF line ends, so Excel "
+    "on Chinese Windows opens it by double-click (implies --csv).",
+)
 @click.option(
     "--html",
     "html_file",
+    metavar="[FILE]",
+    is_flag=False,
+    flag_value="-",
+    default=None,
+    help="A printable HTML report (KPI table, monthly charts) instead of the "
+    "table; to -o FILE (or the old --html FILE), else stdout.",
+)
+@click.option(
+    "-o",
+    "--output",
     metavar="FILE",
-    help="Also write a printable HTML report (KPI table, monthly charts).",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the report (table, CSV, JSON or HTML) to FILE instead of stdout.",
 )
 @click.option("--explain", is_flag=True, help="Print how every KPI is counted, then exit.")
 @pass_context
@@ -43,7 +60,9 @@ def stats(
     by: str | None,
     json_: bool,
     csv_: bool,
+    excel: bool,
     html_file: str | None,
+    output: str | None,
     explain: bool,
     **filters: Any,
 ) -> None:
@@ -59,10 +78,17 @@ def stats(
       elinkctl stats --since 2026-01-01 --until 2026-12-31
       elinkctl stats --by priority --json
       elinkctl stats --by month --since 2026-01 --csv > trend.csv
-      elinkctl stats --since 2026-01 --html kpi-2026.html
+      elinkctl stats --by system --excel -o 按系统统计.csv     # opens in Excel
+      elinkctl stats --since 2026-01 --html -o kpi-2026.html
     """
+    csv_ = csv_ or excel
     if json_ and csv_:
         raise UsageProblem("--json and --csv exclude each other")
+    if html_file and (json_ or csv_) and (html_file == "-" or output):
+        raise UsageProblem("--html with -o or on stdout excludes --json and --csv")
+    if html_file == "-" and output:
+        html_file = output
+        output = None
     store = ctx.store
     if not explain:
         store.prefetch_index()  # git validates the index while we import and parse rules
@@ -96,17 +122,29 @@ def stats(
             rules_text=svc.explain(rules),
             integrity=integrity.to_json(),
         )
-        write_output(html_file, page)
+        if html_file == "-":
+            echo(page, nl=False)
+        else:
+            write_output(html_file, page)
+    text: str | None = None
     if json_:
-        echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        text = json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n"
     elif csv_:
-        echo(svc.to_csv(result), nl=False)
+        text = svc.to_csv(result)
+        if excel:  # what Excel needs to read UTF-8 (else it assumes GBK: 乱码)
+            text = "\ufeff" + text.replace("\n", "\r\n")
     elif not html_file:
         from elinkctl.render.stats import text_report
 
         if result.overall.total == 0:
             echo("no incidents match", err=True)
-        echo(text_report(result, columns()))
+        text = text_report(result, columns()) + "\n"
+    if text is None:
+        return
+    if output:
+        write_output(output, text)
+    else:
+        echo(text, nl=False)
 
 
 def _scope(filters: dict[str, Any], ctx: Context) -> str:
