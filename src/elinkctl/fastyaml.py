@@ -43,6 +43,13 @@ _SPECIAL_START = frozenset("&*!|>%@`{[,#?'\"")
 
 _PLAIN_CACHE: dict[str, Any] = {}
 
+_MAX_NUMBER_CHARS = 64  # yamlio.MAX_NUMBER_CHARS (kept equal by tests/test_hostile_files.py)
+_YEARS = (1900, 9000)  # yamlio.YEARS
+_REFUSED_CHARS = ("\0", "\x85", "\u2028", "\u2029", "\ufeff")
+"""Characters the fast reader leaves to PyYAML: NUL (refused with its
+line), and the line and paragraph separators YAML treats as line breaks
+(the fast reader splits lines at ``\\n`` only, so it would misread them)."""
+
 
 def _plain(value: str) -> Any:
     """Resolve a plain scalar the way PyYAML does (memoised: tickets repeat
@@ -55,15 +62,22 @@ def _plain(value: str) -> Any:
         return None
     if value[0] in _SPECIAL_START or " #" in value or value.endswith(":") or ": " in value:
         raise Unsupported(value)
-    if value[0].isdigit() and _OUR_TS.match(value):
-        # Our own timestamp format is a subset of YAML's timestamp pattern.
-        result: Any = dt.datetime.fromisoformat(value)
-    else:
-        tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
-        if tag == _STR_TAG:
-            result = value
+    try:
+        if value[0].isdigit() and _OUR_TS.match(value):
+            # Our own timestamp format is a subset of YAML's timestamp pattern.
+            result: Any = dt.datetime.fromisoformat(value)
         else:
-            result = _CONSTRUCTOR.construct_object(yaml.ScalarNode(tag, value))
+            tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+            if tag == _STR_TAG:
+                result = value
+            else:
+                result = _CONSTRUCTOR.construct_object(yaml.ScalarNode(tag, value))
+    except (ValueError, OverflowError):
+        raise Unsupported(value[:40]) from None  # PyYAML reports it with its line
+    if isinstance(result, int | float) and len(value) > _MAX_NUMBER_CHARS:
+        raise Unsupported("a long number")
+    if isinstance(result, dt.date) and not _YEARS[0] <= result.year <= _YEARS[1]:
+        raise Unsupported("a date out of range")
     if isinstance(result, str | int | bool | float | dt.datetime | dt.date) or result is None:
         if len(_PLAIN_CACHE) > 100_000:
             _PLAIN_CACHE.clear()
@@ -87,9 +101,12 @@ def _scalar(value: str) -> Any:
         # Rare in our files (strings with control characters); exactness matters
         # more than speed here.
         try:
-            return yaml.load(value, Loader=yaml.CSafeLoader)  # noqa: S506 - safe loader
+            quoted = yaml.load(value, Loader=yaml.CSafeLoader)  # noqa: S506 - safe loader
         except yaml.YAMLError:
             raise Unsupported(value) from None
+        if not isinstance(quoted, str) or "\0" in quoted:
+            raise Unsupported(value)
+        return quoted
     if value == "[]":
         return []
     if value == "{}":
@@ -251,6 +268,9 @@ def load(text: str) -> Any:
     """Parse our subset of YAML; raise `Unsupported` for anything else."""
     if "\t" in text or "\r" in text:
         raise Unsupported("tabs or carriage returns")
+    for char in _REFUSED_CHARS:
+        if char in text:
+            raise Unsupported(f"U+{ord(char):04X}")
     lines = _Lines(text)
     if lines.peek() is None:
         raise Unsupported("empty document")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import re
 from typing import Any
 
 
@@ -52,7 +53,23 @@ def _yaml() -> tuple[Any, Any, Any]:
     return yaml, Loader, Dumper
 
 
+_LINE_SEPARATORS = ("\x85", "\u2028", "\u2029")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _repr_str(dumper: Any, data: str) -> Any:
+    if "\0" in data:
+        # A NUL is no text (mail and alert JSON can carry one): the readers
+        # refuse it in a ticket file, so it is written as U+FFFD.
+        data = data.replace("\0", "\ufffd")
+    if _SURROGATE.search(data):
+        # A lone surrogate (a JSON "\ud800", an undecodable argument) cannot
+        # be encoded as UTF-8: the write would fail half-way through a commit.
+        data = _SURROGATE.sub("\ufffd", data)
+    if any(sep in data for sep in _LINE_SEPARATORS):
+        # YAML reads these as line breaks: raw in a plain, quoted or literal
+        # scalar they come back changed. Escaped (\N, \L, \P) they are exact.
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
     if "\n" in data:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", data)
@@ -80,11 +97,45 @@ class YamlError(Exception):
         self.line = line
 
 
-def load(text: str) -> Any:
+class Refused(YamlError):
+    """Valid YAML the readers do not accept (an alias bomb, a huge number, an
+    impossible date, in a ticket a tag or a duplicate key); with its line."""
+
+
+MAX_EXPANDED = 100_000
+"""Values a document may expand to through aliases (``*name``) before it is
+refused: a few lines of nested aliases (an "alias bomb") otherwise expand to
+billions of values, and every reader that walks them hangs."""
+
+MAX_NUMBER_CHARS = 64
+"""Longest number (its text) a file may hold: Python refuses to print an int
+of more than 4,300 digits, and no field of ours needs more than a phone
+number."""
+
+YEARS = (1900, 9000)
+"""Years a date or time in a ticket must lie within: far enough from the
+ends of Python's range (1–9999) that shifting it to another time zone or
+adding an SLA target never overflows."""
+
+_CORE = "tag:yaml.org,2002:"
+_PLAIN_TAGS = frozenset(
+    _CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+)
+
+
+def load(text: str, *, strict: bool = False) -> Any:
     """Parse YAML text safely; raise `YamlError` with the line of the problem.
 
     Files in the subset our dumper writes take the fast path
-    (`elinkctl.fastyaml`, ~5x faster); anything else goes to PyYAML.
+    (`elinkctl.fastyaml`, ~5x faster); anything else goes to PyYAML, with
+    aliases bounded (`MAX_EXPANDED`) and values Python cannot hold (a day
+    31 of February, a year 10000, a number of 5,000 digits) reported.
+
+    ``strict`` (ticket files): only what our dumper writes is accepted — no
+    anchors or aliases, no tags beyond the core schema (``!!set``,
+    ``!!binary``, merge keys …), no duplicate keys, no NUL characters,
+    numbers of at most `MAX_NUMBER_CHARS` characters and dates within
+    `YEARS`, each refused with its line.
     """
     from elinkctl import fastyaml
 
@@ -92,9 +143,17 @@ def load(text: str) -> Any:
         return fastyaml.load(text)
     except fastyaml.Unsupported:
         pass
+    nul = text.find("\0")
+    if nul >= 0:
+        raise Refused("a NUL character is not allowed", text.count("\n", 0, nul) + 1)
     yaml, Loader, _ = _yaml()
+    loader = Loader(text)
     try:
-        return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(yaml, node, strict)
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -102,6 +161,85 @@ def load(text: str) -> Any:
         raise YamlError(problem, line) from None
     except yaml.YAMLError as exc:
         raise YamlError(str(exc).splitlines()[0], None) from None
+    except (ValueError, OverflowError, TypeError) as exc:  # a constructor's own check
+        raise Refused(f"a value cannot be read: {str(exc)[:200]}", None) from None
+    except RecursionError:
+        raise Refused("nested too deeply", None) from None
+    finally:
+        loader.dispose()
+
+
+def _check_nodes(yaml: Any, root: Any, strict: bool) -> None:
+    """Walk the composed nodes once (each node once: linear even for a bomb)
+    and raise `YamlError` at the first thing the readers must not get."""
+    sizes: dict[int, int] = {}  # id(node) -> values it expands to
+    open_: set[int] = set()  # collections whose children are being walked
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        line = node.start_mark.line + 1
+        if done:
+            open_.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in _children(yaml, node))
+            if sizes[key] > MAX_EXPANDED:
+                raise Refused(f"aliases expand to more than {MAX_EXPANDED:,} values", line)
+            continue
+        if key in sizes or key in open_:
+            if strict:
+                raise Refused("anchors and aliases (&, *) are not allowed in a ticket file", line)
+            if key in open_:
+                raise Refused("an alias refers to a value that contains it", line)
+            continue
+        if strict:
+            _check_strict(yaml, node, line)
+        if isinstance(node, yaml.ScalarNode):
+            _check_scalar(node, line)
+            sizes[key] = 1
+            continue
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in reversed(_children(yaml, node)))  # in file order
+
+
+def _children(yaml: Any, node: Any) -> list[Any]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_scalar(node: Any, line: int) -> None:
+    tag = node.tag
+    if tag in (_CORE + "int", _CORE + "float") and len(node.value) > MAX_NUMBER_CHARS:
+        raise Refused(
+            f"number of {len(node.value):,} characters (at most {MAX_NUMBER_CHARS})", line
+        )
+    if tag == _CORE + "timestamp":
+        from yaml.constructor import SafeConstructor
+
+        try:
+            value = SafeConstructor().construct_yaml_timestamp(node)  # type: ignore[no-untyped-call]
+        except (ValueError, OverflowError) as exc:
+            raise Refused(f"impossible date {node.value!r}: {exc}", line) from None
+        if not YEARS[0] <= value.year <= YEARS[1]:
+            raise Refused(f"date {node.value!r} outside the years {YEARS[0]}–{YEARS[1]}", line)
+
+
+def _check_strict(yaml: Any, node: Any, line: int) -> None:
+    if node.tag not in _PLAIN_TAGS:
+        shown = node.tag.replace(_CORE, "!!")
+        raise Refused(f"the tag {shown} is not allowed in a ticket file", line)
+    if isinstance(node, yaml.ScalarNode) and "\0" in node.value:
+        raise Refused("a NUL character is not allowed in a ticket file", line)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for k, _ in node.value:
+            name = k.value if isinstance(k, yaml.ScalarNode) else repr(k)
+            if name in seen:
+                raise Refused(f"duplicate key {name!r}", k.start_mark.line + 1)
+            seen.add(name)
 
 
 def dump(data: Any) -> str:

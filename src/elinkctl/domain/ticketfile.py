@@ -109,7 +109,9 @@ def loads(text: str) -> Ticket:
         if pos >= 0 and (pos == 0 or text[pos - 1] == "\n"):
             raise FormatError("git conflict marker in ticket", text.count("\n", 0, pos) + 1)
     try:
-        data = yamlio.load(text)
+        data = yamlio.load(text, strict=True)
+    except yamlio.Refused as exc:
+        raise FormatError(str(exc), exc.line) from None
     except yamlio.YamlError as exc:
         raise FormatError(f"invalid YAML: {exc}", exc.line) from None
     if not isinstance(data, dict):
@@ -131,6 +133,10 @@ def from_dict(data: dict[str, Any], text: str = "") -> Ticket:
     ticket_id = data.get("id")
     if not isinstance(ticket_id, str) or not ids.is_valid(ticket_id):
         raise fail(f"id: not an incident ID: {ticket_id!r}", ["id"])
+    try:
+        dt.date(2000 + int(ticket_id[4:6]), int(ticket_id[6:8]), int(ticket_id[8:10]))
+    except ValueError:
+        raise fail(f"id: {ticket_id} names an impossible date", ["id"]) from None
     raw_events = data.get("events")
     if not isinstance(raw_events, list) or not raw_events:
         raise fail("events: must be a non-empty list", ["events"])
@@ -150,6 +156,16 @@ def from_dict(data: dict[str, Any], text: str = "") -> Ticket:
                 raise fail(f"events[{i}].at: invalid time {at!r}", ["events", i, "at"]) from None
         if not isinstance(at, dt.datetime) or at.tzinfo is None:
             raise fail(f"events[{i}].at: needs a time with offset", ["events", i, "at"])
+        for key, kinds in _EVENT_TYPES.items():
+            if key in raw and not isinstance(raw[key], kinds):
+                raise fail(f"events[{i}].{key}: {_KIND_NAMES[kinds]}", ["events", i, key])
+        for key, value in raw.items():
+            if not _plain_value(value):
+                raise fail(f"events[{i}].{key}: nested too deeply", ["events", i, key])
+        for key in _EVENT_TIMES:
+            value = raw.get(key)
+            if isinstance(value, dt.datetime) and value.tzinfo is None:
+                raise fail(f"events[{i}].{key}: needs a time with offset", ["events", i, key])
         ev_id = str(raw["id"])
         if ev_id in seen:
             raise fail(f"events[{i}]: duplicate event id {ev_id!r}", ["events", i])
@@ -168,18 +184,94 @@ def from_dict(data: dict[str, Any], text: str = "") -> Ticket:
     for key, known in (("type", _TYPES), ("priority", _PRIORITIES)):
         if fields[key] not in known:
             raise fail(f"{key}: unknown {key} {fields[key]!r} (use {', '.join(known)})", [key])
+    for key, value in fields.items():
+        kinds = _FIELD_TYPES.get(key, _TEXT)
+        if key != "reporter" and value is not None and not isinstance(value, kinds):
+            raise fail(f"{key}: {_KIND_NAMES[kinds]}", [key])
     reporter = fields.get("reporter")
     if reporter is not None and not isinstance(reporter, dict):
         raise fail("reporter: must be a mapping (name, phone, department)", ["reporter"])
+    for key, value in (reporter or {}).items():
+        if value is not None and not isinstance(value, str | int):
+            raise fail(f"reporter.{key}: must be text", ["reporter", key])
     aliases = data.get("aliases") or []
     if not isinstance(aliases, list):
         raise fail("aliases: must be a list", ["aliases"])
     ticket = Ticket(ticket_id, fields, tuple(events), tuple(str(a) for a in aliases))
     try:
         ticket.state  # noqa: B018 - validates that the events fold
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise fail(f"events: {exc}", ["events"]) from None
     return ticket
+
+
+# What a reader may assume of a value (a hand edit can put a list or a
+# mapping anywhere; one bad ticket must cost one warning, not a crash).
+_TEXT: tuple[type, ...] = (str,)
+_TEXT_OR_NONE: tuple[type, ...] = (str, type(None))
+_TIME_OR_NONE: tuple[type, ...] = (dt.datetime, type(None))
+_ID: tuple[type, ...] = (str, int)
+_FLAG: tuple[type, ...] = (bool,)
+_KIND_NAMES = {
+    _TEXT: "must be text",
+    _TEXT_OR_NONE: "must be text",
+    _TIME_OR_NONE: "must be a time with offset",
+    _ID: "must be text",
+    _FLAG: "must be true or false",
+}
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {"key_user": _FLAG, "security": _FLAG}
+_EVENT_TIMES = ("promise", "due", "visit_at")
+_EVENT_TYPES: dict[str, tuple[type, ...]] = {
+    "id": _ID,
+    "by": _TEXT,
+    "type": _TEXT,
+    **dict.fromkeys(("to", "assignee", "tier", "ref", "priority", "verdict"), _TEXT_OR_NONE),
+    **dict.fromkeys(_EVENT_TIMES, _TIME_OR_NONE),
+}
+
+
+def unwritable(ticket: Ticket) -> str | None:
+    """Why ``ticket`` would be written as a file the readers refuse (a time
+    outside `yamlio.YEARS`, a number too long, data nested too deeply), or
+    None. Checked before a write so no input — an alert's start in the year
+    9999, a mail's date — can make a ticket unreadable."""
+    for key, value in ticket.fields.items():
+        problem = _unstorable(value)
+        if problem:
+            return f"{ticket.id}: {key}: {problem}"
+    for i, event in enumerate(ticket.events):
+        problem = _unstorable(event.at)
+        if problem:
+            return f"{ticket.id}: events[{i}].at: {problem}"
+        for key, value in event.data.items():
+            problem = _unstorable(value) or (None if _plain_value(value) else "nested too deeply")
+            if problem:
+                return f"{ticket.id}: events[{i}].{key}: {problem}"
+    return None
+
+
+def _unstorable(value: Any) -> str | None:
+    if isinstance(value, dt.date):
+        low, high = yamlio.YEARS
+        if not low <= value.year <= high:
+            return f"{value.isoformat()} is outside the years {low}–{high}"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > 200:
+            return "a number too long to store"
+    elif isinstance(value, list):
+        return next((p for v in value if (p := _unstorable(v))), None)
+    elif isinstance(value, dict):
+        return next((p for v in value.values() if (p := _unstorable(v))), None)
+    return None
+
+
+def _plain_value(value: Any, depth: int = 0) -> bool:
+    """Scalars, or lists and mappings of them at most three levels deep."""
+    if isinstance(value, list):
+        return depth < 3 and all(_plain_value(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return depth < 3 and all(_plain_value(v, depth + 1) for v in value.values())
+    return True
 
 
 def state_mismatches(data: dict[str, Any], ticket: Ticket) -> list[str]:

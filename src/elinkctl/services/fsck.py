@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from elinkctl.domain import ticketcheck
 from elinkctl.progress import Progress
 from elinkctl.store.store import Store
@@ -36,11 +39,37 @@ def symlink_problems(store: Store) -> list[str]:
     return found
 
 
+_SHARD_FILE = re.compile(r"^tickets/\d{4}/\d{2}/[^/]+\.yaml$")
+
+
+def folder_problems(store: Store, base: Path) -> list[str]:
+    """Folders under tickets/ other than ``YYYY`` and ``YYYY/MM`` (a folder
+    named like a ticket file, a stray month): readers skip or refuse them."""
+    import os
+
+    found = []
+    for folder, dirs, _ in os.walk(base, followlinks=False):
+        depth = len(Path(folder).relative_to(base).parts)
+        for name in sorted(dirs):
+            rel = store.rel(Path(folder) / name)
+            if name.endswith(".yaml"):
+                found.append(f"{rel}: a folder named like a ticket file")
+            elif depth == 0 and not (len(name) == 4 and name.isdigit()):
+                found.append(f"{rel}: misplaced folder; expected tickets/YYYY/MM/")
+            elif depth == 1 and not (len(name) == 2 and name.isdigit() and 1 <= int(name) <= 12):
+                found.append(f"{rel}: misplaced folder; expected tickets/YYYY/MM/")
+            elif depth >= 2:
+                found.append(f"{rel}: misplaced folder; tickets/YYYY/MM/ holds only files")
+    return found
+
+
 def check_store(store: Store) -> tuple[list[str], int]:
     problems: list[str] = []
     count = 0
     attached: list[str] = []  # IDs whose events name attachments
     base = store.root / "tickets"
+    if base.is_dir() and not base.is_symlink():
+        problems.extend(folder_problems(store, base))
     paths = sorted(p for p in base.rglob("*") if not p.is_dir()) if base.is_dir() else []
     bar = Progress(len(paths), "fsck", None if len(paths) >= 2000 else False)
     for path in paths:
@@ -55,6 +84,9 @@ def check_store(store: Store) -> tuple[list[str], int]:
             continue
         if path.suffix != ".yaml":
             problems.append(f"{rel}: not a ticket file")
+            continue
+        if not _SHARD_FILE.match(rel):
+            problems.append(f"{rel}: misplaced; ticket files live in tickets/YYYY/MM/")
             continue
         count += 1
         try:

@@ -228,6 +228,10 @@ class Store:
                 text = handle.read()
         except UnicodeDecodeError:
             raise TicketError(f"{rel}: not UTF-8 text") from None
+        except IsADirectoryError:  # a folder named like a ticket file
+            raise TicketError(f"{rel}: a folder, not a ticket file") from None
+        except OSError as exc:
+            raise TicketError(f"{rel}: cannot read: {exc.strerror or exc}") from None
         try:
             ticket = ticketfile.loads(text)
         except ticketfile.FormatError as exc:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from elinkctl.domain import ids, ticketfile
 from elinkctl.domain.layout import is_attachment_path, is_journalable
 from elinkctl.domain.model import Ticket
-from elinkctl.errors import PermissionDenied, StoreError, UsageProblem
+from elinkctl.errors import PermissionDenied, StoreError, TicketError, UsageProblem
 from elinkctl.fsio import atomic_write, sweep_temp_files
 
 if TYPE_CHECKING:
@@ -75,6 +75,9 @@ class Transaction:
         path = self.store.path_of(ticket.id)
         rel = self.store.rel(path)
         is_new = is_new or (rel in self._files and self._files[rel][2])
+        problem = ticketfile.unwritable(ticket)
+        if problem:
+            raise TicketError(f"{problem}; nothing written")
         self._files[rel] = (path, ticketfile.dumps(ticket), is_new)
         self._tickets[ticket.id] = ticket
 
