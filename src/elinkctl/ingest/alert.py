@@ -73,6 +73,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from elinkctl.ingest.errors import IngestError
+from elinkctl.ingest.limits import check_alert_count, load_json, time_in_range
 
 __all__ = ["Alert", "AlertSource", "AlertStatus", "parse_alert_payload", "normalise_severity"]
 
@@ -164,7 +165,7 @@ def parse_alert_payload(data: bytes, *, tz: dt.tzinfo | None = None) -> list[Ale
     except UnicodeDecodeError as exc:
         raise IngestError(f"alert payload is not UTF-8 (byte {exc.start})") from None
     try:
-        payload = json.loads(text)
+        payload = load_json(text)
     except json.JSONDecodeError as exc:
         raise IngestError(
             f"alert payload is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
@@ -179,6 +180,7 @@ def parse_alert_payload(data: bytes, *, tz: dt.tzinfo | None = None) -> list[Ale
         and payload
         and all(isinstance(item, dict) and _looks_zabbix(item) for item in payload)
     ):
+        check_alert_count(len(payload))
         return [_parse_zabbix(item, zone, where=f"[{i}]") for i, item in enumerate(payload)]
     if isinstance(payload, dict):
         shown = ", ".join(sorted(str(k) for k in payload)[:8]) or "no keys"
@@ -232,7 +234,7 @@ def _parse_iso(value: object, where: str) -> dt.datetime | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    return when
+    return time_in_range(when, where)
 
 
 def _labels_hash(labels: Mapping[str, str]) -> str:
@@ -264,6 +266,7 @@ def _parse_alertmanager(payload: dict[str, Any]) -> list[Alert]:
         raise IngestError("Alertmanager payload: 'alerts' must be a list")
     if not alerts:
         raise IngestError("Alertmanager payload: 'alerts' is empty")
+    check_alert_count(len(alerts))
     common_labels = _str_map(payload.get("commonLabels"), "commonLabels")
     common_annotations = _str_map(payload.get("commonAnnotations"), "commonAnnotations")
     group_status = payload.get("status")
@@ -408,7 +411,7 @@ def _z_tags(value: Any, where: str) -> dict[str, str]:
         text = value.strip()
         if text.startswith(("[", "{")):
             try:
-                value = json.loads(text)
+                value = load_json(text, f"Zabbix payload: {where}")
             except json.JSONDecodeError:
                 raise IngestError(f"Zabbix payload: {where} is not valid JSON") from None
         else:
@@ -476,7 +479,8 @@ def _z_time(
     if date and clock:
         text = f"{date.replace('.', '-').replace('/', '-')} {clock}"
         try:
-            return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
+            when = dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
+            return time_in_range(when, f"Zabbix payload{where}: {date_key}")
         except ValueError:
             raise IngestError(
                 f"Zabbix payload{where}: {date_key}/{time_key} {date!r} {clock!r} "
@@ -488,14 +492,16 @@ def _z_time(
     text = _scalar(stamp).strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         try:
-            return dt.datetime.fromtimestamp(float(text), tz=tz)
+            when = dt.datetime.fromtimestamp(float(text), tz=tz)
+            return time_in_range(when, f"Zabbix payload{where}: timestamp")
         except (OverflowError, OSError, ValueError):
             raise IngestError(f"Zabbix payload{where}: timestamp {text} is out of range") from None
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
         raise IngestError(f"Zabbix payload{where}: invalid timestamp {text!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=tz)
+    when = when if when.tzinfo else when.replace(tzinfo=tz)
+    return time_in_range(when, f"Zabbix payload{where}: timestamp")
 
 
 def _parse_zabbix(payload: dict[str, Any], tz: dt.tzinfo, *, where: str) -> Alert:

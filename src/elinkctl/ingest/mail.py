@@ -44,6 +44,7 @@ from email.message import Message
 from elinkctl.domain.ids import is_valid, normalize_fragment
 from elinkctl.ingest.errors import IngestError
 from elinkctl.ingest.html import html_to_text
+from elinkctl.ingest.limits import MAX_MIME_DEPTH, YEARS, check_mail_shape
 
 __all__ = [
     "TRUNCATION_NOTE",
@@ -280,6 +281,8 @@ def _parse_date(value: str | None) -> dt.datetime | None:
     if when.tzinfo is None:
         # "-0000" means "UTC, local zone unknown" (RFC 5322 §3.3).
         when = when.replace(tzinfo=dt.UTC)
+    if not YEARS[0] <= when.year <= YEARS[1]:
+        return None  # informative only: an impossible Date is ignored
     return when
 
 
@@ -362,7 +365,9 @@ class _Walker:
         self.texts: list[str] = []
         self.attachments: list[str] = []
 
-    def walk(self, part: Message) -> None:
+    def walk(self, part: Message, depth: int = 0) -> None:
+        if depth > MAX_MIME_DEPTH:
+            raise IngestError(f"email: multiparts nested more than {MAX_MIME_DEPTH} levels deep")
         ctype = part.get_content_type()
         if ctype == "message/rfc822":
             # A forwarded mail is a document the sender attached, not prose.
@@ -371,17 +376,17 @@ class _Walker:
         if part.is_multipart():
             subparts = [p for p in part.get_payload() if isinstance(p, Message)]
             if ctype == "multipart/alternative":
-                self._alternative(subparts)
+                self._alternative(subparts, depth + 1)
             elif ctype == "multipart/related" and subparts:
                 # The first part is the document; the rest are its inline
                 # images, which the sender did not attach as files.
-                self.walk(subparts[0])
+                self.walk(subparts[0], depth + 1)
                 for sub in subparts[1:]:
                     if _is_attachment(sub) and _disposition(sub) == "attachment":
                         self.attachments.append(_filename(sub) or _unnamed(sub))
             else:
                 for sub in subparts:
-                    self.walk(sub)
+                    self.walk(sub, depth + 1)
             return
         if _is_attachment(part):
             self.attachments.append(_filename(part) or _unnamed(part))
@@ -393,7 +398,7 @@ class _Walker:
         # Other unnamed inline text (text/calendar, text/x-vcard …) is
         # machine data, neither prose nor a file the sender named.
 
-    def _alternative(self, subparts: list[Message]) -> None:
+    def _alternative(self, subparts: list[Message], depth: int) -> None:
         # Prefer the plain version the sender's client wrote; fall back to
         # HTML (or a multipart/related wrapping it) only if there is none.
         plain = [p for p in subparts if p.get_content_type() == "text/plain"]
@@ -405,7 +410,7 @@ class _Walker:
         for candidate in reversed(subparts):
             if candidate.get_content_type() != "text/plain":
                 before = len(self.texts)
-                self.walk(candidate)
+                self.walk(candidate, depth)
                 if len(self.texts) > before:
                     return
 
@@ -466,7 +471,11 @@ def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
         raise IngestError("input is not an email message (binary data)")
     # compat32 gives us raw header text (with surrogate escapes for 8-bit
     # bytes) so that we, not the library, choose how to decode Chinese.
-    msg = email.message_from_bytes(bytes(data))
+    check_mail_shape(bytes(data))
+    try:
+        msg = email.message_from_bytes(bytes(data))
+    except RecursionError:
+        raise IngestError(f"email: nested more than {MAX_MIME_DEPTH} levels deep") from None
     if msg.get("From") is None and msg.get("Subject") is None:
         raise IngestError("input is not an email message: no From or Subject header")
 
@@ -479,7 +488,10 @@ def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
         from_addr = raw_from.strip().strip("<>")
 
     walker = _Walker()
-    walker.walk(msg)
+    try:
+        walker.walk(msg)
+    except RecursionError:
+        raise IngestError(f"email: nested more than {MAX_MIME_DEPTH} levels deep") from None
     body = _normalise_body("\n\n".join(walker.texts))
     truncated = len(body) > max_body
     if truncated:
