@@ -56,6 +56,56 @@ def test_killing_the_active_host_loses_and_repeats_nothing(
     tmp_path: Path, make_smtp_server: Callable[..., SmtpServer], robot_server: RobotServer
 ) -> None:
     desk = Hosts(tmp_path, make_smtp_server(login=SMTP_LOGIN), robot_server)
+    kill_and_count(desk, group=False)
+
+
+def test_killing_the_active_host_and_its_git_children(
+    tmp_path: Path, make_smtp_server: Callable[..., SmtpServer], robot_server: RobotServer
+) -> None:
+    """The whole process group dies (the command and the git it runs), as on a
+    host losing power; the remote is served by `git daemon`, so its side of a
+    push lives on, as a real server's would."""
+    desk = Hosts(tmp_path, make_smtp_server(login=SMTP_LOGIN), robot_server)
+    port = unused_port()
+    daemon = subprocess.Popen(
+        [
+            "git",
+            "daemon",
+            "--reuseaddr",
+            "--export-all",
+            "--enable=receive-pack",
+            f"--base-path={tmp_path}",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        url = f"git://127.0.0.1:{port}/{desk.remote.name}"
+        for store in (desk.laptop, desk.a, desk.b):
+            git(store, "remote", "set-url", "origin", url)
+        deadline = time.monotonic() + 10
+        while subprocess.run(["git", "ls-remote", url], capture_output=True).returncode:
+            assert time.monotonic() < deadline, "git daemon did not start"
+            time.sleep(0.1)
+        kill_and_count(desk, group=True)
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        daemon.wait(timeout=10)
+
+
+def unused_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def kill_and_count(desk: Hosts, *, group: bool) -> None:
     # Levels coming due during the test: t1's 12h at +20m, t2's 4h at +20m,
     # t3's 30m at +30m; t4 is registered at +26m (its 30m at +56m).
     t1 = desk.new(-(11 * 60 + 40))
@@ -68,6 +118,7 @@ def test_killing_the_active_host_loses_and_repeats_nothing(
     seen_before: Counter[tuple[str, str]] = Counter()
     hosts = (desk.a, desk.b)
     kills = 0
+    interrupted: list[int] = []  # rounds where the kill landed mid-run
     t4 = ""
 
     def one_round(rnd: int, minutes: float, may_kill: bool) -> None:
@@ -81,14 +132,18 @@ def test_killing_the_active_host_loses_and_repeats_nothing(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                start_new_session=group,  # its own group: killpg takes its git children
             )
             for h in alive
         }
         victim = next((h for h in alive if host_of(h) == active), None)
-        if may_kill and victim is not None and len(alive) == 2 and rng.random() < 0.6:
+        if may_kill and victim is not None and len(alive) == 2 and rng.random() < 0.8:
             time.sleep(rng.uniform(0.05, 2.0))
             try:
-                os.kill(procs[victim].pid, signal.SIGKILL)  # the host dies; git children run on
+                if group:
+                    os.killpg(procs[victim].pid, signal.SIGKILL)
+                else:
+                    os.kill(procs[victim].pid, signal.SIGKILL)  # git children run on
             except ProcessLookupError:
                 pass
             dead_until[victim] = rnd + DEAD_FOR
@@ -97,7 +152,9 @@ def test_killing_the_active_host_loses_and_repeats_nothing(
         for h, proc in procs.items():
             out, err = proc.communicate(timeout=180)
             assert "Traceback" not in err, err
-            if proc.returncode != -signal.SIGKILL:
+            if proc.returncode == -signal.SIGKILL:
+                interrupted.append(rnd)
+            else:
                 assert proc.returncode == 0, f"{h.name} round {rnd}: {err}"
                 json.loads(out)  # a whole JSON document, even on standby
         now_seen = desk.received()
@@ -131,8 +188,10 @@ def test_killing_the_active_host_loses_and_repeats_nothing(
     for key, rounds in repeats.items():
         # at least once: only a holder killed after sending, before publishing it
         assert len(rounds) == 2 and rounds[0] in kill_rounds, (key, rounds, sorted(kill_rounds))
-    assert kills >= 2, "the random schedule must really kill the active host"
-    print(f"kills: {kills} in rounds {sorted(kill_rounds)}; repeats: {len(repeats)}")
+    assert interrupted, "the random schedule must really kill the active host mid-run"
+    print(
+        f"kills: {kills} in rounds {sorted(kill_rounds)}, mid-run {interrupted}; repeats: {repeats}"
+    )
 
     final = at(1 + (ROUNDS + 4) * STEP + 200)
     for store in (desk.a, desk.b, desk.laptop):
