@@ -110,3 +110,23 @@ def test_stats_html_both_spellings(busy_desk: Desk, tmp_path: Path) -> None:
     busy_desk.ok("stats", "--html", str(old), now=NOW)
     assert new.read_text("utf-8").startswith("<!DOCTYPE html>")
     assert old.read_text("utf-8") == new.read_text("utf-8")
+
+
+def test_one_spelling_per_meaning_old_ones_still_work(desk: Desk) -> None:
+    ticket = desk.new(now="2026-11-23T09:00:00+08:00")
+    # -m, --note everywhere; --message kept (hidden) for scripts.
+    desk.ok("comment", ticket, "--note", "新写法", now=NOW)
+    desk.ok("comment", ticket, "--message", "旧写法", now=NOW)
+    desk.ok("accept", ticket, "-m", "用户同意", now=NOW)
+    help_text = desk.ok("comment", "--help").stdout
+    assert "-m, --note TEXT" in help_text and "--message" not in help_text
+    # --as after the command, as people type it.
+    desk.ok("comment", ticket, "-m", "二线已接手", "--as", "王五", now=NOW)
+    assert desk.git("log", "-1", "--format=%an").strip() == "王五"
+    # visit: --appointment books; the contract's --at still does.
+    desk.ok("assign", ticket, "--to", "李四", "--tier", "l1", now=NOW)
+    desk.ok("visit", ticket, "--appointment", "2026-11-25 14:00", now=NOW)
+    shown = desk.json("show", ticket, now=NOW)
+    assert [e for e in shown["events"] if e["type"] == "visit_scheduled"]
+    both = desk.run("visit", ticket, "--appointment", "2026-11-25 14:00", "--at", "14:00", now=NOW)
+    assert both.exit_code == 2

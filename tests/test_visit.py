@@ -168,7 +168,7 @@ def test_a_new_booking_after_a_visit_is_still_to_come(desk: Desk) -> None:
             "--booked-at is for a booking",
         ),
         (("--start", "14:00", "--at", "15:00"), "--start, --end and --signed-by go with --done"),
-        ((), "give --at TIME to book a visit, or --done to record one"),
+        ((), "give --appointment TIME to book a visit, or --done to record one"),
     ],
 )
 def test_wrong_visits_are_one_line_usage_errors(

@@ -6,6 +6,7 @@ so ``elinkctl --help`` and a cron ``check`` pay only for what they use.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -169,15 +170,44 @@ class LazyGroup(click.Group):
 
 def _guarded(command: click.Command) -> click.Command:
     """Route the domain errors of ``command`` (and of its subcommands) through
-    `translate_errors`, once: the one place that turns them into exit codes."""
+    `translate_errors`, once: the one place that turns them into exit codes.
+    Every command also takes ``--as USER`` after its name (`_as_after`)."""
     if not getattr(command, "_errors_translated", False):
         if command.callback is not None:
+            if not isinstance(command, click.Group):
+                _as_after(command)
             command.callback = translate_errors(command.callback)
         if isinstance(command, click.Group):
             for sub in command.commands.values():
                 _guarded(sub)
         command._errors_translated = True  # type: ignore[attr-defined]
     return command
+
+
+def _as_after(command: click.Command) -> None:
+    """Accept the global ``--as USER`` after the command's name too
+    (``elinkctl comment ID -m … --as 李四``), as people type it; hidden in
+    the command's help, documented with the global option. A command with
+    an ``--as`` of its own (``init``) keeps it."""
+    assert command.callback is not None
+    if any("--as" in getattr(p, "opts", ()) for p in command.params):
+        return
+    command.params.append(
+        click.Option(["--as", "actor_after"], metavar="USER", hidden=True, expose_value=True)
+    )
+    callback = command.callback
+
+    @functools.wraps(callback)
+    def wrapper(*args: Any, actor_after: str | None = None, **kwargs: Any) -> Any:
+        if actor_after is not None:
+            from elinkctl.services.context import Context
+
+            found = click.get_current_context().find_object(Context)
+            if found is not None:
+                found.actor_given = actor_after
+        return callback(*args, **kwargs)
+
+    command.callback = wrapper
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -194,7 +224,8 @@ def _guarded(command: click.Command) -> click.Command:
     "actor",
     metavar="USER",
     envvar="ELINKCTL_USER",
-    help="Who is acting (default: $ELINKCTL_USER, else git's user.name).",
+    help="Who is acting (default: $ELINKCTL_USER, else git's user.name); may "
+    "also follow the command.",
 )
 @click.pass_context
 def cli(ctx: click.Context, store: str | None, actor: str | None) -> None:

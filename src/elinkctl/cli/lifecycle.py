@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from elinkctl.cli.options import at_option, id_argument, pass_context, run_step
+from elinkctl.cli.options import at_option, id_argument, note_option, pass_context, run_step
 from elinkctl.cli.output import echo
 from elinkctl.domain import lifecycle
 from elinkctl.domain.lifecycle import TIERS
@@ -31,7 +31,7 @@ def _reason(text: str) -> str:
 
 @click.command()
 @id_argument
-@click.option("--note", "-m", help="Anything the desk agreed with the user.")
+@note_option(help="Anything the desk agreed with the user.")
 @click.option(
     "--promise",
     metavar="TIME",
@@ -164,7 +164,7 @@ def assign(ctx: Context, ticket_id: str, to: str, tier: str, at: str | None) -> 
 
 @click.command()
 @id_argument
-@click.option("--note", "-m", help="What was said or tried (电话/远程).")
+@note_option(help="What was said or tried (电话/远程).")
 @at_option
 @pass_context
 def contact(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
@@ -241,7 +241,7 @@ def pend(ctx: Context, ticket_id: str, reason: str, at: str | None) -> None:
 
 @click.command()
 @id_argument
-@click.option("--note", "-m")
+@note_option()
 @at_option
 @pass_context
 def resume(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
@@ -309,7 +309,7 @@ def reopen(ctx: Context, ticket_id: str, reason: str, at: str | None) -> None:
 
 @click.command()
 @id_argument
-@click.option("--note", "-m", help="Who confirmed, how.")
+@note_option(help="Who confirmed, how.")
 @at_option
 @pass_context
 def confirm(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
@@ -327,7 +327,7 @@ def confirm(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> N
 @click.option(
     "--satisfaction", type=click.IntRange(1, 5), help="1 (very unhappy) … 5 (very satisfied)."
 )
-@click.option("--note", "-m")
+@note_option()
 @at_option
 @pass_context
 def callback(
@@ -357,7 +357,7 @@ def callback(
 
 @click.command()
 @id_argument
-@click.option("--note", "-m")
+@note_option()
 @click.option("--force", is_flag=True, help="Close without what the procedure wants first.")
 @click.option("--reason", help="Why it is forced (required with --force; recorded).")
 @at_option
@@ -399,7 +399,7 @@ def close(
 
 @click.command()
 @id_argument
-@click.option("-m", "--message", "text", required=True)
+@note_option("text", required=True)
 @at_option
 @pass_context
 def comment(ctx: Context, ticket_id: str, text: str, at: str | None) -> None:
@@ -417,7 +417,7 @@ def comment(ctx: Context, ticket_id: str, text: str, at: str | None) -> None:
 
 @click.command()
 @id_argument
-@click.option("-m", "--message", "text", required=True)
+@note_option("text", required=True)
 @at_option
 @pass_context
 def complain(ctx: Context, ticket_id: str, text: str, at: str | None) -> None:

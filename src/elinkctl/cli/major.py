@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from elinkctl.cli.options import at_option, id_argument, pass_context
+from elinkctl.cli.options import at_option, id_argument, note_option, pass_context
 from elinkctl.cli.output import echo
 from elinkctl.services.context import Context
 
@@ -21,7 +21,7 @@ def major() -> None:
 
 @major.command()
 @id_argument
-@click.option("-m", "--message", "note", help="The judgement: impact, resources requested.")
+@note_option("note", help="The judgement: impact, resources requested.")
 @at_option
 @pass_context
 def confirm(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> None:
@@ -43,7 +43,7 @@ def confirm(ctx: Context, ticket_id: str, note: str | None, at: str | None) -> N
 
 @click.command()
 @id_argument
-@click.option("-m", "--message", "text", required=True, help="What was done, what is next.")
+@note_option("text", required=True, help="What was done, what is next.")
 @at_option
 @pass_context
 def progress(ctx: Context, ticket_id: str, text: str, at: str | None) -> None:
@@ -69,7 +69,7 @@ def progress(ctx: Context, ticket_id: str, text: str, at: str | None) -> None:
 @id_argument
 @click.option("--approve", "verdict", flag_value="approved", help="The resolution stands.")
 @click.option("--return", "verdict", flag_value="returned", help="Back to work (like a reopen).")
-@click.option("-m", "--message", "note", help="The PM's remarks (with --approve).")
+@note_option("note", help="The PM's remarks (with --approve).")
 @click.option("--reason", help="Why it goes back (required with --return).")
 @at_option
 @pass_context

@@ -43,13 +43,46 @@ def translate_errors(func: F) -> F:
         except ElinkError as exc:
             raise click.ClickException(safe(dubious_ownership_hint(str(exc)))) from None
         except OSError as exc:
-            if exc.filename is None:
-                raise
+            # A full disk, a read-only file system, a store without read or
+            # write permission: one line, never a traceback (issue 18 item 7).
             # A store shared by several Unix users: name the path and the fix
             # (docs/administration.md, Shared stores), not a traceback.
             raise click.ClickException(safe(os_error_message(exc))) from None
 
     return cast(F, wrapper)
+
+
+class AliasOption(click.Option):
+    """An option whose old spellings still work but are not shown in --help
+    (``--message`` beside ``-m, --note``): one spelling per meaning for
+    people, nothing broken for scripts."""
+
+    def __init__(self, *args: Any, hidden_names: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hidden_names = hidden_names
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        saved = self.opts
+        self.opts = [o for o in saved if o not in self.hidden_names]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = saved
+
+
+def note_option(dest: str = "note", **kwargs: Any) -> Callable[[F], F]:
+    """``-m, --note TEXT`` (``--message`` kept as a hidden alias): the one
+    spelling of "a free text about this step" on every command."""
+    return click.option(
+        "-m",
+        "--note",
+        "--message",
+        dest,
+        cls=AliasOption,
+        hidden_names=("--message",),
+        metavar="TEXT",
+        **kwargs,
+    )
 
 
 def write_output(path: str, text: str) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from elinkctl.cli.options import at_option, id_argument, pass_context, run_step
+from elinkctl.cli.options import at_option, id_argument, note_option, pass_context, run_step
 from elinkctl.services.context import Context
 
 
 @click.command()
 @id_argument
-@click.option("-m", "--message", "text", required=True, help="What the vendor answered.")
+@note_option("text", required=True, help="What the vendor answered.")
 @at_option
 @pass_context
 def replied(ctx: Context, ticket_id: str, text: str, at: str | None) -> None:

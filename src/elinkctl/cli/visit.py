@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from elinkctl.cli.options import at_option, id_argument, pass_context, run_step
+from elinkctl.cli.options import at_option, id_argument, note_option, pass_context, run_step
 from elinkctl.cli.output import echo
 from elinkctl.errors import UsageProblem
 from elinkctl.services.context import Context
@@ -14,20 +14,22 @@ from elinkctl.services.context import Context
 @click.command()
 @id_argument
 @click.option(
+    "--appointment",
+    "appointment",
+    metavar="TIME",
+    help="Booking: when the engineer will be on site (a future time).",
+)
+@click.option(
     "--at",
     "at",
     metavar="TIME",
-    help="Booking: the appointment (ISO 8601 or HH:MM). With --done: when the user "
-    "signed the form (default --end).",
+    help="With --done: when the user signed the form (default --end). For a "
+    "booking, the old spelling of --appointment.",
 )
 @click.option("--done", is_flag=True, help="Record the visit done (上门服务完成), from the form.")
 @click.option("--start", metavar="TIME", help="With --done: when the work on site began.")
 @click.option("--end", metavar="TIME", help="With --done: when it ended.")
-@click.option(
-    "--note",
-    "-m",
-    help="Booking: where / what to bring. With --done: the work done (required).",
-)
+@note_option(help="Booking: where / what to bring. With --done: the work done (required).")
 @click.option(
     "--signed-by", "signed_by", metavar="NAME", help="With --done: who signed the form (签字)."
 )
@@ -38,6 +40,7 @@ from elinkctl.services.context import Context
 def visit(
     ctx: Context,
     ticket_id: str,
+    appointment: str | None,
     at: str | None,
     done: bool,
     start: str | None,
@@ -46,11 +49,13 @@ def visit(
     signed_by: str | None,
     booked_at: str | None,
 ) -> None:
-    """Book an on-site visit (预约上门服务) for --at TIME, or record it --done.
+    """Book an on-site visit (预约上门服务), or record it --done.
 
-    Booking: --at is the appointment, as the contract names it; when the
-    booking itself was made is --booked-at. Print the service ticket form
-    with `elinkctl print ID` before going.
+    Booking: --appointment is when the engineer will be there (--at, the
+    contract's first spelling, still works for it); when the booking itself
+    was made is --booked-at. Everywhere else --at is when something
+    happened. Print the service ticket form with `elinkctl print ID`
+    before going.
 
     Done (服务单 filled in on site and signed by the user): enter the form
     back at the office: --start and --end of the work, -m what was
@@ -60,17 +65,24 @@ def visit(
 
     \b
     Example:
-      elinkctl visit 7KQ2M --at '2026-11-24 14:00' -m '带备用电源'
+      elinkctl visit 7KQ2M --appointment '2026-11-24 14:00' -m '带备用电源'
       elinkctl visit 7KQ2M --done --start '2026-11-24 14:05' \\
           --end '2026-11-24 15:10' -m '更换硒鼓并测试打印' --signed-by 张三
     """
     if not done:
         if start or end or signed_by:
             raise UsageProblem("--start, --end and --signed-by go with --done")
-        if at is None:
-            raise UsageProblem("give --at TIME to book a visit, or --done to record one")
-        _book(ctx, ticket_id, at, note, booked_at)
+        if appointment and at:
+            raise UsageProblem("--appointment and --at name the same time; give one")
+        when = appointment or at
+        if when is None:
+            raise UsageProblem("give --appointment TIME to book a visit, or --done to record one")
+        _book(ctx, ticket_id, when, note, booked_at, "--appointment" if appointment else "--at")
         return
+    if appointment:
+        raise UsageProblem(
+            "--appointment is for a booking; with --done, --at is when it was signed"
+        )
     if booked_at:
         raise UsageProblem(
             "--booked-at is for a booking; with --done, --at is when the form was signed"
@@ -91,10 +103,17 @@ def visit(
         echo(line, err=True)
 
 
-def _book(ctx: Context, ticket_id: str, at: str, note: str | None, booked_at: str | None) -> None:
+def _book(
+    ctx: Context,
+    ticket_id: str,
+    at: str,
+    note: str | None,
+    booked_at: str | None,
+    option: str = "--appointment",
+) -> None:
     from elinkctl.domain import lifecycle
 
-    appointment = ctx.parse_time(at, "--at")
+    appointment = ctx.parse_time(at, option)
     when = ctx.parse_time(booked_at, "--booked-at")
     shown = appointment.strftime("%Y-%m-%d %H:%M")
     run_step(
@@ -116,7 +135,7 @@ def _book(ctx: Context, ticket_id: str, at: str, note: str | None, booked_at: st
 @click.command()
 @id_argument
 @click.argument("files", nargs=-1, required=True, metavar="FILE…")
-@click.option("--note", "-m", help="What the files are (用户签字的服务单扫描件 …).")
+@note_option(help="What the files are (用户签字的服务单扫描件 …).")
 @at_option
 @pass_context
 def attach(
