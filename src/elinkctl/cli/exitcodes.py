@@ -140,8 +140,11 @@ def _store_root(path: Path) -> Path:
     if ".git" in parts:
         return Path(*parts[: parts.index(".git")]) or Path(".")
     for candidate in (path, *path.parents):
-        if (candidate / "sla.yaml").exists():
-            return candidate
+        try:
+            if (candidate / "sla.yaml").exists():
+                return candidate
+        except OSError:  # an unreadable folder: look further up
+            continue
     return path.parent
 
 

@@ -48,7 +48,12 @@ def folder_problems(store: Store, base: Path) -> list[str]:
     import os
 
     found = []
-    for folder, dirs, _ in os.walk(base, followlinks=False):
+
+    def unreadable(exc: OSError) -> None:
+        where = store.rel(Path(exc.filename)) if exc.filename else "tickets"
+        found.append(f"{where}: cannot read the folder: {exc.strerror or exc}")
+
+    for folder, dirs, _ in os.walk(base, onerror=unreadable, followlinks=False):
         depth = len(Path(folder).relative_to(base).parts)
         for name in sorted(dirs):
             rel = store.rel(Path(folder) / name)
@@ -93,6 +98,9 @@ def check_store(store: Store) -> tuple[list[str], int]:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             problems.append(f"{rel}: not UTF-8 text")
+            continue
+        except OSError as exc:
+            problems.append(f"{rel}: cannot read: {exc.strerror or exc}")
             continue
         problems.extend(check_ticket_text(rel, path.stem, text))
         if "type: attached" in text:
