@@ -40,3 +40,13 @@ def test_fsck_json(desk: Desk) -> None:
     desk.new()
     doc = json.loads(desk.run("fsck", "--json").stdout)
     assert doc == {"ok": True, "tickets": 1, "problems": []}
+
+
+def test_log_json(desk: Desk) -> None:
+    ticket = desk.new()
+    desk.ok("accept", ticket, "-m", "受理", now="2026-11-23T10:05:00+08:00")
+    entries = json.loads(desk.run("log", ticket, "--json").stdout)
+    assert [set(e) for e in entries] == [{"commit", "at", "author", "email", "message"}] * 2
+    assert entries[0]["message"].startswith(ticket) and entries[0]["at"].endswith("+08:00")
+    assert entries[0]["author"] == "desk-wang"
+    assert desk.run("log", ticket, "--json", "-p").exit_code == 2

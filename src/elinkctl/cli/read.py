@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from elinkctl.cli.options import (
 )
 from elinkctl.cli.output import columns, echo
 from elinkctl.domain.model import OPEN_STATUSES, Ticket
-from elinkctl.errors import TicketError
+from elinkctl.errors import TicketError, UsageProblem
 from elinkctl.services.context import Context
 
 if TYPE_CHECKING:
@@ -118,18 +119,46 @@ def _promise(t: Ticket | Summary, ctx: Context) -> str:
 @click.command()
 @id_argument
 @click.option("--patch", "-p", is_flag=True, help="Show each commit's diff of the ticket.")
+@json_option
 @pass_context
-def log(ctx: Context, ticket_id: str, patch: bool) -> None:
+def log(ctx: Context, ticket_id: str, patch: bool, json_: bool) -> None:
     """The git history of one incident: who did what, when.
+
+    With --json: an array of {commit, at, author, email, message}, newest
+    first (at in ISO 8601 with the store's offset).
 
     \b
     Example:
       elinkctl log 7KQ2M
       elinkctl log 7KQ2M -p
+      elinkctl log 7KQ2M --json | jq -r '.[].message'
     """
     store = ctx.store
     tid = store.resolve_id(ticket_id)
     rel = store.rel(store.path_of(tid))
+    if json_:
+        if patch:
+            raise UsageProblem("--patch and --json exclude each other")
+        raw = store.git.run(
+            "log", "--follow", "--format=%H%x1f%aI%x1f%an%x1f%ae%x1f%s%x1e", "--", rel
+        )
+        entries = []
+        for record in raw.split("\x1e"):
+            fields = record.strip("\n").split("\x1f")
+            if len(fields) == 5:
+                commit, at, author, email, message = fields
+                when = dt.datetime.fromisoformat(at).astimezone(ctx.tz).isoformat()
+                entries.append(
+                    {
+                        "commit": commit,
+                        "at": when,
+                        "author": author,
+                        "email": email,
+                        "message": message,
+                    }
+                )
+        _dump(entries)
+        return
     fmt = "--format=%h  %ad  %<(10,trunc)%an  %s"
     args = ["log", "--follow", "--date=format-local:%Y-%m-%d %H:%M", fmt]
     if patch:
