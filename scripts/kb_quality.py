@@ -240,12 +240,12 @@ def run_set(
     index = SearchIndex(docs)
     titles_of = {d.id: d.title for d in docs}
     kb_hits = {q: index.search(q, 3, kind="kb") for q, _ in queries}
-    mixed = {q: index.search(q, 80) for q, _ in queries}
+    mixed = {q: index.search(q, 10, collapse=True) for q, _ in queries}  # as `kb search`
     with closing(sqlite3.connect(":memory:", isolation_level=None)) as conn:
         paths = [f"{d.kind}/{i}" for i, d in enumerate(docs)]
         build_suggest_index(conn, index, paths, docs, recent=recent, head="-", fingerprint="-")
         sug = SuggestIndex(conn)
-        sug_hits = {t: sug.search(t, 40) for t, _ in titles}
+        sug_hits = {t: sug.search(t, 4 * 3 + 40) for t, _ in titles}  # as `new`
     answerable = [(q, e) for q, e in queries if e is not None]
     unanswerable = [q for q, e in queries if e is None]
     ans_titles = [(t, e) for t, e in titles if e is not None]

@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from elinkctl.kb import Doc, IndexFormatError, SearchIndex, SuggestIndex, build_suggest_index
-from elinkctl.kb.search import doc_fields, doc_weights, rank, rank_grouped
+from elinkctl.kb.ranking import rank, rank_grouped
+from elinkctl.kb.search import doc_fields, doc_weights
 
 SCRIPTS = Path(__file__).parent.parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))

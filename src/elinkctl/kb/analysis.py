@@ -38,6 +38,7 @@ __all__ = [
     "index_terms",
     "normalize",
     "query_terms",
+    "title_key",
 ]
 
 # CJK Unified Ideographs (+ Extension A and compatibility ideographs).
@@ -158,6 +159,14 @@ def normalize(text: str) -> str:
     if _NEEDS_NFKC.search(text):
         text = unicodedata.normalize("NFKC", text)
     return text.lower()
+
+
+_NOT_TEXT = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def title_key(title: str) -> str:
+    """What makes two incident titles "the same": case, width, spaces and punctuation ignored."""
+    return _NOT_TEXT.sub("", normalize(title))
 
 
 def _is_cjk_char(term: str) -> bool:

@@ -17,22 +17,14 @@ than it shows, so that collapsing still leaves a full page.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .analysis import normalize
+from .analysis import title_key
 from .relevance import RELEVANT_COVERAGE
 from .search import Hit
 
 __all__ = ["Line", "arrange", "title_key"]
-
-_NOT_TEXT = re.compile(r"[\W_]+", re.UNICODE)
-
-
-def title_key(title: str) -> str:
-    """What makes two incident titles "the same": case, width, spaces and punctuation ignored."""
-    return _NOT_TEXT.sub("", normalize(title))
 
 
 @dataclass(frozen=True)
@@ -69,9 +61,12 @@ def arrange(hits: Sequence[Hit], limit: int, threshold: float = RELEVANT_COVERAG
             continue
         members = groups[key]
         latest = max(members, key=lambda h: h.id)
-        cover = max((h.coverage or 0.0) for h in members) if hit.coverage is not None else None
-        shown = Hit(latest.id, latest.title, hit.score, latest.kind, cover)
-        lines.append(Line(shown, len(members), _relevant(shown, threshold)))
+        covers = [h.coverage for h in members if h.coverage is not None]
+        count = sum(h.similar_count for h in members)
+        shown = Hit(
+            latest.id, latest.title, hit.score, latest.kind, max(covers, default=None), count
+        )
+        lines.append(Line(shown, count, _relevant(shown, threshold)))
     first = [ln for ln in lines if ln.hit.kind == "kb" and ln.relevant]
     rest = [ln for ln in lines if not (ln.hit.kind == "kb" and ln.relevant)]
     return (first + rest)[:limit]

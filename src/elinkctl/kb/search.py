@@ -20,23 +20,21 @@ still be found when the ticket names a specific system.
 from __future__ import annotations
 
 import bisect
-import heapq
 import json
 import math
-import re
 import struct
 import sys
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import compress
 from typing import Any
 
 from elinkctl.fsio import digest
 
-from .analysis import DEFAULT_ANALYZER, Analyzer, normalize
+from .analysis import DEFAULT_ANALYZER, Analyzer, normalize, title_key
 from .docs import Doc, check_kind
+from .ranking import rank, rank_distinct, systems_named_in
 from .relevance import RERANK_DEPTH, Explanation, coverage, explain, rerank
 
 __all__ = ["Hit", "IndexFormatError", "SearchIndex", "docs_fingerprint"]
@@ -48,12 +46,7 @@ K1 = 1.2
 TITLE_WEIGHT, TITLE_B = 3.0, 0.5
 META_WEIGHT, META_B = 2.0, 0.5
 BODY_WEIGHT, BODY_B = 1.0, 0.75
-#: Multipliers when the caller's system / module matches the document's.
-SYSTEM_BOOST = 1.5
-MODULE_BOOST = 1.2
-
 _MAGIC = b"ELKBIDX1"
-_WORD = re.compile(r"[a-z0-9]+")
 _FORMAT = 1
 
 
@@ -75,13 +68,8 @@ class Hit:
     kind: str
     coverage: float | None = None
     """How much of the query the hit has (`elinkctl.kb.relevance`), when computed."""
-
-
-def _names_match(wanted: str, have: tuple[str, ...]) -> bool:
-    """'财务' matches '财务系统' and vice versa; two characters at least, to skip '系统'."""
-    if len(wanted) < 2:
-        return wanted in have
-    return any(wanted == h or (len(h) >= 2 and (wanted in h or h in wanted)) for h in have)
+    similar_count: int = 1
+    """Incidents with this title the hit stands for (searches with `collapse`)."""
 
 
 Fields = tuple[Counter[str], Counter[str], Counter[str]]
@@ -142,114 +130,6 @@ def accumulate(weights: Mapping[str, float], n: int, size: int, postings: Postin
     return scores
 
 
-def rank(
-    scores: Sequence[float],
-    limit: int,
-    kinds: Sequence[str],
-    systems: Sequence[tuple[str, ...]],
-    modules: Sequence[tuple[str, ...]],
-    named: frozenset[str],
-    *,
-    system: str | None,
-    module: str | None,
-    kind: str | None,
-) -> list[tuple[float, int]]:
-    """The `limit` best (boosted score, document number), best first; ties to the lower number."""
-    want_sys = normalize(system).strip() if system else ""
-    want_mod = normalize(module).strip() if module else ""
-    candidates: list[tuple[float, int]] = []
-    for d, score in enumerate(scores):
-        if score <= 0.0 or (kind is not None and kinds[d] != kind):
-            continue
-        doc_systems = systems[d]
-        if (want_sys and _names_match(want_sys, doc_systems)) or (
-            named and not named.isdisjoint(doc_systems)
-        ):
-            score *= SYSTEM_BOOST
-        if want_mod and _names_match(want_mod, modules[d]):
-            score *= MODULE_BOOST
-        candidates.append((score, -d))
-    return [(score, -nd) for score, nd in heapq.nlargest(limit, candidates)]
-
-
-#: No document's score is multiplied by more than this (with a margin for rounding).
-_MAX_BOOST = SYSTEM_BOOST * MODULE_BOOST * (1 + 1e-9)
-#: The smallest positive float: `score >= _POSITIVE` is `score > 0.0`.
-_POSITIVE = math.ulp(0.0)
-
-
-def rank_grouped(
-    scores: Sequence[float],
-    limit: int,
-    group_of: Sequence[int],
-    kinds: Sequence[str],
-    systems: Sequence[tuple[str, ...]],
-    modules: Sequence[tuple[str, ...]],
-    named: frozenset[str],
-    *,
-    system: str | None,
-    module: str | None,
-    kind: str | None,
-) -> list[tuple[float, int]]:
-    """`rank`, where document d's kind, systems and modules are those of group `group_of[d]`.
-
-    The same result, computed without visiting every document: documents
-    are taken by raw score, best first, and the search stops at the first
-    whose score, boosted as much as any can be, is below the `limit`-th best
-    boosted score found so far. Each group's boosts are computed once.
-    """
-    if limit <= 0:
-        return []
-    want_sys = normalize(system).strip() if system else ""
-    want_mod = normalize(module).strip() if module else ""
-    flags: dict[int, tuple[bool, bool] | None] = {}
-    size = len(scores)
-    if kind is not None:  # a filter: documents of other kinds must not crowd the best
-        allowed = [k == kind for k in kinds]
-        scores = [s if allowed[g] else 0.0 for s, g in zip(scores, group_of, strict=True)]
-    take = max(4 * limit, 32)
-    while True:
-        # The documents scoring at least the `take`-th best raw score, best first
-        # (ties in document order); all positive ones once `take` covers them.
-        top = heapq.nlargest(take, scores)
-        floor = top[-1] if len(top) == take and top[-1] > 0.0 else _POSITIVE
-        order = list(compress(range(size), map(floor.__le__, scores)))
-        order.sort(key=scores.__getitem__, reverse=True)  # stable: ties keep document order
-        best: list[tuple[float, int]] = []  # (-boosted score, d), ascending
-        done = floor == _POSITIVE
-        for d in order:
-            raw = scores[d]
-            if raw <= 0.0 or (len(best) == limit and raw * _MAX_BOOST < -best[-1][0]):
-                done = True
-                break
-            g = group_of[d]
-            if g in flags:
-                boost = flags[g]
-            else:
-                boost = None
-                if kind is None or kinds[g] == kind:
-                    group_systems = systems[g]
-                    boost = (
-                        bool(want_sys and _names_match(want_sys, group_systems))
-                        or bool(named and not named.isdisjoint(group_systems)),
-                        bool(want_mod and _names_match(want_mod, modules[g])),
-                    )
-                flags[g] = boost
-            if boost is None:
-                continue
-            score = raw
-            if boost[0]:
-                score *= SYSTEM_BOOST
-            if boost[1]:
-                score *= MODULE_BOOST
-            bisect.insort(best, (-score, d))
-            if len(best) > limit:
-                best.pop()
-        if done or take >= size:
-            return [(-neg, d) for neg, d in best]
-        take *= 4
-
-
 def explain_doc(
     analyzer: Analyzer,
     query: str,
@@ -270,29 +150,6 @@ def explain_doc(
 
     typed = analyzer.query_terms(query, synonyms=False)
     return explain(plan, n, df_of, sat_of, score, counts, list(typed))
-
-
-def systems_named_in(query: str, names: Iterable[str]) -> frozenset[str]:
-    """Known system names the query spells out ("财务系统登录失败" names 财务系统).
-
-    A caller who names the system means it as much as one who passes
-    `system=`; without this, a title sharing incidental bigrams ("…系统登录
-    失败") can outrank the article filed under that system.
-    """
-    norm = normalize(query)
-    compact = "".join(norm.split())
-    words = " " + " ".join(_WORD.findall(norm)) + " "
-    found = set()
-    for name in names:
-        key = "".join(name.split())
-        if len(key) < 2:
-            continue
-        if key.isascii():
-            if " " + " ".join(_WORD.findall(name)) + " " in words:
-                found.add(name)
-        elif key in compact:
-            found.add(name)
-    return frozenset(found)
 
 
 class SearchIndex:
@@ -387,12 +244,16 @@ class SearchIndex:
         *,
         kind: str | None = None,
         synonyms: bool = True,
+        collapse: bool = False,
     ) -> list[Hit]:
         """The `limit` best documents for `query`, best first; [] when nothing matches.
 
         `system`/`module` multiply the score of matching documents by
         `SYSTEM_BOOST`/`MODULE_BOOST`; `kind` ("kb" or "ticket") is a
         filter. Ties break on document order, so results are deterministic.
+        The best are ordered again by coverage (`relevance.rerank`). With
+        `collapse`, incidents with the same title are one hit (the latest,
+        with `similar_count`: how many of them match), `ranking.rank_distinct`.
         """
         if limit <= 0 or not self._ids:
             return []
@@ -411,26 +272,67 @@ class SearchIndex:
 
         n = len(self._ids)
         scores = accumulate(weights, n, n, postings)
-        best = rank(
-            scores,
-            max(limit, RERANK_DEPTH),
-            self._kinds,
-            self._systems,
-            self._modules,
-            systems_named_in(query, self._system_names()),
-            system=system,
-            module=module,
-            kind=kind,
-        )
+        named = systems_named_in(query, self._system_names())
+        counts: dict[int, tuple[int, int]] = {}
+        if collapse:
+            found = rank_distinct(
+                scores,
+                max(limit, RERANK_DEPTH),
+                self._title_groups(),
+                range(n),
+                self._kinds,
+                self._systems,
+                self._modules,
+                named,
+                system=system,
+                module=module,
+                kind=kind,
+            )
+            best = [(score, d) for score, d, _, _ in found]
+            counts = {d: (c, latest) for _, d, c, latest in found}
+        else:
+            best = rank(
+                scores,
+                max(limit, RERANK_DEPTH),
+                self._kinds,
+                self._systems,
+                self._modules,
+                named,
+                system=system,
+                module=module,
+                kind=kind,
+            )
         df_of, sat_of = self._lookups()
 
         def cover(d: int) -> float:
             return coverage(plan, n, df_of, lambda t: sat_of(t, d) > 0.0)
 
-        return [
-            Hit(self._ids[d], self._titles[d], round(score, 4), self._kinds[d], round(c, 4))
-            for score, d, c in rerank(best, cover, limit)
-        ]
+        out = []
+        for score, d, c in rerank(best[: max(limit, RERANK_DEPTH)], cover, limit):
+            count, shown = counts.get(d, (1, d))
+            out.append(
+                Hit(
+                    self._ids[shown],
+                    self._titles[shown],
+                    round(score, 4),
+                    self._kinds[d],
+                    round(c, 4),
+                    count,
+                )
+            )
+        return out
+
+    def _title_groups(self) -> list[int]:
+        """Each document's look-alike group: one per incident title, one per article."""
+        cached: list[int] | None = getattr(self, "_title_group_cache", None)
+        if cached is None:
+            numbers: dict[str, int] = {}
+            cached = [
+                numbers.setdefault(f"\x00{d}" if k == "kb" else title_key(t), len(numbers))
+                for d, (k, t) in enumerate(zip(self._kinds, self._titles, strict=True))
+            ]
+            self._title_group_cache = cached
+        return cached
 
     def _lookups(self) -> tuple[Callable[[str], int], Callable[[str, int], float]]:
         """(term → document frequency, (term, document) → its saturated weight or 0)."""

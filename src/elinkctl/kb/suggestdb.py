@@ -34,8 +34,9 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .analysis import DEFAULT_ANALYZER, Analyzer, normalize
+from .analysis import DEFAULT_ANALYZER, Analyzer, normalize, title_key
 from .docs import Doc, check_kind, doc_from_json, doc_to_json
+from .ranking import rank_distinct, rank_grouped, systems_named_in
 from .relevance import RERANK_DEPTH, Explanation, coverage, rerank
 from .search import (
     Hit,
@@ -45,8 +46,6 @@ from .search import (
     doc_fields,
     doc_weights,
     explain_doc,
-    rank_grouped,
-    systems_named_in,
 )
 
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMAT", "SuggestIndex", "build_suggest_index"]
 
-FORMAT = "kb-suggest-2"
+FORMAT = "kb-suggest-3"
 """Stored in the index; bump when the schema or the meaning of a field changes."""
 
 _SCHEMA = """
@@ -67,7 +66,8 @@ CREATE TABLE added(term TEXT NOT NULL, doc INTEGER NOT NULL, sat REAL NOT NULL);
 CREATE INDEX added_term ON added(term);
 CREATE TABLE docs(num INTEGER PRIMARY KEY, path TEXT NOT NULL, id TEXT NOT NULL,
                   title TEXT NOT NULL, grp INTEGER NOT NULL, alive INTEGER NOT NULL,
-                  doc TEXT NOT NULL);
+                  doc TEXT NOT NULL, tg INTEGER NOT NULL);
+CREATE TABLE tkeys(key TEXT PRIMARY KEY, tg INTEGER NOT NULL);
 """
 _INDEXES = """
 CREATE INDEX docs_path ON docs(path) WHERE alive = 1;
@@ -166,6 +166,11 @@ def _terms(doc: Doc, analyzer: Analyzer) -> list[str]:
     return list(fb.keys() | ft.keys() | fm.keys())
 
 
+def _look_alike_key(kind: str, title: str, path: str) -> str:
+    """Incidents with the same `title_key` are look-alikes; an article is its own."""
+    return "\x00" + path if kind == "kb" else title_key(title)
+
+
 def build_suggest_index(
     conn: sqlite3.Connection,
     index: SearchIndex,
@@ -221,12 +226,16 @@ def build_suggest_index(
 
     groups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], int] = {}
     grp = array("I")
+    tkeys: dict[str, int] = {}
+    tgs = array("I")
     doc_rows = []
     systems, modules, titles = index._systems, index._modules, index._titles
     for new, d in enumerate(kept):
         g = groups.setdefault((kinds[d], systems[d], modules[d]), len(groups))
         grp.append(g)
-        doc_rows.append((new, paths[d], ids[d], titles[d], g, _doc_key(docs[d])))
+        tg = tkeys.setdefault(_look_alike_key(kinds[d], titles[d], paths[d]), len(tkeys))
+        tgs.append(tg)
+        doc_rows.append((new, paths[d], ids[d], titles[d], g, _doc_key(docs[d]), tg))
     meta = {
         "format": FORMAT,
         "analyzer": index.analyzer.name,
@@ -238,12 +247,15 @@ def build_suggest_index(
         "avg": list(index.avg),
         "groups": [[k, list(sy), list(mo)] for k, sy, mo in groups],
         "names": sorted(index._system_names()),
+        "tgn": len(tkeys),
     }
     conn.executescript(_SCHEMA)
     conn.execute("BEGIN")
     conn.executemany("INSERT INTO terms VALUES (?, ?, ?, ?)", term_rows())
-    conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, 1, ?)", doc_rows)
+    conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, 1, ?, ?)", doc_rows)
     conn.execute("INSERT INTO blobs VALUES ('groups', ?)", (_le(grp),))
+    conn.execute("INSERT INTO blobs VALUES ('tgroups', ?)", (_le(tgs),))
+    conn.executemany("INSERT INTO tkeys VALUES (?, ?)", tkeys.items())
     conn.executemany("INSERT INTO meta VALUES (?, ?)", [(k, _dump(v)) for k, v in meta.items()])
     for statement in _INDEXES.strip().split(";"):
         if statement.strip():
@@ -280,6 +292,11 @@ class SuggestIndex:
         except ValueError as exc:
             raise IndexFormatError(f"bad suggestion index: {exc}") from None
 
+    def stats(self) -> tuple[int, int, int]:
+        """(documents in the corpus statistics, documents stored, of which from the build)."""
+        meta = self._meta()
+        return int(meta["n"]), int(meta["size"]), int(meta["base"])
+
     def ids(self) -> list[str]:
         """IDs of the documents searched (alive), in index order."""
         rows = self.conn.execute("SELECT id FROM docs WHERE alive = 1 ORDER BY num")
@@ -294,27 +311,39 @@ class SuggestIndex:
         *,
         kind: str | None = None,
         synonyms: bool = True,
+        collapse: bool = False,
     ) -> list[Hit]:
         """As `SearchIndex.search`, over the documents kept here."""
         if limit <= 0:
             return []
-        found = self._score(query, limit, system, module, kind=kind, synonyms=synonyms)
+        found = self._score(query, system, module, kind=kind, synonyms=synonyms, titles=collapse)
         if found is None:
             return []
-        ranked, kinds, grp, cover = found
-        best = rerank(ranked, cover, limit)
-        if not best:
+        rank_at, kinds, grp, cover = found
+        ranked4 = rank_at(max(limit, RERANK_DEPTH))
+        if not ranked4:
             return []
-        conn = self.conn
-        nums = [d for _, d, _ in best]
-        marks = ",".join("?" * len(nums))
-        rows = {
-            num: (doc_id, title)
-            for num, doc_id, title in conn.execute(
-                f"SELECT num, id, title FROM docs WHERE num IN ({marks})", nums
-            )
-        }
-        return [Hit(*rows[d], round(score, 4), kinds[grp[d]], round(c, 4)) for score, d, c in best]
+        ranked = [(score, d) for score, d, _, _ in ranked4]
+        counts = {d: (c, latest) for _, d, c, latest in ranked4}
+        best = rerank(ranked[: max(limit, RERANK_DEPTH)], cover, limit)
+        shown = {d: counts[d] for _, d, _ in best}
+        rows = self._rows([s for _, s in shown.values()])
+        return [
+            Hit(*rows[shown[d][1]], round(score, 4), kinds[grp[d]], round(c, 4), shown[d][0])
+            for score, d, c in best
+        ]
+
+    def _rows(self, nums: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """number → (id, title) of these documents."""
+        out: dict[int, tuple[str, str]] = {}
+        for i in range(0, len(nums), _SQL_VARS):
+            chunk = nums[i : i + _SQL_VARS]
+            marks = ",".join("?" * len(chunk))
+            for num, doc_id, title in self.conn.execute(
+                f"SELECT num, id, title FROM docs WHERE num IN ({marks})", chunk
+            ):
+                out[num] = (doc_id, title)
+        return out
 
     def explain(self, query: str, doc_id: str, score: float) -> Explanation | None:
         """Why `doc_id` scores `score` for `query` (None: not here)."""
@@ -323,7 +352,7 @@ class SuggestIndex:
         ).fetchone()
         if row is None:
             return None
-        found = self._score(query, 0, None, None, kind=None, synonyms=True)
+        found = self._score(query, None, None, kind=None, synonyms=True)
         if found is None:
             return None
         num, key = row
@@ -340,14 +369,24 @@ class SuggestIndex:
     def _score(
         self,
         query: str,
-        limit: int,
         system: str | None,
         module: str | None,
         *,
         kind: str | None,
         synonyms: bool,
-    ) -> tuple[list[tuple[float, int]], list[str], array[Any], Callable[[int], float]] | None:
-        """(best (score, number), kinds of groups, group of each number, coverage of a number)."""
+        titles: bool = False,
+    ) -> (
+        tuple[
+            Callable[[int], list[tuple[float, int, int, int]]],
+            list[str],
+            array[Any],
+            Callable[[int], float],
+        ]
+        | None
+    ):
+        """(the best (score, number, look-alikes, latest look-alike) up to a number of
+        them, kinds of groups, group of each number, coverage of a number). With
+        `titles`, look-alike incidents are one (`ranking.rank_distinct`)."""
         plan = self.analyzer.plan(query, synonyms=synonyms)
         weights = plan.weights
         if not weights:
@@ -383,6 +422,16 @@ class SuggestIndex:
                 )
             )
             dead = [num for (num,) in conn.execute("SELECT num FROM docs WHERE alive = 0")]
+            tgs = None
+            if titles:
+                (blob,) = conn.execute("SELECT data FROM blobs WHERE name = 'tgroups'").fetchone()
+                tgs = _from_le("I", blob)
+                tgs.extend(
+                    t
+                    for (t,) in conn.execute(
+                        "SELECT tg FROM docs WHERE num >= ? ORDER BY num", (base,)
+                    )
+                )
         finally:
             conn.execute("COMMIT")
         if len(grp) != size:
@@ -430,19 +479,40 @@ class SuggestIndex:
 
         groups = meta["groups"]
         kinds = [g[0] for g in groups]
-        best = rank_grouped(
-            scores,
-            max(limit, RERANK_DEPTH) if limit > 0 else 0,
-            grp,
-            kinds,
-            [tuple(g[1]) for g in groups],
-            [tuple(g[2]) for g in groups],
-            systems_named_in(query, meta["names"]),
-            system=system,
-            module=module,
-            kind=kind,
-        )
-        return best, kinds, grp, cover
+        group_systems = [tuple(g[1]) for g in groups]
+        group_modules = [tuple(g[2]) for g in groups]
+        named = systems_named_in(query, meta["names"])
+
+        def rank_at(window: int) -> list[tuple[float, int, int, int]]:
+            if tgs is not None:
+                return rank_distinct(
+                    scores,
+                    window,
+                    tgs,
+                    grp,
+                    kinds,
+                    group_systems,
+                    group_modules,
+                    named,
+                    system=system,
+                    module=module,
+                    kind=kind,
+                )
+            found = rank_grouped(
+                scores,
+                window,
+                grp,
+                kinds,
+                group_systems,
+                group_modules,
+                named,
+                system=system,
+                module=module,
+                kind=kind,
+            )
+            return [(score, d, 1, d) for score, d in found]
+
+        return rank_at, kinds, grp, cover
 
     def apply(self, changes: Iterable[tuple[str, Doc | None]], *, since: str, head: str) -> bool:
         """Bring the index from commit `since` to `head`: `changes` are (path, its document
@@ -470,6 +540,7 @@ class SuggestIndex:
             groups: list[Any] = meta["groups"]
             keys = {_dump(g): i for i, g in enumerate(groups)}
             names = set(meta["names"])
+            tgn = int(meta["tgn"])
             for path, doc in changes:
                 key = _doc_key(doc) if doc is not None else None
                 row = conn.execute(
@@ -495,9 +566,15 @@ class SuggestIndex:
                 if g == len(groups):
                     groups.append(group)
                 names.update(group[1])
+                look = _look_alike_key(doc.kind, doc.title, path)
+                found = conn.execute("SELECT tg FROM tkeys WHERE key = ?", (look,)).fetchone()
+                if found is None:
+                    found = (tgn,)
+                    conn.execute("INSERT INTO tkeys VALUES (?, ?)", (look, tgn))
+                    tgn += 1
                 conn.execute(
-                    "INSERT INTO docs VALUES (?, ?, ?, ?, ?, 1, ?)",
-                    (size, path, doc.id, doc.title, g, key),
+                    "INSERT INTO docs VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+                    (size, path, doc.id, doc.title, g, key, found[0]),
                 )
                 conn.executemany(
                     "INSERT INTO added VALUES (?, ?, ?)",
@@ -510,7 +587,14 @@ class SuggestIndex:
                 )
                 n += 1
                 size += 1
-            update = {"head": head, "n": n, "size": size, "groups": groups, "names": sorted(names)}
+            update = {
+                "head": head,
+                "n": n,
+                "size": size,
+                "groups": groups,
+                "names": sorted(names),
+                "tgn": tgn,
+            }
             conn.executemany(
                 "UPDATE meta SET value = ? WHERE key = ?",
                 [(_dump(v), k) for k, v in update.items()],

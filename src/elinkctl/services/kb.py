@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from elinkctl import yamlio
+from elinkctl.cache import index_failed
 from elinkctl.cache.kb import IndexNotReady, load_index
 from elinkctl.cache.kb_files import KbSource, ignore
+from elinkctl.cache.kb_search import search_database
 from elinkctl.cache.kb_suggest import search_suggestions
 from elinkctl.domain import kbdecision
 from elinkctl.domain.lifecycle import Change
@@ -27,6 +29,7 @@ from elinkctl.kb.docs import doc_from_article, doc_from_ticket_text
 from elinkctl.kb.relevance import Explanation
 from elinkctl.kb.results import Line, arrange
 from elinkctl.kb.search import Hit, SearchIndex
+from elinkctl.kb.suggestdb import SuggestIndex
 from elinkctl.store.articles import (
     add_article,
     added_message,
@@ -60,7 +63,6 @@ __all__ = [
     "search",
     "search_index",
     "search_lines",
-    "explain_hit",
     "solution_line",
     "suggest",
     "suggestion_lines",
@@ -130,19 +132,39 @@ def search_lines(
     system: str | None = None,
     module: str | None = None,
     kind: str | None = None,
+    explain: bool = False,
     on_error: Callable[[str], None] = ignore,
-) -> list[Line]:
+) -> tuple[list[Line], dict[str, Explanation | None]]:
     """What `kb search` shows: ranked hits with look-alike incidents collapsed
     into one line and answering articles first (`elinkctl.kb.results`), each
-    marked relevant or weak (`elinkctl.kb.relevance`).
+    marked relevant or weak (`elinkctl.kb.relevance`); with `explain`, why
+    each ranks (by ID).
 
-    A few times more hits are ranked than shown, so that a flood of
-    look-alikes still leaves `limit` lines (its count is among those hits).
+    Look-alikes are collapsed by the index (`elinkctl.kb.ranking.rank_distinct`),
+    so a flood of thousands still leaves `limit` lines, with its whole count.
+    Searched in the database the ticket index keeps current
+    (`elinkctl.cache.kb_search`), else in the full index.
     """
     if not query.strip():
         raise UsageProblem("the search query is empty")
-    index = search_index(store, on_error)
-    return arrange(index.search(query, _window(limit), system, module, kind=kind), limit)
+    index = _searcher(store, on_error)
+    try:
+        hits = index.search(query, limit, system, module, kind=kind, collapse=True)
+        lines = arrange(hits, limit)
+        explained = {ln.hit.id: _explain(store, index, query, ln.hit) for ln in lines if explain}
+    finally:
+        if isinstance(index, SuggestIndex):
+            index.conn.close()
+    return lines, explained
+
+
+def _searcher(store: Store, on_error: Callable[[str], None]) -> SearchIndex | SuggestIndex:
+    try:
+        return search_database(kb_source(store), store.index(), on_error)
+    except Exception as exc:
+        if not index_failed(exc):
+            raise
+        return search_index(store, on_error)
 
 
 def _window(limit: int) -> int:
@@ -150,20 +172,20 @@ def _window(limit: int) -> int:
     return 4 * limit + 40
 
 
-def explain_hit(store: Store, query: str, hit: Hit) -> Explanation | None:
+def _explain(
+    store: Store, index: SearchIndex | SuggestIndex, query: str, hit: Hit
+) -> Explanation | None:
     """Why `hit` ranks where it does for `query` (`kb search --explain`)."""
-    index = search_index(store)
+    if isinstance(index, SuggestIndex):
+        return index.explain(query, hit.id, hit.score)
     doc = None
-    if hit.kind == "kb":
-        try:
+    try:
+        if hit.kind == "kb":
             doc = doc_from_article(read_article(store, hit.id))
-        except (ElinkError, OSError):
-            doc = None
-    else:
-        try:
+        else:
             doc = doc_from_ticket_text(store.path_of(hit.id).read_text(encoding="utf-8"))
-        except (ElinkError, OSError, ValueError, yamlio.YamlError):
-            doc = None
+    except (ElinkError, OSError, ValueError, yamlio.YamlError):
+        doc = None
     return index.explain(query, hit.id, hit.score, doc)
 
 
