@@ -179,7 +179,8 @@ def start(argv: Sequence[str]) -> None:
     """If ``argv`` runs a reading command on a store, start the git calls now."""
     try:
         command, explicit = command_and_store(argv)
-        if command not in READERS or any(a in ("-h", "--help") for a in argv):
+        reads = command in READERS or (command == "kb" and "search" in argv)  # kb search: the index
+        if not reads or any(a in ("-h", "--help") for a in argv):
             return
         root = store_root(explicit)
         if root is None or not os.path.isdir(os.path.join(root, ".git")):
