@@ -130,3 +130,62 @@ def test_one_spelling_per_meaning_old_ones_still_work(desk: Desk) -> None:
     assert [e for e in shown["events"] if e["type"] == "visit_scheduled"]
     both = desk.run("visit", ticket, "--appointment", "2026-11-25 14:00", "--at", "14:00", now=NOW)
     assert both.exit_code == 2
+
+
+def _run_on_a_terminal(argv: list[str], env: dict[str, str]) -> bytes:
+    """Run with stdin and stdout on a pseudo-terminal, as a person does."""
+    import os
+    import pty
+    import subprocess
+
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            argv, stdin=follower, stdout=follower, stderr=subprocess.PIPE, env=env, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)
+
+
+def test_long_output_is_paged_on_a_terminal_only(
+    busy_desk: Desk, elinkctl_bin: str, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+
+    paged = tmp_path / "paged.txt"
+    env = {
+        **os.environ,
+        "ELINKCTL_STORE": str(busy_desk.root),
+        "ELINKCTL_NOW": NOW,
+        "ELINKCTL_PAGER": f"cat > {paged}",
+        "LINES": "4",
+        "COLUMNS": "80",
+    }
+    _run_on_a_terminal([elinkctl_bin, "list"], env)
+    assert paged.exists() and "INC-" in paged.read_text("utf-8")
+    paged.unlink()
+
+    piped = subprocess.run([elinkctl_bin, "list"], env=env, capture_output=True, check=True)
+    assert not paged.exists()  # never in a pipe
+    assert b"INC-" in piped.stdout
+
+    _run_on_a_terminal([elinkctl_bin, "list"], {**env, "LINES": "50"})
+    assert not paged.exists()  # it fits the screen
+    _run_on_a_terminal([elinkctl_bin, "list"], {**env, "ELINKCTL_PAGER": ""})
+    assert not paged.exists()  # turned off

@@ -46,3 +46,47 @@ def columns() -> int:
     import shutil
 
     return max(shutil.get_terminal_size((80, 24)).columns, 40)
+
+
+def page(text: str) -> None:
+    """Show long output through a pager on a terminal, as git does; print it
+    as it is anywhere else (a pipe, a file, cron) or when it fits the screen.
+
+    The pager is ``ELINKCTL_PAGER``, else ``PAGER``, else ``less`` with
+    ``LESS=FRX`` unless set (quit when it fits, keep colours, leave the
+    screen as it was); an empty ``ELINKCTL_PAGER`` or ``cat`` turns it off.
+    """
+    import os
+    import shutil
+    import sys
+
+    text = safe(text)
+    if not text.endswith("\n"):
+        text += "\n"
+    command = os.environ.get("ELINKCTL_PAGER", os.environ.get("PAGER", "less"))
+    rows = shutil.get_terminal_size((80, 24)).lines
+    if (
+        not command.strip()
+        or command.strip() == "cat"
+        or not (sys.stdout.isatty() and sys.stdin.isatty())
+        or text.count("\n") < rows
+    ):
+        click.echo(text, nl=False)
+        return
+    import subprocess
+
+    env = dict(os.environ)
+    env.setdefault("LESS", "FRX")
+    env.setdefault("LV", "-c")
+    try:
+        pager = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, env=env)  # noqa: S602 - the user's own pager setting, as git runs it
+    except OSError:
+        click.echo(text, nl=False)
+        return
+    assert pager.stdin is not None
+    try:
+        pager.stdin.write(text.encode("utf-8", errors="replace"))
+        pager.stdin.close()
+    except BrokenPipeError:  # the user quit the pager early: fine
+        pass
+    pager.wait()

@@ -16,7 +16,7 @@ from elinkctl.cli.options import (
     json_option,
     pass_context,
 )
-from elinkctl.cli.output import columns, echo
+from elinkctl.cli.output import columns, echo, page
 from elinkctl.domain.model import OPEN_STATUSES, Ticket
 from elinkctl.errors import TicketError, UsageProblem
 from elinkctl.services.context import Context
@@ -49,7 +49,7 @@ def show(ctx: Context, ticket_id: str, json_: bool) -> None:
     if json_:
         _dump(terminal.show_json(ticket))
     else:
-        echo(terminal.card(ticket, ctx.tz, ctx.now))
+        page(terminal.card(ticket, ctx.tz, ctx.now))
 
 
 @click.command(name="list")
@@ -92,7 +92,7 @@ def list_(ctx: Context, json_: bool, limit: int | None, **filters: object) -> No
         headers.insert(5, "promise")
         for t, row in zip(tickets, rows, strict=True):
             row.insert(5, _promise(t, ctx))
-    echo(terminal.fit_table(rows, headers, columns()))
+    page(terminal.fit_table(rows, headers, columns()))
 
 
 def _row(t: Ticket | Summary, ctx: Context) -> list[str]:
@@ -167,7 +167,7 @@ def log(ctx: Context, ticket_id: str, patch: bool, json_: bool) -> None:
     if not out.strip():
         echo(f"{tid}: not committed yet", err=True)
         return
-    echo(out)
+    page(out)
     if sys.stdout.isatty():
         echo(f"(times in {ctx.tz})", err=True)
 

@@ -14,7 +14,7 @@ from elinkctl.cli.options import (
     pass_context,
     write_output,
 )
-from elinkctl.cli.output import columns, echo
+from elinkctl.cli.output import columns, echo, page
 from elinkctl.domain.kpi import DIMENSIONS
 from elinkctl.errors import TicketError, UsageProblem
 from elinkctl.services.context import Context
@@ -115,7 +115,7 @@ def stats(
         integrity = audit_store(  # how far the KPIs can be trusted; skipped tickets warned above
             store, rules, ctx.now, since=flt.since, until=flt.until, on_error=lambda _: None
         )
-        page = html_report(
+        html = html_report(
             result,
             title="事件管理KPI报告 Incident KPI report",
             scope=scope,
@@ -123,9 +123,9 @@ def stats(
             integrity=integrity.to_json(),
         )
         if html_file == "-":
-            echo(page, nl=False)
+            echo(html, nl=False)
         else:
-            write_output(html_file, page)
+            write_output(html_file, html)
     text: str | None = None
     if json_:
         text = json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n"
@@ -143,8 +143,10 @@ def stats(
         return
     if output:
         write_output(output, text)
-    else:
+    elif json_ or csv_:
         echo(text, nl=False)
+    else:
+        page(text)
 
 
 def _scope(filters: dict[str, Any], ctx: Context) -> str:
