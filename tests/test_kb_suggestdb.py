@@ -198,7 +198,7 @@ def test_apply_keeps_the_statistics_exact(conn: sqlite3.Connection) -> None:
     ],
 )
 def test_documents_are_stored_as_they_are(doc: Doc) -> None:
-    from elinkctl.kb.suggestdb import _doc_from_key, _doc_key
+    from elinkctl.kb.suggestrows import _doc_from_key, _doc_key
 
     assert _doc_from_key(_doc_key(doc)) == doc
 

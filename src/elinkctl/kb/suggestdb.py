@@ -28,14 +28,13 @@ directory): this module does no file or git I/O, and imports no sqlite3.
 from __future__ import annotations
 
 import json
-import sys
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .analysis import DEFAULT_ANALYZER, Analyzer, normalize, title_key
-from .docs import Doc, check_kind, doc_from_json, doc_to_json
+from .analysis import DEFAULT_ANALYZER, Analyzer
+from .docs import Doc, check_kind
 from .ranking import rank_distinct, rank_grouped, systems_named_in
 from .relevance import RERANK_DEPTH, Explanation, coverage, rerank
 from .search import (
@@ -46,6 +45,18 @@ from .search import (
     doc_fields,
     doc_weights,
     explain_doc,
+)
+from .suggestrows import (
+    _SQL_VARS,
+    _chunks,
+    _doc_from_key,
+    _doc_key,
+    _dump,
+    _from_le,
+    _group,
+    _le,
+    _look_alike_key,
+    _terms,
 )
 
 if TYPE_CHECKING:
@@ -82,93 +93,6 @@ CREATE INDEX docs_dead ON docs(num) WHERE alive = 0;
 #   take it out of the statistics exactly when its file changes) and its
 #   group: (kind, systems, modules), listed once in meta "groups";
 # blobs "groups": the group of each document of the build, as u32s.
-
-_SQL_VARS = 500
-"""Terms per `IN (...)`: SQLite's limit on bound variables is 999 in old builds."""
-
-
-def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-_SEP, _SUB = "\x1e", "\x1f"
-
-
-def _doc_key(doc: Doc) -> str:
-    """A document as one string, to store, compare, and read back with `_doc_from_key`.
-
-    Fields joined by control characters (the build stores one per document:
-    a join is many times cheaper than JSON); JSON if a field contains one.
-    """
-    systems, modules, keywords = doc.systems, doc.modules, doc.keywords
-    key = _SEP.join(
-        (
-            doc.id,
-            doc.kind,
-            doc.title,
-            doc.text,
-            _SUB.join(systems),
-            _SUB.join(modules),
-            _SUB.join(keywords),
-        )
-    )
-    subs = max(len(systems) - 1, 0) + max(len(modules) - 1, 0) + max(len(keywords) - 1, 0)
-    if key.count(_SEP) != 6 or key.count(_SUB) != subs:  # a field holds a separator
-        return "J" + _dump(doc_to_json(doc))
-    return "S" + key
-
-
-def _doc_from_key(key: str) -> Doc:
-    if key[:1] == "J":
-        return doc_from_json(json.loads(key[1:]))
-    doc_id, kind, title, text, systems, modules, keywords = key[1:].split(_SEP)
-    return Doc(
-        doc_id,
-        kind,  # type: ignore[arg-type]
-        title,
-        text,
-        tuple(systems.split(_SUB)) if systems else (),
-        tuple(modules.split(_SUB)) if modules else (),
-        tuple(keywords.split(_SUB)) if keywords else (),
-    )
-
-
-def _le(arr: array[Any]) -> bytes:
-    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
-        arr = array(arr.typecode, arr)
-        arr.byteswap()
-    return arr.tobytes()
-
-
-def _from_le(code: str, data: bytes) -> array[Any]:
-    arr = array(code)
-    arr.frombytes(data)
-    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
-        arr.byteswap()
-    return arr
-
-
-def _chunks(items: Sequence[str], size: int = _SQL_VARS) -> Iterator[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _group(doc: Doc) -> list[Any]:
-    return [
-        doc.kind,
-        [normalize(s) for s in doc.systems],
-        [normalize(m) for m in doc.modules],
-    ]
-
-
-def _terms(doc: Doc, analyzer: Analyzer) -> list[str]:
-    ft, fm, fb = doc_fields(doc, analyzer)
-    return list(fb.keys() | ft.keys() | fm.keys())
-
-
-def _look_alike_key(kind: str, title: str, path: str) -> str:
-    """Incidents with the same `title_key` are look-alikes; an article is its own."""
-    return "\x00" + path if kind == "kb" else title_key(title)
 
 
 def build_suggest_index(
