@@ -333,3 +333,21 @@ def test_a_p1_resolution_tells_management_once_and_the_pm(
         f"[{tid}] 请确认事件是否已解决",
     ]
     assert desk.json("check", now="2026-11-23T10:15:00+08:00")["notifications"] == []
+
+
+def test_only_the_reporter_s_address_answers_for_the_reporter(
+    desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer
+) -> None:
+    """The Message-ID can be guessed from the incident ID: a confirmation from
+    another address is a comment, not a confirm."""
+    configure(desk, smtp_server, robot_server)
+    tid = desk.new(priority="P3", now="2026-11-23T10:00:00+08:00")
+    desk.ok("accept", tid, now="2026-11-23T10:01:00+08:00")
+    desk.ok("resolve", tid, "--solution", "重启", now="2026-11-23T10:02:00+08:00")
+    check(desk, "10:03", robot_server)
+    ask = mails_to(smtp_server, REPORTER)[1]
+    forged = reply(ask, "已解决", 9).replace(f"<{REPORTER}>", "<mallory@evil.example>")
+    result = desk.ok("ingest", "email", input=forged, now="2026-11-23T10:05:00+08:00")
+    assert "not the reporter's address" in result.stderr
+    types = [e.type for e in load(desk, tid).events]
+    assert "confirmed" not in types and types[-1] == "commented"

@@ -238,8 +238,9 @@ def _queue_notice(
                 enqueue(key, delivery.channel, delivery.recipients, msg)
     if not notice.reporter:
         return
-    if not smtp or not allowed(smtp[0]):
-        return  # this desk does not mail its reporters
+    kinds = (channels.get(smtp[0]) or {}).get("kinds") if smtp else None
+    if not smtp or not allowed(smtp[0]) or (kinds and str(kind) not in kinds):
+        return  # this desk does not mail its reporters (this notice)
     address = reporter_address(ticket, config)
     if not address:
         queued.notes.append(

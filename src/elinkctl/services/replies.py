@@ -6,8 +6,9 @@ In-Reply-To or References name a notice we sent about this incident (the
 Message-ID recorded on the ticket, `elinkctl.domain.notices.mail_id`), the
 notice asked that question — ``resolved`` asks to confirm, ``closed`` for
 satisfaction — the incident is still where the answer fits (resolved and
-not yet confirmed; resolved or closed for a callback), the sender may record
-it (escalation.yaml ``permissions:``) and the text says one thing clearly
+not yet confirmed; resolved or closed for a callback), it comes from the
+address we asked, the intake's identity may record it (escalation.yaml
+``permissions:``) and the text says one thing clearly
 (`elinkctl.domain.replies`). Anything else stays a comment for the desk: a
 wrong state change would be worse than a note someone reads.
 """
@@ -43,6 +44,17 @@ def record_answer(batch: Any, ticket: Ticket, mail: ParsedEmail, text: str) -> b
     one (see the module docstring); False leaves it to the caller's comment."""
     question = question_of(ticket, mail)
     if question is None:
+        return False
+    from elinkctl.services.notices import reporter_address
+
+    expected = reporter_address(ticket, batch.tx.config.escalation.data).strip().lower()
+    if not expected or mail.from_addr.strip().lower() != expected:
+        # The Message-ID is predictable from the incident ID: only the
+        # address we asked may answer for the reporter.
+        batch.notes.append(
+            f"{ticket.id}: an answer to our {question} mail from {mail.from_addr or 'nobody'}, "
+            "not the reporter's address: kept as a comment"
+        )
         return False
     current = batch.tickets.get(ticket.id, ticket)
     first = " ".join(text.split())[:60]
