@@ -351,3 +351,16 @@ def test_only_the_reporter_s_address_answers_for_the_reporter(
     assert "not the reporter's address" in result.stderr
     types = [e.type for e in load(desk, tid).events]
     assert "confirmed" not in types and types[-1] == "commented"
+
+
+def test_a_broken_template_does_not_block_the_step(
+    desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer
+) -> None:
+    configure(desk, smtp_server, robot_server)
+    (desk.root / "templates").mkdir()
+    (desk.root / "templates" / "assigned.txt").write_bytes(b"\xff\xfe broken")
+    tid = desk.new(priority="P3", now="2026-11-23T10:00:00+08:00")
+    desk.ok("accept", tid, now="2026-11-23T10:01:00+08:00")
+    result = desk.ok("assign", tid, "--to", "李四", now="2026-11-23T10:02:00+08:00")
+    assert "templates/assigned.txt: not UTF-8" in result.stderr
+    assert load(desk, tid).state.assignee == "李四"

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from elinkctl.store.store import Store
 
 TEMPLATES_DIR = "templates"
+TEMPLATE_MAX = 64 * 1024
+"""A template is a page of text; a bigger file is a mistake, not a message."""
 
 
 @dataclasses.dataclass
@@ -287,8 +289,14 @@ def load_template(root: Path, name: str) -> str:
     path = root / TEMPLATES_DIR / f"{name}.txt"
     try:
         if path.is_file() and not path.is_symlink():
-            return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+            with path.open("rb") as handle:
+                raw = handle.read(TEMPLATE_MAX + 1)
+            if len(raw) > TEMPLATE_MAX:
+                raise ElinkError(f"{TEMPLATES_DIR}/{name}.txt: larger than {TEMPLATE_MAX} bytes")
+            return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ElinkError(f"{TEMPLATES_DIR}/{name}.txt: not UTF-8") from None
+    except OSError:
         pass
     shipped = TEMPLATES.get(name)
     if shipped is None:
