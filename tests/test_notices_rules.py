@@ -157,3 +157,13 @@ def test_confirmations_must_be_clear(text: str, expected: bool) -> None:
 )
 def test_satisfaction_must_be_one_score(text: str, expected: int | None) -> None:
     assert replies.satisfaction(text) == expected
+
+
+def test_a_review_returned_tells_the_assignee_like_a_reopen() -> None:
+    assign = Event("e2", at("10:05"), "desk-wang", "assigned", {"to": "王五", "tier": "l2"})
+    returned = Event(
+        "e3", at("12:00"), "赵六", "reviewed", {"verdict": "returned", "reason": "根因未查明"}
+    )
+    t = ticket(assign, returned, priority="P1")
+    [notice] = notices.notices_for(notices.rules_of({}), t, [returned], [])
+    assert (notice.name, notice.people) == ("reopened", ("王五",))

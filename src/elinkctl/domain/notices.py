@@ -12,7 +12,7 @@ The rules, with their defaults (a key set to ``[]`` tells nobody)::
       registered: [reporter]        # 登记: acknowledgement with the incident ID
       assigned: [handler]           # 派单: the person it is assigned to
       escalated: [handler]          # l2 / vendor / pm: --to, else the tier's role
-      reopened: [handler]           # the assignee it goes back to
+      reopened: [handler]           # the assignee it goes back to (also review --return)
       transferred: [pm]             # 转项目经理 for a decision
       rejected: [reporter]          # with the reason (由服务台告知事件申报人并退回)
       redirected: [reporter]        # with the process and its reference
@@ -263,6 +263,8 @@ def notices_for(
     out: list[Notice] = []
     for event in events:
         names = [RULE_OF_EVENT[event.type]] if event.type in RULE_OF_EVENT else []
+        if event.type == "reviewed" and event.get("verdict") == "returned":
+            names = ["reopened"]  # the PM's review sends it back to work, like a reopen
         if event.type == "resolved" and str(ticket.priority) == "P1":
             names.append("resolved_major")
         for name in names:
