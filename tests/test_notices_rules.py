@@ -167,3 +167,14 @@ def test_a_review_returned_tells_the_assignee_like_a_reopen() -> None:
     t = ticket(assign, returned, priority="P1")
     [notice] = notices.notices_for(notices.rules_of({}), t, [returned], [])
     assert (notice.name, notice.people) == ("reopened", ("王五",))
+
+
+def test_close_asks_for_satisfaction_unless_the_callback_gave_it() -> None:
+    resolved = Event("e2", at("11:00"), "王五", "resolved", {"solution": "重启"})
+    closed = Event("e4", at("12:00"), "desk-wang", "closed", {})
+    called = Event("e3", at("11:30"), "desk-wang", "callback", {"satisfaction": 5})
+    rules = notices.rules_of({})
+    [ask] = notices.notices_for(rules, ticket(resolved, closed), [closed], [])
+    assert ask.reporter and ask.reply_kind == "satisfaction"
+    [quiet] = notices.notices_for(rules, ticket(resolved, called, closed), [closed], [])
+    assert not quiet.reporter

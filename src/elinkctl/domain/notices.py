@@ -288,6 +288,8 @@ def notices_for(
                     roles.append(who)
                 else:
                     people.append(who)
+            if name == "closed" and reporter and _scored(ticket):
+                reporter = False  # the desk's callback already asked (回访): not twice
             out.append(
                 Notice(
                     name,
@@ -301,6 +303,16 @@ def notices_for(
                 )
             )
     return out
+
+
+def _scored(ticket: Ticket) -> bool:
+    """Whether a callback since the last resolution recorded a satisfaction."""
+    for event in reversed(ticket.events):
+        if event.type == "resolved":
+            return False
+        if event.type == "callback" and event.get("satisfaction") is not None:
+            return True
+    return False
 
 
 # --- what it says ---------------------------------------------------------------------
