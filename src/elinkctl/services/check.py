@@ -14,7 +14,10 @@ One run:
    commit every changed ticket in **one** commit;
 4. queue one notification per finding in the outbox (``<state_dir>/outbox``),
    keyed by ticket, kind and cell, release the lock, and flush the outbox:
-   earlier failures are retried with back-off, nothing goes out twice.
+   earlier failures are retried with back-off, nothing goes out twice. The
+   flush also sends what the desk's steps queued (`elinkctl.services.notices`),
+   one message per person and channel, robots' night posts held until
+   morning, and drops a notice whose step was never committed.
 
 Idempotence comes from the events, not from a timestamp of the last run: a
 second run at the same moment finds every due level already fired, so it
