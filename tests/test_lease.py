@@ -351,3 +351,22 @@ def test_bad_lease_setting_is_one_line_naming_the_file(
         [*ELINKCTL, "config", "check"], env=desk.env(desk.a, at(1)), capture_output=True, text=True
     )
     assert checked.returncode != 0 and "check_lease" in checked.stdout + checked.stderr
+
+
+def test_a_standby_host_still_pushes_what_a_person_committed_there(
+    tmp_path: Path, make_smtp_server: Callable[..., SmtpServer], robot_server: RobotServer
+) -> None:
+    desk = Hosts(tmp_path, make_smtp_server(login=SMTP_LOGIN), robot_server)
+    tid = desk.new(0)
+    assert desk.check(desk.a, 1)["lease"]["status"] == "taken"
+    desk.run(desk.b, "sync", minutes=2)
+    desk.run(desk.b, "comment", tid, "-m", "在备机上记录", minutes=3)
+    standby = desk.check(desk.b, 4)
+    assert standby["standby"] and standby["escalations"] == []
+    desk.run(desk.laptop, "sync", minutes=5)
+    shown = json.loads(desk.run(desk.laptop, "show", tid, "--json", minutes=5).stdout)
+    assert "在备机上记录" in json.dumps(shown, ensure_ascii=False)
+    # and the holder's quiet run pushes nothing, pulls it, and stays quiet
+    quiet = desk.check(desk.a, 6)
+    assert quiet["lease"]["status"] == "held" and quiet["escalations"] == []
+    assert "check lease" not in quiet["stderr"], quiet

@@ -330,12 +330,13 @@ class CheckLease:
 
     # --- publishing -----------------------------------------------------------
 
-    def publish(self, delivered: Sequence[Any] = ()) -> bool:
+    def publish(self, delivered: Sequence[Any] = ()) -> str:
         """Write the lease again with this clone's outbox (plus ``delivered``,
-        `DeliveryResult`s of this run). False, and the report says so, when
-        the lease moved to another host meanwhile (this run was too slow)."""
+        `DeliveryResult`s of this run): ``ok``; ``moved`` when another host
+        took the lease meanwhile (this run was too slow); ``offline`` or
+        ``refused`` when the remote could not be written."""
         if self.remote is None or self._base is None:
-            return False
+            return "offline"
         git = self.store.git
         record = dict(self._record)
         record.update(
@@ -348,9 +349,9 @@ class CheckLease:
         with self._locked():
             pushed = push_lease(git, self.remote, commit, self._base)
         if pushed.status != "ok":
-            return False
+            return pushed.status
         self._base, self._record, self._outbox_data = commit, record, snapshot
-        return True
+        return "ok"
 
     # --- the outbox snapshot ----------------------------------------------------
 
@@ -517,14 +518,17 @@ def leased_check(
 ) -> tuple[CheckReport, LeaseReport]:
     """`check --sync` after its pull: acquire, check, publish, push, send, publish.
 
-    ``push`` is the caller's sync after a commit. A standby host returns an
-    empty report. Without a remote, exactly the old `check --sync`.
+    ``push`` is the caller's sync (the caller pulled without pushing). A
+    standby host returns an empty report. Without a remote, the old `check
+    --sync`.
     """
     from elinkctl.services.check import CheckReport, flush, load_rules, outbox_for, run_check
 
     lease = CheckLease(store, now)
     state = lease.acquire()
     if not state.acting:
+        if _ahead(store, lease.remote):
+            push()  # what a person committed on this host still leaves
         return CheckReport(), state
     if state.status in (NONE, UNCONFIRMED):
         report = run_check(store, actor, now, env=env)
@@ -532,14 +536,24 @@ def leased_check(
             push()
         return report, state
     report = run_check(store, actor, now, env=env, send=False)
-    if report.commit and not lease.publish():
+    # The run's records leave only after the notices they queued are on the
+    # remote with the lease: a taker then has both, or neither (and finds the
+    # levels due again itself).
+    published = lease.publish() if report.commit else "ok"
+    if published == "moved":
         state.lost = True
-    if report.commit:
-        push()
+    if published in ("ok", "moved"):
+        if report.commit or _ahead(store, lease.remote):
+            push()
+    else:
+        state.warnings.append(
+            "check lease: the lease could not be written; this run's commit is pushed by "
+            "the next run, after the notices it queued are published"
+        )
     if _has_pending(store):
         rules = load_rules(store.config)
         report.notifications = flush(outbox_for(store), rules, now, env)
-        if report.notifications and not lease.publish(report.notifications):
+        if report.notifications and lease.publish(report.notifications) == "moved":
             state.lost = True
     if state.lost:
         state.warnings.append(
@@ -547,6 +561,16 @@ def leased_check(
             f"than {CONFIG_KEY}.expires_after); it finished its own work, the next run stands by"
         )
     return report, state
+
+
+def _ahead(store: Store, remote: str | None) -> bool:
+    """Whether this clone has commits the remote branch lacks (True when unsure)."""
+    git = store.git
+    rc, branch, _ = git.try_run("symbolic-ref", "--short", "-q", "HEAD")
+    if remote is None or rc != 0 or not branch:
+        return remote is not None
+    rc, count, _ = git.try_run("rev-list", "--count", f"refs/remotes/{remote}/{branch}..HEAD")
+    return rc != 0 or count.strip() != "0"
 
 
 def _has_pending(store: Store) -> bool:
