@@ -95,7 +95,9 @@ def check(ctx: Context, dry_run: bool, sync: bool, failing_after: int, json_: bo
     if sync and not dry_run:
         from elinkctl.services.lease import leased_check
 
-        _sync(ctx, actor)
+        # Pull only: under the check lease the run's commits leave after its
+        # queued notices are published with the lease (docs/sync.md).
+        _sync(ctx, actor, push=False)
         # Several cron hosts: only the holder of the check lease acts (docs/sync.md).
         report, lease = leased_check(ctx.store, actor, ctx.now, lambda: _sync(ctx, actor))
         for line in [lease.note(), *lease.warnings]:
@@ -168,12 +170,12 @@ def ctx_exit(code: int) -> None:
     raise click.exceptions.Exit(code)
 
 
-def _sync(ctx: Context, actor: str) -> None:
+def _sync(ctx: Context, actor: str, *, push: bool = True) -> None:
     """One sync for `check --sync`: silent when nothing moved, a warning when
     the remote could not be reached (cron mails it; the check goes on)."""
     from elinkctl.services.sync import sync_store
 
-    rep = sync_store(ctx.store, actor)
+    rep = sync_store(ctx.store, actor, push=push)
     if not rep.ok:
         echo(f"warning: sync: {rep.summary()}", err=True)
     elif rep.status not in ("up-to-date", "no-remote"):
