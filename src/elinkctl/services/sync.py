@@ -323,7 +323,9 @@ def _merge_in(store: Store, report: SyncReport, remote_head: str, env: dict[str,
         return True
     before = git.run("rev-parse", "HEAD")
     marker = store.state_dir / "merging"
-    atomic_write(marker, before)  # Store.recover undoes a merge killed half-way
+    # Store.recover undoes a merge killed half-way: it puts back every path
+    # the merge could have touched (between these two commits) to HEAD.
+    atomic_write(marker, f"{before}\n{remote_head}\n")
     message = f"sync: merge {report.remote}/{report.branch}"
     rc, _, err = git.try_run(
         "merge", "--no-edit", "--no-verify", "-m", message, remote_head, env=env

@@ -366,29 +366,83 @@ def _unrecorded_attachments(store: Store, existing: Sequence[str]) -> list[str]:
 
 
 def _recover_merge(store: Store) -> list[str]:
-    """Undo a ``sync`` killed inside ``git merge`` (marker ``merging`` in the state dir).
+    """Undo a ``sync`` killed inside ``git merge`` (marker ``merging`` in the
+    state dir: HEAD before the merge and the commit merged in).
 
-    An unfinished merge would make every later commit fail ("cannot do a
-    partial commit during a merge"); its half-updated files are put back
-    to HEAD. A merge whose commit was made is kept.
+    A merge is killed at one of these points:
+    - while writing files (its checkout, a merge driver): some files of the
+      other side written, modified or new, git's index not updated (its
+      lock left behind), no MERGE_HEAD;
+    - with a conflict or a driver's result staged: MERGE_HEAD present (every
+      later commit would fail: "cannot do a partial commit during a merge");
+    - after the merge commit (or the fast-forward) moved HEAD.
+    In each case every path the merge could have touched (what differs
+    between the commit before and the one merged in) is put back to what
+    HEAD holds: index entry and file, and a file HEAD does not have is
+    removed. A merge whose commit was made is kept; one that was not is
+    simply done again by the next ``sync``. Left as it was, a half-written
+    file made every later ``sync`` fail ("local changes would be
+    overwritten") while fsck passed.
     """
     marker = store.state_dir / "merging"
     if not marker.exists():
         return []
     _clear_stale_git_locks(store)
     git_dir = store.state_dir.parent
-    notes = []
+    git = store.git
+    notes = ["undid a merge interrupted by a killed sync"]
+    words = marker.read_text(encoding="utf-8").split()
     if (git_dir / "MERGE_HEAD").exists():
-        store.git.run("merge", "--abort")
-        notes.append("aborted a merge interrupted by a killed sync")
-    else:
-        before = marker.read_text(encoding="utf-8").strip()
-        head = store.git.run("rev-parse", "HEAD")
-        if before == head:
-            store.git.run("reset", "--quiet", "--merge", "HEAD")
-            notes.append("reset files of a merge interrupted by a killed sync")
+        status, _, _ = git.try_run("merge", "--abort")
+        if status != 0:
+            git.try_run("reset", "--quiet", "--merge")
+    for name in ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "AUTO_MERGE"):
+        (git_dir / name).unlink(missing_ok=True)
+    paths: set[str] = set()
+    for other in words:
+        status, out, _ = git.try_run("diff", "--name-only", "-z", other, "HEAD")
+        if status == 0:
+            paths.update(p for p in out.split("\0") if p)
+    if len(words) < 2:
+        # A marker of an older version names no target: every path git sees
+        # as changed in the store's own folders.
+        status, out, _ = git.try_run(
+            "status", "--porcelain", "-z", "--untracked-files=all", "--", *_MERGED_FOLDERS
+        )
+        paths.update(item[3:] for item in out.split("\0") if len(item) > 3)
+    _put_back_to_head(store, sorted(paths))
+    for leftover in store.root.glob(".merge_file_*"):
+        leftover.unlink(missing_ok=True)  # a killed git's input files for a merge driver
     marker.unlink(missing_ok=True)
     return notes
+
+
+_MERGED_FOLDERS = ("tickets", "knowledge", "attachments")
+
+
+def _put_back_to_head(store: Store, paths: Sequence[str]) -> None:
+    """Index entries and files of ``paths`` as HEAD has them; a path HEAD
+    does not have is removed from both (a file the killed merge wrote)."""
+    if not paths:
+        return
+    git = store.git
+    stdin = "".join(f"{p}\0" for p in paths).encode("utf-8", "surrogateescape")
+    asked = "".join(f"HEAD:{p}\n" for p in paths).encode("utf-8", "surrogateescape")
+    kinds = git.run_bytes("cat-file", "--batch-check=%(objecttype)", stdin=asked).split(b"\n")
+    in_head = {p for p, kind in zip(paths, kinds, strict=False) if kind == b"blob"}
+    # Reset the index entries (drops those HEAD lacks), then the files.
+    git.run_input("reset", "--quiet", "--pathspec-from-file=-", "--pathspec-file-nul", stdin=stdin)
+    kept = [p for p in paths if p in in_head]
+    if kept:
+        stdin = "".join(f"{p}\0" for p in kept).encode("utf-8", "surrogateescape")
+        git.run_input(
+            "checkout", "HEAD", "--pathspec-from-file=-", "--pathspec-file-nul", stdin=stdin
+        )
+    for rel in paths:
+        if rel not in in_head:
+            path = store.root / rel
+            if path.is_file() or path.is_symlink():
+                path.unlink()
 
 
 def _clear_stale_git_locks(store: Store) -> None:
