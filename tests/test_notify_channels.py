@@ -307,6 +307,18 @@ def test_command_gets_message_json_on_stdin(pager: tuple[Path, Path]) -> None:
     assert PHONE not in line
 
 
+def test_command_gets_the_phones_of_the_people_told(pager: tuple[Path, Path]) -> None:
+    """An SMS gateway dials the staff's numbers from people:, never the reporter's."""
+    script, out = pager
+    data = config({"sms": command_channel(script, out)})
+    data["people"] = {"赵六": {"phone": "13900000006", "channels": ["sms"]}}
+    send = make_sender(data, {"PAGER_TOKEN": "tk"})
+    send("sms", ["赵六", "无号码"], msg(title=f"来电 {PHONE}"))
+    got = json.loads(out.read_text(encoding="utf-8"))
+    assert got["data"]["phones"] == {"赵六": "13900000006"}
+    assert PHONE not in json.dumps(got, ensure_ascii=False)
+
+
 def test_command_nonzero_exit_is_failure(pager: tuple[Path, Path]) -> None:
     script, out = pager
     chan = command_channel(script, out, "fail")

@@ -366,12 +366,15 @@ def send_command(
     recipients: Sequence[str],
     message: Message,
     env: Mapping[str, str],
+    phones: Mapping[str, str] | None = None,
 ) -> None:
     """Run ``argv`` (no shell) with the message JSON on stdin; exit 0 is success.
 
     The command sees the passed-in environment plus the channel's ``env:``; its
     output is captured so a chatty script cannot spam cron mail, and the tail of
-    stderr explains a failure.
+    stderr explains a failure. ``phones`` (``{person: number}`` of the people
+    told, from ``people:``) is what an SMS gateway dials: staff numbers only,
+    never the reporter's.
     """
     where = f"channels.{name}"
     argv = [expand(str(a), env, f"{where}.argv") for a in chan["argv"]]
@@ -380,6 +383,7 @@ def send_command(
         child_env[str(key)] = expand(str(value), env, f"{where}.env.{key}")
     body = message.payload(recipients)
     body["channel"] = name
+    body["phones"] = dict(phones or {})
     stdin = json.dumps(body, ensure_ascii=False).encode("utf-8")
     timeout = timeout_of(chan)
     try:
@@ -442,11 +446,26 @@ class ChannelSender:
                 _SIGNED_SENDERS[type_](
                     channel, chan, list(recipients), message, self._env, clock=self._clock
                 )
+            elif type_ == "command":
+                send_command(
+                    channel, chan, list(recipients), message, self._env, self._phones(recipients)
+                )
             else:
                 _SENDERS[type_](channel, chan, list(recipients), message, self._env)
         except Exception as exc:  # noqa: BLE001 - every failure's text is scrubbed
             text = str(exc) or type(exc).__name__
             raise DeliveryError(scrub(text, secrets_of(chan, self._env))) from None
+
+    def _phones(self, recipients: Sequence[str]) -> dict[str, str]:
+        """The ``phone:`` of each person told (an SMS gateway's numbers)."""
+        people = self._config.get("people") or {}
+        found: dict[str, str] = {}
+        for name in recipients:
+            info = people.get(name) if isinstance(people, Mapping) else None
+            phone = info.get("phone") if isinstance(info, Mapping) else None
+            if phone:
+                found[name] = str(phone)
+        return found
 
 
 _SECRET_FIELDS = ("secret", "password", "headers", "env", "argv")
