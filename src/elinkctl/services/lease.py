@@ -75,7 +75,7 @@ MIN_EXPIRES_AFTER = dt.timedelta(minutes=1)
 DELIVERED_KEPT = dt.timedelta(days=7)
 """Delivered keys travel with the lease this long: longer than the outbox
 gives up on an item (2 days), so no queued copy of one can outlive it."""
-MAX_DELIVERED = 20_000
+MAX_DELIVERED = 10_000
 MAX_PENDING = 2_000
 MAX_ATTEMPTS = 4
 HOST_ID_FILE = "host-id"
@@ -406,7 +406,9 @@ class CheckLease:
             # The outbox's documented layout: delivered/<hash of key>.json marks
             # a key never to be sent again (Outbox.is_known reads only presence).
             marker = {**{k: str(v) for k, v in rec.items()}, "imported_by_lease": True}
-            atomic_write_json(delivered_dir / Outbox._name(key), marker)
+            # Not fsynced one by one (thousands on a takeover): a marker lost to
+            # a power cut costs at most one repeat, which at-least-once allows.
+            atomic_write_json(delivered_dir / Outbox._name(key), marker, durable=False)
             count += 1
         allowed = _known_recipients(self.store.config.escalation.data)
         refused = 0

@@ -131,16 +131,21 @@ def _read_json(git: Git, commit: str, name: str) -> tuple[dict[str, Any], str]:
     return data, ""
 
 
-def dumps(data: dict[str, Any]) -> bytes:
+def dumps(data: dict[str, Any], *, pretty: bool = True) -> bytes:
     """Canonical JSON: the same content is the same blob (renewals share it)."""
-    return (json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8")
+    if pretty:
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1)
+    else:  # the outbox snapshot: thousands of keys, kept small
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return (text + "\n").encode("utf-8")
 
 
 def write_lease(git: Git, record: dict[str, Any], outbox: dict[str, Any], message: str) -> str:
     """Write a parentless lease commit into this clone's objects; its id."""
     entries = []
     for name, data in ((LEASE_FILE, record), (OUTBOX_FILE, outbox)):
-        blob = git.run_bytes("hash-object", "-w", "--stdin", stdin=dumps(data)).decode().strip()
+        text = dumps(data, pretty=name == LEASE_FILE)
+        blob = git.run_bytes("hash-object", "-w", "--stdin", stdin=text).decode().strip()
         entries.append(f"100644 blob {blob}\t{name}\n")
     tree = git.run_bytes("mktree", stdin="".join(entries).encode()).decode().strip()
     env = commit_env(LEASE_AUTHOR, LEASE_EMAIL)
