@@ -50,3 +50,13 @@ def test_log_json(desk: Desk) -> None:
     assert entries[0]["message"].startswith(ticket) and entries[0]["at"].endswith("+08:00")
     assert entries[0]["author"] == "desk-wang"
     assert desk.run("log", ticket, "--json", "-p").exit_code == 2
+
+
+def test_a_reader_registers_the_merge_driver(desk: Desk) -> None:
+    """A fresh `git clone` has no .git/config drivers; reading is enough to
+    register them, so a reviewer's later `git pull` merges tickets structurally."""
+    desk.git("config", "--remove-section", "merge.elinkctl-ticket")
+    desk.git("config", "--remove-section", "merge.elinkctl-kb")
+    desk.ok("list")
+    assert "merge-file" in desk.git("config", "merge.elinkctl-ticket.driver")
+    assert "merge-file" in desk.git("config", "merge.elinkctl-kb.driver")

@@ -42,6 +42,9 @@ class Context:
             from elinkctl.store.store import Store, discover
 
             self._store = Store(discover(self.store_dir))
+            from elinkctl.store.clone import register_quietly
+
+            register_quietly(self._store.root)  # the merge driver, for readers too
             if os.environ.get("ELINKCTL_NOW"):
                 # A replay: its commits are dated "now" too (DESIGN §8).
                 self._store.clock = lambda: self.now

@@ -2,8 +2,9 @@
 and what the merge driver itself runs.
 
 .gitattributes (committed) names the drivers; their commands live in
-.git/config, which git never clones, so every writing command and `sync`
-register them (a plain `git clone` is then enough).
+.git/config, which git never clones, so every command (readers too,
+`register_quietly`) and `sync` register them (a plain `git clone` is then
+enough).
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import re
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from elinkctl.errors import StoreError
-from elinkctl.store.gitrepo import Git
+
+if TYPE_CHECKING:  # imported when a clone is registered: not on a read's start-up path
+    from elinkctl.store.gitrepo import Git
 
 MERGE_DRIVERS = {
     "elinkctl-ticket": "elinkctl structural ticket merge (events united, fields three-way)",
@@ -78,6 +82,21 @@ def ensure_clone_config(git: Git) -> None:
     for name, description in MERGE_DRIVERS.items():
         git.run("config", f"merge.{name}.name", description)
         git.run("config", f"merge.{name}.driver", driver_command())
+
+
+def register_quietly(root: Path) -> None:
+    """`ensure_clone_config` for every command, readers included, so that a
+    reviewer who only reads and then runs ``git pull`` merges tickets with
+    the driver too. A text read when already done; never fails a command (a
+    user who may not write .git/config, a read-only clone: left as it is)."""
+    if clone_config_ok(root):
+        return
+    from elinkctl.store.gitrepo import Git
+
+    try:
+        ensure_clone_config(Git(root))
+    except (StoreError, OSError):
+        pass
 
 
 def merge_file_texts(base: str, ours: str, theirs: str) -> tuple[str, bool]:
