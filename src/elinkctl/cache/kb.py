@@ -138,7 +138,11 @@ def load_index(
         raise IndexNotReady(f"the search index needs more than {max_reads} files read")
     entries = stat_searchable_files(source.root)
     cheap = _cheap_stamp(entries)
-    if cached is not None and _read_stamp(stamp_path) == (cheap, cached.stamp):
+    if (
+        cached is not None
+        and _read_stamp(stamp_path) == (cheap, cached.stamp)
+        and derived_from(state, cached.stamp)
+    ):
         return cached
     old, old_fingerprint = _load_docs_cache(docs_path)
     if max_reads is not None:

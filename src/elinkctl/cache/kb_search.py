@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from elinkctl.cache.db import connect, discard, in_memory
 from elinkctl.cache.kb import DOCS_FILE, _load_docs_cache, load_index
 from elinkctl.cache.kb_files import KbSource, Warn, ignore, read_doc
+from elinkctl.cache.kb_suggest import open_suggestions
 from elinkctl.cache.listing import shard_range
 from elinkctl.domain.layout import KNOWLEDGE
 from elinkctl.fsio import atomic_write
@@ -244,6 +245,14 @@ def build_search(source: KbSource, tickets: Index, on_error: Warn = ignore) -> S
     return index
 
 
+def _suggestions_usable(source: KbSource) -> bool:
+    found = open_suggestions(source.state)
+    if found is None:
+        return False
+    found.conn.close()
+    return True
+
+
 def search_database(
     source: KbSource, tickets: Index, on_error: Warn = ignore
 ) -> SuggestIndex | SearchIndex:
@@ -256,6 +265,11 @@ def search_database(
     if index is not None:
         try:
             if bring_up_to_date(source, tickets, index, on_error):
+                if not _suggestions_usable(source):
+                    # `new` reads a database derived from the full index: derive it
+                    # (once; e.g. after a format change) rather than let `new` load
+                    # the whole index every time.
+                    load_index(source, on_error)
                 return index
         except (sqlite3.Error, IndexFormatError, KeyError, TypeError, ValueError):
             pass
