@@ -52,7 +52,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from elinkctl.errors import ConfigError, UsageProblem
+from elinkctl.errors import ConfigError, StoreError, UsageProblem
 from elinkctl.fsio import atomic_write, atomic_write_json
 from elinkctl.store.lease import (
     SEEN_REF,
@@ -134,7 +134,11 @@ def host_id(store: Store) -> str:
         return text
     name = _HOST_RE.sub("-", socket.gethostname()).strip("-.")[:40] or "host"
     text = f"{name}-{secrets.token_hex(4)}"
-    atomic_write(path, text + "\n")
+    try:
+        atomic_write(path, text + "\n")
+    except OSError as exc:
+        # An id not kept would change every run: the host could never renew.
+        raise StoreError(f"{path}: cannot keep this clone's host id: {exc.strerror}") from None
     return text
 
 
