@@ -38,7 +38,7 @@ __all__ = [
     "idf",
 ]
 
-RELEVANT_COVERAGE = 0.6
+RELEVANT_COVERAGE = 0.55
 """A hit covering less of the query than this is weak: `new` does not suggest it,
 `kb search` marks it."""
 
