@@ -364,3 +364,35 @@ def test_a_broken_template_does_not_block_the_step(
     result = desk.ok("assign", tid, "--to", "李四", now="2026-11-23T10:02:00+08:00")
     assert "templates/assigned.txt: not UTF-8" in result.stderr
     assert load(desk, tid).state.assignee == "李四"
+
+
+def test_pulled_steps_are_told_by_the_clone_that_made_them(
+    desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer, tmp_path: Path
+) -> None:
+    """A laptop's assign reaches the cron host by `sync`; the cron host's
+    `check` does not announce it again: the laptop sent it, at its `sync`."""
+    configure(desk, smtp_server, robot_server, quiet_hours="off")
+    desk.git("commit", "-q", "-m", "people", "--", "escalation.yaml")
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "--bare", "-q", "-b", "main", str(remote)], check=True)
+    desk.git("remote", "add", "origin", str(remote))
+    desk.git("push", "-q", "-u", "origin", "main")
+    cron = tmp_path / "cron"
+    subprocess.run(["git", "clone", "-q", str(remote), str(cron)], check=True)
+    cron_desk = type(desk)(cron, desk.runner)
+
+    tid = desk.new(priority="P3", now="2026-11-23T10:00:00+08:00")
+    desk.ok("accept", tid, now="2026-11-23T10:01:00+08:00")
+    desk.ok("assign", tid, "--to", "李四", now="2026-11-23T10:02:00+08:00")
+    synced = desk.ok("sync", now="2026-11-23T10:03:00+08:00", env=robot_server.env())
+    assert "notified via mail: lisi@example.com" in synced.stderr  # the laptop, once online
+    assert "notified via ops-wecom: 李四" in synced.stderr
+    cron_desk.ok("sync", now="2026-11-23T10:04:00+08:00")
+    assert cron_desk.ticket_path(tid).exists()
+
+    pulled = cron_desk.json("check", now="2026-11-23T10:05:00+08:00", env=robot_server.env())
+    told = [n for n in pulled["notifications"] if n["ticket"] == tid]
+    assert told and all("escalation" in n["key"] for n in told)  # its own 0h level only
+    assert not any("/assigned/" in n["key"] for n in pulled["notifications"])
+    assigned = [m for m in mails_to(smtp_server, "lisi@example.com") if "派单" in m.subject]
+    assert len(assigned) == 1

@@ -43,6 +43,10 @@ def sync(ctx: Context, remote: str | None, no_push: bool, json_: bool) -> None:
     echo(report.summary(), err=True)
     for problem in report.problems:
         echo(f"  {problem}", err=True)
+    from elinkctl.services.notices import send_pending
+
+    for line in send_pending(ctx.store, ctx.now):  # a laptop's queued notices, once online
+        echo(f"note: {line}", err=True)
     if not report.ok:
         sys.exit(1)
 

@@ -380,3 +380,22 @@ def flush(
     sender = make_sender(config, os.environ if env is None else env)
     results: list[Any] = _outbox(store).flush(now, sender, committed=committed(store))
     return results
+
+
+def send_pending(store: Store, now: dt.datetime, env: Mapping[str, str] | None = None) -> list[str]:
+    """`sync`'s hook: a clone that never runs `check` (a laptop) sends the
+    notices its steps queued when it goes online; notes for the desk.
+    Nothing pending: nothing imported, nothing said."""
+    pending = store.state_dir / "outbox" / "pending"
+    try:
+        if not any(pending.glob("*.json")):
+            return []
+    except OSError:
+        return []
+    from elinkctl.services import check
+
+    try:
+        results = flush(store, store.config.escalation.data, now, env)
+    except ElinkError as exc:
+        return [f"queued notices not sent: {exc}; `elinkctl check` sends them"]
+    return check.delivery_notes(results)
