@@ -189,3 +189,22 @@ def test_long_output_is_paged_on_a_terminal_only(
     assert not paged.exists()  # it fits the screen
     _run_on_a_terminal([elinkctl_bin, "list"], {**env, "ELINKCTL_PAGER": ""})
     assert not paged.exists()  # turned off
+
+
+def test_show_aligns_the_timeline_whoever_acted(desk: Desk) -> None:
+    ticket = desk.new(now="2026-11-23T09:00:00+08:00", priority="P2")
+    desk.ok("check", now="2026-11-23T10:30:00+08:00")  # recorded by elinkctl-check
+    desk.ok("comment", ticket, "-m", "已电话联系", now="2026-11-23T10:40:00+08:00", user="李四")
+    card = desk.ok("show", ticket, now="2026-11-23T11:00:00+08:00").stdout
+    timeline = card.split("timeline:\n", 1)[1].splitlines()
+    names = ("desk-wang", "elinkctl-check", "李四")
+    starts = set()
+    for line in timeline:
+        for name in names:
+            if name in line:
+                head = line[: line.index(name) + len(name)]
+                rest = line[len(head) :]
+                starts.add(wcswidth(head) + len(rest) - len(rest.lstrip()))
+    assert len(starts) == 1, timeline
+    stats = desk.ok("stats", now="2026-11-23T11:00:00+08:00").stdout
+    assert "1 callbacks" not in stats

@@ -169,7 +169,8 @@ def _text_lines(result: kpi.StatsResult) -> list[str]:
     out.append(f"reopened: {s.reopened} of {s.resolved_once} resolved ({pct(s.reopen_rate)})")
     out.append(f"complaints: {s.complaints} on {s.complained_incidents} incident(s)")
     mean = "—" if s.satisfaction_mean is None else f"{s.satisfaction_mean:.2f}/5"
-    out.append(f"callback satisfaction: {mean} (n={s.satisfaction_count}; {s.callbacks} callbacks)")
+    calls = f"{s.callbacks} callback{'' if s.callbacks == 1 else 's'}"
+    out.append(f"callback satisfaction: {mean} (n={s.satisfaction_count}; {calls})")
     esc_text = ", ".join(f"{r} {n}" for r, n in sorted(s.escalations.items())) or "none"
     out.append(f"escalations reached: {esc_text}")
     out.append("vendor replies (timely/late/pending by --due): " + (_vendors(s) or "none"))

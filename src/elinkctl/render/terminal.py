@@ -391,6 +391,9 @@ def card(ticket: Ticket, tz: dt.tzinfo, now: dt.datetime) -> str:
         ]
     lines.append("")
     lines.append("timeline:")
+    # One column for the names, as wide as the widest (elinkctl-check is 14),
+    # so every summary starts at the same place.
+    who = max((wcwidth_len(ev.by) for ev in ticket.events), default=0)
     for ev in ticket.events:
-        lines.append(f"  {local(ev.at, tz)}  {pad(ev.by, 12)} {event_summary(ev, tz)}")
+        lines.append(f"  {local(ev.at, tz)}  {pad(ev.by, who)}  {event_summary(ev, tz)}")
     return "\n".join(lines)
