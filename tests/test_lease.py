@@ -370,3 +370,22 @@ def test_a_standby_host_still_pushes_what_a_person_committed_there(
     quiet = desk.check(desk.a, 6)
     assert quiet["lease"]["status"] == "held" and quiet["escalations"] == []
     assert "check lease" not in quiet["stderr"], quiet
+
+
+def test_a_stalled_holder_learns_it_lost_the_lease(
+    tmp_path: Path, make_smtp_server: Callable[..., SmtpServer], robot_server: RobotServer
+) -> None:
+    """A holder stalled past its expiry (not dead) cannot write the lease any
+    more once another host took it: compare-and-swap refuses its write."""
+    from elinkctl.services.lease import CheckLease
+    from elinkctl.store.store import Store
+
+    desk = Hosts(tmp_path, make_smtp_server(login=SMTP_LOGIN), robot_server)
+    desk.new(0)
+    stalled = CheckLease(Store(desk.a), T0 + dt.timedelta(minutes=1))
+    assert stalled.acquire().status == "taken"
+    assert stalled.publish() == "ok"  # still its own
+    taken = desk.check(desk.b, 20)  # past 1m + 15m
+    assert taken["lease"]["status"] == "taken"
+    assert stalled.publish() == "moved"
+    assert desk.check(desk.a, 21)["standby"]
