@@ -280,9 +280,13 @@ def run_set(
 
     na, nu = len(answerable), len(unanswerable)
     kb1, mix1, weak, _ = search_at(RELEVANT_COVERAGE)
+    first = sum(
+        bool(lines := arrange(mixed[q], 10)) and lines[0].hit.id == e for q, e in answerable
+    )
     print(
         f"kb search: top-1 (--kind kb) {kb1}/{na} = {kb1 / max(na, 1):.1%}; "
-        f"top-1 of the mixed list, marked relevant {mix1}/{na} = {mix1 / max(na, 1):.1%}; "
+        f"first line of the mixed list {first}/{na} = {first / max(na, 1):.1%}, "
+        f"and marked relevant {mix1}/{na} = {mix1 / max(na, 1):.1%}; "
         f"unanswerable marked weak {weak}/{nu}"
     )
     if ans_titles or no_titles:

@@ -9,7 +9,9 @@ holds the fix to rank 33. Two rules make the list read as answers:
   ID: IDs start with the day they were opened) with `similar_count`;
 - an article that answers the query (its coverage reaches the relevance
   threshold, `elinkctl.kb.relevance`) comes before incidents: it is the
-  curated form of their fix. Weak articles keep their rank by score.
+  curated form of their fix. Articles keep their order among themselves (an
+  article ranked above an answering one comes before incidents too); weak
+  articles below the last answering one keep their rank by score.
 
 Pure functions over `Hit`s; the services layer fetches a few times more hits
 than it shows, so that collapsing still leaves a full page.
@@ -67,9 +69,14 @@ def arrange(hits: Sequence[Hit], limit: int, threshold: float = RELEVANT_COVERAG
             latest.id, latest.title, hit.score, latest.kind, max(covers, default=None), count
         )
         lines.append(Line(shown, count, _relevant(shown, threshold)))
-    first = [ln for ln in lines if ln.hit.kind == "kb" and ln.relevant]
-    rest = [ln for ln in lines if not (ln.hit.kind == "kb" and ln.relevant)]
-    return (first + rest)[:limit]
+    # Articles keep their order among themselves: the last answering one comes
+    # before every incident, and so do the articles ranked above it.
+    articles = [i for i, ln in enumerate(lines) if ln.hit.kind == "kb"]
+    answering = [i for i in articles if lines[i].relevant]
+    first = set(articles[: articles.index(answering[-1]) + 1]) if answering else set()
+    ahead = [ln for i, ln in enumerate(lines) if i in first]
+    rest = [ln for i, ln in enumerate(lines) if i not in first]
+    return (ahead + rest)[:limit]
 
 
 def _relevant(hit: Hit, threshold: float) -> bool:
