@@ -29,9 +29,43 @@ def zone(name: str) -> dt.tzinfo:
         raise UsageProblem(f"unknown time zone {name!r}") from None
 
 
-def parse_time(text: str, tz: dt.tzinfo, *, now: dt.datetime | None = None) -> dt.datetime:
-    """Parse ISO 8601 (offset optional) or a bare ``HH:MM`` (today, in ``tz``)."""
+_DAY_WORDS = {"today": 0, "今天": 0, "yesterday": 1, "昨天": 1}
+_AGO_RE = re.compile(r"^-\s*(.+?)$|^(.+?)\s+ago$")
+TIME_FORMS = "2026-11-23 10:05, 2026/11/23 10:05, 10:05, today 14:00, yesterday, now, -2h"
+"""The forms `parse_time` reads, for error messages that show a valid one."""
+
+
+def normalize_day(text: str, tz: dt.tzinfo, now: dt.datetime | None = None) -> str:
+    """Dates as people type them, in ISO form: ``2026/12/01`` → ``2026-12-01``;
+    ``today``/``yesterday`` (今天/昨天), alone or before a clock time, → that
+    date. Anything else is returned as it was."""
     raw = text.strip()
+    word, _, rest = raw.partition(" ")
+    if word.lower() in _DAY_WORDS:
+        base = (now or dt.datetime.now(tz)).astimezone(tz).date()
+        day = base - dt.timedelta(days=_DAY_WORDS[word.lower()])
+        return f"{day.isoformat()} {rest.strip()}".strip()
+    slashed = re.fullmatch(r"(\d{4})/(\d{1,2})(?:/(\d{1,2}))?([ T].*)?", raw)
+    if slashed:
+        year, month, day_of_month, clock = slashed.groups()
+        iso = f"{year}-{int(month):02d}" + (f"-{int(day_of_month):02d}" if day_of_month else "")
+        return iso + (clock or "")
+    return raw
+
+
+def parse_time(text: str, tz: dt.tzinfo, *, now: dt.datetime | None = None) -> dt.datetime:
+    """Parse ISO 8601 (offset optional), a bare ``HH:MM`` (today, in ``tz``),
+    ``2026/11/23 10:05``, ``today 14:00``, ``yesterday``, ``now``, or a time
+    ago: ``-2h``, ``-1d``, ``30m ago``."""
+    raw = text.strip()
+    if raw.lower() in ("now", "现在"):
+        return (now or dt.datetime.now(tz)).astimezone(tz)
+    ago = _AGO_RE.match(raw)
+    if ago and _DURATION_RE.match(ago.group(1) or ago.group(2)):
+        return (now or dt.datetime.now(tz)).astimezone(tz) - parse_duration(
+            ago.group(1) or ago.group(2)
+        )
+    raw = normalize_day(raw, tz, now)
     if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", raw):
         base = (now or dt.datetime.now(tz)).astimezone(tz)
         parts = [int(p) for p in raw.split(":")]
@@ -52,9 +86,7 @@ def parse_time(text: str, tz: dt.tzinfo, *, now: dt.datetime | None = None) -> d
 
             value = du_parser.isoparse(raw)
         except (ValueError, OverflowError):
-            raise UsageProblem(
-                f"invalid time {text!r}: use ISO 8601, e.g. 2026-11-23T10:05+08:00 or 10:05"
-            ) from None
+            raise UsageProblem(f"invalid time {text!r}: write it like {TIME_FORMS}") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
     return value.astimezone(tz)

@@ -92,6 +92,9 @@ class Context:
             return None
         import re
 
+        from elinkctl.timeutil import normalize_day
+
+        text = normalize_day(text, self.tz, self.now)  # 2026/12/01, today, yesterday
         if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", text.strip()):
             parts = [int(p) for p in text.strip().split("-")]
             if len(parts) == 2:  # a month: YYYY-MM
