@@ -148,3 +148,12 @@ def test_a_store_without_permission(
     assert desk.git("status", "--porcelain") == ""
     assert desk.commit_count() == commits  # nothing was half-written meanwhile
     desk.ok("comment", tid, "-m", "writable again", now=NOW)
+
+
+@pytest.mark.parametrize("now", ["0001-01-01T00:00:00-12:00", "9999-12-31T23:59:59+14:00"])
+def test_elinkctl_now_at_the_ends_of_time(desk: Desk, now: str) -> None:
+    tid = desk.new(now=NOW)
+    for args in (("check",), ("list",), ("comment", tid, "-m", "x")):
+        result = desk.run(*args, now=now)
+        assert result.exit_code == 2 and "outside the years" in result.stderr
+    desk.ok("check", now=NOW)

@@ -140,9 +140,14 @@ def now_from_env(tz: dt.tzinfo) -> dt.datetime:
     raw = os.environ.get("ELINKCTL_NOW")
     if raw:
         try:
-            return parse_time(raw, tz)
+            when = parse_time(raw, tz)
         except UsageProblem:
             raise UsageProblem(f"ELINKCTL_NOW: invalid time {raw!r}") from None
+        if not 2000 <= when.year <= 2099:
+            # IDs carry a two-digit year, and the clocks add days to now:
+            # the end of time would overflow every reader (issue 18).
+            raise UsageProblem(f"ELINKCTL_NOW: {raw!r} is outside the years 2000–2099")
+        return when
     return dt.datetime.now(tz).replace(microsecond=0)
 
 
