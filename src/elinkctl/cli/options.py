@@ -103,7 +103,8 @@ def at_option(func: F) -> F:
         "--at",
         "at",
         metavar="TIME",
-        help="When it really happened (ISO 8601 or HH:MM; default now). Never in the future.",
+        help="When it really happened (default now), e.g. 10:05, '2026-11-23 10:05', "
+        "'yesterday 18:30', -2h. Never in the future.",
     )(func)
 
 

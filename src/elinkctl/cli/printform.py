@@ -12,7 +12,13 @@ from elinkctl.services.context import Context
 @click.command(name="print")
 @id_argument
 @click.option("--html", "as_html", is_flag=True, help="Print-ready HTML (A4) instead of Markdown.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write to FILE instead of stdout.",
+)
 @pass_context
 def print_(ctx: Context, ticket_id: str, as_html: bool, output: str | None) -> None:
     """The service ticket form (技术服务单) to print before an on-site visit.

@@ -30,7 +30,13 @@ def report() -> None:
 @report.command()
 @id_argument
 @click.option("--html", "as_html", is_flag=True, help="Printable HTML instead of Markdown.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write to FILE instead of stdout.",
+)
 @click.option("--force", is_flag=True, help="Write it for an incident that is not P1.")
 @click.option(
     "--issue",

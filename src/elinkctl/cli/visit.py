@@ -134,7 +134,7 @@ def _book(
 
 @click.command()
 @id_argument
-@click.argument("files", nargs=-1, required=True, metavar="FILE…")
+@click.argument("files", nargs=-1, required=True, metavar="FILE…", type=click.Path())
 @note_option(help="What the files are (用户签字的服务单扫描件 …).")
 @at_option
 @pass_context
