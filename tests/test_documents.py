@@ -129,10 +129,10 @@ def test_major_report_pm_notified_from_escalation_event(desk: Desk) -> None:
     text = desk.ok("report", "major", tid, now=NOW).stdout
     # A P1 notifies the PM when it is created (0h level) — if recorded, it is shown.
     shown = desk.json("show", tid, now=NOW)
-    if any(e["role"] == "pm" for e in shown["escalations"]):
-        assert "通知项目经理" in text and "| 通知项目经理 | —（无记录） |" not in text
-    else:
-        assert "| 通知项目经理 | —（无记录） |" in text
+    # No PM is configured in a fresh store: the report says nobody was told (issue 16).
+    assert any(e["role"] == "pm" for e in shown["escalations"])
+    assert "| 升级至项目经理 |" in text and "未通知任何人（未配置项目经理）" in text
+    assert "通知项目经理" not in text
     assert "（事件尚未解决）" in text and "（尚未解决）" in text
 
 
@@ -246,3 +246,17 @@ def test_unwritable_output_is_one_clear_error(desk: Desk, tmp_path: Path) -> Non
         assert result.exit_code == 1, args
         assert result.stderr.startswith(f"Error: {target}: cannot write"), result.stderr
         assert "Traceback" not in result.output
+
+
+def test_major_report_names_the_pm_who_was_told(desk: Desk) -> None:
+    from elinkctl import yamlio
+
+    path = desk.root / "escalation.yaml"
+    data = yamlio.load(path.read_text(encoding="utf-8"))
+    data["roles"]["pm"] = ["王经理"]
+    data["people"] = {"王经理": {"email": "pm@example.com"}}
+    path.write_text(yamlio.dump(data), encoding="utf-8")
+    desk.git("commit", "-qam", "pm")
+    tid = desk.new(now="2026-11-23T10:00:00+08:00", priority="P1")
+    text = desk.ok("report", "major", tid, now=NOW).stdout
+    assert "| 通知项目经理 |" in text and "通知 王经理" in text

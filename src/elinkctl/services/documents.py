@@ -89,11 +89,14 @@ def describe_event(ev: Event, tz: dt.tzinfo) -> tuple[str, str]:
     if kind == "escalation":
         role = str(d.get("role"))
         who = ", ".join(map(str, d.get("recipients") or []))
-        if role == "pm":
+        if role == "pm" and who:
             step = "通知项目经理"
         else:
             step = f"{step} → {zh(ROLES, role)}"
-        return step, f"已过 {_s(d.get('after'))}" + (f"，通知 {who}" if who else "")
+        # Truthful about who heard of it: a role nobody fills was notified to nobody.
+        nobody = f"，未通知任何人（escalation.yaml 未配置{zh(ROLES, role)}）"
+        told = f"，通知 {who}" if who else nobody
+        return step, f"已过 {_s(d.get('after'))}" + told
     if kind == "accepted":
         return step, _s(d.get("note"))
     if kind == "assigned":
@@ -248,6 +251,16 @@ def major_report(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
             return label, "—（无记录）"
         return label, f"{_t(ev.at, tz)} {ev.by}" + (f"：{detail}" if detail else "")
 
+    def _notified(role_zh: str, ev: Event | None) -> tuple[str, str]:
+        """The escalation milestone as it happened: who was told, or that
+        nobody was (no one configured for the role)."""
+        if ev is None:
+            return f"升级至{role_zh}", "—（无记录）"
+        who = "、".join(map(str, ev.get("recipients") or []))
+        if who:
+            return f"通知{role_zh}", f"{_t(ev.at, tz)} {ev.by}：通知 {who}"
+        return f"升级至{role_zh}", f"{_t(ev.at, tz)} {ev.by}：未通知任何人（未配置{role_zh}）"
+
     pm = _first(ticket, "escalation", role="pm")
     assigned = _first(ticket, "assigned")
     l2 = _first(ticket, "escalated", tier="l2")
@@ -258,11 +271,11 @@ def major_report(ticket: Ticket, rules: SlaRules, now: dt.datetime) -> Document:
     milestones = Fields(
         [
             milestone("事件申告", created),
-            milestone("通知项目经理", pm),
+            _notified("项目经理", pm),
             milestone("派单", assigned, _s(assigned.get("to")) if assigned else ""),
             milestone("升级二线支持", l2, _s(l2.get("to")) if l2 else ""),
             milestone("调用厂商支持", vendor, _s(vendor.get("to")) if vendor else ""),
-            milestone("升级至管理层", mgmt),
+            _notified("管理层", mgmt),
             milestone("解决", resolved),
             milestone("用户确认", confirmed),
             milestone("回访", callback, describe_event(callback, tz)[1] if callback else ""),
