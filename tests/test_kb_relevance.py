@@ -67,6 +67,38 @@ def test_an_unknown_word_lowers_coverage(index: SearchIndex) -> None:
     assert noisy.coverage < plain.coverage
 
 
+# -- what must not be lost ---------------------------------------------------------------
+
+
+def test_own_quality_set_top1_at_least_its_98_9_percent(index: SearchIndex) -> None:
+    from elinkctl import yamlio
+
+    data = yamlio.load((QUALITY / "queries.yaml").read_text(encoding="utf-8"))
+    queries = [(str(q["query"]), str(q["expect"])) for q in data["queries"]]
+    hits = sum(index.search(q, 1, kind="kb")[0].id == e for q, e in queries)
+    assert hits / len(queries) >= 0.989
+
+
+def test_partial_error_codes_find_their_article() -> None:
+    docs = [
+        Doc("KB-A", "kb", "共享打印机连接报错0x0000011b", "客户端连接提示 0x0000011b，卸载补丁。"),
+        Doc("KB-B", "kb", "打印机脱机无法打印", "打印机显示脱机"),
+        Doc("KB-C", "kb", "添加打印机提示0x00000709", "无法设置默认打印机 0x00000709"),
+        Doc("KB-D", "kb", "Outlook发送邮件报0x800CCC78", "SMTP 端口 587"),
+    ]
+    index = SearchIndex(docs)
+    for query, expect in [
+        ("11b", "KB-A"),
+        ("709", "KB-C"),
+        ("打印机 709", "KB-C"),
+        ("0x800CCC78", "KB-D"),
+        ("报800ccc78", "KB-D"),
+    ]:
+        top = index.search(query, 1)[0]
+        assert top.id == expect and top.coverage is not None
+        assert top.coverage >= RELEVANT_COVERAGE, query
+
+
 # -- the relevance decision ----------------------------------------------------------
 
 

@@ -47,7 +47,7 @@ def test_cjk_unigrams_and_bigrams_ascii_words() -> None:
 def test_mixed_words_are_also_split() -> None:
     assert index_terms("Win10") == ["win10", "win", "10"]
     assert index_terms("用友U8") == ["用", "友", "用友", "u8", "u", "8"]
-    assert index_terms("ORA-01653") == ["ora", "01653"]
+    assert index_terms("ORA-01653") == ["ora", "01653", "1653"]  # the code read out short too
 
 
 def test_normalize_folds_full_width_and_case() -> None:

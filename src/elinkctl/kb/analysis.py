@@ -169,6 +169,21 @@ def title_key(title: str) -> str:
     return _NOT_TEXT.sub("", normalize(title))
 
 
+def code_forms(word: str) -> list[str]:
+    """The short form of an error code, as callers read it out: '0x0000011b' → '11b',
+    '00000709' → '709', '0x800ccc78' → '800ccc78' (no "0x", no leading zeros).
+
+    Codes are written padded in articles and read out short on the phone;
+    indexing the short form too makes "11b" and "709" find them.
+    """
+    if len(word) < 4 or word[0] != "0":
+        return []
+    short = (word[2:] if word.startswith("0x") else word).lstrip("0")
+    if len(short) < 2 or short == word or not any(c.isdigit() for c in short):
+        return []
+    return [short]
+
+
 def _is_cjk_char(term: str) -> bool:
     """Whether an index term is one Chinese character (terms are CJK or [a-z0-9]+)."""
     return len(term) == 1 and not term.isascii()
@@ -194,7 +209,7 @@ class Analyzer:
     an index built by one analyzer must not be queried with another.
     """
 
-    name = "ngram1"
+    name = "ngram2"
 
     def __init__(
         self,
@@ -227,6 +242,7 @@ class Analyzer:
                     parts = _ALNUM_SPLIT.findall(run)
                     if len(parts) > 1:
                         out.extend(parts)
+                out.extend(code_forms(run))
         return out
 
     def count_terms(self, text: str) -> Counter[str]:
@@ -256,6 +272,8 @@ class Analyzer:
         for word in words:
             if not word.isalpha() and not word.isdigit():
                 counts.update(_ALNUM_SPLIT.findall(word))
+            if word[0] == "0":
+                counts.update(code_forms(word))
         return counts
 
     def _phrase_terms(self, phrase: str) -> tuple[str, ...]:
