@@ -187,10 +187,16 @@ def search(
 
     store = ctx.store
     text = " ".join(query)
-    lines = service.search_lines(
-        store, text, limit=limit, system=system, module=module, kind=kind, on_error=_warn
+    lines, explained = service.search_lines(
+        store,
+        text,
+        limit=limit,
+        system=system,
+        module=module,
+        kind=kind,
+        explain=explain,
+        on_error=_warn,
     )
-    explained = {ln.hit.id: service.explain_hit(store, text, ln.hit) for ln in lines if explain}
     if json_:
         out = []
         for ln in lines:
