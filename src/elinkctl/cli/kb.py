@@ -285,8 +285,9 @@ def add(ctx: Context, from_id: str | None, **opts: Any) -> None:
     \b
     Example:
       elinkctl kb add --from 7KQ2M
-      elinkctl kb add --title 'VPN客户端无法连接' --system VPN --keyword vpn \\
-          --symptom '连接时提示超时' --solution '重装客户端并更新证书'
+      elinkctl kb add --title 'VPN客户端无法连接' --system VPN \\
+          --keyword vpn --symptom '连接时提示超时' \\
+          --solution '重装客户端并更新证书'
     """
     from elinkctl.kb import render_article
     from elinkctl.kb.article import PLACEHOLDER, SOLUTION
@@ -343,15 +344,19 @@ def add(ctx: Context, from_id: str | None, **opts: Any) -> None:
 def decide(ctx: Context, ticket_id: str, none_: bool, reason: str | None, at: str | None) -> None:
     """Record l2's knowledge-base decision on a resolved or closed incident: no article.
 
-    After close, l2 decides whether the solution goes into the knowledge base
-    (判断是否需要将解决方案添加至知识库中). `kb add --from ID` writes the
-    article and records that decision in the same commit; `kb decide ID
-    --none --reason TEXT` records that none is needed. An incident gets one
-    decision: a second one is refused, naming the first.
+    After close, l2 decides whether the solution goes into the knowledge base:
+
+    \b
+      判断是否需要将解决方案添加至知识库中
+
+    `kb add --from ID` writes the article and records that decision in the
+    same commit; `kb decide ID --none --reason TEXT` records that none is
+    needed. An incident gets one decision: a second one is refused, naming
+    the first.
 
     \b
     Example:
-      elinkctl kb decide 7KQ2M --none --reason '一次性问题：用户误删了快捷方式'
+      elinkctl kb decide 7KQ2M --none --reason '一次性问题：误删快捷方式'
       elinkctl kb add --from 7KQ2M          # the other decision: an article
     """
     from elinkctl.domain import kbdecision
