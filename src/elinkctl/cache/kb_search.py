@@ -271,6 +271,8 @@ def search_database(
                     # the whole index every time.
                     load_index(source, on_error)
                 return index
+        except sqlite3.OperationalError:
+            return index  # busy (another search applying changes): search it as it is
         except (sqlite3.Error, IndexFormatError, KeyError, TypeError, ValueError):
             pass
         index.conn.close()
