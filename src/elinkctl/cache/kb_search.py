@@ -101,7 +101,10 @@ def open_search(source: KbSource) -> SuggestIndex | None:
     except sqlite3.Error:
         return None
     try:
-        return SuggestIndex(conn)
+        index = SuggestIndex(conn)
+        for table in ("kbgens", "kbkeys", "kbarticles"):  # derived by this module, not another
+            conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall()
+        return index
     except (sqlite3.Error, IndexFormatError, KeyError, TypeError):
         conn.close()
         return None
