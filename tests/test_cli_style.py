@@ -208,3 +208,21 @@ def test_show_aligns_the_timeline_whoever_acted(desk: Desk) -> None:
     assert len(starts) == 1, timeline
     stats = desk.ok("stats", now="2026-11-23T11:00:00+08:00").stdout
     assert "1 callbacks" not in stats
+
+
+def test_kpi_html_marks_the_month_in_progress(desk: Desk, tmp_path: Path) -> None:
+    for day in ("2026-11-02T10:00:00+08:00", "2026-11-03T10:00:00+08:00"):
+        ticket = desk.new(now=day)
+        desk.ok("accept", ticket, now=day)
+    desk.new(now="2026-12-01T10:00:00+08:00")  # December: only a day old, nothing decided
+    out = tmp_path / "kpi.html"
+    desk.ok("stats", "--html", "-o", str(out), now="2026-12-02T10:00:00+08:00")
+    html = out.read_text("utf-8")
+    assert "2026-12*" in html and "2026-12（本月至今，未结束 in progress）" in html
+    assert "2026-12 响应" not in html  # nothing decided yet in December: no point
+    desk.ok("accept", desk.new(now="2026-12-01T11:00:00+08:00"), now="2026-12-01T11:05:00+08:00")
+    desk.ok("stats", "--html", "-o", str(out), now="2026-12-02T10:00:00+08:00")
+    html = out.read_text("utf-8")
+    assert 'pt-response partial" ' in html and "未结束" in html  # hollow, off the line
+    assert 'class="n n-response"' in html  # points show how many incidents they rest on
+    assert "事件及时响应率 = 及时响应数 ÷（及时 + 超时）" in html

@@ -189,6 +189,21 @@ def _text_lines(result: kpi.StatsResult) -> list[str]:
     return out
 
 
+def counting_rules_zh(t: kpi.KpiTargets) -> list[str]:
+    """统计口径 for management, in Chinese: what docs/kpis.md says, in brief."""
+    return [
+        f"事件及时响应率 = 及时响应数 ÷（及时 + 超时），目标 ≥ {t.response:.0%}；"
+        f"事件及时解决率同理，目标 ≥ {t.resolution:.0%}。",
+        "尚未到期、也未响应（或解决）的事件为「未到期」，不计入分子分母。",
+        "事件按报告时间归入月份；先处理后补单的事件按实际发生时间。",
+        "响应以首次受理、联系或解决为准；解决以最后一次解决为准，重开期间的时间照算。",
+        "时钟按优先级对应的日历计算：7×24 计全部时间，工作时间日历只计工作日的工作时段"
+        "（含法定节假日与调休）。等待客户或厂商（挂起）期间，解决时钟暂停。",
+        "已退回（不属服务范围）和已转其他流程（变更、需求）的事件不计入两项比率，单独列出。",
+        "本月尚未结束时，本月比率只基于已判定的少数事件：图中为空心点、不连线，表中标注「未结束」。",
+    ]
+
+
 def _narrow_table(rows: list[list[str]], headers: list[str]) -> str:
     """A table without tabulate's two extra columns around each header, the
     first column cut to 16 columns: the ``--by`` table fits 80 columns."""
@@ -331,18 +346,41 @@ def html_report(
 
     months = month_range(list(result.groups.get("month", {})))
     by_month = result.groups.get("month", {})
+    # The month "now" is in has not ended: its rates rest on the few incidents
+    # already decided (pending ones count as neither), so it is marked as
+    # partial: a hollow dot off the line that does not set the chart's axis.
+    current = result.now.strftime("%Y-%m")
+    partial = current if months and months[-1] == current else None
+    labels = [f"{m}*" if m == partial else m for m in months]
     parts.append("<h2>月度趋势 Monthly trend</h2>")
-    resp = [by_month[m].response.rate if m in by_month else None for m in months]
-    reso = [by_month[m].resolution.rate if m in by_month else None for m in months]
+
+    def rates(kind: str) -> list[float | None]:
+        return [getattr(by_month[m], kind).rate if m in by_month else None for m in months]
+
+    def decided(kind: str) -> list[int | None]:
+        out: list[int | None] = []
+        for m in months:
+            rc = getattr(by_month[m], kind) if m in by_month else None
+            out.append(rc.timely + rc.late if rc is not None and rc.rate is not None else None)
+        return out
+
     targets = [("目标 target", t.response), ("目标 target", t.resolution)]
     parts.append(
         '<figure id="rates"><figcaption>及时响应率与及时解决率 Timely response and '
-        "resolution rate by month reported</figcaption>"
+        "resolution rate by month reported (数字为计入的事件数 the number at each point "
+        "is the incidents it rests on)"
+        + (f"; {partial}* 为本月，尚未结束（空心点）month in progress" if partial else "")
+        + "</figcaption>"
         + svg.rate_chart(
             "Timely rates by month",
-            months,
-            [("response", "响应 response", resp), ("resolution", "解决 resolution", reso)],
+            labels,
+            [
+                ("response", "响应 response", rates("response")),
+                ("resolution", "解决 resolution", rates("resolution")),
+            ],
             targets,
+            counts=[decided("response"), decided("resolution")],
+            partial=len(months) - 1 if partial else None,
         )
         + "</figure>"
     )
@@ -360,12 +398,13 @@ def html_report(
         rows = []
         for m in months:
             g = by_month.get(m)
+            shown = f"{m}（本月至今，未结束 in progress）" if m == partial else m
             if g is None:
-                rows.append([esc(m), "0", "—", "—", "—"])
+                rows.append([esc(shown), "0", "—", "—", "—"])
                 continue
             rows.append(
                 [
-                    esc(m),
+                    esc(shown),
                     str(g.total),
                     str(g.counted),
                     _rate_cell(g.response, t.response),
@@ -491,6 +530,12 @@ def html_report(
 
         parts.append(html_section(integrity))
     parts.append("<h2>统计口径 How it is counted</h2>")
-    parts.append(f'<pre class="muted" style="white-space: pre-wrap">{esc(rules_text)}</pre>')
+    parts.append(
+        "<ul>" + "".join(f"<li>{esc(line)}</li>" for line in counting_rules_zh(t)) + "</ul>"
+    )
+    parts.append(
+        '<details><summary>完整规则（英文）Full rules</summary><pre class="muted" '
+        f'style="white-space: pre-wrap">{esc(rules_text)}</pre></details>'
+    )
     parts.append(f"<footer>elinkctl stats — generated {esc(result.now.isoformat())}</footer>")
     return page(title, "\n".join(parts))

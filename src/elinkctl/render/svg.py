@@ -66,22 +66,31 @@ def rate_chart(
     labels: Sequence[str],
     series: Sequence[tuple[str, str, Sequence[float | None]]],
     targets: Sequence[tuple[str, float]],
+    counts: Sequence[Sequence[int | None]] | None = None,
+    partial: int | None = None,
 ) -> str:
     """Rates (0–1) per period as lines with one dot per period that has data.
 
     ``series`` is (css name, label, values); a ``None`` value (no incident
     decided in that period) leaves a gap rather than pretending 0%.
-    ``targets`` are drawn as dashed horizontal lines.
+    ``targets`` are drawn as dashed horizontal lines. ``counts`` (one list
+    per series) are the incidents each dot rests on, written beside it: a
+    10% point of two incidents is not a 10% point of two hundred.
+    ``partial`` is the index of a period still in progress (this month): its
+    dot is hollow, not joined to the line, and does not set the axis (a
+    month of two decided incidents must not stretch it down to 0%).
     """
     colours = ["#1565c0", "#e65100", "#2e7d32", "#6a1b9a"]
     plot_h = H - TOP - BOTTOM
     xs = _x_positions(len(labels))
+    settled = [v for _, _, vs in series for i, v in enumerate(vs) if v is not None and i != partial]
     floor = _rate_floor(
-        [v for _, _, vs in series for v in vs if v is not None] + [v for _, v in targets]
+        (settled or [v for _, _, vs in series for v in vs if v is not None])
+        + [v for _, v in targets]
     )
 
     def y(v: float) -> float:
-        return TOP + (1 - (v - floor) / (1 - floor)) * plot_h
+        return TOP + (1 - (max(v, floor) - floor) / (1 - floor)) * plot_h
 
     parts = []
     step = 0.1 if 1 - floor <= 0.5 else 0.25
@@ -108,8 +117,8 @@ def rate_chart(
         legend.append((label, colour, "line"))
         run: list[str] = []
         runs: list[list[str]] = []
-        for x, v in zip(xs, values, strict=True):
-            if v is None:
+        for k, (x, v) in enumerate(zip(xs, values, strict=True)):
+            if v is None or k == partial:
                 if run:
                     runs.append(run)
                 run = []
@@ -123,12 +132,25 @@ def rate_chart(
                     f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
                     f'points="{" ".join(points)}"/>'
                 )
-        for x, v, period in zip(xs, values, labels, strict=True):
+        ns = counts[i] if counts is not None else [None] * len(values)
+        for k, (x, v, period, n) in enumerate(zip(xs, values, labels, ns, strict=True)):
             if v is not None:
+                of = f" (n={n})" if n is not None else ""
+                if k == partial:
+                    look, of = f'fill="#fff" stroke="{colour}" stroke-width="1.5"', of + " 未结束"
+                else:
+                    look = f'fill="{colour}"'
                 parts.append(
-                    f'<circle class="pt pt-{esc(name)}" cx="{x:.1f}" cy="{y(v):.1f}" r="3.5" '
-                    f'fill="{colour}"><title>{esc(period)} {esc(label)} {v:.1%}</title></circle>'
+                    f'<circle class="pt pt-{esc(name)}{" partial" if k == partial else ""}" '
+                    f'cx="{x:.1f}" cy="{y(v):.1f}" r="3.5" {look}>'
+                    f"<title>{esc(period)} {esc(label)} {v:.1%}{of}</title></circle>"
                 )
+                if n is not None:
+                    dy = -7 if i % 2 == 0 else 13  # one series above its dots, one below
+                    parts.append(
+                        f'<text class="n n-{esc(name)}" x="{x:.1f}" y="{y(v) + dy:.1f}" '
+                        f'font-size="9" text-anchor="middle" fill="{colour}">{n}</text>'
+                    )
     parts.append(_x_labels(labels, xs))
     parts.append(
         f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{W - RIGHT}" y2="{TOP + plot_h}" '
