@@ -211,3 +211,25 @@ def test_an_alias_bomb_in_the_rules_is_refused_in_bounded_time() -> None:
     assert yamlio.load("a: &d {k: 1}\nb: *d\n") == {"a": {"k": 1}, "b": {"k": 1}}
     with pytest.raises(yamlio.YamlError):
         yamlio.load("a: &e [1, *e]\n")
+
+
+@pytest.mark.parametrize(
+    ("added", "reason"),
+    [(f"bomb: {_bomb('r')}\n", "aliases expand"), ("big: " + "9" * 5000 + "\n", "number")],
+)
+def test_a_rule_file_no_command_can_load_fails_fsck(desk: Desk, added: str, reason: str) -> None:
+    tid = desk.new(now=NOW)
+    sla = desk.root / "sla.yaml"
+    original = sla.read_text(encoding="utf-8")
+    sla.write_text(original + added, encoding="utf-8")
+    for args in (("list",), ("show", tid), ("check",)):
+        started = time.monotonic()
+        result = desk.run(*args, now=LATER)
+        assert time.monotonic() - started < 5
+        assert (
+            result.exit_code == 1 and "sla.yaml line" in result.stderr and reason in result.stderr
+        )
+    fsck = desk.run("fsck", now=LATER)
+    assert fsck.exit_code == 1 and "sla.yaml line" in fsck.stdout and reason in fsck.stdout
+    sla.write_text(original, encoding="utf-8")
+    desk.ok("comment", tid, "-m", "rules fixed", now=LATER)

@@ -68,8 +68,22 @@ def folder_problems(store: Store, base: Path) -> list[str]:
     return found
 
 
+def rule_file_problems(store: Store) -> list[str]:
+    """sla.yaml and escalation.yaml as every command loads them: a rule file
+    no command can load (an alias bomb, a huge number) fails the desk, so
+    fsck must not pass it (`config check` lists the finer problems)."""
+    from elinkctl.config import load_config
+    from elinkctl.errors import ElinkError
+
+    try:
+        load_config(store.root)
+    except ElinkError as exc:
+        return [str(exc)]
+    return []
+
+
 def check_store(store: Store) -> tuple[list[str], int]:
-    problems: list[str] = []
+    problems: list[str] = rule_file_problems(store)
     count = 0
     attached: list[str] = []  # IDs whose events name attachments
     base = store.root / "tickets"
