@@ -233,3 +233,29 @@ def test_a_rule_file_no_command_can_load_fails_fsck(desk: Desk, added: str, reas
     assert fsck.exit_code == 1 and "sla.yaml line" in fsck.stdout and reason in fsck.stdout
     sla.write_text(original, encoding="utf-8")
     desk.ok("comment", tid, "-m", "rules fixed", now=LATER)
+
+
+def test_a_broken_article_fails_fsck(desk: Desk) -> None:
+    article = desk.ok(
+        "kb",
+        "add",
+        "--title",
+        "VPN客户端无法连接",
+        "--system",
+        "VPN",
+        "--solution",
+        "重装",
+        now=NOW,
+    ).stdout.strip()
+    path = desk.root / "knowledge" / f"{article}.md"
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original.replace("title:", f"bomb: {_bomb('k')}\ntitle:", 1), encoding="utf-8")
+    (desk.root / "knowledge" / "KB-ZZZZZ.md").mkdir()
+    for args in (("kb", "list"), ("kb", "search", "vpn"), ("kb", "show", article)):
+        started = time.monotonic()
+        result = desk.run(*args, now=LATER)
+        assert time.monotonic() - started < 5 and result.exit_code in (0, 1)
+    fsck = desk.run("fsck", now=LATER)
+    assert fsck.exit_code == 1
+    assert f"knowledge/{article}.md line" in fsck.stdout and "aliases expand" in fsck.stdout
+    assert "knowledge/KB-ZZZZZ.md: a folder named like an article file" in fsck.stdout

@@ -82,6 +82,32 @@ def rule_file_problems(store: Store) -> list[str]:
     return []
 
 
+def article_problems(store: Store) -> list[str]:
+    """Knowledge articles as `kb show` reads them (front matter, fields), and
+    folders named like an article file."""
+    import os
+
+    from elinkctl.errors import ElinkError
+    from elinkctl.store.articles import article_ids, knowledge_dir, read_article
+
+    base = knowledge_dir(store)
+    if not base.is_dir() or base.is_symlink():
+        return []
+    found = [
+        f"{store.rel(Path(e.path))}: a folder named like an article file"
+        for e in sorted(os.scandir(base), key=lambda e: e.name)
+        if e.name.endswith(".md") and e.is_dir(follow_symlinks=False)
+    ]
+    for article_id in article_ids(store):
+        try:
+            read_article(store, article_id)
+        except ElinkError as exc:
+            found.append(str(exc))
+        except OSError as exc:
+            found.append(f"knowledge/{article_id}.md: cannot read: {exc.strerror or exc}")
+    return found
+
+
 def check_store(store: Store) -> tuple[list[str], int]:
     problems: list[str] = rule_file_problems(store)
     count = 0
@@ -121,6 +147,7 @@ def check_store(store: Store) -> tuple[list[str], int]:
             attached.append(path.stem)
     bar.finish()
     problems.extend(symlink_problems(store))
+    problems.extend(article_problems(store))
     from elinkctl.services.visit import attachment_problems
 
     problems.extend(attachment_problems(store, attached))
