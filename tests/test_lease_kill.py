@@ -136,7 +136,7 @@ def kill_and_count(desk: Hosts, *, group: bool) -> None:
             )
             for h in alive
         }
-        victim = next((h for h in alive if host_of(h) == active), None)
+        victim = next((h for h in alive if active and host_of(h) == active), None)
         if may_kill and victim is not None and len(alive) == 2 and rng.random() < 0.8:
             time.sleep(rng.uniform(0.02, 1.5))
             try:
@@ -160,8 +160,9 @@ def kill_and_count(desk: Hosts, *, group: bool) -> None:
                 acting.append(h.name)  # it held the lease: count it as acting
             else:
                 assert proc.returncode == 0, f"{h.name} round {rnd}: {err}"
-                if json.loads(out)["lease"]["acting"]:
-                    acting.append(h.name)
+                lease = json.loads(out)["lease"]
+                if lease["acting"]:
+                    acting.append(f"{h.name}: {lease['status']} {lease['message']} {err}")
         assert len(acting) <= 1, f"round {rnd}: {acting} acted at once"
         now_seen = desk.received()
         for key, count in now_seen.items():
