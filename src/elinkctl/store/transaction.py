@@ -219,7 +219,15 @@ def _write_files(files: Sequence[tuple[Path, str | bytes, bool]]) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
             temps.append((tmp, path))
-            tmp.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+            raw = content.encode("utf-8") if isinstance(content, str) else content
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(tmp, flags, 0o644)  # a committed link of that name is not followed
+            try:
+                view = memoryview(raw)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
         os.sync()
         for tmp, path in temps:
             os.replace(tmp, path)
