@@ -79,6 +79,8 @@ def test_an_unfinished_merge_leaves_nothing_behind(desk: Desk) -> None:
     new = desk.run("new", "--title", "t", "--type", "failure", "--reporter", "r", now=NOW)
     assert new.exit_code == 1
     assert desk.ticket_path(tid).read_bytes() == before
+    fsck = desk.run("fsck", now=NOW)
+    assert fsck.exit_code == 1 and "unfinished git merge" in fsck.stdout
     (desk.root / ".git" / "MERGE_HEAD").unlink()
     _clean(desk)
     desk.ok("comment", tid, "-m", "after the merge", now=NOW)

@@ -108,8 +108,20 @@ def article_problems(store: Store) -> list[str]:
     return found
 
 
+def git_state_problems(store: Store) -> list[str]:
+    """A git operation left unfinished by hand: while it is, every write fails
+    (a sync killed inside its merge is undone by the next write instead)."""
+    git_dir = store.state_dir.parent
+    if (git_dir / "MERGE_HEAD").exists() and not (store.state_dir / "merging").exists():
+        return [
+            ".git/MERGE_HEAD: an unfinished git merge; every write fails until it is "
+            "committed or aborted (git merge --abort)"
+        ]
+    return []
+
+
 def check_store(store: Store) -> tuple[list[str], int]:
-    problems: list[str] = rule_file_problems(store)
+    problems: list[str] = rule_file_problems(store) + git_state_problems(store)
     count = 0
     attached: list[str] = []  # IDs whose events name attachments
     base = store.root / "tickets"
