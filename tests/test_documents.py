@@ -260,3 +260,40 @@ def test_major_report_names_the_pm_who_was_told(desk: Desk) -> None:
     tid = desk.new(now="2026-11-23T10:00:00+08:00", priority="P1")
     text = desk.ok("report", "major", tid, now=NOW).stdout
     assert "| 通知项目经理 |" in text and "通知 王经理" in text
+
+
+def test_service_form_fits_one_a4_page_with_its_signatures(desk: Desk, tmp_path: Path) -> None:
+    """The 技术服务单 with a long description, notes and a booking: one sheet.
+    Measured with WeasyPrint when it is installed (apt install weasyprint)."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    description = "财务系统登录后页面空白，清除缓存和更换浏览器均无效。" * 12
+    tid = desk.new(
+        now="2026-11-23T09:00:00+08:00",
+        title="财务系统无法登录，影响月末结账",
+        phone="13800138000",
+        dept="财务部",
+        system="财务系统",
+        module="登录",
+        location="总部大楼 12 层 1208 室",
+        contact="李会计 13900139000",
+        description=description,
+    )
+    desk.ok("accept", tid, now="2026-11-23T09:05:00+08:00")
+    desk.ok("assign", tid, "--to", "李四", "--tier", "l1", now="2026-11-23T09:10:00+08:00")
+    desk.ok("contact", tid, "-m", "电话联系，远程检查无果，需上门", now="2026-11-23T09:20:00+08:00")
+    desk.ok("visit", tid, "--appointment", "2026-11-23 14:00", "-m", "带备用电脑", now=NOW)
+    form = tmp_path / "form.html"
+    desk.ok("print", tid, "--html", "-o", str(form), now=NOW)
+    page = form.read_text("utf-8")
+    assert "<th>申报人</th>" in page and 'colspan="3"' in page  # two fields a row, long ones wide
+    assert "用户签字" in page and "工程师签字" in page
+    if shutil.which("weasyprint") is None:
+        pytest.skip("weasyprint is not installed: the page count is not measured")
+    pdf = tmp_path / "form.pdf"
+    subprocess.run(["weasyprint", str(form), str(pdf)], check=True, capture_output=True)
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
+    assert pages == 1

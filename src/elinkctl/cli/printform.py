@@ -38,4 +38,5 @@ def print_(ctx: Context, ticket_id: str, as_html: bool, output: str | None) -> N
 
     ticket = ctx.store.find(ticket_id)
     doc = documents.service_form(ticket, sla_rules(ctx.store.config), ctx.now)
-    emit(html.render_document(doc) if as_html else markdown.render(doc), output)
+    page = html.render_document(doc, html.FORM_CSS, paired=True) if as_html else None
+    emit(page if page is not None else markdown.render(doc), output)

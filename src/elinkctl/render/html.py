@@ -7,6 +7,7 @@ file can be mailed or archived alone; ``@page`` sets A4 for printing.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from elinkctl.render.doc import Blank, Block, Document, Fields, Para, Signatures, Table
 
@@ -65,11 +66,43 @@ def _value(text: str) -> str:
     return text_html(text) if text.strip() else '<span class="fill"></span>'
 
 
-def block_html(block: Block) -> str:
+def _paired_rows(rows: Sequence[tuple[str, str]]) -> str:
+    """Fields two to a row (label, value, label, value), a long value (a
+    description, a solution) across the whole row: the 技术服务单 then fits
+    on one A4 sheet with its signature block."""
+
+    def wide(value: str) -> bool:
+        return len(value) > 20 or "\n" in value
+
+    out, pending = [], None
+    for key, value in rows:
+        if wide(value):
+            if pending is not None:
+                out.append(
+                    f'<tr><th>{esc(pending[0])}</th><td colspan="3">{_value(pending[1])}</td></tr>'
+                )
+                pending = None
+            out.append(f'<tr><th>{esc(key)}</th><td colspan="3">{_value(value)}</td></tr>')
+        elif pending is None:
+            pending = (key, value)
+        else:
+            out.append(
+                f"<tr><th>{esc(pending[0])}</th><td>{_value(pending[1])}</td>"
+                f"<th>{esc(key)}</th><td>{_value(value)}</td></tr>"
+            )
+            pending = None
+    if pending is not None:
+        out.append(f'<tr><th>{esc(pending[0])}</th><td colspan="3">{_value(pending[1])}</td></tr>')
+    return "".join(out)
+
+
+def block_html(block: Block, paired: bool = False) -> str:
     if isinstance(block, Para):
         cls = ' class="todo"' if block.placeholder else ""
         return f"<p{cls}>{text_html(block.text)}</p>"
     if isinstance(block, Fields):
+        if paired:
+            return f'<table class="fields">{_paired_rows(block.rows)}</table>'
         rows = "".join(f"<tr><th>{esc(k)}</th><td>{_value(v)}</td></tr>" for k, v in block.rows)
         return f'<table class="fields">{rows}</table>'
     if isinstance(block, Table):
@@ -101,7 +134,27 @@ def page(title: str, body: str, extra_css: str = "") -> str:
     )
 
 
-def render_document(doc: Document) -> str:
+FORM_CSS = """
+@page { size: A4; margin: 10mm 12mm; }
+body { font-size: 9.5pt; padding: 0; line-height: 1.3; }
+h1 { font-size: 15pt; margin: 0 0 1mm; }
+h2 { font-size: 10.5pt; margin: 2.5mm 0 1mm; padding-bottom: 0.5mm; }
+p { margin: 0.8mm 0; }
+p.sub, p.meta { margin: 0 0 1.5mm; }
+table { margin: 0.5mm 0 1mm; }
+th, td { padding: 0.8mm 1.5mm; }
+table.fields th { width: 15%; }
+table.fields td { width: 35%; }
+.lines div { height: 6.5mm; }
+.signs { margin-top: 3mm; }
+footer { margin-top: 2mm; padding-top: 1mm; }
+section:last-of-type { break-inside: avoid; }
+"""
+"""The 技术服务单 on one A4 sheet: tighter margins and spacing, and the user's
+confirmation with the signature block never split from its heading."""
+
+
+def render_document(doc: Document, extra_css: str = "", *, paired: bool = False) -> str:
     parts = [f"<h1>{esc(doc.title)}</h1>"]
     if doc.subtitle:
         parts.append(f'<p class="sub">{esc(doc.subtitle)}</p>')
@@ -113,8 +166,8 @@ def render_document(doc: Document) -> str:
         )
     for section in doc.sections:
         parts.append(f"<section><h2>{esc(section.heading)}</h2>")
-        parts += [block_html(b) for b in section.blocks]
+        parts += [block_html(b, paired) for b in section.blocks]
         parts.append("</section>")
     if doc.footer:
         parts.append(f"<footer>{esc(doc.footer)}</footer>")
-    return page(doc.title, "\n".join(parts))
+    return page(doc.title, "\n".join(parts), extra_css)
