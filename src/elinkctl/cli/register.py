@@ -34,7 +34,7 @@ REPORTER_OPTIONS = {"reporter": "name", "phone": "phone", "dept": "department"}
 
 REQUIRED = (
     ("title", "Title (事件标题)"),
-    ("type", "Type (failure/request/consultation)"),
+    ("type", "Type (类型)"),  # click.Choice lists the choices once: [failure, request, …]
     ("reporter", "Reporter's name (申报人)"),
 )
 
