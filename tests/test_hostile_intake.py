@@ -112,6 +112,13 @@ CASES: dict[str, tuple[str, bytes, str]] = {
         ).encode(),
         "range",
     ),
+    "a Zabbix severity of 5,000 digits": (
+        "alert",
+        json.dumps(
+            {"event_name": "x", "status": "PROBLEM", "trigger_id": "1", "severity": "9" * 5000}
+        ).encode(),
+        "severity number",
+    ),
     "3,001 alerts": ("alert", payload([alert(i) for i in range(3001)]), "at most 3,000"),
     "mail 1,000 multiparts deep": ("email", nested_mail(1000), "MIME parts"),
     "mail 30 multiparts deep": ("email", nested_mail(30), "nested more than 20"),
@@ -157,8 +164,17 @@ def test_strange_text_is_stored_readably(desk: Desk) -> None:
     healthy(desk)
 
 
-def test_a_mail_with_an_impossible_date_registers(desk: Desk) -> None:
-    mail = b"From: a@example.com\nSubject: odd date\nDate: Fri, 31 Dec 9999 23:59:59 -1200\n\nhi\n"
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Fri, 31 Dec 9999 23:59:59 -1200",
+        "Mon, 1 Nov 99999999999999999999 10:00:00 +0800",
+        "Mon, 1 Nov 2026 99999999999:00:00 +0800",
+        "Mon, 1 Nov 2026 10:00:00 +99999999999999",
+    ],
+)
+def test_a_mail_with_an_impossible_date_registers(desk: Desk, date: str) -> None:
+    mail = f"From: a@example.com\nSubject: odd date\nDate: {date}\n\nhi\n".encode()
     result = ingest(desk, "email", mail)
     assert result.exit_code == 0, result.stderr
     healthy(desk)

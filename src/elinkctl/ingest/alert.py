@@ -461,8 +461,11 @@ def _z_severity(fields: Mapping[str, Any], where: str) -> str:
     number = named if named is not None else _z_text(fields, _Z_NSEVERITY)
     if number is None:
         return "unknown"
-    if not number.isdigit() or int(number) >= len(_ZABBIX_NSEVERITY):
-        raise IngestError(f"Zabbix payload{where}: severity number {number!r} is not 0–5")
+    # isdigit() is true for "²" and for 10,000 digits, which int() refuses.
+    if not (number.isascii() and number.isdigit() and len(number) <= 2) or int(number) >= len(
+        _ZABBIX_NSEVERITY
+    ):
+        raise IngestError(f"Zabbix payload{where}: severity number {number[:40]!r} is not 0–5")
     return _ZABBIX_NSEVERITY[int(number)]
 
 

@@ -274,8 +274,8 @@ def _parse_date(value: str | None) -> dt.datetime | None:
         return None
     try:
         when = email.utils.parsedate_to_datetime(str(value))
-    except (TypeError, ValueError, IndexError):
-        return None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None  # a hostile Date (a year of twenty digits) is ignored, like a bad one
     if when is None:  # pragma: no cover - typeshed says it may be
         return None
     if when.tzinfo is None:
