@@ -143,19 +143,38 @@ MAIL = (
 ).encode()
 
 
-def test_a_group_shared_store_works_for_two_users(users: list[str], shared_dir: Path) -> None:
+@pytest.mark.parametrize("how", ["recipe", "init --shared"])
+def test_a_group_shared_store_works_for_two_users(
+    users: list[str], shared_dir: Path, how: str
+) -> None:
     python, (mail, cron) = users, USERS
     store = shared_dir / "desk"
     store.mkdir()
     shutil.chown(store, cron, GROUP)
-    ok(as_user(python, shared_dir, cron, "init", str(store), "--as", "admin"))
-    # The admin's recipe (docs/administration.md, Shared stores).
-    git = ["git", "-c", "safe.directory=*", "-C", str(store)]
-    subprocess.run([*git, "config", "core.sharedRepository", "group"], check=True)
-    subprocess.run(["chgrp", "-R", GROUP, str(store)], check=True)
-    subprocess.run(["chmod", "-R", "g+rwX", str(store)], check=True)
-    for folder in [store, *(p for p in store.rglob("*") if p.is_dir())]:
-        folder.chmod(folder.stat().st_mode | stat.S_ISGID)
+    if how == "init --shared":
+        ok(
+            as_user(
+                python,
+                shared_dir,
+                cron,
+                "init",
+                str(store),
+                "--as",
+                "admin",
+                "--shared",
+                "--group",
+                GROUP,
+            )
+        )
+    else:
+        ok(as_user(python, shared_dir, cron, "init", str(store), "--as", "admin"))
+        # The admin's recipe (docs/administration.md, Shared stores).
+        git = ["git", "-c", "safe.directory=*", "-C", str(store)]
+        subprocess.run([*git, "config", "core.sharedRepository", "group"], check=True)
+        subprocess.run(["chgrp", "-R", GROUP, str(store)], check=True)
+        subprocess.run(["chmod", "-R", "g+rwX", str(store)], check=True)
+        for folder in [store, *(p for p in store.rglob("*") if p.is_dir())]:
+            folder.chmod(folder.stat().st_mode | stat.S_ISGID)
     for user in (mail, cron):
         home = home_of(shared_dir, user)
         (home / ".gitconfig").write_text(f"[safe]\n\tdirectory = {store}\n")

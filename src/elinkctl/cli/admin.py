@@ -11,25 +11,43 @@ import click
 
 from elinkctl.cli.options import json_option, pass_context
 from elinkctl.cli.output import echo
+from elinkctl.errors import UsageProblem
 from elinkctl.services.context import Context
 
 
 @click.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--as", "actor", help="Author of the first commit (default: the global --as).")
+@click.option(
+    "--shared",
+    is_flag=True,
+    help="For several Unix users on this host (mail, cron, engineers): "
+    "core.sharedRepository=group, group-writable files, setgid folders.",
+)
+@click.option("--group", metavar="GROUP", help="With --shared: the Unix group that shares it.")
 @pass_context
-def init(ctx: Context, directory: Path, actor: str | None) -> None:
+def init(ctx: Context, directory: Path, actor: str | None, shared: bool, group: str | None) -> None:
     """Create a store: a git repository with default sla.yaml, escalation.yaml,
     .gitattributes (the ticket merge driver), tickets/ and knowledge/.
 
     \b
-    Example:
+    Examples:
       elinkctl init ~/desk && cd ~/desk && elinkctl list
+      elinkctl init /srv/desk --shared --group desk     # mail user, cron, engineers
     """
-    from elinkctl.services.setup import init_store
+    from elinkctl.services.setup import init_store, share_with_group
 
+    if group and not shared:
+        raise UsageProblem("--group goes with --shared")
     root = init_store(directory.resolve(), actor or ctx.actor_given)
     echo(f"initialised an elinkctl store in {root}", err=True)
+    if shared:
+        name = share_with_group(root, group)
+        echo(
+            f"shared with the group {name}: each other user runs once "
+            f"`git config --global --add safe.directory {root}`",
+            err=True,
+        )
 
 
 @click.group()

@@ -54,3 +54,39 @@ def config_warnings(config: Config, now: dt.datetime) -> list[str]:
     from elinkctl.services.validators import people_warnings, rule_warnings
 
     return rule_warnings(config, now) + people_warnings(config)
+
+
+def share_with_group(root: Path, group: str | None = None) -> str:
+    """Make the store at ``root`` writable by a Unix group (`init --shared`):
+    ``core.sharedRepository=group``, every file group-readable and -writable,
+    every folder setgid so new files keep the group; ``group`` (a name) also
+    changes the group of everything. Returns the group's name.
+
+    The same steps as docs/administration.md, "Several Unix users on one host".
+    """
+    import grp
+    import os
+    import stat
+
+    Git(root).run("config", "core.sharedRepository", "group")
+    gid = -1
+    if group:
+        try:
+            gid = grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise StoreError(f"no such group: {group}") from None
+    for folder, dirs, files in os.walk(root):
+        for path in [Path(folder), *(Path(folder) / f for f in files)]:
+            if path.is_symlink():
+                continue
+            if gid != -1:
+                os.chown(path, -1, gid)
+            mode = path.stat().st_mode
+            extra = stat.S_IRGRP | stat.S_IWGRP
+            if path.is_dir():
+                extra |= stat.S_IXGRP | stat.S_ISGID
+            elif mode & stat.S_IXUSR:
+                extra |= stat.S_IXGRP
+            os.chmod(path, mode | extra)
+        dirs[:] = [d for d in dirs if not (Path(folder) / d).is_symlink()]
+    return grp.getgrgid(root.stat().st_gid).gr_name
