@@ -117,7 +117,7 @@ def check(ctx: Context, dry_run: bool, sync: bool, failing_after: int, json_: bo
             echo(f"warning: {warning}", err=True)
     failing = []
     if failing_after:
-        from elinkctl.services.outbox import failing as outbox_failing
+        from elinkctl.services.outbox_health import failing as outbox_failing
 
         failing = outbox_failing(ctx.store, failing_after)
     if failing:

@@ -209,32 +209,3 @@ def _send(sender: Any, channel: str, recipients: Sequence[str], message: Any) ->
     except Exception as exc:  # noqa: BLE001 - one failed channel must not hide the others
         return Probe(channel, tuple(recipients), False, str(exc) or type(exc).__name__)
     return Probe(channel, tuple(recipients), True)
-
-
-def failing(store: Store, min_attempts: int) -> list[OutboxEntry]:
-    """Items a person must look at (`check` exits 3 for them): given up on
-    (in ``failed/``, not dropped by a person) or pending after
-    ``min_attempts`` failed attempts in a row. Reads only ``pending/`` and
-    ``failed/`` (never the delivered markers, which grow for years), so a
-    quiet cron run stays cheap."""
-    import json
-
-    from elinkctl.notify.entry import OutboxEntry
-
-    found: list[OutboxEntry] = []
-    for state in ("pending", "failed"):
-        folder = store.state_dir / "outbox" / state
-        try:
-            paths = sorted(folder.glob("*.json"))
-        except OSError:
-            continue
-        for path in paths:
-            try:
-                entry = OutboxEntry.from_record(state, json.loads(path.read_text("utf-8")))
-            except (OSError, ValueError, KeyError, TypeError, AttributeError):
-                continue  # gone meanwhile, or unreadable (flush quarantines those)
-            if state == "failed" and not entry.dropped:
-                found.append(entry)
-            elif state == "pending" and min_attempts > 0 and entry.attempts >= min_attempts:
-                found.append(entry)
-    return found
