@@ -78,8 +78,6 @@ def _all_commands() -> list[list[str]]:
 
 @pytest.mark.parametrize("args", _all_commands(), ids=lambda a: " ".join(a) or "elinkctl")
 def test_every_help_fits_80_columns(desk: Desk, args: list[str]) -> None:
-    if args[:1] == ["kb"]:
-        pytest.skip("kb's help belongs to the KB engineer (issue 16 report)")
     out = desk.ok(*args, "--help", env={"COLUMNS": "80"}).stdout
     assert widest(out) <= 80, out
 

@@ -142,6 +142,41 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def _wrap_by_display_width() -> None:
+    """Make click wrap help text by terminal columns, not characters: a
+    Chinese character takes two columns, so a paragraph holding some would
+    otherwise run past 80. Click's own wrapper is kept and asked for a
+    narrower width until every line it wrapped fits; lines it keeps as
+    written (``\\b`` examples) are left alone."""
+    import click.formatting as formatting
+
+    original = formatting.wrap_text
+
+    def wrap_text(text: str, width: int = 78, *args: Any, **kwargs: Any) -> str:
+        out = original(text, width, *args, **kwargs)
+        if all(ord(ch) < 0x1100 for ch in text):
+            return out
+        from wcwidth import wcswidth
+
+        kept = {line.strip() for line in text.splitlines()}
+
+        def fits(wrapped: str) -> bool:
+            return all(
+                line.strip() in kept or wcswidth(line) <= width for line in wrapped.splitlines()
+            )
+
+        narrower = width
+        while not fits(out) and narrower > max(width // 2, 20):
+            narrower -= 1
+            out = original(text, narrower, *args, **kwargs)
+        return out
+
+    formatting.wrap_text = wrap_text
+
+
+_wrap_by_display_width()
+
+
 HIDDEN = frozenset({"merge-file"})
 """Plumbing that git calls (the merge driver), not listed in --help."""
 

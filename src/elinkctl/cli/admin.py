@@ -33,7 +33,7 @@ def init(ctx: Context, directory: Path, actor: str | None, shared: bool, group: 
     \b
     Examples:
       elinkctl init ~/desk && cd ~/desk && elinkctl list
-      elinkctl init /srv/desk --shared --group desk     # mail user, cron, engineers
+      elinkctl init /srv/desk --shared --group desk   # several Unix users
     """
     from elinkctl.services.setup import init_store, share_with_group
 
