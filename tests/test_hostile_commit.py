@@ -150,3 +150,27 @@ def test_a_journal_naming_a_refused_author_is_recovered(desk: Desk) -> None:
     ).stdout.split()
     assert authors == ["desk-wang", "elinkctl"]
     _clean(desk)
+
+
+def test_a_refused_batch_is_undone_whole(desk: Desk, tmp_path: Path) -> None:
+    """A `check` catching up on hundreds of tickets, then an alert storm,
+    both refused by git: every file is put back (new ones removed)."""
+    payload = tmp_path / "storm.json"
+    payload.write_text(_alerts(300), encoding="utf-8")
+    desk.ok("ingest", "alert", str(payload), now=NOW)
+    before = {p: p.read_bytes() for p in (desk.root / "tickets").rglob("*.yaml")}
+    desk.git("config", "commit.gpgsign", "true")
+    desk.git("config", "gpg.program", "/bin/false")
+    assert desk.run("check", now=LATER).exit_code == 1
+    more = tmp_path / "more.json"
+    storm = (
+        _alerts(300, "z")
+        .replace("DiskFull", "MemFull")
+        .replace('"fingerprint": "0', '"fingerprint": "f')
+    )
+    more.write_text(storm, encoding="utf-8")
+    assert desk.run("ingest", "alert", str(more), now=NOW).exit_code != 0
+    assert {p: p.read_bytes() for p in (desk.root / "tickets").rglob("*.yaml")} == before
+    _clean(desk)
+    desk.git("config", "--unset", "commit.gpgsign")
+    _still_writable(desk)

@@ -270,11 +270,13 @@ def _roll_back(
     except (StoreError, OSError):
         pass
     try:
+        restored: list[tuple[Path, str | bytes, bool]] = []
         for (path, _, _), original in zip(files, originals, strict=True):
             if original is None:
                 path.unlink(missing_ok=True)
             else:
-                atomic_write(path, original)
+                restored.append((path, original, False))
+        _write_files(restored)  # batched like the write it undoes
         store.git.try_run("reset", "--quiet", "--", *rels)
         store.journal_path.unlink(missing_ok=True)
         store.forget_index()
