@@ -21,7 +21,7 @@ from elinkctl.ingest.errors import IngestError
 MAX_ALERTS = 3_000
 """Alerts in one payload (an alert storm; Alertmanager groups far fewer,
 and ``max_alerts`` in its webhook config keeps it below). 3,000 register in
-about 3.5 s and 60 MB on an idle machine; a larger payload is refused
+about 3 s and 60 MB (load average 4, 2 cores); a larger payload is refused
 whole, nothing written, so the sender can split it."""
 
 MAX_JSON_DEPTH = 32
