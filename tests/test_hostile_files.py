@@ -62,6 +62,11 @@ CASES: dict[str, tuple[dict[str, str], int, str]] = {
     "a 20,000-digit hex number": ({"extra": "  n: 0x" + "f" * 20000 + "\n"}, 19, "number"),
     "a time at the end of time": ({"at": "9999-12-31T23:59:59-12:00"}, 9, "outside the years"),
     "a time at the start of time": ({"at": "0001-01-01T00:00:00+08:00"}, 9, "outside the years"),
+    "a quoted time at the end of time": (
+        {"at": '"9999-12-31T23:59:59+08:00"'},
+        14,
+        "events[0].at: outside the years",
+    ),
     "February 30": ({"extra": "  when: 2026-02-30\n"}, 19, "impossible date"),
     "an offset of 99 hours": ({"extra": "  when: 2026-02-03T10:00:00+99:00\n"}, 19, "date"),
     "a set": ({"extra": "  tags: !!set {a, b}\n"}, 19, "!!set"),

@@ -156,6 +156,9 @@ def from_dict(data: dict[str, Any], text: str = "") -> Ticket:
                 raise fail(f"events[{i}].at: invalid time {at!r}", ["events", i, "at"]) from None
         if not isinstance(at, dt.datetime) or at.tzinfo is None:
             raise fail(f"events[{i}].at: needs a time with offset", ["events", i, "at"])
+        if not yamlio.YEARS[0] <= at.year <= yamlio.YEARS[1]:
+            low, high = yamlio.YEARS
+            raise fail(f"events[{i}].at: outside the years {low}–{high}", ["events", i, "at"])
         for key, kinds in _EVENT_TYPES.items():
             if key in raw and not isinstance(raw[key], kinds):
                 raise fail(f"events[{i}].{key}: {_KIND_NAMES[kinds]}", ["events", i, key])
