@@ -144,10 +144,10 @@ FIGURES: dict[tuple[int, str], float] = {}
 """(tickets, measure) -> value, so bigger sizes compare with 100,000 in the same run."""
 
 
-def bench_size(n: int, commands: set[str]) -> list[list[str]]:
+def bench_size(n: int, commands: set[str], rows: list[list[str]]) -> None:
+    """Append the figures of ``n`` tickets to ``rows`` as they are measured."""
     store = ensure_store(n)
     env = env_for(store)
-    rows: list[list[str]] = []
     runs = 3 if n >= 100_000 else 5
 
     def run(*args: str) -> tuple[float, float]:
@@ -298,7 +298,6 @@ def bench_size(n: int, commands: set[str]) -> list[list[str]]:
     if "index" in commands:
         bench_clone(n, store, env, runs, add)
     git_costs(n, store, add)
-    return rows
 
 
 def _kept(memory: list[float], result: tuple[float, float]) -> float:
@@ -381,19 +380,21 @@ def git_costs(n: int, store: Path, add: Callable[..., None]) -> None:
     mb = 1024 * 1024
     add("size: git index file (MB)", (store / ".git" / "index").stat().st_size / mb)
     packs = (store / ".git" / "objects" / "pack").glob("*.pack")
-    loose = sum(p.stat().st_size for p in (store / ".git" / "objects").glob("??/*") if p.is_file())
-    add("size: objects (MB, packed + loose)", (sum(p.stat().st_size for p in packs) + loose) / mb)
+    add("size: git pack (MB)", sum(p.stat().st_size for p in packs) / mb)
     index_db = store / ".git" / "elinkctl" / "index.sqlite"
     if index_db.exists():
         add("size: index.sqlite (MB)", index_db.stat().st_size / mb)
     blob = subprocess.run(
-        ["git", "cat-file", "-s", "refs/heads/elinkctl-index:index.sqlite"],
+        ["git", "cat-file", "--batch-check=%(objectsize) %(objectsize:disk)"],
+        input="refs/heads/elinkctl-index:index.sqlite\n",
         cwd=store,
         capture_output=True,
         text=True,
     )
-    if blob.returncode == 0:
-        add("size: published index (MB)", int(blob.stdout) / mb)
+    sizes = blob.stdout.split()
+    if blob.returncode == 0 and len(sizes) == 2 and sizes[0].isdigit():
+        add("size: published index (MB)", int(sizes[0]) / mb)
+        add("size: published index, compressed in git (MB)", int(sizes[1]) / mb)
 
 
 def main() -> int:
@@ -409,8 +410,15 @@ def main() -> int:
 
     commands = set(COMMANDS)
     rows: list[list[str]] = []
-    for n in sizes:
-        rows += bench_size(n, commands)
+    try:
+        for n in sizes:
+            bench_size(n, commands, rows)
+    finally:  # a failing command (others' work in progress) still leaves the figures so far
+        report(rows)
+    return 0
+
+
+def report(rows: list[list[str]]) -> None:
     load = os.getloadavg()
     print(
         tabulate(
@@ -432,7 +440,6 @@ def main() -> int:
         f"\n{os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; "
         f"times are wall-clock medians of fresh processes."
     )
-    return 0
 
 
 if __name__ == "__main__":
