@@ -68,6 +68,7 @@ def page(text: str) -> None:
     if (
         not command.strip()
         or command.strip() == "cat"
+        or (command == "less" and shutil.which("less") is None)  # the default, not installed
         or not (sys.stdout.isatty() and sys.stdin.isatty())
         or text.count("\n") < rows
     ):
