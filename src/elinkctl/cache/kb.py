@@ -21,7 +21,8 @@ corrupt or of another version → rebuilt silently.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ from elinkctl.cache.kb_suggest import derive, derived_from
 from elinkctl.errors import ElinkError
 from elinkctl.fsio import atomic_write, digest
 from elinkctl.kb.docs import Doc, doc_from_json, doc_to_json
-from elinkctl.kb.search import IndexFormatError, SearchIndex, docs_fingerprint
+from elinkctl.kb.postings import read_postings, skip_json, skip_ws
+from elinkctl.kb.search import IndexFormatError, IndexPostings, SearchIndex, docs_fingerprint
 
 INDEX_FILE = "kb-index.bin"
 DOCS_FILE = "kb-docs.json"
@@ -77,6 +79,83 @@ def _load_docs_cache(path: Path) -> tuple[dict[str, list[Any]], str]:
         return {}, ""
 
 
+def stream_docs_cache(path: Path) -> tuple[str, Iterator[tuple[str, Doc]]]:
+    """(fingerprint, (file, document) of every searchable entry) of ``kb-docs.json``,
+    in the search index's order (articles, then incidents, each by path).
+
+    For building a whole database at 100,000 incidents: `_load_docs_cache`
+    holds every entry as Python objects (about 3× the file's size); this
+    keeps the text, finds where each entry is, and decodes the documents one
+    at a time as the iterator is consumed. `ValueError` (or `OSError`) when
+    the file is not what `load_index` writes.
+    """
+    text = path.read_text(encoding="utf-8")
+    dec = json.JSONDecoder()
+
+    def skip(i: int, char: str) -> int:
+        return skip_json(text, i, char)
+
+    top: dict[str, Any] = {}
+    # Where each searchable entry's file name and value start, and where the
+    # value ends, in the file's order (by path; articles, under knowledge/,
+    # before tickets/, which is the index's order too unless a file moved).
+    names, starts, ends = array("Q"), array("Q"), array("Q")
+    in_order = True
+    last: tuple[bool, str] = (False, "")
+
+    def entry_at(k: int) -> tuple[str, Doc]:
+        rel = dec.raw_decode(text, names[k])[0]
+        return str(rel), doc_from_json(json.loads(text[starts[k] : ends[k]])[2])
+
+    i = skip(0, "{")
+    while text[i] != "}":
+        key, i = dec.raw_decode(text, i)
+        i = skip_ws(text, i)
+        i = skip(i, ":")
+        if key == "files":
+            i = skip(i, "{")
+            while text[i] != "}":
+                at = i
+                rel, i = dec.raw_decode(text, i)
+                i = skip_ws(text, i)
+                i = skip(i, ":")
+                entry, end = dec.raw_decode(text, i)
+                end = skip_ws(text, end)
+                if isinstance(entry, list) and len(entry) == 3 and entry[2] is not None:
+                    sort_key = (doc_from_json(entry[2]).kind != "kb", str(rel))
+                    in_order = in_order and last <= sort_key
+                    last = sort_key
+                    names.append(at)
+                    starts.append(i)
+                    ends.append(end)
+                i = end
+                if text[i] == ",":
+                    i = skip(i, ",")
+            i = skip(i, "}")
+            top[key] = True
+        else:
+            top[key], i = dec.raw_decode(text, i)
+            i = skip_ws(text, i)
+        if text[i] == ",":
+            i = skip(i, ",")
+    if top.get("format") != VERSION or "files" not in top:
+        raise ValueError("kb-docs.json of another format")
+    order: Sequence[int] = range(len(starts))
+    if not in_order:
+
+        def index_order(k: int) -> tuple[bool, str]:
+            rel, doc = entry_at(k)
+            return doc.kind != "kb", rel
+
+        order = sorted(order, key=index_order)
+
+    def docs() -> Iterator[tuple[str, Doc]]:
+        for k in order:
+            yield entry_at(k)
+
+    return str(top.get("fingerprint", "")), docs()
+
+
 def _read_stamp(path: Path) -> tuple[str, str] | None:
     try:
         cheap, _, fingerprint = path.read_text(encoding="ascii").strip().partition(" ")
@@ -92,6 +171,30 @@ def _fresh(prev: object, mtime: int, size: int) -> bool:
 
 def _has_doc(entry: object) -> bool:
     return isinstance(entry, list) and len(entry) == 3 and entry[2] is not None
+
+
+def load_postings(source: KbSource, on_error: Warn = ignore) -> tuple[str, IndexPostings]:
+    """(fingerprint, postings) of the search index, as `load_index` would return
+    it, without loading its documents when the cached index is current.
+
+    For building the search database: when the cached index is current
+    (the usual case: only the database was missing), its postings are read
+    from ``kb-index.bin`` alone (`read_postings`); otherwise `load_index`
+    brings it up to date first.
+    """
+    state = source.state
+    try:
+        with (state / INDEX_FILE).open("rb") as f:
+            stamp, postings = read_postings(f)
+    except (OSError, IndexFormatError):
+        pass
+    else:
+        cheap = _cheap_stamp(stat_searchable_files(source.root))
+        if _read_stamp(state / STAMP_FILE) == (cheap, stamp) and derived_from(state, stamp):
+            return stamp, postings
+        del postings
+    index = load_index(source, on_error)
+    return index.stamp, index.postings()
 
 
 def load_index(

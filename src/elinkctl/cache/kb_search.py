@@ -29,18 +29,20 @@ import uuid
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
-from elinkctl.cache.db import connect, discard, in_memory
-from elinkctl.cache.kb import DOCS_FILE, _load_docs_cache, load_index
+from elinkctl.cache.db import connect, discard
+from elinkctl.cache.kb import DOCS_FILE, load_index, load_postings, stream_docs_cache
 from elinkctl.cache.kb_files import KbSource, Warn, ignore, read_doc
 from elinkctl.cache.kb_suggest import open_suggestions
 from elinkctl.cache.listing import shard_range
 from elinkctl.domain.layout import KNOWLEDGE
-from elinkctl.fsio import atomic_write
-from elinkctl.kb.docs import SEARCHABLE_STATUSES, Doc, doc_from_json
+from elinkctl.kb.docs import SEARCHABLE_STATUSES, Doc
 from elinkctl.kb.search import IndexFormatError, SearchIndex
-from elinkctl.kb.suggestdb import SuggestIndex, build_suggest_index
+from elinkctl.kb.suggestdb import SuggestIndex, build_search_index
 
 if TYPE_CHECKING:
+    import sqlite3
+    from pathlib import Path
+
     from elinkctl.cache.index import Index
 
 SEARCH_FILE = "kb-search.sqlite"
@@ -73,20 +75,6 @@ def _articles(source: KbSource) -> dict[str, tuple[int, int]]:
                 st = e.stat()
                 out[f"{KNOWLEDGE}/{e.name}"] = (st.st_mtime_ns, st.st_size)
     return out
-
-
-def _ticket_state(tickets: Index) -> tuple[dict[str, str], dict[str, str]]:
-    """(month → generation, path → content key of each searchable incident) now."""
-    tickets.ensure_fresh()
-    db = tickets.db
-    gens = {str(s): str(g) for s, g in db.execute("SELECT shard, gen FROM shards")}
-    keys = {
-        str(p): str(k)
-        for p, k in db.execute(
-            f"SELECT path, key FROM tickets WHERE status IN ({_STATUSES}) AND error IS NULL"
-        )
-    }
-    return gens, keys
 
 
 def open_search(source: KbSource) -> SuggestIndex | None:
@@ -194,58 +182,98 @@ def bring_up_to_date(
     return True
 
 
-def build_search(source: KbSource, tickets: Index, on_error: Warn = ignore) -> SearchIndex:
-    """The full index (`load_index`), with the search database derived from it.
+def build_search(
+    source: KbSource, tickets: Index, on_error: Warn = ignore
+) -> SuggestIndex | SearchIndex:
+    """The search database built again from the full index (`load_index`), and
+    opened; the full index itself when the database cannot be written.
 
     The ticket index's generations and keys are taken *before* the files are
     read: a file changed in between has a newer key than the one recorded,
     so the next search reads it again.
+
+    Built in a file next to the database and renamed over it when complete,
+    from the full index's postings alone and the documents streamed from
+    ``kb-docs.json`` one at a time (`stream_docs_cache`,
+    `build_search_index`): built in memory and serialised, with the whole
+    index and every document decoded at once, a cold build at 100,000
+    incidents peaked at 540 MB.
     """
     import sqlite3
 
-    gens, keys = _ticket_state(tickets)
-    arts = _articles(source)
-    index = load_index(source, on_error)
-    files, fingerprint = _load_docs_cache(source.state / DOCS_FILE)
-    if fingerprint != index.stamp:
-        return index  # the per-file cache was not written (read-only): search as it is
-    found = [(rel, doc_from_json(e[2])) for rel, e in sorted(files.items()) if e[2] is not None]
-    found.sort(key=lambda item: item[1].kind != "kb")
-    paths = [rel for rel, _ in found]
-    docs = [doc for _, doc in found]
     target = source.state / SEARCH_FILE
+    tmp = source.state / f".{SEARCH_FILE}.{uuid.uuid4().hex}.tmp"
+    conn = None
     try:
-        conn = in_memory()
-        try:
-            build_suggest_index(
-                conn,
-                index,
-                paths,
-                docs,
-                recent=len(docs),
-                head="g:" + uuid.uuid4().hex,
-                fingerprint=fingerprint,
-            )
-            conn.executescript(_FRESHNESS)
-            conn.execute("BEGIN")
-            conn.executemany("INSERT INTO kbgens VALUES (?, ?)", gens.items())
-            held = set(paths)
-            conn.executemany(
-                "INSERT INTO kbkeys VALUES (?, ?)", [(p, k) for p, k in keys.items() if p in held]
-            )
-            conn.executemany(
-                "INSERT INTO kbarticles VALUES (?, ?, ?)",
-                [(p, m, z) for p, (m, z) in arts.items() if p in held],
-            )
-            conn.execute("COMMIT")
-            data = conn.serialize()
-        finally:
+        conn = connect(tmp, journal="OFF", synchronous="OFF")
+        conn.execute("PRAGMA page_size = 16384")  # as the schema wants, before any table
+        conn.execute("PRAGMA cache_size = -8192")  # 8 MB: the file is written in order
+        conn.executescript(_FRESHNESS)
+        _record_ticket_state(conn, tickets)
+    except (OSError, sqlite3.Error):
+        if conn is not None:
             conn.close()
-        atomic_write(target, data, durable=False)
-    except (OSError, sqlite3.Error, ValueError):
+        _remove(tmp)
+        return load_index(source, on_error)
+    arts = _articles(source)
+    try:
+        stamp, postings = load_postings(source, on_error)
+    except BaseException:
+        conn.close()
+        _remove(tmp)
+        raise
+    try:
+        try:
+            fingerprint, found = stream_docs_cache(source.state / DOCS_FILE)
+        except (OSError, ValueError, IndexError, AttributeError, TypeError):
+            fingerprint, found = "", iter(())
+        if fingerprint != stamp:
+            raise ValueError("kb-docs.json does not hold the index's documents")
+        build_search_index(conn, postings, found, head="g:" + uuid.uuid4().hex, fingerprint=stamp)
+        del postings, found
+        conn.execute("BEGIN")
+        conn.execute("DELETE FROM kbkeys WHERE path NOT IN (SELECT path FROM docs)")
+        conn.executemany(
+            "INSERT INTO kbarticles VALUES (?, ?, ?)", [(p, m, z) for p, (m, z) in arts.items()]
+        )
+        conn.execute("DELETE FROM kbarticles WHERE path NOT IN (SELECT path FROM docs)")
+        conn.execute("COMMIT")
+        conn.close()
+        conn = None
+        os.replace(tmp, target)
+    except (OSError, sqlite3.Error, ValueError, KeyError, TypeError):
+        # e.g. a read-only clone, or a per-file cache that was not written:
+        # search the full index as it is.
+        if conn is not None:
+            conn.close()
+        _remove(tmp)
         with suppress(OSError):
             discard(target)
-    return index
+        return load_index(source, on_error)
+    found_db = open_search(source)
+    return found_db if found_db is not None else load_index(source, on_error)
+
+
+def _record_ticket_state(conn: sqlite3.Connection, tickets: Index) -> None:
+    """Copy the ticket index's generations and searchable incidents' keys, as they are now."""
+    tickets.ensure_fresh()
+    db = tickets.db
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO kbgens VALUES (?, ?)", db.execute("SELECT shard, gen FROM shards")
+    )
+    conn.executemany(
+        "INSERT INTO kbkeys VALUES (?, ?)",
+        db.execute(
+            f"SELECT path, key FROM tickets WHERE status IN ({_STATUSES}) AND error IS NULL"
+        ),
+    )
+    conn.execute("COMMIT")
+
+
+def _remove(path: Path) -> None:
+    with suppress(OSError):
+        path.unlink()
 
 
 def _suggestions_usable(source: KbSource) -> bool:

@@ -28,7 +28,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from elinkctl.fsio import digest
 
@@ -152,6 +152,20 @@ def explain_doc(
     return explain(plan, n, df_of, sat_of, score, counts, list(typed))
 
 
+class IndexPostings(NamedTuple):
+    """An index's postings and corpus statistics without its documents: what a
+    database of every document needs from it (`elinkctl.kb.suggestdb.build_search_index`)."""
+
+    terms: Mapping[str, int]
+    """term → number: its postings are ``docs[offsets[t]:offsets[t + 1]]``."""
+    offsets: array[Any]
+    docs: array[Any]
+    sats: array[Any]
+    avg: tuple[float, float, float]
+    analyzer: str
+    n: int
+
+
 class SearchIndex:
     """An immutable inverted index. Build with `SearchIndex(docs)` or load `from_bytes`."""
 
@@ -226,6 +240,20 @@ class SearchIndex:
                     lst.append(i)
                     lst.append(sat)
         return postings
+
+    def postings(self) -> IndexPostings:
+        """The postings and statistics (`IndexPostings`); `ValueError` without averages."""
+        if self.avg is None:
+            raise ValueError("the index does not record its average field lengths")
+        return IndexPostings(
+            self._terms,
+            self._offsets,
+            self._pdocs,
+            self._psat,
+            self.avg,
+            self.analyzer.name,
+            len(self._ids),
+        )
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -434,10 +462,11 @@ class SearchIndex:
             raise IndexFormatError(f"bad index header: {exc}") from None
         pos += hlen
         arrays: list[array[Any]] = []
+        view = memoryview(data)  # slices without copies: the arrays are tens of megabytes
         for code, count in (("I", len(terms) + 1), ("I", npost), ("f", npost)):
             arr = array(code)
             size = arr.itemsize * count
-            chunk = data[pos : pos + size]
+            chunk = view[pos : pos + size]
             if len(chunk) != size:
                 raise IndexFormatError("index truncated")
             arr.frombytes(chunk)
@@ -450,11 +479,15 @@ class SearchIndex:
         self = cls.__new__(cls)
         self.analyzer = analyzer
         self.stamp = str(header.get("stamp", ""))
+        # Kinds, systems and modules are few values repeated 100,000 times: one
+        # object each (tens of megabytes less for a store of that size).
+        shared: dict[Any, Any] = {}
         self._ids = [d[0] for d in docs]
-        self._kinds = [d[1] for d in docs]
+        self._kinds = [shared.setdefault(d[1], d[1]) for d in docs]
         self._titles = [d[2] for d in docs]
-        self._systems = [tuple(d[3]) for d in docs]
-        self._modules = [tuple(d[4]) for d in docs]
+        self._systems = [shared.setdefault(t, t) for d in docs for t in (tuple(d[3]),)]
+        self._modules = [shared.setdefault(t, t) for d in docs for t in (tuple(d[4]),)]
+        del docs, header
         self._terms = dict(zip(terms, range(len(terms)), strict=True))
         self._offsets, self._pdocs = arrays[0], arrays[1]
         self._psat = arrays[2]

@@ -33,13 +33,14 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .analysis import DEFAULT_ANALYZER, Analyzer
+from .analysis import DEFAULT_ANALYZER, Analyzer, normalize
 from .docs import Doc, check_kind
 from .ranking import rank_distinct, rank_grouped, systems_named_in
 from .relevance import RERANK_DEPTH, Explanation, coverage, rerank
 from .search import (
     Hit,
     IndexFormatError,
+    IndexPostings,
     SearchIndex,
     accumulate,
     doc_fields,
@@ -62,7 +63,7 @@ from .suggestrows import (
 if TYPE_CHECKING:
     import sqlite3
 
-__all__ = ["FORMAT", "SuggestIndex", "build_suggest_index"]
+__all__ = ["FORMAT", "SuggestIndex", "build_search_index", "build_suggest_index"]
 
 FORMAT = "kb-suggest-3"
 """Stored in the index; bump when the schema or the meaning of a field changes."""
@@ -111,17 +112,60 @@ def build_suggest_index(
     `paths` their files; `head` is the commit the caller will later
     `apply` changes since. Returns the number of documents kept.
     """
-    if index.avg is None:
-        raise ValueError("the index does not record its average field lengths")
     ids, kinds = index._ids, index._kinds
     if len(paths) != len(ids) or len(docs) != len(ids):
         raise ValueError("paths and documents must match the index")
+    for d, doc in enumerate(docs):
+        if doc.id != ids[d]:
+            raise ValueError(f"document {d} is {doc.id}, the index says {ids[d]}")
     tickets = [d for d, k in enumerate(kinds) if k != "kb"]
     cut = set(tickets[: max(0, len(tickets) - recent)])
     kept = [d for d in range(len(ids)) if d not in cut]
-    for d in kept:
-        if docs[d].id != ids[d]:
-            raise ValueError(f"document {d} is {docs[d].id}, the index says {ids[d]}")
+    found = ((paths[d], docs[d]) for d in kept)
+    return _write(
+        conn,
+        index.postings(),
+        kept,
+        found,
+        head=head,
+        fingerprint=fingerprint,
+        names=index._system_names(),  # of every document, kept or not
+    )
+
+
+def build_search_index(
+    conn: sqlite3.Connection,
+    postings: IndexPostings,
+    found: Iterable[tuple[str, Doc]],
+    *,
+    head: str,
+    fingerprint: str,
+) -> int:
+    """`build_suggest_index` keeping every document (the database `kb search` reads).
+
+    `postings` are the index's (`SearchIndex.postings`); `found` yields
+    (file, document) of every document the index was built from, in its
+    order (the caller knows it by the documents' fingerprint), and is
+    consumed one at a time, written as it comes: at 100,000 incidents
+    holding the index's documents and every text at once cost hundreds of
+    megabytes. `ValueError` (nothing committed) when `found` has another
+    number of documents.
+    """
+    return _write(conn, postings, range(postings.n), found, head=head, fingerprint=fingerprint)
+
+
+def _write(
+    conn: sqlite3.Connection,
+    index: IndexPostings,
+    kept: Sequence[int],
+    found: Iterable[tuple[str, Doc]],
+    *,
+    head: str,
+    fingerprint: str,
+    names: Iterable[str] = (),
+) -> int:
+    """Write the documents numbered `kept` of an index (`found`: their files and
+    documents, in that order) into the empty database `conn`."""
     # Runs of consecutive kept numbers: (first, end, shift to the new numbering).
     # The store's order (articles, then incidents by path) gives two.
     runs: list[tuple[int, int, int]] = []
@@ -131,10 +175,10 @@ def build_suggest_index(
         else:
             runs.append((d, d + 1, d - new))
 
-    offsets, pdocs, psat = index._offsets, index._pdocs, index._psat
+    offsets, pdocs, psat = index.offsets, index.docs, index.sats
 
     def term_rows() -> Iterator[tuple[str, int, bytes, bytes]]:
-        for term, tid in index._terms.items():
+        for term, tid in index.terms.items():
             lo, hi = offsets[tid], offsets[tid + 1]
             out_docs, out_sats = array("I"), array("f")
             for first, end, shift in runs:
@@ -152,39 +196,51 @@ def build_suggest_index(
     grp = array("I")
     tkeys: dict[str, int] = {}
     tgs = array("I")
-    doc_rows = []
-    systems, modules, titles = index._systems, index._modules, index._titles
-    for new, d in enumerate(kept):
-        g = groups.setdefault((kinds[d], systems[d], modules[d]), len(groups))
-        grp.append(g)
-        tg = tkeys.setdefault(_look_alike_key(kinds[d], titles[d], paths[d]), len(tkeys))
-        tgs.append(tg)
-        doc_rows.append((new, paths[d], ids[d], titles[d], g, _doc_key(docs[d]), tg))
-    meta = {
-        "format": FORMAT,
-        "analyzer": index.analyzer.name,
-        "fingerprint": fingerprint,
-        "head": head,
-        "n": len(ids),
-        "size": len(kept),
-        "base": len(kept),
-        "avg": list(index.avg),
-        "groups": [[k, list(sy), list(mo)] for k, sy, mo in groups],
-        "names": sorted(index._system_names()),
-        "tgn": len(tkeys),
-    }
+    # The index's system names (`SearchIndex._system_names`): given, or of every document.
+    all_names = set(names)
+
+    def doc_rows() -> Iterator[tuple[int, str, str, str, int, str, int]]:
+        # zip(strict=True): a `found` longer or shorter than `kept` is a ValueError.
+        for new, (path, doc) in zip(range(len(kept)), found, strict=True):
+            check_kind(doc)
+            systems = tuple(normalize(s) for s in doc.systems)  # as the index keeps them
+            modules = tuple(normalize(m) for m in doc.modules)
+            all_names.update(systems)
+            g = groups.setdefault((doc.kind, systems, modules), len(groups))
+            grp.append(g)
+            tg = tkeys.setdefault(_look_alike_key(doc.kind, doc.title, path), len(tkeys))
+            tgs.append(tg)
+            yield (new, path, doc.id, doc.title, g, _doc_key(doc), tg)
+
     conn.executescript(_SCHEMA)
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO terms VALUES (?, ?, ?, ?)", term_rows())
-    conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, 1, ?, ?)", doc_rows)
-    conn.execute("INSERT INTO blobs VALUES ('groups', ?)", (_le(grp),))
-    conn.execute("INSERT INTO blobs VALUES ('tgroups', ?)", (_le(tgs),))
-    conn.executemany("INSERT INTO tkeys VALUES (?, ?)", tkeys.items())
-    conn.executemany("INSERT INTO meta VALUES (?, ?)", [(k, _dump(v)) for k, v in meta.items()])
-    for statement in _INDEXES.strip().split(";"):
-        if statement.strip():
-            conn.execute(statement)
-    conn.execute("COMMIT")
+    try:
+        conn.executemany("INSERT INTO terms VALUES (?, ?, ?, ?)", term_rows())
+        conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, 1, ?, ?)", doc_rows())
+        meta = {
+            "format": FORMAT,
+            "analyzer": index.analyzer,
+            "fingerprint": fingerprint,
+            "head": head,
+            "n": index.n,
+            "size": len(kept),
+            "base": len(kept),
+            "avg": list(index.avg),
+            "groups": [[k, list(sy), list(mo)] for k, sy, mo in groups],
+            "names": sorted(all_names),
+            "tgn": len(tkeys),
+        }
+        conn.execute("INSERT INTO blobs VALUES ('groups', ?)", (_le(grp),))
+        conn.execute("INSERT INTO blobs VALUES ('tgroups', ?)", (_le(tgs),))
+        conn.executemany("INSERT INTO tkeys VALUES (?, ?)", tkeys.items())
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", [(k, _dump(v)) for k, v in meta.items()])
+        for statement in _INDEXES.strip().split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
     return len(kept)
 
 
