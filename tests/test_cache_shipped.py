@@ -185,3 +185,29 @@ def test_an_index_already_there_is_never_replaced(origin: Desk, tmp_path: Path) 
     work.ok("stats", now=NOW)
     tables = sqlite3.connect(db).execute("SELECT name FROM sqlite_master").fetchall()
     assert ("mine",) in tables
+
+
+def test_the_published_check_plan_spares_the_first_check(
+    origin: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from elinkctl.store.store import Store
+
+    loaded: list[Path] = []
+    real = Store.load_path
+
+    def counting(self: Store, path: Path) -> object:
+        loaded.append(path)
+        return real(self, path)
+
+    monkeypatch.setattr(Store, "load_path", counting)
+    without = clone(origin, tmp_path, "without")
+    without.ok("list", now=NOW)
+    (without.root / ".git" / "elinkctl" / "check-plan.json").unlink()
+    loaded.clear()
+    reference = without.ok("check", "--dry-run", "--json", now=NOW).stdout
+    read_without = len(loaded)
+    loaded.clear()
+    work = clone(origin, tmp_path)
+    assert work.ok("check", "--dry-run", "--json", now=NOW).stdout == reference
+    # The plan arrived before check looked at it (the sample check re-reads up to SAMPLE rows).
+    assert len(loaded) - shipped.SAMPLE < read_without

@@ -30,18 +30,29 @@ class PlanCache:
     def __init__(self, path: Path, version: str) -> None:
         self.path = path
         self.version = versioned(version)
-        self.entries: dict[str, list[Any]] = {}
+        self._entries: dict[str, list[Any]] | None = None
         self.dirty = False
+
+    @property
+    def entries(self) -> dict[str, list[Any]]:
+        """Read on first use, not when made: `check` makes the plan before its
+        first index query, which may bring a published plan into a fresh
+        clone (`elinkctl.cache.shipped`)."""
+        if self._entries is None:
+            self._entries = self._read()
+        return self._entries
+
+    def _read(self) -> dict[str, list[Any]]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if data.get("version") == self.version and isinstance(data.get("entries"), dict):
-                self.entries = data["entries"]
-            else:
-                self.dirty = True  # other rules or code: replace it
+                return dict(data["entries"])
+            self.dirty = True  # other rules or code: replace it
         except FileNotFoundError:
             pass
         except (OSError, ValueError, AttributeError):
             self.dirty = True  # corrupt: replace it
+        return {}
 
     def get(self, path: str, key: str) -> tuple[dt.datetime | None, dt.datetime] | None:
         """(next_due, horizon) when cached for this content, else None."""
