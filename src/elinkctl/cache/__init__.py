@@ -1,7 +1,8 @@
 """The cache layer: everything elinkctl derives from the store to answer fast.
 
 What is cached, all of it machine-local under ``.git/elinkctl/`` (never
-committed, never shared):
+committed; the one exception is a publication a host makes on purpose,
+below):
 
 - ``index.sqlite``: change detection against git (per-month listing chunks,
   month directory signatures), one summary row per ticket file, content-keyed
@@ -12,6 +13,12 @@ committed, never shared):
 - ``audit-history.json``: what each commit did to the tickets, up to a head,
   so `audit` reads only the commits made since (`elinkctl.cache.audit`);
 - the knowledge base's search index and suggestion database (``kb-*``).
+
+``elinkctl index publish`` commits a copy of ``index.sqlite`` and the
+check plan to the branch ``elinkctl-index``, so that a fresh clone starts
+from them instead of parsing every ticket (`elinkctl.cache.shipped`); a
+clone checks that copy (code, a sample of rows, each row's blob) like any
+other cache before using it.
 
 Everything here is derived, disposable and rebuilt whenever in doubt: a
 missing, corrupt, locked or other-version cache is discarded or bypassed,
@@ -25,7 +32,8 @@ is combined with it (`versioned`), so changing it discards every cache.
 
 The modules: `prefetch` (git's listing calls started at process start),
 `listing` (what git and the file system say now: snapshot, content keys),
-`changes` (which files may differ from their rows), `rows` (a ticket as a
+`changes` (which files may differ from their rows), `shipped` (the
+published index), `rows` (a ticket as a
 row and back as a `Summary`), `index` (the database: refresh and queries),
 `facts` (per-ticket values by content), `folds` (per-month folds by
 generation), `plan` (check's plan), `versions` (rules and code digests),
