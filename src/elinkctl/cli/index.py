@@ -30,6 +30,10 @@ def publish(ctx: Context, remote: str | None) -> None:
     plain `stats`. A clone uses it only after checking it: same code, a
     sample of rows re-read from the files, and every row only for the file
     content (git blob) it was made from.
+
+    \b
+    Example:
+      elinkctl index publish --push origin
     """
     from elinkctl.cache import shipped
     from elinkctl.services import stats as svc
