@@ -40,7 +40,11 @@ from elinkctl.kb import (  # noqa: E402
     doc_from_article,
     parse_article,
 )
-from elinkctl.kb.relevance import RELEVANT_COVERAGE  # noqa: E402
+from elinkctl.kb.relevance import (  # noqa: E402
+    RELEVANT_COVERAGE,
+    STANDOUT_COVERAGE,
+    STANDOUT_RATIO,
+)
 from elinkctl.kb.results import arrange  # noqa: E402
 
 QUALITY = ROOT / "tests" / "kb_quality"
@@ -251,14 +255,17 @@ def run_set(
     ans_titles = [(t, e) for t, e in titles if e is not None]
     no_titles = [t for t, e in titles if e is None]
 
-    def search_at(th: float) -> tuple[int, int, int, int]:
+    def search_at(th: float, so: float = STANDOUT_COVERAGE) -> tuple[int, int, int, int]:
         kb1 = sum(bool(kb_hits[q]) and kb_hits[q][0].id == e for q, e in answerable)
         mix1 = sum(
-            bool(lines := arrange(mixed[q], 10, th)) and lines[0].hit.id == e and lines[0].relevant
+            bool(lines := arrange(mixed[q], 10, th, so))
+            and lines[0].hit.id == e
+            and lines[0].relevant
             for q, e in answerable
         )
         weak = sum(
-            not (lines := arrange(mixed[q], 10, th)) or not lines[0].relevant for q in unanswerable
+            not (lines := arrange(mixed[q], 10, th, so)) or not lines[0].relevant
+            for q in unanswerable
         )
         kbrel = sum(
             bool(kb_hits[q]) and kb_hits[q][0].id == e and (kb_hits[q][0].coverage or 0) >= th
@@ -266,16 +273,16 @@ def run_set(
         )
         return kb1, mix1, weak, kbrel
 
-    def suggestions(hits: list[Hit], th: float) -> list[str]:
-        return [ln.hit.id for ln in arrange(hits, 40, th) if ln.relevant][:3]
+    def suggestions(hits: list[Hit], th: float, so: float = STANDOUT_COVERAGE) -> list[str]:
+        return [ln.hit.id for ln in arrange(hits, 40, th, so) if ln.relevant][:3]
 
-    def new_at(th: float) -> tuple[int, int, int]:
+    def new_at(th: float, so: float = STANDOUT_COVERAGE) -> tuple[int, int, int]:
         among = first = 0
         for t, e in ans_titles:
-            ids = suggestions(sug_hits[t], th)
+            ids = suggestions(sug_hits[t], th, so)
             among += e in ids
             first += bool(ids) and ids[0] == e
-        silent = sum(not suggestions(sug_hits[t], th) for t in no_titles)
+        silent = sum(not suggestions(sug_hits[t], th, so) for t in no_titles)
         return among, first, silent
 
     na, nu = len(answerable), len(unanswerable)
@@ -296,19 +303,28 @@ def run_set(
             f"new: right article suggested {among}/{nt} = {among / max(nt, 1):.1%} "
             f"(first {first}/{nt}); silent on unanswerable {silent}/{len(no_titles)}"
         )
-    print(f"trade-off (coverage threshold; default {RELEVANT_COVERAGE}):")
-    print(
-        "  threshold  search: answerable top-1 relevant | unanswerable weak"
-        "  ||  new: answerable suggested | unanswerable silent"
-    )
-    for th in CURVE:
-        _, mix1, weak, _ = search_at(th)
-        row = f"  {th:9.2f}  {mix1:>4}/{na} {mix1 / max(na, 1):6.1%} | {weak:>3}/{nu}"
-        if ans_titles or no_titles:
-            among, _, silent = new_at(th)
-            row += f"  ||  {among:>3}/{len(ans_titles)} {among / max(len(ans_titles), 1):6.1%}"
-            row += f" | {silent:>3}/{len(no_titles)}"
-        print(row)
+    for title, standout in (
+        (
+            f"coverage threshold, and from {STANDOUT_COVERAGE} a hit that stands out "
+            f"(others ≤ {STANDOUT_RATIO}×); default {RELEVANT_COVERAGE}",
+            STANDOUT_COVERAGE,
+        ),
+        ("coverage threshold alone (the decision before the stand-out rule)", 1.0),
+    ):
+        print(f"trade-off ({title}):")
+        print(
+            "  threshold  search: answerable top-1 relevant | unanswerable weak"
+            "  ||  new: answerable suggested | unanswerable silent"
+        )
+        for th in CURVE:
+            _, mix1, weak, _ = search_at(th, standout)
+            row = f"  {th:9.2f}  {mix1:>4}/{na} {mix1 / max(na, 1):6.1%} | {weak:>3}/{nu}"
+            if ans_titles or no_titles:
+                among, _, silent = new_at(th, standout)
+                nt = len(ans_titles)
+                row += f"  ||  {among:>3}/{nt} {among / max(nt, 1):6.1%}"
+                row += f" | {silent:>3}/{len(no_titles)}"
+            print(row)
     if show_misses:
         for q, e in answerable:
             lines = arrange(mixed[q], 10)

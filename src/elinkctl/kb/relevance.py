@@ -30,6 +30,9 @@ from .analysis import QueryPlan
 
 __all__ = [
     "RELEVANT_COVERAGE",
+    "STANDOUT_COVERAGE",
+    "STANDOUT_RATIO",
+    "relevant_flags",
     "RERANK_DEPTH",
     "rerank",
     "Explanation",
@@ -38,9 +41,48 @@ __all__ = [
     "idf",
 ]
 
-RELEVANT_COVERAGE = 0.55
-"""A hit covering less of the query than this is weak: `new` does not suggest it,
-`kb search` marks it."""
+RELEVANT_COVERAGE = 0.65
+"""A hit covering at least this much of the query answers it."""
+STANDOUT_COVERAGE = 0.45
+"""A hit covering less than `RELEVANT_COVERAGE` but at least this much answers
+the query when it stands out: no other hit among the first `STANDOUT_DEPTH`
+covers more than `STANDOUT_RATIO` of what it covers. Below, it is weak:
+`new` does not suggest it, `kb search` marks it."""
+STANDOUT_RATIO = 0.7
+STANDOUT_DEPTH = 10
+
+
+def relevant_flags(
+    covers: Sequence[float | None],
+    threshold: float = RELEVANT_COVERAGE,
+    standout: float = STANDOUT_COVERAGE,
+    ratio: float = STANDOUT_RATIO,
+) -> list[bool]:
+    """Whether each hit of a list (coverages in list order, one per distinct
+    answer: look-alike incidents already one) answers the query.
+
+    Coverage alone is a single cut: a right answer phrased in the user's
+    own words ("sqlserver 1205错误", "inode用完了") covers half the query,
+    while a title with no answer reaches as much on a shared system name
+    and common words. What separates them is the rest of the list: a right
+    answer stands out, the partial matches of an unanswerable query come
+    in a crowd of equals (every article on that system, every incident with
+    申请 or 新员工). So a hit answers when it covers at least `threshold`,
+    or at least `standout` and clearly more than every other hit near the
+    top (the best other coverage at most `ratio` × its own). A hit without
+    a coverage (not computed) counts as answering, as before.
+    """
+    head = [c or 0.0 for c in covers[:STANDOUT_DEPTH]]
+    out = []
+    for i, c in enumerate(covers):
+        if c is None or c >= threshold:
+            out.append(True)
+        elif c < standout:
+            out.append(False)
+        else:
+            others = max((x for j, x in enumerate(head) if j != i), default=0.0)
+            out.append(others <= ratio * c)
+    return out
 
 
 RERANK_DEPTH = 30

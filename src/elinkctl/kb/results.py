@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .analysis import title_key
-from .relevance import RELEVANT_COVERAGE
+from .relevance import RELEVANT_COVERAGE, STANDOUT_COVERAGE, STANDOUT_RATIO, relevant_flags
 from .search import Hit
 
 __all__ = ["Line", "arrange", "title_key"]
@@ -40,9 +40,16 @@ class Line:
     """Whether the hit answers the query (coverage at least the threshold)."""
 
 
-def arrange(hits: Sequence[Hit], limit: int, threshold: float = RELEVANT_COVERAGE) -> list[Line]:
+def arrange(
+    hits: Sequence[Hit],
+    limit: int,
+    threshold: float = RELEVANT_COVERAGE,
+    standout: float = STANDOUT_COVERAGE,
+    ratio: float = STANDOUT_RATIO,
+) -> list[Line]:
     """The `limit` lines the desk sees for ranked `hits`: look-alike incidents
-    collapsed, answering articles first (see the module's rules)."""
+    collapsed, answering articles first (see the module's rules); whether a
+    line answers is `relevance.relevant_flags` over the lines."""
     groups: dict[str, list[Hit]] = {}
     order: list[tuple[str, Hit]] = []
     for hit in hits:
@@ -56,10 +63,10 @@ def arrange(hits: Sequence[Hit], limit: int, threshold: float = RELEVANT_COVERAG
             order.append((key, hit))
         else:
             members.append(hit)
-    lines = []
+    shown_hits: list[tuple[Hit, int]] = []
     for key, hit in order:
         if not key:
-            lines.append(Line(hit, 1, _relevant(hit, threshold)))
+            shown_hits.append((hit, 1))
             continue
         members = groups[key]
         latest = max(members, key=lambda h: h.id)
@@ -68,7 +75,9 @@ def arrange(hits: Sequence[Hit], limit: int, threshold: float = RELEVANT_COVERAG
         shown = Hit(
             latest.id, latest.title, hit.score, latest.kind, max(covers, default=None), count
         )
-        lines.append(Line(shown, count, _relevant(shown, threshold)))
+        shown_hits.append((shown, count))
+    flags = relevant_flags([h.coverage for h, _ in shown_hits], threshold, standout, ratio)
+    lines = [Line(h, n, f) for (h, n), f in zip(shown_hits, flags, strict=True)]
     # Articles keep their order among themselves: the last answering one comes
     # before every incident, and so do the articles ranked above it.
     articles = [i for i, ln in enumerate(lines) if ln.hit.kind == "kb"]
@@ -77,7 +86,3 @@ def arrange(hits: Sequence[Hit], limit: int, threshold: float = RELEVANT_COVERAG
     ahead = [ln for i, ln in enumerate(lines) if i in first]
     rest = [ln for i, ln in enumerate(lines) if i not in first]
     return (ahead + rest)[:limit]
-
-
-def _relevant(hit: Hit, threshold: float) -> bool:
-    return hit.coverage is None or hit.coverage >= threshold
