@@ -177,69 +177,66 @@ class SearchIndex:
         self._kinds: list[str] = []
         self._systems: list[tuple[str, ...]] = []
         self._modules: list[tuple[str, ...]] = []
-        fields: list[Fields] = []
-        for doc in docs:
+        # Counted in one pass, a document at a time: term → its documents and
+        # their (body, title, meta) counts, as compact arrays. Keeping every
+        # document's term counters and the postings as Python lists until the
+        # end cost a gigabyte at 100,000 incidents.
+        raw: dict[str, tuple[array[int], array[int], array[int], array[int]]] = {}
+        lt_all, lm_all, lb_all = array("I"), array("I"), array("I")
+        for i, doc in enumerate(docs):
             check_kind(doc)
             self._ids.append(doc.id)
             self._titles.append(doc.title)
             self._kinds.append(doc.kind)
             self._systems.append(tuple(normalize(s) for s in doc.systems))
             self._modules.append(tuple(normalize(m) for m in doc.modules))
-            fields.append(doc_fields(doc, analyzer))
+            ft, fm, fb = doc_fields(doc, analyzer)
+            lt_all.append(ft.total())
+            lm_all.append(fm.total())
+            lb_all.append(fb.total())
+            # The order terms are first seen in, as the build always had it:
+            # body terms, then the title's and meta's.
+            for t in (*fb.keys(), *(ft.keys() | fm.keys())):
+                entry = raw.get(t)
+                if entry is None:
+                    entry = raw[t] = (array("I"), array("I"), array("I"), array("I"))
+                elif entry[0][-1] == i:
+                    continue
+                entry[0].append(i)
+                entry[1].append(fb[t])
+                entry[2].append(ft[t])
+                entry[3].append(fm[t])
+        n = len(self._ids)
         self._terms: dict[str, int] = {}
         self._offsets = array("I", [0])
         self._pdocs = array("I")
         self._psat = array("f")
-        lengths = [(ft.total(), fm.total(), fb.total()) for ft, fm, fb in fields]
         #: Average field lengths (title, meta, body) the weights are normalised by;
         #: a document added later to a derived index is weighted with the same.
-        self.avg: tuple[float, float, float] | None = field_averages(lengths)
-        for term, lst in self._invert(fields, lengths, self.avg).items():
+        avg = (
+            (max(1.0, sum(lt_all) / n), max(1.0, sum(lm_all) / n), max(1.0, sum(lb_all) / n))
+            if n
+            else (1.0, 1.0, 1.0)
+        )
+        self.avg: tuple[float, float, float] | None = avg
+        # `doc_weights`' arithmetic, in the same order, per posting.
+        cts = [TITLE_WEIGHT / (1 - TITLE_B + TITLE_B * lt / avg[0]) for lt in lt_all]
+        cms = [META_WEIGHT / (1 - META_B + META_B * lm / avg[1]) for lm in lm_all]
+        cbs = [BODY_WEIGHT / (1 - BODY_B + BODY_B * lb / avg[2]) for lb in lb_all]
+        for term in list(raw):
+            ds, bs, ts, ms = raw.pop(term)
+            sats = array("f")
+            for d, c, tc, mc in zip(ds, bs, ts, ms, strict=True):
+                cb = cbs[d]
+                if tc or mc:
+                    x = c * cb + tc * cts[d] + mc * cms[d]
+                    sats.append(x / (K1 + x))
+                else:
+                    sats.append(c * cb / (K1 + c * cb))
             self._terms[term] = len(self._terms)
-            self._pdocs.extend(array("I", lst[0::2]))
-            self._psat.extend(array("f", lst[1::2]))
+            self._pdocs.extend(ds)
+            self._psat.extend(sats)
             self._offsets.append(len(self._pdocs))
-
-    @staticmethod
-    def _invert(
-        fields: list[Fields],
-        lengths: list[tuple[int, int, int]],
-        avg: tuple[float, float, float],
-    ) -> dict[str, list[Any]]:
-        """term → [doc, saturated BM25F weight, doc, weight, …] in document order.
-
-        The hot loop of a build (one iteration per distinct term per
-        document), so it is written for the interpreter: body terms take
-        their weight from a per-document table by count, and the few title
-        and meta terms then correct the entry just appended for them.
-        `doc_weights` is the same computation for one document.
-        """
-        postings: dict[str, list[Any]] = {}
-        get = postings.get
-        for i, ((ft, fm, fb), (lt, lm, lb)) in enumerate(zip(fields, lengths, strict=True)):
-            ct = TITLE_WEIGHT / (1 - TITLE_B + TITLE_B * lt / avg[0])
-            cm = META_WEIGHT / (1 - META_B + META_B * lm / avg[1])
-            cb = BODY_WEIGHT / (1 - BODY_B + BODY_B * lb / avg[2])
-            table = [c * cb / (K1 + c * cb) for c in range(max(fb.values(), default=0) + 1)]
-            for t, c in fb.items():
-                lst = get(t)
-                if lst is None:
-                    postings[t] = [i, table[c]]
-                else:
-                    lst.append(i)
-                    lst.append(table[c])
-            for t in ft.keys() | fm.keys():
-                x = fb[t] * cb + ft[t] * ct + fm[t] * cm
-                sat = x / (K1 + x)
-                lst = get(t)
-                if lst is None:
-                    postings[t] = [i, sat]
-                elif lst[-2] == i:
-                    lst[-1] = sat
-                else:
-                    lst.append(i)
-                    lst.append(sat)
-        return postings
 
     def postings(self) -> IndexPostings:
         """The postings and statistics (`IndexPostings`); `ValueError` without averages."""
