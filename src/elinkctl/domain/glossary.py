@@ -146,6 +146,17 @@ NOTIFICATIONS: Mapping[str, Term] = {
     "kb_decision_due": EVENTS["kb_decision_due"],
     "progress": EVENTS["progress"],
     "test": Term("测试通知", "test"),
+    # Hand-offs and the reporter's notices (elinkctl.domain.notices).
+    "registered": Term("事件已登记", "registered"),
+    "assigned": EVENTS["assigned"],
+    "escalated": EVENTS["escalated"],
+    "reopened": EVENTS["reopened"],
+    "transferred": EVENTS["transferred"],
+    "rejected": EVENTS["rejected"],
+    "redirected": EVENTS["redirected"],
+    "resolved": Term("已解决，请确认", "resolved, please confirm"),
+    "closed": Term("已关闭，请评价", "closed, please rate"),
+    "digest": Term("事件通知汇总", "digest"),
 }
 
 # What `audit` finds in the history (elinkctl.domain.audit.KINDS).
