@@ -128,6 +128,50 @@ def test_coverage_is_a_ratio_that_does_not_grow_with_the_store() -> None:
     assert abs(a.coverage - b.coverage) < 0.15
 
 
+def test_a_hit_that_stands_out_answers_below_the_threshold() -> None:
+    """Coverage 0.5 answers when the others cover at most 0.7× of it, not when
+    they come close (a crowd of partial matches); below 0.45 never; a hit
+    without coverage always; look-alike incidents count as one line."""
+    from elinkctl.kb.relevance import STANDOUT_COVERAGE, relevant_flags
+
+    assert STANDOUT_COVERAGE < 0.5 < RELEVANT_COVERAGE
+    assert relevant_flags([0.5, 0.3, 0.1]) == [True, False, False]
+    assert relevant_flags([0.5, 0.45, 0.4]) == [False, False, False]
+    assert relevant_flags([0.4, 0.1]) == [False, False]
+    assert relevant_flags([0.9, 0.5]) == [True, False]
+    assert relevant_flags([None, 0.2]) == [True, False]
+    flood = [Hit(f"INC-2512{i:02d}-AAAA", "邮件发不出去", 20.0, "ticket", 0.3) for i in range(5)]
+    article = Hit("KB-ZCFSN", "邮件发送被退信", 15.0, "kb", 0.5)
+    lines = arrange([*flood, article], 10)
+    assert [(ln.hit.id, ln.relevant) for ln in lines] == [
+        ("KB-ZCFSN", True),
+        ("INC-251204-AAAA", False),
+    ]
+
+
+def test_second_development_set_new_and_search() -> None:
+    """tests/kb_quality/dev2 (articles only): every answerable title suggested,
+    every answerable query's article first; most unanswerable titles silent."""
+    dev2 = QUALITY / "dev2"
+    sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
+    try:
+        from kb_quality import load_docs, load_items
+    finally:
+        sys.path.pop(0)
+    index = SearchIndex(load_docs(dev2))
+    queries = load_items(dev2 / "queries.yaml", "queries")
+    firsts = [index.search(q, 1, kind="kb")[0].id == e for q, e in queries if e is not None]
+    assert sum(firsts) >= len(firsts) - 1
+    titles = load_items(dev2 / "titles.yaml", "titles")
+    found = silent = 0
+    for t, e in titles:
+        ids = [ln.hit.id for ln in arrange(index.search(t, 52), 40) if ln.relevant][:3]
+        found += e is not None and e in ids
+        silent += e is None and not ids
+    assert found == sum(e is not None for _, e in titles)
+    assert silent >= 7
+
+
 # -- one answer above the flood ----------------------------------------------------------
 
 
