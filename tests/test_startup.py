@@ -54,7 +54,9 @@ from elinkctl.cli import cli
 try:
     cli.main(args=sys.argv[1:], prog_name="elinkctl", standalone_mode=False)
 finally:
-    heavy = sorted(m for m in ("yaml", "git", "tabulate") if m in sys.modules)
+    heavy = sorted(
+        m for m in ("yaml", "git", "tabulate", "elinkctl.cache.shipped") if m in sys.modules
+    )
 
     print("IMPORTED", ",".join(heavy), file=sys.stderr)
 """
@@ -80,3 +82,10 @@ def test_warm_reads_import_neither_pyyaml_nor_gitpython(desk: Desk) -> None:
         assert "yaml" not in heavy, args
         assert "git" not in heavy, args
     assert "tabulate" not in imported_by(desk.root, "check")
+
+
+def test_the_published_index_costs_nothing_once_an_index_exists(desk: Desk) -> None:
+    """Only a store without an index looks for a publication (`elinkctl.cache.shipped`)."""
+    imported_by(desk.root, "list", "--open")
+    for args in (("list", "--open"), ("stats",), ("check",), ("--help",)):
+        assert "elinkctl.cache.shipped" not in imported_by(desk.root, *args), args
