@@ -7,6 +7,7 @@ ELINKCTL_NOW: a lease expires because `now` moves past it, never by sleeping.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import subprocess
@@ -389,3 +390,42 @@ def test_a_stalled_holder_learns_it_lost_the_lease(
     assert taken["lease"]["status"] == "taken"
     assert stalled.publish() == "moved"
     assert desk.check(desk.a, 21)["standby"]
+
+
+def test_a_mailed_reporters_acknowledgement_survives_a_takeover(
+    tmp_path: Path, make_smtp_server: Callable[..., SmtpServer], robot_server: RobotServer
+) -> None:
+    """The reporter's address is on the ticket, not in `people:`: the taker
+    still sends the dead holder's acknowledgement, checked against the pulled
+    ticket, and keeps the event it answers (so it goes only for a real event)."""
+    desk = Hosts(tmp_path, make_smtp_server(login=SMTP_LOGIN), robot_server)
+    mail = (
+        "From: 客户甲 <kehu@customer.example>\r\nTo: desk@example.com\r\n"
+        "Subject: =?utf-8?b?"
+        + base64.b64encode("邮件系统收不到外部邮件".encode()).decode()
+        + "?=\r\n"
+        "Message-ID: <m1@customer.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        "从今天早上开始收不到外部邮件。\r\n"
+    )
+    proc = subprocess.run(
+        [*ELINKCTL, "ingest", "email"],
+        input=mail,
+        env=desk.env(desk.a, at(0), dead=True),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    tid = proc.stdout.split()[0]
+    desk.tickets.append(tid)
+    dead = desk.check(desk.a, 1, dead=True)  # A holds the lease, cannot deliver, dies
+    assert not dead["standby"]
+    snapshot = json.loads(git(desk.remote, "show", "refs/elinkctl/lease:outbox.json") or "{}")
+    pending = [p for p in snapshot.get("pending", []) if "reporter@" in p["key"]]
+    assert pending and pending[0]["event"]["ticket"] == tid
+
+    taken = desk.check(desk.b, 20)
+    assert taken["lease"]["status"] == "taken"
+    assert desk.received()[(tid, "kehu@customer.example")] == 1
+    desk.check(desk.b, 25)
+    assert desk.received()[(tid, "kehu@customer.example")] == 1

@@ -52,7 +52,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from elinkctl.errors import ConfigError, StoreError, UsageProblem
+from elinkctl.errors import ConfigError, ElinkError, StoreError, UsageProblem
 from elinkctl.fsio import atomic_write, atomic_write_json
 from elinkctl.store.lease import (
     SEEN_REF,
@@ -422,20 +422,36 @@ class CheckLease:
                 continue
             if outbox.is_known(key):
                 continue
-            if (
-                channel not in allowed
-                or not isinstance(recipients, list)
-                or not all(isinstance(r, str) and r in allowed[channel] for r in recipients)
+            event = rec.get("event")
+            if not isinstance(event, Mapping) or not all(
+                isinstance(v, str) for v in event.values()
+            ):
+                event = None
+            if not isinstance(recipients, list) or not (
+                (
+                    channel in allowed
+                    and all(isinstance(r, str) and r in allowed[channel] for r in recipients)
+                )
+                or self._reporter_mail(event, recipients)
             ):
                 refused += 1  # only what this desk's own rules could have sent
                 continue
             try:
                 message = Message.from_dict(rec["message"])
                 message.to_dict()
+                not_before = as_time(rec["not_before"]) if rec.get("not_before") else None
             except (KeyError, TypeError, ValueError, AttributeError):
                 refused += 1
                 continue
-            if outbox.enqueue(key, channel, recipients, message, now=self.now):
+            if outbox.enqueue(
+                key,
+                channel,
+                recipients,
+                message,
+                now=self.now,
+                not_before=not_before,
+                event=event,
+            ):
                 count += 1
         if refused:
             warnings.append(
@@ -443,6 +459,23 @@ class CheckLease:
                 "(channel or recipient unknown to escalation.yaml here)"
             )
         return count
+
+    def _reporter_mail(self, event: Mapping[str, str] | None, recipients: Sequence[Any]) -> bool:
+        """True when ``recipients`` is exactly the reporter's address of the
+        ticket the item's event names: the one recipient outside ``people:``
+        that this desk's own notices write to (checked against the pulled
+        ticket, so a pushed snapshot cannot mail anyone else)."""
+        from elinkctl.services.notices import reporter_address
+
+        ticket_id = event.get("ticket") if event else None
+        if not ticket_id or len(recipients) != 1:
+            return False
+        try:
+            ticket = self.store.load(ticket_id)
+        except (ElinkError, OSError, ValueError):
+            return False
+        address = reporter_address(ticket, self.store.config.escalation.data)
+        return bool(address) and recipients[0] == address
 
     # --- this clone's memory of the lease ---------------------------------------
 
@@ -482,10 +515,14 @@ def _records(value: Any) -> list[dict[str, Any]]:
 
 
 def _portable(item: Mapping[str, Any]) -> dict[str, Any]:
-    """What a taker needs of a pending item: no attempts, errors or back-off
-    (those are this clone's business, and errors could name endpoints)."""
+    """What a taker needs of a pending item: when it may go (quiet hours) and
+    the event it announces (sent only once that event is in the ticket); no
+    attempts, errors or back-off (those are this clone's business, and errors
+    could name endpoints)."""
     return {
-        k: item[k] for k in ("key", "channel", "recipients", "message", "enqueued_at") if k in item
+        k: item[k]
+        for k in ("key", "channel", "recipients", "message", "enqueued_at", "not_before", "event")
+        if k in item and item[k] is not None
     }
 
 
