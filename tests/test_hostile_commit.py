@@ -174,3 +174,30 @@ def test_a_refused_batch_is_undone_whole(desk: Desk, tmp_path: Path) -> None:
     _clean(desk)
     desk.git("config", "--unset", "commit.gpgsign")
     _still_writable(desk)
+
+
+def test_a_p1_whose_commit_fails_leaves_no_notice_queued(desk: Desk) -> None:
+    """A P1's 0h level is queued before the commit (so a crash cannot lose
+    it); when git refuses the commit the incident does not exist, and no
+    escalation or acknowledgement for it may stay in the outbox."""
+    path = desk.root / "escalation.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("  pm: []", "  pm: [王五]").replace(
+        "channels: {}", "channels: {hook: {type: webhook, url: 'http://127.0.0.1:9/hook'}}"
+    )
+    text = text.replace("people: {}", "people: {王五: {channels: [hook]}}")
+    path.write_text(text, encoding="utf-8")
+    desk.git("commit", "-q", "-m", "a PM with a webhook", "--", "escalation.yaml")
+    desk.git("config", "commit.gpgsign", "true")
+    desk.git("config", "gpg.program", "/bin/false")
+    registered = desk.run(
+        "new", "--title", "核心系统宕机", "--type", "failure", "--reporter", "r",
+        "--priority", "P1", now=NOW,
+    )  # fmt: skip
+    assert registered.exit_code == 1 and "Traceback" not in registered.output
+    pending = desk.root / ".git" / "elinkctl" / "outbox" / "pending"
+    assert not pending.exists() or not list(pending.iterdir())
+    outbox = desk.run("outbox", "list", "--json", now=NOW)
+    assert json.loads(outbox.stdout or "[]") == []
+    desk.git("config", "--unset", "commit.gpgsign")
+    _still_writable(desk)

@@ -412,6 +412,14 @@ def queue(outbox: Any, rules: Rules, findings: Sequence[Finding], now: dt.dateti
     return count
 
 
+def forget_queued(outbox: Any, rules: Rules, findings: Sequence[Finding]) -> None:
+    """Take back what `queue` queued for ``findings`` (their commit failed)."""
+    from elinkctl.notify import delivery_key
+
+    channels = rules.notify.get("channels") or {}
+    outbox.forget([delivery_key(f.event_key, str(c)) for f in findings for c in channels])
+
+
 def flush(
     outbox: Any,
     rules: Rules,

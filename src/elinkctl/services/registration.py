@@ -169,6 +169,8 @@ def create(
             tx.commit(change.message)
         except BaseException:
             told.forget()
+            if queued:  # the incident does not exist: nobody may be told of its level
+                check.forget_queued(check.outbox_for(store), prepared.rules, prepared.due)
             raise
     notes = list(prepared.notes)
     if prepared.rules and prepared.due:
