@@ -129,24 +129,65 @@ def test_coverage_is_a_ratio_that_does_not_grow_with_the_store() -> None:
 
 
 def test_a_hit_that_stands_out_answers_below_the_threshold() -> None:
-    """Coverage 0.5 answers when the others cover at most 0.7× of it, not when
+    """Coverage 0.47 answers when the others cover at most 0.7× of it, not when
     they come close (a crowd of partial matches); below 0.45 never; a hit
     without coverage always; look-alike incidents count as one line."""
     from elinkctl.kb.relevance import STANDOUT_COVERAGE, relevant_flags
 
-    assert STANDOUT_COVERAGE < 0.5 < RELEVANT_COVERAGE
-    assert relevant_flags([0.5, 0.3, 0.1]) == [True, False, False]
-    assert relevant_flags([0.5, 0.45, 0.4]) == [False, False, False]
+    assert STANDOUT_COVERAGE < 0.47 < RELEVANT_COVERAGE
+    assert relevant_flags([0.47, 0.3, 0.1]) == [True, False, False]
+    assert relevant_flags([0.47, 0.45, 0.4]) == [False, False, False]
     assert relevant_flags([0.4, 0.1]) == [False, False]
-    assert relevant_flags([0.9, 0.5]) == [True, False]
+    assert relevant_flags([0.9, 0.47]) == [True, False]
     assert relevant_flags([None, 0.2]) == [True, False]
+    assert relevant_flags([0.9, 0.8], lacking=[True, False]) == [False, True]
     flood = [Hit(f"INC-2512{i:02d}-AAAA", "邮件发不出去", 20.0, "ticket", 0.3) for i in range(5)]
-    article = Hit("KB-ZCFSN", "邮件发送被退信", 15.0, "kb", 0.5)
+    article = Hit("KB-ZCFSN", "邮件发送被退信", 15.0, "kb", 0.47)
     lines = arrange([*flood, article], 10)
     assert [(ln.hit.id, ln.relevant) for ln in lines] == [
         ("KB-ZCFSN", True),
         ("INC-251204-AAAA", False),
     ]
+
+
+def test_the_last_word_is_what_is_broken() -> None:
+    """A Chinese query's last word (not a trailing 了, an English word too) is its
+    head; an English query has none (the broken thing stands anywhere)."""
+
+    def head(query: str) -> list[str]:
+        plan = DEFAULT_ANALYZER.plan(query)
+        return [plan.units[i].text for i in plan.head]
+
+    assert head("投影仪遥控器丢失") == ["丢", "失"]
+    assert head("Mac电脑安装Office") == ["office"]
+    assert head("inode用完了") == ["用", "完"]
+    assert head("3F行政区打印机输出乱码") == ["乱", "码"]
+    assert head("printer offline") == []
+
+
+def test_a_hit_without_the_last_word_does_not_answer() -> None:
+    """Everything but what is broken: a projector article that mentions the remote
+    does not answer 投影仪遥控器丢失 (coverage alone says it does); it answers
+    投影仪无信号, and a qualifier in front (大会议室) never vetoes."""
+    projector = Doc(
+        id="KB-6JN4E",
+        kind="kb",
+        title="投影仪连接笔记本后无信号",
+        text="用遥控器切换信号源到HDMI，检查线缆和笔记本的显示输出设置。",
+        system="",
+    )
+    other = Doc(
+        id="KB-Y9NVR", kind="kb", title="监控录像机回放没有录像", text="检查硬盘。", system=""
+    )
+    index = SearchIndex([projector, other])
+    lost = index.search("投影仪遥控器丢失", 5)
+    assert lost[0].id == "KB-6JN4E" and lost[0].lacks_head
+    assert (lost[0].coverage or 0.0) >= RELEVANT_COVERAGE
+    assert not arrange(lost, 5)[0].relevant
+    for query in ("投影仪无信号", "大会议室投影仪无信号"):
+        hit = index.search(query, 5)[0]
+        assert hit.id == "KB-6JN4E" and not hit.lacks_head
+    assert arrange(index.search("投影仪无信号", 5), 5)[0].relevant
 
 
 def test_second_development_set_new_and_search() -> None:

@@ -108,7 +108,7 @@ def test_suggestions_are_those_of_the_full_index(built: Desk) -> None:
     for name in (INDEX_FILE, DOCS_FILE, STAMP_FILE):
         (state(desk) / name).unlink()
     via_full = suggested(desk, "VPN连不上提示证书过期", system="VPN")
-    assert via_db == via_full and len(via_db) >= 2
+    assert via_db == via_full and via_db  # the VPN article lacks 过期: not suggested
     assert (state(desk) / SUGGEST_FILE).is_file()  # derived again by that refresh
 
 

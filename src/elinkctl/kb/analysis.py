@@ -370,7 +370,9 @@ class Analyzer:
         runs = _RUN.findall(norm)
         units: list[list[Any]] = []  # [text, own term, {terms: credit}, start, end, scale]
         joined = ""
+        head: tuple[int, ...] = ()
         for run in runs:
+            head = _last_word(run, len(units), head)
             if run[0].isascii():
                 alts: dict[tuple[str, ...], float] = {(run,): 1.0}
                 if not run.isalpha() and not run.isdigit():
@@ -414,11 +416,32 @@ class Analyzer:
                             for alt in phrases:
                                 if unit[2].get(alt, 0.0) < SYNONYM_CREDIT:
                                     unit[2][alt] = SYNONYM_CREDIT
+        if not any(not run.isascii() for run in runs):
+            head = ()  # English: the broken thing stands anywhere ("spooler keeps stopping")
         return QueryPlan(
             weights,
             tuple(Unit(u[0], u[1], tuple(u[2].items()), u[5]) for u in units),
             tuple(dict.fromkeys(used)),
+            head,
         )
+
+
+def _last_word(run: str, first: int, head: tuple[int, ...]) -> tuple[int, ...]:
+    """The units of the query's last word so far, after `run` (its units start at `first`).
+
+    Chinese puts what qualifies first and what is broken last (3楼东门 门禁
+    刷卡无反应, 投影仪遥控器 丢失, Mac电脑安装 Office): the last word of a
+    Chinese query is its last two characters that are not function
+    characters (了, 的), or its last English word. A run of function
+    characters alone keeps the word before it.
+    """
+    if run[0].isascii():
+        return head if run in STOPWORDS else (first,)
+    content = [k for k, ch in enumerate(run) if ch not in CJK_FUNCTION_CHARS]
+    if not content:
+        return head
+    last = content[-1]
+    return (first + last - 1, first + last) if last > 0 else (first + last,)
 
 
 def _word_spans(
@@ -467,6 +490,9 @@ class QueryPlan:
     units: tuple[Unit, ...]
     synonyms: tuple[tuple[str, tuple[str, ...]], ...]
     """(phrase of the query that matched a synonym group, the terms it added)."""
+    head: tuple[int, ...] = ()
+    """Indexes in `units` of the query's last word, what a Chinese query says is
+    broken (`relevance.lacks_head`); empty for an English query."""
 
 
 #: The analyzer used when none is given.

@@ -29,9 +29,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .analysis import QueryPlan
+from .analysis import QueryPlan, Unit
 
 __all__ = [
+    "HEAD_COVERAGE",
+    "HEAD_RARITY",
     "RELEVANT_COVERAGE",
     "STANDOUT_COVERAGE",
     "STANDOUT_RATIO",
@@ -42,10 +44,17 @@ __all__ = [
     "coverage",
     "explain",
     "idf",
+    "lacks_head",
 ]
 
-RELEVANT_COVERAGE = 0.65
-"""A hit covering at least this much of the query answers it."""
+RELEVANT_COVERAGE = 0.5
+"""A hit covering at least this much of the query answers it (unless it
+lacks the query's last word, `lacks_head`)."""
+HEAD_COVERAGE = 0.3
+"""A hit covering less than this of the query's last word lacks it (`lacks_head`)."""
+HEAD_RARITY = 0.75
+"""The query's last word vetoes a hit without it when it is at least this
+rare relative to the average of what the user typed (`lacks_head`)."""
 STANDOUT_COVERAGE = 0.45
 """A hit covering less than `RELEVANT_COVERAGE` but at least this much answers
 the query when it stands out: no other hit among the first `STANDOUT_DEPTH`
@@ -60,6 +69,7 @@ def relevant_flags(
     threshold: float = RELEVANT_COVERAGE,
     standout: float = STANDOUT_COVERAGE,
     ratio: float = STANDOUT_RATIO,
+    lacking: Sequence[bool] = (),
 ) -> list[bool]:
     """Whether each hit of a list (coverages in list order, one per distinct
     answer: look-alike incidents already one) answers the query.
@@ -73,12 +83,16 @@ def relevant_flags(
     申请 or 新员工). So a hit answers when it covers at least `threshold`,
     or at least `standout` and clearly more than every other hit near the
     top (the best other coverage at most `ratio` × its own). A hit without
-    a coverage (not computed) counts as answering, as before.
+    a coverage (not computed) counts as answering, as before. Whatever its
+    coverage, a hit `lacking` the query's last word (`lacks_head`) does
+    not answer.
     """
     head = [c or 0.0 for c in covers[:STANDOUT_DEPTH]]
     out = []
     for i, c in enumerate(covers):
-        if c is None or c >= threshold:
+        if i < len(lacking) and lacking[i]:
+            out.append(False)
+        elif c is None or c >= threshold:
             out.append(True)
         elif c < standout:
             out.append(False)
@@ -109,6 +123,48 @@ def rerank(
 def idf(df: int, n: int) -> float:
     """BM25's inverse document frequency (never negative)."""
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def lacks_head(
+    plan: QueryPlan, n: int, df_of: Callable[[str], int], has: Callable[[str], bool]
+) -> bool:
+    """Whether a document has nothing of the query's last word, and that word matters.
+
+    How much a hit covers is not enough: a title with no answer often
+    matches an article on everything but the one word that says what is
+    broken (投影仪遥控器丢失 against a projector article that mentions the
+    remote; Mac电脑安装Office against the Mac Wi-Fi article), and that word
+    is the last one (`QueryPlan.head`: Chinese puts where, who and which
+    first). Such a hit does not answer when it covers less than
+    `HEAD_COVERAGE` of that word (coverage as below, of the word alone: no
+    synonym of it, and at most its commoner character alone), and the word
+    is not a common one
+    (at least `HEAD_RARITY` × the average rarity of what the user typed:
+    a plain 失败 or 问题 at the end is not what tells articles apart). The
+    qualifiers a right answer usually lacks (3楼, 李四, 居家办公) stand
+    first, so they never veto.
+    """
+    if not plan.head:
+        return False
+    weights = [u.scale * idf(df_of(u.term), max(n, 1)) for u in plan.units]
+    content = [w for u, w in zip(plan.units, weights, strict=True) if u.scale >= 1.0]
+    if not content:
+        return False
+    word = [weights[i] for i in plan.head]
+    total = sum(word)
+    if total <= 0.0 or total / len(word) < HEAD_RARITY * sum(content) / len(content):
+        return False
+    got = sum(w * _credit(plan.units[i], has) for i, w in zip(plan.head, word, strict=True))
+    return got / total < HEAD_COVERAGE
+
+
+def _credit(unit: Unit, has: Callable[[str], bool]) -> float:
+    """A unit's best credit in a document (0: the document has nothing of it)."""
+    best = 0.0
+    for terms, credit in unit.alternatives:
+        if credit > best and all(has(t) for t in terms):
+            best = credit
+    return best
 
 
 def coverage(

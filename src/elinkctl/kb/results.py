@@ -73,10 +73,22 @@ def arrange(
         covers = [h.coverage for h in members if h.coverage is not None]
         count = sum(h.similar_count for h in members)
         shown = Hit(
-            latest.id, latest.title, hit.score, latest.kind, max(covers, default=None), count
+            latest.id,
+            latest.title,
+            hit.score,
+            latest.kind,
+            max(covers, default=None),
+            count,
+            all(h.lacks_head for h in members),
         )
         shown_hits.append((shown, count))
-    flags = relevant_flags([h.coverage for h, _ in shown_hits], threshold, standout, ratio)
+    flags = relevant_flags(
+        [h.coverage for h, _ in shown_hits],
+        threshold,
+        standout,
+        ratio,
+        [h.lacks_head for h, _ in shown_hits],
+    )
     lines = [Line(h, n, f) for (h, n), f in zip(shown_hits, flags, strict=True)]
     # Articles keep their order among themselves: the last answering one comes
     # before every incident, and so do the articles ranked above it.

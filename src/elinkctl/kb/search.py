@@ -35,7 +35,7 @@ from elinkctl.fsio import digest
 from .analysis import DEFAULT_ANALYZER, Analyzer, normalize, title_key
 from .docs import Doc, check_kind
 from .ranking import rank, rank_distinct, systems_named_in
-from .relevance import RERANK_DEPTH, Explanation, coverage, explain, rerank
+from .relevance import RERANK_DEPTH, Explanation, coverage, explain, lacks_head, rerank
 
 __all__ = ["Hit", "IndexFormatError", "SearchIndex", "docs_fingerprint"]
 
@@ -70,6 +70,9 @@ class Hit:
     """How much of the query the hit has (`elinkctl.kb.relevance`), when computed."""
     similar_count: int = 1
     """Incidents with this title the hit stands for (searches with `collapse`)."""
+    lacks_head: bool = False
+    """The hit has nothing of the query's last word (`elinkctl.kb.relevance.lacks_head`):
+    it does not answer the query, whatever its coverage."""
 
 
 Fields = tuple[Counter[str], Counter[str], Counter[str]]
@@ -332,6 +335,9 @@ class SearchIndex:
         def cover(d: int) -> float:
             return coverage(plan, n, df_of, lambda t: sat_of(t, d) > 0.0)
 
+        def lacks(d: int) -> bool:
+            return lacks_head(plan, n, df_of, lambda t: sat_of(t, d) > 0.0)
+
         out = []
         for score, d, c in rerank(best[: max(limit, RERANK_DEPTH)], cover, limit):
             count, shown = counts.get(d, (1, d))
@@ -343,6 +349,7 @@ class SearchIndex:
                     self._kinds[d],
                     round(c, 4),
                     count,
+                    lacks(d),
                 )
             )
         return out

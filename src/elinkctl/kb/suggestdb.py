@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from .analysis import DEFAULT_ANALYZER, Analyzer, normalize
 from .docs import Doc, check_kind
 from .ranking import rank_distinct, rank_grouped, systems_named_in
-from .relevance import RERANK_DEPTH, Explanation, coverage, rerank
+from .relevance import RERANK_DEPTH, Explanation, coverage, lacks_head, rerank
 from .search import (
     Hit,
     IndexFormatError,
@@ -299,7 +299,7 @@ class SuggestIndex:
         found = self._score(query, system, module, kind=kind, synonyms=synonyms, titles=collapse)
         if found is None:
             return []
-        rank_at, kinds, grp, cover = found
+        rank_at, kinds, grp, cover, lacks = found
         ranked4 = rank_at(max(limit, RERANK_DEPTH))
         if not ranked4:
             return []
@@ -309,7 +309,14 @@ class SuggestIndex:
         shown = {d: counts[d] for _, d, _ in best}
         rows = self._rows([s for _, s in shown.values()])
         return [
-            Hit(*rows[shown[d][1]], round(score, 4), kinds[grp[d]], round(c, 4), shown[d][0])
+            Hit(
+                *rows[shown[d][1]],
+                round(score, 4),
+                kinds[grp[d]],
+                round(c, 4),
+                shown[d][0],
+                lacks(d),
+            )
             for score, d, c in best
         ]
 
@@ -361,11 +368,13 @@ class SuggestIndex:
             list[str],
             array[Any],
             Callable[[int], float],
+            Callable[[int], bool],
         ]
         | None
     ):
         """(the best (score, number, look-alikes, latest look-alike) up to a number of
-        them, kinds of groups, group of each number, coverage of a number). With
+        them, kinds of groups, group of each number, coverage of a number, whether a
+        number lacks the query's last word). With
         `titles`, look-alike incidents are one (`ranking.rank_distinct`)."""
         plan = self.analyzer.plan(query, synonyms=synonyms)
         weights = plan.weights
@@ -457,6 +466,9 @@ class SuggestIndex:
         def cover(d: int) -> float:
             return coverage(plan, n, df_of, lambda t: sat_of(t, d) > 0.0)
 
+        def lacks(d: int) -> bool:
+            return lacks_head(plan, n, df_of, lambda t: sat_of(t, d) > 0.0)
+
         groups = meta["groups"]
         kinds = [g[0] for g in groups]
         group_systems = [tuple(g[1]) for g in groups]
@@ -492,7 +504,7 @@ class SuggestIndex:
             )
             return [(score, d, 1, d) for score, d in found]
 
-        return rank_at, kinds, grp, cover
+        return rank_at, kinds, grp, cover, lacks
 
     def apply(self, changes: Iterable[tuple[str, Doc | None]], *, since: str, head: str) -> bool:
         """Bring the index from commit `since` to `head`: `changes` are (path, its document
