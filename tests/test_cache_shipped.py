@@ -211,3 +211,17 @@ def test_the_published_check_plan_spares_the_first_check(
     assert work.ok("check", "--dry-run", "--json", now=NOW).stdout == reference
     # The plan arrived before check looked at it (the sample check re-reads up to SAMPLE rows).
     assert len(loaded) - shipped.SAMPLE < read_without
+
+
+def test_a_sparse_clone_answers_from_the_publication(origin: Desk, tmp_path: Path) -> None:
+    """The 1,000,000 plan's sparse checkout: rows of tickets outside the cone
+    come from the publication by blob ID (their files are not there to read)."""
+    months = sorted({p.parent for p in (origin.root / "tickets").glob("*/*/INC-*.yaml")})
+    cone = months[-1].relative_to(origin.root).as_posix()
+    target = tmp_path / "sparse"
+    git(tmp_path, "clone", "-q", "--sparse", str(origin.root), str(target))
+    git(target, "sparse-checkout", "set", cone)
+    work = Desk(target, CliRunner())
+    assert not (target / months[0].relative_to(origin.root)).exists()
+    for args in (("list", "--json"), ("stats", "--json"), ("stats", "--by", "priority", "--json")):
+        assert work.ok(*args, now=NOW).stdout == origin.ok(*args, now=NOW).stdout, args
