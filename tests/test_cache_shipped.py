@@ -225,3 +225,11 @@ def test_a_sparse_clone_answers_from_the_publication(origin: Desk, tmp_path: Pat
     assert not (target / months[0].relative_to(origin.root)).exists()
     for args in (("list", "--json"), ("stats", "--json"), ("stats", "--by", "priority", "--json")):
         assert work.ok(*args, now=NOW).stdout == origin.ok(*args, now=NOW).stdout, args
+
+
+def test_publish_errors_are_one_line(origin: Desk) -> None:
+    result = origin.run("index", "publish", "--push", "nowhere", now=NOW)
+    assert result.exit_code == 1
+    published, error = result.stderr.splitlines()  # what was done, then one line
+    assert published.startswith("published the index of ")
+    assert error.startswith("Error: index publish: git push: ") and "nowhere" in error

@@ -89,8 +89,8 @@ def _git(root: Path, *args: str, data: bytes | None = None) -> bytes:
         ["git", *args], cwd=root, input=data, capture_output=True, env=env, check=False
     )
     if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip()
-        raise OSError(f"git {args[0]}: {message or 'failed'}")
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise OSError(f"git {args[0]}: {lines[0] if lines else 'failed'}")
     return done.stdout
 
 

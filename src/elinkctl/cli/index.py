@@ -35,16 +35,25 @@ def publish(ctx: Context, remote: str | None) -> None:
     Example:
       elinkctl index publish --push origin
     """
-    from elinkctl.cache import shipped
+    from elinkctl.cache import index_failed, shipped
+    from elinkctl.errors import StoreError
     from elinkctl.services import stats as svc
 
     store = ctx.store
     rules = svc.sla_rules(store.config)
     svc.stats_of_store(store, rules, filter_from_options(ctx, {}), ctx.now, on_error=lambda _: None)
-    idx = store.index()
-    idx.ensure_fresh()
-    commit, rows, size = shipped.publish(idx.db, store.root, store.state_dir)
+    try:
+        idx = store.index()
+        idx.ensure_fresh()
+        commit, rows, size = shipped.publish(idx.db, store.root, store.state_dir)
+    except Exception as exc:
+        if not index_failed(exc):
+            raise
+        raise StoreError(f"index publish: {exc}") from None
     echo(f"published the index of {rows} tickets ({size / 1e6:.1f} MB) as {commit[:12]}", err=True)
     if remote:
-        shipped.push(store.root, remote)
+        try:
+            shipped.push(store.root, remote)
+        except OSError as exc:
+            raise StoreError(f"index publish: {exc}") from None
         echo(f"pushed {shipped.BRANCH} to {remote}", err=True)
