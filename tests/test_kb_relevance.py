@@ -184,6 +184,8 @@ def test_a_hit_without_the_last_word_does_not_answer() -> None:
     assert lost[0].id == "KB-6JN4E" and lost[0].lacks_head
     assert (lost[0].coverage or 0.0) >= RELEVANT_COVERAGE
     assert not arrange(lost, 5)[0].relevant
+    why = index.explain("投影仪遥控器丢失", "KB-6JN4E", lost[0].score)
+    assert why is not None and why.lacks == "丢失"
     for query in ("投影仪无信号", "大会议室投影仪无信号"):
         hit = index.search(query, 5)[0]
         assert hit.id == "KB-6JN4E" and not hit.lacks_head

@@ -175,7 +175,8 @@ def search(
 
     Incidents with the same title are one line ("ticket ×33": the latest is
     shown); an article that answers the query comes before incidents. A hit
-    that covers too little of the query to be its answer is marked weak.
+    that covers too little of the query, or lacks its last word (what is
+    broken), is marked weak.
 
     \b
     Example:
@@ -227,7 +228,11 @@ def search(
     if any(ln.similar_count > 1 for ln in lines):
         echo("×N: N incidents with this title; the latest is shown", err=True)
     if not all(ln.relevant for ln in lines):
-        echo("weak: covers too little of the query to be its answer", err=True)
+        echo(
+            "weak: covers too little of the query, or of its last word (what is broken),"
+            " to be its answer",
+            err=True,
+        )
     for ln in lines if explain else ():
         for line in _explanation_lines(ln.hit.id, ln.hit.score, explained.get(ln.hit.id)):
             echo(line)
@@ -243,6 +248,7 @@ def _explanation_json(e: Any) -> dict[str, Any] | None:
         "boost": e.boost,
         "coverage": e.coverage,
         "missing": list(e.missing),
+        "lacks_last_word": e.lacks or None,
     }
 
 
@@ -262,6 +268,8 @@ def _explanation_lines(hit_id: str, score: float, e: Any) -> list[str]:
         out.append("  synonyms: " + "; ".join(f"{p} → {', '.join(ts)}" for p, ts in e.synonyms))
     if e.missing:
         out.append("  not in it: " + " ".join(e.missing))
+    if e.lacks:
+        out.append(f"  weak whatever its coverage: lacks the query's last word {e.lacks!r}")
     return out
 
 

@@ -205,6 +205,9 @@ class Explanation:
     coverage: float
     missing: tuple[str, ...]
     """What the user typed that the document does not have (nor a synonym of it)."""
+    lacks: str = ""
+    """The query's last word when the document lacks it (`lacks_head`: it does not
+    answer, whatever its coverage); "" otherwise."""
 
 
 def explain(
@@ -258,4 +261,5 @@ def explain(
         round(score / (raw * (RERANK_BASE + cover)), 3) if raw > 0.0 else 1.0,
         round(cover, 3),
         tuple(dict.fromkeys(missing)),
+        "".join(plan.units[i].text for i in plan.head) if lacks_head(plan, n, df_of, has) else "",
     )
