@@ -233,3 +233,22 @@ def test_publish_errors_are_one_line(origin: Desk) -> None:
     published, error = result.stderr.splitlines()  # what was done, then one line
     assert published.startswith("published the index of ")
     assert error.startswith("Error: index publish: git push: ") and "nowhere" in error
+
+
+def test_a_clone_edited_before_its_first_command(
+    origin: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = clone(origin, tmp_path)
+    edited = some_ticket(work.root, "pending")
+    edited.write_text(
+        edited.read_text(encoding="utf-8").replace("title: ", "title: 手改 ", 1), encoding="utf-8"
+    )
+    src = some_ticket(work.root, "in_progress")
+    copy = src.with_name(src.stem[:-5] + "YYYYY.yaml")
+    copy.write_text(src.read_text(encoding="utf-8").replace(src.stem, copy.stem), encoding="utf-8")
+    broken = some_ticket(work.root, "closed")
+    broken.write_text("schema: 1\nid: [unclosed\n", encoding="utf-8")
+    got = assert_same(work, monkeypatch)
+    assert copy.stem in got["open_ids"]
+    assert broken.name in got["list"][2]
+    assert shipped_meta(work.root) == shipped.rows_code()
