@@ -403,9 +403,11 @@ class Index:
         out; the exact cut is made on the parsed times)."""
         self.ensure_fresh()
         bound = (since - dt.timedelta(days=1)).isoformat()
+        # INDEXED BY: without statistics SQLite prefers the status index and
+        # reads every closed ticket (51 ms at 300,000; the range is 5 ms).
         rows = self.db.execute(
-            "SELECT path, closed_at FROM tickets WHERE status = 'closed' AND closed_at >= ?"
-            " AND error IS NULL ORDER BY path",
+            "SELECT path, closed_at FROM tickets INDEXED BY tickets_closed"
+            " WHERE status = 'closed' AND closed_at >= ? AND error IS NULL ORDER BY path",
             (bound,),
         ).fetchall()
         return [str(path) for path, closed in rows if dt.datetime.fromisoformat(closed) >= since]
