@@ -15,12 +15,14 @@ so one threshold means the same for a short or a long query, in a store of
 it lowers coverage instead of being dropped, so "会议室空调不制冷" is judged
 on 空调 and 制冷 too, and nothing answers it.
 
-Whether a hit answers is coverage and the rest of the list together
-(`relevant_flags`): at least `RELEVANT_COVERAGE`, or at least
-`STANDOUT_COVERAGE` when the hit stands out from the other hits. `new` and
+Whether a hit answers is coverage, what is missing and the rest of the list
+together (`relevant_flags`): a hit lacking the query's last word (what a
+Chinese title says is broken, `lacks_head`) never answers; otherwise at
+least `RELEVANT_COVERAGE`, or at least `STANDOUT_COVERAGE` when the hit
+stands out from the other hits. `new` and
 `kb search` use it; the trade-off curves behind the numbers (answerable hits
-kept against unanswerable queries silenced, on two development sets and the
-held-out set) are in docs/knowledge-base.md, from scripts/kb_quality.py.
+kept against unanswerable queries silenced, on the union of three
+development sets) are in docs/knowledge-base.md, from scripts/kb_quality.py.
 """
 
 from __future__ import annotations
