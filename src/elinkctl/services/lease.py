@@ -49,11 +49,12 @@ import re
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from elinkctl.errors import ConfigError, ElinkError, StoreError, UsageProblem
+from elinkctl.errors import ConfigError, StoreError, UsageProblem
 from elinkctl.fsio import atomic_write, atomic_write_json
+from elinkctl.services.lease_outbox import import_snapshot, snapshot_of
 from elinkctl.store.lease import (
     SEEN_REF,
     lease_remote,
@@ -72,11 +73,6 @@ if TYPE_CHECKING:
 CONFIG_KEY = "check_lease"
 DEFAULT_EXPIRES_AFTER = dt.timedelta(minutes=15)
 MIN_EXPIRES_AFTER = dt.timedelta(minutes=1)
-DELIVERED_KEPT = dt.timedelta(days=7)
-"""Delivered keys travel with the lease this long: longer than the outbox
-gives up on an item (2 days), so no queued copy of one can outlive it."""
-MAX_DELIVERED = 10_000
-MAX_PENDING = 2_000
 MAX_ATTEMPTS = 4
 HOST_ID_FILE = "host-id"
 STATE_FILE = "lease-state.json"
@@ -285,7 +281,7 @@ class CheckLease:
                 "expires_after_seconds": int(self._ttl.total_seconds()),
                 "previous": str(seen.record.get("previous") or "") if mine else holder,
             }
-            snapshot = self._snapshot(seen.outbox, ())
+            snapshot = snapshot_of(self.outbox, seen.outbox, (), self.now)
             verb = "renewed" if mine else "taken"
             commit = write_lease(git, record, snapshot, f"check lease {verb} by {self.host}")
             pushed = push_lease(git, self.remote, commit, seen.commit)
@@ -304,7 +300,9 @@ class CheckLease:
             )
             if seen.problem:
                 report.warnings.append(f"check lease: {seen.problem}; taken over, nothing imported")
-            report.imported = self._import(seen.outbox, report.warnings)
+            report.imported = import_snapshot(
+                self.store, self.outbox, seen.outbox, self.now, report.warnings
+            )
             return self._remember(report)
         report = LeaseReport(
             STANDBY,
@@ -348,7 +346,7 @@ class CheckLease:
             renewed_at=iso(self.now),
             expires=iso(self.now + self._ttl),
         )
-        snapshot = self._snapshot(self._outbox_data, delivered)
+        snapshot = snapshot_of(self.outbox, self._outbox_data, delivered, self.now)
         commit = write_lease(git, record, snapshot, f"check lease renewed by {self.host}")
         with self._locked():
             pushed = push_lease(git, self.remote, commit, self._base)
@@ -356,126 +354,6 @@ class CheckLease:
             return pushed.status
         self._base, self._record, self._outbox_data = commit, record, snapshot
         return "ok"
-
-    # --- the outbox snapshot ----------------------------------------------------
-
-    def _snapshot(self, previous: Mapping[str, Any], results: Iterable[Any]) -> dict[str, Any]:
-        """The previous snapshot's delivered keys (those still recent) and
-        pending items not settled here, plus this clone's pending items and
-        this run's deliveries."""
-        outbox = self.outbox
-        cutoff = self.now - DELIVERED_KEPT
-        delivered: dict[str, dict[str, str]] = {}
-        for rec in _records(previous.get("delivered")):
-            key, at = rec.get("key"), as_time(rec.get("at"))
-            if isinstance(key, str) and at is not None and at >= cutoff:
-                delivered[key] = {k: str(rec.get(k) or "") for k in ("key", "channel", "ticket")}
-                delivered[key]["at"] = iso(at)
-        for r in results:
-            if getattr(r, "ok", False):
-                delivered[r.key] = {
-                    "key": r.key,
-                    "channel": r.channel,
-                    "ticket": r.ticket,
-                    "at": iso(self.now),
-                }
-        newest = sorted(delivered.values(), key=lambda d: d["at"], reverse=True)[:MAX_DELIVERED]
-        pending: dict[str, dict[str, Any]] = {}
-        for item in outbox.pending():
-            if item.key not in delivered:
-                pending[item.key] = _portable(item.to_dict())
-        for rec in _records(previous.get("pending")):
-            key = rec.get("key")
-            if isinstance(key, str) and key not in delivered and key not in pending:
-                if not outbox.is_known(key):  # delivered or given up here: settled
-                    pending[key] = _portable(rec)
-        return {
-            "schema": 1,
-            "delivered": sorted(newest, key=lambda d: d["key"]),
-            "pending": list(pending.values())[:MAX_PENDING],
-        }
-
-    def _import(self, snapshot: Mapping[str, Any], warnings: list[str]) -> int:
-        """Delivered keys → delivered markers here; pending items → queued here."""
-        from elinkctl.notify import Message, Outbox
-
-        outbox = self.outbox
-        count = 0
-        delivered_dir = outbox.directory / "delivered"
-        for rec in _records(snapshot.get("delivered")):
-            key = rec.get("key")
-            if not isinstance(key, str) or not key or outbox.is_delivered(key):
-                continue
-            delivered_dir.mkdir(parents=True, exist_ok=True)
-            # The outbox's documented layout: delivered/<hash of key>.json marks
-            # a key never to be sent again (Outbox.is_known reads only presence).
-            marker = {**{k: str(v) for k, v in rec.items()}, "imported_by_lease": True}
-            # Not fsynced one by one (thousands on a takeover): a marker lost to
-            # a power cut costs at most one repeat, which at-least-once allows.
-            atomic_write_json(delivered_dir / Outbox._name(key), marker, durable=False)
-            count += 1
-        allowed = _known_recipients(self.store.config.escalation.data)
-        refused = 0
-        for rec in _records(snapshot.get("pending")):
-            key, channel, recipients = rec.get("key"), rec.get("channel"), rec.get("recipients")
-            if not (isinstance(key, str) and isinstance(channel, str) and key):
-                continue
-            if outbox.is_known(key):
-                continue
-            event = rec.get("event")
-            if not isinstance(event, Mapping) or not all(
-                isinstance(v, str) for v in event.values()
-            ):
-                event = None
-            if not isinstance(recipients, list) or not (
-                (
-                    channel in allowed
-                    and all(isinstance(r, str) and r in allowed[channel] for r in recipients)
-                )
-                or self._reporter_mail(event, recipients)
-            ):
-                refused += 1  # only what this desk's own rules could have sent
-                continue
-            try:
-                message = Message.from_dict(rec["message"])
-                message.to_dict()
-                not_before = as_time(rec["not_before"]) if rec.get("not_before") else None
-            except (KeyError, TypeError, ValueError, AttributeError):
-                refused += 1
-                continue
-            if outbox.enqueue(
-                key,
-                channel,
-                recipients,
-                message,
-                now=self.now,
-                not_before=not_before,
-                event=event,
-            ):
-                count += 1
-        if refused:
-            warnings.append(
-                f"check lease: {refused} pending notice(s) of the previous holder not imported "
-                "(channel or recipient unknown to escalation.yaml here)"
-            )
-        return count
-
-    def _reporter_mail(self, event: Mapping[str, str] | None, recipients: Sequence[Any]) -> bool:
-        """True when ``recipients`` is exactly the reporter's address of the
-        ticket the item's event names: the one recipient outside ``people:``
-        that this desk's own notices write to (checked against the pulled
-        ticket, so a pushed snapshot cannot mail anyone else)."""
-        from elinkctl.services.notices import reporter_address
-
-        ticket_id = event.get("ticket") if event else None
-        if not ticket_id or len(recipients) != 1:
-            return False
-        try:
-            ticket = self.store.load(ticket_id)
-        except (ElinkError, OSError, ValueError):
-            return False
-        address = reporter_address(ticket, self.store.config.escalation.data)
-        return bool(address) and recipients[0] == address
 
     # --- this clone's memory of the lease ---------------------------------------
 
@@ -506,46 +384,6 @@ class CheckLease:
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
-def _records(value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        return []
-    return [v for v in value if isinstance(v, dict)]
-
-
-def _portable(item: Mapping[str, Any]) -> dict[str, Any]:
-    """What a taker needs of a pending item: when it may go (quiet hours) and
-    the event it announces (sent only once that event is in the ticket); no
-    attempts, errors or back-off (those are this clone's business, and errors
-    could name endpoints)."""
-    return {
-        k: item[k]
-        for k in ("key", "channel", "recipients", "message", "enqueued_at", "not_before", "event")
-        if k in item and item[k] is not None
-    }
-
-
-def _known_recipients(config: Mapping[str, Any]) -> dict[str, set[str]]:
-    """channel → the recipients this desk's rules could address on it."""
-    from elinkctl.notify.config import smtp_channels
-
-    people = config.get("people") or {}
-    channels = config.get("channels") or {}
-    if not isinstance(people, Mapping) or not isinstance(channels, Mapping):
-        return {}
-    names = {str(p) for p in people}
-    emails = {
-        str(info["email"])
-        for info in people.values()
-        if isinstance(info, Mapping) and info.get("email")
-    }
-    allowed: dict[str, set[str]] = {str(c): set(names) for c in channels}
-    for name in smtp_channels(config):
-        chan = channels.get(name)
-        extra = chan.get("to") if isinstance(chan, Mapping) else None
-        allowed[name] = emails | ({str(a) for a in extra} if isinstance(extra, list) else set())
-    return allowed
 
 
 # --- one `check --sync` run under the lease ------------------------------------------
