@@ -224,3 +224,25 @@ def test_kpi_html_marks_the_month_in_progress(desk: Desk, tmp_path: Path) -> Non
     assert 'pt-response partial" ' in html and "未结束" in html  # hollow, off the line
     assert 'class="n n-response"' in html  # points show how many incidents they rest on
     assert "事件及时响应率 = 及时响应数 ÷（及时 + 超时）" in html
+
+
+def test_article_ids_complete_in_the_shell(desk: Desk) -> None:
+    """`kb show KB-<TAB>` offers the store's article IDs (file names only)."""
+    import os
+    import subprocess
+    import sys
+
+    added = desk.ok("kb", "add", "--title", "打印机卡纸处理", "--solution", "取出残纸").stdout
+    article = added.strip()
+    env = {
+        **os.environ,
+        "ELINKCTL_STORE": str(desk.root),
+        "_ELINKCTL_COMPLETE": "bash_complete",
+        "COMP_WORDS": f"elinkctl kb show {article[:4]}",
+        "COMP_CWORD": "3",
+    }
+    script = "import sys; from elinkctl.cli import cli; cli(prog_name='elinkctl')"
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    ).stdout
+    assert f"plain,{article}" in out.splitlines()

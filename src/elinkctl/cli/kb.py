@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from elinkctl.cli.options import at_option, id_argument, json_option, pass_context, run_step
+from elinkctl.cli.options import (
+    at_option,
+    complete_kb_ids,
+    id_argument,
+    json_option,
+    pass_context,
+    run_step,
+)
 from elinkctl.cli.output import echo
 from elinkctl.errors import ElinkError, UsageProblem
 from elinkctl.services.context import Context
@@ -378,7 +385,7 @@ def decide(ctx: Context, ticket_id: str, none_: bool, reason: str | None, at: st
 
 
 @kb.command()
-@click.argument("article_id", metavar="KB-ID")
+@click.argument("article_id", metavar="KB-ID", shell_complete=complete_kb_ids)
 @json_option
 @pass_context
 def show(ctx: Context, article_id: str, json_: bool) -> None:
@@ -487,7 +494,7 @@ def list_(ctx: Context, system: str | None, json_: bool) -> None:
 
 
 @kb.command()
-@click.argument("article_id", metavar="KB-ID")
+@click.argument("article_id", metavar="KB-ID", shell_complete=complete_kb_ids)
 @_article_options
 @click.option(
     "--reviewed", "mark_reviewed", is_flag=True, help="Mark the article reviewed today (审核)."

@@ -127,6 +127,20 @@ def complete_ids(ctx: click.Context, param: click.Parameter, incomplete: str) ->
         return []
 
 
+def complete_kb_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion for article IDs (file names under knowledge/ only)."""
+    try:
+        from elinkctl.store.articles import article_ids
+        from elinkctl.store.store import Store, discover
+
+        root = discover((ctx.find_root().params or {}).get("store"))
+        frag = incomplete.upper()
+        ids = article_ids(Store(root))
+        return [i for i in ids if i.startswith(frag) or frag in i][:50]
+    except Exception:  # noqa: BLE001 - completion must never crash the shell
+        return []
+
+
 def id_argument(func: F) -> F:
     return click.argument("ticket_id", metavar="ID", shell_complete=complete_ids)(func)
 
