@@ -14,7 +14,7 @@ import click
 
 from elinkctl import __version__
 from elinkctl.cli.options import translate_errors
-from elinkctl.cli.output import echo
+from elinkctl.cli.output import echo, safe
 from elinkctl.errors import ElinkError, UsageProblem
 
 # name -> (module, attribute, one-line help). The help is here so that
@@ -196,6 +196,22 @@ class LazyGroup(click.Group):
         module = importlib.import_module(spec[0])
         command: click.Command = getattr(module, spec[1])
         return _guarded(command)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.ClickException as exc:
+            exc.message = safe(exc.message)  # type: ignore[misc]
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Click prints its own usage errors, and some quote the user's words
+        raw ("Got unexpected extra argument (…)"): made safe like all output."""
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = safe(exc.message)  # type: ignore[misc]
+            raise
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(n, COMMANDS[n][2]) for n in self.list_commands(ctx) if n not in HIDDEN]

@@ -5,9 +5,9 @@ A title, reporter, description or hand-edited field may hold escape
 sequences (a window-title or clipboard write, a screen clear) that a
 terminal would act on. Every line `elinkctl` prints goes through `echo`,
 which shows each C0 control character as a visible picture (``␛`` for
-ESC) and DEL and C1 characters as ``\\u009b``-style escapes (valid inside
-JSON, so a --json document stays exact), keeping newline, tab and CRLF line
-ends; files keep the exact bytes.
+ESC) and DEL, C1, line separators and bidirectional overrides as
+``\\u009b``-style escapes (valid inside JSON, so a --json document stays
+exact), keeping newline, tab and CRLF line ends; files keep the exact bytes.
 """
 
 from __future__ import annotations
@@ -16,15 +16,24 @@ import re
 
 import click
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
+# Besides C0, DEL and C1: the line and paragraph separators U+2028/U+2029
+# (a line break to some terminals and every line-reading script) and the
+# bidirectional controls U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069,
+# which reorder what a terminal shows ("Trojan Source": a title can make
+# ``exe.txt`` read as ``txt.exe`` or hide text after it).
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+    r"|\r(?!\n)"
+)
 
 
 def _visible(match: re.Match[str]) -> str:
     code = ord(match.group())
     if code < 0x20:
         return chr(0x2400 + code)  # ␀ … ␟ (␛ for ESC); JSON never holds these raw
-    # DEL and C1 may stand raw inside JSON strings: the JSON escape keeps a
-    # --json document valid and exact, and is visible text everywhere else.
+    # DEL, C1, the separators and bidi controls may stand raw inside JSON
+    # strings: the JSON escape keeps a --json document valid and exact, and
+    # is visible text everywhere else.
     return f"\\u{code:04x}"
 
 
