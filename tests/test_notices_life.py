@@ -353,6 +353,36 @@ def test_only_the_reporter_s_address_answers_for_the_reporter(
     assert "confirmed" not in types and types[-1] == "commented"
 
 
+def test_a_reply_threaded_by_its_subject_alone_answers_the_last_question(
+    desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer
+) -> None:
+    """A client that drops In-Reply-To/References (or a reply typed as a new
+    mail with the ID in the subject) still answers the last question mailed."""
+    configure(desk, smtp_server, robot_server)
+    tid = desk.new(priority="P3", now="2026-11-23T10:00:00+08:00")
+    desk.ok("accept", tid, now="2026-11-23T10:01:00+08:00")
+
+    def bare(to: ReceivedMail, text: str, n: int) -> str:
+        lines = reply(to, text, n).splitlines(keepends=True)
+        return "".join(x for x in lines if not x.startswith(("In-Reply-To:", "References:")))
+
+    check(desk, "10:01", robot_server)
+    ack = mails_to(smtp_server, REPORTER)[0]
+    desk.ok("ingest", "email", input=bare(ack, "已解决", 1), now="2026-11-23T10:01:30+08:00")
+    assert load(desk, tid).events[-1].type == "commented"  # nothing was asked yet
+    desk.ok("resolve", tid, "--solution", "重启", now="2026-11-23T10:02:00+08:00")
+    check(desk, "10:03", robot_server)
+    ask = mails_to(smtp_server, REPORTER)[1]
+    desk.ok("ingest", "email", input=bare(ask, "已解决", 2), now="2026-11-23T10:05:00+08:00")
+    assert load(desk, tid).events[-1].type == "confirmed"
+    desk.ok("close", tid, now="2026-11-23T10:06:00+08:00")
+    check(desk, "10:07", robot_server)
+    survey = mails_to(smtp_server, REPORTER)[2]
+    desk.ok("ingest", "email", input=bare(survey, "4", 3), now="2026-11-23T10:08:00+08:00")
+    last = load(desk, tid).events[-1]
+    assert (last.type, last.get("satisfaction")) == ("callback", 4)
+
+
 def test_a_broken_template_does_not_block_the_step(
     desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer
 ) -> None:

@@ -3,7 +3,8 @@
 `ingest email` threads a reply onto its incident (`elinkctl.services.intake.mail`)
 and asks `record_answer` first. The reply counts as an answer only when its
 In-Reply-To or References name a notice we sent about this incident (the
-Message-ID recorded on the ticket, `elinkctl.domain.notices.mail_id`), the
+Message-ID recorded on the ticket, `elinkctl.domain.notices.mail_id`) — or,
+when they name none of ours, the last question we mailed about it —, the
 notice asked that question — ``resolved`` asks to confirm, ``closed`` for
 satisfaction — the incident is still where the answer fits (resolved and
 not yet confirmed; resolved or closed for a callback), it comes from the
@@ -36,7 +37,14 @@ def question_of(ticket: Ticket, mail: ParsedEmail) -> str | None:
         if parsed is None or parsed[0] != ticket.id or message_id not in recorded:
             continue
         return REPLY_KINDS.get(parsed[2])
-    return None
+    # Threaded by the ID in the subject alone (a client that drops In-Reply-To,
+    # a reply typed as a new mail): it answers the last question we mailed,
+    # if any; record_answer still checks the state, the address and the text.
+    asked = [parse_mail_id(m) for e in ticket.events for m in (e.get("mail_ids") or ())]
+    questions = [
+        REPLY_KINDS[p[2]] for p in asked if p and p[0] == ticket.id and p[2] in REPLY_KINDS
+    ]
+    return questions[-1] if questions else None
 
 
 def record_answer(batch: Any, ticket: Ticket, mail: ParsedEmail, text: str) -> bool:
