@@ -311,6 +311,21 @@ def test_a_reporter_without_address_is_skipped_with_a_note(
     assert Path(desk.ticket_path(tid)).exists()
 
 
+def test_a_reporter_given_as_an_address_is_mailed(
+    desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer
+) -> None:
+    configure(desk, smtp_server, robot_server)
+    for reporter in ("wangwei@corp.example", "王伟 <wangwei@corp.example>"):
+        result = desk.ok(
+            "new", "--title", "电话报障", "--type", "failure", "--reporter", reporter,
+            "--priority", "P3", now="2026-11-23T10:00:00+08:00",
+        )  # fmt: skip
+        assert "no email address" not in result.stderr
+    check(desk, "10:01", robot_server)
+    acks = mails_to(smtp_server, "wangwei@corp.example")
+    assert len(acks) == 2 and all("您报告的事件已登记" in m.subject for m in acks)
+
+
 def test_a_p1_resolution_tells_management_once_and_the_pm(
     desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer
 ) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -260,7 +261,8 @@ def _queue_notice(
 
 def reporter_address(ticket: Ticket, config: Mapping[str, Any]) -> str:
     """The reporter's mail address: recorded on the ticket, else the address
-    the incident was mailed from, else the people list's entry of that name."""
+    the incident was mailed from, else the people list's entry of that name,
+    else the name itself when it is an address."""
     reporter = ticket.fields.get("reporter") or {}
     if isinstance(reporter, Mapping) and reporter.get("email"):
         return str(reporter["email"])
@@ -272,7 +274,13 @@ def reporter_address(ticket: Ticket, config: Mapping[str, Any]) -> str:
     info = people.get(name) if isinstance(people, Mapping) and name else None
     if isinstance(info, Mapping) and isinstance(info.get("email"), str):
         return str(info["email"])
-    return ""
+    # `new --reporter someone@corp.example` (or 'Name <addr>'): no people:
+    # entry needed for a reporter known only by address.
+    match = _ADDRESS_RE.fullmatch(str(name or "").strip())
+    return match.group(1) if match else ""
+
+
+_ADDRESS_RE = re.compile(r"(?:[^<>@]*<)?([^@\s<>]+@[^@\s<>]+\.[^@\s<>]+?)>?")
 
 
 def _mail_domain(config: Mapping[str, Any], channel: str) -> str:
