@@ -167,6 +167,7 @@ def test_a_p3_life_tells_each_person_once(
     assert got["赵六"] == [f"[{tid}] 请项目经理决定 P3：财务系统无法登录 13912345678"]
     lisi = mails_to(smtp, ADDRESS["李四"])[0]
     assert lisi.subject.startswith("[elinkctl] 2 条通知")
+    assert ADDRESS["李四"] not in lisi.body  # each part as mailed alone: no 通知对象 address
     assert (
         "将事件" in lisi.body and "指派给您（一线工程师）" in lisi.body and "管理升级" in lisi.body
     )

@@ -276,9 +276,11 @@ def digest(messages: Sequence[Message], recipients: Sequence[str] = ()) -> Messa
     head = "、".join(tickets[:3]) + (f" 等 {len(tickets)} 个事件" if len(tickets) > 3 else "")
     rule = "\n" + "─" * 16 + "\n"
 
-    def part(i: int, m: Message) -> str:
-        return f"({i}/{len(messages)}) {m.subject()}\n{m.text(recipients)}"
+    def part(i: int, m: Message, told: Sequence[str] = ()) -> str:
+        return f"({i}/{len(messages)}) {m.subject()}\n{m.text(told)}"
 
+    # The mail body is each part as mailed alone (without 通知对象: the
+    # recipients here are the addresses it is sent to); robots name who is meant.
     safe = [m.for_group() for m in messages]
     safe_tickets = list(dict.fromkeys(m.ticket for m in safe))
     return Message(
@@ -289,6 +291,6 @@ def digest(messages: Sequence[Message], recipients: Sequence[str] = ()) -> Messa
         subject_line=f"[elinkctl] {len(messages)} 条通知: {head}",
         body=rule.join(part(i, m) for i, m in enumerate(messages, 1)),
         group_subject=f"[elinkctl] {len(messages)} 条通知: " + "、".join(safe_tickets[:3]),
-        group_body=rule.join(part(i, m) for i, m in enumerate(safe, 1)),
+        group_body=rule.join(part(i, m, recipients) for i, m in enumerate(safe, 1)),
         command=f"elinkctl show {tickets[0]}" if len(tickets) == 1 else "elinkctl list --open",
     )
