@@ -176,6 +176,41 @@ def test_a_given_up_item_is_failed_and_one_retry_sends_it(
     assert items["ops-ding"]["state"] == "delivered"
 
 
+def test_retry_of_everything_keeps_quiet_hours_and_batches_per_person(
+    desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer
+) -> None:
+    """`outbox retry` at night does not post a held P3 to the groups; KEY
+    sends one now; in the morning the rest for one robot is one post."""
+    configure(desk, smtp_server, robot_server)
+    live = robot_server.env()
+    night = "2026-11-23T23:00:00+08:00"
+    args = ["new", "--title", "打印机卡纸", "--type", "failure", "--reporter", "张三"]
+    tid = run(desk, robot_server, *args, "--priority", "P3", now=night).stdout.strip()
+    run(desk, robot_server, "transfer", tid, now=night)  # the PM (王五): mail + 2 robots
+    run(desk, robot_server, "accept", tid, now=night, user="王五")
+    run(desk, robot_server, "assign", tid, "--to", "王五", now=night, user="小王")
+    held = {k: e for k, e in _by_key(desk, robot_server, night).items() if e["not_before"]}
+    assert len(held) == 4  # transfer and assign, each on ops-ding and ops-feishu
+
+    result = run(desk, robot_server, "outbox", "retry", now=night, env=live)
+    assert "ops-" not in result.stdout and robot_server.received() == []
+    ding = sorted(k for k in held if k.endswith("@ops-ding"))[0]
+    result = run(desk, robot_server, "outbox", "retry", ding, now=night, env=live)
+    assert result.stdout.startswith("sent ") and len(robot_server.delivered("dingtalk")) == 1
+
+    morning = "2026-11-24T08:01:00+08:00"
+    result = run(desk, robot_server, "outbox", "retry", now=morning, env=live)
+    assert result.stdout.count("sent ") == 3
+    assert len(robot_server.delivered("dingtalk")) == 2  # the one left
+    [feishu] = robot_server.delivered("feishu")  # two notices, one post
+    assert "2 条通知" in feishu.text
+
+
+def _by_key(desk: Desk, robot: RobotServer, now: str) -> dict[str, dict[str, Any]]:
+    entries = json.loads(run(desk, robot, "outbox", "list", "--json", now=now).stdout)
+    return {e["key"]: e for e in entries}
+
+
 # --- drop ---------------------------------------------------------------------------------
 
 

@@ -95,7 +95,9 @@ def retry(ctx: Context, key: str | None) -> None:
     """Send now what is pending or failed (all, or the item KEY), ignoring back-off.
 
     One attempt each; prints one line per delivery (sent, failed with the
-    error, or deferred by a robot's rate limit). A pending item that fails
+    error, or deferred by a robot's rate limit). Without KEY, what goes to the
+    same people on one channel is one message, as from `check`, and a robot
+    post held for the night (quiet hours) still waits; KEY sends it now. A pending item that fails
     again stays queued for `check`; a failed one stays failed. A delivered
     item is never sent again, a dropped one not at all. Exit status 1 when a
     delivery failed or KEY is unknown.
@@ -109,7 +111,7 @@ def retry(ctx: Context, key: str | None) -> None:
 
     results = service.retry(ctx.store, ctx.now, key)
     if not results:
-        echo("nothing pending or failed to send", err=True)
+        echo("nothing pending or failed to send now", err=True)
         return
     for r in results:
         who = ", ".join(r.recipients) or "-"

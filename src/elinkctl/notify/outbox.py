@@ -461,6 +461,9 @@ class Outbox:
         A failed item gets one attempt: failing again, it returns to ``failed/``
         (its first attempt is long past ``give_up_after``). Dropped items are not
         sent, delivered ones never again. None while another process flushes.
+        Without ``key`` it sends as `flush` does: what is due for the same
+        channel and recipients as one message, and a robot post held for
+        quiet hours (``not_before``) still waits; ``key`` sends that one item.
         """
         if now.tzinfo is None:
             raise ValueError("Outbox.retry needs an aware datetime")
@@ -480,8 +483,15 @@ class Outbox:
                 atomic_write_json(self._pending / path.name, data)
                 path.unlink(missing_ok=True)
             results: list[DeliveryResult] = []
-            for item in self._read_pending()[0]:
-                if names is not None and self._name(item.key) not in names:
+            items = self._read_pending()[0]
+            if names is None:
+                for item in items:
+                    item.next_attempt = None
+                for group in self._groups(items, now, None, results):
+                    results.extend(self._attempt_group(group, now, sender, limiter))
+                return results
+            for item in items:
+                if self._name(item.key) not in names:
                     continue
                 item.next_attempt = None
                 result = self._attempt(item, now, sender, limiter)
