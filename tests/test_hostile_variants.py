@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
+
+import pytest
 
 from conftest import Desk
 
@@ -61,3 +64,80 @@ def test_click_usage_errors_do_not_echo_escapes(desk: Desk) -> None:
         result = desk.run(*args, now=NOW)
         assert result.exit_code == 2
         assert _clean(result.output), result.output
+
+
+def _bomb(name: str) -> str:
+    levels = [f"&{name}0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        levels.append(f"&{name}{i} [" + ", ".join([f"*{name}{i - 1}"] * 10) + "]")
+    return "[" + ", ".join(levels) + "]"
+
+
+# name -> (text added to an event of a hand-committed ticket, line fsck names, reason)
+FILE_CASES: dict[str, tuple[str, int, str]] = {
+    # repr() of the key node walked every alias: every reader hung, fsck too
+    "an alias bomb as a mapping key": (f"  ? {_bomb('k')}\n  : 1\n", 19, "key that is a list"),
+    "a list as a key": ("  ? [a, b]\n  : x\n", 19, "key that is a list"),
+    # PyYAML's timestamp constructor failed with AttributeError: a traceback
+    "a tagged timestamp in year 99999": (
+        "  when: !!timestamp 99999-01-01T00:00:00Z\n",
+        19,
+        "not a date",
+    ),
+    "a tagged timestamp that is no date": ("  when: !!timestamp soon\n", 19, "not a date"),
+    # KeyError / IndexError from PyYAML's constructors: a traceback
+    "a tagged bool that is no bool": ("  flag: !!bool maybe\n", 19, "not a valid !!bool"),
+    "a tagged empty int": ("  n: !!int ''\n", 19, "not a valid !!int"),
+    # the fast reader recursed once per level: RecursionError in every reader
+    "3,000 nested block mappings": (
+        "".join("  " + "  " * i + f"k{i}:\n" for i in range(3000)),
+        0,
+        "nesting depth",
+    ),
+}
+
+TEMPLATE = """schema: 1
+id: INC-261123-AAAAB
+title: x
+type: failure
+priority: P3
+status: new
+tier: desk
+assignee: null
+opened_at: 2026-11-23T10:00:00+08:00
+reporter:
+  name: r
+events:
+- id: e1
+  at: 2026-11-23T10:00:00+08:00
+  by: desk-wang
+  type: created
+  priority: P3
+  incident_type: failure
+"""
+
+
+@pytest.mark.parametrize("name", list(FILE_CASES))
+def test_a_hand_committed_ticket_costs_one_warning(desk: Desk, name: str) -> None:
+    added, line, reason = FILE_CASES[name]
+    good = desk.new(now=NOW)
+    bad = "INC-261123-AAAAB"
+    path = desk.ticket_path(bad)
+    path.write_text(TEMPLATE + added, encoding="utf-8")
+    desk.git("add", "--", str(path))
+    desk.git("commit", "-q", "-m", "a hand edit")
+    started = time.monotonic()
+    fsck = desk.run("fsck", now=LATER)
+    assert time.monotonic() - started < 5
+    assert fsck.exit_code == 1
+    rel = "tickets/2026/11/INC-261123-AAAAB.yaml line "
+    reported = [ln for ln in fsck.stdout.splitlines() if ln.startswith(rel)]
+    assert reported and reason in reported[0], fsck.output
+    if line:
+        assert reported[0].startswith(f"{rel}{line}:"), reported
+    for args in (("list",), ("show", bad), ("show", bad, "--json"), ("stats",), ("check",)):
+        started = time.monotonic()
+        result = desk.run(*args, now=LATER)  # CliRunner re-raises a traceback
+        assert time.monotonic() - started < 5, args
+        assert result.exit_code in (0, 1), (args, result.output)
+    desk.ok("comment", good, "-m", "still writable", now=LATER)

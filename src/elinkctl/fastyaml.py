@@ -278,7 +278,10 @@ def load(text: str) -> Any:
     assert nxt is not None
     if nxt[0] != 0:
         raise Unsupported("indented document")
-    result = _block(lines, 0)
+    try:
+        result = _block(lines, 0)
+    except RecursionError:  # thousands of nested levels: PyYAML refuses them with a line
+        raise Unsupported("nested too deeply") from None
     if lines.pos != len(lines.raw):
         raise Unsupported(f"line {lines.pos + 1}: trailing content")
     return result

@@ -217,6 +217,14 @@ def _check_scalar(node: Any, line: int) -> None:
         raise Refused(
             f"number of {len(node.value):,} characters (at most {MAX_NUMBER_CHARS})", line
         )
+    if tag in (_CORE + "int", _CORE + "float", _CORE + "bool"):
+        from yaml.constructor import SafeConstructor
+
+        try:  # an explicit tag on text that is no such value (``!!bool maybe``, ``!!int ''``)
+            SafeConstructor().construct_object(node)  # type: ignore[no-untyped-call]
+        except (ValueError, OverflowError, KeyError, IndexError):
+            shown = f"{node.value[:40]!r} is not a valid !!{tag[len(_CORE) :]}"
+            raise Refused(shown, line) from None
     if tag == _CORE + "timestamp":
         from yaml.constructor import SafeConstructor
 
@@ -224,6 +232,8 @@ def _check_scalar(node: Any, line: int) -> None:
             value = SafeConstructor().construct_yaml_timestamp(node)  # type: ignore[no-untyped-call]
         except (ValueError, OverflowError) as exc:
             raise Refused(f"impossible date {node.value!r}: {exc}", line) from None
+        except AttributeError:  # ``!!timestamp`` on text that is no date: PyYAML's regex fails
+            raise Refused(f"not a date: {node.value[:40]!r}", line) from None
         if not YEARS[0] <= value.year <= YEARS[1]:
             raise Refused(f"date {node.value!r} outside the years {YEARS[0]}–{YEARS[1]}", line)
 
@@ -237,7 +247,10 @@ def _check_strict(yaml: Any, node: Any, line: int) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for k, _ in node.value:
-            name = k.value if isinstance(k, yaml.ScalarNode) else repr(k)
+            if not isinstance(k, yaml.ScalarNode):
+                # Never repr() it: the repr of a node walks every alias (a bomb as a key hung)
+                raise Refused("a key that is a list or mapping", k.start_mark.line + 1)
+            name = k.value
             if name in seen:
                 raise Refused(f"duplicate key {name!r}", k.start_mark.line + 1)
             seen.add(name)
