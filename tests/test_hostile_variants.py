@@ -7,7 +7,9 @@ Through the CLI on real git stores (the ``desk`` fixture), like the other
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import time
 
 import pytest
@@ -89,8 +91,8 @@ FILE_CASES: dict[str, tuple[str, int, str]] = {
     "a tagged bool that is no bool": ("  flag: !!bool maybe\n", 19, "not a valid !!bool"),
     "a tagged empty int": ("  n: !!int ''\n", 19, "not a valid !!int"),
     # the fast reader recursed once per level: RecursionError in every reader
-    "3,000 nested block mappings": (
-        "".join("  " + "  " * i + f"k{i}:\n" for i in range(3000)),
+    "1,100 nested block mappings": (
+        "".join("  " + "  " * i + f"k{i}:\n" for i in range(1100)),
         0,
         "nesting depth",
     ),
@@ -141,3 +143,87 @@ def test_a_hand_committed_ticket_costs_one_warning(desk: Desk, name: str) -> Non
         assert time.monotonic() - started < 5, args
         assert result.exit_code in (0, 1), (args, result.output)
     desk.ok("comment", good, "-m", "still writable", now=LATER)
+
+
+def _readers_answer(desk: Desk, good: str, bad: str) -> None:
+    for args in (
+        ("list",),
+        ("show", bad),
+        ("show", good),
+        ("stats",),
+        ("check",),
+        ("kb", "search", "x"),
+    ):
+        started = time.monotonic()
+        result = desk.run(*args, now=LATER)
+        assert time.monotonic() - started < 5, args
+        assert result.exit_code in (0, 1), (args, result.output)
+    desk.ok("comment", good, "-m", "still writable", now=LATER)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_fifo_or_device_named_like_a_ticket_is_never_waited_on(desk: Desk, kind: str) -> None:
+    """Every reader opened it and waited for a writer (FIFO) or read forever."""
+    good = desk.new(now=NOW)
+    path = desk.ticket_path("INC-261123-AAAAB")
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("mknod of a device needs root")
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 5))  # /dev/zero
+    fsck = desk.run("fsck", now=LATER)
+    assert fsck.exit_code == 1
+    assert "tickets/2026/11/INC-261123-AAAAB.yaml: cannot read: not a plain file" in fsck.stdout
+    _readers_answer(desk, good, "INC-261123-AAAAB")
+
+
+def test_a_huge_ticket_file_is_refused_not_parsed(desk: Desk) -> None:
+    """A hand-committed 50 MB title cost every command 6 s, 200,000 events 15 s."""
+    good = desk.new(now=NOW)
+    path = desk.ticket_path("INC-261123-AAAAB")
+    path.write_text(TEMPLATE.replace("title: x", "title: " + "A" * 3_000_000), encoding="utf-8")
+    desk.git("add", "--", str(path))
+    desk.git("commit", "-q", "-m", "a hand edit")
+    fsck = desk.run("fsck", now=LATER)
+    assert fsck.exit_code == 1
+    assert "INC-261123-AAAAB.yaml: cannot read: 3,000,2" in fsck.stdout
+    assert "more than the 2,097,152" in fsck.stdout
+    _readers_answer(desk, good, "INC-261123-AAAAB")
+
+
+def test_no_command_writes_a_ticket_too_large_to_read(desk: Desk) -> None:
+    tid = desk.new(now=NOW)
+    before = desk.ticket_path(tid).read_bytes()
+    result = desk.run("comment", tid, "-m", "y" * 2_200_000, now=NOW)
+    assert result.exit_code == 1 and "nothing written" in result.stderr
+    assert desk.ticket_path(tid).read_bytes() == before
+    desk.ok("comment", tid, "-m", "small", now=NOW)
+    assert desk.run("fsck", now=NOW).exit_code == 0
+
+
+def test_rule_files_and_tickets_folder_are_not_followed_out_of_the_store(desk: Desk) -> None:
+    """sla.yaml linked to /etc/passwd was read by every command; fsck listed
+    every file under a linked tickets/ (a link to / walked the whole disk)."""
+    tid = desk.new(now=NOW)
+    sla = desk.root / "sla.yaml"
+    original = sla.read_text(encoding="utf-8")
+    outside = desk.root.parent / "outside.yaml"
+    outside.write_text(original, encoding="utf-8")
+    sla.unlink()
+    sla.symlink_to(outside)
+    for args in (("list",), ("fsck",), ("comment", tid, "-m", "x")):
+        result = desk.run(*args, now=LATER)
+        assert result.exit_code == 1 and "sla.yaml: a symbolic link" in result.output, args
+    sla.unlink()
+    sla.write_text(original, encoding="utf-8")
+    desk.ok("comment", tid, "-m", "rules back", now=LATER)
+    elsewhere = desk.root.parent / "elsewhere"
+    (elsewhere / "2026" / "11").mkdir(parents=True)
+    (elsewhere / "2026" / "11" / "INC-261123-ZZZZZ.yaml").write_text("not: read\n", "utf-8")
+    tickets = desk.root / "tickets"
+    tickets.rename(desk.root.parent / "real-tickets")
+    tickets.symlink_to(elsewhere)
+    fsck = desk.run("fsck", now=LATER)
+    assert fsck.exit_code == 1 and "tickets: a symbolic link" in fsck.stdout
+    assert "ZZZZZ" not in fsck.output

@@ -13,7 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from elinkctl import yamlio
+from elinkctl import fsio, yamlio
 from elinkctl.domain.model import ROLES
 from elinkctl.errors import ConfigError, UsageProblem
 from elinkctl.timeutil import parse_duration_parts, zone
@@ -70,11 +70,15 @@ class RuleFile:
 def load_rule_file(path: Path, cache: RuleCache | None = None) -> RuleFile:
     name = path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        text = fsio.read_limited(path).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{name}: missing (run `elinkctl init` to create a store)") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{name}: not UTF-8 text") from None
+    except OSError as exc:  # a link (never followed out of the store), a FIFO, too large
+        if path.is_symlink():
+            raise ConfigError(f"{name}: a symbolic link, not followed") from None
+        raise ConfigError(f"{name}: cannot read: {exc.strerror or exc}") from None
     data = cache.get(name, text) if cache is not None else None
     if data is None:
         try:

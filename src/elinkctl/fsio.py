@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,58 @@ def digest(*parts: str | bytes, size: int = 64) -> str:
         h.update(len(raw).to_bytes(8, "big"))
         h.update(raw)
     return h.hexdigest()[:size]
+
+
+MAX_TICKET_BYTES = 2 * 1024 * 1024
+"""Largest ticket or article file a reader opens (2 MiB; ours are ~3 KB, one
+argument holds at most 128 KiB). Parsing costs ~1 s a MiB of events: a
+hand-committed 50 MB file cost every command many seconds; beyond this it
+is refused (and `fsck` says so), and `Transaction.put` never writes one."""
+
+
+class NotAFile(OSError):
+    """What should be a plain file is a FIFO, a device, a socket or a folder."""
+
+
+class TooLarge(OSError):
+    """A file beyond the size a reader opens (`MAX_TICKET_BYTES`)."""
+
+
+def read_limited(path: Path, limit: int = MAX_TICKET_BYTES) -> bytes:
+    """The bytes of a plain file of at most ``limit`` bytes, reached without
+    following a link at its last component.
+
+    Opened non-blocking and checked with fstat before reading: a FIFO named
+    like a ticket made every reader wait forever, a device (``/dev/zero``)
+    read forever. Raises `NotAFile`, `TooLarge` or the OSError of open/read
+    (ELOOP for a symbolic link)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, "a folder, not a file", str(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise NotAFile(f"not a plain file ({_kind(st.st_mode)})")
+        if st.st_size > limit:
+            raise TooLarge(f"{st.st_size:,} bytes, more than the {limit:,} a reader opens")
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := os.read(fd, min(st.st_size + 1, limit) + 1 if not chunks else 1 << 16):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:  # it grew since fstat
+                raise TooLarge(f"more than the {limit:,} bytes a reader opens")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"

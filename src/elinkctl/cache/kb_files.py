@@ -15,6 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from elinkctl import fsio
 from elinkctl.domain.layout import KNOWLEDGE, TICKETS
 from elinkctl.kb.article import ArticleError, parse_article
 from elinkctl.kb.docs import Doc, doc_from_article, doc_from_ticket_text
@@ -109,7 +110,7 @@ def read_doc(root: Path, rel: str, on_error: Warn) -> Doc | None:
     from elinkctl import yamlio
 
     try:
-        text = (root / rel).read_text(encoding="utf-8")
+        text = fsio.read_limited(root / rel).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         on_error(f"{rel}: unreadable ({exc}); not searched")
         return None

@@ -358,10 +358,10 @@ def run_check(
             for ticket, findings in _findings_of_open_tickets(store, rules, now, report):
                 try:
                     updated = record_findings(ticket, findings, actor, now)
+                    tx.put(updated)  # refused (too large to store): one warning, not the run
                 except ElinkError as exc:
                     report.broken.append(f"{store.rel(store.path_of(ticket.id))}: {exc}")
                     continue
-                tx.put(updated)
                 changed += 1
                 report.findings.extend(findings)
             report.findings.sort(key=lambda f: (f.due_at, f.ticket.id))

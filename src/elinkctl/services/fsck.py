@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from elinkctl import fsio
 from elinkctl.domain import ticketcheck
 from elinkctl.progress import Progress
 from elinkctl.store.store import Store
@@ -127,7 +128,8 @@ def check_store(store: Store) -> tuple[list[str], int]:
     base = store.root / "tickets"
     if base.is_dir() and not base.is_symlink():
         problems.extend(folder_problems(store, base))
-    paths = sorted(p for p in base.rglob("*") if not p.is_dir()) if base.is_dir() else []
+    walk = base.is_dir() and not base.is_symlink()  # a linked tickets/ is never listed
+    paths = sorted(p for p in base.rglob("*") if not p.is_dir()) if walk else []
     bar = Progress(len(paths), "fsck", None if len(paths) >= 2000 else False)
     for path in paths:
         bar.step()
@@ -147,7 +149,7 @@ def check_store(store: Store) -> tuple[list[str], int]:
             continue
         count += 1
         try:
-            text = path.read_text(encoding="utf-8")
+            text = fsio.read_limited(path).decode("utf-8")
         except UnicodeDecodeError:
             problems.append(f"{rel}: not UTF-8 text")
             continue

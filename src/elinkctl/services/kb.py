@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from elinkctl import yamlio
+from elinkctl import fsio, yamlio
 from elinkctl.cache import index_failed
 from elinkctl.cache.kb import IndexNotReady, load_index
 from elinkctl.cache.kb_files import KbSource, ignore
@@ -183,7 +183,7 @@ def _explain(
         if hit.kind == "kb":
             doc = doc_from_article(read_article(store, hit.id))
         else:
-            doc = doc_from_ticket_text(store.path_of(hit.id).read_text(encoding="utf-8"))
+            doc = doc_from_ticket_text(fsio.read_limited(store.path_of(hit.id)).decode("utf-8"))
     except (ElinkError, OSError, ValueError, yamlio.YamlError):
         doc = None
     return index.explain(query, hit.id, hit.score, doc)

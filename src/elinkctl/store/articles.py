@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from elinkctl import fsio
 from elinkctl.domain.layout import KNOWLEDGE
 from elinkctl.errors import Ambiguous, ElinkError, NotFound, StoreError, UsageProblem
 from elinkctl.kb.article import (
@@ -115,11 +116,13 @@ def read_article(store: Store, article_id: str) -> Article:
     path = article_path(store, article_id)
     rel = store.rel(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = fsio.read_limited(path).decode("utf-8")
     except FileNotFoundError:
         raise NotFound(f"{rel}: no such article") from None
     except UnicodeDecodeError:
         raise ArticleError(f"{rel}: not UTF-8 text") from None
+    except OSError as exc:  # a FIFO, a device, a link, too large: never waited on
+        raise ArticleError(f"{rel}: cannot read: {exc.strerror or exc}") from None
     return parse_article(text, rel)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from elinkctl import fsio
 from elinkctl.cache import index_failed
 from elinkctl.config import Config, load_config
 from elinkctl.domain import ids, ticketfile
@@ -216,21 +217,16 @@ class Store:
         if not self.inside(path.parent):
             raise TicketError(f"{rel}: its folder is a symbolic link; not followed")
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            text = fsio.read_limited(path).decode("utf-8")
         except FileNotFoundError:
             raise NotFound(f"{rel}: no such ticket") from None
-        except OSError as exc:
-            if path.is_symlink():
-                raise TicketError(f"{rel}: a symbolic link, not followed") from None
-            raise TicketError(f"{rel}: cannot read: {exc.strerror or exc}") from None
-        try:
-            with os.fdopen(fd, encoding="utf-8") as handle:
-                text = handle.read()
         except UnicodeDecodeError:
             raise TicketError(f"{rel}: not UTF-8 text") from None
         except IsADirectoryError:  # a folder named like a ticket file
             raise TicketError(f"{rel}: a folder, not a ticket file") from None
         except OSError as exc:
+            if path.is_symlink():
+                raise TicketError(f"{rel}: a symbolic link, not followed") from None
             raise TicketError(f"{rel}: cannot read: {exc.strerror or exc}") from None
         try:
             ticket = ticketfile.loads(text)

@@ -21,7 +21,7 @@ from elinkctl.domain import ids, ticketfile
 from elinkctl.domain.layout import is_attachment_path, is_journalable
 from elinkctl.domain.model import Ticket
 from elinkctl.errors import PermissionDenied, StoreError, TicketError, UsageProblem
-from elinkctl.fsio import atomic_write, sweep_temp_files
+from elinkctl.fsio import MAX_TICKET_BYTES, atomic_write, sweep_temp_files
 
 if TYPE_CHECKING:
     from elinkctl.config import Config
@@ -78,7 +78,13 @@ class Transaction:
         problem = ticketfile.unwritable(ticket)
         if problem:
             raise TicketError(f"{problem}; nothing written")
-        self._files[rel] = (path, ticketfile.dumps(ticket), is_new)
+        text = ticketfile.dumps(ticket)
+        if len(text) * 4 > MAX_TICKET_BYTES and len(text.encode()) > MAX_TICKET_BYTES:
+            raise TicketError(
+                f"{ticket.id}: the ticket file would be {len(text.encode()):,} bytes, more than "
+                f"the {MAX_TICKET_BYTES:,} a reader opens; nothing written"
+            )
+        self._files[rel] = (path, text, is_new)
         self._tickets[ticket.id] = ticket
 
     def put_file(self, path: Path, content: str | bytes, *, is_new: bool = False) -> None:
