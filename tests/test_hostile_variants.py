@@ -11,6 +11,7 @@ import os
 import re
 import stat
 import time
+from pathlib import Path
 
 import pytest
 
@@ -227,3 +228,24 @@ def test_rule_files_and_tickets_folder_are_not_followed_out_of_the_store(desk: D
     fsck = desk.run("fsck", now=LATER)
     assert fsck.exit_code == 1 and "tickets: a symbolic link" in fsck.stdout
     assert "ZZZZZ" not in fsck.output
+
+
+@pytest.mark.parametrize(
+    "at", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "-999999999h"]
+)
+def test_an_at_past_the_ends_of_time_is_one_line(desk: Desk, at: str) -> None:
+    """Shifting it to the store's zone overflowed: an OverflowError traceback."""
+    tid = desk.new(now=NOW)
+    result = desk.run("comment", tid, "-m", "x", "--at", at, now=LATER)
+    assert result.exit_code == 2 and "invalid time" in result.stderr, result.output
+    desk.ok("comment", tid, "-m", "still writable", now=LATER)
+
+
+def test_a_store_path_that_is_a_symlink_loop_is_one_line(desk: Desk, tmp_path: Path) -> None:
+    """pathlib's resolve() raised RuntimeError: a traceback from every command and init."""
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    loop = str(tmp_path / "loop1")
+    for args in (("--store", loop, "list"), ("--store", loop, "fsck"), ("init", loop)):
+        result = desk.run(*args)
+        assert result.exit_code in (1, 2) and "symbolic link loop" in result.stderr, args

@@ -57,6 +57,13 @@ def parse_time(text: str, tz: dt.tzinfo, *, now: dt.datetime | None = None) -> d
     """Parse ISO 8601 (offset optional), a bare ``HH:MM`` (today, in ``tz``),
     ``2026/11/23 10:05``, ``today 14:00``, ``yesterday``, ``now``, or a time
     ago: ``-2h``, ``-1d``, ``30m ago``."""
+    try:
+        return _parse_time(text, tz, now)
+    except OverflowError:  # 9999-12-31T23:59-23:59 in our zone, -99999999d: past Python's years
+        raise UsageProblem(f"invalid time {text!r}: out of range") from None
+
+
+def _parse_time(text: str, tz: dt.tzinfo, now: dt.datetime | None) -> dt.datetime:
     raw = text.strip()
     if raw.lower() in ("now", "现在"):
         return (now or dt.datetime.now(tz)).astimezone(tz)

@@ -39,7 +39,13 @@ def init(ctx: Context, directory: Path, actor: str | None, shared: bool, group: 
 
     if group and not shared:
         raise UsageProblem("--group goes with --shared")
-    root = init_store(directory.resolve(), actor or ctx.actor_given)
+    try:
+        where = directory.resolve()
+    except (RuntimeError, OSError):  # a symbolic link loop (RuntimeError before 3.13)
+        raise UsageProblem(
+            f"{directory}: cannot be resolved (a symbolic link loop or a removed folder)"
+        ) from None
+    root = init_store(where, actor or ctx.actor_given)
     echo(f"initialised an elinkctl store in {root}", err=True)
     if shared:
         name = share_with_group(root, group)

@@ -47,11 +47,19 @@ def discover(explicit: str | None, cwd: Path | None = None) -> Path:
     ``sla.yaml`` and ``tickets/`` (DESIGN §6)."""
     given = explicit or os.environ.get("ELINKCTL_STORE")
     if given:
-        root = Path(given).expanduser().resolve()
+        try:
+            root = Path(given).expanduser().resolve()
+        except (RuntimeError, OSError):  # a symbolic link loop (RuntimeError before 3.13)
+            raise StoreMissing(
+                f"{given}: cannot be resolved (a symbolic link loop or a removed folder)"
+            ) from None
         if not (root / "sla.yaml").is_file() or not (root / TICKETS).is_dir():
             raise StoreMissing(f"{given}: not an elinkctl store (no sla.yaml and tickets/)")
         return root
-    here = (cwd or Path.cwd()).resolve()
+    try:
+        here = (cwd or Path.cwd()).resolve()
+    except (RuntimeError, OSError):  # the current folder was removed
+        raise StoreMissing("the current folder cannot be read; use --store DIR") from None
     for candidate in (here, *here.parents):
         if (candidate / "sla.yaml").is_file() and (candidate / TICKETS).is_dir():
             return candidate
