@@ -249,3 +249,35 @@ def test_a_store_path_that_is_a_symlink_loop_is_one_line(desk: Desk, tmp_path: P
     for args in (("--store", loop, "list"), ("--store", loop, "fsck"), ("init", loop)):
         result = desk.run(*args)
         assert result.exit_code in (1, 2) and "symbolic link loop" in result.stderr, args
+
+
+def test_a_command_channel_echoing_a_badly_formatted_secret_leaks_nothing(desk: Desk) -> None:
+    """The secret had a space and a line break (an env file's typo); the
+    command's stderr tail is stripped and split, so the exact value never
+    matched and the token reached stderr, check's outbox and its files."""
+    secret = "tok-S3CR3T-0123456789"
+    esc = desk.root / "escalation.yaml"
+    text = esc.read_text(encoding="utf-8")
+    text = text.replace("people: {}", "people:\n  张三: {channels: [pager]}\n", 1)
+    text = text.replace(
+        "channels: {}",
+        "channels:\n  pager: {type: command, argv: [/bin/sh, -c, 'echo token=$T >&2; exit 3'],"
+        " env: {T: '${PAGER_TOKEN}'}}\n",
+        1,
+    )
+    esc.write_text(text.replace("  l1: []", "  l1: [张三]", 1), encoding="utf-8")
+    desk.git("commit", "-q", "-am", "a pager")
+    env = {"PAGER_TOKEN": f"{secret} x\n"}
+    desk.new(now=NOW)
+    outputs = [
+        desk.run("notify", "test", "张三", env=env, now=NOW).output,
+        desk.run("check", env=env, now=LATER, user="elinkctl-check").output,
+        desk.run("check", "--json", env=env, now=LATER, user="elinkctl-check").output,
+        desk.run("outbox", "list", "--json", env=env, now=LATER).output,
+    ]
+    assert "exited with 3" in outputs[0]
+    for text in outputs:
+        assert secret not in text, text
+    for path in (desk.root / ".git").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path

@@ -502,7 +502,11 @@ def secrets_of(chan: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
             found += [env.get(name, "") for name in _VAR_NAMES.findall(item)]
             with contextlib.suppress(DeliveryError):
                 found.append(expand(item, env, ""))
-    return [s for s in found if len(s) >= 6]
+    # A value with a space or line break (a badly formatted env file) reaches
+    # an error cut or stripped: a command's stderr tail is stripped and split
+    # into lines, so each part counts too.
+    parts = [p for s in found for p in (s, s.strip(), *s.split())]
+    return [s for s in parts if len(s) >= 6]
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
