@@ -505,8 +505,8 @@ def secrets_of(chan: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
     # A value with a space or line break (a badly formatted env file) reaches
     # an error cut or stripped: a command's stderr tail is stripped and split
     # into lines, so each part counts too.
-    parts = [p for s in found for p in (s, s.strip(), *s.split())]
-    return [s for s in parts if len(s) >= 6]
+    forms = [p for s in found for p in (s, s.strip(), *s.split())]
+    return [s for s in forms if len(s) >= 6]
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
