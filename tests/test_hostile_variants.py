@@ -281,3 +281,19 @@ def test_a_command_channel_echoing_a_badly_formatted_secret_leaks_nothing(desk: 
     for path in (desk.root / ".git").rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_fsck_names_the_line_of_a_state_that_disagrees_with_the_events(desk: Desk) -> None:
+    """It gave no line and Python's reprs (``datetime.datetime(2026, 11, …)``)."""
+    desk.new(now=NOW)
+    path = desk.ticket_path("INC-261123-AAAAB")
+    text = TEMPLATE.replace("opened_at: 2026-11-23T10:00:00+08:00", "opened_at: 2026-11-23")
+    path.write_text(text, encoding="utf-8")
+    desk.git("add", "--", str(path))
+    desk.git("commit", "-q", "-m", "a hand edit")
+    fsck = desk.run("fsck", now=LATER)
+    assert fsck.exit_code == 1
+    assert (
+        "tickets/2026/11/INC-261123-AAAAB.yaml line 9: state disagrees with events: opened_at: "
+        "file says 2026-11-23, events say 2026-11-23T10:00:00+08:00"
+    ) in fsck.stdout, fsck.stdout

@@ -20,16 +20,21 @@ def check_text(path: str, text: str) -> tuple[Ticket | None, list[str]]:
         return None, [f"line {exc.line}: {exc}" if exc.line else str(exc)]
     problems: list[str] = []
     if ticket.id != stem:
-        problems.append(f"id {ticket.id} does not match the file name")
+        problems.append(f"line {_line(text, 'id')}: id {ticket.id} does not match the file name")
     else:
         year, month = ids.shard(ticket.id)
         if not path.startswith(f"tickets/{year}/{month}/"):
             problems.append(f"belongs in tickets/{year}/{month}/")
     data = yamlio.load(text)
     for mismatch in ticketfile.state_mismatches(data, ticket):
-        problems.append(f"state disagrees with events: {mismatch}")
+        key = mismatch.split(":", 1)[0]  # fsck names the line of the key (or the file's first)
+        problems.append(f"line {_line(text, key)}: state disagrees with events: {mismatch}")
     try:
         lifecycle.check_history(ticket.events)
     except ElinkError as exc:
         problems.append(f"impossible history: {exc}")
     return ticket, problems
+
+
+def _line(text: str, key: str) -> int:
+    return yamlio.line_of_key(text, [key]) or 1

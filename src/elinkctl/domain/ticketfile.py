@@ -283,8 +283,18 @@ def state_mismatches(data: dict[str, Any], ticket: Ticket) -> list[str]:
     problems = []
     for key in STATE_KEYS:
         if data.get(key) != derived.get(key):
-            problems.append(f"{key}: file says {data.get(key)!r}, events say {derived.get(key)!r}")
+            problems.append(
+                f"{key}: file says {_shown(data.get(key))}, events say {_shown(derived.get(key))}"
+            )
     return problems
+
+
+def _shown(value: Any) -> str:
+    """A value as the file would hold it (``2026-11-23T10:00:00+08:00``, not
+    ``datetime.datetime(…)``), quoted when it is text."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return "null" if value is None else repr(value)
 
 
 __all__ = [

@@ -14,10 +14,8 @@ from elinkctl.store.store import Store
 def check_ticket_text(rel: str, stem: str, text: str) -> list[str]:
     """`fsck`'s lines for one ticket file (`elinkctl.domain.ticketcheck`)."""
     del stem  # the file name is in ``rel``
-    ticket, problems = ticketcheck.check_text(rel, text)
-    if ticket is None and problems and problems[0].startswith("line "):
-        return [f"{rel} {problems[0]}"]
-    return [f"{rel}: {p}" for p in problems]
+    _, problems = ticketcheck.check_text(rel, text)
+    return [f"{rel} {p}" if p.startswith("line ") else f"{rel}: {p}" for p in problems]
 
 
 def symlink_problems(store: Store) -> list[str]:
