@@ -93,6 +93,13 @@ def kb_source(store: Store) -> KbSource:
     return KbSource(store.root, store.state_dir, git)
 
 
+MAX_QUERY_CHARS = 2_000
+"""What a search or a suggestion reads of its query: planning a query costs
+its length squared (30,000 words: 18 s for `kb search`, and for `new` with
+a pasted 120 KB title); a title and description say what they need well
+within this."""
+
+
 def search_index(
     store: Store,
     on_error: Callable[[str], None] = ignore,
@@ -121,6 +128,7 @@ def search(
     files are reported through `on_error` and skipped."""
     if not query.strip():
         raise UsageProblem("the search query is empty")
+    query = query[:MAX_QUERY_CHARS]
     return search_index(store, on_error).search(query, limit, system, module, kind=kind)
 
 
@@ -147,6 +155,7 @@ def search_lines(
     """
     if not query.strip():
         raise UsageProblem("the search query is empty")
+    query = query[:MAX_QUERY_CHARS]
     index = _searcher(store, on_error)
     try:
         hits = index.search(query, limit, system, module, kind=kind, collapse=True)
@@ -249,7 +258,7 @@ def suggest(
     module = str(fields.get("module") or "").strip() or None
     query = " ".join(
         str(fields.get(k) or "").strip() for k in ("title", "description", "system")
-    ).strip()
+    ).strip()[:MAX_QUERY_CHARS]
     if not query:
         return []
     skip = set(exclude)
