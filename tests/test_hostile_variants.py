@@ -312,3 +312,15 @@ def test_a_pasted_huge_query_or_title_is_searched_in_bounded_time(desk: Desk) ->
         result = desk.run(*args, now=NOW)
         assert result.exit_code == 0, result.output
         assert time.monotonic() - started < 5, args
+
+
+def test_a_fifo_named_like_an_article_is_skipped_and_named_by_fsck(desk: Desk) -> None:
+    tid = desk.new(now=NOW)
+    os.mkfifo(desk.root / "knowledge" / "KB-AAAAA.md")
+    for args in (("kb", "list"), ("kb", "search", "x"), ("kb", "show", "KB-AAAAA")):
+        started = time.monotonic()
+        result = desk.run(*args, now=NOW)
+        assert time.monotonic() - started < 5 and result.exit_code in (0, 1), args
+    fsck = desk.run("fsck", now=NOW)
+    assert fsck.exit_code == 1 and "knowledge/KB-AAAAA.md: not a plain file" in fsck.stdout
+    desk.ok("comment", tid, "-m", "still writable", now=NOW)

@@ -92,10 +92,19 @@ def article_problems(store: Store) -> list[str]:
     base = knowledge_dir(store)
     if not base.is_dir() or base.is_symlink():
         return []
+    entries = sorted(os.scandir(base), key=lambda e: e.name)
     found = [
         f"{store.rel(Path(e.path))}: a folder named like an article file"
-        for e in sorted(os.scandir(base), key=lambda e: e.name)
+        for e in entries
         if e.name.endswith(".md") and e.is_dir(follow_symlinks=False)
+    ]
+    found += [  # a FIFO or device: kb skips it (never waits on it), so name it here
+        f"{store.rel(Path(e.path))}: not a plain file"
+        for e in entries
+        if e.name.endswith(".md")
+        and not e.is_symlink()
+        and not e.is_dir(follow_symlinks=False)
+        and not e.is_file(follow_symlinks=False)
     ]
     for article_id in article_ids(store):
         try:
