@@ -324,3 +324,19 @@ def test_a_fifo_named_like_an_article_is_skipped_and_named_by_fsck(desk: Desk) -
     fsck = desk.run("fsck", now=NOW)
     assert fsck.exit_code == 1 and "knowledge/KB-AAAAA.md: not a plain file" in fsck.stdout
     desk.ok("comment", tid, "-m", "still writable", now=NOW)
+
+
+def test_verify_refuses_a_pushed_ticket_too_large_to_read_in_bounded_time(desk: Desk) -> None:
+    """A pushed ticket of 200,000 events (16 MB) kept the pre-receive hook
+    parsing for minutes."""
+    desk.new(now=NOW)
+    base = desk.git("rev-parse", "HEAD").strip()
+    event = "- id: e{}\n  at: 2026-11-23T10:01:00+08:00\n  by: x\n  type: commented\n  text: hi\n"
+    path = desk.ticket_path("INC-261123-AAAAB")
+    path.write_text(TEMPLATE + "".join(event.format(i) for i in range(2, 40_000)), "utf-8")
+    desk.git("add", "--", str(path))
+    desk.git("commit", "-q", "-m", "a hand edit")
+    started = time.monotonic()
+    result = desk.run("verify", f"{base}..HEAD", now=LATER)
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 1 and "more than the 2,097,152 a reader opens" in result.stdout

@@ -25,6 +25,7 @@ from elinkctl.domain.model import (
     Ticket,
     derive_state,
 )
+from elinkctl.fsio import MAX_TICKET_BYTES
 
 STATE_KEYS = (
     "status",
@@ -104,6 +105,12 @@ def _line(text: str, path: list[str | int]) -> int | None:
 
 def loads(text: str) -> Ticket:
     """Parse and validate a ticket file's text; raise `FormatError` with a line."""
+    if len(text) * 4 > MAX_TICKET_BYTES:  # cheap first: most tickets are ~3 KB
+        size = len(text.encode("utf-8", "replace"))
+        if size > MAX_TICKET_BYTES:  # a pushed blob too (verify): parsing costs ~1 s a MiB
+            raise FormatError(
+                f"{size:,} bytes, more than the {MAX_TICKET_BYTES:,} a reader opens", 1
+            )
     for marker in CONFLICT_MARKERS:
         pos = text.find(marker)
         if pos >= 0 and (pos == 0 or text[pos - 1] == "\n"):
