@@ -340,3 +340,17 @@ def test_verify_refuses_a_pushed_ticket_too_large_to_read_in_bounded_time(desk: 
     result = desk.run("verify", f"{base}..HEAD", now=LATER)
     assert time.monotonic() - started < 5
     assert result.exit_code == 1 and "more than the 2,097,152 a reader opens" in result.stdout
+
+
+def test_a_ticket_padded_to_the_limit_still_gets_its_escalations(desk: Desk) -> None:
+    """People's writes stop 512 KiB below the reader's limit, so `check`'s
+    events always fit: before, a ticket padded with comments made every
+    later `check` skip it (no escalation ever) while fsck passed."""
+    tid = desk.new(now=NOW)
+    desk.ok("comment", tid, "-m", "y" * 1_560_000, now=NOW)
+    refused = desk.run("comment", tid, "-m", "y" * 20_000, now=NOW)
+    assert refused.exit_code == 1 and "may grow to; nothing written" in refused.stderr
+    checked = desk.run("check", now=LATER, user="elinkctl-check")
+    assert checked.exit_code == 0, checked.output
+    assert tid in checked.stdout
+    assert desk.run("fsck", now=LATER).exit_code == 0

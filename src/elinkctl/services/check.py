@@ -358,7 +358,7 @@ def run_check(
             for ticket, findings in _findings_of_open_tickets(store, rules, now, report):
                 try:
                     updated = record_findings(ticket, findings, actor, now)
-                    tx.put(updated)  # refused (too large to store): one warning, not the run
+                    tx.put(updated, reserve=False)  # its events fit in the reserve
                 except ElinkError as exc:
                     report.broken.append(f"{store.rel(store.path_of(ticket.id))}: {exc}")
                     continue

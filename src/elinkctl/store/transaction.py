@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from elinkctl.store.store import Store
 
 
+RESERVE = 512 * 1024
+"""Bytes below `MAX_TICKET_BYTES` kept for `check`'s own events (a few
+hundred bytes a run, a ladder of at most a few dozen cells)."""
+
+
 class Transaction:
     """Changes staged under the store lock, committed as one commit each.
 
@@ -70,8 +75,12 @@ class Transaction:
         """IDs in use in this clone, staged ones included (for new IDs)."""
         return _Taken(self)
 
-    def put(self, ticket: Ticket, *, is_new: bool = False) -> None:
-        """Stage a ticket's new contents (still new if staged as new before)."""
+    def put(self, ticket: Ticket, *, is_new: bool = False, reserve: bool = True) -> None:
+        """Stage a ticket's new contents (still new if staged as new before).
+
+        A ticket may not grow past `MAX_TICKET_BYTES` less `RESERVE` (people's
+        comments, edits, intake); ``reserve=False`` (`check`) may use the
+        reserve, so a ticket padded to the limit still gets its escalations."""
         path = self.store.path_of(ticket.id)
         rel = self.store.rel(path)
         is_new = is_new or (rel in self._files and self._files[rel][2])
@@ -79,10 +88,11 @@ class Transaction:
         if problem:
             raise TicketError(f"{problem}; nothing written")
         text = ticketfile.dumps(ticket)
-        if len(text) * 4 > MAX_TICKET_BYTES and len(text.encode()) > MAX_TICKET_BYTES:
+        limit = MAX_TICKET_BYTES - (RESERVE if reserve else 0)
+        if len(text) * 4 > limit and len(text.encode()) > limit:
             raise TicketError(
                 f"{ticket.id}: the ticket file would be {len(text.encode()):,} bytes, more than "
-                f"the {MAX_TICKET_BYTES:,} a reader opens; nothing written"
+                f"the {limit:,} a ticket may grow to; nothing written"
             )
         self._files[rel] = (path, text, is_new)
         self._tickets[ticket.id] = ticket
