@@ -45,34 +45,14 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from elinkctl.domain.glossary import NOTIFICATIONS
 from elinkctl.errors import ElinkError
 
 TYPES = ("smtp", "webhook", "wecom", "dingtalk", "feishu", "command")
 ROBOT_TYPES = frozenset({"wecom", "dingtalk", "feishu"})
-KINDS = (
-    "escalation",
-    "sla_warning",
-    "sla_breach",
-    "vendor_warning",
-    "vendor_overdue",
-    "progress_due",
-    "visit_missed",
-    "promise_passed",
-    "kb_decision_due",
-    "progress",
-    "test",
-    # hand-offs and the reporter's notices (escalation.yaml notices:)
-    "registered",
-    "assigned",
-    "escalated",
-    "reopened",
-    "transferred",
-    "rejected",
-    "redirected",
-    "resolved",
-    "closed",
-    "digest",
-)
+KINDS = tuple(NOTIFICATIONS)
+"""Why a notice may be sent (a channel's ``kinds:`` filter): the glossary's
+notification vocabulary, the one list `notify.message.Kind` also follows."""
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_COMMAND_TIMEOUT = 30.0
