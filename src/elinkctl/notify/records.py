@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,3 +153,23 @@ class OutboxItem:
             not_before=data.get("not_before"),
             event=dict(data["event"]) if isinstance(data.get("event"), Mapping) else None,
         )
+
+
+def delivery_notes(results: Sequence[Any]) -> list[str]:
+    """What the desk hears about deliveries made inside a command (`new`,
+    `resolve`, `progress`, a P1's step); a failure stays in the outbox for
+    `check`. One wording for every caller (the services share it)."""
+    notes = []
+    for r in results:
+        if r.ok:
+            notes.append(f"notified via {r.channel}: {', '.join(r.recipients)}")
+        elif r.deferred:
+            notes.append(
+                f"notification via {r.channel} deferred (rate limit); `elinkctl check` sends it"
+            )
+        else:
+            notes.append(
+                f"notification via {r.channel} failed: {r.error}; kept in the "
+                "outbox, `elinkctl check` retries it"
+            )
+    return notes

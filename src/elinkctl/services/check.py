@@ -488,24 +488,7 @@ def registration_notes(
                 f"escalation {label}: nobody is listed for {f.role} under roles: in escalation.yaml"
             )
     if queued:
+        from elinkctl.notify.records import delivery_notes
+
         notes += delivery_notes(flush(outbox_for(store), rules, now, store=store))
-    return notes
-
-
-def delivery_notes(results: Sequence[Any]) -> list[str]:
-    """What the desk hears about deliveries made inside a command (`new`,
-    `resolve`, `progress`); a failure stays in the outbox for `check`."""
-    notes = []
-    for r in results:
-        if r.ok:
-            notes.append(f"notified via {r.channel}: {', '.join(r.recipients)}")
-        elif r.deferred:
-            notes.append(
-                f"notification via {r.channel} deferred (rate limit); `elinkctl check` sends it"
-            )
-        else:
-            notes.append(
-                f"notification via {r.channel} failed: {r.error}; kept in the "
-                "outbox, `elinkctl check` retries it"
-            )
     return notes

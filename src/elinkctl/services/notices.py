@@ -76,11 +76,11 @@ class Queued:
         """Send at once what must not wait for `check` (``send_now``); notes for the desk."""
         notes = list(self.notes)
         if self.keys and self.send_now and self.store is not None:
-            from elinkctl.services import check
+            from elinkctl.notify.records import delivery_notes
 
             results = flush(self.store, self.store.config.escalation.data, now, env)
             mine = set(self.keys)
-            notes += check.delivery_notes([r for r in results if r.key in mine])
+            notes += delivery_notes([r for r in results if r.key in mine])
         return notes
 
 
@@ -400,10 +400,10 @@ def send_pending(store: Store, now: dt.datetime, env: Mapping[str, str] | None =
             return []
     except OSError:
         return []
-    from elinkctl.services import check
+    from elinkctl.notify.records import delivery_notes
 
     try:
         results = flush(store, store.config.escalation.data, now, env)
     except ElinkError as exc:
         return [f"queued notices not sent: {exc}; `elinkctl check` sends them"]
-    return check.delivery_notes(results)
+    return delivery_notes(results)

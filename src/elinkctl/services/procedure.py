@@ -133,8 +133,10 @@ def progress(ctx: Context, given_id: str, at: dt.datetime, text: str | None) -> 
         tx.put(change.ticket)
         tx.commit(change.message)
     if queued:
+        from elinkctl.notify.records import delivery_notes
+
         results = check.flush(check.outbox_for(store), rules, now, store=store)
-        notes += check.delivery_notes(results)
+        notes += delivery_notes(results)
     elif rules is not None:
         notes.append("nobody is listed for management under roles: in escalation.yaml")
     return Stepped(change, tuple(notes))
