@@ -192,11 +192,12 @@ def test_a_hit_without_the_last_word_does_not_answer() -> None:
     assert arrange(index.search("投影仪无信号", 5), 5)[0].relevant
 
 
-def test_new_on_the_three_development_sets() -> None:
-    """`new` on the union of the development sets (articles only; with 3,000
-    incidents: 72/73 and 24/28, docs/knowledge-base.md): the right article for
-    at least 70 of 73 answerable titles, silent on at least 24 of 28 others —
-    where the rule before the last-word veto was silent on 19."""
+def test_new_on_the_development_sets() -> None:
+    """`new` on the union of the four development sets (articles only: 98/103 and
+    30/38; with 3,000 incidents: 102/103 and 30/38, docs/knowledge-base.md): the
+    right article for at least 98 of 103 answerable titles, silent on at least 30
+    of 38 others. (The first three alone: 70/73 and 24/28, where the rule before
+    the last-word veto was silent on 19.)"""
     sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
     try:
         from kb_quality import DEV_SETS, load_docs, load_items
@@ -211,8 +212,8 @@ def test_new_on_the_three_development_sets() -> None:
             answerable += e is not None
             found += e is not None and e in ids
             silent += e is None and not ids
-    assert answerable == 73
-    assert found >= 70 and silent >= 24
+    assert answerable == 103
+    assert found >= 98 and silent >= 30
 
 
 def test_second_development_set_new_and_search() -> None:
@@ -317,3 +318,31 @@ def test_explain_says_why(desk: Desk) -> None:
     assert e["fields"]["卡纸"].startswith("title×1")
     # the query names the article's system (打印机): the system boost
     assert e["boost"] == pytest.approx(1.5) and e["coverage"] == data[0]["coverage"]
+
+
+def test_qualifiers_weigh_little() -> None:
+    """Where, how many and how much (二楼, 多台, 特别, 五六分钟) qualify the problem:
+    a right answer lacks them, so they weigh like function characters; the
+    symptom around them keeps its full weight."""
+    plan = DEFAULT_ANALYZER.plan("二楼无线网特别慢 多台电脑")
+    scale = {u.text: u.scale for u in plan.units}
+    assert scale["二"] == scale["楼"] == scale["特"] == scale["多"] == scale["台"] < 1.0
+    assert scale["无"] == scale["线"] == scale["慢"] == scale["电"] == 1.0
+
+
+def test_glued_system_name_and_desk_phrasings() -> None:
+    """ "sqlserver" is SQL Server, 连接数满 is "Too many connections", 校验 is 验真,
+    a laptop is a 电脑 (held-out-2's misses, now dev set 4)."""
+    docs = [
+        Doc("KB-1", "kb", "SQL Server 登录失败 错误 18456"),
+        Doc("KB-2", "kb", "VPN 连接报错 809 无法建立连接"),
+        Doc("KB-3", "kb", "MySQL 报 1040 Too many connections"),
+        Doc("KB-4", "kb", "报销单上传发票验真失败"),
+        Doc("KB-5", "kb", "办公电脑开机速度慢排查"),
+    ]
+    index = SearchIndex(docs)
+    assert index.search("sqlserver 连不上 报18456")[0].id == "KB-1"
+    cover = {h.id: h.coverage for h in index.search("连接数满")}
+    assert (cover["KB-3"] or 0.0) > (cover.get("KB-2") or 0.0)
+    assert index.search("发票校验失败")[0].id == "KB-4"
+    assert index.search("laptop slow to boot")[0].id == "KB-5"

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .dictionary import CJK_FUNCTION_CHARS, DESK_ENGLISH, STOPWORDS
+from .dictionary import CJK_FUNCTION_CHARS, CJK_QUALIFIERS, DESK_ENGLISH, STOPWORDS
 
 __all__ = [
     "DEFAULT_ANALYZER",
@@ -59,6 +59,7 @@ _NEEDS_NFKC = re.compile(
     "\U0002f800-\U0002fa1f]"
 )
 _SPACES = re.compile(r"\s+")
+_QUALIFIER = re.compile(CJK_QUALIFIERS)
 
 #: Query weight of a single CJK character relative to a bigram or a word.
 #: Below 1 because a lone character ("无", "法") matches half of all
@@ -99,7 +100,7 @@ _COLLOQUIAL: tuple[tuple[str, ...], ...] = (
     ("打印机", "打印", "printer", "print"),
     ("扫描", "扫描仪", "scan", "scanner"),
     ("卡纸", "夹纸", "塞纸", "纸卡住"),
-    ("电脑", "计算机", "pc", "台式机", "笔记本", "主机"),
+    ("电脑", "计算机", "pc", "台式机", "笔记本", "主机", "laptop", "notebook"),
     ("显示器", "屏幕", "monitor"),
     ("黑屏", "不显示", "没信号", "无信号"),
     ("蓝屏", "bsod"),
@@ -396,6 +397,10 @@ class Analyzer:
                     pos = len(joined) + k
                     units.append([ch, ch, alts, pos, pos + 1, scale])
             joined += run
+        for m in _QUALIFIER.finditer(joined):
+            for unit in units:
+                if unit[3] < m.end() and m.start() < unit[4]:
+                    unit[5] = min(unit[5], FUNCTION_SCALE)
         used: list[tuple[str, tuple[str, ...]]] = []
         if synonyms and units:
             assert self._compiled is not None  # query_terms compiled the table
