@@ -194,9 +194,9 @@ def test_a_hit_without_the_last_word_does_not_answer() -> None:
 
 def test_new_on_the_development_sets() -> None:
     """`new` on the union of the four development sets (articles only: 98/103 and
-    30/38; with 3,000 incidents: 102/103 and 30/38, docs/knowledge-base.md): the
-    right article for at least 98 of 103 answerable titles, silent on at least 30
-    of 38 others. (The first three alone: 70/73 and 24/28, where the rule before
+    32/38; with 3,000 incidents: 102/103 and 33/38, docs/knowledge-base.md): the
+    right article for at least 98 of 103 answerable titles, silent on at least 32
+    of 38 others (30 before the request rule). (The first three alone: 70/73 and 24/28, where the rule before
     the last-word veto was silent on 19.)"""
     sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
     try:
@@ -213,7 +213,7 @@ def test_new_on_the_development_sets() -> None:
             found += e is not None and e in ids
             silent += e is None and not ids
     assert answerable == 103
-    assert found >= 98 and silent >= 30
+    assert found >= 98 and silent >= 32
 
 
 def test_second_development_set_new_and_search() -> None:
@@ -346,3 +346,16 @@ def test_glued_system_name_and_desk_phrasings() -> None:
     assert (cover["KB-3"] or 0.0) > (cover.get("KB-2") or 0.0)
     assert index.search("发票校验失败")[0].id == "KB-4"
     assert index.search("laptop slow to boot")[0].id == "KB-5"
+
+
+def test_a_request_is_answered_only_by_a_hit_about_requesting() -> None:
+    """VPN 账号开通申请 is a request: the VPN fault article does not answer it
+    (explained as lacking 申请); an article that says how to apply does."""
+    fault = Doc("KB-1", "kb", "VPN 连接报错 809 无法建立连接", "检查 VPN 账号与网络")
+    apply = Doc("KB-2", "kb", "U 盘被终端管控禁用无法使用", "提交移动存储临时使用申请")
+    index = SearchIndex([fault, apply])
+    hit = index.search("VPN 账号开通申请")[0]
+    assert hit.id == "KB-1" and hit.lacks_head
+    explained = index.explain("VPN 账号开通申请", hit.id, hit.score)
+    assert explained is not None and explained.lacks == "申请"
+    assert not index.search("申请开通U盘使用")[0].lacks_head

@@ -25,7 +25,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .dictionary import CJK_FUNCTION_CHARS, CJK_QUALIFIERS, DESK_ENGLISH, STOPWORDS
+from .dictionary import (
+    CJK_FUNCTION_CHARS,
+    CJK_QUALIFIERS,
+    CJK_REQUEST_WORDS,
+    DESK_ENGLISH,
+    STOPWORDS,
+)
 
 __all__ = [
     "DEFAULT_ANALYZER",
@@ -430,6 +436,7 @@ class Analyzer:
             tuple(Unit(u[0], u[1], tuple(u[2].items()), u[5]) for u in units),
             tuple(dict.fromkeys(used)),
             head,
+            tuple(sorted((w for w in CJK_REQUEST_WORDS if w in joined), key=joined.find)),
         )
 
 
@@ -500,6 +507,10 @@ class QueryPlan:
     head: tuple[int, ...] = ()
     """Indexes in `units` of the query's last word, what a Chinese query says is
     broken (`relevance.lacks_head`); empty for an English query."""
+    request: tuple[str, ...] = ()
+    """The request words (`dictionary.CJK_REQUEST_WORDS`) the query has, in its
+    order: a hit
+    with none of them does not answer it (`relevance.lacks_head`)."""
 
 
 #: The analyzer used when none is given.

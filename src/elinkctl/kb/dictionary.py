@@ -24,7 +24,7 @@ slow" is judged on printer and slow.
 
 from __future__ import annotations
 
-__all__ = ["CJK_FUNCTION_CHARS", "CJK_QUALIFIERS", "DESK_ENGLISH", "STOPWORDS"]
+__all__ = ["CJK_FUNCTION_CHARS", "CJK_QUALIFIERS", "CJK_REQUEST_WORDS", "DESK_ENGLISH", "STOPWORDS"]
 
 DESK_ENGLISH: tuple[tuple[str, ...], ...] = (
     # output and display
@@ -335,3 +335,8 @@ CJK_QUALIFIERS = (
 function characters, they count as text but weigh little when judging coverage
 (without it "二楼无线网无法上网" covers 0.39 of its own Wi-Fi article). A regular
 expression on the query with spaces removed."""
+
+CJK_REQUEST_WORDS = ("申请", "开通", "新建", "新增", "创建", "办理")
+"""Words that make a title a request (VPN 账号开通申请, 金蝶 年度账套新建) rather
+than a fault: only a hit that speaks of requesting something too (an article's
+"提交…申请") answers it; a fault article on the same system does not."""

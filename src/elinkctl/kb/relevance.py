@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .analysis import QueryPlan, Unit
+from .dictionary import CJK_REQUEST_WORDS
 
 __all__ = [
     "HEAD_COVERAGE",
@@ -145,7 +146,14 @@ def lacks_head(
     a plain 失败 or 问题 at the end is not what tells articles apart). The
     qualifiers a right answer usually lacks (3楼, 李四, 居家办公) stand
     first, so they never veto.
+
+    A request (开通, 申请, 新建: `QueryPlan.request`) is answered only by a
+    hit that speaks of requesting something too: a hit with none of the
+    request words lacks it, whatever else it covers (VPN 账号开通申请 against
+    a VPN fault article).
     """
+    if plan.request and not any(has(w) for w in CJK_REQUEST_WORDS):
+        return True
     if not plan.head:
         return False
     weights = [u.scale * idf(df_of(u.term), max(n, 1)) for u in plan.units]
@@ -263,5 +271,17 @@ def explain(
         round(score / (raw * (RERANK_BASE + cover)), 3) if raw > 0.0 else 1.0,
         round(cover, 3),
         tuple(dict.fromkeys(missing)),
-        "".join(plan.units[i].text for i in plan.head) if lacks_head(plan, n, df_of, has) else "",
+        _lacking(plan, n, df_of, has),
     )
+
+
+def _lacking(
+    plan: QueryPlan, n: int, df_of: Callable[[str], int], has: Callable[[str], bool]
+) -> str:
+    """What a document lacks that vetoes it (`lacks_head`): the request word, or
+    the query's last word; "" when nothing does."""
+    if not lacks_head(plan, n, df_of, has):
+        return ""
+    if plan.request and not any(has(w) for w in CJK_REQUEST_WORDS):
+        return plan.request[-1]
+    return "".join(plan.units[i].text for i in plan.head)
