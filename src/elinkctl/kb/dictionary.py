@@ -101,6 +101,8 @@ DESK_ENGLISH: tuple[tuple[str, ...], ...] = (
         "忘记密码",
         "重置密码",
     ),
+    ("forgot", "forget", "forgotten", "忘记", "忘了"),
+    ("domain name", "hostname", "host name", "域名", "主机名"),
     ("certificate", "cert", "ssl certificate", "证书"),
     ("permission", "permissions", "access denied", "no access", "权限", "拒绝访问", "没有权限"),
     ("two factor", "2fa", "mfa", "otp", "verification code", "双因素", "验证码", "动态口令"),
