@@ -196,8 +196,8 @@ def test_new_on_the_development_sets() -> None:
     """`new` on the union of the four development sets (articles only: 98/103 and
     32/38; with 3,000 incidents: 102/103 and 33/38, docs/knowledge-base.md): the
     right article for at least 98 of 103 answerable titles, silent on at least 32
-    of 38 others (30 before the request rule). (The first three alone: 70/73 and 24/28, where the rule before
-    the last-word veto was silent on 19.)"""
+    of 38 others (30 before the request rule). (The first three alone: 70/73 and
+    24/28, where the rule before the last-word veto was silent on 19.)"""
     sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
     try:
         from kb_quality import DEV_SETS, load_docs, load_items
