@@ -90,8 +90,13 @@ def _string_literals(path: Path) -> Iterable[tuple[int, str]]:
 
 
 # Not our labels: words that monitoring systems send, parsed as input.
-# A reporter's reply is read for the words people write back ("已解决").
-FOREIGN = {("ingest/alert.py", "已解决"), ("domain/replies.py", "已解决")}
+# A reporter's reply is read for the words people write back ("已解决"); a
+# query's request words (新建 "create") are search vocabulary, not the state.
+FOREIGN = {
+    ("ingest/alert.py", "已解决"),
+    ("domain/replies.py", "已解决"),
+    ("kb/dictionary.py", "新建"),
+}
 
 
 def test_each_status_label_is_defined_once() -> None:
