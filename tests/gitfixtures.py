@@ -99,3 +99,23 @@ def fsck_clean(store: Path) -> None:
         if path.is_file():
             text = path.read_text(encoding="utf-8")
             assert "<<<<<<<" not in text and ">>>>>>>" not in text, path
+
+
+# `python -c KILL_AFTER STEP ARGS…` runs `elinkctl ARGS…` and SIGKILLs itself right
+# after the commit step STEP completes (`gitrepo.STEP_HOOK`, the test seam).
+KILL_AFTER = """
+import os, signal, sys
+from elinkctl.store import gitrepo
+
+step = sys.argv[1]
+
+def die_after(done):
+    if done == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+gitrepo.STEP_HOOK = die_after
+from elinkctl.entry import main
+
+sys.argv = ["elinkctl", *sys.argv[2:]]
+main()
+"""

@@ -15,26 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from gitfixtures import env_for, fsck_clean, git, run, tickets
+from gitfixtures import KILL_AFTER, env_for, fsck_clean, git, run, tickets
 
 NOW = "2026-11-23T12:00:00+08:00"
 
-KILL_AFTER = """
-import os, signal, sys
-from elinkctl.store import gitrepo
-
-step = sys.argv[1]
-
-def die_after(done):
-    if done == step:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-gitrepo.STEP_HOOK = die_after
-from elinkctl.entry import main
-
-sys.argv = ["elinkctl", *sys.argv[2:]]
-main()
-"""
 
 STEPS = [
     # (the step the writer dies right after, whether HEAD had moved by then)

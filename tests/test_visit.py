@@ -22,7 +22,7 @@ from conftest import Desk
 from elinkctl.domain.layout import is_attachment_path, is_journalable, safe_name
 from elinkctl.domain.visit import unique_name
 from elinkctl.store.store import Store
-from gitfixtures import env_for, fsck_clean
+from gitfixtures import KILL_AFTER, env_for, fsck_clean
 
 BOOKED = "2026-11-23T10:30:00+08:00"
 AFTER = "2026-11-24T16:00:00+08:00"
@@ -530,24 +530,6 @@ def test_attachments_written_before_their_event_are_removed_on_recovery(
     assert desk.commit_count() == before + 1
     assert desk.git("status", "--porcelain", "--untracked-files=all") == ""
     fsck_clean(desk.root)
-
-
-KILL_AFTER = """
-import os, signal, sys
-from elinkctl.store import gitrepo
-
-step = sys.argv[1]
-
-def die_after(done):
-    if done == step:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-gitrepo.STEP_HOOK = die_after
-from elinkctl.entry import main
-
-sys.argv = ["elinkctl", *sys.argv[2:]]
-main()
-"""
 
 
 @pytest.mark.parametrize(("step", "moved"), [("hash_files", False), ("move_head", True)])
