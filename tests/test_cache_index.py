@@ -388,3 +388,43 @@ def test_stats_open_tickets_folded_afresh(gen_desk: Desk, monkeypatch: pytest.Mo
     gen_desk.ok("stats", "--json", now=NOW)
     assert folded == [str(ticket.parent.relative_to(gen_desk.root))]
     assert_stats_same(gen_desk, monkeypatch)
+
+
+def test_stats_folds_a_passed_vendor_due_time_once(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A closed incident whose vendor never answered depends on "now" only
+    until the due time: the month is folded with it kept aside before then,
+    refolded once after, and refolded again only if "now" goes back."""
+
+    def at(hhmm: str) -> str:
+        return f"2026-11-23T{hhmm}:00+08:00"
+
+    tid = desk.new(now=at("10:00"), urgency="high", impact="medium")
+    desk.ok("accept", tid, now=at("10:02"))
+    desk.ok("assign", tid, "--to", "李四", "--tier", "l1", now=at("10:05"))
+    desk.ok(
+        *("escalate", tid, "--tier", "vendor", "--to", "华为", "--reason", "需原厂分析"),
+        *("--due", at("14:00")),
+        user="王五",
+        now=at("10:30"),
+    )
+    desk.ok("resolve", tid, "--solution", "二线自行解决", user="王五", now=at("13:00"))
+    desk.ok("confirm", tid, now=at("13:05"))
+    desk.ok("close", tid, now=at("13:10"))
+    month = str(next((desk.root / "tickets").glob("*/*")).relative_to(desk.root))
+    folded = count_folds(monkeypatch)
+    assert_stats_same(desk, monkeypatch, now=at("13:30"))  # before the due time
+    queries = len(folded)  # one fold of the month per distinct query
+    assert queries and set(folded) == {month}
+    assert desk.json("stats", now=at("13:30"))["vendors"][0]["pending"] == 1
+    folded.clear()
+    assert_stats_same(desk, monkeypatch, now=at("14:00"))  # due: late for good
+    refolded = len(folded)  # the queries whose filter keeps the incident, once each
+    assert 0 < refolded < queries and set(folded) == {month}
+    assert desk.json("stats", now=at("14:00"))["vendors"][0]["late"] == 1
+    folded.clear()
+    assert_stats_same(desk, monkeypatch, now="2027-06-01T09:00:00+08:00")
+    assert folded == []  # any later "now": from the cache
+    assert_stats_same(desk, monkeypatch, now=at("13:30"))  # back in time: refolded
+    assert folded == [month] * refolded

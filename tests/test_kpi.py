@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from elinkctl.domain import kpi
+from elinkctl.domain import durations, kpi
 from elinkctl.domain.model import Event, Ticket
 from elinkctl.domain.sla import SlaRules
 
@@ -298,10 +298,10 @@ def test_backlog_buckets() -> None:
 
 
 def test_percentiles() -> None:
-    assert kpi.median([1.0, 2.0, 3.0, 10.0]) == 2.5
-    assert kpi.percentile([float(i) for i in range(1, 11)], 0.9) == 9.0
-    assert kpi.percentile([5.0], 0.9) == 5.0
-    assert kpi.percentile([], 0.9) is None and kpi.median([]) is None
+    assert durations.median([1.0, 2.0, 3.0, 10.0]) == 2.5
+    assert durations.percentile([float(i) for i in range(1, 11)], 0.9) == 9.0
+    assert durations.percentile([5.0], 0.9) == 5.0
+    assert durations.percentile([], 0.9) is None and durations.median([]) is None
 
 
 def test_unknown_dimension() -> None:

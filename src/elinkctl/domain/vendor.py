@@ -170,11 +170,6 @@ def outcome(due: dt.datetime, replied_at: dt.datetime | None, now: dt.datetime) 
     return LATE if now >= due else PENDING
 
 
-def needs_now(entries: Iterable[Mapping[str, Any]] | None) -> bool:
-    """Whether a ticket's tally depends on "now": an unanswered escalation with a due time."""
-    return any(e.get("due") and not e.get("replied_at") for e in entries or ())
-
-
 @dataclasses.dataclass
 class VendorTally:
     """Per vendor: escalations, and of those with a due time, timely / late / pending replies."""
