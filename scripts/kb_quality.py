@@ -46,10 +46,12 @@ from elinkctl.kb.relevance import (  # noqa: E402
     RELEVANT_COVERAGE,
     STANDOUT_COVERAGE,
     STANDOUT_RATIO,
+    SUGGEST_TITLE_COVERAGE,
 )
-from elinkctl.kb.results import arrange  # noqa: E402
+from elinkctl.kb.results import arrange, suggestable  # noqa: E402
 
 QUALITY = ROOT / "tests" / "kb_quality"
+TITLE_FLOOR = SUGGEST_TITLE_COVERAGE
 
 
 def load_items(path: Path, key: str) -> list[tuple[str, str | None]]:
@@ -285,17 +287,23 @@ def run_set(
         )
         return kb1, mix1, weak, kbrel
 
-    def suggestions(hits: list[Hit], th: float, so: float = STANDOUT_COVERAGE) -> list[str]:
-        return [ln.hit.id for ln in arrange(hits, 40, th, so) if ln.relevant][:3]
+    def suggestions(
+        hits: list[Hit], th: float, so: float = STANDOUT_COVERAGE, tf: float = TITLE_FLOOR
+    ) -> list[str]:
+        if so == STANDOUT_COVERAGE:  # as `new` decides (results.suggestable)
+            return [ln.hit.id for ln in suggestable(hits, th, tf)][:3]
+        return [ln.hit.id for ln in arrange(hits, 40, th, so, title_floor=tf) if ln.relevant][:3]
 
-    def new_at(th: float, so: float = STANDOUT_COVERAGE, veto: bool = True) -> tuple[int, int, int]:
+    def new_at(
+        th: float, so: float = STANDOUT_COVERAGE, veto: bool = True, tf: float = TITLE_FLOOR
+    ) -> tuple[int, int, int]:
         hits_ = sug_hits if veto else no_veto_sug
         among = first = 0
         for t, e in ans_titles:
-            ids = suggestions(hits_[t], th, so)
+            ids = suggestions(hits_[t], th, so, tf)
             among += e in ids
             first += bool(ids) and ids[0] == e
-        silent = sum(not suggestions(hits_[t], th, so) for t in no_titles)
+        silent = sum(not suggestions(hits_[t], th, so, tf) for t in no_titles)
         return among, first, silent
 
     na, nu = len(answerable), len(unanswerable)
@@ -317,10 +325,10 @@ def run_set(
             f"(first {first}/{nt}); silent on unanswerable {silent}/{len(no_titles)}"
         )
     counts: dict[tuple[str, float], tuple[int, ...]] = {}
-    for name, standout, veto in VARIANTS:
+    for name, standout, veto, tf in VARIANTS:
         for th in CURVE:
             _, mix1, weak, _ = search_at(th, standout, veto)
-            among, _, silent = new_at(th, standout, veto)
+            among, _, silent = new_at(th, standout, veto, tf)
             counts[name, th] = (mix1, na, weak, nu, among, len(ans_titles), silent, len(no_titles))
     if curves:
         print_curves(counts)
@@ -348,15 +356,22 @@ def run_set(
 
 
 VARIANTS = (
-    ("the decision: coverage, stand-out, the last word", STANDOUT_COVERAGE, True),
-    ("without the last-word veto (round 2's rule)", STANDOUT_COVERAGE, False),
-    ("coverage alone", 1.0, False),
+    (
+        "the decision: coverage, stand-out, the last word; new: title",
+        STANDOUT_COVERAGE,
+        True,
+        TITLE_FLOOR,
+    ),
+    ("without new's title floor (round 4's rule)", STANDOUT_COVERAGE, True, 0.0),
+    ("without the last-word veto (round 2's rule)", STANDOUT_COVERAGE, False, 0.0),
+    ("coverage alone", 1.0, False, 0.0),
 )
+"""(name, stand-out coverage, the last-word and request veto, `new`'s title floor)."""
 
 
 def print_curves(counts: dict[tuple[str, float], tuple[int, ...]]) -> None:
     """The trade-off over the coverage threshold, one table per variant of the decision."""
-    for name, _, _ in VARIANTS:
+    for name, _, _, _ in VARIANTS:
         print(
             f"trade-off ({name}; stand-out from {STANDOUT_COVERAGE}, others ≤ {STANDOUT_RATIO}×; "
             f"default threshold {RELEVANT_COVERAGE}):"

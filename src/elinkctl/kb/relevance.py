@@ -31,7 +31,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .analysis import QueryPlan, Unit
+from .analysis import QueryPlan, Unit, index_terms
 from .dictionary import CJK_REQUEST_WORDS
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "RELEVANT_COVERAGE",
     "STANDOUT_COVERAGE",
     "STANDOUT_RATIO",
+    "SUGGEST_TITLE_COVERAGE",
     "relevant_flags",
     "RERANK_DEPTH",
     "rerank",
@@ -48,6 +49,8 @@ __all__ = [
     "explain",
     "idf",
     "lacks_head",
+    "title_coverage",
+    "verdict",
 ]
 
 RELEVANT_COVERAGE = 0.5
@@ -65,6 +68,9 @@ covers more than `STANDOUT_RATIO` of what it covers. Below, it is weak:
 `new` does not suggest it, `kb search` marks it."""
 STANDOUT_RATIO = 0.7
 STANDOUT_DEPTH = 10
+SUGGEST_TITLE_COVERAGE = 0.2
+"""`new` suggests a hit only when its own title covers at least this much of the
+query (`title_coverage`); `kb search` has no such floor (see `relevant_flags`)."""
 
 
 def relevant_flags(
@@ -73,6 +79,8 @@ def relevant_flags(
     standout: float = STANDOUT_COVERAGE,
     ratio: float = STANDOUT_RATIO,
     lacking: Sequence[bool] = (),
+    titles: Sequence[float | None] = (),
+    title_floor: float = 0.0,
 ) -> list[bool]:
     """Whether each hit of a list (coverages in list order, one per distinct
     answer: look-alike incidents already one) answers the query.
@@ -88,12 +96,15 @@ def relevant_flags(
     top (the best other coverage at most `ratio` × its own). A hit without
     a coverage (not computed) counts as answering, as before. Whatever its
     coverage, a hit `lacking` the query's last word (`lacks_head`) does
-    not answer.
+    not answer, nor one whose own title covers less than `title_floor` of
+    the query (`titles`, `title_coverage`; `new` asks for
+    `SUGGEST_TITLE_COVERAGE`, `kb search` for nothing).
     """
     head = [c or 0.0 for c in covers[:STANDOUT_DEPTH]]
     out = []
     for i, c in enumerate(covers):
-        if i < len(lacking) and lacking[i]:
+        t = titles[i] if i < len(titles) else None
+        if (i < len(lacking) and lacking[i]) or (t is not None and t < title_floor):
             out.append(False)
         elif c is None or c >= threshold:
             out.append(True)
@@ -166,6 +177,37 @@ def lacks_head(
         return False
     got = sum(w * _credit(plan.units[i], has) for i, w in zip(plan.head, word, strict=True))
     return got / total < HEAD_COVERAGE
+
+
+def title_coverage(plan: QueryPlan, n: int, df_of: Callable[[str], int], title: str) -> float:
+    """The share of the query a document's title alone covers (`coverage` of the title).
+
+    An incident title and an article title say the same kind of thing: what is
+    broken, on what. A right answer's title shares some of it, in its words
+    or a synonym (on the five development sets every right article's title
+    covers at least 0.23 of the `new` title it answers), while the hits of a
+    title with no answer match it in their bodies only: a fault article whose
+    solution says 提交申请 for "VPN 账号开通申请", an incident whose text says
+    版本升级 for "Redis版本升级" (title coverage 0 to 0.15). A caller's
+    question in `kb search` is another matter: it is said in the caller's
+    words ("inode用完了", "authenticator 里没有公司账号了"), which right
+    articles' titles often do not share at all, so only `new` uses it.
+    """
+    terms = set(index_terms(title))
+    return coverage(plan, n, df_of, terms.__contains__)
+
+
+def verdict(
+    plan: QueryPlan,
+    n: int,
+    df_of: Callable[[str], int],
+    has: Callable[[str], bool],
+    title: str | None = None,
+) -> tuple[bool, float | None]:
+    """(`lacks_head`, `title_coverage` of `title` to four places, None without one)
+    of a document."""
+    cover = None if title is None else round(title_coverage(plan, n, df_of, title), 4)
+    return lacks_head(plan, n, df_of, has), cover
 
 
 def _credit(unit: Unit, has: Callable[[str], bool]) -> float:

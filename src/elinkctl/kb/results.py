@@ -23,10 +23,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .analysis import title_key
-from .relevance import RELEVANT_COVERAGE, STANDOUT_COVERAGE, STANDOUT_RATIO, relevant_flags
+from .relevance import (
+    RELEVANT_COVERAGE,
+    STANDOUT_COVERAGE,
+    STANDOUT_RATIO,
+    SUGGEST_TITLE_COVERAGE,
+    relevant_flags,
+)
 from .search import Hit
 
-__all__ = ["Line", "arrange", "title_key"]
+__all__ = ["Line", "arrange", "suggestable", "title_key"]
 
 
 @dataclass(frozen=True)
@@ -46,10 +52,12 @@ def arrange(
     threshold: float = RELEVANT_COVERAGE,
     standout: float = STANDOUT_COVERAGE,
     ratio: float = STANDOUT_RATIO,
+    title_floor: float = 0.0,
 ) -> list[Line]:
     """The `limit` lines the desk sees for ranked `hits`: look-alike incidents
     collapsed, answering articles first (see the module's rules); whether a
-    line answers is `relevance.relevant_flags` over the lines."""
+    line answers is `relevance.relevant_flags` over the lines (`title_floor`:
+    what a line's title must cover, `suggestable`)."""
     groups: dict[str, list[Hit]] = {}
     order: list[tuple[str, Hit]] = []
     for hit in hits:
@@ -71,6 +79,7 @@ def arrange(
         members = groups[key]
         latest = max(members, key=lambda h: h.id)
         covers = [h.coverage for h in members if h.coverage is not None]
+        tcovers = [h.title_coverage for h in members if h.title_coverage is not None]
         count = sum(h.similar_count for h in members)
         shown = Hit(
             latest.id,
@@ -80,6 +89,7 @@ def arrange(
             max(covers, default=None),
             count,
             all(h.lacks_head for h in members),
+            max(tcovers, default=None),
         )
         shown_hits.append((shown, count))
     flags = relevant_flags(
@@ -88,6 +98,8 @@ def arrange(
         standout,
         ratio,
         [h.lacks_head for h, _ in shown_hits],
+        [h.title_coverage for h, _ in shown_hits],
+        title_floor,
     )
     lines = [Line(h, n, f) for (h, n), f in zip(shown_hits, flags, strict=True)]
     # Articles keep their order among themselves: the last answering one comes
@@ -98,3 +110,22 @@ def arrange(
     ahead = [ln for i, ln in enumerate(lines) if i in first]
     rest = [ln for i, ln in enumerate(lines) if i not in first]
     return (ahead + rest)[:limit]
+
+
+def suggestable(
+    hits: Sequence[Hit],
+    threshold: float = RELEVANT_COVERAGE,
+    title_floor: float = SUGGEST_TITLE_COVERAGE,
+) -> list[Line]:
+    """The lines `new` may suggest, in order: those that answer its title, by
+    `arrange`'s decision plus one more condition, that the line's own title
+    covers at least `title_floor` of the query (`relevance.title_coverage`).
+
+    `new` speaks unasked, after every registration, with a title as its
+    query: the same kind of text as a hit's title, so a right answer's title
+    shares some of it. `kb search` is asked, with a caller's words, and
+    keeps every line (weak ones marked).
+    """
+    return [
+        ln for ln in arrange(hits, len(hits), threshold, title_floor=title_floor) if ln.relevant
+    ]

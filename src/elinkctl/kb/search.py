@@ -28,6 +28,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 from elinkctl.fsio import digest
@@ -35,7 +36,7 @@ from elinkctl.fsio import digest
 from .analysis import DEFAULT_ANALYZER, Analyzer, normalize, title_key
 from .docs import Doc, check_kind
 from .ranking import rank, rank_distinct, systems_named_in
-from .relevance import RERANK_DEPTH, Explanation, coverage, explain, lacks_head, rerank
+from .relevance import RERANK_DEPTH, Explanation, coverage, explain, rerank, verdict
 
 __all__ = ["Hit", "IndexFormatError", "SearchIndex", "docs_fingerprint"]
 
@@ -73,6 +74,8 @@ class Hit:
     lacks_head: bool = False
     """The hit has nothing of the query's last word (`elinkctl.kb.relevance.lacks_head`):
     it does not answer the query, whatever its coverage."""
+    title_coverage: float | None = None
+    """How much of the query the hit's title alone has (`relevance.title_coverage`)."""
 
 
 Fields = tuple[Counter[str], Counter[str], Counter[str]]
@@ -131,6 +134,11 @@ def accumulate(weights: Mapping[str, float], n: int, size: int, postings: Postin
             for d, s in zip(docs, sats, strict=True):
                 scores[d] += c * s
     return scores
+
+
+def _holds(sat_of: Callable[[str, int], float], d: int, term: str) -> bool:
+    """Whether document `d` holds `term` (its saturated weight is positive)."""
+    return sat_of(term, d) > 0.0
 
 
 def explain_doc(
@@ -335,12 +343,12 @@ class SearchIndex:
         def cover(d: int) -> float:
             return coverage(plan, n, df_of, lambda t: sat_of(t, d) > 0.0)
 
-        def lacks(d: int) -> bool:
-            return lacks_head(plan, n, df_of, lambda t: sat_of(t, d) > 0.0)
-
         out = []
         for score, d, c in rerank(best[: max(limit, RERANK_DEPTH)], cover, limit):
             count, shown = counts.get(d, (1, d))
+            lacks, title_cover = verdict(
+                plan, n, df_of, partial(_holds, sat_of, d), self._titles[shown]
+            )
             out.append(
                 Hit(
                     self._ids[shown],
@@ -349,7 +357,8 @@ class SearchIndex:
                     self._kinds[d],
                     round(c, 4),
                     count,
-                    lacks(d),
+                    lacks,
+                    title_cover,
                 )
             )
         return out

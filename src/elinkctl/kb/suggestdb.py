@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from .analysis import DEFAULT_ANALYZER, Analyzer, normalize
 from .docs import Doc, check_kind
 from .ranking import rank_distinct, rank_grouped, systems_named_in
-from .relevance import RERANK_DEPTH, Explanation, coverage, lacks_head, rerank
+from .relevance import RERANK_DEPTH, Explanation, coverage, rerank, verdict
 from .search import (
     Hit,
     IndexFormatError,
@@ -315,7 +315,7 @@ class SuggestIndex:
                 kinds[grp[d]],
                 round(c, 4),
                 shown[d][0],
-                lacks(d),
+                *lacks(d, rows[shown[d][1]][1]),
             )
             for score, d, c in best
         ]
@@ -368,7 +368,7 @@ class SuggestIndex:
             list[str],
             array[Any],
             Callable[[int], float],
-            Callable[[int], bool],
+            Callable[[int, str], tuple[bool, float | None]],
         ]
         | None
     ):
@@ -466,8 +466,8 @@ class SuggestIndex:
         def cover(d: int) -> float:
             return coverage(plan, n, df_of, lambda t: sat_of(t, d) > 0.0)
 
-        def lacks(d: int) -> bool:
-            return lacks_head(plan, n, df_of, lambda t: sat_of(t, d) > 0.0)
+        def lacks(d: int, title: str) -> tuple[bool, float | None]:
+            return verdict(plan, n, df_of, lambda t: sat_of(t, d) > 0.0, title)
 
         groups = meta["groups"]
         kinds = [g[0] for g in groups]

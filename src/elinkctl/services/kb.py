@@ -27,7 +27,7 @@ from elinkctl.kb.article import Article, article_solution_first_line
 from elinkctl.kb.changes import first_line
 from elinkctl.kb.docs import doc_from_article, doc_from_ticket_text
 from elinkctl.kb.relevance import Explanation
-from elinkctl.kb.results import Line, arrange
+from elinkctl.kb.results import Line, arrange, suggestable
 from elinkctl.kb.search import Hit, SearchIndex
 from elinkctl.kb.suggestdb import SuggestIndex
 from elinkctl.store.articles import (
@@ -272,7 +272,7 @@ def suggest(
                 skip.update(read_article(store, h.id).incidents)
             except (ElinkError, OSError):
                 continue
-    lines = [ln for ln in arrange(hits, len(hits)) if ln.relevant and ln.hit.id not in skip]
+    lines = [ln for ln in suggestable(hits) if ln.hit.id not in skip]
     return [
         Suggestion(ln.hit, solution_line(store, ln.hit), ln.similar_count) for ln in lines[:limit]
     ]
