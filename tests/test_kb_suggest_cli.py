@@ -260,3 +260,13 @@ def test_new_is_silent_on_a_hit_whose_title_says_nothing_of_it(desk: Desk) -> No
     assert listed[0]["title"] == "OA审批单卡在节点不流转" and listed[0]["relevant"]
     later = resolved(desk, "邮件签名模板无法更新", "清除Outlook签名缓存", now=T1)
     assert suggested(desk, "邮件签名模板更新") == [later]
+
+
+def test_new_with_a_description_still_suggests_by_its_title(desk: Desk) -> None:
+    """The title floor is a share of the incident's title: a long description
+    (searched too) does not silence a hit whose title is the incident's own
+    (here its title covers 0.198 of title and description together)."""
+    steps = "打开后盖取出卡住的纸张，清理搓纸轮，更换搓纸轮后恢复正常，同时检查进纸托盘和分页器"
+    tid = resolved(desk, "打印机卡纸", steps)
+    desk.ok("kb", "search", "vpn", now=T1)
+    assert suggested(desk, "打印机卡纸", description=steps[:40]) == [tid]

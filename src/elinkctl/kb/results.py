@@ -116,16 +116,20 @@ def suggestable(
     hits: Sequence[Hit],
     threshold: float = RELEVANT_COVERAGE,
     title_floor: float = SUGGEST_TITLE_COVERAGE,
+    title_share: float = 1.0,
 ) -> list[Line]:
     """The lines `new` may suggest, in order: those that answer its title, by
     `arrange`'s decision plus one more condition, that the line's own title
-    covers at least `title_floor` of the query (`relevance.title_coverage`).
+    covers at least `title_floor` of the incident's title
+    (`relevance.title_coverage`).
 
     `new` speaks unasked, after every registration, with a title as its
     query: the same kind of text as a hit's title, so a right answer's title
     shares some of it. `kb search` is asked, with a caller's words, and
-    keeps every line (weak ones marked).
+    keeps every line (weak ones marked). When the query is more than the
+    title (`new`'s description is searched too), `title_share` is the
+    title's part of it, and the floor shrinks with it: what the hit's title
+    must cover is a share of the incident's title, not of its description.
     """
-    return [
-        ln for ln in arrange(hits, len(hits), threshold, title_floor=title_floor) if ln.relevant
-    ]
+    floor = title_floor * min(1.0, max(0.0, title_share))
+    return [ln for ln in arrange(hits, len(hits), threshold, title_floor=floor) if ln.relevant]

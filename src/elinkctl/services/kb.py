@@ -272,7 +272,9 @@ def suggest(
                 skip.update(read_article(store, h.id).incidents)
             except (ElinkError, OSError):
                 continue
-    lines = [ln for ln in suggestable(hits) if ln.hit.id not in skip]
+    described = len(str(fields.get("description") or "").strip())
+    share = 1.0 - described / len(query)  # the floor is a share of the title (suggestable)
+    lines = [ln for ln in suggestable(hits, title_share=share) if ln.hit.id not in skip]
     return [
         Suggestion(ln.hit, solution_line(store, ln.hit), ln.similar_count) for ln in lines[:limit]
     ]
