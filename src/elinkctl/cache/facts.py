@@ -86,7 +86,10 @@ class Facts:
                     for row, f in batch
                     if row[3] is None and f
                 ]
-                computed.update((r[2], r[4]) for r in rows)
+                # Only facts stored under no key (a racily new file) are read
+                # back from memory: keeping every ticket's would hold the whole
+                # store's facts at once (a 300,000-ticket rebuild peaked at 1 GB).
+                computed.update((r[2], r[4]) for r in rows if not r[3])
                 stored.update((r[2], r[3]) for r in rows)
                 db.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?)", rows)
             if stored == expected:  # every parseable row now has facts under its key
