@@ -193,10 +193,10 @@ def test_a_hit_without_the_last_word_does_not_answer() -> None:
 
 
 def test_new_on_the_development_sets() -> None:
-    """`new` on the union of the five development sets (articles only: 125/133
+    """`new` on the union of the five development sets (articles only: 127/133
     and 45/48, 40/48 without the title floor of round 5; with 3,000 incidents:
-    129/133 and 45/48, docs/knowledge-base.md): the right article for at least
-    125 of 133 answerable titles, silent on at least 45 of 48 others."""
+    132/133 and 45/48, docs/knowledge-base.md): the right article for at least
+    127 of 133 answerable titles, silent on at least 45 of 48 others."""
     sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
     try:
         from kb_quality import DEV_SETS, load_docs, load_items
@@ -212,7 +212,7 @@ def test_new_on_the_development_sets() -> None:
             found += e is not None and e in ids
             silent += e is None and not ids
     assert answerable == 133
-    assert found >= 125 and silent >= 45
+    assert found >= 127 and silent >= 45
 
 
 def test_second_development_set_new_and_search() -> None:
@@ -358,3 +358,25 @@ def test_a_request_is_answered_only_by_a_hit_about_requesting() -> None:
     explained = index.explain("VPN 账号开通申请", hit.id, hit.score)
     assert explained is not None and explained.lacks == "申请"
     assert not index.search("申请开通U盘使用")[0].lacks_head
+
+
+def test_desk_phrasings_of_round_5() -> None:
+    """卡在 is stuck (卡住), a lost mapping is the red-cross drive, 磁盘空间满 is a
+    full disk (not a full mailbox), and 生产 (which copy of a system) qualifies:
+    each title is answered by its article alone (held-out 3's misses, now dev
+    set 5)."""
+    docs = [
+        Doc("KB-1", "kb", "OA 审批单卡在某个节点不流转"),
+        Doc("KB-2", "kb", "映射网络驱动器显示红叉断开"),
+        Doc("KB-3", "kb", "Linux 服务器根分区磁盘满"),
+        Doc("KB-4", "kb", "邮箱空间已满收不到邮件"),
+    ]
+    index = SearchIndex(docs)
+    for title, expect in [
+        ("报销审批卡住", "KB-1"),
+        ("Z盘映射丢失", "KB-2"),
+        ("生产服务器磁盘空间满", "KB-3"),
+    ]:
+        hits = index.search(title)
+        assert hits[0].id == expect and not hits[0].lacks_head, title
+        assert [ln.hit.id for ln in suggestable(hits)] == [expect], title

@@ -73,7 +73,7 @@ DESK_ENGLISH: tuple[tuple[str, ...], ...] = (
         "无法接收",
     ),
     ("bounce", "bounced", "bounce back", "returned mail", "undeliverable", "退信", "被退回"),
-    ("mailbox full", "quota", "over quota", "邮箱已满", "邮箱满", "空间满"),
+    ("mailbox full", "quota", "over quota", "邮箱已满", "邮箱满", "邮箱空间满"),
     ("calendar", "meeting invite", "日历", "会议邀请"),
     ("shared mailbox", "共享邮箱"),
     # access and accounts
@@ -209,6 +209,15 @@ DESK_ENGLISH: tuple[tuple[str, ...], ...] = (
     ("folder", "directory", "文件夹", "目录"),
     ("share", "shared", "shared drive", "共享", "共享盘"),
     ("mapped", "mapping", "map", "映射"),
+    (
+        "mapped drive lost",
+        "drive disconnected",
+        "映射丢失",
+        "映射断开",
+        "盘符丢失",
+        "盘符消失",
+        "红叉",
+    ),
     ("red x", "红叉"),
     ("domain", "ad", "active directory", "域", "域控", "ad域"),
     ("join domain", "join the domain", "joining the domain", "加入域", "加域"),
@@ -331,6 +340,8 @@ CJK_QUALIFIERS = (
     "|怎么办|怎么回事|什么意思|啥意思|是啥"
     # where and how long: 二楼, 3层, 5号楼, 五六分钟
     "|[0-9一二三四五六七八九十]+(?:号楼|楼|层)|[0-9一二三四五六七八九十几]+(?:分钟|小时|秒钟)"
+    # which copy of a system: 生产服务器, 测试环境 (the fix is the same)
+    "|生产|(?:测试|开发|正式|预发)环境"
 )
 """Chinese words that qualify rather than name the problem (多台电脑, 二楼无线网,
 打开特别慢, 是啥意思): a right answer almost never contains them, so, like the
