@@ -1,6 +1,10 @@
 """Realistic stores for benchmarks, demos and tests: years of incidents.
 
-``python scripts/generate.py DIR --tickets N --months M [--open K] [--seed S]``
+``python scripts/generate.py DIR --tickets N --months M [--open K] [--seed S] [--no-publish]``
+
+At the end the store's ticket index is built and published on the branch
+``elinkctl-index`` (`publish`), as a desk's check host does every night;
+``--no-publish`` leaves a store nobody ever published.
 
 Every ticket is built through the domain (`lifecycle.register`,
 `lifecycle.record`, `ticketfile.dumps`), so a generated store passes
@@ -627,6 +631,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--now", help="ISO 8601 end of the period (default $ELINKCTL_NOW or now)")
     parser.add_argument("--processes", type=int, default=None)
+    parser.add_argument(
+        "--no-publish",
+        dest="publish",
+        action="store_false",
+        help="do not build and publish the ticket index (the check host's nightly "
+        "`elinkctl index publish`) at the end",
+    )
     args = parser.parse_args(argv)
     if sys.stderr.isatty():
         show_on(sys.stderr)
@@ -646,7 +657,21 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, subprocess.CalledProcessError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    return 0
+    return publish(args.dir, now) if args.publish else 0
+
+
+def publish(root: Path, now: dt.datetime | None) -> int:
+    """Do what a desk's check host does every night (docs/performance.md):
+    build the ticket index and publish it on the branch ``elinkctl-index``,
+    so that a clone of the generated store starts as a clone of a real desk
+    does. ``--no-publish`` gives a store nobody ever published (a clone's
+    first command then parses every ticket)."""
+    env = dict(os.environ, ELINKCTL_STORE=str(root))
+    env.setdefault("ELINKCTL_USER", "elinkctl-generate")
+    if now is not None:
+        env["ELINKCTL_NOW"] = now.isoformat()
+    done = subprocess.run([sys.executable, "-m", "elinkctl", "index", "publish"], env=env)
+    return done.returncode
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import datetime as dt
 import subprocess
 from pathlib import Path
 
-from generate import build_ticket, generate, make_plan
+from generate import build_ticket, generate, main, make_plan
 
 from elinkctl.domain.model import OPEN_STATUSES
 from elinkctl.services.fsck import check_store
@@ -64,3 +64,28 @@ def test_deterministic_for_a_seed() -> None:
     a = [build_ticket(p, NOW, tz) for p in make_plan(50, 3, 5, seed=5, now=NOW, tz=tz)]
     b = [build_ticket(p, NOW, tz) for p in make_plan(50, 3, 5, seed=5, now=NOW, tz=tz)]
     assert a == b
+
+
+def test_the_command_publishes_the_index_as_a_check_host_would(tmp_path: Path) -> None:
+    """`scripts/generate.py` ends as a desk's night does: the index is published
+    on `elinkctl-index` (a clone's first command starts from it); not with
+    ``--no-publish``."""
+    now = ["--now", "2026-11-20T12:00:00+08:00"]
+    args = ["--tickets", "40", "--months", "2", "--open", "5", "--processes", "1", *now]
+    assert main([str(tmp_path / "published"), *args]) == 0
+    branches = subprocess.run(
+        ["git", "branch", "--list", "elinkctl-index"],
+        cwd=tmp_path / "published",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "elinkctl-index" in branches
+    assert main([str(tmp_path / "bare"), *args, "--no-publish"]) == 0
+    assert not subprocess.run(
+        ["git", "branch", "--list", "elinkctl-index"],
+        cwd=tmp_path / "bare",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout

@@ -1,3 +1,3 @@
 from elinkctl.entry import main
 
-main()
+raise SystemExit(main())
