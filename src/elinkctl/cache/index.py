@@ -52,6 +52,7 @@ from elinkctl.cache.listing import Git, Snapshot, path_order, shard_of, shard_ra
 from elinkctl.cache.rows import (
     COLUMNS,
     OPEN,
+    BlobLoader,
     Compute,
     Loader,
     Result,
@@ -112,7 +113,8 @@ class Index:
     on first use) to validate it against git.
 
     ``git`` runs git commands concurrently (`listing.Git`); ``load`` parses
-    one ticket file the way the store does.
+    one ticket file the way the store does; ``load_blob`` one the work tree
+    lacks (a sparse checkout) from its blob (`rows.read_one`).
     """
 
     def __init__(
@@ -122,10 +124,12 @@ class Index:
         load: Loader,
         git: Git,
         progress: bool | None = None,
+        load_blob: BlobLoader | None = None,
     ) -> None:
         self.root = root
         self.db_path = db_path
         self.load = load
+        self.load_blob = load_blob
         self.git = git
         self.progress = True if progress is None else progress  # drawn only where the CLI shows it
         self._db: sqlite3.Connection | None = None
@@ -329,7 +333,7 @@ class Index:
         self, items: Iterable[tuple[str, str]], computes: Sequence[Compute]
     ) -> Iterator[list[Result]]:
         """Parse (path, key) files into rows and facts (`rows.read_files`)."""
-        return read_files(self.root, self.load, items, computes, self.progress)
+        return read_files(self.root, self.load, items, computes, self.progress, self.load_blob)
 
     def _write_rows(self, batch: list[Result]) -> set[str]:
         """Write rows (racy keys stored empty: read again next time) and their

@@ -264,6 +264,10 @@ def column_of(
 
 Loader = Callable[[Path], Ticket]
 """Parses one ticket file, raising `TicketError` with the message users see."""
+BlobLoader = Callable[[Path, str], Ticket]
+"""Parses the blob (ID) git's index names for a ticket file the work tree
+does not hold (a sparse checkout: `elinkctl.cache.blobs`), as `Loader` does
+the file; raises `NotFound` where the store is not sparse."""
 
 Compute = tuple[str, str, Callable[[Ticket], dict[str, Any]]]
 """(name, version, function) of per-ticket facts computed while a file is parsed anyway."""
@@ -273,10 +277,24 @@ Result = tuple[tuple[Any, ...], list[tuple[str, str, str]]]
 _WORKER: dict[str, Any] = {}
 
 
-def read_one(root: Path, load: Loader, path: str, key: str, computes: Sequence[Compute]) -> Result:
-    """Parse one file into its row and facts (an unparseable file: a row with its error)."""
+def read_one(
+    root: Path,
+    load: Loader,
+    path: str,
+    key: str,
+    computes: Sequence[Compute],
+    load_blob: BlobLoader | None = None,
+) -> Result:
+    """Parse one file into its row and facts (an unparseable file: a row with its error).
+
+    A clean tracked file (key ``b:<blob>``) that is not in the work tree,
+    though ``git diff-files`` did not call it deleted, is a skip-worktree
+    entry of a sparse checkout: read from that blob through ``load_blob``."""
     try:
-        ticket = load(root / path)
+        if load_blob is not None and key.startswith("b:") and not os.path.lexists(root / path):
+            ticket = load_blob(root / path, key[2:])
+        else:
+            ticket = load(root / path)
     except TicketError as exc:
         return row_of(path, key, None, str(exc)), []
     facts = [
@@ -288,7 +306,8 @@ def read_one(root: Path, load: Loader, path: str, key: str, computes: Sequence[C
 
 def _read_chunk(items: list[tuple[str, str]]) -> list[Result]:
     root, load, computes = _WORKER["root"], _WORKER["load"], _WORKER["computes"]
-    return [read_one(root, load, path, key, computes) for path, key in items]
+    blob = _WORKER["load_blob"]
+    return [read_one(root, load, path, key, computes, blob) for path, key in items]
 
 
 def read_files(
@@ -297,6 +316,7 @@ def read_files(
     items: Iterable[tuple[str, str]],
     computes: Sequence[Compute],
     progress: bool,
+    load_blob: BlobLoader | None = None,
 ) -> Iterator[list[Result]]:
     """Parse (path, key) files in path order, in batches; a process pool for
     big re-reads (a progress bar for big ones when ``progress``)."""
@@ -308,7 +328,7 @@ def read_files(
         if len(ordered) >= PARALLEL_MIN and procs > 1 and sys.platform != "win32":
             import multiprocessing
 
-            _WORKER.update(root=root, load=load, computes=list(computes))
+            _WORKER.update(root=root, load=load, computes=list(computes), load_blob=load_blob)
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(min(procs, 8)) as pool:
                 for part in pool.imap(_read_chunk, chunks):
@@ -316,7 +336,7 @@ def read_files(
                     yield part
             return
         for chunk in chunks:
-            part = [read_one(root, load, p, k, computes) for p, k in chunk]
+            part = [read_one(root, load, p, k, computes, load_blob) for p, k in chunk]
             bar.step(len(part))
             yield part
     finally:

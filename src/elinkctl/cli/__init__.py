@@ -301,6 +301,16 @@ def cli(ctx: click.Context, store: str | None, actor: str | None) -> None:
 
         progress.show_on(sys.stderr)  # long index rebuilds and fsck draw a bar
     ctx.obj = Context(store, actor)
+    ctx.call_on_close(functools.partial(_store_notes, ctx.obj))
+
+
+def _store_notes(context: Any) -> None:
+    """What the command did to the clone on the side (`Store.notes`: a month
+    checked out of a sparse checkout to write a ticket), once it is done;
+    nothing when no store was opened."""
+    store = getattr(context, "_store", None)  # not resolved: no store opened
+    for line in getattr(store, "notes", ()):
+        echo(f"note: {line}", err=True)
 
 
 def main(argv: list[str] | None = None) -> Any:

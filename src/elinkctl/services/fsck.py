@@ -128,6 +128,52 @@ def git_state_problems(store: Store) -> list[str]:
     return []
 
 
+def sparse_problems(store: Store, problems: list[str]) -> tuple[int, list[str]]:
+    """In a sparse checkout: check the tickets outside it (index entries with
+    the skip-worktree bit, ``git ls-files -v -s``) from their blobs, as their
+    files would be checked; their count, and the IDs naming attachments.
+    Problems go to ``problems``; a note says how many were checked."""
+    from elinkctl.cache.blobs import BlobError, is_sparse
+
+    if not is_sparse(store.state_dir.parent):
+        return 0, []
+    listed = store.git.run_bytes("ls-files", "-v", "-s", "-z", "--", "tickets/")
+    entries = []
+    for entry in listed.decode("utf-8", "surrogateescape").split("\0"):
+        head, tab, rel = entry.partition("\t")
+        fields = head.split(" ")
+        if tab and len(fields) == 4 and fields[0] == "S" and _SHARD_FILE.match(rel):
+            entries.append((rel, fields[1], fields[2]))
+    attached: list[str] = []
+    bar = Progress(len(entries), "fsck (from git)", None if len(entries) >= 2000 else False)
+    for rel, mode, blob in entries:
+        bar.step()
+        if mode == "120000":
+            problems.append(f"{rel}: a symbolic link; elinkctl does not follow it")
+            continue
+        try:
+            text = store.blobs.read(blob).decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(f"{rel}: not UTF-8 text")
+            continue
+        except BlobError as exc:
+            problems.append(f"{rel}: cannot read from git: {exc}")
+            continue
+        except OSError as exc:
+            problems.append(f"{rel}: cannot read: {exc.strerror or exc}")
+            continue
+        stem = rel.rsplit("/", 1)[1].removesuffix(".yaml")
+        problems.extend(check_ticket_text(rel, stem, text))
+        if "type: attached" in text:
+            attached.append(stem)
+    bar.finish()
+    if entries:
+        store.notes.append(
+            f"{len(entries)} tickets outside the sparse checkout checked from git (their blobs)"
+        )
+    return len(entries), attached
+
+
 def check_store(store: Store) -> tuple[list[str], int]:
     problems: list[str] = rule_file_problems(store) + git_state_problems(store)
     count = 0
@@ -167,6 +213,9 @@ def check_store(store: Store) -> tuple[list[str], int]:
         if "type: attached" in text:
             attached.append(path.stem)
     bar.finish()
+    skipped, skipped_attached = sparse_problems(store, problems)
+    count += skipped
+    attached += skipped_attached
     problems.extend(symlink_problems(store))
     problems.extend(article_problems(store))
     from elinkctl.services.visit import attachment_problems

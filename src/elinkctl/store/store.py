@@ -34,6 +34,7 @@ from elinkctl.errors import (
 from elinkctl.store.lock import StoreLock, adopt_shared_umask
 
 if TYPE_CHECKING:
+    from elinkctl.cache.blobs import Blobs
     from elinkctl.cache.index import Index
     from elinkctl.cache.rows import Summary
     from elinkctl.domain.permissions import Permissions
@@ -79,6 +80,10 @@ class Store:
         self._config: Config | None = None
         self._clone_checked = False
         self._index: Index | None = None
+        self._blobs: Blobs | None = None
+        self.notes: list[str] = []
+        """What this process did to the clone on the side (a folder checked out
+        of a sparse checkout to write a ticket): the CLI prints each as a note."""
         self._real_dirs: dict[Path, bool] = {}
         self._permissions: Permissions | None = None
         adopt_shared_umask(root / ".git")  # core.sharedRepository=group: files group-writable
@@ -221,29 +226,103 @@ class Store:
         return known
 
     def load_path(self, path: Path) -> Ticket:
+        """Parse one ticket file. A tracked file a sparse checkout leaves out
+        of the work tree is read from its blob (`sparse_blob`; the index
+        reads those through `load_blob` with the blob it knows)."""
         rel = self.rel(path)
         if not self.inside(path.parent):
             raise TicketError(f"{rel}: its folder is a symbolic link; not followed")
         try:
-            text = fsio.read_limited(path).decode("utf-8")
+            data = fsio.read_limited(path)
         except FileNotFoundError:
-            raise NotFound(f"{rel}: no such ticket") from None
-        except UnicodeDecodeError:
-            raise TicketError(f"{rel}: not UTF-8 text") from None
+            blob = self.sparse_blob(rel)
+            if blob is None:
+                raise NotFound(f"{rel}: no such ticket") from None
+            return self.load_blob(path, blob)
         except IsADirectoryError:  # a folder named like a ticket file
             raise TicketError(f"{rel}: a folder, not a ticket file") from None
         except OSError as exc:
             if path.is_symlink():
                 raise TicketError(f"{rel}: a symbolic link, not followed") from None
             raise TicketError(f"{rel}: cannot read: {exc.strerror or exc}") from None
+        return self._parse(rel, path.stem, data)
+
+    def load_blob(self, path: Path, blob: str) -> Ticket:
+        """Parse the ticket file at ``path`` as git's blob ``blob`` holds it
+        (a file outside a sparse checkout), with the bounds and checks of a
+        file (`fsio.MAX_TICKET_BYTES`, UTF-8, strict parsing, ID = name)."""
+        from elinkctl.cache.blobs import BlobError
+
+        rel = self.rel(path)
+        try:
+            data = self.blobs.read(blob)
+        except fsio.TooLarge as exc:
+            raise TicketError(f"{rel}: cannot read: {exc}") from None
+        except BlobError as exc:
+            raise TicketError(f"{rel}: cannot read from git: {exc}") from None
+        return self._parse(rel, path.stem, data)
+
+    def _parse(self, rel: str, stem: str, data: bytes) -> Ticket:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TicketError(f"{rel}: not UTF-8 text") from None
         try:
             ticket = ticketfile.loads(text)
         except ticketfile.FormatError as exc:
             where = f"{rel} line {exc.line}" if exc.line else rel
             raise TicketError(f"{where}: {exc}") from None
-        if ticket.id != path.stem:
+        if ticket.id != stem:
             raise TicketError(f"{rel} line 2: id {ticket.id} does not match the file name")
         return ticket
+
+    @property
+    def blobs(self) -> Blobs:
+        """The one ``git cat-file --batch`` of this process (started on first use)."""
+        if self._blobs is None:
+            from elinkctl.cache.blobs import Blobs
+
+            self._blobs = Blobs(self.root)
+        return self._blobs
+
+    def sparse_blob(self, rel: str) -> str | None:
+        """The blob of a ticket file git tracks but a sparse checkout leaves
+        out of the work tree (its index entry has the skip-worktree bit);
+        None for any other path. Asked only after the file was not found, so
+        a full checkout never pays for it.
+
+        From the index's rows when they were checked in this process (a
+        tracked file that is absent and that ``git diff-files`` does not
+        report deleted is exactly a skip-worktree entry), else from git's
+        index entry (``git ls-files -v -s``, tag ``S``)."""
+        from elinkctl.cache.blobs import is_sparse
+
+        if not is_sparse(self.state_dir.parent):
+            return None
+        if self._index is not None and self._index.fresh:
+            key = self._index.key_of(rel)
+            return key[2:] if key is not None and key.startswith("b:") else None
+        try:
+            out = self.git.run_bytes("ls-files", "-v", "-s", "-z", "--", rel)
+        except StoreError:
+            return None
+        for entry in out.decode("utf-8", "surrogateescape").split("\0"):
+            head, tab, name = entry.partition("\t")
+            fields = head.split(" ")
+            # "S 100644 <blob> 0": skip-worktree, a plain file, merged.
+            if tab and name == rel and len(fields) == 4 and fields[0] == "S":
+                if fields[1] in ("100644", "100755") and fields[3] == "0":
+                    return fields[2]
+        return None
+
+    def _load_skipped(self, path: Path, blob: str) -> Ticket:
+        """`load_blob` for the index: a tracked file absent from the work tree
+        that ``git diff-files`` does not call deleted, in a sparse checkout."""
+        from elinkctl.cache.blobs import is_sparse
+
+        if not is_sparse(self.state_dir.parent):
+            raise NotFound(f"{self.rel(path)}: no such ticket")
+        return self.load_blob(path, blob)
 
     def load(self, ticket_id: str) -> Ticket:
         return self.load_path(self.path_of(ticket_id))
@@ -279,6 +358,7 @@ class Store:
                 self.state_dir / "index.sqlite",
                 self.load_path,
                 lambda *commands: self.git.run_concurrently(*commands),
+                load_blob=self._load_skipped,
             )
         return self._index
 

@@ -117,6 +117,7 @@ class Transaction:
         if new_steps:
             self._authorize()
         files = list(self._files.values())
+        check_out_sparse(self.store, [self.store.rel(path) for path, _, _ in files])
         commit_files(self.store, files, message, self.actor)
         self._files.clear()
         self._tickets.clear()
@@ -168,6 +169,72 @@ class _Taken:
         if not isinstance(ticket_id, str) or not ids.is_valid(ticket_id):
             return False
         return ticket_id in self.tx._tickets or self.tx.store.path_of(ticket_id).exists()
+
+
+def check_out_sparse(store: Store, rels: Sequence[str]) -> None:
+    """In a sparse checkout, check out the folders of the files about to be
+    written that lie outside it (`git sparse-checkout add tickets/2023/11`)
+    and say so in ``store.notes``: a ticket outside the cone is absent from
+    the work tree (its index entry has the skip-worktree bit), and writing
+    it there would leave git's index and the work tree disagreeing. Fails
+    with one line before anything is written. A full checkout costs a stat."""
+    from elinkctl.cache.blobs import is_sparse
+
+    if not is_sparse(store.state_dir.parent):
+        return
+    folders = outside_sparse_checkout(store, rels)
+    if not folders:
+        return
+    status, _, err = store.git.try_run("sparse-checkout", "add", "--", *folders)
+    if status != 0:
+        detail = " ".join(err.split()) or f"exit {status}"
+        raise StoreError(
+            f"cannot check out {', '.join(folders)} (sparse checkout): {detail}; nothing written"
+        )
+    store.forget_index()
+    store.notes.extend(f"checked out {folder} (sparse checkout)" for folder in folders)
+
+
+def outside_sparse_checkout(store: Store, rels: Sequence[str]) -> list[str]:
+    """The folders of ``rels`` a sparse checkout leaves out: of a file absent
+    from the work tree whose index entry has the skip-worktree bit, or of a
+    new file whose folder does not exist and is not in the cone."""
+    import os
+
+    absent = [rel for rel in rels if not os.path.lexists(store.root / rel)]
+    if not absent:
+        return []
+    listed = store.git.run_bytes("ls-files", "-v", "-z", "--", *absent)
+    skipped = {
+        entry[2:].decode("utf-8", "surrogateescape")
+        for entry in listed.split(b"\0")
+        if entry.startswith(b"S ")
+    }
+    cone: list[str] | None = None
+    folders: set[str] = set()
+    for rel in absent:
+        folder = rel.rpartition("/")[0]
+        if not folder:
+            continue  # the store's top level is always checked out
+        if rel not in skipped:
+            if (store.root / folder).is_dir():
+                continue
+            if cone is None:
+                cone = _cone(store)
+            if any(folder == top or folder.startswith(top + "/") for top in cone):
+                continue  # a new month inside the cone
+        folders.add(folder)
+    return sorted(folders)
+
+
+def _cone(store: Store) -> list[str]:
+    """The folders of a cone-mode sparse checkout (none in the older pattern mode)."""
+    if (store.git.config_get("core.sparseCheckoutCone") or "").lower() != "true":
+        return []
+    status, out, _ = store.git.try_run("sparse-checkout", "list")
+    return (
+        [line.strip().strip("/") for line in out.splitlines() if line.strip()] if not status else []
+    )
 
 
 def commit_files(
