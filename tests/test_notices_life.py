@@ -442,3 +442,43 @@ def test_pulled_steps_are_told_by_the_clone_that_made_them(
     assert not any("/assigned/" in n["key"] for n in pulled["notifications"])
     assigned = [m for m in mails_to(smtp_server, "lisi@example.com") if "派单" in m.subject]
     assert len(assigned) == 1
+
+
+def test_a_question_already_answered_is_not_asked(
+    desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer
+) -> None:
+    """`check` runs only after the incident was resolved, confirmed and closed:
+    the reporter is not asked to confirm what the desk already confirmed, and
+    not asked for satisfaction once the callback recorded it."""
+    configure(desk, smtp_server, robot_server)
+
+    def at(hhmm: str) -> str:
+        return f"2026-11-23T{hhmm}:00+08:00"
+
+    def subjects() -> list[str]:
+        return [m.subject for m in mails_to(smtp_server, REPORTER)]
+
+    tid = desk.new(now=at("10:00"), priority="P3")
+    desk.ok("accept", tid, now=at("10:02"))
+    desk.ok("assign", tid, "--to", "李四", now=at("10:03"))
+    desk.ok("resolve", tid, "--solution", "重置密码", user="李四", now=at("11:00"))
+    desk.ok("confirm", tid, now=at("11:10"))
+    desk.ok("close", tid, now=at("11:20"))
+    result = check(desk, "11:30", robot_server)
+    assert not [n for n in result["notifications"] if not n["ok"]]
+    sent = subjects()
+    assert any("已登记" in s for s in sent)
+    assert not any("请确认" in s for s in sent)  # confirmed before anyone asked
+    assert any("请评价" in s for s in sent)  # the close still asks for satisfaction
+
+    other = desk.new(now=at("12:00"), priority="P3")
+    desk.ok("accept", other, now=at("12:02"))
+    desk.ok("assign", other, "--to", "李四", now=at("12:03"))
+    desk.ok("resolve", other, "--solution", "重置密码", user="李四", now=at("12:30"))
+    check(desk, "12:31", robot_server)  # asked to confirm: the question is open
+    assert len([s for s in subjects() if "请确认" in s]) == 1
+    desk.ok("confirm", other, now=at("12:40"))
+    desk.ok("close", other, now=at("12:50"))
+    desk.ok("callback", other, "--satisfaction", "5", now=at("12:55"))
+    check(desk, "13:00", robot_server)
+    assert len([s for s in subjects() if "请评价" in s]) == 1  # only the first incident's

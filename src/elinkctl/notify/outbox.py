@@ -70,6 +70,8 @@ Sender = Callable[[str, Sequence[str], Message], None]
 """Performs one delivery or raises (normally ``DeliveryError``)."""
 Committed = Callable[[Mapping[str, str]], "bool | None"]
 """Whether the event ``{ticket, id}`` an item announces is committed (see `Outbox.flush`)."""
+Moot = Callable[[OutboxItem], bool]
+"""Whether an item's question is already answered (see `Outbox.flush`)."""
 
 GIVE_UP_AFTER = dt.timedelta(days=2)
 
@@ -236,6 +238,7 @@ class Outbox:
         *,
         limiter: RateLimiter | None = None,
         committed: Committed | None = None,
+        moot: Moot | None = None,
     ) -> list[DeliveryResult]:
         """Try every due item once; return what happened, in queue order.
 
@@ -243,6 +246,10 @@ class Outbox:
         (`digest`). ``committed`` tells whether an item's event is in its
         ticket (True), never will be (False: the item is dropped) or may
         still be (None: it waits).
+        ``moot`` tells whether a committed item asks the reporter something
+        the ticket already answers (a "please confirm" mail when the incident
+        was confirmed or closed before this flush): such an item is removed
+        unsent, silently — nothing failed, and nobody needs it.
 
         Items in back-off (``next_attempt`` after ``now``) are skipped silently.
         Rate-limited items are reported with ``deferred=True`` and stay queued.
@@ -264,7 +271,7 @@ class Outbox:
                 return []
             items, corrupt = self._read_pending()
             results.extend(self._quarantine(path) for path in corrupt)
-            for group in self._groups(items, now, committed, results):
+            for group in self._groups(items, now, committed, results, moot):
                 results.extend(self._attempt_group(group, now, sender, limiter))
         return results
 
@@ -274,6 +281,7 @@ class Outbox:
         now: dt.datetime,
         committed: Committed | None,
         results: list[DeliveryResult],
+        moot: Moot | None = None,
     ) -> list[list[OutboxItem]]:
         """The due items, batched: items for the same channel and recipients
         become one send (one mail, one robot post), in queue order. An item
@@ -310,6 +318,9 @@ class Outbox:
                         )
                     )
                     continue
+            if moot is not None and moot(item):
+                (self._pending / name).unlink(missing_ok=True)
+                continue
             if item.message.mail_id:
                 single.append([item])
             else:

@@ -432,16 +432,18 @@ def flush(
 
     With the ``store``, a notice whose event was never committed (its
     command failed or was killed) is dropped instead of sent
-    (`elinkctl.services.notices.committed`)."""
+    (`elinkctl.services.notices.committed`), and a question to the reporter
+    the ticket already answers is not asked (`notices.answered`)."""
     from elinkctl.notify import make_sender
 
-    committed = None
+    committed = moot = None
     if store is not None:
+        from elinkctl.services.notices import answered
         from elinkctl.services.notices import committed as committed_in
 
-        committed = committed_in(store)
+        committed, moot = committed_in(store), answered(store)
     sender = make_sender(rules.notify, os.environ if env is None else env)
-    results: list[Any] = outbox.flush(now, sender, committed=committed)
+    results: list[Any] = outbox.flush(now, sender, committed=committed, moot=moot)
     return results
 
 

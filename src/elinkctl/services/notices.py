@@ -386,8 +386,50 @@ def flush(
     from elinkctl.notify.channels import make_sender
 
     sender = make_sender(config, os.environ if env is None else env)
-    results: list[Any] = _outbox(store).flush(now, sender, committed=committed(store))
+    results: list[Any] = _outbox(store).flush(
+        now, sender, committed=committed(store), moot=answered(store)
+    )
     return results
+
+
+ANSWERED_BY = {
+    "resolved": frozenset({"confirmed", "reopened", "closed"}),
+    "closed": frozenset({"callback", "reopened"}),
+}
+"""The reporter's question a notice kind asks (`rules_mod.REPLY_KINDS`) → the
+later events that answer it: a queued "please confirm" is not sent once the
+incident was confirmed, reopened or closed; a satisfaction question not once
+the callback is recorded."""
+
+
+def answered(store: Store) -> Callable[[Any], bool]:
+    """`Outbox.flush`'s ``moot``: whether a reporter's mail asks what its
+    ticket already answers. Only reporter mails asking something are looked
+    at (the P1 resolution for management is news whatever happens next); a
+    ticket that cannot be read is not an answer."""
+    cache: dict[str, Ticket | None] = {}
+
+    def check(item: Any) -> bool:
+        event = item.event or {}
+        answers = ANSWERED_BY.get(str(event.get("type")))
+        if answers is None or "/reporter@" not in item.key or not item.message.mail_id:
+            return False
+        ticket_id = str(event.get("ticket") or "")
+        if ticket_id not in cache:
+            try:
+                cache[ticket_id] = store.load(ticket_id)
+            except (NotFound, TicketError, OSError, ElinkError):
+                cache[ticket_id] = None
+        ticket = cache[ticket_id]
+        if ticket is None:
+            return False
+        ids = [e.id for e in ticket.events]
+        if event.get("id") not in ids:
+            return False
+        later = ticket.events[ids.index(str(event.get("id"))) + 1 :]
+        return any(e.type in answers for e in later)
+
+    return check
 
 
 def send_pending(store: Store, now: dt.datetime, env: Mapping[str, str] | None = None) -> list[str]:
