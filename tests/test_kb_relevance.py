@@ -400,3 +400,22 @@ def test_a_title_sharing_only_a_character_does_not_support_a_suggestion() -> Non
     assert hits[0].id == "KB-1" and (hits[0].coverage or 0.0) >= RELEVANT_COVERAGE
     assert not hits[0].lacks_head and arrange(hits, 3)[0].relevant  # kb search: answers
     assert suggestable(hits) == []
+
+
+def test_a_hit_with_all_of_the_title_is_suggested_whatever_its_title_says() -> None:
+    """The title floor is for partial matches: an article that has the whole
+    incident title in its text (`relevance.FULL_COVERAGE`), under a title in
+    other words, is suggested."""
+    docs = [
+        Doc(
+            "KB-1",
+            "kb",
+            "开机后黑屏只有鼠标指针",
+            "开机进入桌面后任务栏和桌面图标消失，只有鼠标指针。重启 explorer.exe 进程",
+        ),
+        Doc("KB-2", "kb", "VPN 连接报错 809"),
+        Doc("KB-3", "kb", "打印机脱机"),
+    ]
+    hits = SearchIndex(docs).search("桌面图标和任务栏都消失了")
+    assert hits[0].id == "KB-1" and hits[0].title_coverage == 0.0
+    assert [ln.hit.id for ln in suggestable(hits)] == ["KB-1"]

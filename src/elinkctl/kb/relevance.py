@@ -40,6 +40,7 @@ __all__ = [
     "RELEVANT_COVERAGE",
     "STANDOUT_COVERAGE",
     "STANDOUT_RATIO",
+    "FULL_COVERAGE",
     "SUGGEST_TITLE_COVERAGE",
     "relevant_flags",
     "RERANK_DEPTH",
@@ -70,7 +71,13 @@ STANDOUT_RATIO = 0.7
 STANDOUT_DEPTH = 10
 SUGGEST_TITLE_COVERAGE = 0.2
 """`new` suggests a hit only when its own title covers at least this much of the
-query (`title_coverage`); `kb search` has no such floor (see `relevant_flags`)."""
+query (`title_coverage`), or the hit covers at least `FULL_COVERAGE`; `kb search`
+has no such floor (see `relevant_flags`)."""
+FULL_COVERAGE = 0.8
+"""A hit with this much of the query answers it whatever its title says: the
+title floor is for partial matches (the hits it silences cover 0.5 to 0.76 of
+their titles, in their text), while a right answer worded otherwise than the
+title, as callers word questions in `kb search`, often has nearly all of it."""
 
 
 def relevant_flags(
@@ -98,13 +105,15 @@ def relevant_flags(
     coverage, a hit `lacking` the query's last word (`lacks_head`) does
     not answer, nor one whose own title covers less than `title_floor` of
     the query (`titles`, `title_coverage`; `new` asks for
-    `SUGGEST_TITLE_COVERAGE`, `kb search` for nothing).
+    `SUGGEST_TITLE_COVERAGE`, `kb search` for nothing) unless the hit covers
+    at least `FULL_COVERAGE`.
     """
     head = [c or 0.0 for c in covers[:STANDOUT_DEPTH]]
     out = []
     for i, c in enumerate(covers):
         t = titles[i] if i < len(titles) else None
-        if (i < len(lacking) and lacking[i]) or (t is not None and t < title_floor):
+        untitled = t is not None and t < title_floor and (c or 0.0) < FULL_COVERAGE
+        if (i < len(lacking) and lacking[i]) or untitled:
             out.append(False)
         elif c is None or c >= threshold:
             out.append(True)
