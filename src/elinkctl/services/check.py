@@ -427,13 +427,16 @@ def flush(
     env: Mapping[str, str] | None = None,
     *,
     store: Store | None = None,
+    drop_uncommitted: bool = True,
 ) -> list[Any]:
     """Send what is due in the outbox; `DeliveryResult`s in queue order.
 
-    With the ``store``, a notice whose event was never committed (its
-    command failed or was killed) is dropped instead of sent
-    (`elinkctl.services.notices.committed`), and a question to the reporter
-    the ticket already answers is not asked (`notices.answered`)."""
+    With the ``store``, a question to the reporter the ticket already
+    answers is not asked (`elinkctl.services.notices.answered`), and (unless
+    ``drop_uncommitted`` is off: the check lease's imported items, whose
+    events may still be on their way) a notice whose event was never
+    committed (its command failed or was killed) is dropped instead of sent
+    (`notices.committed`)."""
     from elinkctl.notify import make_sender
 
     committed = moot = None
@@ -441,7 +444,8 @@ def flush(
         from elinkctl.services.notices import answered
         from elinkctl.services.notices import committed as committed_in
 
-        committed, moot = committed_in(store), answered(store)
+        moot = answered(store)
+        committed = committed_in(store) if drop_uncommitted else None
     sender = make_sender(rules.notify, os.environ if env is None else env)
     results: list[Any] = outbox.flush(now, sender, committed=committed, moot=moot)
     return results

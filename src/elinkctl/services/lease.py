@@ -433,7 +433,9 @@ def leased_check(
         )
     if _has_pending(store):
         rules = load_rules(store.config)
-        report.notifications = flush(outbox_for(store), rules, now, env)
+        report.notifications = flush(
+            outbox_for(store), rules, now, env, store=store, drop_uncommitted=False
+        )
         if report.notifications and lease.publish(report.notifications) == "moved":
             state.lost = True
     if state.lost:
