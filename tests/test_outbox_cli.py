@@ -107,6 +107,11 @@ def test_list_then_retry_against_a_dead_then_live_robot(
     ticket = new_p1(desk, robot_server, dead)  # the PM: mail goes out, both robots fail
 
     items = listing(desk, robot_server, at(0.2))
+
+    def entries_in_order() -> list[dict[str, Any]]:
+        out = run(desk, robot_server, "outbox", "list", "--json", now=at(0.2)).stdout
+        return list(json.loads(out))
+
     assert set(items) == {"mail", "ops-ding", "ops-feishu"}
     assert items["mail"]["state"] == "delivered"
     assert items["mail"]["recipient"] == "wangwu@example.com"
@@ -116,9 +121,17 @@ def test_list_then_retry_against_a_dead_then_live_robot(
     assert f"cannot reach http://127.0.0.1:{unused_port}" in ding["last_error"]
     assert ding["key"].startswith(ticket) and ding["key"].endswith("@ops-ding")
 
+    # 80 columns: each key whole on a line of its own, the errors cut to fit.
     table = run(desk, robot_server, "outbox", "list", now=at(0.2)).stdout.splitlines()
-    assert table[0].split()[:5] == ["STATE", "TRIES", "CHANNEL", "RECIPIENT", "KEY"]
-    assert [line.split()[0] for line in table[1:]] == ["pending", "pending", "delivered"]
+    assert table[0].split() == ["STATE", "TRIES", "CHANNEL", "RECIPIENT", "LAST", "ERROR"]
+    assert [line.split()[0] for line in table[1::2]] == ["pending", "pending", "delivered"]
+    assert [line.strip() for line in table[2::2]] == [e["key"] for e in entries_in_order()]
+    assert max(map(len, table)) <= 80 and "…" in table[1]
+    # A wider terminal: one line per item, errors in full.
+    wide = run(desk, robot_server, "outbox", "list", now=at(0.2), env={"COLUMNS": "250"})
+    lines = wide.stdout.splitlines()
+    assert lines[0].split()[:5] == ["STATE", "TRIES", "CHANNEL", "RECIPIENT", "KEY"]
+    assert len(lines) == 4 and ding["last_error"] in wide.stdout
 
     # Still dead: tried at once although the back-off (1m) has not passed.
     result = run(desk, robot_server, "outbox", "retry", now=at(0.2), env=dead, code=1)

@@ -62,30 +62,51 @@ def list_(ctx: Context, json_: bool) -> None:
     if not entries:
         echo("the outbox is empty (nothing pending, failed or delivered in 7 days)", err=True)
         return
-    for line in _table(entries):
+    from elinkctl.cli.output import columns
+
+    for line in _table(entries, columns()):
         echo(line)
 
 
-def _table(entries: Sequence[OutboxEntry]) -> list[str]:
-    from elinkctl.render.terminal import pad, wcwidth_len
+def _table(entries: Sequence[OutboxEntry], width: int) -> list[str]:
+    """One line per item when that fits in ``width`` columns; otherwise each
+    item's key goes on an indented line of its own under it. Either way the
+    key stays whole (`retry` and `drop` take it) and the last error is cut
+    to what is left (``--json`` has it in full)."""
+    from elinkctl.render.terminal import clip, pad, wcwidth_len
+
+    def fmt(rows: list[tuple[str, ...]]) -> list[str]:
+        widths = [max(wcwidth_len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+        room = max(width - sum(widths) - 2 * len(widths), 12)
+        return [
+            "  ".join(
+                [*(pad(c, w) for c, w in zip(r[:-1], widths, strict=True)), clip(r[-1], room)]
+            ).rstrip()
+            for r in rows
+        ]
+
+    def error(e: OutboxEntry) -> str:
+        return " ".join((e.last_error or "").split())
+
+    def who(e: OutboxEntry) -> str:
+        return ", ".join(e.recipients) or "-"
 
     head = ("STATE", "TRIES", "CHANNEL", "RECIPIENT", "KEY", "LAST ERROR")
-    rows = [
-        (
-            e.state,
-            str(e.attempts),
-            e.channel,
-            ", ".join(e.recipients) or "-",
-            e.key,
-            " ".join((e.last_error or "").split()),
-        )
-        for e in entries
-    ]
-    widths = [max(wcwidth_len(r[i]) for r in [head, *rows]) for i in range(5)]
-    return [
-        "  ".join([*(pad(cell, w) for cell, w in zip(r[:5], widths, strict=True)), r[5]]).rstrip()
-        for r in [head, *rows]
-    ]
+    wide = fmt(
+        [head, *((e.state, str(e.attempts), e.channel, who(e), e.key, error(e)) for e in entries)]
+    )
+    if max(map(wcwidth_len, wide)) <= width:
+        return wide
+    narrow = fmt(
+        [
+            ("STATE", "TRIES", "CHANNEL", "RECIPIENT", "LAST ERROR"),
+            *((e.state, str(e.attempts), e.channel, who(e), error(e)) for e in entries),
+        ]
+    )
+    lines = [narrow[0]]
+    for line, e in zip(narrow[1:], entries, strict=True):
+        lines += [line, f"  {e.key}"]
+    return lines
 
 
 @outbox.command()
