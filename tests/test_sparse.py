@@ -29,6 +29,8 @@ READS: list[tuple[str, ...]] = [
     ("stats", "--json"),
     ("stats", "--by", "priority", "--json"),
     ("check", "--dry-run", "--json"),
+    ("kb", "search", "登录", "--json"),
+    ("kb", "search", "打印机 卡纸", "--json"),
 ]
 
 

@@ -23,6 +23,7 @@ import os
 import subprocess
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 from elinkctl import fsio
@@ -66,13 +67,19 @@ class Blobs:
         return self._proc
 
     def read(self, blob: str, limit: int = fsio.MAX_TICKET_BYTES) -> bytes:
-        """The content of ``blob`` (a hex object ID) of at most ``limit`` bytes.
+        """The content of ``blob`` of at most ``limit`` bytes: a hex object
+        ID, or ``<commit>:<path>`` (a file as a commit holds it).
 
         Raises `fsio.TooLarge` as `fsio.read_limited` does for a big file
         (the content is skipped, never kept), `BlobError` for an object that
         is missing or not a blob."""
-        if not blob or any(c not in "0123456789abcdef" for c in blob):
-            raise BlobError(f"not an object ID: {blob!r}")
+        name, colon, path = blob.partition(":")
+        if (
+            not name
+            or any(c not in "0123456789abcdef" for c in name)
+            or (colon and (not path or "\n" in path or path.startswith("/")))
+        ):
+            raise BlobError(f"not an object name: {blob!r}")
         with self._lock:
             proc = self._process()
             assert proc.stdin is not None and proc.stdout is not None
@@ -148,3 +155,33 @@ def is_sparse(git_dir: Path) -> bool:
     ``core.sparseCheckout``; the file is what `sparse-checkout set` writes,
     and a stat answers without a git process)."""
     return (git_dir / "info" / "sparse-checkout").is_file()
+
+
+_READERS: dict[str, Blobs] = {}
+
+
+def reader(root: Path) -> Blobs:
+    """The one `Blobs` of the repository at ``root`` in this process."""
+    key = str(root)
+    found = _READERS.get(key)
+    if found is None:
+        found = _READERS[key] = Blobs(root)
+    return found
+
+
+def skipped_files(git_dir: Path, run: Callable[..., bytes], top: str) -> dict[str, str]:
+    """path -> blob of the files under ``top`` that a sparse checkout leaves
+    out of the work tree (index entries with the skip-worktree bit, plain
+    files, merged); nothing without a sparse checkout (no git process)."""
+    if not is_sparse(git_dir):
+        return {}
+    found: dict[str, str] = {}
+    listed = run("ls-files", "-v", "-s", "-z", "--", f"{top}/")
+    for entry in listed.decode("utf-8", "surrogateescape").split("\0"):
+        head, tab, path = entry.partition("\t")
+        fields = head.split(" ")
+        # "S 100644 <blob> 0": skip-worktree, a plain file, stage 0.
+        if tab and len(fields) == 4 and fields[0] == "S" and fields[3] == "0":
+            if fields[1] in ("100644", "100755"):
+                found[path] = fields[2]
+    return found

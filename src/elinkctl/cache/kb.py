@@ -34,6 +34,7 @@ from elinkctl.cache.kb_files import (
     ignore,
     more_searchable_files_than,
     read_doc,
+    sparse_entries,
     stat_searchable_files,
 )
 from elinkctl.cache.kb_suggest import derive, derived_from
@@ -156,6 +157,19 @@ def stream_docs_cache(path: Path) -> tuple[str, Iterator[tuple[str, Doc]]]:
     return str(top.get("fingerprint", "")), docs()
 
 
+def _entries(source: KbSource, skipped: dict[str, str] | None = None) -> list[tuple[str, int, int]]:
+    """`stat_searchable_files`, and the files outside a sparse checkout
+    (``skipped``, default `sparse_entries`) stamped by their blob: the blob
+    ID as a number in place of the mtime, size -1 (a file never has)."""
+    entries = stat_searchable_files(source.root)
+    if skipped is None:
+        skipped = sparse_entries(source)
+    if skipped:
+        entries += [(rel, int(blob, 16), -1) for rel, blob in skipped.items()]
+        entries.sort()
+    return entries
+
+
 def _read_stamp(path: Path) -> tuple[str, str] | None:
     try:
         cheap, _, fingerprint = path.read_text(encoding="ascii").strip().partition(" ")
@@ -189,7 +203,7 @@ def load_postings(source: KbSource, on_error: Warn = ignore) -> tuple[str, Index
     except (OSError, IndexFormatError):
         pass
     else:
-        cheap = _cheap_stamp(stat_searchable_files(source.root))
+        cheap = _cheap_stamp(_entries(source))
         if _read_stamp(state / STAMP_FILE) == (cheap, stamp) and derived_from(state, stamp):
             return stamp, postings
         del postings
@@ -239,7 +253,8 @@ def load_index(
         # early; listing and stat()ing 100,000 files to find that out costs
         # `new` a second.
         raise IndexNotReady(f"the search index needs more than {max_reads} files read")
-    entries = stat_searchable_files(source.root)
+    skipped = sparse_entries(source)
+    entries = _entries(source, skipped)
     cheap = _cheap_stamp(entries)
     if (
         cached is not None
@@ -268,7 +283,7 @@ def load_index(
             else:
                 raise ValueError("stale")
         except (TypeError, IndexError, KeyError, ValueError, AssertionError):
-            doc = read_doc(source.root, rel, on_error)
+            doc = read_doc(source.root, rel, on_error, skipped.get(rel))
             entry = [mtime, size, doc_to_json(doc) if doc is not None else None]
             if not isinstance(prev, list) or len(prev) != 3 or prev[2] != entry[2]:
                 changed = changed or doc is not None or _has_doc(prev)

@@ -104,13 +104,36 @@ def is_searchable_path(rel: str) -> bool:
     )
 
 
-def read_doc(root: Path, rel: str, on_error: Warn) -> Doc | None:
+def sparse_entries(source: KbSource) -> dict[str, str]:
+    """rel path -> blob of the ticket files a sparse checkout leaves out of
+    the work tree (`elinkctl.cache.blobs.skipped_files`): searchable as a
+    full checkout's files are. Nothing, and no git process, in a full one."""
+    from elinkctl.cache.blobs import skipped_files
+
+    found = skipped_files(source.git_dir, source.git, TICKETS)
+    return {rel: blob for rel, blob in found.items() if is_searchable_path(rel)}
+
+
+def read_doc(root: Path, rel: str, on_error: Warn, blob: str | None = None) -> Doc | None:
     """The searchable document of one file, or None (an open ticket, a broken
-    file: reported through ``on_error``)."""
+    file: reported through ``on_error``). ``blob``: what git holds for a file
+    a sparse checkout leaves out (a blob ID or ``<commit>:<path>``), read
+    when the file is not in the work tree."""
     from elinkctl import yamlio
 
     try:
-        text = fsio.read_limited(root / rel).decode("utf-8")
+        try:
+            data = fsio.read_limited(root / rel)
+        except FileNotFoundError:
+            if blob is None:
+                raise
+            from elinkctl.cache.blobs import BlobError, reader
+
+            try:
+                data = reader(root).read(blob)
+            except BlobError:
+                return None  # not in git either: no document
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         on_error(f"{rel}: unreadable ({exc}); not searched")
         return None

@@ -141,7 +141,10 @@ def bring_up_to_date(
         )
         if len(changed) > REBUILD_ABOVE:
             return False
-    docs: list[tuple[str, Doc | None]] = [(p, read_doc(source.root, p, on_error)) for p in changed]
+    # A ticket outside a sparse checkout is read from the blob its key names.
+    docs: list[tuple[str, Doc | None]] = [
+        (p, read_doc(source.root, p, on_error, _blob_of(keys_now.get(p)))) for p in changed
+    ]
     docs += [
         (p, read_doc(source.root, p, on_error) if p in arts_now else None) for p in changed_arts
     ]
@@ -180,6 +183,11 @@ def bring_up_to_date(
         conn.execute("ROLLBACK")
         raise
     return True
+
+
+def _blob_of(key: str | None) -> str | None:
+    """The blob of a ticket index key (``b:<blob>``: a clean tracked file)."""
+    return key[2:] if key is not None and key.startswith("b:") else None
 
 
 def build_search(

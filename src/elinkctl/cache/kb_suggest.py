@@ -21,6 +21,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from elinkctl.cache.blobs import is_sparse
 from elinkctl.cache.db import connect, discard, in_memory
 from elinkctl.cache.head import read_head
 from elinkctl.cache.kb_files import (
@@ -166,7 +167,12 @@ def catch_up(source: KbSource, index: SuggestIndex, max_reads: int) -> None:
     paths = [rel for rel in paths if is_searchable_path(rel)]
     if len(paths) > max_reads:
         return
-    changes = [(rel, read_doc(source.root, rel, ignore)) for rel in paths]
+    # A file outside a sparse checkout: as the commit followed holds it.
+    sparse = is_sparse(source.git_dir)
+    changes = [
+        (rel, read_doc(source.root, rel, ignore, f"{head}:{rel}" if sparse else None))
+        for rel in paths
+    ]
     index.apply(changes, since=since, head=head)
 
 

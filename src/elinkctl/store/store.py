@@ -280,9 +280,9 @@ class Store:
     def blobs(self) -> Blobs:
         """The one ``git cat-file --batch`` of this process (started on first use)."""
         if self._blobs is None:
-            from elinkctl.cache.blobs import Blobs
+            from elinkctl.cache.blobs import reader
 
-            self._blobs = Blobs(self.root)
+            self._blobs = reader(self.root)
         return self._blobs
 
     def sparse_blob(self, rel: str) -> str | None:
