@@ -60,3 +60,20 @@ def test_a_reader_registers_the_merge_driver(desk: Desk) -> None:
     desk.ok("list")
     assert "merge-file" in desk.git("config", "merge.elinkctl-ticket.driver")
     assert "merge-file" in desk.git("config", "merge.elinkctl-kb.driver")
+
+
+def test_a_rule_file_with_a_key_twice_is_refused_naming_both_lines(desk: Desk) -> None:
+    """A second `channels:` pasted at the end of escalation.yaml used to replace
+    the first without a word; now every command that reads it says where."""
+    path = desk.root / "escalation.yaml"
+    text = path.read_text(encoding="utf-8")
+    first = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("roles:"))
+    path.write_text(text + "\nroles:\n  desk: [somebody]\n", encoding="utf-8")
+    last = len(path.read_text(encoding="utf-8").splitlines()) - 1
+    result = desk.run("config", "check")
+    assert result.exit_code == 1
+    assert f"escalation.yaml line {last}: duplicate key 'roles' (first on line {first})" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert desk.run("check", "--dry-run").exit_code == 1

@@ -104,7 +104,6 @@ def test_tickets_take_the_fast_path() -> None:
         "a: >\n  folded\n",
         "a: |+\n  keep\n\n",
         "---\na: 1\n",
-        "a: 1\na: 2\n",
         "a:\n\tb: 1\n",
         "- a\n-\n  - b\n",
         "a: 1 # trailing comment\n",
@@ -124,3 +123,17 @@ def test_unusual_yaml_is_left_to_pyyaml(text: str) -> None:
             yamlio.load(text)
         return
     assert yamlio.load(text) == expected
+
+
+def test_a_duplicate_key_is_refused_with_both_lines() -> None:
+    """PyYAML keeps the last of two equal keys silently; the readers refuse it
+    (a second `channels:` in escalation.yaml would replace the first)."""
+    with pytest.raises(fastyaml.Unsupported):
+        fastyaml.load("a: 1\na: 2\n")
+    with pytest.raises(yamlio.Refused, match=r"duplicate key 'a' \(first on line 1\)") as err:
+        yamlio.load("a: 1\nb:\n  c: 2\na: 2\n")
+    assert err.value.line == 4
+    with pytest.raises(yamlio.Refused, match="duplicate key 'k'"):
+        yamlio.load("a: {k: 1, k: 2}\n")
+    merged = "base: &b {x: 1}\nc:\n  <<: *b\n  x: 2\n"  # overriding a merge is no duplicate
+    assert yamlio.load(merged) == {"base": {"x": 1}, "c": {"x": 2}}

@@ -194,6 +194,8 @@ def _check_nodes(yaml: Any, root: Any, strict: bool) -> None:
             continue
         if strict:
             _check_strict(yaml, node, line)
+        elif isinstance(node, yaml.MappingNode):
+            _check_keys(yaml, node)
         if isinstance(node, yaml.ScalarNode):
             _check_scalar(node, line)
             sizes[key] = 1
@@ -254,6 +256,22 @@ def _check_strict(yaml: Any, node: Any, line: int) -> None:
             if name in seen:
                 raise Refused(f"duplicate key {name!r}", k.start_mark.line + 1)
             seen.add(name)
+
+
+def _check_keys(yaml: Any, node: Any) -> None:
+    """No key twice in one mapping of a rule file or an article: PyYAML keeps
+    the last silently, so a second ``channels:`` pasted at the end of
+    escalation.yaml would replace the first without a word. (A merge key
+    ``<<`` is exempt: overriding merged keys is what it is for.)"""
+    seen: dict[str, int] = {}
+    for k, _ in node.value:
+        if not isinstance(k, yaml.ScalarNode) or k.tag == _CORE + "merge":
+            continue
+        line = k.start_mark.line + 1
+        if k.value in seen:
+            first = seen[k.value]
+            raise Refused(f"duplicate key {k.value[:80]!r} (first on line {first})", line)
+        seen[k.value] = line
 
 
 def dump(data: Any) -> str:
