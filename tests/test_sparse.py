@@ -31,6 +31,7 @@ READS: list[tuple[str, ...]] = [
     ("check", "--dry-run", "--json"),
     ("kb", "search", "登录", "--json"),
     ("kb", "search", "打印机 卡纸", "--json"),
+    ("kb", "search", "vpn 连不上", "--json"),
 ]
 
 
@@ -42,9 +43,14 @@ def git(root: Path, *args: str, input_text: str | None = None) -> str:
 
 @pytest.fixture
 def origin(desk: Desk) -> Desk:
-    """A generated store of 80 tickets over three months (12 open), nothing published."""
+    """A generated store of 80 tickets over three months (12 open) and a
+    knowledge article, nothing published."""
     shutil.rmtree(desk.root)
     generate(desk.root, 80, 3, open_count=12, seed=11, now=NOW_DT, actor="gen", processes=1)
+    desk.ok(
+        "kb", "add", "--title", "VPN客户端无法连接", "--system", "VPN", "--keyword", "vpn",
+        "--symptom", "连接时提示超时", "--solution", "重装客户端并更新证书", now=NOW,
+    )  # fmt: skip
     return desk
 
 
@@ -109,6 +115,8 @@ def test_a_sparse_clone_without_publication_answers_as_a_full_clone(
     tid = ticket_in(sparse.root, outside)
     assert_same_reads(full, sparse, tid)
     assert index_of(sparse.root).exists()  # the index was built, from blobs for the others
+    assert not (sparse.root / "knowledge").exists()  # the article too is read from git
+    assert "VPN客户端无法连接" in sparse.ok("kb", "search", "vpn 连不上", now=NOW).stdout
     # Warm: the second time nothing is parsed again.
     store = Store(sparse.root)
     store.index().refresh()

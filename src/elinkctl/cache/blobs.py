@@ -169,14 +169,15 @@ def reader(root: Path) -> Blobs:
     return found
 
 
-def skipped_files(git_dir: Path, run: Callable[..., bytes], top: str) -> dict[str, str]:
-    """path -> blob of the files under ``top`` that a sparse checkout leaves
-    out of the work tree (index entries with the skip-worktree bit, plain
-    files, merged); nothing without a sparse checkout (no git process)."""
+def skipped_files(git_dir: Path, run: Callable[..., bytes], *tops: str) -> dict[str, str]:
+    """path -> blob of the files under the folders ``tops`` that a sparse
+    checkout leaves out of the work tree (index entries with the
+    skip-worktree bit, plain files, merged); nothing without a sparse
+    checkout (no git process)."""
     if not is_sparse(git_dir):
         return {}
     found: dict[str, str] = {}
-    listed = run("ls-files", "-v", "-s", "-z", "--", f"{top}/")
+    listed = run("ls-files", "-v", "-s", "-z", "--", *(f"{top}/" for top in tops))
     for entry in listed.decode("utf-8", "surrogateescape").split("\0"):
         head, tab, path = entry.partition("\t")
         fields = head.split(" ")

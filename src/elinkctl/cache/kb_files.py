@@ -105,12 +105,13 @@ def is_searchable_path(rel: str) -> bool:
 
 
 def sparse_entries(source: KbSource) -> dict[str, str]:
-    """rel path -> blob of the ticket files a sparse checkout leaves out of
-    the work tree (`elinkctl.cache.blobs.skipped_files`): searchable as a
-    full checkout's files are. Nothing, and no git process, in a full one."""
+    """rel path -> blob of the ticket and article files a sparse checkout
+    leaves out of the work tree (`elinkctl.cache.blobs.skipped_files`):
+    searchable as a full checkout's files are. Nothing, and no git process,
+    in a full one."""
     from elinkctl.cache.blobs import skipped_files
 
-    found = skipped_files(source.git_dir, source.git, TICKETS)
+    found = skipped_files(source.git_dir, source.git, TICKETS, KNOWLEDGE)
     return {rel: blob for rel, blob in found.items() if is_searchable_path(rel)}
 
 
