@@ -417,6 +417,8 @@ class Analyzer:
             for unit in units:
                 if unit[3] < m.end() and m.start() < unit[4]:
                     unit[5] = min(unit[5], FUNCTION_SCALE)
+        if head and all(units[i][5] < 1.0 for i in head):
+            head = _last_content_word(units, runs)  # "蓝屏 IRQL 是啥意思": not 意思
         used: list[tuple[str, tuple[str, ...]]] = []
         if synonyms and units:
             assert self._compiled is not None  # query_terms compiled the table
@@ -466,6 +468,21 @@ def _last_word(run: str, first: int, head: tuple[int, ...]) -> tuple[int, ...]:
         return head
     last = content[-1]
     return (first + last - 1, first + last) if last > 0 else (first + last,)
+
+
+def _last_content_word(units: list[list[Any]], runs: list[str]) -> tuple[int, ...]:
+    """The query's last word among units that weigh in full: what `_last_word`
+    gives when a qualifier (是啥意思, 怎么办) ends the query and is skipped."""
+    run_of: list[int] = []
+    for r, run in enumerate(runs):
+        run_of.extend([r] * (1 if run[0].isascii() or len(run) == 1 else len(run)))
+    for i in range(len(units) - 1, -1, -1):
+        if units[i][5] < 1.0:
+            continue
+        if runs[run_of[i]][0].isascii() or i == 0 or run_of[i - 1] != run_of[i]:
+            return (i,)
+        return (i - 1, i)
+    return ()
 
 
 def _word_spans(
