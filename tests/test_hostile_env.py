@@ -157,3 +157,16 @@ def test_elinkctl_now_at_the_ends_of_time(desk: Desk, now: str) -> None:
         result = desk.run(*args, now=now)
         assert result.exit_code == 2 and "outside the years" in result.stderr
     desk.ok("check", now=NOW)
+
+
+@pytest.mark.parametrize("at", ["1999-05-01T10:00:00+08:00", "2100-01-01T10:00:00+08:00"])
+def test_an_opening_time_no_id_can_name_is_refused(desk: Desk, at: str) -> None:
+    """INC-990501-… read back as 2099 and was filed under tickets/2099/."""
+    commits = desk.commit_count()
+    for option in ("--at", "--opened-at"):
+        args = ("new", "--title", "打印机卡纸", "--type", "failure", "--reporter", "张三")
+        result = desk.run(*args, "--priority", "P1", option, at, now=NOW)
+        assert result.exit_code == 2, result.output
+        assert "an incident ID names a year within 2000–2099" in result.stderr
+    assert desk.commit_count() == commits
+    assert not list((desk.root / "tickets").glob("*/*/*.yaml"))

@@ -21,6 +21,11 @@ FRAGMENT_RE = re.compile(r"^[0-9A-Za-z-]{1,32}$")
 _TRANSLATE = str.maketrans({"I": "1", "L": "1", "O": "0"})
 
 
+YEARS = (2000, 2099)
+"""The years an ID can name: it carries two digits of the year (INC-YYMMDD-…),
+and its month folder (tickets/YYYY/MM) is read back from them."""
+
+
 def new_id(opened: dt.date, taken: Container[str], rand: Callable[[int], int] | None = None) -> str:
     """A fresh ID for an incident opened on ``opened`` not in ``taken``."""
     if rand is None:

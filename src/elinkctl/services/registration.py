@@ -110,6 +110,12 @@ def prepare(
             "--opened-at (backfill, 先处理后补单) is for major incidents (P1); "
             "give --reason to backfill a lower priority"
         )
+    if not ids.YEARS[0] <= opened.year <= ids.YEARS[1]:
+        # INC-990501-… would read back as 2099 and be filed under tickets/2099/.
+        raise UsageProblem(
+            f"--at/--opened-at {opened:%Y-%m-%d}: an incident ID names a year within "
+            f"{ids.YEARS[0]}–{ids.YEARS[1]} (INC-YYMMDD-…)"
+        )
     ticket_id = ids.new_id(opened.date(), taken)
     change = lifecycle.register(
         ticket_id, fields, actor, opened, recorded, now, backfill_reason=backfill_reason, note=note
