@@ -93,6 +93,11 @@ CASES: dict[str, tuple[dict[str, str], int, str]] = {
     "a list as the title": ({"title": "[a, b]"}, 3, "title: must be text"),
     "a number as the title": ({"title": ".inf"}, 3, "title: must be text"),
     "an impossible date in the ID": ({"id": "INC-261399-AAAAB"}, 2, "impossible date"),
+    "a satisfaction that is no score": (
+        {"extra": ASSIGN + "  type: callback\n  satisfaction: abc\n"},
+        23,
+        "events[1].satisfaction: 'abc' is not a score 1–5",
+    ),
 }
 
 

@@ -172,6 +172,10 @@ def from_dict(data: dict[str, Any], text: str = "") -> Ticket:
         for key, value in raw.items():
             if not _plain_value(value):
                 raise fail(f"events[{i}].{key}: nested too deeply", ["events", i, key])
+        score = raw.get("satisfaction")
+        if score is not None and not _is_score(score):
+            where = ["events", i, "satisfaction"]
+            raise fail(f"events[{i}].satisfaction: {score!r:.40} is not a score 1–5", where)
         for key in _EVENT_TIMES:
             value = raw.get(key)
             if isinstance(value, dt.datetime) and value.tzinfo is None:
@@ -230,6 +234,17 @@ _KIND_NAMES = {
     _FLAG: "must be true or false",
 }
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {"key_user": _FLAG, "security": _FLAG}
+
+
+def _is_score(value: Any) -> bool:
+    """A callback's satisfaction as written (5) or hand-typed ("5"): 1–5."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str) and value.strip().isdecimal():
+        value = int(value)
+    return isinstance(value, int) and 1 <= value <= 5
+
+
 _EVENT_TIMES = ("promise", "due", "visit_at")
 _EVENT_TYPES: dict[str, tuple[type, ...]] = {
     "id": _ID,
