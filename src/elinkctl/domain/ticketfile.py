@@ -174,7 +174,7 @@ def from_dict(data: dict[str, Any], text: str = "") -> Ticket:
                 raise fail(f"events[{i}].{key}: nested too deeply", ["events", i, key])
         score = raw.get("satisfaction")
         if score is not None and not _is_score(score):
-            where = ["events", i, "satisfaction"]
+            where: list[str | int] = ["events", i, "satisfaction"]
             raise fail(f"events[{i}].satisfaction: {score!r:.40} is not a score 1–5", where)
         for key in _EVENT_TIMES:
             value = raw.get(key)
