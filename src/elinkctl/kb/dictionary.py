@@ -335,7 +335,8 @@ CJK_FUNCTION_CHARS = frozenset(
 CJK_QUALIFIERS = (
     # how much, how many, how often (a right answer never says it)
     "特别|非常|比较|有点|有些|超级|实在|多台|多个|几台|好几台|好几个|所有|全部|部分|个别|整个"
-    "|今天|昨天|早上|上午|下午|刚才|突然|最近|经常|总是|一下|请问|麻烦|帮忙|帮我"
+    "|今天|昨天|早上|上午|中午|下午|晚上|夜间|半夜|凌晨|周末|刚才|突然|最近|经常|总是"
+    "|一下|请问|麻烦|帮忙|帮我"
     # a question's tail
     "|怎么办|怎么回事|什么意思|是啥意思|啥意思|是啥"
     # where and how long: 二楼, 3层, 5号楼, 五六分钟
