@@ -11,6 +11,11 @@ against a baseline measured in the same run on the same machine:
 - new and assign against a bare ``git add && git commit`` of one file;
 - peak memory (max RSS) of stats.
 
+With a size above 100,000 (``BENCH_SIZES=100000,300000``), the warm reads
+of the bigger store are also measured in a full clone and in sparse clones
+(one year, two years checked out) against the full 100,000 store
+(`sparse_reads`; the clones live in ./bench-stores/sparse-*).
+
 ``BENCH_SIZES=1000,10000`` runs smaller stores. Speed is asserted here
 only, never by timed tests.
 """
@@ -416,6 +421,8 @@ def main() -> int:
         big = [n for n in sizes if n > 100_000]
         if big and 100_000 in sizes:
             rows += interleaved([100_000, *big])
+            for n in big:
+                rows += sparse_reads(n, STORES / f"s{n}", STORES / "s100000")
     finally:  # a failing command (others' work in progress) still leaves the figures so far
         report(rows)
     return 0
@@ -453,6 +460,82 @@ def interleaved(sizes: list[int], rounds: int = 5) -> list[list[str]]:
                     f"≤ {GROWTH:g}× 100k",
                     "met" if ratio <= GROWTH else "MISSED",
                     f"baseline: 100,000, the same {rounds} rounds, one process of each in turn",
+                ]
+            )
+    return rows
+
+
+SPARSE_CONES = (("full clone", ()), ("sparse (2026)", ("tickets/2026",)))
+SPARSE_CONES += (("sparse (2025+2026)", ("tickets/2025", "tickets/2026")),)
+"""Clones whose warm reads are compared with a full store of 100,000: what
+an engineer checks out (docs/performance.md, the plan for 1,000,000, item 3)."""
+
+
+def sparse_clone(store: Path, target: Path, cone: tuple[str, ...]) -> str:
+    """A clone of ``store`` at ``target`` (a sparse one holding ``cone``) and,
+    for the note, how many ticket files its work tree holds. Kept between
+    runs (``git pull`` brings it up to date); never written into ``store``."""
+    if not (target / ".git").is_dir():
+        if target.exists():
+            shutil.rmtree(target)
+        extra = ["--sparse"] if cone else []
+        subprocess.run(["git", "clone", "-q", *extra, str(store), str(target)], check=True)
+        if cone:
+            git(target, "sparse-checkout", "set", *cone)
+    else:
+        git(target, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+    if cone:  # a step of a first check may have checked out more months
+        git(target, "sparse-checkout", "set", *cone)
+    listed = git(target, "ls-files", "-t", "--", "tickets/").splitlines()
+    present = sum(1 for line in listed if not line.startswith("S "))
+    return f"{present:,} of {len(listed):,} ticket files checked out"
+
+
+def sparse_reads(n: int, store: Path, base: Path, rounds: int = 5) -> list[list[str]]:
+    """Warm `check`, `list --open` and `stats` of a full clone and of sparse
+    clones of ``n`` tickets against the full 100,000 store (``base``), one
+    process of each in turn for ``rounds`` rounds (as `interleaved`).
+
+    A sparse clone has no work-tree file for the tickets outside its cone:
+    ``git diff-files`` lstat()s only the months checked out, and the index
+    reads the others from their blobs when they change
+    (`elinkctl.cache.blobs`). The clones' first commands (index built or
+    fetched from the publication) and `check`'s first run (escalations due
+    in the generated history, written in months it checks out) happen
+    before the timed rounds."""
+    reads = (("check", ("check",)), ("list --open", ("list", "--open")), ("stats", ("stats",)))
+    clones: list[tuple[str, Path, str]] = []
+    for label, cone in SPARSE_CONES:
+        name = label.split(" (")[-1].rstrip(")") if cone else "full"
+        target = STORES / f"sparse-{n}-{name}"
+        note = sparse_clone(store, target, cone)
+        clones.append((label, target, note))
+    where = [("100,000 (full)", base, "")] + clones
+    for _, root, _ in where:
+        for _, args in reads:
+            timed([str(BIN), *args], root, env_for(root))  # first runs, not timed
+    times: dict[tuple[str, str], list[float]] = {}
+    for _ in range(rounds):
+        for label, root, _ in where:
+            for name, args in reads:
+                value = timed([str(BIN), *args], root, env_for(root))[0]
+                times.setdefault((label, name), []).append(value)
+    rows = []
+    for label, _, note in clones:
+        for name, _ in reads:
+            value = statistics.median(times[(label, name)])
+            base_value = statistics.median(times[("100,000 (full)", name)])
+            ratio = value / base_value
+            rows.append(
+                [
+                    f"{n:,}",
+                    f"{label}: {name}",
+                    f"{value:.3f}",
+                    f"{base_value:.3f}",
+                    f"{ratio:.2f}×",
+                    f"≤ {GROWTH:g}× 100k",
+                    "met" if ratio <= GROWTH else "MISSED",
+                    f"{note}; baseline: the full 100,000 store, the same {rounds} rounds",
                 ]
             )
     return rows
