@@ -270,3 +270,18 @@ def test_new_with_a_description_still_suggests_by_its_title(desk: Desk) -> None:
     tid = resolved(desk, "打印机卡纸", steps)
     desk.ok("kb", "search", "vpn", now=T1)
     assert suggested(desk, "打印机卡纸", description=steps[:40]) == [tid]
+
+
+def test_new_with_a_system_judges_the_title_by_its_own_last_word(desk: Desk) -> None:
+    """`new` searches system, description and title, the title last: what a
+    Chinese title says is broken comes last (`relevance.lacks_head`), and the
+    system typed with it must not take its place (with the system last,
+    "投影仪遥控器丢失" on system 投影仪 was answered by the projector article,
+    which mentions the remote but not losing it)."""
+    article = QUALITY.parent / "dev2" / "articles" / "KB-6JN4E.md"
+    shutil.copy(article, desk.root / "knowledge" / "KB-6JN4E.md")
+    desk.git("add", "knowledge")
+    desk.git("commit", "-q", "-m", "seed the projector article")
+    desk.ok("kb", "search", "投影仪", now=T1)
+    assert suggested(desk, "投影仪遥控器丢失", system="投影仪") == []
+    assert suggested(desk, "投影仪连接笔记本后无信号", system="投影仪") == ["KB-6JN4E"]

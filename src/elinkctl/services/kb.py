@@ -256,9 +256,10 @@ def suggest(
     """
     system = str(fields.get("system") or "").strip() or None
     module = str(fields.get("module") or "").strip() or None
+    # The title last, whole: its last word says what is broken (kb.relevance.lacks_head).
     query = " ".join(
-        str(fields.get(k) or "").strip() for k in ("title", "description", "system")
-    ).strip()[:MAX_QUERY_CHARS]
+        str(fields.get(k) or "").strip() for k in ("system", "description", "title")
+    ).strip()[-MAX_QUERY_CHARS:]
     if not query:
         return []
     skip = set(exclude)
