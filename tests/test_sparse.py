@@ -258,3 +258,25 @@ def test_a_ticket_outside_the_cone_is_bounded_like_a_file(pair: tuple[Desk, Desk
     got = sparse.run("list", now=NOW)
     assert "more than the 2,097,152" in got.stderr
     assert (got.exit_code, got.stdout, got.stderr) == (want.exit_code, want.stdout, want.stderr)
+
+
+def test_a_partial_clone_fetches_the_blobs_outside_the_cone_at_once(
+    origin: Desk, tmp_path: Path
+) -> None:
+    """`git clone --filter=blob:none --sparse`: the blobs outside the cone
+    are not in the clone; the index build fetches those it reads in one
+    request (`blobs.fetch_missing`), not one request per blob as git's lazy
+    fetch would (a pack each)."""
+    git(origin.root, "config", "uploadpack.allowFilter", "true")
+    all_months = months(origin.root)
+    target = tmp_path / "partial"
+    url = origin.root.as_uri()
+    git(tmp_path, "clone", "-q", "--filter=blob:none", "--sparse", url, str(target))
+    git(target, "sparse-checkout", "set", all_months[0])
+    partial = Desk(target, CliRunner())
+    packs = target / ".git" / "objects" / "pack"
+    before = len(list(packs.glob("*.pack")))
+    full = clone(origin, tmp_path, "full")
+    assert partial.ok("list", "--json", now=NOW).stdout == full.ok("list", "--json", now=NOW).stdout
+    assert len(list(packs.glob("*.pack"))) - before == 1
+    assert_same_reads(full, partial, ticket_in(target, all_months[-1]))

@@ -186,3 +186,46 @@ def skipped_files(git_dir: Path, run: Callable[..., bytes], *tops: str) -> dict[
             if fields[1] in ("100644", "100755"):
                 found[path] = fields[2]
     return found
+
+
+FETCH_ABOVE = 16
+"""Blobs to read beyond which a partial clone fetches them in one request first."""
+
+
+def fetch_missing(root: Path, blobs: list[str]) -> None:
+    """In a partial clone (``git clone --filter=blob:none``), fetch ``blobs``
+    from the promisor remote in one request before they are read: git would
+    otherwise fetch each on first read, one request at a time (30 ms each
+    over ``file://``: an hour for 200,000 tickets outside the cone). The
+    request is the one git's own lazy fetch makes, batched. Anything that
+    fails leaves git's lazy fetch to do it; nothing in a clone that is not
+    partial, and nothing for a few blobs."""
+    if len(blobs) <= FETCH_ABOVE:
+        return
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    try:
+        found = subprocess.run(
+            ["git", "config", "--get-regexp", r"^remote\..*\.promisor$"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        remotes = [
+            name.removeprefix("remote.").removesuffix(".promisor")
+            for name, _, value in (line.partition(" ") for line in found.stdout.splitlines())
+            if value.strip().lower() == "true"
+        ]
+        if not remotes:
+            return
+        subprocess.run(
+            ["git", "-c", "fetch.negotiationAlgorithm=noop", "fetch", remotes[0], "--no-tags"]
+            + ["--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin"],
+            cwd=root,
+            input="".join(f"{blob}\n" for blob in blobs),
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+    except OSError:
+        return

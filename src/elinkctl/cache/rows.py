@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from elinkctl.cache.blobs import FETCH_ABOVE, fetch_missing
 from elinkctl.cache.listing import path_order
 from elinkctl.domain.model import OPEN_STATUSES, Status, Ticket
 from elinkctl.errors import TicketError
@@ -321,6 +322,14 @@ def read_files(
     """Parse (path, key) files in path order, in batches; a process pool for
     big re-reads (a progress bar for big ones when ``progress``)."""
     ordered = sorted(items, key=lambda it: path_order(it[0]))
+    if load_blob is not None and len(ordered) > FETCH_ABOVE:
+        # A partial clone fetches the blobs it is about to read in one request.
+        absent = [
+            key[2:]
+            for path, key in ordered
+            if key.startswith("b:") and not os.path.lexists(root / path)
+        ]
+        fetch_missing(root, absent)
     bar = Progress(len(ordered), "indexing tickets", progress and len(ordered) >= 2000)
     chunks = [ordered[i : i + 500] for i in range(0, len(ordered), 500)]
     try:
