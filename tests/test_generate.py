@@ -70,22 +70,20 @@ def test_the_command_publishes_the_index_as_a_check_host_would(tmp_path: Path) -
     """`scripts/generate.py` ends as a desk's night does: the index is published
     on `elinkctl-index` (a clone's first command starts from it); not with
     ``--no-publish``."""
+
+    def published(root: Path) -> bool:
+        listed = subprocess.run(
+            ["git", "branch", "--list", "elinkctl-index"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return "elinkctl-index" in listed.stdout
+
     now = ["--now", "2026-11-20T12:00:00+08:00"]
     args = ["--tickets", "40", "--months", "2", "--open", "5", "--processes", "1", *now]
     assert main([str(tmp_path / "published"), *args]) == 0
-    branches = subprocess.run(
-        ["git", "branch", "--list", "elinkctl-index"],
-        cwd=tmp_path / "published",
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert "elinkctl-index" in branches
+    assert published(tmp_path / "published")
     assert main([str(tmp_path / "bare"), *args, "--no-publish"]) == 0
-    assert not subprocess.run(
-        ["git", "branch", "--list", "elinkctl-index"],
-        cwd=tmp_path / "bare",
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    assert not published(tmp_path / "bare")

@@ -342,6 +342,7 @@ def committed(store: Store) -> Callable[[Mapping[str, str]], bool | None]:
     commit). Missing with the lock free → False: the command that queued it
     failed or was killed before writing it, and it never will be."""
     cache: dict[str, Ticket | None] = {}
+    read = _reader(store, cache)
 
     def lock_free() -> bool:
         lock = store.lock()
@@ -352,12 +353,7 @@ def committed(store: Store) -> Callable[[Mapping[str, str]], bool | None]:
 
     def check(event: Mapping[str, str]) -> bool | None:
         ticket_id = str(event.get("ticket") or "")
-        if ticket_id not in cache:
-            try:
-                cache[ticket_id] = store.load(ticket_id)
-            except (NotFound, TicketError, OSError, ElinkError):
-                cache[ticket_id] = None
-        ticket = cache[ticket_id]
+        ticket = read(ticket_id)
         if ticket is not None:
             for e in ticket.events:
                 if e.id == event.get("id") and e.type == event.get("type"):
@@ -392,6 +388,20 @@ def flush(
     return results
 
 
+def _reader(store: Store, cache: dict[str, Ticket | None]) -> Callable[[str], Ticket | None]:
+    """A ticket by ID, read once per flush (None when it cannot be read)."""
+
+    def read(ticket_id: str) -> Ticket | None:
+        if ticket_id not in cache:
+            try:
+                cache[ticket_id] = store.load(ticket_id)
+            except (NotFound, TicketError, OSError, ElinkError):
+                cache[ticket_id] = None
+        return cache[ticket_id]
+
+    return read
+
+
 ANSWERED_BY = {
     "resolved": frozenset({"confirmed", "reopened", "closed"}),
     "closed": frozenset({"callback", "reopened"}),
@@ -407,20 +417,14 @@ def answered(store: Store) -> Callable[[Any], bool]:
     ticket already answers. Only reporter mails asking something are looked
     at (the P1 resolution for management is news whatever happens next); a
     ticket that cannot be read is not an answer."""
-    cache: dict[str, Ticket | None] = {}
+    read = _reader(store, {})
 
     def check(item: Any) -> bool:
         event = item.event or {}
         answers = ANSWERED_BY.get(str(event.get("type")))
         if answers is None or "/reporter@" not in item.key or not item.message.mail_id:
             return False
-        ticket_id = str(event.get("ticket") or "")
-        if ticket_id not in cache:
-            try:
-                cache[ticket_id] = store.load(ticket_id)
-            except (NotFound, TicketError, OSError, ElinkError):
-                cache[ticket_id] = None
-        ticket = cache[ticket_id]
+        ticket = read(str(event.get("ticket") or ""))
         if ticket is None:
             return False
         ids = [e.id for e in ticket.events]
