@@ -133,7 +133,7 @@ def sparse_problems(store: Store, problems: list[str]) -> tuple[int, list[str]]:
     the skip-worktree bit, ``git ls-files -v -s``) from their blobs, as their
     files would be checked; their count, and the IDs naming attachments.
     Problems go to ``problems``; a note says how many were checked."""
-    from elinkctl.cache.blobs import BlobError, is_sparse
+    from elinkctl.cache.blobs import BlobError, fetch_missing, is_sparse
 
     if not is_sparse(store.state_dir.parent):
         return 0, []
@@ -144,6 +144,7 @@ def sparse_problems(store: Store, problems: list[str]) -> tuple[int, list[str]]:
         fields = head.split(" ")
         if tab and len(fields) == 4 and fields[0] == "S" and _SHARD_FILE.match(rel):
             entries.append((rel, fields[1], fields[2]))
+    fetch_missing(store.root, [blob for _, mode, blob in entries if mode != "120000"])
     attached: list[str] = []
     bar = Progress(len(entries), "fsck (from git)", None if len(entries) >= 2000 else False)
     for rel, mode, blob in entries:
