@@ -280,3 +280,37 @@ def test_a_partial_clone_fetches_the_blobs_outside_the_cone_at_once(
     assert partial.ok("list", "--json", now=NOW).stdout == full.ok("list", "--json", now=NOW).stdout
     assert len(list(packs.glob("*.pack"))) - before == 1
     assert_same_reads(full, partial, ticket_in(target, all_months[-1]))
+
+
+def test_sync_merges_changes_outside_the_cone(origin: Desk, tmp_path: Path) -> None:
+    """`sync` in a sparse clone: a colleague's comments on a ticket outside
+    the cone merge with the clone's own, on that ticket too (checked out by
+    its own step), and every read then agrees with a full clone's."""
+    all_months = months(origin.root)
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(origin.root), str(bare))
+    full = Desk(tmp_path / "full", CliRunner())
+    git(tmp_path, "clone", "-q", str(bare), str(full.root))
+    sparse = Desk(tmp_path / "sparse", CliRunner())
+    git(tmp_path, "clone", "-q", "--sparse", str(bare), str(sparse.root))
+    git(sparse.root, "sparse-checkout", "set", all_months[0])
+    outside = all_months[-1]
+    tid = ticket_in(full.root, outside, "in_progress")
+    other = next(
+        Path(p).stem
+        for p in git(full.root, "ls-files", "--", outside).splitlines()
+        if Path(p).stem != tid and "\nstatus: in_progress\n" in git(full.root, "show", f"HEAD:{p}")
+    )
+    full.ok("comment", tid, "-m", "同事的说明", now=NOW, user="李四")
+    full.ok("comment", other, "-m", "只有同事改了这张", now=NOW, user="李四")
+    full.ok("sync", now=NOW)
+    sparse.ok("comment", tid, "-m", "我的说明", now=NOW)
+    sparse.ok("sync", now=NOW)
+    full.ok("sync", now=NOW)
+    assert (sparse.root / outside / f"{tid}.yaml").is_file()  # its step checked it out
+    for desk in (full, sparse):
+        shown = desk.ok("show", tid, "--json", now=NOW).stdout
+        assert "同事的说明" in shown and "我的说明" in shown
+    assert_same_reads(full, sparse, other)
+    assert git(sparse.root, "status", "--porcelain", "--untracked-files=no") == ""
+    sparse.ok("fsck", now=NOW)
