@@ -314,3 +314,21 @@ def test_sync_merges_changes_outside_the_cone(origin: Desk, tmp_path: Path) -> N
     assert_same_reads(full, sparse, other)
     assert git(sparse.root, "status", "--porcelain", "--untracked-files=no") == ""
     sparse.ok("fsck", now=NOW)
+
+
+def test_check_outside_the_cone_under_strict_people(origin: Desk, tmp_path: Path) -> None:
+    """A ticket `check` writes was read outside the transaction: its events
+    before the step are still known in a sparse clone (read from the blob),
+    so only the new ones are checked against the people list."""
+    rules = origin.root / "escalation.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8") + "\nstrict_people: true\n", "utf-8")
+    git(origin.root, "commit", "-q", "-am", "strict people")
+    all_months = months(origin.root)
+    full = clone(origin, tmp_path, "full")
+    sparse = clone(origin, tmp_path, "sparse", [all_months[0]])
+    want = full.ok("check", "--json", now=NOW, user="elinkctl-check")
+    got = sparse.ok("check", "--json", now=NOW, user="elinkctl-check")
+    assert json.loads(got.stdout) == json.loads(want.stdout)
+    assert json.loads(got.stdout), "escalations were recorded"
+    tid = ticket_in(full.root, all_months[-1], "in_progress")
+    assert_same_reads(full, sparse, tid)

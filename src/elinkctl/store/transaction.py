@@ -11,6 +11,7 @@ commit, so no event is ever lost between the rename and the commit.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Container, Sequence
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 from elinkctl.domain import ids, ticketfile
 from elinkctl.domain.layout import is_attachment_path, is_journalable
 from elinkctl.domain.model import Ticket
-from elinkctl.errors import PermissionDenied, StoreError, TicketError, UsageProblem
+from elinkctl.errors import NotFound, PermissionDenied, StoreError, TicketError, UsageProblem
 from elinkctl.fsio import MAX_TICKET_BYTES, atomic_write, sweep_temp_files
 
 if TYPE_CHECKING:
@@ -147,8 +148,10 @@ class Transaction:
         perms = self.store.permissions
         for ticket in self._tickets.values():
             before = self._originals.get(ticket.id)
-            if before is None and self.store.path_of(ticket.id).exists():
-                before = self.store.load(ticket.id)
+            if before is None:
+                # As committed: the file, or its blob outside a sparse checkout.
+                with contextlib.suppress(NotFound):
+                    before = self.store.load(ticket.id)
             known = {e.id for e in before.events} if before is not None else set()
             for i, event in enumerate(ticket.events):
                 if event.id in known:
@@ -168,7 +171,11 @@ class _Taken:
     def __contains__(self, ticket_id: object) -> bool:
         if not isinstance(ticket_id, str) or not ids.is_valid(ticket_id):
             return False
-        return ticket_id in self.tx._tickets or self.tx.store.path_of(ticket_id).exists()
+        store = self.tx.store
+        if ticket_id in self.tx._tickets or store.path_of(ticket_id).exists():
+            return True
+        # A ticket outside a sparse checkout has no file but is taken all the same.
+        return store.sparse_blob(store.rel(store.path_of(ticket_id))) is not None
 
 
 def check_out_sparse(store: Store, rels: Sequence[str]) -> None:
