@@ -204,8 +204,7 @@ def title_coverage(plan: QueryPlan, n: int, df_of: Callable[[str], int], title: 
     words ("inode用完了", "authenticator 里没有公司账号了"), which right
     articles' titles often do not share at all, so only `new` uses it.
     """
-    words = {t for t in index_terms(title) if len(t) > 1 or t.isascii()}
-    return coverage(plan, n, df_of, words.__contains__)
+    return coverage(plan, n, df_of, _title_words(title).__contains__)
 
 
 def verdict(
@@ -215,10 +214,45 @@ def verdict(
     has: Callable[[str], bool],
     title: str | None = None,
 ) -> tuple[bool, float | None]:
-    """(`lacks_head`, `title_coverage` of `title` to four places, None without one)
-    of a document."""
+    """(whether a document lacks what the query asks, `title_coverage` of its
+    `title` to four places, None without one).
+
+    It lacks it when `lacks_head` says so, unless its title names the query's
+    object, the word just before the last one (`_names_object`): an article
+    titled 映射网络驱动器显示红叉断开 answers "Z盘映射丢失", one titled OA 审批单
+    卡在某个节点不流转 answers "报销审批卡住" — the same object, its fault in
+    other words — while the projector article, which mentions the remote in
+    its text, still lacks 丢失 for "投影仪遥控器丢失". A request it lacks stays
+    lacking whatever the title."""
     cover = None if title is None else round(title_coverage(plan, n, df_of, title), 4)
-    return lacks_head(plan, n, df_of, has), cover
+    lacks = lacks_head(plan, n, df_of, has)
+    if lacks and title is not None and not _lacks_request(plan, has):
+        words = _title_words(title)
+        lacks = not _names_object(plan, words.__contains__)
+    return lacks, cover
+
+
+def _title_words(title: str) -> set[str]:
+    return {t for t in index_terms(title) if len(t) > 1 or t.isascii()}
+
+
+def _lacks_request(plan: QueryPlan, has: Callable[[str], bool]) -> bool:
+    return bool(plan.request) and not any(has(w) for w in CJK_REQUEST_WORDS)
+
+
+def _names_object(plan: QueryPlan, has: Callable[[str], bool]) -> bool:
+    """Whether a title (`has`: its words) names the query's object, the word just
+    before its last one (映射 of "Z盘映射丢失", 审批 of "报销审批卡住")."""
+    if not plan.head or plan.head[0] == 0:
+        return False
+    i = plan.head[0] - 1
+    unit = plan.units[i]
+    if unit.text.isascii():
+        return _credit(unit, has) >= 1.0
+    prev = plan.units[i - 1] if i > 0 else None
+    if prev is None or prev.text.isascii():
+        return False
+    return _credit(prev, has) >= 1.0 and _credit(unit, has) >= 1.0
 
 
 def _credit(unit: Unit, has: Callable[[str], bool]) -> float:
@@ -281,11 +315,13 @@ def explain(
     score: float,
     field_counts: Callable[[str], tuple[int, int, int]] | None = None,
     typed: Sequence[str] = (),
+    title: str | None = None,
 ) -> Explanation:
     """The `Explanation` of a document: `sat_of(term)` is its saturated weight
     of the term (0: absent), `score` its final score, `field_counts(term)` its
     (title, meta, body) counts of the term if the caller has the document,
-    `typed` the terms the user typed (the rest came from synonyms)."""
+    `typed` the terms the user typed (the rest came from synonyms), `title`
+    its title (whether it names the query's object, `verdict`)."""
     typed_set = set(typed)
     parts = []
     raw = 0.0
@@ -324,16 +360,20 @@ def explain(
         round(score / (raw * (RERANK_BASE + cover)), 3) if raw > 0.0 else 1.0,
         round(cover, 3),
         tuple(dict.fromkeys(missing)),
-        _lacking(plan, n, df_of, has),
+        _lacking(plan, n, df_of, has, title),
     )
 
 
 def _lacking(
-    plan: QueryPlan, n: int, df_of: Callable[[str], int], has: Callable[[str], bool]
+    plan: QueryPlan,
+    n: int,
+    df_of: Callable[[str], int],
+    has: Callable[[str], bool],
+    title: str | None = None,
 ) -> str:
-    """What a document lacks that vetoes it (`lacks_head`): the request word, or
+    """What a document lacks that vetoes it (`verdict`): the request word, or
     the query's last word; "" when nothing does."""
-    if not lacks_head(plan, n, df_of, has):
+    if not verdict(plan, n, df_of, has, title)[0]:
         return ""
     if plan.request and not any(has(w) for w in CJK_REQUEST_WORDS):
         return plan.request[-1]

@@ -149,8 +149,10 @@ def explain_doc(
     sat_of: Callable[[str], float],
     score: float,
     doc: Doc | None,
+    title: str | None = None,
 ) -> Explanation:
-    """`relevance.explain` of one document, with its fields counted when `doc` is given."""
+    """`relevance.explain` of one document, with its fields counted when `doc` is
+    given (and its title: `doc`'s, else `title`)."""
     plan = analyzer.plan(query)
     counts = None
     if doc is not None:
@@ -160,7 +162,8 @@ def explain_doc(
             return ft[term], fm[term], fb[term]
 
     typed = analyzer.query_terms(query, synonyms=False)
-    return explain(plan, n, df_of, sat_of, score, counts, list(typed))
+    title = doc.title if doc is not None else title
+    return explain(plan, n, df_of, sat_of, score, counts, list(typed), title)
 
 
 class IndexPostings(NamedTuple):
@@ -403,7 +406,14 @@ class SearchIndex:
             return None
         df_of, sat_of = self._lookups()
         return explain_doc(
-            self.analyzer, query, len(self._ids), df_of, lambda t: sat_of(t, d), score, doc
+            self.analyzer,
+            query,
+            len(self._ids),
+            df_of,
+            lambda t: sat_of(t, d),
+            score,
+            doc,
+            self._titles[d],
         )
 
     def _system_names(self) -> frozenset[str]:
