@@ -252,3 +252,90 @@ def test_a_clone_edited_before_its_first_command(
     assert copy.stem in got["open_ids"]
     assert broken.name in got["list"][2]
     assert shipped_meta(work.root) == shipped.rows_code()
+
+
+# --- the knowledge base's databases (cache/shipped_kb.py) ---------------------------------
+
+
+def state_of(desk: Desk) -> Path:
+    return desk.root / ".git" / "elinkctl"
+
+
+def searches(desk: Desk) -> list[str]:
+    return [
+        desk.ok("kb", "search", query, now=NOW).stdout
+        for query in ("打印机", "邮箱 登录", "VPN连不上", "系统 慢")
+    ]
+
+
+def retree(root: Path, name: str, change: Callable[[Path], None]) -> None:
+    """Publish again with the file ``name`` of the publication ``change``d."""
+    tree = git(root, "ls-tree", shipped.REF)
+    work = root / ".git" / f"tamper-{name}"
+    work.write_bytes(
+        subprocess.run(
+            ["git", "cat-file", "blob", f"{shipped.REF}:{name}"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+        ).stdout
+    )
+    change(work)
+    blob = git(root, "hash-object", "-w", str(work)).strip()
+    lines = [
+        ln if not ln.endswith(f"\t{name}") else f"100644 blob {blob}\t{name}"
+        for ln in tree.splitlines()
+    ]
+    new_tree = git(root, "mktree", data=("\n".join(lines) + "\n").encode()).strip()
+    git(root, "update-ref", shipped.REF, git(root, "commit-tree", new_tree, "-m", "re").strip())
+    work.unlink()
+
+
+def test_a_clone_searches_from_the_published_knowledge_base(origin: Desk, tmp_path: Path) -> None:
+    """The first `kb search` of a clone uses the published search database
+    (no full build: no kb-index.bin) and answers as the origin does; `new`
+    suggests at once from the published suggestion database."""
+    listed = git(origin.root, "ls-tree", "--name-only", shipped.REF).split()
+    assert {"kb-search.sqlite", "kb-suggest.sqlite", "kb.version"} <= set(listed)
+    reference = searches(origin)
+    work = clone(origin, tmp_path)
+    assert searches(work) == reference
+    assert (state_of(work) / "kb-search.sqlite").exists()
+    assert not (state_of(work) / "kb-index.bin").exists()  # nothing was built from the files
+    title = ("new", "--title", "打印机卡纸", "--type", "failure", "--reporter", "张三")
+    made = [d.ok(*title, "--priority", "P3", now=NOW).stderr for d in (origin, work)]
+    assert "suggest" in made[0] and made[0] == made[1].replace(*_ids(made[1], made[0]))
+    assert not (state_of(work) / "kb-index.bin").exists()
+
+
+def _ids(got: str, want: str) -> tuple[str, str]:
+    """(the new incident's ID in ``got``, in ``want``): each registers its own."""
+    import re
+
+    pattern = re.compile(r"INC-\d{6}-[0-9A-Z]{5}: registered")
+    return pattern.findall(got)[0], pattern.findall(want)[0]
+
+
+@pytest.mark.parametrize("tamper", ["other code", "forged titles"])
+def test_a_bad_knowledge_base_publication_is_not_used(
+    origin: Desk, tmp_path: Path, tamper: str
+) -> None:
+    if tamper == "other code":
+        retree(origin.root, "kb.version", lambda p: p.write_text("older code", encoding="utf-8"))
+    else:
+        retree(origin.root, "kb-search.sqlite", edit_db("UPDATE docs SET title = '伪造的标题'"))
+    reference = searches(origin)
+    work = clone(origin, tmp_path)
+    assert searches(work) == reference
+    assert (state_of(work) / "kb-index.bin").exists()  # built from the files instead
+    assert "伪造" not in "".join(searches(work))
+
+
+def test_new_as_a_clone_s_first_command_suggests_from_the_publication(
+    origin: Desk, tmp_path: Path
+) -> None:
+    work = clone(origin, tmp_path)
+    title = ("new", "--title", "打印机卡纸", "--type", "failure", "--reporter", "张三")
+    made = [d.ok(*title, "--priority", "P3", now=NOW).stderr for d in (origin, work)]
+    assert "suggest" in made[0] and made[0] == made[1].replace(*_ids(made[1], made[0]))
+    assert not (state_of(work) / "kb-index.bin").exists()

@@ -300,6 +300,9 @@ def search_database(
     is the caller's to close."""
     import sqlite3
 
+    # First the ticket index: in a fresh clone that is what puts a published
+    # search database in place (`elinkctl.cache.shipped_kb`).
+    tickets.ensure_fresh()
     index = open_search(source)
     if index is not None:
         try:

@@ -192,7 +192,14 @@ def search_suggestions(
 
     index = open_suggestions(source.state)
     if index is None:
-        return None
+        from elinkctl.cache.shipped import fetch_kb
+
+        # A fresh clone whose first command is `new`: the published one, if any.
+        if not fetch_kb(source.root, source.state):
+            return None
+        index = open_suggestions(source.state)
+        if index is None:
+            return None
     try:
         try:
             catch_up(source, index, max_reads)

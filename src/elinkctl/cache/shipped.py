@@ -24,6 +24,9 @@ It is never believed, only checked, like the local index:
   compared by stat data), and facts and folds only under their version
   (code and rules digests) and generation.
 
+The knowledge base's search and suggestion databases travel in the same
+commit and are placed with the index (`elinkctl.cache.shipped_kb`).
+
 Only rows keyed by a blob are published (rows made from stat data describe
 one machine's work tree). The published commit has no parent and the
 branch is force-pushed, so a clone carries one copy. The file is put in
@@ -158,6 +161,9 @@ def publish(conn: sqlite3.Connection, root: Path, state_dir: Path) -> tuple[str,
             entries.append(
                 (PLAN_FILE, _git(root, "hash-object", "-w", "--", str(plan)).decode().strip())
             )
+        from elinkctl.cache import shipped_kb
+
+        entries += shipped_kb.entries(root, state_dir, _git)
         listing = "".join(f"100644 blob {blob}\t{name}\n" for name, blob in sorted(entries))
         tree = _git(root, "mktree", data=listing.encode()).decode().strip()
         head = _git(root, "rev-parse", "--verify", "-q", "HEAD").decode().strip()
@@ -238,12 +244,40 @@ def fetch(
             for suffix in ("-wal", "-shm", "-journal"):
                 Path(f"{db_path}{suffix}").unlink(missing_ok=True)
             os.link(tmp, db_path)
+        from elinkctl.cache import shipped_kb
+
+        shipped_kb.place(
+            root, commit, state, _git, lambda spec, dest: _copy_blob(root, spec, dest, False)
+        )
         return True
     except (OSError, sqlite3.Error, ValueError):
         return False
     finally:
         tmp.unlink(missing_ok=True)
         Path(state / f"{PLAN_FILE}.shipped").unlink(missing_ok=True)
+
+
+def fetch_kb(root: Path, state: Path) -> list[str]:
+    """The suggestion database of a publication, put in place for `new` when
+    a clone registers an incident before anything read the index (a write
+    does not need it); the names placed (`elinkctl.cache.shipped_kb`)."""
+    from elinkctl.cache import shipped_kb
+
+    try:
+        commit = find(root)
+        if commit is None:
+            return []
+        state.mkdir(parents=True, exist_ok=True)
+        return shipped_kb.place(
+            root,
+            commit,
+            state,
+            _git,
+            lambda spec, dest: _copy_blob(root, spec, dest, False),
+            names=(shipped_kb.SUGGESTIONS,),
+        )
+    except OSError:
+        return []
 
 
 def _copy_blob(root: Path, spec: str, dest: Path, progress: bool) -> None:

@@ -27,9 +27,10 @@ def publish(ctx: Context, remote: str | None) -> None:
     first command starts from it instead of parsing every ticket.
 
     The index is brought up to date first, with the facts and folds of a
-    plain `stats`. A clone uses it only after checking it: same code, a
-    sample of rows re-read from the files, and every row only for the file
-    content (git blob) it was made from.
+    plain `stats`, and published with the knowledge base's search and
+    suggestion databases. A clone uses them only after checking them: same
+    code, a sample of rows re-read from the files, and every row only for
+    the file content (git blob) it was made from.
 
     \b
     Example:
@@ -37,11 +38,13 @@ def publish(ctx: Context, remote: str | None) -> None:
     """
     from elinkctl.cache import index_failed, shipped
     from elinkctl.errors import StoreError
+    from elinkctl.services import kb
     from elinkctl.services import stats as svc
 
     store = ctx.store
     rules = svc.sla_rules(store.config)
     svc.stats_of_store(store, rules, filter_from_options(ctx, {}), ctx.now, on_error=lambda _: None)
+    kb.refresh_databases(store)
     try:
         idx = store.index()
         idx.ensure_fresh()

@@ -167,6 +167,15 @@ def search_lines(
     return lines, explained
 
 
+def refresh_databases(store: Store) -> None:
+    """Bring the search and suggestion databases up to date (building them
+    if missing): what `index publish` ships beside the index, so a clone's
+    first `kb search` and `new` need not read every ticket."""
+    index = _searcher(store, ignore)
+    if isinstance(index, SuggestIndex):
+        index.conn.close()
+
+
 def _searcher(store: Store, on_error: Callable[[str], None]) -> SearchIndex | SuggestIndex:
     try:
         return search_database(kb_source(store), store.index(), on_error)
