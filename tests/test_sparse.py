@@ -332,3 +332,25 @@ def test_check_outside_the_cone_under_strict_people(origin: Desk, tmp_path: Path
     assert json.loads(got.stdout), "escalations were recorded"
     tid = ticket_in(full.root, all_months[-1], "in_progress")
     assert_same_reads(full, sparse, tid)
+
+
+def test_fsck_checks_attachments_outside_the_cone_from_git(origin: Desk, tmp_path: Path) -> None:
+    """A cone of tickets leaves ``attachments/`` out: fsck checks those files
+    (size, SHA-256, recorded) from their blobs instead of calling them missing."""
+    tid = ticket_in(origin.root, months(origin.root)[-1], "in_progress")
+    form = tmp_path / "签字单.txt"
+    form.write_text("现场服务单，已签字\n", encoding="utf-8")
+    origin.ok("attach", tid, str(form), now=NOW)
+    full = clone(origin, tmp_path, "full")
+    sparse = clone(origin, tmp_path, "sparse", [months(origin.root)[0]])
+    assert not (sparse.root / "attachments").exists()
+    full.ok("fsck", now=NOW)
+    assert "attachments" not in sparse.ok("fsck", now=NOW).stdout
+    # A blob that is not what the event recorded is found as a file would be.
+    rel = git(sparse.root, "ls-files", "--", "attachments/").split()[0]
+    forged = git(sparse.root, "hash-object", "-w", "--stdin", input_text="伪造\n").strip()
+    git(sparse.root, "update-index", "--cacheinfo", f"100644,{forged},{rel}")
+    git(sparse.root, "update-index", "--skip-worktree", rel)
+    bad = sparse.run("fsck", now=NOW)
+    assert bad.exit_code == 1
+    assert f"{rel}: " in bad.stdout, bad.stdout

@@ -175,6 +175,58 @@ def sparse_problems(store: Store, problems: list[str]) -> tuple[int, list[str]]:
     return len(entries), attached
 
 
+def sparse_attachments(store: Store, recorded: list[str], problems: list[str]) -> list[str]:
+    """In a sparse checkout that leaves ``attachments/<ID>/`` out: check those
+    incidents' attached files from their blobs (present, size, SHA-256, every
+    file recorded; the lines `attachment_problems` gives for files) into
+    ``problems``; return the other IDs of ``recorded``, checked from files."""
+    import hashlib
+
+    from elinkctl.cache.blobs import BlobError, fetch_missing, skipped_files
+    from elinkctl.domain.layout import ATTACHMENTS, is_attachment_path
+    from elinkctl.domain.visit import attached
+    from elinkctl.errors import ElinkError, TicketError
+
+    skipped = skipped_files(store.state_dir.parent, store.git.run_bytes, ATTACHMENTS)
+    by_id: dict[str, dict[str, str]] = {}
+    for rel, blob in skipped.items():
+        parts = rel.split("/")
+        if len(parts) == 3:
+            by_id.setdefault(parts[1], {})[parts[2]] = blob
+    if not by_id:
+        return recorded
+    fetch_missing(store.root, list(skipped.values()))
+    for ticket_id, files in sorted(by_id.items()):
+        try:
+            ticket = store.load(ticket_id)
+        except ElinkError as exc:
+            if not isinstance(exc, TicketError):
+                problems.append(f"{ATTACHMENTS}/{ticket_id}: no such incident")
+            continue  # a broken ticket is reported by the ticket checks
+        named = set()
+        for item in attached(ticket):
+            named.add(item.name)
+            rel = f"{ATTACHMENTS}/{ticket_id}/{item.name}"
+            if not is_attachment_path(rel):
+                where = store.rel(store.path_of(ticket_id))
+                problems.append(f"{where}: attached {item.name!r}: not a safe file name")
+                continue
+            try:
+                data = store.blobs.read(files[item.name], limit=1 << 40)
+            except (KeyError, BlobError):
+                problems.append(f"{rel}: missing (attached {item.at:%Y-%m-%d %H:%M} by {item.by})")
+                continue
+            if len(data) != item.size:
+                problems.append(f"{rel}: {len(data)} bytes, the event says {item.size}")
+            elif hashlib.sha256(data).hexdigest() != item.sha256:
+                problems.append(f"{rel}: content differs from the SHA-256 the event recorded")
+        problems.extend(
+            f"{ATTACHMENTS}/{ticket_id}/{name}: not recorded by an attached event of {ticket_id}"
+            for name in sorted(set(files) - named)
+        )
+    return [ticket_id for ticket_id in recorded if ticket_id not in by_id]
+
+
 def check_store(store: Store) -> tuple[list[str], int]:
     problems: list[str] = rule_file_problems(store) + git_state_problems(store)
     count = 0
@@ -221,5 +273,5 @@ def check_store(store: Store) -> tuple[list[str], int]:
     problems.extend(article_problems(store))
     from elinkctl.services.visit import attachment_problems
 
-    problems.extend(attachment_problems(store, attached))
+    problems.extend(attachment_problems(store, sparse_attachments(store, attached, problems)))
     return problems, count
