@@ -468,4 +468,7 @@ def test_a_title_naming_the_object_answers_a_fault_worded_otherwise() -> None:
     assert lost.id == "KB-3" and lost.lacks_head
     explained = index.explain("投影仪遥控器丢失", lost.id, lost.score)
     assert explained is not None and explained.lacks == "丢失"
+    # a code ending the title is the fault itself: no title lifts it
+    bounce = SearchIndex([Doc("KB-5", "kb", "Foxmail 收不到新邮件，对方退信"), *docs])
+    assert bounce.search("客户收不到邮件 退信554")[0].lacks_head
     assert suggestable(index.search("投影仪遥控器丢失")) == []

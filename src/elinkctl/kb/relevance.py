@@ -242,9 +242,13 @@ def _lacks_request(plan: QueryPlan, has: Callable[[str], bool]) -> bool:
 
 def _names_object(plan: QueryPlan, has: Callable[[str], bool]) -> bool:
     """Whether a title (`has`: its words) names the query's object, the word just
-    before its last one (映射 of "Z盘映射丢失", 审批 of "报销审批卡住")."""
+    before its last one (映射 of "Z盘映射丢失", 审批 of "报销审批卡住"), when the
+    last one is Chinese: a fault in Chinese words has other words, an error
+    code ("退信554") or an English word has not."""
     if not plan.head or plan.head[0] == 0:
         return False
+    if any(plan.units[k].text.isascii() for k in plan.head):
+        return False  # a code or an English word is the fault itself (退信554, 809)
     i = plan.head[0] - 1
     unit = plan.units[i]
     if unit.text.isascii():
