@@ -29,6 +29,7 @@ import uuid
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
+from elinkctl.cache import shipped_kb
 from elinkctl.cache.db import connect, discard
 from elinkctl.cache.kb import DOCS_FILE, load_index, load_postings, stream_docs_cache
 from elinkctl.cache.kb_files import KbSource, Warn, ignore, read_doc
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
     from elinkctl.cache.index import Index
 
-SEARCH_FILE = "kb-search.sqlite"
+SEARCH_FILE = shipped_kb.SEARCH
 
 REBUILD_ABOVE = 5000
 """Changed files beyond which the database is built again rather than brought up to date."""
@@ -300,10 +301,9 @@ def search_database(
     is the caller's to close."""
     import sqlite3
 
-    # First the ticket index: in a fresh clone that is what puts a published
-    # search database in place (`elinkctl.cache.shipped_kb`).
-    tickets.ensure_fresh()
     index = open_search(source)
+    if index is None and shipped_kb.place(source.root, source.state):
+        index = open_search(source)  # a fresh clone: the published one
     if index is not None:
         try:
             if bring_up_to_date(source, tickets, index, on_error):

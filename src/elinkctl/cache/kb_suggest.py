@@ -21,6 +21,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from elinkctl.cache import shipped_kb
 from elinkctl.cache.blobs import is_sparse
 from elinkctl.cache.db import connect, discard, in_memory
 from elinkctl.cache.head import read_head
@@ -40,7 +41,7 @@ from elinkctl.kb.suggestdb import SuggestIndex, build_suggest_index
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-SUGGEST_FILE = "kb-suggest.sqlite"
+SUGGEST_FILE = shipped_kb.SUGGESTIONS
 #: Never created: given to git as its index file where it need not read the real one.
 _NO_INDEX_FILE = "kb-no-git-index"
 
@@ -192,10 +193,8 @@ def search_suggestions(
 
     index = open_suggestions(source.state)
     if index is None:
-        from elinkctl.cache.shipped import fetch_kb
-
         # A fresh clone whose first command is `new`: the published one, if any.
-        if not fetch_kb(source.root, source.state):
+        if not shipped_kb.place(source.root, source.state, (SUGGEST_FILE,)):
             return None
         index = open_suggestions(source.state)
         if index is None:

@@ -25,7 +25,8 @@ It is never believed, only checked, like the local index:
   (code and rules digests) and generation.
 
 The knowledge base's search and suggestion databases travel in the same
-commit and are placed with the index (`elinkctl.cache.shipped_kb`).
+commit (`elinkctl.cache.shipped_kb`, which places them when a search or
+`new` first needs them).
 
 Only rows keyed by a blob are published (rows made from stat data describe
 one machine's work tree). The published commit has no parent and the
@@ -45,7 +46,7 @@ import os
 import random
 import subprocess
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +81,7 @@ def rows_code() -> str:
     return code_digest(rows, listing, model, ticketfile, fastyaml, yamlio)
 
 
-def _git(root: Path, *args: str, data: bytes | None = None) -> bytes:
+def git(root: Path, *args: str, data: bytes | None = None) -> bytes:
     env = dict(os.environ)
     env.update(
         GIT_AUTHOR_NAME="elinkctl",
@@ -147,32 +148,36 @@ def export(conn: sqlite3.Connection, dest: Path) -> int:
         out.close()
 
 
-def publish(conn: sqlite3.Connection, root: Path, state_dir: Path) -> tuple[str, int, int]:
-    """Commit the index (`export`) and the check plan as the branch
-    `BRANCH` (a parentless commit); returns (commit, rows, bytes).
-    ``conn`` must be a freshly refreshed index."""
+def publish(
+    conn: sqlite3.Connection,
+    root: Path,
+    state_dir: Path,
+    extra: Sequence[tuple[str, str]] = (),
+) -> tuple[str, int, int]:
+    """Commit the index (`export`), the check plan and the ``extra`` (name,
+    blob) files (the knowledge base's: `elinkctl.cache.shipped_kb.entries`)
+    as the branch `BRANCH` (a parentless commit); returns (commit, rows,
+    bytes). ``conn`` must be a freshly refreshed index."""
     tmp = state_dir / f"publish-{os.getpid()}-{uuid.uuid4().hex[:8]}.sqlite"
     try:
         rows = export(conn, tmp)
         size = tmp.stat().st_size
-        entries = [(DB_FILE, _git(root, "hash-object", "-w", "--", str(tmp)).decode().strip())]
+        entries = [(DB_FILE, git(root, "hash-object", "-w", "--", str(tmp)).decode().strip())]
         plan = state_dir / PLAN_FILE
         if plan.is_file():
             entries.append(
-                (PLAN_FILE, _git(root, "hash-object", "-w", "--", str(plan)).decode().strip())
+                (PLAN_FILE, git(root, "hash-object", "-w", "--", str(plan)).decode().strip())
             )
-        from elinkctl.cache import shipped_kb
-
-        entries += shipped_kb.entries(root, state_dir, _git)
+        entries += extra
         listing = "".join(f"100644 blob {blob}\t{name}\n" for name, blob in sorted(entries))
-        tree = _git(root, "mktree", data=listing.encode()).decode().strip()
-        head = _git(root, "rev-parse", "--verify", "-q", "HEAD").decode().strip()
+        tree = git(root, "mktree", data=listing.encode()).decode().strip()
+        head = git(root, "rev-parse", "--verify", "-q", "HEAD").decode().strip()
         message = (
             f"elinkctl index of {head}\n\nDerived data (disposable): the ticket index, "
             "facts and folds, checked by every clone before use.\n"
         )
-        commit = _git(root, "commit-tree", tree, "-m", message).decode().strip()
-        _git(root, "update-ref", "-m", "elinkctl index publish", REF, commit)
+        commit = git(root, "commit-tree", tree, "-m", message).decode().strip()
+        git(root, "update-ref", "-m", "elinkctl index publish", REF, commit)
         return commit, rows, size
     finally:
         tmp.unlink(missing_ok=True)
@@ -180,7 +185,7 @@ def publish(conn: sqlite3.Connection, root: Path, state_dir: Path) -> tuple[str,
 
 def push(root: Path, remote: str) -> None:
     """Force-push the branch: the remote keeps one publication, not a history."""
-    _git(root, "push", "--quiet", "--force", remote, f"{REF}:{REF}")
+    git(root, "push", "--quiet", "--force", remote, f"{REF}:{REF}")
 
 
 # --- using one (any clone) ---------------------------------------------------------------
@@ -188,7 +193,7 @@ def push(root: Path, remote: str) -> None:
 
 def find(root: Path) -> str | None:
     """The newest published index commit here: the local branch or a remote's."""
-    out = _git(
+    out = git(
         root,
         "for-each-ref",
         "--sort=-committerdate",
@@ -225,7 +230,7 @@ def fetch(
     state.mkdir(parents=True, exist_ok=True)
     tmp = state / f"shipped-{os.getpid()}-{uuid.uuid4().hex[:8]}.sqlite"
     try:
-        _copy_blob(root, f"{commit}:{DB_FILE}", tmp, progress)
+        copy_blob(root, f"{commit}:{DB_FILE}", tmp, progress)
         conn = sqlite3.connect(tmp.resolve().as_uri() + "?mode=ro", uri=True)
         try:
             check(conn)
@@ -236,7 +241,7 @@ def fetch(
         plan = state / PLAN_FILE
         if not plan.exists():
             with contextlib.suppress(OSError):
-                _copy_blob(root, f"{commit}:{PLAN_FILE}", state / f"{PLAN_FILE}.shipped", False)
+                copy_blob(root, f"{commit}:{PLAN_FILE}", state / f"{PLAN_FILE}.shipped", False)
                 os.replace(state / f"{PLAN_FILE}.shipped", plan)
         with _placing(state):
             if db_path.exists():
@@ -244,11 +249,6 @@ def fetch(
             for suffix in ("-wal", "-shm", "-journal"):
                 Path(f"{db_path}{suffix}").unlink(missing_ok=True)
             os.link(tmp, db_path)
-        from elinkctl.cache import shipped_kb
-
-        shipped_kb.place(
-            root, commit, state, _git, lambda spec, dest: _copy_blob(root, spec, dest, False)
-        )
         return True
     except (OSError, sqlite3.Error, ValueError):
         return False
@@ -257,32 +257,9 @@ def fetch(
         Path(state / f"{PLAN_FILE}.shipped").unlink(missing_ok=True)
 
 
-def fetch_kb(root: Path, state: Path) -> list[str]:
-    """The suggestion database of a publication, put in place for `new` when
-    a clone registers an incident before anything read the index (a write
-    does not need it); the names placed (`elinkctl.cache.shipped_kb`)."""
-    from elinkctl.cache import shipped_kb
-
-    try:
-        commit = find(root)
-        if commit is None:
-            return []
-        state.mkdir(parents=True, exist_ok=True)
-        return shipped_kb.place(
-            root,
-            commit,
-            state,
-            _git,
-            lambda spec, dest: _copy_blob(root, spec, dest, False),
-            names=(shipped_kb.SUGGESTIONS,),
-        )
-    except OSError:
-        return []
-
-
-def _copy_blob(root: Path, spec: str, dest: Path, progress: bool) -> None:
+def copy_blob(root: Path, spec: str, dest: Path, progress: bool) -> None:
     """Write a blob to ``dest`` as git streams it (a bar for a big one)."""
-    size = int(_git(root, "cat-file", "-s", spec))
+    size = int(git(root, "cat-file", "-s", spec))
     bar = Progress(
         max(size // _CHUNK, 1), "loading the published index", progress and size > 8 * _CHUNK
     )

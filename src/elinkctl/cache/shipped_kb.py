@@ -40,39 +40,45 @@ import os
 import random
 import sqlite3
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
+from elinkctl.cache import shipped
 from elinkctl.cache.kb_files import read_doc
-from elinkctl.cache.kb_search import SEARCH_FILE
-from elinkctl.cache.kb_suggest import SUGGEST_FILE
 from elinkctl.kb.docs import Doc
 
-SUGGESTIONS = SUGGEST_FILE
-"""What `new` reads (`elinkctl.cache.shipped.fetch_kb` places it alone)."""
-FILES = (SEARCH_FILE, SUGGESTIONS)
+SEARCH = "kb-search.sqlite"
+"""`elinkctl.cache.kb_search.SEARCH_FILE` (named here: that module uses this one)."""
+SUGGESTIONS = "kb-suggest.sqlite"
+"""`elinkctl.cache.kb_suggest.SUGGEST_FILE`, what `new` reads."""
+FILES = (SEARCH, SUGGESTIONS)
 VERSION_FILE = "kb.version"
+CACHE_MODULES = ("kb.py", "kb_files.py", "kb_search.py", "kb_suggest.py", "shipped_kb.py")
+"""This layer's modules that read files into documents and store them, digested
+by their source (importing them here would make them import each other)."""
 SAMPLE = 16
 """Documents of the search database read again from their files before use."""
-
-Git = Callable[..., bytes]
-"""`elinkctl.cache.shipped._git`: ``git(root, *args, data=None)`` → stdout."""
 
 
 def kb_code() -> str:
     """A digest of the code that makes the knowledge base's documents, terms
     and stored databases: databases made by other code are not used."""
-    from elinkctl.cache import kb, kb_files, kb_search, kb_suggest
     from elinkctl.cache.versions import code_digest
+    from elinkctl.fsio import digest
     from elinkctl.kb import analysis, article, dictionary, docs, postings, suggestdb, suggestrows
 
-    return code_digest(
-        analysis, article, dictionary, docs, postings, suggestdb, suggestrows,
-        kb, kb_files, kb_search, kb_suggest,
-    )  # fmt: skip
+    here = Path(__file__).parent
+    parts: list[str | bytes] = [
+        code_digest(analysis, article, dictionary, docs, postings, suggestdb, suggestrows)
+    ]
+    for name in CACHE_MODULES:
+        try:
+            parts.append((here / name).read_bytes())
+        except OSError:
+            parts.append(name)
+    return digest(*parts, size=16)
 
 
-def entries(root: Path, state_dir: Path, git: Git) -> list[tuple[str, str]]:
+def entries(root: Path, state_dir: Path) -> list[tuple[str, str]]:
     """(name, blob) of the databases to publish, written into git's objects:
     each present one as a compact copy without machine-local data. A
     database that cannot be copied is left out (the publication is still
@@ -85,13 +91,14 @@ def entries(root: Path, state_dir: Path, git: Git) -> list[tuple[str, str]]:
         tmp = state_dir / f"publish-{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}"
         try:
             _export(src, tmp, name)
-            found.append((name, git(root, "hash-object", "-w", "--", str(tmp)).decode().strip()))
+            blob = shipped.git(root, "hash-object", "-w", "--", str(tmp))
+            found.append((name, blob.decode().strip()))
         except (OSError, sqlite3.Error):
             continue
         finally:
             tmp.unlink(missing_ok=True)
     if found:
-        version = git(root, "hash-object", "-w", "--stdin", data=kb_code().encode())
+        version = shipped.git(root, "hash-object", "-w", "--stdin", data=kb_code().encode())
         found.append((VERSION_FILE, version.decode().strip()))
     return found
 
@@ -105,44 +112,41 @@ def _export(src: Path, dest: Path, name: str) -> None:
     out = sqlite3.connect(dest, isolation_level=None)
     try:
         out.execute("PRAGMA journal_mode=DELETE")
-        if name == SEARCH_FILE:
+        if name == SEARCH:
             out.execute("DELETE FROM kbarticles")  # this machine's stat data
     finally:
         out.close()
 
 
-def place(
-    root: Path,
-    commit: str,
-    state: Path,
-    git: Git,
-    copy: Callable[[str, Path], None],
-    names: tuple[str, ...] = FILES,
-) -> list[str]:
-    """Put the published databases ``names`` of ``commit`` in place where
+def place(root: Path, state: Path, names: tuple[str, ...] = FILES) -> list[str]:
+    """Put the databases ``names`` of the newest publication in place where
     none exist, if made by this code and their samples pass; the names
-    placed. ``copy(spec, dest)`` writes a blob to a file. Never raises for a
-    bad or missing one: the first search then builds them as before.
+    placed. Called when a search or `new` finds none (a fresh clone). Never
+    raises for a bad or missing one: they are then built as before.
 
     The search database does not depend on the ticket index it was made
     beside: it is compared with whatever index this clone has, month by
     month and blob by blob; the suggestion database follows commits."""
     try:
-        made_by = git(root, "cat-file", "blob", f"{commit}:{VERSION_FILE}").decode()
+        commit = shipped.find(root)
+        if commit is None:
+            return []
+        made_by = shipped.git(root, "cat-file", "blob", f"{commit}:{VERSION_FILE}").decode()
     except (OSError, UnicodeDecodeError):
         return []
     if made_by.strip() != kb_code():
         return []
+    state.mkdir(parents=True, exist_ok=True)
     wanted = [n for n in names if not (state / n).exists()]
     tmps = {n: state / f"shipped-{os.getpid()}-{uuid.uuid4().hex[:8]}-{n}" for n in wanted}
     placed: list[str] = []
     try:
         for name, tmp in list(tmps.items()):
             try:
-                copy(f"{commit}:{name}", tmp)
+                shipped.copy_blob(root, f"{commit}:{name}", tmp, False)
             except OSError:
                 del tmps[name]
-        if not all(_sample_ok(root, tmp, name == SEARCH_FILE) for name, tmp in tmps.items()):
+        if not all(_sample_ok(root, tmp, name == SEARCH) for name, tmp in tmps.items()):
             return []
         for name, tmp in tmps.items():
             with contextlib.suppress(OSError):

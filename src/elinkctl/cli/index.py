@@ -36,7 +36,7 @@ def publish(ctx: Context, remote: str | None) -> None:
     Example:
       elinkctl index publish --push origin
     """
-    from elinkctl.cache import index_failed, shipped
+    from elinkctl.cache import index_failed, shipped, shipped_kb
     from elinkctl.errors import StoreError
     from elinkctl.services import kb
     from elinkctl.services import stats as svc
@@ -48,7 +48,8 @@ def publish(ctx: Context, remote: str | None) -> None:
     try:
         idx = store.index()
         idx.ensure_fresh()
-        commit, rows, size = shipped.publish(idx.db, store.root, store.state_dir)
+        extra = shipped_kb.entries(store.root, store.state_dir)
+        commit, rows, size = shipped.publish(idx.db, store.root, store.state_dir, extra)
     except Exception as exc:
         if not index_failed(exc):
             raise
