@@ -354,3 +354,20 @@ def test_fsck_checks_attachments_outside_the_cone_from_git(origin: Desk, tmp_pat
     bad = sparse.run("fsck", now=NOW)
     assert bad.exit_code == 1
     assert f"{rel}: " in bad.stdout, bad.stdout
+
+
+def test_without_an_index_a_sparse_clone_still_sees_every_ticket(
+    pair: tuple[Desk, Desk, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the index cannot be used (a read-only .git, a broken SQLite) the
+    commands read every ticket: those outside the checkout included."""
+    from elinkctl.errors import StoreError
+
+    full, sparse, outside = pair
+
+    def no_index(self: Store) -> object:
+        raise StoreError("index switched off")
+
+    monkeypatch.setattr(Store, "index", no_index)
+    assert_same_reads(full, sparse, ticket_in(sparse.root, outside))
+    assert len(Store(sparse.root).all_ids()) == len(Store(full.root).all_ids()) == 80

@@ -137,7 +137,26 @@ class Store:
         return self.root / TICKETS / year / month / f"{ticket_id}.yaml"
 
     def ticket_paths(self) -> Iterator[Path]:
-        """Every ticket file, in ID order within each month, months in order."""
+        """Every ticket file, in ID order within each month, months in order;
+        in a sparse checkout those outside it too (`load_path` reads their blobs)."""
+        from elinkctl.cache.blobs import is_sparse
+
+        if is_sparse(self.state_dir.parent):
+            yield from self._sparse_ticket_paths()
+            return
+        yield from self._work_tree_ticket_paths()
+
+    def _sparse_ticket_paths(self) -> Iterator[Path]:
+        from elinkctl.cache.blobs import skipped_files
+        from elinkctl.cache.listing import is_ticket_path, path_order
+
+        skipped = skipped_files(self.state_dir.parent, self.git.run_bytes, TICKETS)
+        rels = {self.rel(p) for p in self._work_tree_ticket_paths()}
+        rels.update(rel for rel in skipped if is_ticket_path(rel))
+        for rel in sorted(rels, key=path_order):
+            yield self.root / rel
+
+    def _work_tree_ticket_paths(self) -> Iterator[Path]:
         base = self.root / TICKETS
         if not base.is_dir():
             return
