@@ -17,12 +17,15 @@ on 空调 and 制冷 too, and nothing answers it.
 
 Whether a hit answers is coverage, what is missing and the rest of the list
 together (`relevant_flags`): a hit lacking the query's last word (what a
-Chinese title says is broken, `lacks_head`) never answers; otherwise at
-least `RELEVANT_COVERAGE`, or at least `STANDOUT_COVERAGE` when the hit
-stands out from the other hits. `new` and
-`kb search` use it; the trade-off curves behind the numbers (answerable hits
-kept against unanswerable queries silenced, on the union of three
-development sets) are in docs/knowledge-base.md, from scripts/kb_quality.py.
+Chinese title says is broken, `lacks_head`) never answers, unless its title
+names the word before it (`verdict`); otherwise at least `RELEVANT_COVERAGE`,
+or at least `STANDOUT_COVERAGE` when the hit stands out from the other hits.
+`new` and `kb search` use it; `new`, which speaks unasked with a title as its
+query, also wants the hit's own title to say part of it
+(`SUGGEST_TITLE_COVERAGE`, `title_coverage`). The trade-off curves behind the
+numbers (answerable hits kept against unanswerable queries silenced, on the
+union of the development sets) are in docs/knowledge-base.md, from
+scripts/kb_quality.py.
 """
 
 from __future__ import annotations
