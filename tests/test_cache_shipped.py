@@ -300,6 +300,7 @@ def test_a_clone_searches_from_the_published_knowledge_base(origin: Desk, tmp_pa
     reference = searches(origin)
     work = clone(origin, tmp_path)
     assert searches(work) == reference
+    assert shipped_meta(work.root) == shipped.rows_code()  # the ticket index came along
     assert (state_of(work) / "kb-search.sqlite").exists()
     assert not (state_of(work) / "kb-index.bin").exists()  # nothing was built from the files
     title = ("new", "--title", "打印机卡纸", "--type", "failure", "--reporter", "张三")

@@ -105,8 +105,8 @@ def bring_up_to_date(
     """Apply every change since the database was last compared; False when it
     should be built again instead (too many changes, too many added documents)."""
     conn = index.conn
+    tickets.ensure_fresh()  # first: with no index yet, this is what fetches a published one
     db = tickets.db
-    tickets.ensure_fresh()
     gens_now = {str(s): str(g) for s, g in db.execute("SELECT shard, gen FROM shards")}
     gens_then = dict(conn.execute("SELECT shard, gen FROM kbgens"))
     months = sorted(
