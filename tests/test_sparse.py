@@ -371,3 +371,27 @@ def test_without_an_index_a_sparse_clone_still_sees_every_ticket(
     monkeypatch.setattr(Store, "index", no_index)
     assert_same_reads(full, sparse, ticket_in(sparse.root, outside))
     assert len(Store(sparse.root).all_ids()) == len(Store(full.root).all_ids()) == 80
+
+
+def test_a_publication_lying_about_tickets_outside_the_cone_is_not_used(
+    origin: Desk, tmp_path: Path
+) -> None:
+    """The sample that checks a published index re-reads tickets outside the
+    checkout from their blobs (the blob its row names: no git call each):
+    rows forged for them are caught as rows forged for files are
+    (tests/test_cache_shipped.py)."""
+    from tests.test_cache_shipped import edit_db, republish, shipped_meta
+
+    origin.ok("index", "publish", now=NOW)
+    all_months = months(origin.root)
+    outside = f"{all_months[-1]}/"
+    republish(
+        origin.root,
+        edit_db(f"UPDATE tickets SET title = '伪造的标题' WHERE path >= '{outside}'"),
+    )
+    full = clone(origin, tmp_path, "full")
+    sparse = clone(origin, tmp_path, "sparse", [all_months[0]])
+    want = full.ok("list", "--json", now=NOW).stdout
+    assert sparse.ok("list", "--json", now=NOW).stdout == want
+    assert "伪造的标题" not in want
+    assert shipped_meta(sparse.root) is None  # built from the files and blobs instead

@@ -320,6 +320,7 @@ class Index:
                 self.load,
                 snap,
                 self.progress,
+                self.load_blob,
             )
         except Exception as exc:  # an optimisation only: build the index as before
             if not index_failed(exc):

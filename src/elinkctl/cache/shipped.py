@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from elinkctl.cache.listing import line_of, shard_of, split_listing
 from elinkctl.cache.plan import PLAN_FILE
-from elinkctl.cache.rows import COLUMNS, Loader, read_one
+from elinkctl.cache.rows import COLUMNS, BlobLoader, Loader, read_one
 from elinkctl.errors import ElinkError
 from elinkctl.progress import Progress
 
@@ -212,6 +212,7 @@ def fetch(
     load: Loader,
     snap: Snapshot,
     progress: bool,
+    load_blob: BlobLoader | None = None,
 ) -> bool:
     """Put a published index in place as ``db_path`` if there is one and it
     passes (`sample_ok`); also the published check plan when none exists.
@@ -234,7 +235,7 @@ def fetch(
         conn = sqlite3.connect(tmp.resolve().as_uri() + "?mode=ro", uri=True)
         try:
             check(conn)
-            if not sample_ok(conn, root, load, snap):
+            if not sample_ok(conn, root, load, snap, load_blob):
                 return False
         finally:
             conn.close()
@@ -296,9 +297,16 @@ def _placing(state: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def sample_ok(conn: sqlite3.Connection, root: Path, load: Loader, snap: Snapshot) -> bool:
+def sample_ok(
+    conn: sqlite3.Connection,
+    root: Path,
+    load: Loader,
+    snap: Snapshot,
+    load_blob: BlobLoader | None = None,
+) -> bool:
     """Whether the database was made by this code and a random sample of its
-    rows, re-derived from the files that have the same blob here, match."""
+    rows, re-derived from the files that have the same blob here, match
+    (a file outside a sparse checkout: from that blob, ``load_blob``)."""
     meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
     if meta.get("shipped") != rows_code():
         return False
@@ -318,9 +326,9 @@ def sample_ok(conn: sqlite3.Connection, root: Path, load: Loader, snap: Snapshot
         if stages != 1 or key != f"b:{blob}" or path in snap.modified or path in snap.deleted:
             continue  # changed since the publication: the refresh reads it anyway
         try:
-            made: Any = read_one(root, load, path, key, [])[0]
+            made: Any = read_one(root, load, path, key, [], load_blob)[0]
         except (OSError, ElinkError):
-            continue  # not in the work tree (a sparse checkout): nothing to compare
+            continue  # unreadable here: nothing to compare
         if tuple(made) != tuple(row):
             return False
         checked += 1
