@@ -395,3 +395,24 @@ def test_a_publication_lying_about_tickets_outside_the_cone_is_not_used(
     assert sparse.ok("list", "--json", now=NOW).stdout == want
     assert "伪造的标题" not in want
     assert shipped_meta(sparse.root) is None  # built from the files and blobs instead
+
+
+def test_a_new_ticket_in_a_sparse_clone(origin: Desk, tmp_path: Path) -> None:
+    """A new incident's month is checked out when the cone leaves it out; a
+    new month inside the cone (its folder not made yet) needs nothing."""
+    all_months = months(origin.root)
+    sparse = clone(origin, tmp_path, "sparse", [all_months[0]])
+    result = sparse.run("new", "--title", "打印机卡纸", "--type", "failure", "--reporter", "王五",
+                        now=NOW)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    tid = result.stdout.strip()
+    assert f"checked out {all_months[-1]} (sparse checkout)" in result.stderr
+    assert sparse.ticket_path(tid).is_file()
+    assert git(sparse.root, "status", "--porcelain", "--untracked-files=no") == ""
+    year = clone(origin, tmp_path, "year", ["tickets/2026"])
+    later = year.run("new", "--title", "打印机卡纸", "--type", "failure", "--reporter", "王五",
+                     now="2026-12-02T09:00:00+08:00")  # fmt: skip
+    assert later.exit_code == 0, later.stderr
+    assert "sparse checkout" not in later.stderr
+    assert year.ticket_path(later.stdout.strip()).is_file()
+    assert git(year.root, "sparse-checkout", "list").split() == ["tickets/2026"]
