@@ -482,3 +482,33 @@ def test_a_question_already_answered_is_not_asked(
     desk.ok("callback", other, "--satisfaction", "5", now=at("12:55"))
     check(desk, "13:00", robot_server)
     assert len([s for s in subjects() if "请评价" in s]) == 1  # only the first incident's
+
+
+def test_a_reply_onto_a_mailed_incident_outside_a_sparse_checkout_is_not_new(
+    desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer, tmp_path: Path
+) -> None:
+    """In a clone that checks out this month only, a reply to last month's
+    mailed-in incident is threaded onto it, not acknowledged as a new one."""
+    import subprocess as sp
+
+    configure(desk, smtp_server, robot_server)
+    desk.git("commit", "-q", "-m", "people and channels", "--", "escalation.yaml")
+    mail = (
+        f"From: 张三 <{REPORTER}>\r\nTo: desk@example.com\r\nSubject: VPN连不上\r\n"
+        "Message-ID: <first@customer.example>\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "\r\n在家连不上VPN。\r\n"
+    )
+    old = desk.ok("ingest", "email", input=mail, now="2026-10-20T10:00:00+08:00").stdout.split()[0]
+    desk.new(now="2026-11-23T09:00:00+08:00")  # this month's folder
+    clone_root = tmp_path / "sparse"
+    sp.run(["git", "clone", "-q", "--sparse", str(desk.root), str(clone_root)], check=True)
+    sp.run(["git", "sparse-checkout", "set", "tickets/2026/11"], cwd=clone_root, check=True)
+    work = type(desk)(clone_root, desk.runner)
+    assert not (clone_root / "tickets" / "2026" / "10").exists()
+    reply_mail = mail.replace("Subject: VPN连不上", f"Subject: Re: [{old}] VPN连不上").replace(
+        "<first@customer.example>", "<second@customer.example>"
+    )
+    work.ok("ingest", "email", input=reply_mail, now="2026-11-23T10:00:00+08:00")
+    assert load(work, old).events[-1].type == "commented"
+    keys = [item["key"] for item in work.json("outbox", "list", now="2026-11-23T10:00:00+08:00")]
+    assert not [k for k in keys if k.startswith(f"{old}/e1/")]  # no second acknowledgement

@@ -141,8 +141,8 @@ def acknowledge_mailed(
         created = ticket.events[0] if ticket.events else None
         if created is None or created.get("via") != "email":
             continue
-        if store.path_of(ticket_id).exists():
-            continue  # a reply threaded onto an incident: not new
+        if store.has_ticket(ticket_id):
+            continue  # a reply threaded onto an incident (a sparse checkout's too): not new
         one = queue_step(store, None, ticket, now)
         queued.keys += one.keys
         notes += one.notes

@@ -136,6 +136,12 @@ class Store:
         year, month = ids.shard(ticket_id)
         return self.root / TICKETS / year / month / f"{ticket_id}.yaml"
 
+    def has_ticket(self, ticket_id: str) -> bool:
+        """Whether the ticket exists in this clone: its file, or (a sparse
+        checkout) a tracked file outside the work tree. O(1) for a file."""
+        path = self.path_of(ticket_id)
+        return path.exists() or self.sparse_blob(self.rel(path)) is not None
+
     def ticket_paths(self) -> Iterator[Path]:
         """Every ticket file, in ID order within each month, months in order;
         in a sparse checkout those outside it too (`load_path` reads their blobs)."""

@@ -171,11 +171,8 @@ class _Taken:
     def __contains__(self, ticket_id: object) -> bool:
         if not isinstance(ticket_id, str) or not ids.is_valid(ticket_id):
             return False
-        store = self.tx.store
-        if ticket_id in self.tx._tickets or store.path_of(ticket_id).exists():
-            return True
         # A ticket outside a sparse checkout has no file but is taken all the same.
-        return store.sparse_blob(store.rel(store.path_of(ticket_id))) is not None
+        return ticket_id in self.tx._tickets or self.tx.store.has_ticket(ticket_id)
 
 
 def check_out_sparse(store: Store, rels: Sequence[str]) -> None:
