@@ -416,3 +416,28 @@ def test_a_new_ticket_in_a_sparse_clone(origin: Desk, tmp_path: Path) -> None:
     assert "sparse checkout" not in later.stderr
     assert year.ticket_path(later.stdout.strip()).is_file()
     assert git(year.root, "sparse-checkout", "list").split() == ["tickets/2026"]
+
+
+def test_sync_checks_what_arrived_outside_the_cone_too(origin: Desk, tmp_path: Path) -> None:
+    """`sync` refuses to push over a broken ticket that arrived, as in a full
+    clone, also when the ticket lies outside the sparse checkout."""
+    all_months = months(origin.root)
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(origin.root), str(bare))
+    full = Desk(tmp_path / "full", CliRunner())
+    git(tmp_path, "clone", "-q", str(bare), str(full.root))
+    sparse = Desk(tmp_path / "sparse", CliRunner())
+    git(tmp_path, "clone", "-q", "--sparse", str(bare), str(sparse.root))
+    git(sparse.root, "sparse-checkout", "set", all_months[0])
+    outside = all_months[-1]
+    tid = ticket_in(full.root, outside, "in_progress")
+    path = full.root / outside / f"{tid}.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "<<<<<<< HEAD\n", encoding="utf-8")
+    git(full.root, "commit", "-q", "-am", "a broken hand edit")
+    git(full.root, "push", "-q", "origin", "HEAD")
+    inside = ticket_in(sparse.root, all_months[0], "closed")
+    sparse.ok("comment", inside, "-m", "本地的说明", now=NOW)
+    refused = sparse.run("sync", now=NOW)
+    assert refused.exit_code == 1, refused.output
+    assert f"{outside}/{tid}.yaml" in refused.stdout + refused.stderr
+    assert not (sparse.root / outside).exists()  # read from git, not checked out

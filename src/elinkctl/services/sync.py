@@ -365,10 +365,16 @@ def _validate(store: Store, report: SyncReport, remote_head: str | None) -> bool
     problems: list[str] = []
     for rel in dict.fromkeys(rels):
         path = store.root / rel
-        if not path.is_file():
-            continue
         try:
-            text = path.read_text(encoding="utf-8")
+            if path.is_file():
+                text = path.read_text(encoding="utf-8")
+            elif (blob := store.sparse_blob(rel)) is not None:
+                # Outside a sparse checkout: what git holds is what would leave.
+                from elinkctl.cache.blobs import reader
+
+                text = reader(store.root).read(blob).decode("utf-8")
+            else:
+                continue
         except (OSError, UnicodeDecodeError):
             problems.append(f"{rel}: not UTF-8 text")
             continue
