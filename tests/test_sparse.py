@@ -441,3 +441,19 @@ def test_sync_checks_what_arrived_outside_the_cone_too(origin: Desk, tmp_path: P
     assert refused.exit_code == 1, refused.output
     assert f"{outside}/{tid}.yaml" in refused.stdout + refused.stderr
     assert not (sparse.root / outside).exists()  # read from git, not checked out
+
+
+def test_kb_show_and_list_of_articles_outside_the_cone(origin: Desk, tmp_path: Path) -> None:
+    """A cone of tickets only leaves knowledge/ out: `kb list`, `kb show`
+    (by a fragment too) read the articles from git, as a full clone shows them."""
+    all_months = months(origin.root)
+    full = clone(origin, tmp_path, "full")
+    sparse = clone(origin, tmp_path, "sparse", [all_months[-1]])
+    assert not (sparse.root / "knowledge").exists()
+    listed = full.ok("kb", "list", "--json", now=NOW).stdout
+    assert sparse.ok("kb", "list", "--json", now=NOW).stdout == listed
+    article = json.loads(listed)[0]["id"]
+    for given in (article, article[-3:]):
+        shown = full.ok("kb", "show", given, now=NOW).stdout
+        assert sparse.ok("kb", "show", given, now=NOW).stdout == shown
+    assert not (sparse.root / "knowledge").exists()

@@ -76,15 +76,33 @@ def article_path(store: Store, article_id: str) -> Path:
 
 
 def article_ids(store: Store) -> list[str]:
-    """IDs of the article files (by file name), sorted; no file is parsed."""
+    """IDs of the article files (by file name), sorted; no file is parsed.
+    In a sparse checkout that leaves knowledge/ out, those git holds there."""
     base = knowledge_dir(store)
-    if not base.is_dir():
-        return []
-    return sorted(
-        e.name[:-3]
-        for e in os.scandir(base)
-        if e.name.startswith("KB-") and e.name.endswith(".md") and e.is_file()
-    )
+    found = {
+        rel[len(KNOWLEDGE) + 1 : -3]
+        for rel in _outside(store)
+        if rel.count("/") == 1 and rel.endswith(".md") and "/KB-" in rel
+    }
+    if base.is_dir():
+        found.update(
+            e.name[:-3]
+            for e in os.scandir(base)
+            if e.name.startswith("KB-") and e.name.endswith(".md") and e.is_file()
+        )
+    return sorted(found)
+
+
+def _outside(store: Store) -> dict[str, str]:
+    """rel -> blob of the article files a sparse checkout leaves out of the
+    work tree (`elinkctl.cache.blobs.skipped_files`); {} in a full checkout
+    (no git process)."""
+    from elinkctl.cache.blobs import skipped_files
+
+    try:
+        return skipped_files(store.state_dir.parent, store.git.run_bytes, KNOWLEDGE)
+    except StoreError:
+        return {}
 
 
 def resolve_article_id(store: Store, given: str) -> str:
@@ -116,9 +134,16 @@ def read_article(store: Store, article_id: str) -> Article:
     path = article_path(store, article_id)
     rel = store.rel(path)
     try:
-        text = fsio.read_limited(path).decode("utf-8")
-    except FileNotFoundError:
-        raise NotFound(f"{rel}: no such article") from None
+        try:
+            data = fsio.read_limited(path)
+        except FileNotFoundError:
+            blob = _outside(store).get(rel)
+            if blob is None:
+                raise NotFound(f"{rel}: no such article") from None
+            from elinkctl.cache.blobs import reader  # outside a sparse checkout: git's copy
+
+            data = reader(store.root).read(blob)
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ArticleError(f"{rel}: not UTF-8 text") from None
     except OSError as exc:  # a FIFO, a device, a link, too large: never waited on
