@@ -29,6 +29,7 @@ from .dictionary import (
     CJK_FUNCTION_CHARS,
     CJK_QUALIFIERS,
     CJK_REQUEST_WORDS,
+    CJK_WHO_WHERE,
     DESK_ENGLISH,
     STOPWORDS,
 )
@@ -66,6 +67,7 @@ _NEEDS_NFKC = re.compile(
 )
 _SPACES = re.compile(r"\s+")
 _QUALIFIER = re.compile(CJK_QUALIFIERS)
+_WHO_WHERE = re.compile(CJK_WHO_WHERE)
 
 #: Query weight of a single CJK character relative to a bigram or a word.
 #: Below 1 because a lone character ("无", "法") matches half of all
@@ -413,7 +415,9 @@ class Analyzer:
                     pos = len(joined) + k
                     units.append([ch, ch, alts, pos, pos + 1, scale])
             joined += run
-        for m in _QUALIFIER.finditer(joined):
+        who = _WHO_WHERE.match(joined)  # 财务部王丽 | 电脑补丁更新失败; never the whole query
+        light = [*_QUALIFIER.finditer(joined), *([who] if who and who.end() < len(joined) else [])]
+        for m in light:
             for unit in units:
                 if unit[3] < m.end() and m.start() < unit[4]:
                     unit[5] = min(unit[5], FUNCTION_SCALE)

@@ -24,7 +24,14 @@ slow" is judged on printer and slow.
 
 from __future__ import annotations
 
-__all__ = ["CJK_FUNCTION_CHARS", "CJK_QUALIFIERS", "CJK_REQUEST_WORDS", "DESK_ENGLISH", "STOPWORDS"]
+__all__ = [
+    "CJK_FUNCTION_CHARS",
+    "CJK_QUALIFIERS",
+    "CJK_REQUEST_WORDS",
+    "CJK_WHO_WHERE",
+    "DESK_ENGLISH",
+    "STOPWORDS",
+]
 
 DESK_ENGLISH: tuple[tuple[str, ...], ...] = (
     # output and display
@@ -340,6 +347,28 @@ CJK_QUALIFIERS = (
 function characters, they count as text but weigh little when judging coverage
 (without it "二楼无线网无法上网" covers 0.39 of its own Wi-Fi article). A regular
 expression on the query with spaces removed."""
+
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴徐孙胡朱郭何林罗郑梁谢宋唐韩冯邓曹彭曾肖董袁潘蒋蔡杜叶苏魏吕"
+    "沈姚卢姜崔钟谭陆汪范廖贾夏韦邹孟熊秦邱尹薛闫段雷侯陶黎贺顾毛郝龚邵钱严覃戴莫孔汤"
+)
+"""Common surnames that are not also the first character of desk words (金 of 金蝶,
+程 of 程序, 任 of 任务, 许 of 许可, 白 of 白屏, 高, 方, 马, 周 … are left out)."""
+
+CJK_WHO_WHERE = (
+    # where: 3号, 二楼, 5楼
+    "(?:[0-9一二三四五六七八九十]+(?:号楼|号|楼|层))?"
+    # which department or room: 财务部, 客服中心, 3号会议室, 人事处 (not 部署, 处理, 科目)
+    "(?:[\u4e00-\u9fff]{2,4}?(?:部(?![署分件位])|处(?![理])|科(?![目技学])|中心|室))?"
+    # who: a person (张三, 刘工) or a role (总经理, 前台)
+    f"(?:[{_SURNAMES}][\u4e00-\u9fff](?=.)|总经理|副总|经理|主管|总监|领导|老板|同事|前台)?"
+)
+"""Who and where a desk title starts with (财务部王丽 | 电脑补丁更新失败, 3号会议室 |
+投影仪无信号, 李四 | 域账号反复锁定, 总经理 | iPhone收不到消息): a regular expression
+matched at the start of the query with spaces removed. Like `CJK_QUALIFIERS` it
+counts as text but weighs little: no article names the caller, and an unknown name
+is rare text that drags a right answer's coverage down (0.25-0.49 for 财务部王丽…,
+销售部张三…, 人事部赵六…)."""
 
 CJK_REQUEST_WORDS = ("申请", "开通", "新建", "新增", "创建", "办理")
 """Words that make a title a request (VPN 账号开通申请, 金蝶 年度账套新建) rather

@@ -226,13 +226,44 @@ def verdict(
     卡在某个节点不流转 answers "报销审批卡住" — the same object, its fault in
     other words — while the projector article, which mentions the remote in
     its text, still lacks 丢失 for "投影仪遥控器丢失". A request it lacks stays
-    lacking whatever the title."""
+    lacking whatever the title, and a request for something new (`_asks_for_new`:
+    申请新笔记本电脑, 新员工开通邮箱) is answered only by a title that speaks of
+    requesting."""
     cover = None if title is None else round(title_coverage(plan, n, df_of, title), 4)
     lacks = lacks_head(plan, n, df_of, has)
     if lacks and title is not None and not _lacks_request(plan, has):
         words = _title_words(title)
         lacks = not _names_object(plan, words.__contains__)
+    if not lacks and title is not None and _asks_for_new(plan):
+        lacks = not any(w in title for w in CJK_REQUEST_WORDS)
     return lacks, cover
+
+
+_NOT_NEW_BEFORE = frozenset("更最重刷创")
+_NOT_NEW_AFTER = frozenset("建增")
+
+
+def _asks_for_new(plan: QueryPlan) -> bool:
+    """Whether the query requests something new: a request word (`QueryPlan.request`)
+    and 新 for a new person or thing (市场部申请新笔记本电脑, 新员工开通企业邮箱账号), not
+    the 新 of 更新, 重新, 最新 or of the request words 新建, 新增.
+
+    That is provisioning, a process of its own: a fault article never answers it,
+    even one whose text says how to 提交申请 for its fix (the U盘 article for
+    "市场部申请新笔记本电脑", the bounce article for "新员工开通企业邮箱账号"); an
+    article on the request says so in its title. A request to enable what exists
+    (申请开通U盘使用) is left to the request veto of `lacks_head`."""
+    if not plan.request:
+        return False
+    units = plan.units
+    for i, u in enumerate(units):
+        if u.text != "新":
+            continue
+        before = units[i - 1].text if i > 0 else ""
+        after = units[i + 1].text if i + 1 < len(units) else ""
+        if before not in _NOT_NEW_BEFORE and after not in _NOT_NEW_AFTER:
+            return True
+    return False
 
 
 def _title_words(title: str) -> set[str]:
@@ -383,5 +414,7 @@ def _lacking(
     if not verdict(plan, n, df_of, has, title)[0]:
         return ""
     if plan.request and not any(has(w) for w in CJK_REQUEST_WORDS):
+        return plan.request[-1]
+    if title is not None and _asks_for_new(plan) and not any(w in title for w in CJK_REQUEST_WORDS):
         return plan.request[-1]
     return "".join(plan.units[i].text for i in plan.head)
