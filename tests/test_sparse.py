@@ -282,10 +282,9 @@ def test_a_partial_clone_fetches_the_blobs_outside_the_cone_at_once(
     assert_same_reads(full, partial, ticket_in(target, all_months[-1]))
 
 
-def test_sync_merges_changes_outside_the_cone(origin: Desk, tmp_path: Path) -> None:
-    """`sync` in a sparse clone: a colleague's comments on a ticket outside
-    the cone merge with the clone's own, on that ticket too (checked out by
-    its own step), and every read then agrees with a full clone's."""
+def through_a_remote(origin: Desk, tmp_path: Path) -> tuple[Desk, Desk, str]:
+    """A bare remote of ``origin``, a full clone and a sparse clone of it (the
+    oldest month), and the newest month: outside the sparse clone's cone."""
     all_months = months(origin.root)
     bare = tmp_path / "remote.git"
     git(tmp_path, "clone", "-q", "--bare", str(origin.root), str(bare))
@@ -294,7 +293,14 @@ def test_sync_merges_changes_outside_the_cone(origin: Desk, tmp_path: Path) -> N
     sparse = Desk(tmp_path / "sparse", CliRunner())
     git(tmp_path, "clone", "-q", "--sparse", str(bare), str(sparse.root))
     git(sparse.root, "sparse-checkout", "set", all_months[0])
-    outside = all_months[-1]
+    return full, sparse, all_months[-1]
+
+
+def test_sync_merges_changes_outside_the_cone(origin: Desk, tmp_path: Path) -> None:
+    """`sync` in a sparse clone: a colleague's comments on a ticket outside
+    the cone merge with the clone's own, on that ticket too (checked out by
+    its own step), and every read then agrees with a full clone's."""
+    full, sparse, outside = through_a_remote(origin, tmp_path)
     tid = ticket_in(full.root, outside, "in_progress")
     other = next(
         Path(p).stem
@@ -421,21 +427,13 @@ def test_a_new_ticket_in_a_sparse_clone(origin: Desk, tmp_path: Path) -> None:
 def test_sync_checks_what_arrived_outside_the_cone_too(origin: Desk, tmp_path: Path) -> None:
     """`sync` refuses to push over a broken ticket that arrived, as in a full
     clone, also when the ticket lies outside the sparse checkout."""
-    all_months = months(origin.root)
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "clone", "-q", "--bare", str(origin.root), str(bare))
-    full = Desk(tmp_path / "full", CliRunner())
-    git(tmp_path, "clone", "-q", str(bare), str(full.root))
-    sparse = Desk(tmp_path / "sparse", CliRunner())
-    git(tmp_path, "clone", "-q", "--sparse", str(bare), str(sparse.root))
-    git(sparse.root, "sparse-checkout", "set", all_months[0])
-    outside = all_months[-1]
+    full, sparse, outside = through_a_remote(origin, tmp_path)
     tid = ticket_in(full.root, outside, "in_progress")
     path = full.root / outside / f"{tid}.yaml"
     path.write_text(path.read_text(encoding="utf-8") + "<<<<<<< HEAD\n", encoding="utf-8")
     git(full.root, "commit", "-q", "-am", "a broken hand edit")
     git(full.root, "push", "-q", "origin", "HEAD")
-    inside = ticket_in(sparse.root, all_months[0], "closed")
+    inside = ticket_in(sparse.root, months(origin.root)[0], "closed")
     sparse.ok("comment", inside, "-m", "本地的说明", now=NOW)
     refused = sparse.run("sync", now=NOW)
     assert refused.exit_code == 1, refused.output
