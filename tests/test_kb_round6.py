@@ -70,3 +70,25 @@ def test_a_request_for_something_new_needs_an_article_about_requesting() -> None
     assert [ln.hit.id for ln in suggestable(index.search("市场部申请新笔记本电脑", 10))][:1] == [
         "KB-4"
     ]
+
+
+def test_a_title_naming_another_thing_in_the_slot_does_not_answer() -> None:
+    """CPU使用率告警 is not 磁盘空间使用率: the disk alarm article shares 服务器,
+    使用率 and 告警 (coverage 0.55) but has nothing of CPU, which stands just
+    before 使用率 in the title, where the article has 空间 (held-out 4's loud
+    title). With CPU in it, the article answers; an English word before a word the
+    title does not glue to others (打印机 after 2楼HP) vetoes nothing."""
+    disk = Doc("KB-1", "kb", "Zabbix 告警：服务器磁盘空间使用率超过 90%", "清理日志释放磁盘空间")
+    cpu = Doc("KB-2", "kb", "服务器 CPU 使用率持续 100% 告警", "找出占用 CPU 的进程")
+    printer = Doc("KB-3", "kb", "打印机显示脱机，打印任务卡在队列里删不掉", "重启打印后台处理程序")
+    index = SearchIndex([disk, printer, Doc("KB-4", "kb", "VPN 连接报错 809")])
+    hits = index.search("研发服务器CPU使用率告警", 10)
+    assert hits[0].id == "KB-1" and hits[0].lacks_head
+    assert suggestable(hits) == []
+    explained = index.explain("研发服务器CPU使用率告警", "KB-1", hits[0].score)
+    assert explained is not None and explained.lacks == "cpu"
+    index = SearchIndex([disk, cpu, printer])
+    assert [ln.hit.id for ln in suggestable(index.search("研发服务器CPU使用率告警", 10))] == [
+        "KB-2"
+    ]
+    assert [ln.hit.id for ln in suggestable(index.search("2楼HP打印机一直脱机", 10))] == ["KB-3"]

@@ -34,7 +34,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .analysis import QueryPlan, Unit, index_terms
+from .analysis import QueryPlan, Unit, index_terms, normalize
 from .dictionary import CJK_REQUEST_WORDS
 
 __all__ = [
@@ -228,7 +228,8 @@ def verdict(
     its text, still lacks 丢失 for "投影仪遥控器丢失". A request it lacks stays
     lacking whatever the title, and a request for something new (`_asks_for_new`:
     申请新笔记本电脑, 新员工开通邮箱) is answered only by a title that speaks of
-    requesting."""
+    requesting. Nor does a title naming another thing where the query names its
+    own (`_other_object`: 磁盘空间使用率 for "CPU使用率告警")."""
     cover = None if title is None else round(title_coverage(plan, n, df_of, title), 4)
     lacks = lacks_head(plan, n, df_of, has)
     if lacks and title is not None and not _lacks_request(plan, has):
@@ -236,6 +237,8 @@ def verdict(
         lacks = not _names_object(plan, words.__contains__)
     if not lacks and title is not None and _asks_for_new(plan):
         lacks = not any(w in title for w in CJK_REQUEST_WORDS)
+    if not lacks and title is not None:
+        lacks = bool(_other_object(plan, has, normalize(title)))
     return lacks, cover
 
 
@@ -291,6 +294,37 @@ def _names_object(plan: QueryPlan, has: Callable[[str], bool]) -> bool:
     if prev is None or prev.text.isascii():
         return False
     return _credit(prev, has) >= 1.0 and _credit(unit, has) >= 1.0
+
+
+def _is_cjk(text: str) -> bool:
+    """Whether `text` is one Chinese character (not punctuation, not a letter)."""
+    return len(text) == 1 and ("\u4e00" <= text <= "\u9fff" or "\u3400" <= text <= "\u4dbf")
+
+
+def _other_object(plan: QueryPlan, has: Callable[[str], bool], title: str) -> str:
+    """Whether the title names another thing where the query names its own: an
+    English word of the query (CPU) that the document has nothing of stands just
+    before a Chinese word the title has (使用率), and in the title that word is
+    glued to other Chinese characters (磁盘空间使用率): the CPU usage alarm is not the
+    disk usage one. Returns that English word ("" when there is none).
+
+    Only an English word: it names a thing (CPU, iPhone, Excel) and has no other
+    spelling in an article, while a Chinese neighbour often has (验证失败 against
+    验证码错误), and a Chinese character glued to the shared word in the title is a
+    different word, not a neighbour (punctuation or a space is not)."""
+    units = plan.units
+    for i in range(1, len(units) - 1):
+        word, a, b = units[i - 1], units[i].text, units[i + 1].text
+        if not (word.text.isalpha() and word.text.isascii() and len(word.text) > 1):
+            continue
+        if not (_is_cjk(a) and _is_cjk(b)) or word.scale < 1.0 or _credit(word, has) > 0.0:
+            continue
+        at = title.find(a + b)
+        while at >= 0:
+            if at > 0 and _is_cjk(title[at - 1]):
+                return word.text
+            at = title.find(a + b, at + 1)
+    return ""
 
 
 def _credit(unit: Unit, has: Callable[[str], bool]) -> float:
@@ -417,4 +451,7 @@ def _lacking(
         return plan.request[-1]
     if title is not None and _asks_for_new(plan) and not any(w in title for w in CJK_REQUEST_WORDS):
         return plan.request[-1]
+    other = "" if title is None else _other_object(plan, has, normalize(title))
+    if other and not lacks_head(plan, n, df_of, has):
+        return other
     return "".join(plan.units[i].text for i in plan.head)
