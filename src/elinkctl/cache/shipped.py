@@ -178,6 +178,10 @@ def publish(
         )
         commit = git(root, "commit-tree", tree, "-m", message).decode().strip()
         git(root, "update-ref", "-m", "elinkctl index publish", REF, commit)
+        # No reflog for the branch: it would keep every night's publication
+        # (57 MB of objects at 100,000 tickets) reachable for 90 days. The
+        # previous one is unreachable now; git gc prunes it after its grace.
+        git(root, "reflog", "expire", "--expire=now", "--expire-unreachable=now", REF)
         return commit, rows, size
     finally:
         tmp.unlink(missing_ok=True)
