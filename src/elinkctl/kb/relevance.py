@@ -31,7 +31,7 @@ scripts/kb_quality.py.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .analysis import QueryPlan, Unit, index_terms, normalize
@@ -216,6 +216,7 @@ def verdict(
     df_of: Callable[[str], int],
     has: Callable[[str], bool],
     title: str | None = None,
+    systems: Iterable[str] = (),
 ) -> tuple[bool, float | None]:
     """(whether a document lacks what the query asks, `title_coverage` of its
     `title` to four places, None without one).
@@ -229,12 +230,15 @@ def verdict(
     lacking whatever the title, and a request for something new (`_asks_for_new`:
     申请新笔记本电脑, 新员工开通邮箱) is answered only by a title that speaks of
     requesting. Nor does a title naming another thing where the query names its
-    own (`_other_object`: 磁盘空间使用率 for "CPU使用率告警")."""
+    own (`_other_object`: 磁盘空间使用率 for "CPU使用率告警"). A word inside a
+    system the query names (`systems`: 企业微信 of "收不到企业微信消息") is no
+    object: a title naming it names the system, whose faults are many (its
+    clock-in article does not answer for its messages)."""
     cover = None if title is None else round(title_coverage(plan, n, df_of, title), 4)
     lacks = lacks_head(plan, n, df_of, has)
     if lacks and title is not None and not _lacks_request(plan, has):
         words = _title_words(title)
-        lacks = not _names_object(plan, words.__contains__)
+        lacks = not _names_object(plan, words.__contains__, systems)
     if not lacks and title is not None and _asks_for_new(plan):
         lacks = not any(w in title for w in CJK_REQUEST_WORDS)
     if not lacks and title is not None:
@@ -277,7 +281,7 @@ def _lacks_request(plan: QueryPlan, has: Callable[[str], bool]) -> bool:
     return bool(plan.request) and not any(has(w) for w in CJK_REQUEST_WORDS)
 
 
-def _names_object(plan: QueryPlan, has: Callable[[str], bool]) -> bool:
+def _names_object(plan: QueryPlan, has: Callable[[str], bool], systems: Iterable[str] = ()) -> bool:
     """Whether a title (`has`: its words) names the query's object, the word just
     before its last one (映射 of "Z盘映射丢失", 审批 of "报销审批卡住"), when the
     last one is Chinese: a fault in Chinese words has other words, an error
@@ -293,6 +297,9 @@ def _names_object(plan: QueryPlan, has: Callable[[str], bool]) -> bool:
     prev = plan.units[i - 1] if i > 0 else None
     if prev is None or prev.text.isascii():
         return False
+    word = prev.text + unit.text
+    if any(word in "".join(normalize(name).split()) for name in systems):
+        return False  # a system (企业微信 of 收不到企业微信消息) is no object: its faults are many
     return _credit(prev, has) >= 1.0 and _credit(unit, has) >= 1.0
 
 
@@ -388,12 +395,14 @@ def explain(
     field_counts: Callable[[str], tuple[int, int, int]] | None = None,
     typed: Sequence[str] = (),
     title: str | None = None,
+    systems: Iterable[str] = (),
 ) -> Explanation:
     """The `Explanation` of a document: `sat_of(term)` is its saturated weight
     of the term (0: absent), `score` its final score, `field_counts(term)` its
     (title, meta, body) counts of the term if the caller has the document,
     `typed` the terms the user typed (the rest came from synonyms), `title`
-    its title (whether it names the query's object, `verdict`)."""
+    its title and `systems` the systems the query names (whether the title names
+    the query's object, `verdict`)."""
     typed_set = set(typed)
     parts = []
     raw = 0.0
@@ -432,7 +441,7 @@ def explain(
         round(score / (raw * (RERANK_BASE + cover)), 3) if raw > 0.0 else 1.0,
         round(cover, 3),
         tuple(dict.fromkeys(missing)),
-        _lacking(plan, n, df_of, has, title),
+        _lacking(plan, n, df_of, has, title, systems),
     )
 
 
@@ -442,10 +451,12 @@ def _lacking(
     df_of: Callable[[str], int],
     has: Callable[[str], bool],
     title: str | None = None,
+    systems: Iterable[str] = (),
 ) -> str:
-    """What a document lacks that vetoes it (`verdict`): the request word, or
-    the query's last word; "" when nothing does."""
-    if not verdict(plan, n, df_of, has, title)[0]:
+    """What a document lacks that vetoes it (`verdict`): the request word, the
+    English word naming another thing, or the query's last word; "" when nothing
+    does."""
+    if not verdict(plan, n, df_of, has, title, systems)[0]:
         return ""
     if plan.request and not any(has(w) for w in CJK_REQUEST_WORDS):
         return plan.request[-1]

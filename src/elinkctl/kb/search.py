@@ -150,9 +150,11 @@ def explain_doc(
     score: float,
     doc: Doc | None,
     title: str | None = None,
+    systems: Iterable[str] | None = None,
 ) -> Explanation:
     """`relevance.explain` of one document, with its fields counted when `doc` is
-    given (and its title: `doc`'s, else `title`)."""
+    given (and its title: `doc`'s, else `title`); `systems`: the store's systems
+    the query names (None: those of `doc`)."""
     plan = analyzer.plan(query)
     counts = None
     if doc is not None:
@@ -163,7 +165,9 @@ def explain_doc(
 
     typed = analyzer.query_terms(query, synonyms=False)
     title = doc.title if doc is not None else title
-    return explain(plan, n, df_of, sat_of, score, counts, list(typed), title)
+    if systems is None:
+        systems = systems_named_in(query, doc.systems) if doc is not None else ()
+    return explain(plan, n, df_of, sat_of, score, counts, list(typed), title, systems)
 
 
 class IndexPostings(NamedTuple):
@@ -350,7 +354,7 @@ class SearchIndex:
         for score, d, c in rerank(best[: max(limit, RERANK_DEPTH)], cover, limit):
             count, shown = counts.get(d, (1, d))
             lacks, title_cover = verdict(
-                plan, n, df_of, partial(_holds, sat_of, d), self._titles[shown]
+                plan, n, df_of, partial(_holds, sat_of, d), self._titles[shown], named
             )
             out.append(
                 Hit(
@@ -414,6 +418,7 @@ class SearchIndex:
             score,
             doc,
             self._titles[d],
+            systems_named_in(query, self._system_names()),
         )
 
     def _system_names(self) -> frozenset[str]:

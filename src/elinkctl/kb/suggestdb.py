@@ -467,7 +467,7 @@ class SuggestIndex:
             return coverage(plan, n, df_of, lambda t: sat_of(t, d) > 0.0)
 
         def lacks(d: int, title: str) -> tuple[bool, float | None]:
-            return verdict(plan, n, df_of, lambda t: sat_of(t, d) > 0.0, title)
+            return verdict(plan, n, df_of, lambda t: sat_of(t, d) > 0.0, title, named)
 
         groups = meta["groups"]
         kinds = [g[0] for g in groups]
