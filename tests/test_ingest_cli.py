@@ -584,3 +584,28 @@ def test_guess_type_and_reply_text() -> None:
     outlook = "收到\nFrom: 服务台\nSent: Monday\nSubject: x\n\nold"
     assert reply_text(outlook) == "收到"
     assert reply_text("From: here I start\nreal text") == "From: here I start\nreal text"
+
+
+def test_an_alert_s_reopen_tells_the_handler_like_any_reopen(desk: Desk) -> None:
+    """A flapping alert reopens its incident: the notice of the reopen is
+    queued for whoever handles it, as `elinkctl reopen` queues it."""
+    from elinkctl import yamlio
+
+    path = desk.root / "escalation.yaml"
+    data = yamlio.load(path.read_text(encoding="utf-8"))
+    data["roles"] = {**(data.get("roles") or {}), "l1": ["李四"]}
+    data["people"] = {"李四": {"email": "lisi@example.com"}}
+    data["channels"] = {"mail": {"type": "smtp", "host": "127.0.0.1", "port": 9}}
+    path.write_text(yamlio.dump(data), encoding="utf-8")
+    desk.git("commit", "-q", "-am", "people and a mail channel")
+    set_alert_rules(desk, auto_resolve="true", flap_window="10m")
+    [ticket_id] = ok(ingest(desk, "alert", am_payload(), now="2026-11-23T10:02:00+08:00"))
+    desk.ok("accept", ticket_id, now="2026-11-23T10:03:00+08:00")
+    desk.ok("assign", ticket_id, "--to", "李四", now="2026-11-23T10:04:00+08:00")
+    ok(ingest(desk, "alert", am_payload("resolved"), now="2026-11-23T10:05:00+08:00"))
+    flap = am_payload(starts="2026-11-23T02:11:00Z")
+    assert ok(ingest(desk, "alert", flap, now="2026-11-23T10:12:00+08:00")) == [ticket_id]
+    reopen = load(desk, ticket_id).events[-1]
+    assert reopen.type == "reopened"
+    keys = [e["key"] for e in desk.json("outbox", "list", now="2026-11-23T10:12:00+08:00")]
+    assert f"{ticket_id}/{reopen.id}/reopened/李四@mail" in keys

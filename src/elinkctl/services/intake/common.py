@@ -213,6 +213,10 @@ class Batch:
     due: list[Any] = dataclasses.field(default_factory=list)
     rules: Any = None
     queued: int = 0
+    before: dict[str, Ticket] = dataclasses.field(default_factory=dict)
+    """Incidents this batch changed that existed before it, as they were."""
+    told: list[Any] = dataclasses.field(default_factory=list)
+    """The `notices.Queued` of those changes (an alert's reopen tells the handler)."""
 
     @property
     def store(self) -> Store:
@@ -246,6 +250,8 @@ class Batch:
 
     def record(self, ticket: Ticket, type_: str, action: str, message: str, **data: Any) -> Ticket:
         """Append one event to ``ticket`` (as changed so far in this batch)."""
+        if ticket.id not in self.tickets:
+            self.before[ticket.id] = ticket
         current = self.tickets.get(ticket.id, ticket)
         change: Change = lifecycle.record(
             current, type_, self.tx.actor, self.now, self.now, message, **data
@@ -274,15 +280,36 @@ class Batch:
         from elinkctl.services.notices import acknowledge_mailed
 
         told = acknowledge_mailed(self.tx, self.tickets, self.now, self.notes)
+        self._queue_steps()
         try:
             self.tx.commit(message)
         except BaseException:
             told.forget()
+            for one in self.told:
+                one.forget()
             raise
         return message
 
+    def _queue_steps(self) -> None:
+        """Queue the notices of what this batch did to existing incidents, as a
+        command's step does (`notices.queue_step`): an alert firing again
+        reopens an incident, and its handler hears of it like of any reopen."""
+        from elinkctl.services.notices import queue_step
+
+        for ticket_id, before in self.before.items():
+            after = self.tickets[ticket_id]
+            one = queue_step(self.store, before, after, self.now)
+            self.notes.extend(one.notes)
+            one.notes = []
+            if one.ticket is not after:  # Message-IDs recorded on the events
+                self.tickets[ticket_id] = one.ticket
+                self.tx.put(one.ticket)
+            self.told.append(one)
+
     def after_lock(self) -> None:
         """Send what was queued (outside the lock, as ``new`` does)."""
+        for one in self.told:
+            self.notes.extend(one.after_lock(self.now))  # a P1's notices at once
         if self.due and self.rules is not None:
             from elinkctl.services import check
 
