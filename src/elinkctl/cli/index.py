@@ -36,28 +36,14 @@ def publish(ctx: Context, remote: str | None) -> None:
     Example:
       elinkctl index publish --push origin
     """
-    from elinkctl.cache import index_failed, shipped, shipped_kb
-    from elinkctl.errors import StoreError
-    from elinkctl.services import kb
-    from elinkctl.services import stats as svc
+    from elinkctl.services import publish as service
 
-    store = ctx.store
-    rules = svc.sla_rules(store.config)
-    svc.stats_of_store(store, rules, filter_from_options(ctx, {}), ctx.now, on_error=lambda _: None)
-    kb.refresh_databases(store)
-    try:
-        idx = store.index()
-        idx.ensure_fresh()
-        extra = shipped_kb.entries(store.root, store.state_dir)
-        commit, rows, size = shipped.publish(idx.db, store.root, store.state_dir, extra)
-    except Exception as exc:
-        if not index_failed(exc):
-            raise
-        raise StoreError(f"index publish: {exc}") from None
-    echo(f"published the index of {rows} tickets ({size / 1e6:.1f} MB) as {commit[:12]}", err=True)
+    done = service.publish_index(ctx, filter_from_options(ctx, {}))
+    size = done.size / 1e6
+    echo(
+        f"published the index of {done.rows} tickets ({size:.1f} MB) as {done.commit[:12]}",
+        err=True,
+    )
     if remote:
-        try:
-            shipped.push(store.root, remote)
-        except OSError as exc:
-            raise StoreError(f"index publish: {exc}") from None
-        echo(f"pushed {shipped.BRANCH} to {remote}", err=True)
+        service.push(ctx, remote)
+        echo(f"pushed {service.BRANCH} to {remote}", err=True)
