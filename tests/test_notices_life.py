@@ -512,3 +512,20 @@ def test_a_reply_onto_a_mailed_incident_outside_a_sparse_checkout_is_not_new(
     assert load(work, old).events[-1].type == "commented"
     keys = [item["key"] for item in work.json("outbox", "list", now="2026-11-23T10:00:00+08:00")]
     assert not [k for k in keys if k.startswith(f"{old}/e1/")]  # no second acknowledgement
+
+
+def test_a_person_no_channel_reaches_is_named_not_silently_skipped(
+    desk: Desk, smtp_server: SmtpServer, robot_server: RobotServer
+) -> None:
+    """李四 is listed with an address, but the desk has no mail channel (only
+    a robot he is not on): the step says he was not told, instead of nothing."""
+    configure(desk, smtp_server, robot_server)
+    path = desk.root / "escalation.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del data["channels"]["mail"]
+    data["people"]["李四"].pop("channels")
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    tid = desk.new(priority="P3", now="2026-11-23T10:00:00+08:00")
+    desk.ok("accept", tid, now="2026-11-23T10:01:00+08:00")
+    result = desk.ok("assign", tid, "--to", "李四", now="2026-11-23T10:02:00+08:00")
+    assert "no channel reaches 李四" in result.stderr and "not told (派单)" in result.stderr

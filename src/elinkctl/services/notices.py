@@ -235,7 +235,12 @@ def _queue_notice(
                 )
             continue
         msg = message(person)
-        for delivery in plan_deliveries(config, (), msg, people=[person]):
+        planned = plan_deliveries(config, (), msg, people=[person])
+        if not planned and channels:
+            queued.notes.append(
+                f"no channel reaches {person} (see `elinkctl config check`): not told ({label})"
+            )
+        for delivery in planned:
             if allowed(delivery.channel):
                 key = f"{notice.key}/{person}@{delivery.channel}"
                 enqueue(key, delivery.channel, delivery.recipients, msg)
