@@ -29,6 +29,9 @@ def _light(query: str) -> str:
         ("订单处理失败", ""),
         ("金蝶登录失败", ""),
         ("王丽", ""),  # never the whole query
+        # `new` searches "system description title": the title's start after a space
+        ("OA 财务部王丽电脑补丁更新失败", "财务部王丽"),
+        ("nas 访问不了 部门文件夹", "了"),  # within a part: not 访问不了 | 部…
     ],
 )
 def test_who_and_where_a_title_starts_with_weigh_little(title: str, light: str) -> None:

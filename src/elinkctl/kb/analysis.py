@@ -415,8 +415,7 @@ class Analyzer:
                     pos = len(joined) + k
                     units.append([ch, ch, alts, pos, pos + 1, scale])
             joined += run
-        who = _WHO_WHERE.match(joined)  # 财务部王丽 | 电脑补丁更新失败; never the whole query
-        light = [*_QUALIFIER.finditer(joined), *([who] if who and who.end() < len(joined) else [])]
+        light = [*_QUALIFIER.finditer(joined), *_who_where(norm, joined)]
         for m in light:
             for unit in units:
                 if unit[3] < m.end() and m.start() < unit[4]:
@@ -454,6 +453,21 @@ class Analyzer:
             head,
             tuple(sorted((w for w in CJK_REQUEST_WORDS if w in joined), key=joined.find)),
         )
+
+
+def _who_where(norm: str, joined: str) -> list[re.Match[str]]:
+    """Who and where (`CJK_WHO_WHERE`: 财务部王丽 | 电脑补丁更新失败) at the start of
+    the query or of a part of it after a space: `new` searches "system description
+    title", so the title's own start is not the query's; never the whole query."""
+    found = []
+    at = 0
+    for chunk in norm.split():
+        end = at + sum(len(run) for run in _RUN.findall(chunk))
+        m = _WHO_WHERE.match(joined, at, end)  # within the part: not 访问不了 | 部门文件夹
+        if m is not None and at < m.end() < len(joined):
+            found.append(m)
+        at = end
+    return found
 
 
 def _last_word(run: str, first: int, head: tuple[int, ...]) -> tuple[int, ...]:
