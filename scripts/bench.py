@@ -370,7 +370,11 @@ def bench_clone(
             floor,
             note + "; builds the index (both cores)",
         )
-    add("index publish (check host)", published, note="index, plan, facts and folds as a commit")
+    add(
+        "index publish (check host)",
+        published,
+        note="index, plan, facts, folds, KB databases: one commit",
+    )
     add("git clone (local, hard links)", cloned)
     shutil.rmtree(clone_dir)
 
