@@ -3,11 +3,18 @@ request for something new is answered only by an article about requesting it."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
+from conftest import Desk
 from elinkctl.kb import Doc, SearchIndex
 from elinkctl.kb.analysis import DEFAULT_ANALYZER
 from elinkctl.kb.results import suggestable
+
+QUALITY = Path(__file__).parent / "kb_quality"
+T0 = "2026-11-23T10:00:00+08:00"
 
 
 def _light(query: str) -> str:
@@ -119,3 +126,17 @@ def test_a_system_named_in_the_title_is_not_the_object() -> None:
     assert explained is not None and explained.lacks == "消息"
     hit = index.search("Z盘映射丢失", 10)[0]
     assert hit.id == "KB-2" and not hit.lacks_head
+
+
+def test_new_drops_the_reporter_and_department_from_its_query(desk: Desk) -> None:
+    """`new` knows who is asking (--reporter, --dept): their name and department
+    in the title are no part of what is broken. 欧阳 is no surname the analyzer
+    recognises, so without this the name weighs as rare text and the account
+    article is not suggested."""
+    shutil.copy(QUALITY / "articles" / "KB-YFCY7.md", desk.root / "knowledge" / "KB-YFCY7.md")
+    shutil.copy(QUALITY / "articles" / "KB-0VXKB.md", desk.root / "knowledge" / "KB-0VXKB.md")
+    desk.git("add", "knowledge")
+    desk.git("commit", "-q", "-m", "seed articles")
+    args = ["--type", "failure", "--reporter", "欧阳娜娜", "--dept", "市场部"]
+    result = desk.ok("new", "--title", "市场部欧阳娜娜域账号频繁锁定", *args, now=T0)
+    assert "suggest: KB-YFCY7 " in result.stderr

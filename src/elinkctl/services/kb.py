@@ -266,9 +266,14 @@ def suggest(
     system = str(fields.get("system") or "").strip() or None
     module = str(fields.get("module") or "").strip() or None
     # The title last, whole: its last word says what is broken (kb.relevance.lacks_head).
-    query = " ".join(
-        str(fields.get(k) or "").strip() for k in ("system", "description", "title")
-    ).strip()[-MAX_QUERY_CHARS:]
+    parts = {k: str(fields.get(k) or "").strip() for k in ("system", "description", "title")}
+    # Who is asking is not what is broken: the reporter's name and department leave
+    # the title (市场部欧阳娜娜域账号频繁锁定); an unknown name is rare text to the index.
+    who = fields.get("reporter")
+    for name in (who.get("name"), who.get("department")) if isinstance(who, Mapping) else ():
+        if isinstance(name, str) and len(name.strip()) > 1:
+            parts["title"] = parts["title"].replace(name.strip(), " ").strip()
+    query = " ".join(parts.values()).strip()[-MAX_QUERY_CHARS:]
     if not query:
         return []
     skip = set(exclude)
