@@ -35,6 +35,8 @@ def _light(query: str) -> str:
         ("数据库部署失败", ""),
         ("订单处理失败", ""),
         ("金蝶登录失败", ""),
+        ("戴尔笔记本蓝屏", ""),  # a brand, not 戴 the surname
+        ("罗技鼠标失灵", ""),
         ("王丽", ""),  # never the whole query
         # `new` searches "system description title": the title's start after a space
         ("OA 财务部王丽电脑补丁更新失败", "财务部王丽"),

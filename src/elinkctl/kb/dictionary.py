@@ -349,11 +349,12 @@ function characters, they count as text but weigh little when judging coverage
 expression on the query with spaces removed."""
 
 _SURNAMES = (
-    "王李张刘陈杨黄赵吴徐孙胡朱郭何林罗郑梁谢宋唐韩冯邓曹彭曾肖董袁潘蒋蔡杜叶苏魏吕"
-    "沈姚卢姜崔钟谭陆汪范廖贾夏韦邹孟熊秦邱尹薛闫段雷侯陶黎贺顾毛郝龚邵钱严覃戴莫孔汤"
+    "王李张刘陈杨黄赵吴徐孙胡朱郭何林郑梁谢宋唐韩冯邓曹彭曾肖董袁潘蒋蔡杜叶苏魏吕"
+    "沈姚卢姜崔钟谭陆汪范廖贾夏韦邹孟熊秦邱尹薛闫段雷侯陶黎贺毛郝龚邵钱严覃莫孔汤"
 )
 """Common surnames that are not also the first character of desk words (金 of 金蝶,
-程 of 程序, 任 of 任务, 许 of 许可, 白 of 白屏, 高, 方, 马, 周 … are left out)."""
+程 of 程序, 任 of 任务, 许 of 许可, 白 of 白屏, 戴 of 戴尔, 罗 of 罗技, 顾 of 顾客, 高,
+方, 马, 周 … are left out)."""
 
 CJK_WHO_WHERE = (
     # where: 3号, 二楼, 5楼
