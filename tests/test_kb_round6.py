@@ -106,6 +106,18 @@ def test_a_title_naming_another_thing_in_the_slot_does_not_answer() -> None:
     assert [ln.hit.id for ln in suggestable(index.search("2楼HP打印机一直脱机", 10))] == ["KB-3"]
 
 
+def test_a_brand_the_desk_vocabulary_does_not_know_vetoes_nothing() -> None:
+    """Only a word of the desk's vocabulary (CPU, a synonym group) names another
+    thing in the slot; an English word it does not know is a brand or a model
+    that qualifies (HP of HP打印机): the shared-printer article, titled 连接共享打印机,
+    still answers "财务部HP打印机报错11b"."""
+    shared = Doc("KB-1", "kb", "连接共享打印机报错 0x0000011b", "安装补丁后共享打印机无法连接")
+    offline = Doc("KB-2", "kb", "网络打印机显示脱机无法打印", "重启打印机")
+    index = SearchIndex([shared, offline, Doc("KB-3", "kb", "VPN 连接报错 809")])
+    for title, expect in [("财务部HP打印机报错11b", "KB-1"), ("HP打印机脱机", "KB-2")]:
+        assert [ln.hit.id for ln in suggestable(index.search(title, 10))][:1] == [expect], title
+
+
 def test_a_system_named_in_the_title_is_not_the_object() -> None:
     """The object rule lifts the last-word veto when the hit's title names the
     word before the last one (映射 of Z盘映射丢失). A word inside a system the

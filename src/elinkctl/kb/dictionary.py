@@ -310,6 +310,7 @@ DESK_ENGLISH: tuple[tuple[str, ...], ...] = (
     ("push", "git push", "推送"),
     ("rejected", "denied", "refused", "被拒绝", "拒绝"),
     ("switch", "network switch", "交换机"),
+    ("cpu", "processor", "处理器"),
     ("port", "ports", "端口"),
 )
 """Desk English → the Chinese wording of articles (each tuple: one meaning)."""

@@ -315,15 +315,19 @@ def _other_object(plan: QueryPlan, has: Callable[[str], bool], title: str) -> st
     glued to other Chinese characters (磁盘空间使用率): the CPU usage alarm is not the
     disk usage one. Returns that English word ("" when there is none).
 
-    Only an English word: it names a thing (CPU, iPhone, Excel) and has no other
-    spelling in an article, while a Chinese neighbour often has (验证失败 against
-    验证码错误), and a Chinese character glued to the shared word in the title is a
-    different word, not a neighbour (punctuation or a space is not)."""
+    Only an English word of the desk's vocabulary (a synonym group: CPU, Excel): it
+    names a thing and has no other spelling the dictionary does not list, while a
+    Chinese neighbour often has (验证失败 against 验证码错误), and a word the
+    vocabulary does not know is a brand or a model that qualifies (HP of HP打印机
+    against 连接共享打印机). A Chinese character glued to the shared word in the title
+    is a different word, not a neighbour (punctuation or a space is not)."""
     units = plan.units
     for i in range(1, len(units) - 1):
         word, a, b = units[i - 1], units[i].text, units[i + 1].text
         if not (word.text.isalpha() and word.text.isascii() and len(word.text) > 1):
             continue
+        if all(terms == (word.text,) for terms, _ in word.alternatives):
+            continue  # not in the desk's vocabulary: a brand or model (HP打印机) qualifies
         if not (_is_cjk(a) and _is_cjk(b)) or word.scale < 1.0 or _credit(word, has) > 0.0:
             continue
         at = title.find(a + b)
