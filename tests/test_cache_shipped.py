@@ -56,21 +56,7 @@ def shipped_meta(root: Path) -> str | None:
 
 def republish(root: Path, change: Callable[[Path], None]) -> None:
     """Replace the published index by ``change``d copy of it (a forged or broken one)."""
-    work = root / ".git" / "tamper.sqlite"
-    work.write_bytes(
-        subprocess.run(
-            ["git", "cat-file", "blob", f"{shipped.REF}:{shipped.DB_FILE}"],
-            cwd=root,
-            check=True,
-            capture_output=True,
-        ).stdout
-    )
-    change(work)
-    blob = git(root, "hash-object", "-w", str(work)).strip()
-    tree = git(root, "mktree", data=f"100644 blob {blob}\t{shipped.DB_FILE}\n".encode()).strip()
-    commit = git(root, "commit-tree", tree, "-m", "forged").strip()
-    git(root, "update-ref", shipped.REF, commit)
-    work.unlink()
+    retree(root, shipped.DB_FILE, change)
 
 
 def edit_db(sql: str) -> Callable[[Path], None]:
