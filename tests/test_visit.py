@@ -557,3 +557,24 @@ def test_a_killed_attach_is_finished_by_the_next_command(
     assert [f["name"] for f in event["files"]] == ["服务单-签字.pdf", "photo.jpg"]  # type: ignore[index]
     assert desk.git("status", "--porcelain", "--untracked-files=all") == ""
     fsck_clean(desk.root)
+
+
+def test_fsck_names_an_attachment_that_is_no_plain_file_or_a_link(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """A FIFO or a link where an attachment was: said as such, not "missing"
+    (and the FIFO is never opened: fsck would wait on it)."""
+    tid = _ticket(desk)
+    scan, photo = _files(tmp_path)
+    desk.ok("attach", tid, str(scan), str(photo), now=AFTER)
+    folder = desk.root / "attachments" / tid
+    (folder / "photo.jpg").unlink()
+    os.mkfifo(folder / "photo.jpg")
+    (folder / "服务单-签字.pdf").unlink()
+    (folder / "服务单-签字.pdf").symlink_to(scan)
+    result = desk.run("fsck")
+    assert result.exit_code == 1
+    out = result.stdout + result.stderr
+    assert f"attachments/{tid}/photo.jpg: not a plain file" in out
+    assert f"attachments/{tid}/服务单-签字.pdf: a symbolic link" in out
+    assert "missing" not in out

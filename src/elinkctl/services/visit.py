@@ -213,7 +213,11 @@ def _ticket_problems(store: Store, ticket: Ticket, folder: Path | None) -> list[
         if not is_attachment_path(rel):
             where = store.rel(store.path_of(ticket.id))
             problems.append(f"{where}: attached {item.name!r}: not a safe file name")
-        elif path.is_symlink() or not path.is_file():
+        elif path.is_symlink():
+            problems.append(f"{rel}: a symbolic link; elinkctl does not follow it")
+        elif path.exists() and not path.is_file():
+            problems.append(f"{rel}: not a plain file (a folder, a FIFO or a device)")
+        elif not path.is_file():
             problems.append(f"{rel}: missing (attached {item.at:%Y-%m-%d %H:%M} by {item.by})")
         elif path.stat().st_size != item.size:
             problems.append(f"{rel}: {path.stat().st_size} bytes, the event says {item.size}")
