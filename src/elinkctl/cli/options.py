@@ -85,6 +85,20 @@ def note_option(dest: str = "note", **kwargs: Any) -> Callable[[F], F]:
     )
 
 
+def output_option(
+    help: str = "Write to FILE instead of stdout.", *, writable: bool = False
+) -> Callable[[F], F]:
+    """``-o, --output FILE`` of the commands that write a report or a form
+    (`write_output` writes it)."""
+    return click.option(
+        "-o",
+        "--output",
+        metavar="FILE",
+        type=click.Path(dir_okay=False, writable=writable),
+        help=help,
+    )
+
+
 def write_output(path: str, text: str) -> None:
     """Write a report to ``path`` atomically; an unwritable path is one clear error."""
     from pathlib import Path

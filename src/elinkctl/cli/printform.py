@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from elinkctl.cli.options import id_argument, pass_context
+from elinkctl.cli.options import id_argument, output_option, pass_context
 from elinkctl.cli.report import emit
 from elinkctl.services.context import Context
 
@@ -12,13 +12,7 @@ from elinkctl.services.context import Context
 @click.command(name="print")
 @id_argument
 @click.option("--html", "as_html", is_flag=True, help="Print-ready HTML (A4) instead of Markdown.")
-@click.option(
-    "-o",
-    "--output",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Write to FILE instead of stdout.",
-)
+@output_option()
 @pass_context
 def print_(ctx: Context, ticket_id: str, as_html: bool, output: str | None) -> None:
     """The service ticket form (技术服务单) to print before an on-site visit.

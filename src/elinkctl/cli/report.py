@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from elinkctl.cli.options import id_argument, pass_context, write_output
+from elinkctl.cli.options import id_argument, output_option, pass_context, write_output
 from elinkctl.cli.output import echo
 from elinkctl.services.context import Context
 
@@ -30,13 +30,7 @@ def report() -> None:
 @report.command()
 @id_argument
 @click.option("--html", "as_html", is_flag=True, help="Printable HTML instead of Markdown.")
-@click.option(
-    "-o",
-    "--output",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Write to FILE instead of stdout.",
-)
+@output_option()
 @click.option("--force", is_flag=True, help="Write it for an incident that is not P1.")
 @click.option(
     "--issue",

@@ -11,6 +11,7 @@ from elinkctl.cli.options import (
     filter_from_options,
     filter_options,
     json_option,
+    output_option,
     pass_context,
     write_output,
 )
@@ -46,12 +47,8 @@ from elinkctl.services.context import Context
     help="A printable HTML report (KPI table, monthly charts) instead of the "
     "table; to -o FILE (or the old --html FILE), else stdout.",
 )
-@click.option(
-    "-o",
-    "--output",
-    metavar="FILE",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write the report (table, CSV, JSON or HTML) to FILE instead of stdout.",
+@output_option(
+    "Write the report (table, CSV, JSON or HTML) to FILE instead of stdout.", writable=True
 )
 @click.option("--explain", is_flag=True, help="Print how every KPI is counted, then exit.")
 @pass_context
