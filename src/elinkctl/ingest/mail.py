@@ -42,6 +42,7 @@ from email.errors import HeaderParseError
 from email.message import Message
 
 from elinkctl.domain.ids import is_valid, normalize_fragment
+from elinkctl.ingest.automail import Automatic, classify
 from elinkctl.ingest.errors import IngestError
 from elinkctl.ingest.html import html_to_text
 from elinkctl.ingest.limits import MAX_MIME_DEPTH, YEARS, check_mail_shape
@@ -121,6 +122,10 @@ class ParsedEmail:
     attachments: list[str] = field(default_factory=list)
     truncated: bool = False
     cc: list[str] = field(default_factory=list)
+    automatic: Automatic | None = None
+    """Set for a bounce or an automatic reply (:mod:`elinkctl.ingest.automail`)."""
+    notes: tuple[str, ...] = ()
+    """What parsing had to guess or could not keep (for the desk, one line each)."""
 
     @property
     def ticket_ids(self) -> list[str]:
@@ -499,6 +504,7 @@ def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
 
     message_ids = _message_ids(_get(msg, "Message-ID"))
     in_reply_to = _message_ids(_get(msg, "In-Reply-To"))
+    subject = decode_header_value(_get(msg, "Subject"))
     return ParsedEmail(
         message_id=message_ids[0] if message_ids else None,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
@@ -506,10 +512,11 @@ def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
         from_name=from_name,
         from_addr=from_addr,
         to=_addresses(msg, "To"),
-        subject=decode_header_value(_get(msg, "Subject")),
+        subject=subject,
         date=_parse_date(_get(msg, "Date")),
         body=body,
         attachments=walker.attachments,
         truncated=truncated,
         cc=_addresses(msg, "Cc"),
+        automatic=classify(msg, subject=subject, from_addr=from_addr),
     )

@@ -197,6 +197,7 @@ def ingest_email(
             )
         if mail.truncated:
             batch.notes.append("the mail body was too long and was truncated")
+        batch.notes.extend(mail.notes)
         message = batch.commit("ingest email")
     batch.after_lock()
     return batch.result(message)
