@@ -65,6 +65,7 @@ Text from mail and alerts is stored as plain text with control characters
 
 from __future__ import annotations
 
+from elinkctl.ingest.quotes import reply_text
 from elinkctl.services.intake.alert import ingest_alerts
 from elinkctl.services.intake.common import (
     ALERT_REOPEN_REASON,
@@ -74,7 +75,6 @@ from elinkctl.services.intake.common import (
     Outcome,
     guess_type,
     read_input,
-    reply_text,
 )
 from elinkctl.services.intake.mail import ingest_email
 

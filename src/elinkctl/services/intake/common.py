@@ -36,18 +36,6 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _FACTS_NAME = "intake"
 _FACTS_VERSION = "1"
 
-# Where a reply's quoted history starts (common Chinese and English clients).
-_SEPARATOR_RE = re.compile(
-    r"^\s*-{2,}\s*(原始邮件|original message|forwarded message|转发邮件|转发的邮件)\s*-{2,}\s*$",
-    re.IGNORECASE,
-)
-_ATTRIBUTION_RE = re.compile(r"^\s*(on\s.+\swrote|在\s*.+写道)\s*[:：]?\s*$", re.IGNORECASE)
-_HEADER_BLOCK_RE = re.compile(r"^\s*(发件人|from)\s*[:：]", re.IGNORECASE)
-_HEADER_NEXT_RE = re.compile(
-    r"^\s*(发送时间|日期|收件人|主题|sent|date|to|subject)\s*[:：]", re.IGNORECASE
-)
-
-
 # ---------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------
@@ -131,28 +119,6 @@ def one_line(text: str, limit: int = _TITLE_MAX) -> str:
 def guess_type(subject: str) -> str:
     """``consultation`` when the subject asks a question, else ``failure``."""
     return "consultation" if any(word in subject for word in _QUESTION_WORDS) else "failure"
-
-
-def reply_text(body: str) -> str:
-    """A reply's new text: cut at the quoted history, ``>`` lines dropped.
-
-    Falls back to the whole body when nothing would be left (a reply that
-    is all quote is still worth recording).
-    """
-    lines = body.split("\n")
-    kept: list[str] = []
-    for index, line in enumerate(lines):
-        if _SEPARATOR_RE.match(line) or _ATTRIBUTION_RE.match(line):
-            break
-        if _HEADER_BLOCK_RE.match(line) and any(
-            _HEADER_NEXT_RE.match(following) for following in lines[index + 1 : index + 4]
-        ):
-            break
-        if line.lstrip().startswith(">"):
-            continue
-        kept.append(line)
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
-    return text or body.strip()
 
 
 def _facts(ticket: Ticket) -> dict[str, Any]:

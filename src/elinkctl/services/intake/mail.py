@@ -15,6 +15,7 @@ from elinkctl.ingest import (
     find_ticket_ids,
     parse_email,
 )
+from elinkctl.ingest.quotes import reply_text
 from elinkctl.services.intake.common import (
     Batch,
     IntakeResult,
@@ -23,7 +24,6 @@ from elinkctl.services.intake.common import (
     guess_type,
     local_time,
     one_line,
-    reply_text,
     ticket_facts,
 )
 from elinkctl.store.store import Store
