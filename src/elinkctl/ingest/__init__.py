@@ -5,7 +5,8 @@ do with them (new ticket, comment on an existing one, fold a repeat):
 
 * :func:`parse_email` → :class:`ParsedEmail`; :func:`find_ticket_ids` and
   :func:`clean_subject` for replies and titles.
-* :func:`parse_alert_payload` → ``list[Alert]`` (Alertmanager, Zabbix).
+* :func:`parse_alerts` → :class:`AlertBatch` (Alertmanager, Zabbix: alerts and
+  notes on what is not an alert); :func:`parse_alert_payload` → ``list[Alert]``.
 * :class:`AlertRules` (``sla.yaml`` ``alerts:``) → :class:`Registration`;
   :func:`should_fold` for flapping alerts; :func:`validate_alert_rules`.
 
@@ -14,7 +15,14 @@ Every malformed input raises :class:`IngestError` (an ``ElinkError``).
 
 from __future__ import annotations
 
-from elinkctl.ingest.alert import Alert, normalise_severity, parse_alert_payload
+from elinkctl.ingest.alert import (
+    Alert,
+    AlertBatch,
+    ZabbixUpdate,
+    normalise_severity,
+    parse_alert_payload,
+    parse_alerts,
+)
 from elinkctl.ingest.errors import IngestError
 from elinkctl.ingest.html import html_to_text
 from elinkctl.ingest.mail import (
@@ -36,6 +44,7 @@ __all__ = [
     "DEFAULT_ALERT_RULES",
     "TRUNCATION_NOTE",
     "Alert",
+    "AlertBatch",
     "AlertRules",
     "IngestError",
     "ParsedEmail",
@@ -45,7 +54,9 @@ __all__ = [
     "html_to_text",
     "normalise_severity",
     "parse_alert_payload",
+    "parse_alerts",
     "parse_email",
     "should_fold",
     "validate_alert_rules",
+    "ZabbixUpdate",
 ]

@@ -22,7 +22,12 @@ overridden, ``severity`` entries are merged over the defaults):
   4. any other severity (or none) → ``default_priority`` P3.
 
 * System: the first of the labels ``service``, ``system``, ``host_group``
-  that is set, else ``default_system`` (none). Module: the alert's
+  that is set, else ``default_system`` (none). For Zabbix, ``host_group``
+  is the first host group that is neither one of Zabbix's built-in groups
+  ("Discovered hosts", "Linux servers", "Zabbix servers", "Templates/…" …)
+  nor listed under ``generic_groups`` (optional: the desk's own catch-all
+  groups such as "核心网络设备" that say what a host is, not whose service
+  it carries); a tag ``service``/``system`` always wins. Module: the alert's
   instance/host. Security flag: label ``security`` is true/yes/1/是.
 * ``flap_window`` (10m): a firing alert whose incident was resolved less
   than this ago reopens that incident instead of opening a new one
@@ -40,6 +45,7 @@ from typing import Any
 
 from elinkctl.errors import ConfigError, UsageProblem
 from elinkctl.ingest.alert import Alert
+from elinkctl.ingest.zabbix import is_builtin_group
 from elinkctl.timeutil import iso, parse_duration
 
 __all__ = [
@@ -84,7 +90,9 @@ DEFAULT_ALERT_RULES: dict[str, Any] = {
     "auto_resolve": False,
 }
 
-_KEYS = frozenset(DEFAULT_ALERT_RULES)
+#: Optional keys, absent from the shipped sla.yaml.
+_OPTIONAL_KEYS = frozenset({"generic_groups"})
+_KEYS = frozenset(DEFAULT_ALERT_RULES) | _OPTIONAL_KEYS
 _MAJOR_KEYS = frozenset({"severities", "labels", "priority"})
 
 
@@ -199,6 +207,12 @@ def validate_alert_rules(mapping: object) -> list[str]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append("alerts.system_labels: must be a list of label names")
 
+    if "generic_groups" in mapping:
+        value = mapping["generic_groups"]
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value)
+        ):
+            problems.append("alerts.generic_groups: must be a list of host group names")
     if "flap_window" in mapping:
         try:
             parse_duration(mapping["flap_window"])
@@ -230,6 +244,7 @@ class AlertRules:
     security_label: str | None = "security"
     flap_window: dt.timedelta = dt.timedelta(minutes=10)
     auto_resolve: bool = False
+    generic_groups: frozenset[str] = frozenset()
 
     @classmethod
     def from_config(cls, mapping: Mapping[str, Any] | None) -> AlertRules:
@@ -263,6 +278,7 @@ class AlertRules:
             security_label=merged["security_label"],
             flap_window=parse_duration(merged["flap_window"]),
             auto_resolve=bool(merged["auto_resolve"]),
+            generic_groups=frozenset(_norm(g) for g in (given.get("generic_groups") or [])),
         )
 
     # -- decisions ------------------------------------------------------
@@ -286,11 +302,20 @@ class AlertRules:
         return False
 
     def system_for(self, alert: Alert) -> str | None:
+        """The first system label set; for ``host_group``, the first of the
+        alert's host groups that names a service (see the module docstring)."""
         for label in self.system_labels:
-            value = (alert.labels.get(label) or "").strip()
+            if label == "host_group" and alert.groups:
+                value = next((g for g in alert.groups if self.is_service_group(g)), "")
+            else:
+                value = (alert.labels.get(label) or "").strip()
             if value:
                 return value
         return self.default_system
+
+    def is_service_group(self, group: str) -> bool:
+        """Whether a Zabbix host group may stand for the system (not built-in, not generic)."""
+        return not is_builtin_group(group) and _norm(group) not in self.generic_groups
 
     def is_security(self, alert: Alert) -> bool:
         if not self.security_label:

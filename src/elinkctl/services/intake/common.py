@@ -19,6 +19,7 @@ from elinkctl.ingest import (
 )
 from elinkctl.store.store import Store
 from elinkctl.store.transaction import Transaction
+from elinkctl.timeutil import as_time
 
 #: Inputs larger than this are refused before parsing (a mail with a huge
 #: attachment, a runaway payload): a ticket is not a file archive.
@@ -34,7 +35,7 @@ _QUESTION_WORDS = ("咨询", "如何", "怎么", "怎样", "请教")
 # cursor or recolour `elinkctl show`.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _FACTS_NAME = "intake"
-_FACTS_VERSION = "1"
+_FACTS_VERSION = "2"
 
 # ---------------------------------------------------------------------------
 # Results
@@ -44,8 +45,8 @@ _FACTS_VERSION = "1"
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """What happened to one ticket: ``action`` is created, commented,
-    duplicate (already ingested, nothing written), alert (folded), reopened
-    or resolved."""
+    duplicate (already ingested or a repeat of what is recorded: nothing
+    written, the ID still reported), alert (folded), reopened or resolved."""
 
     ticket_id: str
     action: str
@@ -121,26 +122,52 @@ def guess_type(subject: str) -> str:
     return "consultation" if any(word in subject for word in _QUESTION_WORDS) else "failure"
 
 
+def instant(value: object) -> str:
+    """A recorded or sent time as one comparable text: UTC ISO 8601, whole
+    seconds ("" when absent) — an alert's start is stored in the store's
+    zone, and the zone may change between two notifications."""
+    when = as_time(value)
+    if when is None:
+        return ""
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return when.replace(microsecond=0).isoformat()
+
+
 def _facts(ticket: Ticket) -> dict[str, Any]:
     """What intake looks up per ticket (cached by the index when available).
 
-    Only append-only facts (events, the reporter) so the cache stays right;
-    the current status is read from the ticket itself when it matters.
+    The cache is keyed by the ticket file's content, so a fact may be
+    anything the file determines — including the current status, which
+    lets alert intake load only the incidents it may act on. ``firings``
+    lists every firing of an alert recorded on the ticket as ``[key,
+    start (see :func:`instant`), Zabbix event id]``: a monitoring system's
+    repeat of one of them belongs to this ticket, whatever its state.
     """
     keys: list[str] = []
+    firings: list[list[str]] = []
     message_ids: list[str] = []
     for event in ticket.events:
         key = event.get("alert_key") if event.type == "created" else None
+        firing = key is not None
         if event.type == "alert":
             key = event.get("key")
+            firing = event.get("status") == "firing"
         if key and str(key) not in keys:
             keys.append(str(key))
+        if key and firing:
+            entry = [str(key), instant(event.get("starts_at")), str(event.get("event_id") or "")]
+            if entry not in firings:
+                firings.append(entry)
         message_id = event.get("message_id")
         if message_id and str(message_id) not in message_ids:
             message_ids.append(str(message_id))
     out: dict[str, Any] = {"id": ticket.id}
     if keys:
         out["alert_keys"] = keys
+        out["firings"] = firings
+        out["status"] = str(ticket.status)
+        out["opened_at"] = ticket.opened_at.isoformat()
     if message_ids:
         out["message_ids"] = message_ids
     sender = ticket.events[0].get("from") if ticket.events else None
@@ -235,7 +262,9 @@ class Batch:
         if len(messages) == 1:
             message = messages[0]
         else:
-            ids_ = list(dict.fromkeys(o.ticket_id for o in self.outcomes))
+            ids_ = list(
+                dict.fromkeys(o.ticket_id for o in self.outcomes if o.action != "duplicate")
+            )
             message = f"{what}: {len(ids_)} incidents\n\n" + "\n".join(messages)
         if self.due and self.rules is not None:
             from elinkctl.services import check
