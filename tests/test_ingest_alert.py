@@ -128,7 +128,7 @@ def test_alertmanager_common_annotations_and_group_status_fallback() -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda b: b.update(version="3"), "version '3' is not supported"),
+        (lambda b: b.update(version="5"), "version '5' is not supported"),
         (lambda b: b.update(alerts=[]), "'alerts' is empty"),
         (lambda b: b.update(alerts={"a": 1}), "'alerts' must be a list"),
         (lambda b: b["alerts"][0].update(status="pending"), r"alerts\[0\].status"),

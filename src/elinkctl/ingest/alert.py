@@ -12,7 +12,10 @@ Prometheus Alertmanager (webhook ``version: "4"``)
     ``status`` falls back to the group's. Each alert's annotations are
     layered over ``commonAnnotations``. ``endsAt`` is only kept for resolved
     alerts (``0001-01-01T00:00:00Z`` and a firing alert's predicted expiry
-    mean "not ended"). Another ``version`` is refused rather than misread.
+    mean "not ended"). Version ``"3"`` (Alertmanager before 0.8: the same
+    fields) is read too, and so is Grafana Alerting's webhook (``orgId``,
+    ``version: "1"``: the same alerts); another ``version`` is refused
+    rather than misread.
     ``truncatedAlerts`` > 0 (the receiver's ``max_alerts`` cut the group)
     becomes a note: those alerts were never sent, so they cannot be
     registered, and the desk must know.
@@ -164,7 +167,8 @@ def _truncated_note(payload: dict[str, Any], received: int) -> str | None:
 
 def _parse_alertmanager(payload: dict[str, Any]) -> AlertBatch:
     version = payload.get("version")
-    if version is not None and str(version) != "4":
+    grafana = "orgId" in payload  # Grafana Alerting's webhook: the same shape, version "1"
+    if version is not None and str(version) not in (("1", "4") if grafana else ("3", "4")):
         raise IngestError(
             f'Alertmanager webhook version {str(version)[:20]!r} is not supported (expected "4")'
         )

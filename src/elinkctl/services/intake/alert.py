@@ -379,9 +379,10 @@ def _internal(batch: Batch, known: _Known, alert: Alert) -> None:
     label = one_line(alert.name, 80)
     cannot = alert.status == "firing"
     meaning = (
-        "monitoring cannot currently evaluate it (its alerts say nothing until it can)"
+        "Zabbix cannot currently evaluate this trigger: until it can, no alert (and no "
+        "recovery) from it says anything about the problem"
         if cannot
-        else "monitoring can evaluate it again"
+        else "Zabbix can evaluate this trigger again"
     )
     ref = known.latest(alert.key, open_=True)
     if ref is None:
@@ -401,7 +402,7 @@ def _internal(batch: Batch, known: _Known, alert: Alert) -> None:
         "commented",
         one_line(f"Zabbix internal event: {label}", 120),
         via="zabbix",
-        text=f"Zabbix: {meaning} — {label}",
+        text=f"{meaning} (internal event: {label})",
         zabbix_internal=uid,
     )
 
