@@ -8,17 +8,127 @@ outbox (the delivery failed), an automatic reply to nothing.
 
 :func:`classify` looks at a parsed message (``email.message.Message``, as
 :func:`elinkctl.ingest.mail.parse_email` has it) and says which it is.
+
+A person's mail must never be swallowed, so each signal is weighed
+(docs/intake.md, "Mail that is not a person"):
+
+* decisive alone: a ``multipart/report`` delivery-status (RFC 3464) or
+  disposition-notification (a read receipt); a sender ``MAILER-DAEMON``;
+  an empty envelope sender (``Return-Path: <>``, used only by
+  notifications, RFC 5321 §4.5.5); ``Auto-Submitted: auto-replied``
+  (RFC 3834); ``X-Autoreply``/``X-Autorespond``/``X-Apple-Action:
+  VACATION``; ``Precedence: auto_reply``; a subject *starting* with an
+  automatic-reply prefix and its colon (``自动回复:``, ``Automatic reply:``,
+  ``Out of Office:`` …: clients write these, people do not).
+* needing a second signal: a sender ``postmaster`` or "Mail Delivery
+  System" (a person may write as postmaster); a bounce subject
+  (``Undeliverable:``, ``系统退信``: a person may write about bounces —
+  an IT desk's daily work); ``Auto-Submitted: auto-generated`` (monitoring
+  and cron mail is legitimate intake; only when it is also a reply);
+  ``Precedence: bulk/junk/list`` (mailing lists carry it on people's mail);
+  ``X-Auto-Response-Suppress`` (a request to others, not a mark) and
+  ``X-MS-Exchange-Inbox-Rules-Loop`` (a mailbox forwarded by a rule carries
+  it on every real mail); holiday words (休假, "out of office").
+
+A mail forwarded by a person (``Fwd:``/``转发:``, the bounce attached as
+``message/rfc822``) is the person's: only the top of the MIME tree is read.
+Everything taken from the message is untrusted: one line, bounded, control
+characters removed, URLs cut to their host.
 """
 
 from __future__ import annotations
 
+import email.errors
+import email.header
+import email.parser
+import email.utils
+import re
 from dataclasses import dataclass
 from email.message import Message
 from typing import Literal
 
+from elinkctl.ingest.html import html_to_text
+
 __all__ = ["Automatic", "AutomaticKind", "classify"]
 
-AutomaticKind = Literal["bounce", "auto-reply"]
+AutomaticKind = Literal["bounce", "delayed", "delivered", "auto-reply"]
+
+_MAX_PARTS = 60
+"""Parts looked at (a DSN has three; a hostile one thousands)."""
+_MAX_TEXT = 64 * 1024
+"""Characters of one part's text searched."""
+_MAX_FIELD = 160
+"""Characters kept of a diagnostic or a subject taken from the message."""
+_MAX_RECIPIENTS = 20
+
+_DAEMONS = frozenset({"mailer-daemon", "mailer_daemon", "mailerdaemon", "mail-daemon", "mdaemon"})
+_POSTMASTER_NAMES = re.compile(
+    r"mail delivery (?:system|subsystem|service)|mail administrator|system administrator|"
+    r"postmaster|邮件系统|系统管理员",
+    re.IGNORECASE,
+)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered mail|returned mail|return(?:ed|ing) (?:message )?to sender|"
+    r"delivery (?:status notification|failure|has failed|failed)|mail delivery failed|"
+    r"failure notice|non[- ]?delivery|could not be delivered|delivery notification|failed mail|"
+    r"unzustellbar|nicht zugestellt|non remis|no se pudo entregar|"
+    r"系统退信|退信|投递失败|无法投递|发送失败|递送失败|退回|配信できません|未配達|エラー通知",
+    re.IGNORECASE,
+)
+# How servers begin a bounce's subject (a person writes about bounces in
+# their own words: "退信了，请帮忙", "发不出去，附上退信").
+_SERVER_SUBJECT = re.compile(
+    r"^\s*(?:undeliverable|undelivered mail|returned mail|mail delivery failed|"
+    r"delivery status notification|delivery notification|delivery failure|failure notice|"
+    r"failure delivery|non[- ]?delivery|mail could not be delivered|permanent delivery failure|"
+    r"mail delivery (?:failure|problem|error)|mail error|failed mail|"
+    r"系统退信|退信通知|邮件退信|投递失败|邮件投递失败|无法投递|退回的邮件)",
+    re.IGNORECASE,
+)
+_DELAY_SUBJECT = re.compile(
+    r"delivery status notification \(delay\)|delayed mail|delivery delayed|"
+    r"warning: could not send message|still being retried|延迟投递|延迟发送",
+    re.IGNORECASE,
+)
+# A prefix (and its colon) that only an automatic reply starts with.
+_AUTO_PREFIX = re.compile(
+    r"^\s*(?:自动回复|自动答复|自動回覆|自動回复|自动应答|"
+    r"automatic reply|auto[- ]?reply|auto[- ]?response|autorespons\w*|"
+    r"out of (?:the )?office(?: autoreply)?|ooo|autosvar|automatisk svar|"
+    r"abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|"
+    r"respuesta autom[áa]tica|risposta automatica|automatisch antwoord|"
+    r"away from (?:the )?office|on vacation|vacation reply)\s*[:：]",
+    re.IGNORECASE,
+)
+_HOLIDAY_WORDS = re.compile(
+    r"自动回复|自动答复|休假|不在办公室|外出|出差|收到|"
+    r"out of (?:the )?office|away|vacation|holiday|auto[- ]?reply|autorespon",
+    re.IGNORECASE,
+)
+_REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|回复|答复)\s*[:：]", re.IGNORECASE)
+_FORWARD_PREFIX = re.compile(r"^\s*(?:fw|fwd|wg|tr|转发|轉寄|转寄)\s*[:：]", re.IGNORECASE)
+_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_SMTP_CODE = re.compile(r"(?<!\d)([45]\d\d)[ -](?=\S)")
+_ADDRESS = re.compile(r"[A-Za-z0-9._%+'=-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+_MSG_ID = re.compile(r"<[^<>\s]{1,250}>")
+_HEADER_LINE = re.compile(r"^(message-id|subject|x-elinkctl-ticket)[ \t]*:[ \t]*(.*)$", re.I | re.M)
+_RECIPIENT_LINE = re.compile(
+    r"^\s*<("
+    + _ADDRESS.pattern
+    + r")>\s*:|^\s*(?:收件人|收信人|原收件人)\s*[:：]?[\s|]*("
+    + _ADDRESS.pattern
+    + r")|^\s*("
+    + _ADDRESS.pattern
+    + r")\s*(?:<mailto:[^>]*>)?\s*$",
+    re.M,
+)
+_URL = re.compile(r"\b(?:https?|ftp)://([^/\s?#<>\"']+)[^\s<>\"']*", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_COPY_MARKERS = re.compile(
+    r"below this line is a copy|this is a copy of the message|original message follows|"
+    r"original message|message headers follow|original headers|以下是原邮件|原邮件头",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -26,11 +136,15 @@ class Automatic:
     """A message sent by a machine, not a person.
 
     ``kind``: ``bounce`` (a delivery status notification: the message named
-    by ``original_message_ids`` did not reach ``recipients``) or
-    ``auto-reply`` (out-of-office and other automatic answers).
-    ``status``/``diagnostic`` are the DSN's status code and the remote
-    server's words (bounded, one line); ``reason`` says in a few words how
-    it was recognised (for the desk's note).
+    by ``original_message_ids`` did not reach ``recipients``), ``delayed``
+    (a delivery is only late, RFC 3464 ``Action: delayed``: not a failure),
+    ``delivered`` (a DSN that reports success: delivered, relayed) or
+    ``auto-reply`` (out-of-office, read receipts and other automatic
+    answers). ``status``/``diagnostic`` are the DSN's status code and the
+    remote server's words (bounded, one line); ``reason`` says in a few
+    words how it was recognised (for the desk's note). ``original_ticket``
+    is the ``X-Elinkctl-Ticket`` of the returned original (our notices
+    carry it), when the bounce returned its headers.
     """
 
     kind: AutomaticKind
@@ -40,8 +154,339 @@ class Automatic:
     recipients: tuple[str, ...] = ()
     status: str = ""
     diagnostic: str = ""
+    original_ticket: str = ""
+
+
+def safe_line(text: str, limit: int = _MAX_FIELD) -> str:
+    """``text`` as one bounded line: controls removed, a URL reduced to its host
+    (a bounce may quote links with tokens in their query)."""
+    line = _URL.sub(lambda m: m.group(1), _CONTROL.sub(" ", str(text)))
+    line = " ".join(line.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _header(msg: Message, name: str) -> str:
+    value = msg.get(name)
+    if value is None:
+        return ""
+    try:
+        text = str(email.header.make_header(email.header.decode_header(str(value))))
+    except (ValueError, LookupError, UnicodeError, email.errors.MessageError):
+        text = str(value)
+    return text.encode("utf-8", "replace").decode("utf-8")[:2000]
+
+
+def _local_part(address: str) -> str:
+    """``MAILER-DAEMON@host`` and a bare ``MAILER-DAEMON`` alike → ``mailer-daemon``."""
+    text = address.strip().strip("<>").lower()
+    return text.rpartition("@")[0] if "@" in text else text
+
+
+def _decode(payload: bytes, charset: str | None) -> str:
+    for label in (charset, "utf-8", "gb18030"):
+        if not label:
+            continue
+        try:
+            return payload.decode(label)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return payload.decode("latin-1")
+
+
+def _text_of(part: Message) -> str:
+    """A leaf part's text (HTML as text), at most `_MAX_TEXT` characters."""
+    try:
+        payload = part.get_payload(decode=True)
+    except (ValueError, TypeError, AssertionError):
+        return ""
+    if not isinstance(payload, bytes):
+        return ""
+    try:
+        charset = part.get_content_charset()
+    except (ValueError, LookupError):
+        charset = None
+    text = _decode(payload[: _MAX_TEXT * 4], charset)[:_MAX_TEXT]
+    if part.get_content_subtype() == "html":
+        text = html_to_text(text)
+    return text
+
+
+def _subparts(part: Message) -> list[Message]:
+    payload = part.get_payload()
+    if not isinstance(payload, list):
+        return []
+    return [p for p in payload[:_MAX_PARTS] if isinstance(p, Message)]
+
+
+class _Facts:
+    """What the top of the MIME tree holds: the report parts and some text."""
+
+    def __init__(self, msg: Message) -> None:
+        self.report_type = ""
+        self.dsn: Message | None = None
+        self.original: Message | None = None
+        self.texts: list[str] = []
+        self._seen = 0
+        self._walk(msg, 0)
+
+    def _walk(self, part: Message, depth: int) -> None:
+        self._seen += 1
+        if self._seen > _MAX_PARTS or depth > 3:
+            return
+        ctype = part.get_content_type()
+        if ctype == "multipart/report" and not self.report_type:
+            self.report_type = str(part.get_param("report-type") or "").lower()
+        if ctype in ("message/delivery-status", "message/global-delivery-status"):
+            self.dsn = self.dsn or part
+            return
+        if ctype in ("message/rfc822", "message/global", "text/rfc822-headers"):
+            if self.original is None and (depth > 0 or ctype == "text/rfc822-headers"):
+                self.original = part
+            return  # an attached mail is a document: never read as the notice
+        if part.is_multipart():
+            for sub in _subparts(part):
+                self._walk(sub, depth + 1)
+            return
+        if part.get_content_maintype() == "text" and len(self.texts) < 3:
+            self.texts.append(_text_of(part))
+
+
+def _dsn_fields(part: Message) -> list[dict[str, str]]:
+    """The per-recipient blocks of a ``message/delivery-status`` part."""
+    payload = part.get_payload()
+    blocks: list[Message] = []
+    if isinstance(payload, list):
+        blocks = [b for b in payload[:_MAX_PARTS] if isinstance(b, Message)]
+    elif isinstance(payload, str):
+        parser = email.parser.HeaderParser()
+        for chunk in re.split(r"\r?\n\s*\r?\n", payload[:_MAX_TEXT])[:_MAX_PARTS]:
+            blocks.append(parser.parsestr(chunk.strip() + "\n"))
+    out: list[dict[str, str]] = []
+    for block in blocks:
+        fields = {k.lower(): str(v) for k, v in list(block.items())[:40]}
+        if "action" in fields or "final-recipient" in fields or "status" in fields:
+            out.append(fields)
+    return out
+
+
+def _address_of(field: str) -> str:
+    """``rfc822; a@b.c`` → ``a@b.c``."""
+    value = field.partition(";")[2] if ";" in field else field
+    match = _ADDRESS.search(value)
+    return match.group(0).lower() if match else ""
+
+
+def _original_headers(part: Message | None) -> Message | None:
+    if part is None:
+        return None
+    if part.get_content_type() == "text/rfc822-headers":
+        text = _text_of(part) if not part.is_multipart() else ""
+        return email.parser.HeaderParser().parsestr(text[:_MAX_TEXT])
+    inner = _subparts(part)
+    return inner[0] if inner else None
+
+
+def _status_of(text: str) -> str:
+    match = _STATUS.search(text)
+    return ".".join(match.groups()) if match else ""
+
+
+def _diagnostic_line(text: str) -> str:
+    """The line of a bounce's prose that carries the remote server's words:
+    an SMTP reply with its status code first (``550 5.1.1 …``), else one of
+    them, else a line that says why (``User unknown``, ``退信原因``)."""
+    lines = _COPY_MARKERS.split(text, maxsplit=1)[0].splitlines()[:300]
+    for test in (
+        lambda line: _SMTP_CODE.search(line) and _STATUS.search(line),
+        lambda line: _SMTP_CODE.search(line),
+        lambda line: _STATUS.search(line) and "http" not in line.lower(),
+        lambda line: _WHY.search(line),
+    ):
+        for line in lines:
+            if test(line):
+                return safe_line(line)
+    return ""
+
+
+_WHY = re.compile(
+    r"unknown|does not exist|not found|no such|rejected|mailbox (?:is )?full|quota|"
+    r"英文说明|不存在|已满|超时|拒绝",
+    re.IGNORECASE,
+)
+
+
+def _from_text(text: str) -> tuple[tuple[str, ...], str, str, tuple[str, ...], str]:
+    """(recipients, status, diagnostic, original Message-IDs, original subject)
+    from a bounce's prose and its quoted original (qmail, Exim, Coremail …)."""
+    recipients: list[str] = []
+    head = _COPY_MARKERS.split(text, maxsplit=1)[0]
+    for match in _RECIPIENT_LINE.finditer(head):
+        address = next(g for g in match.groups() if g).lower()
+        if address not in recipients and len(recipients) < _MAX_RECIPIENTS:
+            recipients.append(address)
+    ids: list[str] = []
+    subject = ""
+    for match in _HEADER_LINE.finditer(text):
+        name, value = match.group(1).lower(), match.group(2)
+        if name == "message-id":
+            ids.extend(m for m in _MSG_ID.findall(value) if m not in ids)
+        elif name == "subject" and not subject:
+            subject = value
+        if len(ids) >= 5:
+            break
+    if not subject:
+        found = re.search(r"^\s*主\s*题\s*[:：]?[\s|]*(.+)$", text, re.M)
+        subject = found.group(1) if found else ""
+    return tuple(recipients), _status_of(head), _diagnostic_line(text), tuple(ids[:5]), subject
+
+
+def _quotes_a_failure(text: str) -> bool:
+    """A mail server's report: a status code before the returned message's headers."""
+    parts = _COPY_MARKERS.split(text[:_MAX_TEXT], maxsplit=1)
+    if len(parts) < 2 or not (_STATUS.search(parts[0]) or _SMTP_CODE.search(parts[0])):
+        return False
+    return bool(re.search(r"^(?:received|message-id|from|to|subject)\s*:", parts[1], re.I | re.M))
+
+
+def _bounce(msg: Message, facts: _Facts, reason: str) -> Automatic:
+    """The bounce's details: from the DSN when there is one, else from its prose."""
+    recipients: list[str] = []
+    status = diagnostic = ""
+    failed = delayed = False
+    blocks = _dsn_fields(facts.dsn) if facts.dsn is not None else []
+    for fields in blocks:
+        action = fields.get("action", "").strip().lower()
+        code = _status_of(fields.get("status", ""))
+        if action == "failed" or (not action and code.startswith("5")):
+            failed = True
+        elif action == "delayed":
+            delayed = True
+        else:
+            continue  # delivered, relayed, expanded: not a problem
+        address = _address_of(fields.get("final-recipient", "")) or _address_of(
+            fields.get("original-recipient", "")
+        )
+        if address and address not in recipients and len(recipients) < _MAX_RECIPIENTS:
+            recipients.append(address)
+        status = status or code
+        diagnostic = diagnostic or safe_line(fields.get("diagnostic-code", "").partition(";")[2])
+    text = "\n".join(facts.texts)
+    t_recipients, t_status, t_diag, t_ids, t_subject = _from_text(text)
+    failed_header = [
+        a.lower() for a in _ADDRESS.findall(_header(msg, "X-Failed-Recipients"))[:_MAX_RECIPIENTS]
+    ]
+    if not recipients:
+        recipients = failed_header or list(t_recipients)
+    original = _original_headers(facts.original)
+    ids: list[str] = []
+    subject = ticket = ""
+    if original is not None:
+        ids = _MSG_ID.findall(_header(original, "Message-ID"))[:5]
+        subject = _header(original, "Subject")
+        ticket = _header(original, "X-Elinkctl-Ticket")
+    if not ids:
+        ids = list(t_ids)
+    subject = subject or t_subject
+    kind: AutomaticKind = "bounce"
+    if blocks and not failed:
+        kind = "delayed" if delayed else "delivered"
+    elif facts.dsn is None and _DELAY_SUBJECT.search(_header(msg, "Subject")):
+        kind = "delayed"
+    return Automatic(
+        kind=kind,
+        reason=reason,
+        original_message_ids=tuple(dict.fromkeys(ids)),
+        original_subject=safe_line(subject),
+        recipients=tuple(recipients),
+        status=status or t_status,
+        diagnostic=diagnostic or t_diag,
+        original_ticket=safe_line(ticket, 40),
+    )
+
+
+def _auto_reply_reason(msg: Message, subject: str) -> str | None:
+    """Why ``msg`` is an automatic reply (see the module docstring), or None."""
+    auto = _header(msg, "Auto-Submitted").strip().lower()
+    if auto.startswith("auto-replied"):
+        return "Auto-Submitted: auto-replied"
+    for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Autoreply-From"):
+        value = _header(msg, name).strip().lower()
+        if value and value not in ("no", "false", "0"):
+            return name
+    if "vacation" in _header(msg, "X-Apple-Action").lower():
+        return "X-Apple-Action: VACATION"
+    precedence = (_header(msg, "Precedence") + " " + _header(msg, "X-Precedence")).lower()
+    if "auto_reply" in precedence or "auto-reply" in precedence:
+        return "Precedence: auto_reply"
+    if _FORWARD_PREFIX.match(subject):
+        return None  # a person forwarding something
+    if _AUTO_PREFIX.match(subject):
+        return "subject " + safe_line(subject.split(":")[0].split("：")[0], 30)
+    # Weak signals: two of them, or one with a reply to something.
+    weak = []
+    if auto and auto != "no":
+        weak.append(f"Auto-Submitted: {safe_line(auto, 30)}")
+    if any(w in precedence for w in ("bulk", "junk", "list")):
+        weak.append("Precedence: " + safe_line(precedence, 20))
+    if msg.get("X-Auto-Response-Suppress") is not None:
+        weak.append("X-Auto-Response-Suppress")
+    if msg.get("X-MS-Exchange-Inbox-Rules-Loop") is not None:
+        weak.append("X-MS-Exchange-Inbox-Rules-Loop")
+    holiday = bool(_HOLIDAY_WORDS.search(subject))
+    replying = bool(msg.get("In-Reply-To") or msg.get("References") or _REPLY_PREFIX.match(subject))
+    if weak and (holiday or (auto and auto != "no" and replying)):
+        return " + ".join([*weak, "an automatic-reply subject" if holiday else "a reply"])
+    if len(weak) >= 2 and holiday:
+        return " + ".join(weak)
+    return None
 
 
 def classify(msg: Message, *, subject: str, from_addr: str) -> Automatic | None:
     """What machine sent ``msg``, or None when a person may have."""
+    try:
+        return _classify(msg, subject, from_addr)
+    except (
+        ValueError,
+        TypeError,
+        LookupError,
+        AttributeError,
+        IndexError,
+        RecursionError,
+        email.errors.MessageError,
+    ):
+        return None  # an unreadable corner of a report must not lose a person's mail
+
+
+def _classify(msg: Message, subject: str, from_addr: str) -> Automatic | None:
+    facts = _Facts(msg)
+    local = _local_part(from_addr)
+    from_name = email.utils.parseaddr(_header(msg, "From"))[0]
+    return_path = _header(msg, "Return-Path").strip()
+    null_sender = return_path in ("<>", "") and msg.get("Return-Path") is not None
+    bounce_subject = bool(_BOUNCE_SUBJECT.search(subject) or _DELAY_SUBJECT.search(subject))
+    person_forward = bool(_FORWARD_PREFIX.match(subject))
+    if facts.report_type in ("delivery-status", "global-delivery-status") or facts.dsn:
+        return _bounce(msg, facts, "a delivery status notification (RFC 3464)")
+    if facts.report_type == "disposition-notification":
+        return Automatic("auto-reply", "a read receipt (RFC 8098)")
+    if facts.report_type == "feedback-report":
+        return Automatic("auto-reply", "an abuse feedback report (RFC 5965)")
+    if local in _DAEMONS:
+        return _bounce(msg, facts, f"sent by {local.upper()}")
+    postmaster = local == "postmaster" or bool(_POSTMASTER_NAMES.search(from_name))
+    if not person_forward and bounce_subject:
+        if postmaster:
+            return _bounce(msg, facts, "a bounce from the postmaster")
+        if null_sender or msg.get("X-Failed-Recipients") is not None:
+            return _bounce(msg, facts, "a bounce (empty envelope sender)")
+        if _header(msg, "Auto-Submitted").strip().lower() not in ("", "no"):
+            return _bounce(msg, facts, "a bounce (Auto-Submitted)")
+        quoted = facts.original is not None or _quotes_a_failure("\n".join(facts.texts))
+        if quoted and _SERVER_SUBJECT.match(subject):
+            return _bounce(msg, facts, "a bounce (the failed message quoted)")
+    reason = _auto_reply_reason(msg, subject)
+    if reason is not None:
+        return Automatic("auto-reply", reason)
+    if null_sender:
+        return Automatic("auto-reply", "an empty envelope sender (Return-Path: <>)")
     return None

@@ -510,6 +510,33 @@ class Outbox:
                     results.append(result)
         return results
 
+    def settled(self) -> list[tuple[str, dict[str, Any]]]:
+        """(state, record) of every delivered and failed item: what a bounce may name."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        for state, folder in (("delivered", self._delivered), ("failed", self._failed)):
+            for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+                data = self._read(path)
+                if data is not None:
+                    found.append((state, data))
+        return found
+
+    def bounced(self, key: str, error: str, detail: Mapping[str, str], now: dt.datetime) -> bool:
+        """A delivered item came back as a bounce: it moves to ``failed/`` with
+        ``last_error`` ``error`` and the bounce's ``detail``, so `outbox list`
+        shows it to a person and `retry`/`drop` work on it. False when it is
+        not delivered (any more) or the outbox is busy (the caller says so)."""
+        name = self._name(key)
+        with self._locked() as acquired:
+            data = self._read(self._delivered / name) if acquired else None
+            if data is None:
+                return False
+            data.update(last_error=error, next_attempt=None)
+            data["bounced"] = {"at": now.isoformat(), **detail}
+            atomic_write_json(self._failed / name, data)
+            (self._delivered / name).unlink(missing_ok=True)
+            _fsync_dir(self._delivered)
+            return True
+
     def drop(self, key: str, reason: str, actor: str, now: dt.datetime) -> str | None:
         """Give up on a pending or failed item for good; returns the state it had.
 

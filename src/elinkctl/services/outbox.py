@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping, Sequence
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
@@ -209,3 +210,98 @@ def _send(sender: Any, channel: str, recipients: Sequence[str], message: Any) ->
     except Exception as exc:  # noqa: BLE001 - one failed channel must not hide the others
         return Probe(channel, tuple(recipients), False, str(exc) or type(exc).__name__)
     return Probe(channel, tuple(recipients), True)
+
+
+# --- bounces of our notices (`ingest email`) ---------------------------------------
+
+
+_OUR_STAFF_ID = re.compile(r"\.elinkctl@", re.IGNORECASE)
+"""`make_msgid("elinkctl")` — the Message-ID of a notice to staff (notify.channels)."""
+
+
+def record_bounce(store: Store, bounce: Any, subject: str, now: dt.datetime) -> str:
+    """A bounce (`elinkctl.ingest.automail.Automatic`) of a notice this clone
+    sent: the delivered item moves to failed with ``last_error`` ``bounced:
+    <status> <diagnostic>``. Nothing is written to the ticket store. Returns
+    the one note for the desk.
+
+    The item is found by the returned original's Message-ID (a reporter's
+    notice carries the one recorded on its ticket), else by the failed
+    recipient and the incident ID of the original subject (or of the
+    bounce's own, or the ``X-Elinkctl-Ticket`` header our notices carry);
+    several deliveries of that incident to that address: the latest send.
+    """
+    from elinkctl.domain.notices import parse_mail_id
+    from elinkctl.ingest import find_ticket_ids
+
+    outbox = _outbox(store)
+    ids = set(bounce.original_message_ids)
+    recipients = {r.lower() for r in bounce.recipients}
+    tickets = set(find_ticket_ids(bounce.original_subject) or find_ticket_ids(subject))
+    if bounce.original_ticket:
+        tickets.add(bounce.original_ticket.upper())
+    parsed = [p for p in (parse_mail_id(i) for i in ids) if p is not None]
+    tickets.update(p[0] for p in parsed)
+    ours = bool(parsed or tickets or any(_OUR_STAFF_ID.search(i) for i in ids))
+    ours = ours or "[elinkctl]" in bounce.original_subject
+    records = outbox.settled()
+    matched = [(s, r) for s, r in records if _message(r).get("mail_id") in ids and ids]
+    if not matched and recipients and ours:
+        matched = [
+            (s, r)
+            for s, r in records
+            if recipients & {str(a).lower() for a in r.get("recipients") or ()}
+            and (not tickets or _message(r).get("ticket") in tickets)
+        ]
+        latest = max((str(r.get("delivered_at") or "") for s, r in matched), default="")
+        matched = [(s, r) for s, r in matched if str(r.get("delivered_at") or "") == latest]
+    what = _bounce_words(bounce)
+    if not matched:
+        if ours:
+            about = f" about {', '.join(sorted(tickets))}" if tickets else ""
+            return (
+                f"bounce of a notice of ours{about} ({what}): this clone's outbox has no "
+                "delivery of it (sent from another clone?); nothing written"
+            )
+        to = ", ".join(sorted(recipients)) or "an unknown recipient"
+        return f"a bounce ({what}) of a mail elinkctl did not send, to {to}; nothing written"
+    error = safe_error(f"bounced: {what}")
+    detail = {"status": bounce.status, "recipients": ", ".join(sorted(recipients))}
+    moved = [r for s, r in matched if s == "delivered"]
+    done = [outbox.bounced(str(r["key"]), error, detail, now) for r in moved]
+    if moved and not all(done):
+        raise StoreBusy(_BUSY)
+    first = matched[0][1]
+    to = ", ".join(str(a) for a in first.get("recipients") or ()) or "?"
+    ticket = _message(first).get("ticket") or "?"
+    if not moved:
+        return (
+            f"bounce of the notice to {to} about {ticket} ({what}): already recorded as "
+            "failed in the outbox; nothing written"
+        )
+    more = f" (and {len(moved) - 1} more item(s) of the same mail)" if len(moved) > 1 else ""
+    return (
+        f"bounce of the notice to {to} about {ticket}: {what}; recorded as failed in the "
+        f"outbox{more} — see `elinkctl outbox list`"
+    )
+
+
+def _message(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    message = record.get("message")
+    return message if isinstance(message, Mapping) else {}
+
+
+def _bounce_words(bounce: Any) -> str:
+    # The status code first, always: `outbox list --json | jq` may filter on it.
+    words = " ".join(w for w in (bounce.status, bounce.diagnostic) if w)
+    return words or "no reason given"
+
+
+def safe_error(text: str, limit: int = 200) -> str:
+    """One bounded line without control characters (the text came from a
+    remote mail server: untrusted)."""
+    line = " ".join(_CONTROL.sub(" ", text).split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

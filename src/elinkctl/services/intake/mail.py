@@ -15,6 +15,7 @@ from elinkctl.ingest import (
     find_ticket_ids,
     parse_email,
 )
+from elinkctl.ingest.automail import Automatic
 from elinkctl.ingest.quotes import reply_text
 from elinkctl.services.intake.common import (
     Batch,
@@ -64,6 +65,48 @@ def _known_reporter(
             if best is None or opened >= best[0]:
                 best = (opened, dict(fact["reporter"]))
     return best[1] if best else None
+
+
+def _reporter(
+    mail: ParsedEmail, facts: Iterable[tuple[str, dict[str, Any]]], address: str
+) -> dict[str, str]:
+    """The reporter of a mailed-in incident: the phone and department the desk
+    recorded for this address before, and the name the mail itself carries
+    (people fix their display name; a colleague may share a mailbox). An
+    address-only From keeps the name the desk knew (else the address)."""
+    reporter = (_known_reporter(facts, address) if address else None) or {}
+    own = one_line(mail.from_name, 60)
+    if own and own.strip("<>").lower() != address:
+        reporter["name"] = own
+    elif not reporter.get("name") and mail.from_addr:
+        reporter["name"] = one_line(mail.from_addr, 60)
+    return reporter
+
+
+def _automatic_note(store: Store, mail: ParsedEmail, auto: Automatic, now: dt.datetime) -> str:
+    """What a mail no person wrote means (`elinkctl.ingest.automail`): never an
+    incident, never a comment or a reporter's answer; a bounce of our notice
+    is recorded in the outbox (`services.outbox.record_bounce`), nothing else
+    is written anywhere. One line for the desk."""
+    sender = one_line(mail.from_addr or mail.from_name or "an unknown sender", 80)
+    if auto.kind == "bounce":
+        from elinkctl.services.outbox import record_bounce
+
+        return record_bounce(store, auto, mail.subject, now)
+    if auto.kind in ("delayed", "delivered"):
+        to = ", ".join(auto.recipients) or "a recipient"
+        state = "delayed" if auto.kind == "delayed" else "reported delivered"
+        code = f" ({auto.status})" if auto.status else ""
+        return (
+            f"a delivery status notification from {sender}: the mail to {to} is {state}{code}, "
+            "not failed; nothing written"
+        )
+    target, _how = _thread_target(store, mail, list(ticket_facts(store)))
+    about = f" to a mail about {target}" if target else ""
+    return (
+        f"an automatic reply{about} from {sender} ({one_line(auto.reason, 80)}): "
+        "not an incident, not a comment; nothing written"
+    )
 
 
 def _is_key_user(config: Config, reporter: Mapping[str, str], address: str) -> bool:
@@ -116,6 +159,8 @@ def ingest_email(
     if type_ is not None:
         lifecycle.validate_choice("--type", type_, lifecycle.TYPES)
     mail = parse_email(data)
+    if mail.automatic is not None:
+        return IntakeResult((), (_automatic_note(store, mail, mail.automatic, now),))
     address = mail.from_addr.strip().lower()
     with store.transaction(actor) as tx:
         batch = Batch(tx, now)
@@ -168,10 +213,7 @@ def ingest_email(
                     f"{', '.join(mail.ticket_ids)} in the subject is not in this store; "
                     "registered as a new incident"
                 )
-            reporter = (_known_reporter(facts, address) if address else None) or {}
-            name = one_line(mail.from_name or mail.from_addr or "", 60)
-            if name and not reporter.get("name"):
-                reporter["name"] = name
+            reporter = _reporter(mail, facts, address)
             config = store.config
             raw: dict[str, Any] = {
                 "title": _email_title(mail),

@@ -1,0 +1,389 @@
+"""Mail no person wrote (issue #20, item 4) and the reporter's own name (item 6).
+
+Bounces and automatic replies never become an incident or a customer's
+comment; a bounce of elinkctl's own notice — sent through a real aiosmtpd
+server here — is a failed delivery in the outbox, which `outbox list`, `retry`
+and `drop` work on. A person's mail is never swallowed: each signal that is
+not decisive alone is tested on a mail a person could really have written.
+The real samples themselves run through tests/test_corpora.py
+(tests/corpora/automatic/).
+"""
+
+from __future__ import annotations
+
+import email.policy
+import json
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+
+from elinkctl.domain import ticketfile
+from elinkctl.ingest import parse_email
+from elinkctl.ingest.automail import safe_line
+
+if TYPE_CHECKING:
+    from click.testing import Result
+
+    from conftest import Desk
+    from notify_servers import ReceivedMail, SmtpServer
+
+pytest_plugins = ["notify_servers"]
+
+CORPUS = Path(__file__).parent / "corpora" / "automatic"
+NOW = "2026-11-23T10:00:00+08:00"
+REPORTER = "zhangsan@customer.example"
+
+
+def at(hhmm: str) -> str:
+    return f"2026-11-23T{hhmm}:00+08:00"
+
+
+def mail(
+    subject: str = "财务系统无法登录",
+    body: str = "早上开始登录报错，请尽快处理。",
+    sender: str = f"张三 <{REPORTER}>",
+    **headers: str,
+) -> bytes:
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = sender
+    msg["To"] = "desk@example.com"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{abs(hash((subject, body, sender)))}@customer.example>"
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def kind(data: bytes) -> str | None:
+    found = parse_email(data).automatic
+    return found.kind if found else None
+
+
+def ingest(desk: Desk, data: bytes, now: str = NOW) -> Result:
+    return desk.run("ingest", "email", user="intake", now=now, input=data)  # type: ignore[arg-type]
+
+
+def notes(result: Result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+# --- what is a machine, what is a person -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "subject", "sender", "expected"),
+    [
+        ({"Auto-Submitted": "auto-replied"}, "Re: 财务系统无法登录", None, "auto-reply"),
+        ({"X-Autoreply": "yes"}, "收到", None, "auto-reply"),
+        ({"Precedence": "auto_reply"}, "谢谢来信", None, "auto-reply"),
+        ({}, "自动回复: 财务系统无法登录", None, "auto-reply"),
+        ({}, "自动答复：财务系统无法登录", None, "auto-reply"),
+        ({}, "Out of Office: 财务系统无法登录", None, "auto-reply"),
+        ({}, "Abwesenheitsnotiz: Login", None, "auto-reply"),
+        ({"Return-Path": "<>"}, "Read: 财务系统无法登录", None, "auto-reply"),
+        ({}, "任意主题", "MAILER-DAEMON@mx.customer.example", "bounce"),
+        ({}, "系统退信", "Postmaster <postmaster@163.com>", "bounce"),
+        ({"Return-Path": "<>"}, "Undeliverable: 周报", "Microsoft Outlook <x@y.example>", "bounce"),
+        (
+            {"Auto-Submitted": "auto-generated", "In-Reply-To": "<INC-261123-7KQ2M.e1.x@d>"},
+            "Re: [INC-261123-7KQ2M] 您报告的事件已登记",
+            "ticket-robot@customer.example",
+            "auto-reply",
+        ),
+        ({"Precedence": "bulk"}, "休假中 / on vacation", None, "auto-reply"),
+    ],
+)
+def test_decisive_signals_and_pairs_of_weak_ones(
+    headers: dict[str, str], subject: str, sender: str | None, expected: str
+) -> None:
+    data = mail(subject=subject, sender=sender or f"张三 <{REPORTER}>", **headers)
+    assert kind(data) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "subject", "body", "sender"),
+    [
+        # An IT desk's daily work: a person writing about bounces.
+        ({}, "邮件系统退信了，请帮忙看看", "发给客户的邮件退回：550 5.1.1 user unknown", None),
+        ({}, "Fwd: Undeliverable: 周报", "这封退信是什么意思？", None),
+        ({}, "转发: 系统退信", "帮忙看下", "李四 <postmaster@customer.example>"),
+        # Mailing lists and rule-forwarded mailboxes mark people's mail too.
+        ({"Precedence": "bulk", "List-Id": "<ops.lists.example>"}, "VPN 连不上", "求助", None),
+        ({"X-MS-Exchange-Inbox-Rules-Loop": REPORTER}, "打印机卡纸", "三楼打印机", None),
+        ({"X-Auto-Response-Suppress": "All"}, "会议室投影坏了", "请派人", None),
+        # A machine's notification that is not a reply is legitimate intake.
+        ({"Auto-Submitted": "auto-generated"}, "磁盘空间不足 /data 95%", "cron", None),
+        ({}, "自动回复功能不能用了", "设置了自动回复但对方收不到", None),
+        ({}, "打印机故障", "postmaster 也会报障", "管理员 <postmaster@customer.example>"),
+        ({"Auto-Submitted": "no"}, "Re: 财务系统无法登录", "还是不行", None),
+    ],
+)
+def test_a_person_is_never_swallowed(
+    headers: dict[str, str], subject: str, body: str, sender: str | None
+) -> None:
+    data = mail(subject=subject, body=body, sender=sender or f"张三 <{REPORTER}>", **headers)
+    assert kind(data) is None
+
+
+def test_a_bounce_a_person_attached_is_the_persons_mail() -> None:
+    bounce = (CORPUS / "gmail-dsn-failure.eml").read_bytes()
+    msg = EmailMessage()
+    msg["From"] = f"张三 <{REPORTER}>"
+    msg["To"] = "desk@example.com"
+    msg["Subject"] = "发不出去，附上退信"
+    msg.set_content("请看附件")
+    msg.add_attachment(bounce, maintype="message", subtype="rfc822")
+    assert kind(msg.as_bytes()) is None
+
+
+def dsn(
+    *,
+    recipient: str = REPORTER,
+    action: str = "failed",
+    status: str = "5.1.1",
+    diagnostic: str = "smtp; 550 5.1.1 <zhangsan@customer.example>: User unknown",
+    original: str = "Message-ID: <INC-261123-7KQ2M.e1.acknowledged@example.com>\n"
+    "Subject: [INC-261123-7KQ2M] 您报告的事件已登记\nX-Elinkctl-Ticket: INC-261123-7KQ2M\n",
+    blocks: int = 1,
+) -> bytes:
+    """A Postfix-shaped RFC 3464 report (text/rfc822-headers for the original)."""
+    per = "".join(
+        f"Final-Recipient: rfc822; {recipient}\nOriginal-Recipient: rfc822;{recipient}\n"
+        f"Action: {action}\nStatus: {status}\nDiagnostic-Code: {diagnostic}\n\n"
+        for _ in range(blocks)
+    )
+    return (
+        "From: MAILER-DAEMON@mx.customer.example (Mail Delivery System)\n"
+        "To: desk@example.com\nSubject: Undelivered Mail Returned to Sender\n"
+        "Auto-Submitted: auto-replied\nMessage-ID: <20261123.bounce@mx.customer.example>\n"
+        "MIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\n\n'
+        "--B\nContent-Type: text/plain\n\nThis is the mail system at host mx.\n\n"
+        "--B\nContent-Type: message/delivery-status\n\n"
+        f"Reporting-MTA: dns; mx.customer.example\n\n{per}"
+        f"--B\nContent-Type: text/rfc822-headers\n\n{original}\n--B--\n"
+    ).encode()
+
+
+def test_a_dsn_says_who_what_and_why() -> None:
+    found = parse_email(dsn()).automatic
+    assert found is not None and found.kind == "bounce"
+    assert found.recipients == (REPORTER,)
+    assert found.status == "5.1.1"
+    assert found.diagnostic == "550 5.1.1 <zhangsan@customer.example>: User unknown"
+    assert found.original_message_ids == ("<INC-261123-7KQ2M.e1.acknowledged@example.com>",)
+    assert found.original_subject == "[INC-261123-7KQ2M] 您报告的事件已登记"
+    assert found.original_ticket == "INC-261123-7KQ2M"
+
+
+def test_a_delayed_or_delivered_dsn_is_no_failure() -> None:
+    delayed = parse_email(dsn(action="delayed", status="4.4.1")).automatic
+    assert delayed is not None and delayed.kind == "delayed"
+    assert parse_email(dsn(action="delivered", status="2.0.0")).automatic.kind == "delivered"  # type: ignore[union-attr]
+
+
+def test_bounce_text_is_untrusted_one_bounded_line() -> None:
+    nasty = (
+        "smtp; 550 5.1.1 see https://mx.example/help?token=SECRET123 \x1b[31mred\x07 " + "x" * 500
+    )
+    found = parse_email(dsn(diagnostic=nasty)).automatic
+    assert found is not None
+    assert "SECRET123" not in found.diagnostic and "/help" not in found.diagnostic
+    assert "mx.example" in found.diagnostic
+    assert "\x1b" not in found.diagnostic and "\x07" not in found.diagnostic
+    assert len(found.diagnostic) <= 160
+    assert safe_line("a\nb\rc\u0085d") == "a b c d"
+
+
+def test_a_hostile_report_stays_fast_and_bounded() -> None:
+    data = dsn(blocks=450)
+    start = time.perf_counter()
+    found = parse_email(data).automatic
+    assert time.perf_counter() - start < 2
+    assert found is not None and len(found.recipients) == 1  # the same address, once
+
+
+# --- through the CLI: nothing written -----------------------------------------------
+
+
+def test_a_bounce_of_someone_elses_mail_writes_nothing(desk: Desk) -> None:
+    before = desk.commit_count()
+    result = ingest(desk, (CORPUS / "gmail-dsn-failure.eml").read_bytes())
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert desk.commit_count() == before
+    [note] = notes(result)
+    assert note.startswith("note: a bounce") and "userunknown@example.jp" in note
+
+
+def test_an_auto_reply_about_an_incident_is_not_a_comment(desk: Desk) -> None:
+    [tid] = ingest(desk, mail()).stdout.split()
+    before = desk.commit_count()
+    reply = mail(
+        subject=f"自动回复: [{tid}] 您报告的事件已登记",
+        body="我正在休假，11 月 30 日回来。",
+    )
+    result = ingest(desk, reply, now=at("10:30"))
+    assert result.exit_code == 0 and result.stdout == ""
+    [note] = notes(result)
+    assert f"an automatic reply to a mail about {tid}" in note
+    assert desk.commit_count() == before
+    ticket = ticketfile.loads(desk.ticket_path(tid).read_text(encoding="utf-8"))
+    assert [e.type for e in ticket.events] == ["created"]
+
+
+# --- a notice of ours bounces: the outbox ---------------------------------------------
+
+
+def configure(desk: Desk, smtp: SmtpServer) -> None:
+    path = desk.root / "escalation.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["roles"] = {"desk": ["desk-wang"], "l1": ["李四"], "l2": [], "vendor": [], "pm": []}
+    data["roles"]["management"] = []
+    data["people"] = {
+        "desk-wang": {"email": "wang@example.com"},
+        "李四": {"email": "lisi@example.com"},
+    }
+    data["channels"] = {"mail": smtp.channel()}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    desk.git("commit", "-q", "-m", "mail channel", "--", "escalation.yaml")
+
+
+def outbox(desk: Desk, now: str) -> list[dict[str, Any]]:
+    result = desk.ok("outbox", "list", "--json", now=now)
+    return list(json.loads(result.stdout))
+
+
+def bounce_of(sent: ReceivedMail, recipient: str, status: str = "5.1.1") -> bytes:
+    """What the recipient's server returns: the report and our mail's headers."""
+    head = sent.raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("ascii")
+    return dsn(
+        recipient=recipient,
+        status=status,
+        diagnostic=f"smtp; 550 {status} <{recipient}>: Recipient address rejected: User unknown",
+        original=head.replace("\r\n", "\n") + "\n",
+    )
+
+
+def test_a_bounced_notice_is_a_failed_delivery_in_the_outbox(
+    desk: Desk, smtp_server: SmtpServer
+) -> None:
+    configure(desk, smtp_server)
+    [tid] = ingest(desk, mail()).stdout.split()
+    desk.ok("check", now=at("10:01"))
+    [ack] = [m for m in smtp_server.mails if REPORTER in m.rcpt_tos]
+    assert str(ack.message["Message-ID"]).startswith(f"<{tid}.")
+    [item] = [i for i in outbox(desk, at("10:02")) if "/reporter@" in i["key"]]
+    assert item["state"] == "delivered"
+
+    before = desk.commit_count()
+    bounce = bounce_of(ack, REPORTER)
+    result = ingest(desk, bounce, now=at("10:05"))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert desk.commit_count() == before  # nothing in the ticket store
+    [note] = notes(result)
+    assert f"bounce of the notice to {REPORTER} about {tid}" in note
+    assert "5.1.1" in note and "recorded as failed in the outbox" in note
+    [failed] = [i for i in outbox(desk, at("10:06")) if i["key"] == item["key"]]
+    assert failed["state"] == "failed"
+    assert failed["last_error"].startswith("bounced: 5.1.1 550 5.1.1")
+    listed = desk.ok("outbox", "list", now=at("10:06")).stdout
+    assert "bounced: 5.1.1" in listed
+
+    again = ingest(desk, bounce, now=at("10:07"))  # the MTA delivers it twice
+    assert again.exit_code == 0 and again.stdout == ""
+    [note] = notes(again)
+    assert "already recorded as failed" in note
+    assert desk.commit_count() == before
+
+    # The address is fixed at the customer's side: one more try, delivered.
+    desk.ok("outbox", "retry", item["key"], now=at("10:30"))
+    assert len([m for m in smtp_server.mails if REPORTER in m.rcpt_tos]) == 2
+    [retried] = [i for i in outbox(desk, at("10:31")) if i["key"] == item["key"]]
+    assert retried["state"] == "delivered"
+
+
+def test_a_bounced_staff_notice_is_found_by_address_and_incident_and_can_be_dropped(
+    desk: Desk, smtp_server: SmtpServer
+) -> None:
+    configure(desk, smtp_server)
+    tid = desk.new(now=NOW, priority="P3")
+    desk.ok("accept", tid, now=at("10:01"))
+    desk.ok("assign", tid, "--to", "李四", now=at("10:02"))
+    desk.ok("check", now=at("10:03"))
+    [sent] = [m for m in smtp_server.mails if "lisi@example.com" in m.rcpt_tos]
+    assert tid in sent.subject
+    keys = [i["key"] for i in outbox(desk, at("10:04")) if i["recipient"] == "lisi@example.com"]
+    assert keys
+    # A qmail-style text bounce: no DSN part, the original quoted below.
+    head = sent.raw.split(b"\r\n\r\n", 1)[0].decode("ascii").replace("\r\n", "\n")
+    text = (
+        "From: MAILER-DAEMON@example.com\nTo: desk@example.com\nSubject: failure notice\n\n"
+        "Hi. This is the qmail-send program at example.com.\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\n\n"
+        "<lisi@example.com>:\nSorry, no mailbox here by that name. (#5.1.1)\n\n"
+        f"--- Below this line is a copy of the message.\n\n{head}\n\n(body)\n"
+    ).encode()
+    result = ingest(desk, text, now=at("10:10"))
+    assert result.exit_code == 0 and result.stdout == ""
+    [note] = notes(result)
+    assert f"bounce of the notice to lisi@example.com about {tid}" in note
+    states = {i["key"]: i for i in outbox(desk, at("10:11"))}
+    assert all(states[k]["state"] == "failed" for k in keys)
+    assert states[keys[0]]["last_error"].startswith("bounced: 5.1.1")
+    desk.ok("outbox", "drop", keys[0], "--reason", "李四已离职", now=at("10:20"))
+    dropped = {i["key"]: i for i in outbox(desk, at("10:21"))}[keys[0]]
+    assert dropped["last_error"].startswith("dropped: 李四已离职")
+
+
+def test_an_out_of_office_never_answers_our_question(desk: Desk, smtp_server: SmtpServer) -> None:
+    configure(desk, smtp_server)
+    [tid] = ingest(desk, mail()).stdout.split()
+    desk.ok("accept", tid, now=at("10:01"))
+    desk.ok("resolve", tid, "--solution", "重置了密码", now=at("10:30"))
+    desk.ok("check", now=at("10:31"))
+    ask = [m for m in smtp_server.mails if REPORTER in m.rcpt_tos][-1]
+    oof = EmailMessage(policy=email.policy.SMTP)
+    oof["From"] = f"张三 <{REPORTER}>"
+    oof["To"] = "desk@example.com"
+    oof["Subject"] = "自动答复: " + ask.subject
+    oof["In-Reply-To"] = str(ask.message["Message-ID"])
+    oof["Auto-Submitted"] = "auto-replied"
+    oof.set_content("已解决的事项请找李四，我休假到下周。")  # reads like a confirmation
+    result = ingest(desk, oof.as_bytes(), now=at("10:40"))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert f"about {tid}" in result.stderr
+    ticket = ticketfile.loads(desk.ticket_path(tid).read_text(encoding="utf-8"))
+    assert not [e for e in ticket.events if e.type in ("confirmed", "commented")]
+
+
+# --- item 6: the mail's own display name -----------------------------------------------
+
+
+def test_the_mails_display_name_wins_over_the_known_reporter(desk: Desk) -> None:
+    [first] = ingest(desk, mail(sender=f"张三 <{REPORTER}>")).stdout.split()
+    desk.ok("edit", first, "--phone", "13800138000", "--dept", "财务部", now=at("10:05"))
+    renamed = mail(subject="报销单无法提交", sender=f"张三丰 <{REPORTER.upper()}>")
+    [second] = ingest(desk, renamed, now=at("11:00")).stdout.split()
+    reporter = ticketfile.loads(desk.ticket_path(second).read_text(encoding="utf-8")).fields[
+        "reporter"
+    ]
+    assert reporter == {"name": "张三丰", "phone": "13800138000", "department": "财务部"}
+    bare = mail(subject="打印机卡纸", sender=REPORTER)
+    [third] = ingest(desk, bare, now=at("12:00")).stdout.split()
+    reporter = ticketfile.loads(desk.ticket_path(third).read_text(encoding="utf-8")).fields[
+        "reporter"
+    ]
+    assert reporter["name"] == "张三丰"  # an address-only From keeps the name the desk knew
+    quoted = mail(subject="VPN 断线", sender=f'"{REPORTER}" <{REPORTER}>')
+    [fourth] = ingest(desk, quoted, now=at("13:00")).stdout.split()
+    reporter = ticketfile.loads(desk.ticket_path(fourth).read_text(encoding="utf-8")).fields[
+        "reporter"
+    ]
+    assert reporter["name"] == "张三丰"  # the address as display name is no name
