@@ -286,7 +286,8 @@ def test_inline_text_file_is_an_attachment_not_the_body() -> None:
     outer.attach(cal)
     mail = parse_email(outer.as_bytes())
     assert mail.body == "日志见附件"
-    assert mail.attachments == ["server.log"]
+    # The invitation is data, not prose: named like an attachment, not lost.
+    assert mail.attachments == ["server.log", "unnamed (text/calendar)"]
 
 
 def test_html_document_labelled_text_plain_is_converted() -> None:
@@ -403,7 +404,9 @@ def test_decode_bytes_fallbacks() -> None:
     assert decode_bytes("中".encode(), "x-unknown-charset") == "中"
     assert decode_bytes("中".encode("gb18030"), None) == "中"
     # Nothing decodes: the declared charset with replacement, never an error.
-    assert decode_bytes(b"ok\xff\xff", "utf-8") == "ok\ufffd\ufffd"
+    assert decode_bytes("中文".encode() + b"\xff", "utf-8") == "中文\ufffd"
+    # ... unless not one multibyte character came out right: single-byte text.
+    assert decode_bytes(b"caf\xe9", "utf-8") == "café"
 
 
 def test_decode_header_value_plain_and_none() -> None:

@@ -7,6 +7,11 @@ in ``git diff``, so markup must never reach it: scripts, styles and the
 unescaped, and runs of layout whitespace collapse to one space. This is a
 reader for humans, not a renderer — tables become cells separated by
 ``" | "``, list items get a ``"- "`` bullet.
+
+Broken HTML must not cost the text: like a browser, an unclosed ``<head>``
+ends at ``<body>`` or at the first tag or text that belongs in a body, and
+a ``<title>``, ``<style>`` or ``<script>`` that is never closed ends at the
+next tag (a browser would show nothing after it; the desk needs the words).
 """
 
 from __future__ import annotations
@@ -17,7 +22,25 @@ from html.parser import HTMLParser
 __all__ = ["html_to_text"]
 
 # Content of these elements is never text a person wrote in the mail.
-_SKIP = frozenset({"script", "style", "head", "title", "template", "noscript", "object", "svg"})
+_SKIP = frozenset({"script", "style", "title", "template", "noscript", "object", "svg"})
+# What may stand in <head>; any other tag (or text) means the body has begun.
+_HEAD_CONTENT = frozenset(
+    {
+        "meta",
+        "link",
+        "base",
+        "title",
+        "style",
+        "script",
+        "noscript",
+        "template",
+        "basefont",
+        "bgsound",
+    }
+)
+# Elements whose missing end tag would swallow the rest of the document.
+_UNCLOSED_RE = re.compile(r"<(script|style|title|textarea|xmp)\b[^>]*>", re.IGNORECASE)
+_NEXT_TAG_RE = re.compile(r"<[A-Za-z/!]")
 # Elements that start and end on their own line.
 _BLOCK = frozenset(
     {
@@ -77,6 +100,7 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self._out: list[str] = []
         self._skip_depth = 0
+        self._in_head = False
         self._pre_depth = 0
         self._row_has_cell = False
 
@@ -99,6 +123,13 @@ class _TextExtractor(HTMLParser):
 
     # -- HTMLParser callbacks -----------------------------------------
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "head":
+            self._in_head = True
+            return
+        if self._in_head and tag not in _HEAD_CONTENT:
+            self._in_head = False  # <body>, or a body tag with no <body> before it
+        if tag in ("html", "body"):
+            return
         if tag in _SKIP:
             self._skip_depth += 1
             return
@@ -131,6 +162,9 @@ class _TextExtractor(HTMLParser):
         self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "head":
+            self._in_head = False
+            return
         if tag in _SKIP:
             if self._skip_depth:
                 self._skip_depth -= 1
@@ -145,6 +179,10 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._skip_depth:
             return
+        if self._in_head:
+            if not data.strip():
+                return
+            self._in_head = False  # text in <head> begins the body (HTML5)
         if self._pre_depth:
             self._out.append(data.replace("\r\n", "\n"))
         else:
@@ -162,10 +200,40 @@ def html_to_text(markup: str) -> str:
     stripped, so the result diffs cleanly in a ticket file.
     """
     parser = _TextExtractor()
-    parser.feed(markup)
+    parser.feed(_close_unclosed(markup))
     parser.close()
     raw = parser.text().replace("\xa0", " ").replace("\u200b", "")
     lines = [line.strip() for line in raw.split("\n")]
     text = "\n".join(lines)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()
+
+
+def _close_unclosed(markup: str) -> str:
+    """Close a ``<script>``/``<style>``/``<title>`` that is never closed.
+
+    The end tag is put before the next tag, so only what a browser would
+    have taken for code or a title is dropped, not the rest of the mail.
+    One pass over the text: the last end tag of each kind is found once.
+    """
+    lowered = markup.lower()
+    last_close: dict[str, int] = {}
+    pieces: list[str] = []
+    done = 0
+    for match in _UNCLOSED_RE.finditer(markup):
+        name = match.group(1).lower()
+        if match.start() < done:
+            continue
+        if name not in last_close:
+            last_close[name] = lowered.rfind("</" + name)
+        if last_close[name] > match.end():
+            continue
+        following = _NEXT_TAG_RE.search(markup, match.end())
+        cut = following.start() if following else len(markup)
+        pieces.append(markup[done:cut])
+        pieces.append(f"</{name}>")
+        done = cut
+    if not pieces:
+        return markup
+    pieces.append(markup[done:])
+    return "".join(pieces)

@@ -31,21 +31,30 @@ Input that is not a mail message (empty, binary garbage, no ``From`` and no
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import email
 import email.header
 import email.utils
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from email.errors import HeaderParseError
+from email.errors import MessageError
 from email.message import Message
 
 from elinkctl.domain.ids import is_valid, normalize_fragment
 from elinkctl.ingest.automail import Automatic, classify
+from elinkctl.ingest.charsets import codec_for, decode_header_bytes, decode_text
 from elinkctl.ingest.errors import IngestError
 from elinkctl.ingest.html import html_to_text
 from elinkctl.ingest.limits import MAX_MIME_DEPTH, YEARS, check_mail_shape
+from elinkctl.ingest.mimefix import (
+    DATA_TEXT,
+    MAX_REPAIRS,
+    looks_like_html,
+    one_line_label,
+    repair_multipart,
+    strip_scaffolding,
+)
 
 __all__ = [
     "TRUNCATION_NOTE",
@@ -74,27 +83,6 @@ _PREFIX_RE = re.compile(
     r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|回复|回覆|答复|转发|轉寄|转寄)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
     re.IGNORECASE,
 )
-
-# Charset labels that mean "some GB encoding" — all decoded as GB18030.
-_GB_LABELS = frozenset(
-    {
-        "gb2312",
-        "gb_2312",
-        "gb_2312-80",
-        "gbk",
-        "x-gbk",
-        "cp936",
-        "ms936",
-        "windows-936",
-        "euc-cn",
-        "euccn",
-        "x-euc-cn",
-        "csgb2312",
-        "gb18030",
-        "chinese",
-    }
-)
-_LABEL_ALIASES = {"utf8": "utf-8", "big5": "big5hkscs", "ks_c_5601-1987": "cp949"}
 
 _MSG_ID_RE = re.compile(r"<[^<>\s]+>")
 
@@ -178,78 +166,65 @@ def clean_subject(subject: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _codec_for(label: str | None) -> str | None:
-    """A Python codec name for a MIME charset label, or None if unknown."""
-    if not label:
-        return None
-    name = label.strip().strip('"').lower()
-    if name in _GB_LABELS:
-        return "gb18030"
-    name = _LABEL_ALIASES.get(name, name)
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
-
-
 def decode_bytes(raw: bytes, label: str | None = None) -> str:
     """Decode ``raw`` using its declared charset, falling back sensibly.
 
-    Order: the declared charset (GB labels as GB18030), UTF-8, GB18030, and
-    finally the declared charset (or UTF-8) with replacement characters.
+    The order (BOM, the label, UTF-8, GB18030, replacement) is
+    :func:`elinkctl.ingest.charsets.decode_text`'s.
     """
-    codec = _codec_for(label)
-    tried: list[str] = []
-    for candidate in (codec, "utf-8", "gb18030"):
-        if candidate is None or candidate in tried:
-            continue
-        tried.append(candidate)
-        try:
-            return raw.decode(candidate)
-        except (UnicodeDecodeError, LookupError):
-            continue
-    return raw.decode(codec or "utf-8", errors="replace")
+    return decode_text(raw, label).text
 
 
-def _unescape_raw(text: str) -> str:
+def _unescape_raw(text: str, charsets: Sequence[str] = ()) -> str:
     """Recover raw 8-bit header bytes the parser kept as surrogate escapes."""
     if not any("\udc80" <= ch <= "\udcff" for ch in text):
         return text
-    return decode_bytes(text.encode("ascii", "surrogateescape"))
+    return _raw_header(text.encode("ascii", "surrogateescape"), charsets)
 
 
-def _header_text(value: object) -> str:
+def _raw_header(raw: bytes, charsets: Sequence[str]) -> str:
+    # "" in charsets: the body was read as a single-byte charset (see _Walker).
+    western = "" in charsets
+    return decode_header_bytes(raw, [c for c in charsets if c], western=western)
+
+
+def _header_text(value: object, charsets: Sequence[str] = ()) -> str:
     """A header's text with raw 8-bit bytes decoded; encoded words left as is.
 
     The compat32 parser hands back an ``email.header.Header`` (charset
     ``unknown-8bit``) for a header that contains raw bytes, and its
     ``str()`` would replace every such byte by U+FFFD — so take its chunks.
+    Raw bytes are read in the charsets the message declares (``charsets``).
     """
     if isinstance(value, email.header.Header):
         chunks = email.header.decode_header(value)
         return "".join(
-            decode_bytes(chunk) if isinstance(chunk, bytes) else chunk for chunk, _cs in chunks
+            _raw_header(chunk, charsets) if isinstance(chunk, bytes) else chunk
+            for chunk, _cs in chunks
         )
-    return _unescape_raw(str(value))
+    return _unescape_raw(str(value), charsets)
 
 
-def decode_header_value(value: object) -> str:
+def decode_header_value(value: object, charsets: Sequence[str] = ()) -> str:
     """A header as text: RFC 2047 words decoded, folding removed.
 
     Python's decoder knows neither that GB2312 labels mean GB18030 nor how
     to survive a broken encoded word, so the decoding of each word's bytes
     is ours; an undecodable header is returned as written rather than lost.
+    Raw 8-bit bytes are read in ``charsets`` (the message's declared
+    charsets, as codecs) before the UTF-8 and GB18030 fallbacks.
     """
     if value is None:
         return ""
-    text = _header_text(value)
+    text = _header_text(value, charsets)
     # Unfold first: an encoded word split over two lines is still one word.
     text = re.sub(r"\r?\n[ \t]+", " ", text)
     if "=?" not in text:
         return " ".join(text.split())
     try:
         parts = email.header.decode_header(text)
-    except (HeaderParseError, ValueError):
+    except (MessageError, ValueError, LookupError):
+        # A broken encoded word (junk in its charset, bad base64): as written.
         return " ".join(text.split())
     pieces: list[str] = []
     for chunk, charset in parts:
@@ -262,10 +237,10 @@ def decode_header_value(value: object) -> str:
     return decoded or " ".join(text.split())
 
 
-def _get(msg: Message, name: str) -> str | None:
+def _get(msg: Message, name: str, charsets: Sequence[str] = ()) -> str | None:
     """A raw header (encoded words kept), 8-bit bytes decoded; None if absent."""
     value = msg.get(name)
-    return None if value is None else _header_text(value)
+    return None if value is None else _header_text(value, charsets)
 
 
 def _message_ids(value: str | None) -> list[str]:
@@ -291,8 +266,8 @@ def _parse_date(value: str | None) -> dt.datetime | None:
     return when
 
 
-def _addresses(msg: Message, name: str) -> list[str]:
-    values = [_header_text(v) for v in msg.get_all(name, [])]
+def _addresses(msg: Message, name: str, charsets: Sequence[str] = ()) -> list[str]:
+    values = [_header_text(v, charsets) for v in msg.get_all(name, [])]
     return [addr for _, addr in email.utils.getaddresses(values) if addr]
 
 
@@ -337,20 +312,40 @@ def _is_attachment(part: Message) -> bool:
     return part.get_content_maintype() != "multipart"
 
 
-def _part_text(part: Message) -> str:
+SINGLE_BYTE_MARK = ""
+"""Put in a walker's notes (and dropped from the mail's) when a body part had
+to be read as Windows-1252: a witness for decoding raw 8-bit headers."""
+
+
+def _part_text(part: Message, notes: list[str]) -> str:
+    """A text part's readable text; how its bytes were read goes to ``notes``."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    label = part.get_content_charset()
-    if label is None and part.get_content_subtype() == "html":
-        # HTML without a MIME charset often declares one in a <meta> tag.
-        meta = re.search(rb"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", payload[:4096], re.I)
-        if meta:
-            label = meta.group(1).decode("ascii")
-    text = decode_bytes(payload, label)
-    if part.get_content_subtype() == "html" or _is_html_document(text):
+    html = part.get_content_subtype() == "html"
+    decoded = decode_text(payload, part.get_content_charset(), html=html)
+    if decoded.how == "single-byte":
+        notes.append(SINGLE_BYTE_MARK)
+        notes.append(
+            f"a {part.get_content_type()} part is not valid in its charset "
+            f"({_label(part)}); it was read as Windows-1252"
+        )
+    elif decoded.replaced:
+        notes.append(
+            f"a {part.get_content_type()} part is not valid {_label(part)}: "
+            f"{decoded.replaced} character(s) could not be decoded and show as \ufffd"
+        )
+    text = decoded.text
+    if html or _is_html_document(text):
         return html_to_text(text)
     return text
+
+
+def _label(part: Message) -> str:
+    label = part.get_content_charset()
+    if not label or not label.strip():
+        return "no charset given"
+    return one_line_label(label)
 
 
 def _is_html_document(text: str) -> bool:
@@ -364,11 +359,13 @@ def _unnamed(part: Message) -> str:
 
 
 class _Walker:
-    """Collect body texts and attachment names from a MIME tree."""
+    """Collect body texts, attachment names and notes from a MIME tree."""
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.attachments: list[str] = []
+        self.notes: list[str] = []
+        self.repairs = 0
 
     def walk(self, part: Message, depth: int = 0) -> None:
         if depth > MAX_MIME_DEPTH:
@@ -377,6 +374,9 @@ class _Walker:
         if ctype == "message/rfc822":
             # A forwarded mail is a document the sender attached, not prose.
             self.attachments.append(_filename(part) or _forwarded_name(part) or _unnamed(part))
+            return
+        if part.get_content_maintype() == "multipart" and not part.is_multipart():
+            self._broken_multipart(part, depth)
             return
         if part.is_multipart():
             subparts = [p for p in part.get_payload() if isinstance(p, Message)]
@@ -396,21 +396,54 @@ class _Walker:
         if _is_attachment(part):
             self.attachments.append(_filename(part) or _unnamed(part))
             return
-        if ctype in ("text/plain", "text/html"):
-            text = _part_text(part)
-            if text.strip():
-                self.texts.append(text)
-        # Other unnamed inline text (text/calendar, text/x-vcard …) is
-        # machine data, neither prose nor a file the sender named.
+        if ctype in DATA_TEXT:
+            # An invitation, a vCard, a CSV: data, not prose. It is named
+            # like an attachment so that it is on record, not lost.
+            self.attachments.append(_unnamed(part))
+            return
+        text = _part_text(part, self.notes)
+        if text.strip():
+            self.texts.append(text)
+
+    def _broken_multipart(self, part: Message, depth: int) -> None:
+        """A multipart the parser could not split: recover its parts or keep its text."""
+        payload = part.get_payload(decode=True)
+        raw = payload if isinstance(payload, bytes) else b""
+        why = "no boundary" if part.get_boundary() is None else "its boundary never occurs"
+        if self.repairs < MAX_REPAIRS:
+            self.repairs += 1
+            repaired = repair_multipart(part.get_content_type(), raw)
+            if repaired is not None:
+                self.notes.append(
+                    f"the message's multipart structure is broken ({why}): "
+                    "its parts were read at the boundary found in the text"
+                )
+                self.walk(repaired, depth + 1)
+                return
+        decoded = decode_text(raw, part.get_content_charset())
+        text = strip_scaffolding(decoded.text)
+        if _is_html_document(text) or looks_like_html(text):
+            text = html_to_text(text)
+        if text.strip():
+            self.texts.append(text)
+            self.notes.append(
+                f"the message's multipart structure is broken ({why}): its text was kept as sent"
+            )
+        elif raw.strip():
+            self.notes.append(
+                f"the message's multipart structure is broken ({why}) and holds no readable text"
+            )
 
     def _alternative(self, subparts: list[Message], depth: int) -> None:
         # Prefer the plain version the sender's client wrote; fall back to
         # HTML (or a multipart/related wrapping it) only if there is none.
         plain = [p for p in subparts if p.get_content_type() == "text/plain"]
         for candidate in plain:
-            text = _part_text(candidate)
+            notes: list[str] = []
+            text = _part_text(candidate, notes)
             if text.strip():
                 self.texts.append(text)
+                self.notes.extend(notes)
                 return
         for candidate in reversed(subparts):
             if candidate.get_content_type() != "text/plain":
@@ -484,14 +517,6 @@ def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
     if msg.get("From") is None and msg.get("Subject") is None:
         raise IngestError("input is not an email message: no From or Subject header")
 
-    raw_from = _header_text(msg.get("From", ""))
-    parsed = email.utils.getaddresses([raw_from])
-    from_name, from_addr = parsed[0] if parsed else ("", "")
-    from_name = decode_header_value(from_name).strip().strip('"').strip()
-    from_addr = from_addr.strip()
-    if not from_addr and "@" in raw_from:
-        from_addr = raw_from.strip().strip("<>")
-
     walker = _Walker()
     try:
         walker.walk(msg)
@@ -502,21 +527,54 @@ def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
     if truncated:
         body = body[:max_body].rstrip() + "\n\n" + TRUNCATION_NOTE
 
+    charsets = _declared_charsets(msg)
+    if SINGLE_BYTE_MARK in walker.notes:
+        charsets.append("")  # the body is single-byte text: so are raw headers
+    raw_from = _header_text(msg.get("From", ""), charsets)
+    parsed = email.utils.getaddresses([raw_from])
+    from_name, from_addr = parsed[0] if parsed else ("", "")
+    from_name = decode_header_value(from_name, charsets).strip().strip('"').strip()
+    from_addr = from_addr.strip()
+    if not from_addr and "@" in raw_from:
+        from_addr = raw_from.strip().strip("<>")
+
     message_ids = _message_ids(_get(msg, "Message-ID"))
     in_reply_to = _message_ids(_get(msg, "In-Reply-To"))
-    subject = decode_header_value(_get(msg, "Subject"))
+    subject = decode_header_value(_get(msg, "Subject", charsets), charsets)
+    notes = [n for n in dict.fromkeys(walker.notes) if n != SINGLE_BYTE_MARK]
     return ParsedEmail(
         message_id=message_ids[0] if message_ids else None,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
         references=_message_ids(_get(msg, "References")),
         from_name=from_name,
         from_addr=from_addr,
-        to=_addresses(msg, "To"),
+        to=_addresses(msg, "To", charsets),
         subject=subject,
         date=_parse_date(_get(msg, "Date")),
         body=body,
         attachments=walker.attachments,
         truncated=truncated,
-        cc=_addresses(msg, "Cc"),
+        cc=_addresses(msg, "Cc", charsets),
         automatic=classify(msg, subject=subject, from_addr=from_addr),
+        notes=tuple(notes),
     )
+
+
+def _declared_charsets(msg: Message) -> list[str]:
+    """The codecs the message's parts declare (``charset=``), in message order.
+
+    Raw 8-bit header bytes carry no charset of their own; the body's is the
+    best witness. Iterative and bounded (the part count was checked before
+    parsing; the depth is cut at :data:`MAX_MIME_DEPTH`).
+    """
+    found: list[str] = []
+    stack: list[tuple[Message, int]] = [(msg, 0)]
+    while stack:
+        part, depth = stack.pop()
+        codec = codec_for(part.get_content_charset())
+        if codec is not None and codec not in found:
+            found.append(codec)
+        if depth < MAX_MIME_DEPTH and part.is_multipart():
+            subparts = [p for p in part.get_payload() if isinstance(p, Message)]
+            stack.extend((sub, depth + 1) for sub in reversed(subparts))
+    return found

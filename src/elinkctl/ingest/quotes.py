@@ -1,9 +1,29 @@
 """Where a reply's own words end and the quoted history begins.
 
-A reply to one of the desk's notices usually quotes it below (Outlook's
-"-----原始邮件-----", Gmail's "On … wrote:", a header block "发件人: … 发送时间:
-…", ``>`` lines). Only the new text belongs on the incident as a comment or
-an answer; the quoted notice is already on record.
+A reply to one of the desk's notices usually quotes it below; only the new
+text belongs on the incident as a comment or an answer, the quoted notice
+is already on record. Recognised (each checked against real mail; see
+tests/corpora/mail/SOURCES.md):
+
+* Dashed separators: Outlook's ``-----Original Message-----`` and
+  ``-----原始邮件-----``, Outlook (Chinese, older builds) ``-----邮件原件-----``,
+  QQ Mail / 腾讯企业邮 / Foxmail ``------------------ 原始邮件
+  ------------------`` (and ``------------------ Original ------------------``),
+  网易邮箱大师 (Mail Master) ``---- 回复的原邮件 ----``, forwarding markers
+  (``---------- Forwarded message ---------``, ``转发邮件信息``, Lotus Notes
+  ``----- 转发者 … -----``, ``----- 由 … 转发 -----``). Mid-line too: HTML
+  mail often puts the separator and the quoted header table on one line.
+* Attribution lines, also when the client wrapped them over two lines:
+  ``On … wrote:``, Thunderbird/Apple Mail Chinese ``在 2023/5/16 9:57, 张三
+  写道:``, Foxmail/QQ/NetEase/Gmail Chinese ``张三 <a@b.c> 于2026年11月23日
+  周一 10:05写道：``. A date (a digit) must be in it, so "我在报告里写道：" in
+  the sender's own words is not taken for one.
+* A header block: ``发件人:``/``From:`` (also ``*发件人:*``, ``发件人 |``
+  from HTML tables) followed within three lines by ``发送时间``/``日期``/
+  ``收件人``/``主题``/``Sent``/``Date``/``To``/``Subject``.
+* ``>`` quoted lines are dropped wherever they are. An attribution with
+  nothing written above it starts an interleaved reply (answers between the
+  quotes): it is dropped with the quotes, and the answers are kept.
 """
 
 from __future__ import annotations
@@ -12,16 +32,53 @@ import re
 
 __all__ = ["reply_text"]
 
-# Where a reply's quoted history starts (common Chinese and English clients).
+_DASH = r"[-－—–_]"
+_SEPARATOR_WORDS = (
+    r"原始邮件|邮件原件|原邮件|回复的原邮件|回复的原始邮件|转发邮件信息|转发邮件|转发的邮件"
+    r"|original message|original|forwarded message|forwarded by .{1,80}|转发者.{0,80}"
+    r"|由.{1,80}转发.{0,40}"
+)
+# A dashed separator, wherever it stands in a line.
 _SEPARATOR_RE = re.compile(
-    r"^\s*-{2,}\s*(原始邮件|original message|forwarded message|转发邮件|转发的邮件)\s*-{2,}\s*$",
+    rf"{_DASH}{{2,}}[ \t\xa0\u3000]*(?:{_SEPARATOR_WORDS})[ \t\xa0\u3000]*{_DASH}{{2,}}",
     re.IGNORECASE,
 )
-_ATTRIBUTION_RE = re.compile(r"^\s*(on\s.+\swrote|在\s*.+写道)\s*[:：]?\s*$", re.IGNORECASE)
-_HEADER_BLOCK_RE = re.compile(r"^\s*(发件人|from)\s*[:：]", re.IGNORECASE)
-_HEADER_NEXT_RE = re.compile(
-    r"^\s*(发送时间|日期|收件人|主题|sent|date|to|subject)\s*[:：]", re.IGNORECASE
+_ATTRIBUTION_RE = re.compile(
+    r"^\s*(?:on\s.*\d.*\swrote|在\s*.*\d.*写道|.+于\s*.*\d.*写道)\s*[:：]?\s*$",
+    re.IGNORECASE,
 )
+_ATTRIBUTION_END_RE = re.compile(r"(?:wrote|写道)\s*[:：]?\s*$", re.IGNORECASE)
+# Chinese labels may stand without a colon (Mail Master's table: "发件人 | …");
+# English ones need it ("From now on …" is prose).
+_HEADER_BLOCK_RE = re.compile(
+    r"^[\s*|]*(?:(?:发件人|寄件者)[\s*]*(?:[:：|]|\s)|from[\s*]*[:：|])", re.IGNORECASE
+)
+_HEADER_NEXT_RE = re.compile(
+    r"^[\s*|]*(?:(?:发送时间|发送日期|日期|时间|收件人|抄送|主题)[\s*]*(?:[:：|]|\s)"
+    r"|(?:sent|date|to|cc|subject)[\s*]*[:：|])",
+    re.IGNORECASE,
+)
+
+
+def _is_attribution(lines: list[str], index: int) -> bool:
+    line = lines[index]
+    if len(line) > 300:
+        return False
+    if _ATTRIBUTION_RE.match(line):
+        return True
+    # Gmail and Outlook wrap a long attribution: "On …, 张三 <" / "a@b.c> wrote:".
+    if index + 1 < len(lines) and _ATTRIBUTION_END_RE.search(lines[index + 1]):
+        if not _ATTRIBUTION_END_RE.search(line):
+            joined = line.rstrip() + " " + lines[index + 1].strip()
+            return len(joined) <= 300 and bool(_ATTRIBUTION_RE.match(joined))
+    return False
+
+
+def _is_header_block(lines: list[str], index: int) -> bool:
+    if not _HEADER_BLOCK_RE.match(lines[index]):
+        return False
+    following = lines[index + 1 : index + 4]
+    return any(_HEADER_NEXT_RE.match(line) for line in following)
 
 
 def reply_text(body: str) -> str:
@@ -33,14 +90,20 @@ def reply_text(body: str) -> str:
     lines = body.split("\n")
     kept: list[str] = []
     for index, line in enumerate(lines):
-        if _SEPARATOR_RE.match(line) or _ATTRIBUTION_RE.match(line):
-            break
-        if _HEADER_BLOCK_RE.match(line) and any(
-            _HEADER_NEXT_RE.match(following) for following in lines[index + 1 : index + 4]
-        ):
-            break
         if line.lstrip().startswith(">"):
             continue
+        separator = _SEPARATOR_RE.search(line)
+        if separator:
+            kept.append(line[: separator.start()])
+            break
+        if _is_attribution(lines, index):
+            if any(k.strip() for k in kept):
+                break
+            # Nothing written above it: an interleaved reply (Thunderbird's
+            # "在 … 写道:" then quotes and answers). Only the > lines go.
+            continue
+        if _is_header_block(lines, index):
+            break
         kept.append(line)
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
     return text or body.strip()

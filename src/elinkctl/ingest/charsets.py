@@ -1,0 +1,299 @@
+"""Bytes of a mail as text: which charset, in which order, and when to say so.
+
+Real mail lies about its charset in every way: GBK labelled GB2312, Latin-1
+labelled UTF-8, Windows' own labels (``unicode``, ``unicodebig``) that no
+standard knows, labels with junk (``"utf-8\\"``, ``charset=gbk;``), a wrong
+MIME label on HTML whose ``<meta charset>`` is right, no label at all but a
+byte order mark. The order below is the one that gives the sender's text
+whenever it can be decoded at all; replacement characters (U+FFFD) are the
+last resort, and then the caller is told how many (it becomes a note for
+the desk), never silent:
+
+1. A byte order mark (UTF-8, UTF-16, UTF-32): it cannot be there by chance.
+2. The declared label, if it decodes the bytes strictly. A *single-byte*
+   label (ISO-8859-x, Windows-125x, ASCII) is weak evidence — every byte
+   sequence decodes — so bytes that are valid UTF-8 with non-ASCII text, or
+   an HTML ``<meta>`` naming a multibyte charset that decodes them, win
+   over it (Latin text is essentially never valid UTF-8 by accident).
+3. For HTML, the charset its ``<meta>`` declares.
+4. UTF-8, then GB18030 (a strict superset of GB2312 and GBK: the desk's
+   senders are Chinese).
+5. Nothing decodes strictly: the declared charset (else UTF-8) with
+   replacement — unless not one non-ASCII character came out right, which
+   means the bytes are in some single-byte charset; then Windows-1252 (the
+   WHATWG reading of Latin-1), which is what such old Western clients send.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["Decoded", "codec_for", "decode_header_bytes", "decode_text", "meta_charset"]
+
+# Charset labels that mean "some GB encoding" — all decoded as GB18030.
+_GB_LABELS = frozenset(
+    {
+        "gb2312",
+        "gb_2312",
+        "gb_2312-80",
+        "gbk",
+        "x-gbk",
+        "cp936",
+        "ms936",
+        "windows-936",
+        "euc-cn",
+        "euccn",
+        "x-euc-cn",
+        "csgb2312",
+        "gb18030",
+        "chinese",
+        "hz-gb-2312",
+    }
+)
+# Labels Python does not know, or knows as something narrower than what
+# senders mean by them (the superset decodes everything the subset does).
+_LABEL_ALIASES = {
+    "utf8": "utf-8",
+    "x-utf-8": "utf-8",
+    "utf-8-sig": "utf-8-sig",
+    # Windows / .NET names for UTF-16 (Outlook, Exchange, old IIS forms).
+    "unicode": "utf-16-le",
+    "unicodelittle": "utf-16-le",
+    "unicode-1-1": "utf-16-le",
+    "ucs-2": "utf-16-le",
+    "ucs2": "utf-16-le",
+    "iso-10646-ucs-2": "utf-16-be",
+    "unicodebig": "utf-16-be",
+    "unicodefffe": "utf-16-be",
+    "unicodebigunmarked": "utf-16-be",
+    "unicodelittleunmarked": "utf-16-le",
+    "unicode-1-1-utf-8": "utf-8",
+    "unicode-2-0-utf-8": "utf-8",
+    "x-unicode20utf8": "utf-8",
+    "utf16": "utf-16",
+    "utf32": "utf-32",
+    "bigendianunicode": "utf-16-be",
+    # Traditional Chinese: Big5 with the HKSCS extensions (a superset).
+    "big5": "big5hkscs",
+    "big-5": "big5hkscs",
+    "x-big5": "big5hkscs",
+    "cn-big5": "big5hkscs",
+    "csbig5": "big5hkscs",
+    # Korean and Japanese: Microsoft's supersets.
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "euc-kr": "cp949",
+    "ksc5601": "cp949",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "ms_kanji": "cp932",
+    "windows-31j": "cp932",
+    "iso-2022-jp": "iso2022_jp_ext",
+    "iso-8859-8-i": "iso8859-8",
+    # WHATWG: Latin-1 and ASCII labels mean Windows-1252 in practice
+    # (Outlook puts curly quotes and € under an iso-8859-1 label).
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "iso_8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "l1": "cp1252",
+    "windows-1252": "cp1252",
+}
+# Labels that name no charset: the same as no label.
+# An ASCII label on 8-bit bytes is certainly wrong, so it says nothing either.
+_NO_LABEL = frozenset(
+    {
+        "unknown-8bit",
+        "x-unknown",
+        "unknown",
+        "default",
+        "8bit",
+        "binary",
+        "us-ascii",
+        "ascii",
+        "ansi_x3.4-1968",
+        "us",
+        "iso-646-us",
+    }
+)
+_LABEL_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]*")
+_META_RE = re.compile(
+    rb"<meta\b[^>]{0,300}?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:+-]{1,40})", re.IGNORECASE
+)
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Decoded text and how it was got.
+
+    ``how``: ``bom``, ``declared``, ``meta``, ``utf-8``, ``gb18030``,
+    ``single-byte`` (a guess: Windows-1252) or ``replaced`` (the declared
+    charset with ``replaced`` U+FFFD characters).
+    """
+
+    text: str
+    codec: str
+    how: str
+    replaced: int = 0
+
+
+def codec_for(label: str | None) -> str | None:
+    """A Python codec name for a MIME charset label, or None if it names none.
+
+    Junk around the label (quotes, a trailing ``;``, a nested
+    ``charset=``, spaces) is ignored: only its first token counts.
+    """
+    if not label:
+        return None
+    text = label.strip().strip("\"'").strip()
+    if text.lower().startswith("charset="):
+        text = text[8:].strip("\"' ")
+    token = _LABEL_TOKEN.search(text)
+    if token is None:
+        return None
+    name = token.group(0).lower().rstrip(".:")
+    if name in _NO_LABEL:
+        return None
+    if name in _GB_LABELS or name.startswith("gb2312"):
+        return "gb18030"
+    name = _LABEL_ALIASES.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _single_byte(codec: str) -> bool:
+    """Whether every byte sequence decodes in ``codec`` (no evidence in success)."""
+    return codec.startswith(("cp125", "iso8859", "latin", "ascii", "cp874", "koi8", "mac"))
+
+
+def _wide(codec: str) -> bool:
+    return codec.startswith(("utf-16", "utf-32", "utf_16", "utf_32"))
+
+
+def _strict(raw: bytes, codec: str) -> str | None:
+    try:
+        return raw.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _non_ascii_utf8(raw: bytes) -> str | None:
+    """``raw`` as UTF-8 if it is valid UTF-8 *and* holds non-ASCII text."""
+    if raw.isascii():
+        return None
+    return _strict(raw, "utf-8")
+
+
+def meta_charset(raw: bytes) -> str | None:
+    """The codec an HTML document's ``<meta charset>``/``http-equiv`` names."""
+    match = _META_RE.search(raw[:8192])
+    return codec_for(match.group(1).decode("ascii")) if match else None
+
+
+def _bom(raw: bytes) -> str | None:
+    for mark, codec in _BOMS:
+        if raw.startswith(mark):
+            return codec
+    return None
+
+
+def decode_text(raw: bytes, label: str | None = None, *, html: bool = False) -> Decoded:
+    """Decode a part's bytes in the order this module's docstring gives."""
+    bom = _bom(raw)
+    if bom is not None:
+        text = _strict(raw, bom)
+        if text is not None:
+            return Decoded(text, bom, "bom")
+    codec = codec_for(label)
+    meta = meta_charset(raw) if html else None
+    if codec is not None and _wide(codec) and b"\x00" not in raw and not raw.isascii():
+        # UTF-16 decodes nearly any even number of bytes; text that has no
+        # NUL byte at all but is valid UTF-8 was mislabelled.
+        if _strict(raw, "utf-8") is not None:
+            codec = None
+    if codec is not None and _wide(codec) and raw.isascii() and b"\x00" not in raw:
+        codec = None  # ASCII under a UTF-16 label: a wrong label, not CJK
+    if codec is not None:
+        text = _strict(raw, codec)
+        if text is not None:
+            if not _single_byte(codec):
+                return Decoded(text, codec, "declared")
+            utf8 = _non_ascii_utf8(raw)
+            if utf8 is not None and codec != "utf-8":
+                return Decoded(utf8, "utf-8", "utf-8")
+            if meta is not None and meta != codec and not _single_byte(meta):
+                better = _strict(raw, meta)
+                if better is not None:
+                    return Decoded(better, meta, "meta")
+            return Decoded(text, codec, "declared")
+    if meta is not None and meta != codec:
+        text = _strict(raw, meta)
+        if text is not None:
+            return Decoded(text, meta, "meta")
+    for fallback in ("utf-8", "gb18030"):
+        if fallback == codec:
+            continue
+        text = _strict(raw, fallback)
+        if text is not None:
+            return Decoded(text, fallback, fallback)
+    return _with_replacement(raw, codec)
+
+
+def _with_replacement(raw: bytes, codec: str | None) -> Decoded:
+    """Nothing decodes strictly: keep what can be kept, count what cannot."""
+    if codec in (None, "utf-8"):
+        text = raw.decode("utf-8", errors="replace")
+        good = sum(1 for ch in text if ord(ch) > 0x7F and ch != "\ufffd")
+        if good == 0:
+            # Not one multibyte sequence was valid: a single-byte charset.
+            guess = raw.decode("cp1252", errors="replace")
+            return Decoded(guess, "cp1252", "single-byte", guess.count("\ufffd"))
+        return Decoded(text, "utf-8", "replaced", text.count("\ufffd"))
+    text = raw.decode(codec, errors="replace")
+    return Decoded(text, codec, "replaced", text.count("\ufffd"))
+
+
+def decode_header_bytes(raw: bytes, declared: Iterable[str] = (), *, western: bool = False) -> str:
+    """Raw 8-bit header bytes (sent with no RFC 2047 encoding) as text.
+
+    A header carries no charset of its own; the best witness is the
+    message's own body parts' ``charset=`` (``declared``, codecs in message
+    order): a Big5 mail's raw subject is Big5, not the GB18030 that also
+    happens to decode it. Multibyte declared charsets come first; valid
+    UTF-8 with non-ASCII text beats a single-byte one; then UTF-8,
+    GB18030, and finally replacement. ``western``: the body itself turned
+    out to be in a single-byte charset (nothing multibyte decoded it), so
+    a single-byte reading beats GB18030's for the headers too.
+    """
+    seen: list[str] = []
+    single: list[str] = []
+    for codec in declared:
+        if codec in seen or codec in single or _wide(codec):
+            continue  # a header line is never UTF-16: that label is the body's
+        (single if _single_byte(codec) else seen).append(codec)
+    if western and not single:
+        single.append("cp1252")
+    if western:
+        order = [*seen, "utf-8", *single, "gb18030"]
+    else:
+        order = [*seen, "utf-8", "gb18030", *single]
+    for codec in order:
+        text = _strict(raw, codec)
+        if text is not None:
+            return text
+    return _with_replacement(raw, seen[0] if seen else None).text
