@@ -208,6 +208,41 @@ def test_a_hostile_report_stays_fast_and_bounded() -> None:
     assert found is not None and len(found.recipients) == 1  # the same address, once
 
 
+def test_a_read_receipt_is_automatic() -> None:
+    receipt = (
+        "From: 张三 <zhangsan@customer.example>\nTo: desk@example.com\n"
+        "Subject: 已读: [INC-261123-7KQ2M] 您报告的事件已登记\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="R"\n\n'
+        "--R\nContent-Type: text/plain; charset=utf-8\n\n您的邮件已被阅读。\n"
+        "--R\nContent-Type: message/disposition-notification\n\n"
+        "Final-Recipient: rfc822; zhangsan@customer.example\n"
+        "Disposition: manual-action/MDN-sent-manually; displayed\n--R--\n"
+    ).encode()
+    found = parse_email(receipt).automatic
+    assert found is not None and found.kind == "auto-reply" and "read receipt" in found.reason
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "x@" + "a." * 30000 + "1",
+        ("a" * 64 + "@") * 900,
+        "<" + "a" * 64 + "@" + "b-" * 30000 + ">:",
+        "Message-ID: " + "<" * 60000,
+        "收件人：" * 20000,
+        "5.1.1 550 x" * 100000,
+    ],
+    ids=["dots", "ats", "dashes", "brackets", "labels", "codes"],
+)
+def test_hostile_bounce_text_is_cheap(body: str) -> None:
+    data = f"From: MAILER-DAEMON@x.example\nSubject: failure notice\n\n{body}\n".encode()
+    start = time.perf_counter()
+    found = parse_email(data).automatic
+    assert time.perf_counter() - start < 1
+    assert found is not None and found.kind == "bounce"
+    assert len(found.diagnostic) <= 160 and len(found.recipients) <= 20
+
+
 # --- through the CLI: nothing written -----------------------------------------------
 
 

@@ -372,3 +372,32 @@ def test_no_secret_when_the_endpoint_echoes_or_the_url_is_broken(
     assert "***" in listing(desk, robot_server, at(1))["ops-feishu"]["last_error"]
     run(desk, robot_server, "outbox", "list", now=at(1))
     run(desk, robot_server, "outbox", "retry", now=at(1), env=echo, code=1)
+
+
+def test_a_bounced_item_is_failed_then_retried_or_dropped(tmp_path: Any) -> None:
+    """`Outbox.bounced` (a bounce of a delivered mail, issue #20): the item is
+    `failed` with the bounce as last_error, once; retry sends it again."""
+    from elinkctl.notify.message import Kind, Message
+    from elinkctl.notify.outbox import Outbox
+
+    box = Outbox(tmp_path / "outbox")
+    now = dt.datetime.fromisoformat(T0)
+    sent: list[tuple[str, ...]] = []
+    message = Message(ticket="INC-261123-7KQ2M", title="t", priority="P3", kind=Kind.ASSIGNED)
+    box.enqueue("k1", "mail", ["a@example.com"], message, now=now)
+    box.enqueue("k2", "mail", ["b@example.com"], message, now=now)
+    box.flush(now, lambda channel, to, msg: sent.append(tuple(to)))
+    assert box.state_of("k1") == "delivered"
+    detail = {"status": "5.1.1", "recipients": "a@example.com"}
+    assert box.bounced("k1", "bounced: 5.1.1 user unknown", detail, now) is True
+    assert box.bounced("k1", "bounced: 5.1.1 user unknown", detail, now) is False  # once
+    assert box.state_of("k1") == "failed"
+    [entry] = [e for e in box.entries() if e.key == "k1"]
+    assert (entry.state, entry.last_error) == ("failed", "bounced: 5.1.1 user unknown")
+    assert [s for s, r in box.settled() if r["key"] == "k1"] == ["failed"]
+    assert box.is_known("k1")  # never queued again by a later step
+    box.retry(now, lambda channel, to, msg: sent.append(tuple(to)), key="k1")
+    assert box.state_of("k1") == "delivered" and sent.count(("a@example.com",)) == 2
+    box.bounced("k2", "bounced: 5.2.2 mailbox full", detail, now)
+    assert box.drop("k2", "邮箱已满，已电话通知", "desk-wang", now) == "failed"
+    assert box.state_of("k2") == "dropped"

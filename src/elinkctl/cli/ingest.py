@@ -75,6 +75,11 @@ def email(ctx: Context, file: str | None, type_: str | None) -> None:
     as a comment instead. The sender is the reporter; key users in
     sla.yaml are flagged.
 
+    Bounces and automatic replies (out-of-office, read receipts) are never
+    an incident or a comment: nothing is written, one note says what
+    arrived; a bounce of one of our notices marks its outbox item failed
+    (`elinkctl outbox list`).
+
     \b
     Examples:
       elinkctl ingest email message.eml

@@ -42,7 +42,9 @@ def list_(ctx: Context, json_: bool) -> None:
 
     Each with its channel, recipients, attempts and last error (errors never
     show a robot's token or a secret). A dropped item is listed as failed,
-    its last error "dropped: <reason> (by <who>)".
+    its last error "dropped: <reason> (by <who>)"; a delivered mail that the
+    recipient's server returned (its bounce piped to `ingest email`) as
+    failed, "bounced: <status> <the server's reason>".
 
     \b
     --json: an array of {key, channel, recipient, state, attempts, last_error},
