@@ -559,3 +559,287 @@ def test_any_json_gives_alerts_or_ingest_error(body: dict[str, Any]) -> None:
     for one in alerts:
         assert one.status in ("firing", "resolved") and one.key
         assert DEFAULTS.map(one, tz=SHANGHAI).priority in ("P1", "P2", "P3", "P4")
+
+
+# ---------------------------------------------------------------------------
+# Zabbix as the official media types post it (issue #20)
+# ---------------------------------------------------------------------------
+
+CORPORA = Path(__file__).parent / "corpora"
+
+
+def corpus(group: str, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((CORPORA / group / f"{name}.json").read_text("utf-8"))
+    return data
+
+
+@pytest.mark.parametrize(
+    ("subject", "name", "service"),
+    [
+        ("Problem: 磁盘空间不足", "磁盘空间不足", None),
+        ("Resolved in 12m 5s: 磁盘空间不足", "磁盘空间不足", None),
+        ("Resolved in 1d 2h 3m: Nginx down", "Nginx down", None),
+        ("Resolved: Nginx down", "Nginx down", None),
+        ("Updated problem in 5m: Nginx down", "Nginx down", None),
+        ("Update: Nginx down", "Nginx down", None),
+        ("OK: Nginx down", "Nginx down", None),
+        ("PROBLEM: Nginx down", "Nginx down", None),
+        ("🚨 Problem: Nginx down", "Nginx down", None),
+        ("✅ Resolved in 3m: Nginx down", "Nginx down", None),
+        ("故障: 财务系统无法登录", "财务系统无法登录", None),
+        ("故障：财务系统无法登录", "财务系统无法登录", None),
+        ("恢复: 财务系统无法登录", "财务系统无法登录", None),
+        ("已恢复：财务系统无法登录", "财务系统无法登录", None),
+        ("【故障】财务系统无法登录", "财务系统无法登录", None),
+        ("[PROBLEM] 财务系统无法登录", "财务系统无法登录", None),
+        ('Service "网上报销" problem: 服务不可用', "服务不可用", "网上报销"),
+        ('Service "网上报销" resolved in 5m: 服务不可用', "服务不可用", "网上报销"),
+        # Not a template prefix: kept as written.
+        ("故障转移失败", "故障转移失败", None),
+        ("Problematic backup job", "Problematic backup job", None),
+        ("Problem:", "Problem:", None),
+    ],
+)
+def test_template_prefixes_are_removed(subject: str, name: str, service: str | None) -> None:
+    from elinkctl.ingest.zabbix import strip_prefix
+
+    assert strip_prefix(subject) == (name, service)
+    body = {"alert_subject": subject, "event_value": "1", "trigger_id": "7", "event_id": "1"}
+    (only,) = parse_alert_payload(dumps(body))
+    assert only.name == name
+
+
+def test_subject_prefix_does_not_split_the_key_of_a_trigger_less_event() -> None:
+    problem = {
+        "subject": "Problem: ping 失败",
+        "status": "PROBLEM",
+        "host": "h1",
+        "severity": "High",
+    }
+    resolved = {**problem, "subject": "Resolved in 3m: ping 失败", "status": "OK"}
+    one, two = (parse_alert_payload(dumps(b))[0] for b in (problem, resolved))
+    assert one.key == two.key
+
+
+@pytest.mark.parametrize(("source", "word"), [("1", "discovery"), ("2", "autoregistration")])
+def test_discovery_and_autoregistration_are_not_alerts(source: str, word: str) -> None:
+    from elinkctl.ingest import parse_alerts
+
+    body = {"event_source": source, "event_value": "2", "alert_subject": "Discovery: Up 10.0.0.5"}
+    batch = parse_alerts(dumps(body))
+    assert batch.alerts == ()
+    (note,) = batch.notes
+    assert f"{word} event" in note and "not an incident" in note and "Actions" in note
+    assert parse_alert_payload(dumps(body)) == []
+
+
+def test_discovery_sample_needs_no_name_or_status() -> None:
+    from elinkctl.ingest import parse_alerts
+
+    assert parse_alerts(dumps({"event_source": "1", "event_id": "5"})).alerts == ()
+
+
+@pytest.mark.parametrize("value", ["5", "trap", "-1"])
+def test_unknown_event_source_is_refused(value: str) -> None:
+    body = {"event_source": value, "event_value": "1", "event_name": "x", "trigger_id": "1"}
+    with pytest.raises(IngestError, match="event_source .* is not 0–4"):
+        parse_alert_payload(dumps(body))
+
+
+def test_internal_events_are_their_own_kind() -> None:
+    unknown = parse_alert_payload(dumps(corpus("zabbix", "slack_internal_unknown")))[0]
+    normal = parse_alert_payload(dumps(corpus("zabbix", "slack_internal_normal")))[0]
+    problem = parse_alert_payload(dumps(corpus("zabbix", "slack_problem")))[0]
+    assert (unknown.kind, unknown.status) == ("internal", "firing")
+    assert (normal.kind, normal.status) == ("internal", "resolved")
+    assert problem.kind == "problem"
+    assert unknown.key == normal.key == problem.key == "trigger:30517"
+    assert unknown.event_id != problem.event_id
+
+
+@pytest.mark.parametrize(
+    ("fields", "status"),
+    [
+        ({"event_status": "UNKNOWN"}, "firing"),
+        ({"status": "NOT SUPPORTED"}, "firing"),
+        ({"event_status": "NORMAL"}, "resolved"),
+        ({"alert_subject": "Trigger changed state to NORMAL"}, "resolved"),
+        ({"alert_subject": "Item became not supported"}, "firing"),
+    ],
+)
+def test_internal_event_state_without_event_value(fields: dict[str, Any], status: str) -> None:
+    body = {"event_source": "3", "trigger_id": "9", **fields}
+    (only,) = parse_alert_payload(dumps(body))
+    assert (only.kind, only.status) == ("internal", status)
+
+
+def test_internal_event_without_any_state_is_refused() -> None:
+    with pytest.raises(IngestError, match="internal event: event_value is missing"):
+        parse_alert_payload(dumps({"event_source": "3", "trigger_id": "9", "subject": "x"}))
+
+
+def test_msteams_update_carries_who_and_what() -> None:
+    (ack,) = parse_alert_payload(dumps(corpus("zabbix", "msteams_update_ack")))
+    (problem,) = parse_alert_payload(dumps(corpus("zabbix", "msteams_problem")))
+    assert ack.kind == "update" and ack.update is not None
+    assert ack.update.action == "acknowledged and commented"
+    assert ack.update.user == "张三 (zhangsan)"
+    assert ack.update.message == "正在处理，已联系网络组"
+    assert not ack.update.closes
+    assert (ack.key, ack.event_id, ack.starts_at) == (
+        problem.key,
+        problem.event_id,
+        problem.starts_at,
+    )
+    (closed,) = parse_alert_payload(dumps(corpus("zabbix", "msteams_update_closed")))
+    assert closed.update is not None and closed.update.closes
+    assert closed.update.uid != ack.update.uid
+    # The same update posted twice has the same identity.
+    (again,) = parse_alert_payload(dumps(corpus("zabbix", "msteams_update_ack")))
+    assert again.update == ack.update
+
+
+def test_pagerduty_update_is_read_from_the_default_update_text() -> None:
+    (ack,) = parse_alert_payload(dumps(corpus("zabbix", "pagerduty_ack")))
+    assert ack.kind == "update" and ack.update is not None
+    assert (ack.update.user, ack.update.action, ack.update.message) == (
+        "王五 (wangwu)",
+        "acknowledged",
+        "清理日志中",
+    )
+    assert ack.update.at == "2026.11.23 10:02:07"
+
+
+def test_update_with_unreadable_text_keeps_the_text() -> None:
+    body = {"eventname": "x", "eventid": "3", "triggerid": "4", "eventvalue": "1"}
+    body |= {"eventupdate": "1", "alert_message": "someone did something"}
+    (only,) = parse_alert_payload(dumps(body))
+    assert only.update is not None
+    assert (only.update.action, only.update.message) == ("updated", "someone did something")
+
+
+def test_eda_tags_lists_groups_and_numbers() -> None:
+    (only,) = parse_alert_payload(dumps(corpus("zabbix", "eda_problem")))
+    assert only.labels["component"] == "nginx"
+    assert only.labels["env"] == "prod, dr"
+    assert only.groups == ("Discovered hosts", "Linux servers", "OA系统")
+    assert only.labels["host_group"] == "OA系统"
+    assert only.event_id == "991207" and only.key == "trigger:23118"
+    assert only.severity == "high" and only.instance == "oa-app03"
+    assert DEFAULTS.map(only).system == "OA系统"
+
+
+def test_builtin_groups_never_stand_for_the_system() -> None:
+    (only,) = parse_alert_payload(dumps(corpus("zabbix", "eda_builtin_groups_only")))
+    assert "host_group" not in only.labels
+    assert DEFAULTS.map(only).system is None
+    rules = AlertRules.from_config({"default_system": "运维平台"})
+    assert rules.map(only).system == "运维平台"
+    body = {"event_name": "x", "event_value": 1, "trigger_id": 1}
+    body["trigger_hostgroup_name"] = "Discovered hosts, Linux servers, Zabbix servers"
+    (text,) = parse_alert_payload(dumps(body))
+    assert DEFAULTS.map(text).system is None
+
+
+def test_generic_groups_rule() -> None:
+    body = {"event_name": "x", "event_value": 1, "trigger_id": 1}
+    body["trigger_hostgroup_name"] = "核心网络设备, 财务系统"
+    (only,) = parse_alert_payload(dumps(body))
+    assert DEFAULTS.map(only).system == "核心网络设备"
+    rules = AlertRules.from_config({"generic_groups": ["核心网络设备"]})
+    assert rules.map(only).system == "财务系统"
+    # A tag always wins over any group.
+    (tagged,) = parse_alert_payload(dumps({**body, "event_tags": "service:OA系统"}))
+    assert rules.map(tagged).system == "OA系统"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "problem"),
+    [
+        ({"generic_groups": "核心网络设备"}, "alerts.generic_groups: must be a list"),
+        ({"generic_groups": [1]}, "alerts.generic_groups: must be a list"),
+        ({"generic_groups": [""]}, "alerts.generic_groups: must be a list"),
+    ],
+)
+def test_generic_groups_validation(mapping: dict[str, Any], problem: str) -> None:
+    assert any(p.startswith(problem) for p in validate_alert_rules(mapping))
+    assert validate_alert_rules({"generic_groups": ["a", "b"]}) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "link"),
+    [
+        ("https://zabbix.example.cn/zabbix", "built"),
+        ("https://zabbix.example.cn/zabbix/", "built"),
+        ("https://zabbix.example.cn", "built"),
+        ("https://zabbix.example.cn/zabbix/index.php", "built"),
+        ("https://monitor.example.cn/zabbix.php", "built"),
+        ("https://wiki.example.cn/runbooks/disk", "kept"),
+        ("https://zabbix.example.cn/zabbix/tr_events.php?triggerid=1&eventid=2", "kept"),
+    ],
+)
+def test_a_frontend_root_is_not_the_event_link(url: str, link: str) -> None:
+    body = corpus("zabbix", "pagerduty_problem")
+    body["url"] = url
+    (only,) = parse_alert_payload(dumps(body))
+    if link == "kept":
+        assert only.url == url
+    else:
+        assert only.url == f"{url.rstrip('/')}/tr_events.php?triggerid=24790&eventid=3302214"
+
+
+def test_frontend_root_without_ids_gives_no_link() -> None:
+    body = corpus("zabbix", "pagerduty_problem")
+    del body["eventid"]
+    (only,) = parse_alert_payload(dumps(body))
+    assert only.url is None
+
+
+def test_service_event_has_its_own_identity() -> None:
+    (only,) = parse_alert_payload(dumps(corpus("zabbix", "msteams_service")))
+    assert only.key.startswith("service:") and only.name == "网上报销服务不可用"
+    assert only.labels["service"] == "网上报销"
+    assert DEFAULTS.map(only).system == "网上报销"
+
+
+def test_unknown_macro_values_count_as_absent() -> None:
+    body = {"event_name": "x", "event_value": "1", "trigger_id": "1", "host": "*UNKNOWN*"}
+    (only,) = parse_alert_payload(dumps(body))
+    assert only.instance is None
+
+
+# ---------------------------------------------------------------------------
+# Alertmanager: truncatedAlerts, version 3, Grafana
+# ---------------------------------------------------------------------------
+
+
+def test_truncated_alerts_become_a_note() -> None:
+    from elinkctl.ingest import parse_alerts
+
+    batch = parse_alerts((CORPORA / "alertmanager" / "truncated_alerts.json").read_bytes())
+    assert len(batch.alerts) == 2
+    (note,) = batch.notes
+    assert "left 7 more alert(s)" in note and "max_alerts" in note
+    for value in (0, "0", None, "x", True, -3):
+        body = payload("alertmanager_firing.json")
+        body["truncatedAlerts"] = value
+        assert parse_alerts(dumps(body)).notes == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "count"),
+    [("dingtalk_playground_v3", 2), ("grafana_webhook", 2), ("msteams_prom_post_request", 1)],
+)
+def test_alertmanager_shapes_of_receivers(name: str, count: int) -> None:
+    alerts = parse_alert_payload((CORPORA / "alertmanager" / f"{name}.json").read_bytes())
+    assert len(alerts) == count
+    assert all(a.status == "firing" and a.key for a in alerts)
+
+
+def test_version_1_is_only_grafana_s() -> None:
+    body = payload("alertmanager_firing.json")
+    body["version"] = "1"
+    with pytest.raises(IngestError, match="version '1' is not supported"):
+        parse_alert_payload(dumps(body))
+    body["orgId"] = 1
+    assert len(parse_alert_payload(dumps(body))) == 2

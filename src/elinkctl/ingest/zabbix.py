@@ -217,10 +217,10 @@ def strip_prefix(name: str) -> tuple[str, str | None]:
         or text[start].isspace()
     ):
         start += 1
-    match = _PREFIX_RE.match(text, start)
+    match = _PREFIX_RE.match(text[start:])
     if match is None:
         return text, None
-    rest = text[match.end() :].strip()
+    rest = text[start + match.end() :].strip()
     return (rest or text), match.group("svc")
 
 

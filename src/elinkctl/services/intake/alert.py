@@ -142,6 +142,25 @@ def _last_alert_state(ticket: Ticket, key: str) -> tuple[str, dt.datetime | None
     return last
 
 
+def _firing_state(ticket: Ticket, alert: Alert, tz: dt.tzinfo) -> str | None:
+    """The last status recorded on ``ticket`` for this very firing of ``alert``."""
+    start = instant(local_time(alert.starts_at, tz))
+    eid = alert.event_id or ""
+    last: str | None = None
+    for event in ticket.events:
+        if event.type == "created" and event.get("alert_key") == alert.key:
+            status = "firing"
+        elif event.type == "alert" and event.get("key") == alert.key:
+            status = str(event.get("status"))
+        else:
+            continue
+        if _same_firing(
+            instant(event.get("starts_at")), str(event.get("event_id") or ""), start, eid
+        ):
+            last = status
+    return last
+
+
 def _is_repeat(ticket: Ticket, alert: Alert, tz: dt.tzinfo, status: str | None = None) -> bool:
     """Whether this notification says nothing the ticket does not already say."""
     last = _last_alert_state(ticket, alert.key)
@@ -180,6 +199,8 @@ def ingest_alerts(store: Store, data: bytes, actor: str, now: dt.datetime) -> In
                 _one_alert(batch, known, rules, alert, registration, scope)
         message = batch.commit("ingest alert")
     batch.after_lock()
+    # Notes quote the sender's text (names, keys): no terminal control characters.
+    batch.notes[:] = [clean_text(note) for note in batch.notes]
     return batch.result(message)
 
 
@@ -226,6 +247,17 @@ def _one_alert(
     if alert.status == "firing":
         if matched is not None:
             ticket = known.ticket(matched)
+            if ticket.is_open and _firing_state(ticket, alert, tz) == "resolved":
+                # Monitoring said this firing had ended, and now says it fires
+                # (Alertmanager after a restart): news, but no new incident.
+                ticket = batch.record(
+                    ticket,
+                    "alert",
+                    "alert",
+                    f"alert firing again: {label}",
+                    **_alert_event(alert, tz),
+                )
+                return
             if ticket.is_open:
                 note = (
                     f"{ticket.id}: alert {label!r} already recorded (a repeat of the firing "
@@ -285,7 +317,7 @@ def _one_alert(
     if target is None:
         batch.notes.append(
             f"alert {label!r} resolved: no open or resolved incident has its key "
-            f"{alert.key}; not recorded"
+            f"{one_line(alert.key, 60)}; not recorded"
         )
         return
     _resolve(batch, rules, target, alert, tz, label)
@@ -339,7 +371,7 @@ def _update(batch: Batch, known: _Known, rules: AlertRules, alert: Alert) -> Non
         event = f"event {alert.event_id}" if alert.event_id else "this event"
         batch.notes.append(
             f"Zabbix update of {label!r} ({update.action}): no incident has {event} of "
-            f"{alert.key}; not recorded"
+            f"{one_line(alert.key, 60)}; not recorded"
         )
         return
     ticket = known.ticket(ref)
@@ -387,8 +419,9 @@ def _internal(batch: Batch, known: _Known, alert: Alert) -> None:
     ref = known.latest(alert.key, open_=True)
     if ref is None:
         batch.notes.append(
-            f"Zabbix internal event {label!r}: {meaning}; no open incident of {alert.key}, "
-            "nothing recorded (an internal event is never taken for the problem)"
+            f"Zabbix internal event {label!r}: {meaning}; no open incident of "
+            f"{one_line(alert.key, 60)}, nothing recorded (an internal event is never "
+            "taken for the problem)"
         )
         return
     ticket = known.ticket(ref)
