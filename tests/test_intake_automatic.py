@@ -337,6 +337,14 @@ def test_a_bounced_notice_is_a_failed_delivery_in_the_outbox(
     assert "already recorded as failed" in note
     assert desk.commit_count() == before
 
+    # Our own notice piped back into the intake (a people: entry naming the
+    # desk's mailbox): a loop, not a comment of the reporter.
+    looped = ingest(desk, ack.raw, now=at("10:08"))
+    assert looped.exit_code == 0 and looped.stdout == ""
+    [note] = notes(looped)
+    assert f"one of elinkctl's own notices ({tid}) came back" in note
+    assert desk.commit_count() == before
+
     # The address is fixed at the customer's side: one more try, delivered.
     desk.ok("outbox", "retry", item["key"], now=at("10:30"))
     assert len([m for m in smtp_server.mails if REPORTER in m.rcpt_tos]) == 2

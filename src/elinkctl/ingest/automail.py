@@ -51,7 +51,7 @@ from elinkctl.ingest.html import html_to_text
 
 __all__ = ["Automatic", "AutomaticKind", "classify"]
 
-AutomaticKind = Literal["bounce", "delayed", "delivered", "auto-reply"]
+AutomaticKind = Literal["bounce", "delayed", "delivered", "auto-reply", "own-notice"]
 
 _MAX_PARTS = 60
 """Parts looked at (a DSN has three; a hostile one thousands)."""
@@ -138,8 +138,9 @@ class Automatic:
     ``kind``: ``bounce`` (a delivery status notification: the message named
     by ``original_message_ids`` did not reach ``recipients``), ``delayed``
     (a delivery is only late, RFC 3464 ``Action: delayed``: not a failure),
-    ``delivered`` (a DSN that reports success: delivered, relayed) or
-    ``auto-reply`` (out-of-office, read receipts and other automatic
+    ``delivered`` (a DSN that reports success: delivered, relayed),
+    ``own-notice`` (one of elinkctl's own notices came back to the intake:
+    a mail loop, not news) or ``auto-reply`` (out-of-office, read receipts and other automatic
     answers). ``status``/``diagnostic`` are the DSN's status code and the
     remote server's words (bounded, one line); ``reason`` says in a few
     words how it was recognised (for the desk's note). ``original_ticket``
@@ -463,6 +464,11 @@ def _classify(msg: Message, subject: str, from_addr: str) -> Automatic | None:
     from_name = email.utils.parseaddr(_header(msg, "From"))[0]
     return_path = _header(msg, "Return-Path").strip()
     null_sender = return_path in ("<>", "") and msg.get("Return-Path") is not None
+    own = _header(msg, "X-Elinkctl-Ticket")
+    if own and msg.get("X-Elinkctl-Kind") is not None:
+        # Our notice, addressed to the mailbox piped into `ingest email`:
+        # recording it would answer ourselves (a mail loop).
+        return Automatic("own-notice", "X-Elinkctl-Kind", original_ticket=safe_line(own, 40))
     bounce_subject = bool(_BOUNCE_SUBJECT.search(subject) or _DELAY_SUBJECT.search(subject))
     person_forward = bool(_FORWARD_PREFIX.match(subject))
     if facts.report_type in ("delivery-status", "global-delivery-status") or facts.dsn:
@@ -474,6 +480,8 @@ def _classify(msg: Message, subject: str, from_addr: str) -> Automatic | None:
     if local in _DAEMONS:
         return _bounce(msg, facts, f"sent by {local.upper()}")
     postmaster = local == "postmaster" or bool(_POSTMASTER_NAMES.search(from_name))
+    if postmaster and null_sender and not person_forward:
+        return _bounce(msg, facts, "a notification from the postmaster (empty sender)")
     if not person_forward and bounce_subject:
         if postmaster:
             return _bounce(msg, facts, "a bounce from the postmaster")

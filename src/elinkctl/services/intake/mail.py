@@ -101,6 +101,12 @@ def _automatic_note(store: Store, mail: ParsedEmail, auto: Automatic, now: dt.da
             f"a delivery status notification from {sender}: the mail to {to} is {state}{code}, "
             "not failed; nothing written"
         )
+    if auto.kind == "own-notice":
+        return (
+            f"one of elinkctl's own notices ({auto.original_ticket}) came back to the intake "
+            f"from {sender}: not an incident, not a comment; nothing written (is the intake "
+            "mailbox listed as a person's or a channel's address in escalation.yaml?)"
+        )
     target, _how = _thread_target(store, mail, list(ticket_facts(store)))
     about = f" to a mail about {target}" if target else ""
     return (
