@@ -260,8 +260,8 @@ def record_bounce(store: Store, bounce: Any, subject: str, now: dt.datetime) -> 
         if ours:
             about = f" about {', '.join(sorted(tickets))}" if tickets else ""
             return (
-                f"bounce of a notice of ours{about} ({what}): this clone's outbox has no "
-                "delivery of it (sent from another clone?); nothing written"
+                f"a bounce of a mail{about} ({what}) that this clone's outbox did not "
+                "deliver (another clone's notice, or a person's mail?); nothing written"
             )
         to = ", ".join(sorted(recipients)) or "an unknown recipient"
         return f"a bounce ({what}) of a mail elinkctl did not send, to {to}; nothing written"
