@@ -198,6 +198,7 @@ def test_bounce_text_is_untrusted_one_bounded_line() -> None:
     assert "\x1b" not in found.diagnostic and "\x07" not in found.diagnostic
     assert len(found.diagnostic) <= 160
     assert safe_line("a\nb\rc\u0085d") == "a b c d"
+    assert safe_line("user\u202eevil\u200b") == "user evil"
 
 
 def test_a_hostile_report_stays_fast_and_bounded() -> None:

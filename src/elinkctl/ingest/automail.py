@@ -123,7 +123,9 @@ _RECIPIENT_LINE = re.compile(
     re.M,
 )
 _URL = re.compile(r"\b(?:https?|ftp)://([^/\s?#<>\"']+)[^\s<>\"']*", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0/C1 controls, and the invisible and bidirectional marks that can make a
+# terminal line read differently from what it holds.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _COPY_MARKERS = re.compile(
     r"below this line is a copy|this is a copy of the message|original message follows|"
     r"original message|message headers follow|original headers|以下是原邮件|原邮件头",
@@ -140,8 +142,8 @@ class Automatic:
     (a delivery is only late, RFC 3464 ``Action: delayed``: not a failure),
     ``delivered`` (a DSN that reports success: delivered, relayed),
     ``own-notice`` (one of elinkctl's own notices came back to the intake:
-    a mail loop, not news) or ``auto-reply`` (out-of-office, read receipts and other automatic
-    answers). ``status``/``diagnostic`` are the DSN's status code and the
+    a mail loop, not news) or ``auto-reply`` (out-of-office, read receipts
+    and other automatic answers). ``status``/``diagnostic`` are the DSN's status code and the
     remote server's words (bounded, one line); ``reason`` says in a few
     words how it was recognised (for the desk's note). ``original_ticket``
     is the ``X-Elinkctl-Ticket`` of the returned original (our notices
