@@ -136,12 +136,21 @@ _Z_NSEVERITY = ("event_nseverity", "nseverity", "trigger_nseverity")
 _Z_HOST = ("host", "host_name", "hostname", "host_host")
 _Z_HOST_IP = ("host_ip", "hostip", "ip", "host_conn")
 _Z_GROUP = ("host_group", "hostgroup", "host_groups", "trigger_hostgroup_name")
-_Z_TAGS = ("event_tags", "tags", "event_tagsjson", "tagsjson", "eventtags")
+_Z_TAGS = (
+    "event_tags",
+    "tags",
+    "event_tagsjson",
+    "event_tags_json",
+    "tagsjson",
+    "tags_json",
+    "eventtags",
+)
 _Z_MESSAGE = ("message", "alert_message", "event_message", "description", "trigger_description")
 _Z_URL = ("event_url", "trigger_url", "url")
 _Z_UPDATE_STATUS = ("event_update_status", "eventupdate", "event_update", "update_status")
 _Z_UPDATE_ACTION = ("event_update_action", "update_action")
-_Z_UPDATE_USER = ("event_update_user", "user_fullname", "update_user")
+_Z_UPDATE_USER = ("event_update_user", "user_fullname", "update_user", "zbxuser")
+_Z_BASE_URL = ("zabbix_url", "zbxurl", "zbx_url")
 _Z_UPDATE_MESSAGE = ("event_update_message", "update_message")
 _Z_STAMPS = ("timestamp", "event_timestamp", "clock", "event_datetime_timestamp")
 # Any of these marks a payload as Zabbix.
@@ -432,7 +441,7 @@ def _z_url(
 ) -> str | None:
     """(event link, frontend root) — a root is never returned as the link."""
     url = _z_text(fields, _Z_URL)
-    base = _z_text(fields, ("zabbix_url",))
+    base = _z_text(fields, _Z_BASE_URL)
     if url is not None and (
         _is_frontend_root(url) or (base and url.rstrip("/") == base.rstrip("/"))
     ):
@@ -450,15 +459,16 @@ def _z_update(fields: Mapping[str, Any], event_id: str | None, message: str) -> 
     date = _z_text(fields, ("event_update_date",)) or ""
     clock = _z_text(fields, ("event_update_time",)) or ""
     at = f"{date} {clock}".strip()
-    if action is None:
-        # Only {ALERT.MESSAGE} (PagerDuty): read Zabbix's default update text.
-        found = _UPDATE_TEXT_RE.match(message.strip())
+    if action is None or not text or not user:
+        # Missing pieces (PagerDuty posts only {ALERT.MESSAGE}; Opsgenie no
+        # update message): read Zabbix's default update text.
+        found = _UPDATE_TEXT_RE.match(message.replace("\r\n", "\n").strip())
         if found:
             user = user or found.group("user").strip()
-            action = found.group("action").strip()
+            action = action or found.group("action").strip()
             text = text or found.group("message").strip()
             at = at or found.group("at")
-        else:
+        elif action is None:
             action = "updated"
             text = text or message.strip()
     identity = "\0".join((event_id or "", at, action, user, text))
