@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from elinkctl.errors import ElinkError, NotFound, StoreBusy, UsageProblem
 
 if TYPE_CHECKING:
+    from elinkctl.ingest.automail import Automatic
     from elinkctl.notify.entry import OutboxEntry
     from elinkctl.notify.outbox import DeliveryResult, Outbox
     from elinkctl.store.store import Store
@@ -219,7 +220,7 @@ _OUR_STAFF_ID = re.compile(r"\.elinkctl@", re.IGNORECASE)
 """`make_msgid("elinkctl")` — the Message-ID of a notice to staff (notify.channels)."""
 
 
-def record_bounce(store: Store, bounce: Any, subject: str, now: dt.datetime) -> str:
+def record_bounce(store: Store, bounce: Automatic, subject: str, now: dt.datetime) -> str:
     """A bounce (`elinkctl.ingest.automail.Automatic`) of a notice this clone
     sent: the delivered item moves to failed with ``last_error`` ``bounced:
     <status> <diagnostic>``. Nothing is written to the ticket store. Returns
@@ -291,7 +292,7 @@ def _message(record: Mapping[str, Any]) -> Mapping[str, Any]:
     return message if isinstance(message, Mapping) else {}
 
 
-def _bounce_words(bounce: Any) -> str:
+def _bounce_words(bounce: Automatic) -> str:
     # The status code first, always: `outbox list --json | jq` may filter on it.
     words = " ".join(w for w in (bounce.status, bounce.diagnostic) if w)
     return words or "no reason given"
