@@ -107,11 +107,19 @@ _HOLIDAY_WORDS = re.compile(
 )
 _REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|回复|答复)\s*[:：]", re.IGNORECASE)
 _FORWARD_PREFIX = re.compile(r"^\s*(?:fw|fwd|wg|tr|转发|轉寄|转寄)\s*[:：]", re.IGNORECASE)
-_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+# An RFC 3463 status, not a version ("Lotus SMTP MTA v4.6.1") nor part of an IP.
+_STATUS = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_HEADERISH = re.compile(
+    r"^\s*(?:received|from|to|cc|subject|date|message-id|return-path|reply-to|references|"
+    r"in-reply-to|mime-version|content-[a-z-]+|x-[a-z0-9-]+|dkim-signature)\s*:",
+    re.IGNORECASE,
+)
 _SMTP_CODE = re.compile(r"(?<!\d)([45]\d\d)[ -](?=\S)")
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+'=-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
 _MSG_ID = re.compile(r"<[^<>\s]{1,250}>")
-_HEADER_LINE = re.compile(r"^(message-id|subject|x-elinkctl-ticket)[ \t]*:[ \t]*(.*)$", re.I | re.M)
+_HEADER_LINE = re.compile(
+    r"^[ \t]*(message-id|subject|x-elinkctl-ticket)[ \t]*:[ \t]*(.*)$", re.I | re.M
+)
 _RECIPIENT_LINE = re.compile(
     r"^\s*<("
     + _ADDRESS.pattern
@@ -128,7 +136,8 @@ _URL = re.compile(r"\b(?:https?|ftp)://([^/\s?#<>\"']+)[^\s<>\"']*", re.IGNORECA
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _COPY_MARKERS = re.compile(
     r"below this line is a copy|this is a copy of the message|original message follows|"
-    r"original message|message headers follow|original headers|以下是原邮件|原邮件头",
+    r"original message|message headers follow|original headers|returned message|"
+    r"以下是原邮件|原邮件头",
     re.IGNORECASE,
 )
 
@@ -298,7 +307,8 @@ def _diagnostic_line(text: str) -> str:
     """The line of a bounce's prose that carries the remote server's words:
     an SMTP reply with its status code first (``550 5.1.1 …``), else one of
     them, else a line that says why (``User unknown``, ``退信原因``)."""
-    lines = _COPY_MARKERS.split(text, maxsplit=1)[0].splitlines()[:300]
+    head = _COPY_MARKERS.split(text, maxsplit=1)[0].splitlines()[:300]
+    lines = [line for line in head if not _HEADERISH.match(line)]  # a quoted original
     for test in (
         lambda line: _SMTP_CODE.search(line) and _STATUS.search(line),
         lambda line: _SMTP_CODE.search(line),
@@ -312,7 +322,7 @@ def _diagnostic_line(text: str) -> str:
 
 
 _WHY = re.compile(
-    r"unknown|does not exist|not found|no such|rejected|mailbox (?:is )?full|quota|"
+    r"unknown|does not exist|not found|not listed|no such|rejected|mailbox (?:is )?full|quota|"
     r"英文说明|不存在|已满|超时|拒绝",
     re.IGNORECASE,
 )
