@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import email
 import re
+from email.errors import MessageError
 from email.message import Message
 
 __all__ = [
@@ -72,6 +73,7 @@ _PREAMBLE_RE = re.compile(
 )
 _HTML_RE = re.compile(r"<(?:html|body|div|p|br|table|span|font)\b[^>]*>", re.IGNORECASE)
 _LABEL_JUNK_RE = re.compile(r"[^\x20-\x7e]")
+_CTYPE_RE = re.compile(r"\Amultipart/[a-z0-9.+-]{1,40}\Z")
 
 
 def find_boundary(raw: bytes) -> bytes | None:
@@ -105,10 +107,12 @@ def repair_multipart(content_type: str, raw: bytes) -> Message | None:
         token = boundary.decode("ascii")
     except UnicodeDecodeError:
         return None
+    if not _CTYPE_RE.match(content_type):
+        content_type = "multipart/mixed"  # junk in the type: the parts are what matter
     header = f'Content-Type: {content_type}; boundary="{token}"\n\n'.encode("ascii")
     try:
         repaired = email.message_from_bytes(header + raw)
-    except RecursionError:
+    except (RecursionError, ValueError, UnicodeError, MessageError):
         return None
     if not repaired.is_multipart():
         return None
