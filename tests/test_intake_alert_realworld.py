@@ -246,3 +246,20 @@ def test_malformed_zabbix_writes_nothing(desk: Desk, changes: dict[str, Any], me
     assert result.exit_code == 65 and result.stdout == ""
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert desk.commit_count() == before and count(desk) == 0
+
+
+def test_a_service_update_finds_the_service_incident(desk: Desk) -> None:
+    [tid] = ids(ingest(desk, zabbix("msteams_service")))
+    update = zabbix(
+        "msteams_service",
+        alert_subject='Changed "网上报销" service status to High in 3m',
+        event_update_status="1",
+        event_update_action="changed severity from Average to High",
+        event_update_user="{USER.FULLNAME}",
+        event_update_message="{EVENT.UPDATE.MESSAGE}",
+        alert_message="",
+    )
+    assert ids(ingest(desk, update, now="2026-11-23T10:03:00+08:00")) == [tid]
+    comment = load(desk, tid).events[-1]
+    assert comment.type == "commented"
+    assert comment.get("text") == "Zabbix: a Zabbix user changed severity from Average to High"

@@ -95,10 +95,6 @@ from elinkctl.ingest.limits import load_json, time_in_range
 
 __all__ = ["BUILTIN_GROUPS", "is_builtin_group", "looks_zabbix", "parse_zabbix", "strip_prefix"]
 
-_FIRING_WORDS = frozenset({"problem", "firing", "update", "问题", "故障", "1"})
-_RESOLVED_WORDS = frozenset(
-    {"resolved", "ok", "recovery", "recovered", "已恢复", "已解决", "恢复", "0"}
-)
 _MACRO_RE = re.compile(r"^\{[A-Z0-9_.:$#]+\}$")
 
 #: Host groups a fresh Zabbix creates (and ships templates into): they say
@@ -192,6 +188,7 @@ _PREFIX_RE = re.compile(
     r"(?:problem|resolved|recovered|recovery|ok|update|updated)(?:\s+problem)?"
     rf"(?:\s+in\s+{_DUR})?\s*[:：]"
     r"|service\s+\"(?P<svc>[^\"]{1,200})\"\s+(?:problem|resolved(?:\s+in\s+" + _DUR + r")?)\s*[:：]"
+    r"|changed\s+\"(?P<svc2>[^\"]{1,200})\"\s+service status to\b[^:：]*$"
     r"|(?:故障|问题|告警|报警|恢复|已恢复|已解决|恢复正常|更新|已更新|确认)\s*[:：]"
     r"|[\[【]\s*(?:故障|问题|告警|报警|恢复|已恢复|已解决|更新|problem|resolved|ok|recovery|update)"
     r"\s*[\]】]\s*[:：]?"
@@ -230,7 +227,7 @@ def strip_prefix(name: str) -> tuple[str, str | None]:
     if match is None:
         return text, None
     rest = text[start + match.end() :].strip()
-    return (rest or text), match.group("svc")
+    return (rest or text), match.group("svc") or match.group("svc2")
 
 
 def _norm_key(key: object) -> str:
@@ -337,10 +334,14 @@ def _z_status(fields: Mapping[str, Any], where: str) -> AlertStatus:
         source = "event_value"
     if raw is None:
         raise IngestError(f"Zabbix payload{where}: status is missing (status or event_value)")
+    # The sender's vocabulary lives with the entry point (which imports this
+    # module, hence the import here): Chinese status words are input, not labels.
+    from elinkctl.ingest.alert import FIRING_WORDS, RESOLVED_WORDS
+
     word = scalar(raw).strip().lower()
-    if word in _RESOLVED_WORDS:
+    if word in RESOLVED_WORDS:
         return "resolved"
-    if word in _FIRING_WORDS:
+    if word in FIRING_WORDS:
         return "firing"
     raise IngestError(
         f"Zabbix payload{where}: {source} {scalar(raw)[:40]!r} is neither PROBLEM/1 "

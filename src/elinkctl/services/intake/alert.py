@@ -96,7 +96,7 @@ class _Known:
             for ref in self.by_key.get(alert.key, [])
             if any(k == alert.key and _same_firing(s, e, start, eid) for k, s, e in ref.firings)
         ]
-        return max(hits, key=lambda r: r.opened_at) if hits else None
+        return max(hits, key=_opened) if hits else None
 
     def latest(self, key: str, *, open_: bool) -> _Ref | None:
         """The latest opened incident of ``key`` that is open (or resolved)."""
@@ -105,7 +105,7 @@ class _Known:
             for r in self.by_key.get(key, [])
             if (self._status(r) in _OPEN if open_ else self._status(r) == Status.RESOLVED)
         ]
-        return max(refs, key=lambda r: r.opened_at) if refs else None
+        return max(refs, key=_opened) if refs else None
 
     def add_firing(self, ticket: Ticket, alert: Alert) -> None:
         firing = (alert.key, instant(local_time(alert.starts_at, self.tz)), alert.event_id or "")
@@ -118,6 +118,15 @@ class _Known:
 
 
 _OPEN = frozenset(str(s) for s in OPEN_STATUSES)
+_EPOCH = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+
+
+def _opened(ref: _Ref) -> dt.datetime:
+    """When the incident was opened (ISO text from the facts; offsets may differ)."""
+    when = as_time(ref.opened_at)
+    if when is None:
+        return _EPOCH
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def _same_firing(rec_start: str, rec_eid: str, start: str, eid: str) -> bool:
