@@ -27,6 +27,7 @@ from elinkctl.ingest.quotes import reply_text
 
 CORPUS = Path(__file__).parent / "corpora" / "mail"
 NOW = "2026-11-23T10:00:00+08:00"
+FROM = "From: a@example.cn\n"
 
 
 def mail(headers: str, body: bytes) -> bytes:
@@ -206,6 +207,21 @@ def test_text_in_the_preamble_is_kept_when_the_parts_hold_none() -> None:
     assert parsed.body == "The VPN drops every ten minutes."
     assert parsed.attachments == ["unnamed (image/png)"]
     assert any("before its first part" in n for n in parsed.notes)
+
+
+def test_related_with_the_image_first_keeps_the_html() -> None:
+    body = (
+        b"--r\r\nContent-Type: image/png\r\nContent-ID: <img1>\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\niVBORw0K\r\n"
+        b"--r\r\nContent-Type: text/html; charset=utf-8\r\nContent-ID: <doc>\r\n\r\n"
+        + "<p>见截图：报错 0x80070005</p><img src=cid:img1>".encode()
+        + b"\r\n--r--\r\n"
+    )
+    related = "Subject: s\nContent-Type: multipart/related; boundary=r"
+    raw = mail(FROM + related + "; start=<doc>\n", body)
+    assert parse_email(raw).body == "见截图：报错 0x80070005"
+    raw = mail(FROM + related + "\n", body)
+    assert parse_email(raw).body == "见截图：报错 0x80070005"
 
 
 def test_standard_preamble_alone_is_not_text() -> None:

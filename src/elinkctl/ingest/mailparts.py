@@ -289,10 +289,14 @@ class Walker:
         if ctype == "multipart/alternative":
             self._alternative(subparts, depth + 1)
         elif ctype == "multipart/related" and subparts:
-            # The first part is the document; the rest are its inline
-            # images, which the sender did not attach as files.
-            self.walk(subparts[0], depth + 1)
-            for sub in subparts[1:]:
+            # One part is the document (RFC 2387: the ``start`` one, else
+            # the first; some clients put an image first); the rest are its
+            # inline images, which the sender did not attach as files.
+            root = _related_root(part, subparts)
+            self.walk(root, depth + 1)
+            for sub in subparts:
+                if sub is root:
+                    continue
                 if _is_attachment(sub) and _disposition(sub) == "attachment":
                     self.attachments.append(_filename(sub) or _unnamed(sub))
         else:
@@ -380,6 +384,22 @@ class Walker:
             self.notes.append(
                 "the message's parts hold no text; the text written before its first part was kept"
             )
+
+
+def _related_root(part: Message, subparts: list[Message]) -> Message:
+    start = part.get_param("start")
+    if isinstance(start, str) and start.strip():
+        wanted = start.strip().strip("<>")
+        for sub in subparts:
+            if (get_header(sub, "Content-ID") or "").strip().strip("<>") == wanted:
+                return sub
+    if subparts[0].get_content_maintype() in ("text", "multipart"):
+        return subparts[0]
+    for sub in subparts:
+        if sub.get_content_type() in ("text/html", "text/plain") or sub.is_multipart():
+            if _disposition(sub) != "attachment":
+                return sub
+    return subparts[0]
 
 
 def _disposition(part: Message) -> str:
