@@ -601,7 +601,7 @@ def corpus(group: str, name: str) -> dict[str, Any]:
     ],
 )
 def test_template_prefixes_are_removed(subject: str, name: str, service: str | None) -> None:
-    from elinkctl.ingest.zabbix import strip_prefix
+    from elinkctl.ingest.zabbixnames import strip_prefix
 
     assert strip_prefix(subject) == (name, service)
     body = {"alert_subject": subject, "event_value": "1", "trigger_id": "7", "event_id": "1"}
@@ -843,3 +843,10 @@ def test_version_1_is_only_grafana_s() -> None:
         parse_alert_payload(dumps(body))
     body["orgId"] = 1
     assert len(parse_alert_payload(dumps(body))) == 2
+
+
+def test_status_update_word_is_an_update() -> None:
+    body = {"event_name": "x", "trigger_id": "9", "event_id": "3", "status": "UPDATE"}
+    (only,) = parse_alert_payload(dumps(body))
+    assert only.kind == "update" and only.status == "firing"
+    assert only.update is not None and only.update.action == "updated"

@@ -45,7 +45,7 @@ from typing import Any
 
 from elinkctl.errors import ConfigError, UsageProblem
 from elinkctl.ingest.alert import Alert
-from elinkctl.ingest.zabbix import is_builtin_group
+from elinkctl.ingest.zabbixnames import is_builtin_group
 from elinkctl.timeutil import iso, parse_duration
 
 __all__ = [

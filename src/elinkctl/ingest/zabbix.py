@@ -74,7 +74,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -92,26 +91,20 @@ from elinkctl.ingest.alertmodel import (
 )
 from elinkctl.ingest.errors import IngestError
 from elinkctl.ingest.limits import load_json, time_in_range
+from elinkctl.ingest.zabbixnames import is_builtin_group, strip_prefix
 
-__all__ = ["BUILTIN_GROUPS", "is_builtin_group", "looks_zabbix", "parse_zabbix", "strip_prefix"]
+__all__ = ["looks_zabbix", "parse_zabbix"]
 
 _MACRO_RE = re.compile(r"^\{[A-Z0-9_.:$#]+\}$")
-
-#: Host groups a fresh Zabbix creates (and ships templates into): they say
-#: how a host was added or what it runs, never which service it belongs to.
-BUILTIN_GROUPS = frozenset(
-    {
-        "discovered hosts",
-        "zabbix servers",
-        "linux servers",
-        "windows servers",
-        "virtual machines",
-        "hypervisors",
-        "templates",
-        "applications",
-        "databases",
-    }
+# Zabbix's default "Problem update" message text, for media types (PagerDuty)
+# that post only {ALERT.MESSAGE}.
+_UPDATE_TEXT_RE = re.compile(
+    r"^(?P<user>.{0,200}?)\s+(?P<action>(?:(?:un)?acknowledged|commented|changed\b|closed|"
+    r"(?:un)?suppressed|ranked)[^\n]{0,300}?)\s+problem at\s+(?P<at>[\d.]+ [\d:]+)\.?[ \t]*\n?"
+    r"(?P<message>.*?)(?:\n\s*\n\s*Current problem status.*)?$",
+    re.DOTALL,
 )
+
 
 _Z_NAME = (
     "event_name",
@@ -182,52 +175,6 @@ _SOURCES = {
     "service": "4",
     "services": "4",
 }
-_DUR = r"[^:：]{1,40}"
-_PREFIX_RE = re.compile(
-    r"^(?:"
-    r"(?:problem|resolved|recovered|recovery|ok|update|updated)(?:\s+problem)?"
-    rf"(?:\s+in\s+{_DUR})?\s*[:：]"
-    r"|service\s+\"(?P<svc>[^\"]{1,200})\"\s+(?:problem|resolved(?:\s+in\s+" + _DUR + r")?)\s*[:：]"
-    r"|changed\s+\"(?P<svc2>[^\"]{1,200})\"\s+service status to\b[^:：]*$"
-    r"|(?:故障|问题|告警|报警|恢复|已恢复|已解决|恢复正常|更新|已更新|确认)\s*[:：]"
-    r"|[\[【]\s*(?:故障|问题|告警|报警|恢复|已恢复|已解决|更新|problem|resolved|ok|recovery|update)"
-    r"\s*[\]】]\s*[:：]?"
-    r")\s*",
-    re.IGNORECASE,
-)
-# Zabbix's default "Problem update" message text, for media types (PagerDuty)
-# that post only {ALERT.MESSAGE}.
-_UPDATE_TEXT_RE = re.compile(
-    r"^(?P<user>.{0,200}?)\s+(?P<action>(?:(?:un)?acknowledged|commented|changed\b|closed|"
-    r"(?:un)?suppressed|ranked)[^\n]{0,300}?)\s+problem at\s+(?P<at>[\d.]+ [\d:]+)\.?[ \t]*\n?"
-    r"(?P<message>.*?)(?:\n\s*\n\s*Current problem status.*)?$",
-    re.DOTALL,
-)
-
-
-def is_builtin_group(name: str) -> bool:
-    """Whether ``name`` is one of Zabbix's own host groups (or ``Templates/…``)."""
-    folded = " ".join(name.lower().split())
-    return folded in BUILTIN_GROUPS or folded.startswith("templates/")
-
-
-def strip_prefix(name: str) -> tuple[str, str | None]:
-    """``name`` without a message-template prefix, and the service a
-    service-event subject names (``Service "支付" problem: …``)."""
-    text = name.strip()
-    start = 0
-    # An emoji or symbol some templates put first ("🚨 Problem: …").
-    while start < len(text) and (
-        unicodedata.category(text[start]).startswith("S")
-        or text[start] in "\ufe0f\u200d"
-        or text[start].isspace()
-    ):
-        start += 1
-    match = _PREFIX_RE.match(text[start:])
-    if match is None:
-        return text, None
-    rest = text[start + match.end() :].strip()
-    return (rest or text), match.group("svc") or match.group("svc2")
 
 
 def _norm_key(key: object) -> str:
@@ -514,7 +461,11 @@ def parse_zabbix(
     kind: AlertKind = "problem"
     if source == "3":
         kind = "internal"
-    elif _z_text(fields, _Z_UPDATE_STATUS) == "1" and source in ("0", "4"):
+    elif source in ("0", "4") and (
+        _z_text(fields, _Z_UPDATE_STATUS) == "1"
+        # A hand-written media type posting {EVENT.STATUS}-like "UPDATE".
+        or (_z_text(fields, _Z_STATUS) or "").lower() == "update"
+    ):
         kind = "update"
     raw_name = _z_text(fields, _Z_NAME)
     if raw_name is None and kind == "problem":
