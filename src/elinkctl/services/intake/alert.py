@@ -377,15 +377,16 @@ def _update(batch: Batch, known: _Known, rules: AlertRules, alert: Alert) -> Non
     if ref is None and not alert.event_id and alert.starts_at is None:
         ref = known.latest(alert.key, open_=True)
     if ref is None:
-        event = f"event {alert.event_id}" if alert.event_id else "this event"
+        event = f"event {one_line(alert.event_id, 40)}" if alert.event_id else "this event"
         batch.notes.append(
-            f"Zabbix update of {label!r} ({update.action}): no incident has {event} of "
-            f"{one_line(alert.key, 60)}; not recorded"
+            f"Zabbix update of {label!r} ({one_line(update.action, 80)}): no incident has "
+            f"{event} of {one_line(alert.key, 60)}; not recorded"
         )
         return
     ticket = known.ticket(ref)
     if any(e.get("zabbix_update") == update.uid for e in ticket.events):
-        _matched(batch, ticket, f"{ticket.id}: Zabbix update {update.action!r} already recorded")
+        shown = one_line(update.action, 80)
+        _matched(batch, ticket, f"{ticket.id}: Zabbix update {shown!r} already recorded")
         return
     who = one_line(update.user, 80) or "a Zabbix user"
     action = one_line(update.action, 200)
