@@ -99,6 +99,13 @@ def test_wrong_label_with_a_correct_meta() -> None:
     assert "已处理" in decode_text(qq.encode("gb18030"), "ISO-8859-1", html=True).text
 
 
+def test_utf8_under_a_multibyte_label() -> None:
+    # A web form's UTF-8 under its page's gb2312: three or more characters decide.
+    assert decode_text("服务器宕机了".encode(), "gb2312").text == "服务器宕机了"
+    # Two GBK characters that happen to be valid UTF-8 stay GBK ("联通").
+    assert decode_text("联通".encode("gbk"), "gb2312").text == "联通"
+
+
 def test_single_byte_label_on_utf8_text() -> None:
     assert decode_text("Grüße".encode(), "iso-8859-1").text == "Grüße"
 

@@ -10,11 +10,14 @@ last resort, and then the caller is told how many (it becomes a note for
 the desk), never silent:
 
 1. A byte order mark (UTF-8, UTF-16, UTF-32): it cannot be there by chance.
-2. The declared label, if it decodes the bytes strictly. A *single-byte*
-   label (ISO-8859-x, Windows-125x, ASCII) is weak evidence — every byte
-   sequence decodes — so bytes that are valid UTF-8 with non-ASCII text, or
-   an HTML ``<meta>`` naming a multibyte charset that decodes them, win
-   over it (Latin text is essentially never valid UTF-8 by accident).
+2. The declared label, if it decodes the bytes strictly — unless the bytes
+   are valid UTF-8 with three or more non-ASCII characters, which no other
+   multibyte charset produces by accident. A *single-byte*
+   label (ISO-8859-x, Windows-125x, KOI8-R, …) is weak evidence — every
+   byte sequence decodes — so bytes that are valid UTF-8 with non-ASCII
+   text, or an HTML ``<meta>`` naming a multibyte charset that decodes
+   them, win over it (Latin text is essentially never valid UTF-8 by
+   accident). An ASCII label on 8-bit bytes is plainly wrong: no label.
 3. For HTML, the charset its ``<meta>`` declares.
 4. UTF-8, then GB18030 (a strict superset of GB2312 and GBK: the desk's
    senders are Chinese).
@@ -122,6 +125,8 @@ _NO_LABEL = frozenset(
         "iso-646-us",
     }
 )
+_CODEPAGE_RE = re.compile(r"\Acp\d+\Z")
+_MULTIBYTE_CODEPAGES = frozenset({"cp932", "cp936", "cp949", "cp950", "cp1361"})
 _LABEL_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]*")
 _META_RE = re.compile(
     rb"<meta\b[^>]{0,300}?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:+-]{1,40})", re.IGNORECASE
@@ -178,7 +183,9 @@ def codec_for(label: str | None) -> str | None:
 
 def _single_byte(codec: str) -> bool:
     """Whether every byte sequence decodes in ``codec`` (no evidence in success)."""
-    return codec.startswith(("cp125", "iso8859", "latin", "ascii", "cp874", "koi8", "mac"))
+    if _CODEPAGE_RE.match(codec):
+        return codec not in _MULTIBYTE_CODEPAGES
+    return codec.startswith(("iso8859", "latin", "ascii", "koi8", "mac", "tis", "hp-roman"))
 
 
 def _wide(codec: str) -> bool:
@@ -197,6 +204,19 @@ def _non_ascii_utf8(raw: bytes) -> str | None:
     if raw.isascii():
         return None
     return _strict(raw, "utf-8")
+
+
+def _surely_utf8(raw: bytes) -> str | None:
+    """``raw`` as UTF-8 if it is valid UTF-8 with at least three non-ASCII characters.
+
+    Text in another multibyte charset (GBK, Big5, Shift_JIS) is valid UTF-8
+    only by accident, and the chance falls tenfold with every character:
+    two (the famous "联通" in GBK) happen, three practically do not.
+    """
+    text = _non_ascii_utf8(raw)
+    if text is None or sum(1 for ch in text if ord(ch) > 0x7F) < 3:
+        return None
+    return text
 
 
 def meta_charset(raw: bytes) -> str | None:
@@ -228,6 +248,10 @@ def decode_text(raw: bytes, label: str | None = None, *, html: bool = False) -> 
             codec = None
     if codec is not None and _wide(codec) and raw.isascii() and b"\x00" not in raw:
         codec = None  # ASCII under a UTF-16 label: a wrong label, not CJK
+    if codec is not None and codec != "utf-8" and not _wide(codec):
+        utf8 = _surely_utf8(raw)
+        if utf8 is not None:  # e.g. a web form's UTF-8 under its page's gb2312
+            return Decoded(utf8, "utf-8", "utf-8")
     if codec is not None:
         text = _strict(raw, codec)
         if text is not None:
@@ -286,6 +310,8 @@ def decode_header_bytes(raw: bytes, declared: Iterable[str] = (), *, western: bo
         if codec in seen or codec in single or _wide(codec):
             continue  # a header line is never UTF-16: that label is the body's
         (single if _single_byte(codec) else seen).append(codec)
+    if _surely_utf8(raw) is not None:
+        return raw.decode("utf-8")
     if western and not single:
         single.append("cp1252")
     if western:
