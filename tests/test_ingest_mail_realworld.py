@@ -352,6 +352,9 @@ MAIL_MASTER_FLAT = (
         ("好的\n\n在 2026-08-29，muamuauh 写道：\n请确认", "好的"),
         ('好的\n\n在 2026年11月23日 10:05，"张三"<a@b.c> 写道：\n> 请确认', "好的"),
         ("好的\n\n张三 于 2026-11-23 10:05 写道：\n请确认", "好的"),
+        ("好的\n\n2019年7月2日 上午2:59，冯伟 <f@example.com> 写道：\n\n> 请确认", "好的"),
+        ('好的\n\nAt 2019-07-04 11:20:38, "冯伟" <f@example.com> wrote:\n> 请确认', "好的"),
+        ("好的\n\n在2026年8月13日星期四 UTC+8 00:19:19<a@example.com> 写道：\n> x", "好的"),
         ("好的\n\n张三 <a@b.c> 于2026年11月23日周一 上午10:05写道：\n> 请确认", "好的"),
         (
             "好的\n\nOn Mon, Nov 23, 2026 at 10:05 AM IT服务台 <\ndesk@example.cn> wrote:\n> x",
@@ -377,6 +380,7 @@ def test_reply_text_cuts_at_chinese_clients_markers(body: str, new: str) -> None
     "body",
     [
         "我在报告里写道：\n数据库连接超时",
+        "In 2019 the vendor wrote:\nno fix planned",
         "From now on\nto be safe we restart nightly",
         "发件人填错了，\n请忽略上一封",
         "分隔线 ---- 下面是日志 ----\nERROR 1",

@@ -14,10 +14,13 @@ tests/corpora/mail/SOURCES.md):
   ``----- 转发者 … -----``, ``----- 由 … 转发 -----``). Mid-line too: HTML
   mail often puts the separator and the quoted header table on one line.
 * Attribution lines, also when the client wrapped them over two lines:
-  ``On … wrote:``, Thunderbird/Apple Mail Chinese ``在 2023/5/16 9:57, 张三
-  写道:``, Foxmail/QQ/NetEase/Gmail Chinese ``张三 <a@b.c> 于2026年11月23日
-  周一 10:05写道：``. A date (a digit) must be in it, so "我在报告里写道：" in
-  the sender's own words is not taken for one.
+  ``On … wrote:``, NetEase's ``At 2019-07-04 11:20:38, "张三" <a@b.c>
+  wrote:``, Thunderbird Chinese ``在 2023/5/16 9:57, 张三 写道:``, Gmail
+  Chinese ``在2026年8月13日星期四 UTC+8 00:19:19<a@b.c> 写道：``, Apple Mail
+  Chinese ``2019年7月2日 上午2:59，张三 <a@b.c> 写道：``, Foxmail/QQ/NetEase
+  ``张三 于 2026-11-23 10:05 写道：``. A date (a digit) and a witness (an
+  address, 在/于/年, On/At) must be in it, so "我在报告里写道：" in the
+  sender's own words is not taken for one.
 * A header block: ``发件人:``/``From:`` (also ``*发件人:*``, ``发件人 |``
   from HTML tables) followed within three lines by ``发送时间``/``日期``/
   ``收件人``/``主题``/``Sent``/``Date``/``To``/``Subject``.
@@ -43,11 +46,13 @@ _SEPARATOR_RE = re.compile(
     rf"{_DASH}{{2,}}[ \t\xa0\u3000]*(?:{_SEPARATOR_WORDS})[ \t\xa0\u3000]*{_DASH}{{2,}}",
     re.IGNORECASE,
 )
-_ATTRIBUTION_RE = re.compile(
-    r"^\s*(?:on\s.*\d.*\swrote|在\s*.*\d.*写道|.+于\s*.*\d.*写道)\s*[:：]?\s*$",
-    re.IGNORECASE,
-)
-_ATTRIBUTION_END_RE = re.compile(r"(?:wrote|写道)\s*[:：]?\s*$", re.IGNORECASE)
+_ZH_WROTE_RE = re.compile(r"(?:写道|寫道)\s*[:：]?\s*$")
+_EN_WROTE_RE = re.compile(r"\bwrote\s*:\s*$", re.IGNORECASE)
+# What tells an attribution from a sentence that ends in 写道/wrote: the
+# quoted sender (an address), or the clients' own words around the date.
+_ZH_WITNESS_RE = re.compile(r"[在于於@<＜年]")
+_EN_WITNESS_RE = re.compile(r"^(?:on|at|le|am|el)\s|[@<]", re.IGNORECASE)
+_ATTRIBUTION_END_RE = re.compile(r"(?:wrote\s*:|写道|寫道)\s*[:：]?\s*$", re.IGNORECASE)
 # Chinese labels may stand without a colon (Mail Master's table: "发件人 | …");
 # English ones need it ("From now on …" is prose).
 _HEADER_BLOCK_RE = re.compile(
@@ -60,17 +65,29 @@ _HEADER_NEXT_RE = re.compile(
 )
 
 
+def _attribution(line: str) -> bool:
+    """Whether ``line`` introduces a quote: "在 … 写道：", "… 于 … 写道：",
+    "2019年7月2日 上午2:59，冯伟 <a@b.c> 写道：" (Apple Mail), "On … wrote:",
+    "At 2019-07-04 11:20:38, "冯伟" <a@b.c> wrote:" (NetEase). A date (a
+    digit) and a witness (an address, 在/于/年, On/At) must be in it."""
+    text = line.strip()
+    if len(text) > 300 or not any(ch.isdigit() for ch in text):
+        return False
+    if _ZH_WROTE_RE.search(text):
+        return bool(_ZH_WITNESS_RE.search(text))
+    if _EN_WROTE_RE.search(text):
+        return bool(_EN_WITNESS_RE.search(text))
+    return False
+
+
 def _is_attribution(lines: list[str], index: int) -> bool:
     line = lines[index]
-    if len(line) > 300:
-        return False
-    if _ATTRIBUTION_RE.match(line):
+    if _attribution(line):
         return True
     # Gmail and Outlook wrap a long attribution: "On …, 张三 <" / "a@b.c> wrote:".
     if index + 1 < len(lines) and _ATTRIBUTION_END_RE.search(lines[index + 1]):
         if not _ATTRIBUTION_END_RE.search(line):
-            joined = line.rstrip() + " " + lines[index + 1].strip()
-            return len(joined) <= 300 and bool(_ATTRIBUTION_RE.match(joined))
+            return _attribution(line.rstrip() + " " + lines[index + 1].strip())
     return False
 
 
