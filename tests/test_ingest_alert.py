@@ -850,3 +850,13 @@ def test_status_update_word_is_an_update() -> None:
     (only,) = parse_alert_payload(dumps(body))
     assert only.kind == "update" and only.status == "firing"
     assert only.update is not None and only.update.action == "updated"
+
+
+def test_trigger_and_event_from_the_event_link() -> None:
+    body = corpus("zabbix", "grafana_oncall_problem")
+    (only,) = parse_alert_payload(dumps(body))
+    assert (only.key, only.event_id, only.status) == ("trigger:38811", "6650123", "firing")
+    body["link_to_upstream_details"] = "https://z.example.cn/tr_events.php?triggerid=x1&eventid=²"
+    body["host"] = "h1"
+    (odd,) = parse_alert_payload(dumps(body))
+    assert odd.key.startswith("host:") and odd.event_id == "6650123"

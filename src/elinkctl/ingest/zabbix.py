@@ -12,13 +12,14 @@ count as absent. The keys, first match wins:
 ========================  ==================================================
 name (required)           ``event_name``, ``eventname``, ``trigger_name``,
                           ``triggername``, ``subject``, ``alert_subject``,
-                          ``name`` — a message-template prefix ("Problem: ",
+                          ``name``, ``title`` — a message-template prefix ("Problem: ",
                           "Resolved in 5m: ", "Updated problem in 1h: ",
                           'Service "X" problem: ', "故障: ", "【恢复】" …)
                           is removed
-status (required)         ``status``, ``event_status``, ``eventstatus``
-                          (``PROBLEM``/``RESOLVED``/``OK``/``RECOVERY``/
-                          ``UPDATE``, 问题/已恢复/已解决), else ``event_value``,
+status (required)         ``status``, ``event_status``, ``eventstatus``,
+                          ``trigger_status``, ``state`` (``PROBLEM``/
+                          ``RESOLVED``/``OK``/``RECOVERY``/``UPDATE``,
+                          问题/已恢复/已解决), else ``event_value``,
                           ``eventvalue``, ``value`` (``1`` problem, ``0`` resolved)
 event source              ``event_source`` ({EVENT.SOURCE}: 0 trigger, 1
                           discovery, 2 autoregistration, 3 internal, 4
@@ -29,9 +30,11 @@ update                    ``event_update_status``/``eventupdate``
                           ({USER.FULLNAME}), ``event_update_message``,
                           ``event_update_date``/``_time``; without them the
                           default update message text is read
-identity (one required)   ``trigger_id``, ``triggerid`` — or ``host`` + name
+identity (one required)   ``trigger_id``, ``triggerid`` (else the event
+                          link's ``triggerid``) — or ``host`` + name
                           (service events: ``service_name`` or the name)
-event id                  ``event_id``, ``eventid`` (per occurrence; kept as
+event id                  ``event_id``, ``eventid``, ``alert_uid`` (per
+                          occurrence, else from the event link; kept as
                           :attr:`Alert.event_id`, never the key)
 severity                  ``severity``, ``event_severity``, ``trigger_severity``
                           (English or Chinese UI names), else ``event_nseverity``,
@@ -55,7 +58,8 @@ start time                ``event_date`` + ``event_time`` (``2026.11.23`` +
                           ``event_datetime_timestamp`` (Unix seconds or ISO 8601)
 end time                  ``event_recovery_date`` + ``event_recovery_time``,
                           else ``recovery_timestamp``
-url                       ``event_url``, ``trigger_url``, ``url``; a frontend
+url                       ``event_url``, ``trigger_url``,
+                          ``link_to_upstream_details``, ``url``; a frontend
                           root ({$ZABBIX.URL}, as PagerDuty's ``url``) is not
                           an event link: the link is built from it (or from
                           ``zabbix_url``) + trigger and event id
@@ -76,7 +80,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from elinkctl.ingest.alertmodel import (
     ZABBIX_SEVERITY_COUNT,
@@ -114,11 +118,12 @@ _Z_NAME = (
     "subject",
     "alert_subject",
     "name",
+    "title",
 )
-_Z_STATUS = ("status", "event_status", "eventstatus")
+_Z_STATUS = ("status", "event_status", "eventstatus", "trigger_status", "state")
 _Z_VALUE = ("event_value", "eventvalue", "value")
 _Z_SOURCE = ("event_source", "eventsource")
-_Z_EVENT_ID = ("event_id", "eventid")
+_Z_EVENT_ID = ("event_id", "eventid", "alert_uid")
 _Z_TRIGGER_ID = ("trigger_id", "triggerid")
 _Z_SEVERITY = ("severity", "event_severity", "eventseverity", "trigger_severity")
 _Z_NSEVERITY = ("event_nseverity", "nseverity", "trigger_nseverity")
@@ -135,7 +140,7 @@ _Z_TAGS = (
     "eventtags",
 )
 _Z_MESSAGE = ("message", "alert_message", "event_message", "description", "trigger_description")
-_Z_URL = ("event_url", "trigger_url", "url")
+_Z_URL = ("event_url", "trigger_url", "link_to_upstream_details", "url")
 _Z_UPDATE_STATUS = ("event_update_status", "eventupdate", "event_update", "update_status")
 _Z_UPDATE_ACTION = ("event_update_action", "update_action")
 _Z_UPDATE_USER = ("event_update_user", "user_fullname", "update_user", "zbxuser")
@@ -157,6 +162,8 @@ _Z_MARKERS = frozenset(
         "event_severity",
         "trigger_name",
         "event_date",
+        "trigger_status",
+        "link_to_upstream_details",
     )
 )
 _SOURCES = {
@@ -400,6 +407,25 @@ def _z_url(
     return url
 
 
+def _ids_from_link(fields: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(trigger id, event id) from an event link ``…/tr_events.php?triggerid=…&eventid=…``
+    (Grafana OnCall's media type posts only the link)."""
+    url = _z_text(fields, _Z_URL)
+    if url is None:
+        return None, None
+    try:
+        query = parse_qs(urlsplit(url).query)
+    except ValueError:
+        return None, None
+
+    def one(name: str) -> str | None:
+        values = query.get(name) or []
+        value = values[0] if values else ""
+        return value if value.isascii() and value.isdigit() and len(value) <= 20 else None
+
+    return one("triggerid"), one("eventid")
+
+
 def _z_update(fields: Mapping[str, Any], event_id: str | None, message: str) -> ZabbixUpdate:
     action = _z_text(fields, _Z_UPDATE_ACTION)
     user = _z_text(fields, _Z_UPDATE_USER) or ""
@@ -475,7 +501,8 @@ def parse_zabbix(
         _internal_status(fields, name, where) if kind == "internal" else _z_status(fields, where)
     )
     host = _z_text(fields, _Z_HOST)
-    trigger_id = _z_text(fields, _Z_TRIGGER_ID) if source != "4" else None
+    linked_trigger, linked_event = _ids_from_link(fields)
+    trigger_id = (_z_text(fields, _Z_TRIGGER_ID) or linked_trigger) if source != "4" else None
     service_name = _z_text(fields, ("service_name",)) or subject_service
     if not name:
         name = f"Zabbix internal event of trigger {trigger_id}" if trigger_id else "(unnamed event)"
@@ -514,7 +541,7 @@ def parse_zabbix(
     labels.setdefault("severity", severity)
     message = _z_text(fields, _Z_MESSAGE) or ""
     annotations = {"message": message} if message else {}
-    event_id = _z_text(fields, _Z_EVENT_ID)
+    event_id = _z_text(fields, _Z_EVENT_ID) or linked_event
     starts_at = _z_time(fields, "event_date", "event_time", _Z_STAMPS, tz, where)
     ends_at = _z_time(
         fields,

@@ -256,9 +256,15 @@ def _one_alert(
     if alert.status == "firing":
         if matched is not None:
             ticket = known.ticket(matched)
-            if ticket.is_open and _firing_state(ticket, alert, tz) == "resolved":
-                # Monitoring said this firing had ended, and now says it fires
-                # (Alertmanager after a restart): news, but no new incident.
+            if (
+                alert.source == "alertmanager"
+                and ticket.is_open
+                and _firing_state(ticket, alert, tz) == "resolved"
+            ):
+                # Alertmanager said this firing had ended, and now says it fires
+                # (after a restart): news, but no new incident. A Zabbix event
+                # that ended never fires again: its late problem notification (a
+                # media type retry delivered after the recovery) is a repeat.
                 ticket = batch.record(
                     ticket,
                     "alert",
