@@ -41,6 +41,8 @@ _HEAD_CONTENT = frozenset(
 # Elements whose missing end tag would swallow the rest of the document.
 _UNCLOSED_RE = re.compile(r"<(script|style|title|textarea|xmp)\b[^>]*>", re.IGNORECASE)
 _NEXT_TAG_RE = re.compile(r"<[A-Za-z/!]")
+_WHOLE_TAG_RE = re.compile(r"<[A-Za-z/!][^<>]*>")
+_CUT_TAG_RE = re.compile(r"<[A-Za-z/!][^>]*\Z")
 # Elements that start and end on their own line.
 _BLOCK = frozenset(
     {
@@ -100,6 +102,8 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self._out: list[str] = []
         self._skip_depth = 0
+        self.closing = False
+        self.tail: list[str] = []
         self._in_head = False
         self._pre_depth = 0
         self._row_has_cell = False
@@ -177,6 +181,9 @@ class _TextExtractor(HTMLParser):
             self._break(2 if tag in _PARAGRAPH else 1)
 
     def handle_data(self, data: str) -> None:
+        if self.closing:
+            self.tail.append(data)  # read once whole, by finish()
+            return
         if self._skip_depth:
             return
         if self._in_head:
@@ -188,6 +195,14 @@ class _TextExtractor(HTMLParser):
         else:
             # Source line breaks in HTML are layout, not content.
             self._out.append(re.sub(r"[ \t\r\n\f\v]+", " ", data))
+
+    def finish(self) -> None:
+        """What the parser could not read as markup by the end, as text: a tag
+        cut off ('<a href="http://…' of a truncated mail) is not text."""
+        self.closing = False
+        rest = "".join(self.tail)
+        if rest:
+            self.handle_data(_CUT_TAG_RE.sub("", _WHOLE_TAG_RE.sub("", rest)))
 
     def text(self) -> str:
         return "".join(self._out)
@@ -201,7 +216,9 @@ def html_to_text(markup: str) -> str:
     """
     parser = _TextExtractor()
     parser.feed(_close_unclosed(markup))
+    parser.closing = True
     parser.close()
+    parser.finish()
     raw = parser.text().replace("\xa0", " ").replace("\u200b", "")
     lines = [line.strip() for line in raw.split("\n")]
     text = "\n".join(lines)
