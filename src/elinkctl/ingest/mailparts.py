@@ -219,9 +219,11 @@ def _part_text(part: Message, notes: list[str]) -> str:
             f"({_label(part)}); it was read as Windows-1252"
         )
     elif decoded.replaced:
+        label = part.get_content_charset()
+        what = f"valid {one_line_label(label)}" if label else "UTF-8 or GB18030 (no charset given)"
         notes.append(
-            f"a {part.get_content_type()} part is not valid {_label(part)}: "
-            f"{decoded.replaced} character(s) could not be decoded and show as \ufffd"
+            f"a {part.get_content_type()} part is not {what}: "
+            f"{decoded.replaced} character(s) could not be decoded and show as U+FFFD"
         )
     text = decoded.text
     if html or _is_html_document(text):
