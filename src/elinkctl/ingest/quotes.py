@@ -18,7 +18,8 @@ tests/corpora/mail/SOURCES.md):
   wrote:``, Thunderbird Chinese ``在 2023/5/16 9:57, 张三 写道:``, Gmail
   Chinese ``在2026年8月13日星期四 UTC+8 00:19:19<a@b.c> 写道：``, Apple Mail
   Chinese ``2019年7月2日 上午2:59，张三 <a@b.c> 写道：``, Foxmail/QQ/NetEase
-  ``张三 于 2026-11-23 10:05 写道：``. A date (a digit) and a witness (an
+  ``张三 于 2026-11-23 10:05 写道：``, old Foxmail's ``在 2002-02-19 22:09:00
+  you wrote：``. A date (a digit) and a witness (an
   address, 在/于/年, On/At) must be in it, so "我在报告里写道：" in the
   sender's own words is not taken for one.
 * A header block: ``发件人:``/``From:`` (also ``*发件人:*``, ``发件人 |``
@@ -47,12 +48,12 @@ _SEPARATOR_RE = re.compile(
     re.IGNORECASE,
 )
 _ZH_WROTE_RE = re.compile(r"(?:写道|寫道)\s*[:：]?\s*$")
-_EN_WROTE_RE = re.compile(r"\bwrote\s*:\s*$", re.IGNORECASE)
+_EN_WROTE_RE = re.compile(r"\bwrote\s*[:：]\s*$", re.IGNORECASE)
 # What tells an attribution from a sentence that ends in 写道/wrote: the
 # quoted sender (an address), or the clients' own words around the date.
 _ZH_WITNESS_RE = re.compile(r"[在于於@<＜年]")
-_EN_WITNESS_RE = re.compile(r"^(?:on|at|le|am|el)\s|[@<]", re.IGNORECASE)
-_ATTRIBUTION_END_RE = re.compile(r"(?:wrote\s*:|写道|寫道)\s*[:：]?\s*$", re.IGNORECASE)
+_EN_WITNESS_RE = re.compile(r"^(?:on|at|le|am|el)\s|[@<在于]", re.IGNORECASE)
+_ATTRIBUTION_END_RE = re.compile(r"(?:wrote\s*[:：]|写道|寫道)\s*[:：]?\s*$", re.IGNORECASE)
 # Chinese labels may stand without a colon (Mail Master's table: "发件人 | …");
 # English ones need it ("From now on …" is prose).
 _HEADER_BLOCK_RE = re.compile(
