@@ -399,9 +399,10 @@ def test_alertmanager_payload_registers_each_alert_in_one_commit(desk: Desk) -> 
 def test_repeated_alert_stays_one_incident(desk: Desk) -> None:
     [first] = ok(ingest(desk, "alert", am_payload()))
     before = desk.commit_count()
-    # The same notification again (Alertmanager repeat_interval): no news, nothing written.
+    # The same notification again (Alertmanager repeat_interval): no news, nothing
+    # written; the incident it belongs to is named.
     again = ingest(desk, "alert", am_payload(), now="2026-11-23T10:35:00+08:00")
-    assert ok(again) == []
+    assert ok(again) == [first]
     assert "already recorded" in again.stderr
     assert desk.commit_count() == before
     # It fires anew (a new startsAt) while the incident is open: folded as an event.

@@ -108,8 +108,12 @@ def alert(ctx: Context, file: str | None) -> None:
 
     Mapped by the alerts: rules of sla.yaml. An alert firing again while
     its incident is open, or within flap_window of its resolution, is
-    recorded on that incident (and reopens it) instead of a new one. All
-    alerts of one payload are one commit.
+    recorded on that incident (and reopens it) instead of a new one. A
+    repeat of a firing already recorded (same start, same Zabbix event) is
+    matched to its incident whatever its state, even rejected as a false
+    alarm: nothing is written, its ID is printed. Zabbix discovery events
+    are no incidents (exit 0, a note); internal events and problem updates
+    become comments. All alerts of one payload are one commit.
 
     \b
     Examples:

@@ -53,10 +53,21 @@ store lock: look up what is already recorded, build every change, commit.
   resolved) incident; with ``auto_resolve: true`` the open incident is also
   resolved ("监控告警已恢复"). A resolved notification for an alert with no
   incident (or a closed/rejected one) is not recorded.
-* A notification that repeats what is already recorded — same key, same
-  status, same ``starts_at`` (Alertmanager re-sends a whole group whenever
-  one member changes, and every ``repeat_interval``) — is not recorded
-  again: it carries no news and would bloat the ticket.
+* A *repeat* of a firing already recorded on some incident — same key and
+  same Zabbix event ID, or (when either lacks an event ID) same key and same
+  start — is matched to that incident **whatever its state** and nothing is
+  written; its ID is printed and a note says the state. Alertmanager
+  re-sends every ``repeat_interval`` and Zabbix repeats escalation steps: a
+  false alarm rejected once stays silent, a repeat on a resolved incident
+  does not reopen it. A *new* firing (new start, new event) is a fold, a
+  reopen or a new incident as above.
+* Zabbix: discovery and autoregistration events are not incidents (exit 0,
+  a note); internal events (a trigger monitoring cannot evaluate, and back)
+  are a comment on the trigger's open incident, never the problem and never
+  its resolution; problem updates (acknowledged, commented, severity
+  changed) are comments saying who did what, once each, and a "closed"
+  update is the event's resolution. Alertmanager's ``truncatedAlerts`` is
+  a note: those alerts were never sent.
 * Every alert of one payload goes into ONE commit.
 
 Text from mail and alerts is stored as plain text with control characters
