@@ -321,6 +321,31 @@ def test_broken_html_keeps_its_text(markup: str, text: str) -> None:
     assert html_to_text(markup) == text
 
 
+def test_a_tag_cut_off_is_markup_a_bare_angle_is_text() -> None:
+    # A truncated quoted-printable line leaves '<a href="http://…' with no '>'.
+    assert html_to_text('<p>text <a href="http://x.example</body></html>') == "text"
+    assert html_to_text('x <a href="y') == "x"
+    assert html_to_text("<p>if a<b then</p>") == "if a<b then"
+
+
+@pytest.mark.parametrize("unit", ["<p ", '<a href="', "<!--", "<style ", "</", "<p a="])
+def test_hostile_html_is_linear(unit: str) -> None:
+    # Python's HTMLParser alone takes seconds for 10,000 unterminated tags.
+    start = time.perf_counter()
+    html_to_text(unit * 50_000)
+    assert time.perf_counter() - start < 3
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["-" * 60_000, "a\n写道" + " " * 30_000 + "x", "a\nwrote:" + " " * 30_000 + "x", "-- 由" * 20_000],
+)
+def test_hostile_quotes_are_linear(body: str) -> None:
+    start = time.perf_counter()
+    reply_text(body)
+    assert time.perf_counter() - start < 2
+
+
 def test_head_content_is_still_skipped() -> None:
     markup = "<html><head><title>Title</title><style>b{}</style></head><body>正文</body></html>"
     assert html_to_text(markup) == "正文"

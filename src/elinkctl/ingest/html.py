@@ -39,7 +39,9 @@ _HEAD_CONTENT = frozenset(
     }
 )
 # Elements whose missing end tag would swallow the rest of the document.
-_UNCLOSED_RE = re.compile(r"<(script|style|title|textarea|xmp)\b[^>]*>", re.IGNORECASE)
+_UNCLOSED_RE = re.compile(r"<(script|style|title|textarea|xmp)\b[^<>]*>", re.IGNORECASE)
+_ANGLE_RE = re.compile(r"[<>]")
+_CUT_MARKUP_RE = re.compile(r"<[A-Za-z][\w:-]*\s+[\w:-]+\s*=")
 _NEXT_TAG_RE = re.compile(r"<[A-Za-z/!]")
 _WHOLE_TAG_RE = re.compile(r"<[A-Za-z/!][^<>]*>")
 _CUT_TAG_RE = re.compile(r"<[A-Za-z/!][^>]*\Z")
@@ -215,7 +217,7 @@ def html_to_text(markup: str) -> str:
     stripped, so the result diffs cleanly in a ticket file.
     """
     parser = _TextExtractor()
-    parser.feed(_close_unclosed(markup))
+    parser.feed(_close_unclosed(_escape_cut_tags(markup)))
     parser.closing = True
     parser.close()
     parser.finish()
@@ -224,6 +226,42 @@ def html_to_text(markup: str) -> str:
     text = "\n".join(lines)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()
+
+
+def _escape_cut_tags(markup: str) -> str:
+    """``markup`` with every tag that never ends (no ``>`` before the next
+    ``<``) made harmless.
+
+    Python's HTMLParser rescans the rest of the document for each such
+    tag, so a hostile ``<p <p <p …`` costs quadratic time (10,000 of them
+    took seconds); without them its work is linear. A cut tag that has
+    attributes (``<a href="http://…`` of a truncated quoted-printable
+    line) is markup and is dropped up to the next tag; anything else
+    (``if a<b then``) is text and is escaped. One pass over the brackets.
+    """
+    if markup.count("<") < 2:
+        return markup
+    angles = [(m.start(), m.group()) for m in _ANGLE_RE.finditer(markup)]
+    pieces: list[str] = []
+    done = 0
+    for index, (pos, char) in enumerate(angles):
+        if char != "<" or pos + 1 >= len(markup) or pos < done:
+            continue
+        if not (markup[pos + 1].isalpha() or markup[pos + 1] in "/!?"):
+            continue
+        following = angles[index + 1] if index + 1 < len(angles) else (len(markup), "")
+        if following[1] == ">":
+            continue
+        pieces.append(markup[done:pos])
+        if _CUT_MARKUP_RE.match(markup, pos, min(following[0], pos + 200)):
+            done = following[0]  # drop the cut tag up to the next one
+        else:
+            pieces.append("&lt;")
+            done = pos + 1
+    if not pieces:
+        return markup
+    pieces.append(markup[done:])
+    return "".join(pieces)
 
 
 def _close_unclosed(markup: str) -> str:

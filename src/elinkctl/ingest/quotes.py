@@ -42,18 +42,23 @@ _SEPARATOR_WORDS = (
     r"|original message|original|forwarded message|forwarded by .{1,80}|转发者.{0,80}"
     r"|由.{1,80}转发.{0,40}"
 )
-# A dashed separator, wherever it stands in a line.
+# A dashed separator, wherever it stands in a line. It starts where a run
+# of dashes starts and takes the run whole (possessive): a line of 60,000
+# dashes costs one pass, not 60,000.
 _SEPARATOR_RE = re.compile(
-    rf"{_DASH}{{2,}}[ \t\xa0\u3000]*(?:{_SEPARATOR_WORDS})[ \t\xa0\u3000]*{_DASH}{{2,}}",
+    rf"(?<!{_DASH}){_DASH}{{2,}}+[ \t\xa0\u3000]*+(?:{_SEPARATOR_WORDS})"
+    rf"[ \t\xa0\u3000]*{_DASH}{{2,}}",
     re.IGNORECASE,
 )
-_ZH_WROTE_RE = re.compile(r"(?:写道|寫道)\s*[:：]?\s*$")
-_EN_WROTE_RE = re.compile(r"\bwrote\s*[:：]\s*$", re.IGNORECASE)
+_ZH_WROTE_RE = re.compile(r"(?:写道|寫道)\s*+[:：]?\s*+$")
+_EN_WROTE_RE = re.compile(r"\bwrote\s*+[:：]\s*+$", re.IGNORECASE)
 # What tells an attribution from a sentence that ends in 写道/wrote: the
 # quoted sender (an address), or the clients' own words around the date.
 _ZH_WITNESS_RE = re.compile(r"[在于於@<＜年]")
 _EN_WITNESS_RE = re.compile(r"^(?:on|at|le|am|el)\s|[@<在于]", re.IGNORECASE)
-_ATTRIBUTION_END_RE = re.compile(r"(?:wrote\s*[:：]|写道|寫道)\s*[:：]?\s*$", re.IGNORECASE)
+_ATTRIBUTION_END_RE = re.compile(r"(?:wrote\s*+[:：]|写道|寫道)\s*+[:：]?\s*+$", re.IGNORECASE)
+_MAX_ATTRIBUTION = 300
+"""Characters of an attribution line (longer lines are not looked at: bounded work)."""
 # Chinese labels may stand without a colon (Mail Master's table: "发件人 | …");
 # English ones need it ("From now on …" is prose).
 _HEADER_BLOCK_RE = re.compile(
@@ -72,7 +77,7 @@ def _attribution(line: str) -> bool:
     "At 2019-07-04 11:20:38, "冯伟" <a@b.c> wrote:" (NetEase). A date (a
     digit) and a witness (an address, 在/于/年, On/At) must be in it."""
     text = line.strip()
-    if len(text) > 300 or not any(ch.isdigit() for ch in text):
+    if len(text) > _MAX_ATTRIBUTION or not any(ch.isdigit() for ch in text):
         return False
     if _ZH_WROTE_RE.search(text):
         return bool(_ZH_WITNESS_RE.search(text))
@@ -86,7 +91,8 @@ def _is_attribution(lines: list[str], index: int) -> bool:
     if _attribution(line):
         return True
     # Gmail and Outlook wrap a long attribution: "On …, 张三 <" / "a@b.c> wrote:".
-    if index + 1 < len(lines) and _ATTRIBUTION_END_RE.search(lines[index + 1]):
+    following = lines[index + 1] if index + 1 < len(lines) else ""
+    if len(following) <= _MAX_ATTRIBUTION and _ATTRIBUTION_END_RE.search(following):
         if not _ATTRIBUTION_END_RE.search(line):
             return _attribution(line.rstrip() + " " + lines[index + 1].strip())
     return False
