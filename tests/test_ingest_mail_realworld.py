@@ -338,7 +338,12 @@ def test_hostile_html_is_linear(unit: str) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    ["-" * 60_000, "a\n写道" + " " * 30_000 + "x", "a\nwrote:" + " " * 30_000 + "x", "-- 由" * 20_000],
+    [
+        "-" * 60_000,
+        "a\n写道" + " " * 30_000 + "x",
+        "a\nwrote:" + " " * 30_000 + "x",
+        "-- 由" * 20_000,
+    ],
 )
 def test_hostile_quotes_are_linear(body: str) -> None:
     start = time.perf_counter()
