@@ -231,6 +231,14 @@ def test_related_with_the_image_first_keeps_the_html() -> None:
     assert parse_email(raw).body == "见截图：报错 0x80070005"
 
 
+def test_text_enriched_loses_its_commands() -> None:
+    raw = mail(
+        FROM + "Subject: x\nContent-Type: text/enriched\n",
+        b"<bold>Now</bold> is the time, a <<b <italic>x</italic>\r\n",
+    )
+    assert parse_email(raw).body == "Now is the time, a <b x"
+
+
 def test_standard_preamble_alone_is_not_text() -> None:
     body = (
         b"This is a multi-part message in MIME format.\r\n\r\n"

@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 _MSG_ID_RE = re.compile(r"<[^<>\s]+>")
+_ENRICHED_RE = re.compile(r"<<|</?[A-Za-z][A-Za-z0-9-]{0,40}>")
 
 
 # ---------------------------------------------------------------------------
@@ -228,6 +229,9 @@ def _part_text(part: Message, notes: list[str]) -> str:
     text = decoded.text
     if html or _is_html_document(text):
         return html_to_text(text)
+    if part.get_content_subtype() in ("enriched", "richtext"):
+        # RFC 1896: formatting commands in <…>, "<<" for a literal "<".
+        return _ENRICHED_RE.sub(lambda m: "<" if m.group() == "<<" else "", text)
     return text
 
 
