@@ -239,6 +239,44 @@ def test_text_enriched_loses_its_commands() -> None:
     assert parse_email(raw).body == "Now is the time, a <b x"
 
 
+def test_a_stub_plain_alternative_yields_to_the_html_message() -> None:
+    stub = "此邮件为HTML格式，请使用支持HTML的客户端查看".encode()
+    html = ("<p>OA系统今晚22:00至次日02:00停机维护，期间无法审批。</p>" * 4).encode()
+    body = (
+        b'--a\r\nContent-Type: text/plain; charset="utf-8"\r\n\r\n'
+        + stub
+        + b'\r\n--a\r\nContent-Type: text/html; charset="utf-8"\r\n\r\n'
+        + html
+        + b"\r\n--a--\r\n"
+    )
+    raw = mail(FROM + "Subject: x\nContent-Type: multipart/alternative; boundary=a\n", body)
+    assert "停机维护" in parse_email(raw).body
+    # The same text in both: the plain one, as the sender's client wrote it.
+    same = body.replace(stub, "OA系统今晚停机".encode()).replace(
+        html, "<p>OA系统今晚停机</p>".encode()
+    )
+    assert (
+        parse_email(
+            mail(FROM + "Subject: x\nContent-Type: multipart/alternative; boundary=a\n", same)
+        ).body
+        == "OA系统今晚停机"
+    )
+
+
+def test_raw_8bit_file_name_in_the_declared_charset() -> None:
+    body = (
+        b'--m\r\nContent-Type: text/plain; charset="big5"\r\n\r\n'
+        + "請見附件".encode("big5")
+        + b'\r\n--m\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="'
+        + "報價單.pdf".encode("big5")
+        + b'"\r\n\r\nJVBERi0=\r\n--m--\r\n'
+    )
+    parsed = parse_email(
+        mail(FROM + "Subject: q\nContent-Type: multipart/mixed; boundary=m\n", body)
+    )
+    assert parsed.attachments == ["報價單.pdf"]
+
+
 def test_standard_preamble_alone_is_not_text() -> None:
     body = (
         b"This is a multi-part message in MIME format.\r\n\r\n"

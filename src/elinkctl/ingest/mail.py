@@ -205,7 +205,8 @@ def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
     if msg.get("From") is None and msg.get("Subject") is None:
         raise IngestError("input is not an email message: no From or Subject header")
 
-    walker = Walker()
+    charsets = declared_charsets(msg)
+    walker = Walker(charsets)
     try:
         walker.walk(msg)
     except RecursionError:
@@ -215,7 +216,6 @@ def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
     if truncated:
         body = body[:max_body].rstrip() + "\n\n" + TRUNCATION_NOTE
 
-    charsets = declared_charsets(msg)
     if SINGLE_BYTE_MARK in walker.notes:
         charsets.append("")  # the body is single-byte text: so are raw headers
     raw_from = header_text(msg.get("From", ""), charsets)

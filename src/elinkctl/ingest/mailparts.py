@@ -165,15 +165,16 @@ def addresses(msg: Message, name: str, charsets: Sequence[str] = ()) -> list[str
 # ---------------------------------------------------------------------------
 
 
-def _filename(part: Message) -> str | None:
-    """The decoded file name of a part, whichever way the client encoded it."""
+def _filename(part: Message, charsets: Sequence[str] = ()) -> str | None:
+    """The decoded file name of a part, whichever way the client encoded it
+    (raw 8-bit names read in the message's declared ``charsets``)."""
     for param, header in (("filename", "content-disposition"), ("name", "content-type")):
         source = part
         if isinstance(part.get(header), email.header.Header):
             # Raw 8-bit parameter (an unencoded GBK name): re-read the
             # header from its decoded text so the bytes are not replaced.
             source = Message()
-            source[header] = get_header(part, header) or ""
+            source[header] = get_header(part, header, charsets) or ""
         raw = source.get_param(param, header=header)
         if raw is None:
             continue
@@ -183,7 +184,7 @@ def _filename(part: Message) -> str | None:
             value = decode_bytes(bytes(text, "raw-unicode-escape"), charset or None)
         else:
             value = email.utils.unquote(str(raw))
-        value = decode_header_value(value)  # RFC 2047 inside quotes, raw 8-bit
+        value = decode_header_value(value, charsets)  # RFC 2047 inside quotes, raw 8-bit
         # Windows clients send full paths now and then; the name is enough.
         value = value.replace("\\", "/").rsplit("/", 1)[-1].strip()
         if value:
@@ -253,9 +254,14 @@ def _unnamed(part: Message) -> str:
 
 
 class Walker:
-    """Collect body texts, attachment names and notes from a MIME tree."""
+    """Collect body texts, attachment names and notes from a MIME tree.
 
-    def __init__(self) -> None:
+    ``charsets``: the codecs the message declares (:func:`declared_charsets`),
+    for raw 8-bit file names.
+    """
+
+    def __init__(self, charsets: Sequence[str] = ()) -> None:
+        self.charsets = tuple(charsets)
         self.texts: list[str] = []
         self.attachments: list[str] = []
         self.notes: list[str] = []
@@ -267,7 +273,9 @@ class Walker:
         ctype = part.get_content_type()
         if ctype == "message/rfc822":
             # A forwarded mail is a document the sender attached, not prose.
-            self.attachments.append(_filename(part) or _forwarded_name(part) or _unnamed(part))
+            self.attachments.append(
+                _filename(part, self.charsets) or _forwarded_name(part) or _unnamed(part)
+            )
             return
         if part.get_content_maintype() == "multipart" and not part.is_multipart():
             self._broken_multipart(part, depth)
@@ -279,7 +287,7 @@ class Walker:
                 self._preamble(part)
             return
         if _is_attachment(part):
-            self.attachments.append(_filename(part) or _unnamed(part))
+            self.attachments.append(_filename(part, self.charsets) or _unnamed(part))
             return
         if ctype in DATA_TEXT:
             # An invitation, a vCard, a CSV: data, not prose. It is named
@@ -304,7 +312,7 @@ class Walker:
                 if sub is root:
                     continue
                 if _is_attachment(sub) and _disposition(sub) == "attachment":
-                    self.attachments.append(_filename(sub) or _unnamed(sub))
+                    self.attachments.append(_filename(sub, self.charsets) or _unnamed(sub))
         else:
             for sub in subparts:
                 self.walk(sub, depth + 1)
@@ -350,13 +358,17 @@ class Walker:
             text = _part_text(candidate, notes)
             if text.strip():
                 if not notes:
-                    self.texts.append(text)
+                    richer = self._richer(subparts, depth, len(text.strip()))
+                    if richer is not None:
+                        self._take(richer)
+                    else:
+                        self.texts.append(text)
                     return
                 damaged = damaged or (text, notes)
         tried: list[Walker] = []
         for candidate in reversed(subparts):
             if candidate.get_content_type() != "text/plain":
-                trial = Walker()
+                trial = Walker(self.charsets)
                 trial.repairs = self.repairs
                 trial.walk(candidate, depth)
                 if trial.texts and (damaged is None or not trial.notes):
@@ -371,6 +383,30 @@ class Walker:
                 self._take(trial)
             else:
                 self.attachments.extend(trial.attachments)
+
+    def _richer(self, subparts: list[Message], depth: int, plain: int) -> Walker | None:
+        """The HTML version when the plain one is only a stub.
+
+        Notification systems put "此邮件为HTML格式，请使用支持HTML的客户端查看" (or
+        nothing but a link) in text/plain and the message in HTML. A plain
+        text of fewer than 200 characters is checked against the HTML one;
+        HTML with three times the text (and 100 characters more) wins.
+        """
+        if plain >= 200:
+            return None
+        for candidate in reversed(subparts):
+            if candidate.get_content_type() == "text/plain":
+                continue
+            trial = Walker(self.charsets)
+            trial.repairs = self.repairs
+            trial.walk(candidate, depth)
+            if not trial.texts:
+                continue
+            size = sum(len(t.strip()) for t in trial.texts)
+            if not trial.notes and size > max(3 * plain, plain + 100):
+                return trial
+            return None
+        return None
 
     def _take(self, other: Walker) -> None:
         self.texts.extend(other.texts)
