@@ -9,7 +9,8 @@ tests/corpora/mail/SOURCES.md):
   ``-----原始邮件-----``, Outlook (Chinese, older builds) ``-----邮件原件-----``,
   QQ Mail / 腾讯企业邮 / Foxmail ``------------------ 原始邮件
   ------------------`` (and ``------------------ Original ------------------``),
-  网易邮箱大师 (Mail Master) ``---- 回复的原邮件 ----``, forwarding markers
+  网易邮箱大师 (Mail Master) ``---- 回复的原邮件 ----`` (English UI: ``----
+  Replied Message ----``), forwarding markers
   (``---------- Forwarded message ---------``, ``转发邮件信息``, Lotus Notes
   ``----- 转发者 … -----``, ``----- 由 … 转发 -----``). Mid-line too: HTML
   mail often puts the separator and the quoted header table on one line.
@@ -39,7 +40,8 @@ __all__ = ["reply_text"]
 _DASH = r"[-－—–_]"
 _SEPARATOR_WORDS = (
     r"原始邮件|邮件原件|原邮件|回复的原邮件|回复的原始邮件|转发邮件信息|转发邮件|转发的邮件"
-    r"|original message|original|forwarded message|forwarded by .{1,80}|转发者.{0,80}"
+    r"|original message|replied message|original|forwarded message|forwarded by .{1,80}"
+    r"|转发者.{0,80}"
     r"|由.{1,80}转发.{0,40}"
 )
 # A dashed separator, wherever it stands in a line. It starts where a run
