@@ -52,6 +52,7 @@ _SEPARATOR_RE = re.compile(
     rf"[ \t\xa0\u3000]*{_DASH}{{2,}}",
     re.IGNORECASE,
 )
+_RULE_RE = re.compile(r"^[\s_\-－—–=*]*$")
 _ZH_WROTE_RE = re.compile(r"(?:写道|寫道)\s*+[:：]?\s*+$")
 _EN_WROTE_RE = re.compile(r"\bwrote\s*+[:：]\s*+$", re.IGNORECASE)
 # What tells an attribution from a sentence that ends in 写道/wrote: the
@@ -131,5 +132,7 @@ def reply_text(body: str) -> str:
         if _is_header_block(lines, index):
             break
         kept.append(line)
+    while kept and _RULE_RE.match(kept[-1]):
+        kept.pop()  # Outlook's "______" rule above the quoted header block
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
     return text or body.strip()
