@@ -209,6 +209,7 @@ def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
     walker = Walker(charsets)
     try:
         walker.walk(msg)
+        walker.forwarded_text()
     except RecursionError:
         raise IngestError(f"email: nested more than {MAX_MIME_DEPTH} levels deep") from None
     body = normalise_body("\n\n".join(walker.texts))

@@ -265,6 +265,7 @@ class Walker:
         self.texts: list[str] = []
         self.attachments: list[str] = []
         self.notes: list[str] = []
+        self.forwarded: list[tuple[Message, int]] = []
         self.repairs = 0
 
     def walk(self, part: Message, depth: int = 0) -> None:
@@ -272,10 +273,14 @@ class Walker:
             raise IngestError(f"email: multiparts nested more than {MAX_MIME_DEPTH} levels deep")
         ctype = part.get_content_type()
         if ctype == "message/rfc822":
-            # A forwarded mail is a document the sender attached, not prose.
+            # A forwarded mail is a document the sender attached, not prose
+            # (its text is read only when the mail has none of its own).
             self.attachments.append(
                 _filename(part, self.charsets) or _forwarded_name(part) or _unnamed(part)
             )
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                self.forwarded.append((inner[0], depth + 1))
             return
         if part.get_content_maintype() == "multipart" and not part.is_multipart():
             self._broken_multipart(part, depth)
@@ -407,6 +412,28 @@ class Walker:
                 return trial
             return None
         return None
+
+    def forwarded_text(self) -> None:
+        """A mail with no text of its own that forwards one (``message/rfc822``,
+        "转发: 系统报错" with the original attached): the forwarded mail's text
+        is the report, so it is kept — under a line naming it, with a note."""
+        if self.texts or not self.forwarded:
+            return
+        inner, depth = self.forwarded[0]
+        trial = Walker(self.charsets)
+        trial.repairs = self.repairs
+        trial.walk(inner, depth)
+        if not trial.texts:
+            return
+        subject = decode_header_value(get_header(inner, "Subject", self.charsets))
+        sender = decode_header_value(get_header(inner, "From", self.charsets))
+        heading = "[转发的邮件] " + " / ".join(x for x in (sender, subject) if x)
+        self.texts.append(heading.strip())
+        self.texts.extend(trial.texts)
+        self.notes.extend(trial.notes)
+        self.notes.append(
+            "the mail has no text of its own; the text of the mail it forwards was kept"
+        )
 
     def _take(self, other: Walker) -> None:
         self.texts.extend(other.texts)
