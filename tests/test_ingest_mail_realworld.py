@@ -161,6 +161,14 @@ def test_shift_jis_raw_subject_in_multipart() -> None:
     assert parsed.subject == "障害報告" and parsed.body == "サーバーが停止しました"
 
 
+def test_raw_iso_2022_jp_subject() -> None:
+    subject = "障害報告".encode("iso2022_jp")
+    raw = mail(FROM + "Subject: @S@\nContent-Type: text/plain; charset=iso-2022-jp\n", subject)
+    raw = raw.replace(b"@S@", subject)
+    parsed = parse_email(raw)
+    assert parsed.subject == "障害報告" and parsed.body == "障害報告"
+
+
 def test_unicodebig_base64_part() -> None:
     payload = base64.encodebytes("数据库连接超时".encode("utf-16-be")).replace(b"\n", b"\r\n")
     raw = mail(

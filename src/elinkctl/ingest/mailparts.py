@@ -65,8 +65,15 @@ def decode_bytes(raw: bytes, label: str | None = None) -> str:
 
 
 def _unescape_raw(text: str, charsets: Sequence[str] = ()) -> str:
-    """Recover raw 8-bit header bytes the parser kept as surrogate escapes."""
+    """Recover raw 8-bit header bytes the parser kept as surrogate escapes,
+    and raw ISO-2022-JP (7-bit, but escape sequences, not encoded words:
+    old Japanese clients)."""
     if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        if "\x1b$" in text or "\x1b(" in text:
+            try:
+                return text.encode("ascii").decode("iso2022_jp_ext")
+            except (UnicodeError, LookupError):
+                return text
         return text
     return _raw_header(text.encode("ascii", "surrogateescape"), charsets)
 
