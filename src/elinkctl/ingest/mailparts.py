@@ -224,14 +224,14 @@ def _part_text(part: Message, notes: list[str]) -> str:
     if decoded.how == "single-byte":
         notes.append(SINGLE_BYTE_MARK)
         notes.append(
-            f"a {part.get_content_type()} part is not valid in its charset "
+            f"a {one_line_label(part.get_content_type())} part is not valid in its charset "
             f"({_label(part)}); it was read as Windows-1252"
         )
     elif decoded.replaced:
         label = part.get_content_charset()
         what = f"valid {one_line_label(label)}" if label else "UTF-8 or GB18030 (no charset given)"
         notes.append(
-            f"a {part.get_content_type()} part is not {what}: "
+            f"a {one_line_label(part.get_content_type())} part is not {what}: "
             f"{decoded.replaced} character(s) could not be decoded and show as U+FFFD"
         )
     text = decoded.text
