@@ -673,6 +673,29 @@ def test_internal_event_state_without_event_value(fields: dict[str, Any], status
     assert (only.kind, only.status) == ("internal", status)
 
 
+@pytest.mark.parametrize(
+    ("subject", "status"),
+    [
+        ('Trigger "MySQL: Service is down" changed state to UNKNOWN', "firing"),
+        ('Trigger "MySQL: Service is down" changed state to NORMAL', "resolved"),
+        ('Item "vfs.fs.size[/data,pfree]" became not supported', "firing"),
+        ("触发器 磁盘空间不足 状态变为未知", "firing"),
+    ],
+)
+def test_internal_event_told_by_its_subject_when_the_source_is_not_posted(
+    subject: str, status: str
+) -> None:
+    """A media type without {EVENT.SOURCE}: the internal event must still not be
+    taken for the trigger's problem (or its recovery)."""
+    body = {"alert_subject": subject, "trigger_id": "9", "event_id": "77", "host": "db01"}
+    if status == "firing":
+        body["event_value"] = "1"
+    (only,) = parse_alert_payload(dumps(body))
+    assert (only.kind, only.status) == ("internal", status)
+    ordinary = {**body, "alert_subject": "Problem: MySQL: Service is down", "event_value": "1"}
+    assert parse_alert_payload(dumps(ordinary))[0].kind == "problem"
+
+
 def test_internal_event_without_any_state_is_refused() -> None:
     with pytest.raises(IngestError, match="internal event: event_value is missing"):
         parse_alert_payload(dumps({"event_source": "3", "trigger_id": "9", "subject": "x"}))

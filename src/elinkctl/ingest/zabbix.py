@@ -450,10 +450,24 @@ def _z_update(fields: Mapping[str, Any], event_id: str | None, message: str) -> 
     return ZabbixUpdate(action=action, user=user, message=text, at=at, uid=uid)
 
 
+# What an internal event's subject says when the media type does not post
+# {EVENT.SOURCE}: "Trigger changed state to UNKNOWN", "Item … became not
+# supported", and the way back ("… changed state to NORMAL").
+_INTERNAL_NAME_RE = re.compile(
+    r"\b(?:changed\s+state\s+to|state\s+changed\s+to|became)\s+"
+    r"(?:unknown|not\s+supported|unsupported|normal|supported)\b"
+    r"|状态(?:变为|变成|改变为)\s*(?:未知|不支持|正常)",
+    re.IGNORECASE,
+)
+
+
 def _source(fields: Mapping[str, Any], where: str) -> str:
     raw = _z_text(fields, _Z_SOURCE)
     if raw is None:
-        return "0"
+        # Without {EVENT.SOURCE} an internal event would be taken for the
+        # problem of its trigger: recognise it by what it says.
+        name = _z_text(fields, _Z_NAME) or ""
+        return "3" if _INTERNAL_NAME_RE.search(name[:500]) else "0"
     found = _SOURCES.get(_norm_key(raw))
     if found is None:
         raise IngestError(
