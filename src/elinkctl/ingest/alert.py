@@ -71,15 +71,6 @@ __all__ = [
 ]
 
 
-#: Status words monitoring systems send (Zabbix {EVENT.STATUS} and the
-#: Chinese words of hand-written media types): input vocabulary, not the
-#: desk's status labels (those live in elinkctl.domain.glossary).
-FIRING_WORDS = frozenset({"problem", "firing", "update", "问题", "故障", "1"})
-RESOLVED_WORDS = frozenset(
-    {"resolved", "ok", "recovery", "recovered", "已恢复", "已解决", "恢复", "0"}
-)
-
-
 # ---------------------------------------------------------------------------
 # Entry points
 # ---------------------------------------------------------------------------

@@ -57,6 +57,14 @@ _SEVERITY_ALIASES = {
 }
 _AM_ZERO_TIME = "0001-01-01T00:00:00Z"
 
+#: Status words monitoring systems send (Zabbix {EVENT.STATUS} and the
+#: Chinese words of hand-written media types): input vocabulary, not the
+#: desk's status labels (those live in elinkctl.domain.glossary).
+FIRING_WORDS = frozenset({"problem", "firing", "update", "问题", "故障", "1"})
+RESOLVED_WORDS = frozenset(
+    {"resolved", "ok", "recovery", "recovered", "已恢复", "已解决", "恢复", "0"}
+)
+
 
 @dataclass(frozen=True)
 class ZabbixUpdate:

@@ -83,6 +83,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from elinkctl.ingest.alertmodel import (
+    FIRING_WORDS,
+    RESOLVED_WORDS,
     ZABBIX_SEVERITY_COUNT,
     Alert,
     AlertKind,
@@ -288,10 +290,6 @@ def _z_status(fields: Mapping[str, Any], where: str) -> AlertStatus:
         source = "event_value"
     if raw is None:
         raise IngestError(f"Zabbix payload{where}: status is missing (status or event_value)")
-    # The sender's vocabulary lives with the entry point (which imports this
-    # module, hence the import here): Chinese status words are input, not labels.
-    from elinkctl.ingest.alert import FIRING_WORDS, RESOLVED_WORDS
-
     word = scalar(raw).strip().lower()
     if word in RESOLVED_WORDS:
         return "resolved"
