@@ -108,8 +108,12 @@ def test_an_open_incident_hears_when_a_firing_said_resolved_fires_again(desk: De
 
 
 def test_zabbix_firing_identity_event_id_or_start(desk: Desk) -> None:
-    # Registered from a media type that sends no event id: the start identifies.
-    [first] = ids(ingest(desk, zabbix("slack_problem", event_id="{EVENT.ID}")))
+    # Registered from a media type that sends no event id (neither as a parameter
+    # nor in its message text): the start identifies.
+    message = "Problem started at 09:55:12 on 2026.11.23\nHost: fin-db01\n"
+    [first] = ids(
+        ingest(desk, zabbix("slack_problem", event_id="{EVENT.ID}", alert_message=message))
+    )
     desk.ok("reject", first, "--reason", "false-alarm", now="2026-11-23T10:05:00+08:00")
     same = ingest(desk, zabbix("slack_problem"), now="2026-11-23T10:30:00+08:00")
     assert ids(same) == [first] and count(desk) == 1

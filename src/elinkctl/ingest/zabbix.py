@@ -98,6 +98,7 @@ from elinkctl.ingest.alertmodel import (
 from elinkctl.ingest.errors import IngestError
 from elinkctl.ingest.limits import load_json, time_in_range
 from elinkctl.ingest.zabbixnames import is_builtin_group, strip_prefix
+from elinkctl.ingest.zabbixtext import says_zabbix, with_text_fields
 
 __all__ = ["looks_zabbix", "parse_zabbix"]
 
@@ -121,11 +122,12 @@ _Z_NAME = (
     "alert_subject",
     "name",
     "title",
+    "entity_display_name",
 )
 _Z_STATUS = ("status", "event_status", "eventstatus", "trigger_status", "state")
 _Z_VALUE = ("event_value", "eventvalue", "value")
 _Z_SOURCE = ("event_source", "eventsource")
-_Z_EVENT_ID = ("event_id", "eventid", "alert_uid")
+_Z_EVENT_ID = ("event_id", "eventid", "alert_uid", "entity_id")
 _Z_TRIGGER_ID = ("trigger_id", "triggerid")
 _Z_SEVERITY = ("severity", "event_severity", "eventseverity", "trigger_severity")
 _Z_NSEVERITY = ("event_nseverity", "nseverity", "trigger_nseverity")
@@ -141,8 +143,15 @@ _Z_TAGS = (
     "tags_json",
     "eventtags",
 )
-_Z_MESSAGE = ("message", "alert_message", "event_message", "description", "trigger_description")
-_Z_URL = ("event_url", "trigger_url", "link_to_upstream_details", "url")
+_Z_MESSAGE = (
+    "message",
+    "alert_message",
+    "event_message",
+    "description",
+    "trigger_description",
+    "state_message",
+)
+_Z_URL = ("event_url", "trigger_url", "link_to_upstream_details", "url", "event_info")
 _Z_UPDATE_STATUS = ("event_update_status", "eventupdate", "event_update", "update_status")
 _Z_UPDATE_ACTION = ("event_update_action", "update_action")
 _Z_UPDATE_USER = ("event_update_user", "user_fullname", "update_user", "zbxuser")
@@ -187,14 +196,17 @@ _SOURCES = {
 
 
 def _norm_key(key: object) -> str:
-    return re.sub(r"[.\-\s]+", "_", str(key).strip().strip("{}")).lower()
+    key = re.sub(r"^field(?:_[a-z])?:", "", str(key).strip().lower())  # VictorOps
+    return re.sub(r"[.\-\s]+", "_", key.strip("{}"))
 
 
 def looks_zabbix(payload: dict[str, Any]) -> bool:
     keys = {_norm_key(k) for k in payload}
     if keys & _Z_MARKERS:
         return True
-    return bool(keys & set(_Z_HOST)) and bool(keys & set(_Z_SEVERITY))
+    if keys & set(_Z_HOST) and keys & set(_Z_SEVERITY):
+        return True
+    return says_zabbix(_z_fields(payload))  # Telegram: subject and message only
 
 
 def _z_fields(payload: dict[str, Any]) -> dict[str, Any]:
@@ -208,7 +220,7 @@ def _z_fields(payload: dict[str, Any]) -> dict[str, Any]:
             if not value or _MACRO_RE.match(value) or value == "*UNKNOWN*":
                 continue
         fields.setdefault(_norm_key(key), value)
-    return fields
+    return with_text_fields(fields)
 
 
 def _z_get(fields: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
@@ -526,9 +538,9 @@ def parse_zabbix(
     elif host is not None:
         identity = f"{host}\0{name}".encode()
         key = f"host:{hashlib.sha256(identity).hexdigest()[:16]}"
-    elif kind == "internal":
+    elif kind in ("internal", "update"):  # an update: noted, as no incident has its key
         item = _z_text(fields, ("item_id", "itemid")) or name
-        key = f"internal:{hashlib.sha256(item.encode()).hexdigest()[:16]}"
+        key = f"{kind}:{hashlib.sha256(item.encode()).hexdigest()[:16]}"
     else:
         raise IngestError(
             f"Zabbix payload{where}: no identity — give trigger_id, or host and event_name"

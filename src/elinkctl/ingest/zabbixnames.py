@@ -67,8 +67,14 @@ def strip_prefix(name: str) -> tuple[str, str | None]:
         or text[start].isspace()
     ):
         start += 1
-    match = _PREFIX_RE.match(text[start:])
-    if match is None:
+    rest, service = text[start:], None
+    # Templates stack them: VictorOps' "[{EVENT.STATUS}] " before "【故障】…".
+    for _ in range(3):
+        match = _PREFIX_RE.match(rest)
+        if match is None:
+            break
+        service = service or match.group("svc") or match.group("svc2")
+        rest = rest[match.end() :].strip()
+    if rest == text[start:]:
         return text, None
-    rest = text[start + match.end() :].strip()
-    return (rest or text), match.group("svc") or match.group("svc2")
+    return (rest or text), service
