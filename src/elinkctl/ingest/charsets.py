@@ -20,7 +20,11 @@ the desk), never silent:
    accident). An ASCII label on 8-bit bytes is plainly wrong: no label.
 3. For HTML, the charset its ``<meta>`` declares.
 4. UTF-8, then GB18030 (a strict superset of GB2312 and GBK: the desk's
-   senders are Chinese).
+   senders are Chinese) — but only if its reading is plausible Chinese
+   (:func:`plausible_gb`): Latin-1 text also decodes as GB18030 ("Det här
+   är" as "Det h鋜 鋜"), into rare characters stuck inside Latin words;
+   then Windows-1252. When the declared label failed, the caller is told
+   (``mislabelled``) and says so in a note.
 5. Nothing decodes strictly: the declared charset (else UTF-8) with
    replacement — unless not one non-ASCII character came out right, which
    means the bytes are in some single-byte charset; then Windows-1252 (the
@@ -34,7 +38,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Decoded", "codec_for", "decode_header_bytes", "decode_text", "meta_charset"]
+__all__ = [
+    "Decoded",
+    "codec_for",
+    "decode_header_bytes",
+    "decode_text",
+    "garbled_utf7",
+    "meta_charset",
+    "plausible_gb",
+]
 
 # Charset labels that mean "some GB encoding" — all decoded as GB18030.
 _GB_LABELS = frozenset(
@@ -153,6 +165,7 @@ class Decoded:
     codec: str
     how: str
     replaced: int = 0
+    mislabelled: bool = False
 
 
 def codec_for(label: str | None) -> str | None:
@@ -273,8 +286,11 @@ def decode_text(raw: bytes, label: str | None = None, *, html: bool = False) -> 
         if fallback == codec:
             continue
         text = _strict(raw, fallback)
-        if text is not None:
-            return Decoded(text, fallback, fallback)
+        if text is None:
+            continue
+        if fallback == "gb18030" and not plausible_gb(text):
+            break  # Latin-1 bytes that GB18030 happens to accept
+        return Decoded(text, fallback, fallback, mislabelled=codec is not None)
     return _with_replacement(raw, codec)
 
 
@@ -292,17 +308,76 @@ def _with_replacement(raw: bytes, codec: str | None) -> Decoded:
     return Decoded(text, codec, "replaced", text.count("\ufffd"))
 
 
+def _gb2312_rare(ch: str) -> bool:
+    """Not among GB2312's 3,755 common (level-1) hanzi or its symbols."""
+    try:
+        lead = ch.encode("gb2312")[0]
+    except UnicodeEncodeError:
+        return True
+    return lead >= 0xD8
+
+
+def plausible_gb(text: str) -> bool:
+    """Whether a GB18030 reading looks like Chinese rather than mojibake.
+
+    Latin-1 text decodes as GB18030 too: an accented letter and the byte
+    after it become one hanzi. Such a hanzi is rare (a lowercase accented
+    letter is a lead byte of 0xE0 or more: GB2312's level 2, or GBK's
+    extension when an ASCII letter follows) and sits alone inside a Latin
+    word ("Fr鰏che", "Forma玢o"). Real Chinese uses common hanzi in runs.
+    More than half of the non-ASCII characters so suspicious: mojibake.
+    """
+    wide = 0
+    odd = 0
+    for i, ch in enumerate(text):
+        if ord(ch) < 0x80:
+            continue
+        wide += 1
+        before = text[i - 1] if i else " "
+        after = text[i + 1] if i + 1 < len(text) else " "
+        alone = ord(before) < 0x80 and ord(after) < 0x80
+        in_word = alone and (before.isalpha() or after.isalpha())
+        if _gb2312_rare(ch) or in_word:
+            odd += 1
+    return odd * 2 <= wide
+
+
+def garbled_utf7(text: str) -> bool:
+    """Whether UTF-7 text shows a broken encoder's output.
+
+    Netscape 4's UTF-7 encoder wrote base64 runs that swallow the letters
+    around an umlaut ("Fr+XKM-he" for "Frösche"): they decode, strictly,
+    to CJK or Hangul characters between Latin letters. Two such are proof;
+    the text cannot be recovered, but the desk must be told.
+    """
+    inside = 0
+    for i in range(1, len(text) - 1):
+        if ord(text[i]) >= 0x2E80 and text[i - 1].isascii() and text[i + 1].isascii():
+            inside += text[i - 1].isalpha() and text[i + 1].isalpha()
+    return inside >= 2
+
+
 def decode_header_bytes(raw: bytes, declared: Iterable[str] = (), *, western: bool = False) -> str:
     """Raw 8-bit header bytes (sent with no RFC 2047 encoding) as text.
 
-    A header carries no charset of its own; the best witness is the
-    message's own body parts' ``charset=`` (``declared``, codecs in message
-    order): a Big5 mail's raw subject is Big5, not the GB18030 that also
-    happens to decode it. Multibyte declared charsets come first; valid
-    UTF-8 with non-ASCII text beats a single-byte one; then UTF-8,
-    GB18030, and finally replacement. ``western``: the body itself turned
-    out to be in a single-byte charset (nothing multibyte decoded it), so
-    a single-byte reading beats GB18030's for the headers too.
+    A header carries no charset of its own; the best witnesses are the
+    charsets the message itself declares (``declared``, codecs in message
+    order: the parts' ``charset=`` and the charsets of the encoded words
+    in its other headers): a Big5 mail's raw subject is Big5, not the
+    GB18030 that also happens to decode it. The rule:
+
+    1. valid UTF-8 with three or more non-ASCII characters: UTF-8;
+    2. a declared multibyte charset that decodes the bytes;
+    3. UTF-8 (valid with any non-ASCII text);
+    4. GB18030, if its reading is plausible Chinese (:func:`plausible_gb`)
+       — Chinese clients mislabel their mail ISO-8859-1, so a declared
+       single-byte charset does not beat readable Chinese;
+    5. the declared single-byte charset (else Windows-1252: the Latin-1
+       that old Western clients write raw);
+    6. GB18030 even if implausible, then replacement.
+
+    ``western``: the body itself turned out to be in a single-byte
+    charset (nothing multibyte decoded it): step 5 comes before step 4.
     """
     seen: list[str] = []
     single: list[str] = []
@@ -312,14 +387,20 @@ def decode_header_bytes(raw: bytes, declared: Iterable[str] = (), *, western: bo
         (single if _single_byte(codec) else seen).append(codec)
     if _surely_utf8(raw) is not None:
         return raw.decode("utf-8")
-    if western and not single:
-        single.append("cp1252")
-    if western:
-        order = [*seen, "utf-8", *single, "gb18030"]
-    else:
-        order = [*seen, "utf-8", "gb18030", *single]
-    for codec in order:
+    for codec in [*seen, "utf-8"]:
         text = _strict(raw, codec)
         if text is not None:
             return text
+    if western:  # the body is Western text: so are its raw headers
+        single.append("cp1252")
+    gb = None if western else _strict(raw, "gb18030")
+    if gb is not None and plausible_gb(gb):
+        return gb
+    for codec in [*single, "cp1252"]:
+        text = _strict(raw, codec)
+        if text is not None:
+            return text
+    gb = gb or _strict(raw, "gb18030")
+    if gb is not None:
+        return gb
     return _with_replacement(raw, seen[0] if seen else None).text

@@ -58,6 +58,7 @@ from elinkctl.ingest.mailparts import (
     normalise_body,
     parse_date,
 )
+from elinkctl.ingest.mimefix import prefer_multipart_type, word_charsets
 
 __all__ = [
     "TRUNCATION_NOTE",
@@ -198,6 +199,7 @@ def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
     # compat32 gives us raw header text (with surrogate escapes for 8-bit
     # bytes) so that we, not the library, choose how to decode Chinese.
     check_mail_shape(bytes(data))
+    data = prefer_multipart_type(bytes(data)) or data  # two Content-Types: the multipart
     try:
         msg = email.message_from_bytes(bytes(data))
     except RecursionError:
@@ -217,6 +219,10 @@ def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
     if truncated:
         body = body[:max_body].rstrip() + "\n\n" + TRUNCATION_NOTE
 
+    # The charsets the headers' own encoded words name witness raw bytes too
+    # (a Windows-1252 From beside a raw Latin-1 Subject).
+    heads = [str(msg.get(name, "")) for name in ("From", "Subject", "To", "Cc")]
+    charsets.extend(c for c in word_charsets(heads) if c not in charsets)
     if SINGLE_BYTE_MARK in walker.notes:
         charsets.append("")  # the body is single-byte text: so are raw headers
     raw_from = header_text(msg.get("From", ""), charsets)
@@ -229,8 +235,11 @@ def parse_email(data: bytes, *, max_body: int = 64_000) -> ParsedEmail:
 
     own_ids = message_ids(get_header(msg, "Message-ID"))
     in_reply_to = message_ids(get_header(msg, "In-Reply-To"))
-    subject = decode_header_value(get_header(msg, "Subject", charsets), charsets)
+    subject_notes: list[str] = []
+    raw_subject = get_header(msg, "Subject", charsets)
+    subject = decode_header_value(raw_subject, charsets, subject_notes)
     notes = [n for n in dict.fromkeys(walker.notes) if n != SINGLE_BYTE_MARK]
+    notes += [n.replace("a header's", "the subject's") for n in subject_notes]
     return ParsedEmail(
         message_id=own_ids[0] if own_ids else None,
         in_reply_to=in_reply_to[0] if in_reply_to else None,

@@ -19,13 +19,15 @@ from collections.abc import Sequence
 from email.errors import MessageError
 from email.message import Message
 
-from elinkctl.ingest.charsets import codec_for, decode_header_bytes, decode_text
+from elinkctl.ingest.charsets import codec_for, decode_header_bytes, decode_text, garbled_utf7
 from elinkctl.ingest.errors import IngestError
 from elinkctl.ingest.html import html_to_text
 from elinkctl.ingest.limits import MAX_MIME_DEPTH, YEARS
 from elinkctl.ingest.mimefix import (
     DATA_TEXT,
     MAX_REPAIRS,
+    escape_raw_qwords,
+    lenient_words,
     looks_like_html,
     one_line_label,
     repair_multipart,
@@ -79,6 +81,10 @@ def _unescape_raw(text: str, charsets: Sequence[str] = ()) -> str:
 
 
 def _raw_header(raw: bytes, charsets: Sequence[str]) -> str:
+    # Raw bytes inside a Q encoded word are the word's charset: =XX them.
+    raw = escape_raw_qwords(raw)
+    if raw.isascii():
+        return raw.decode("ascii")
     # "" in charsets: the body was read as a single-byte charset (see Walker).
     western = "" in charsets
     return decode_header_bytes(raw, [c for c in charsets if c], western=western)
@@ -101,7 +107,9 @@ def header_text(value: object, charsets: Sequence[str] = ()) -> str:
     return _unescape_raw(str(value), charsets)
 
 
-def decode_header_value(value: object, charsets: Sequence[str] = ()) -> str:
+def decode_header_value(
+    value: object, charsets: Sequence[str] = (), notes: list[str] | None = None
+) -> str:
     """A header as text: RFC 2047 words decoded, folding removed.
 
     Python's decoder knows neither that GB2312 labels mean GB18030 nor how
@@ -115,13 +123,20 @@ def decode_header_value(value: object, charsets: Sequence[str] = ()) -> str:
     text = header_text(value, charsets)
     # Unfold first: an encoded word split over two lines is still one word.
     text = re.sub(r"\r?\n[ \t]+", " ", text)
+    if "utf-7" in charsets and "+" in text:
+        text = _UTF7_RUN.sub(_utf7, text)  # Netscape 4 wrote raw UTF-7 headers
     if "=?" not in text:
         return " ".join(text.split())
     try:
         parts = email.header.decode_header(text)
     except (MessageError, ValueError, LookupError):
-        # A broken encoded word (junk in its charset, bad base64): as written.
-        return " ".join(text.split())
+        # A broken encoded word (bad base64): each word decoded as far as it goes.
+        fixed, lost = lenient_words(text)
+        if lost and notes is not None:
+            notes.append(
+                f"a header's encoded words are broken: {lost} piece(s) could not be decoded"
+            )
+        return " ".join(fixed.split())
     pieces: list[str] = []
     for chunk, charset in parts:
         if isinstance(chunk, str):
@@ -131,6 +146,17 @@ def decode_header_value(value: object, charsets: Sequence[str] = ()) -> str:
     decoded = " ".join("".join(pieces).split())
     # A broken word decodes to nothing; then the raw text is more useful.
     return decoded or " ".join(text.split())
+
+
+_UTF7_RUN = re.compile(r"\+[A-Za-z0-9/+]{2,80}-")
+
+
+def _utf7(match: re.Match[str]) -> str:
+    try:
+        text = match.group().encode("ascii").decode("utf-7")
+    except UnicodeError:
+        return match.group()
+    return text if text.isprintable() else match.group()
 
 
 def get_header(msg: Message, name: str, charsets: Sequence[str] = ()) -> str | None:
@@ -227,7 +253,17 @@ def _part_text(part: Message, notes: list[str]) -> str:
             f"a {one_line_label(part.get_content_type())} part is not valid in its charset "
             f"({_label(part)}); it was read as Windows-1252"
         )
-    elif decoded.replaced:
+    elif decoded.mislabelled:
+        notes.append(
+            f"a {one_line_label(part.get_content_type())} part is not valid in its charset "
+            f"({_label(part)}); it was read as {decoded.codec.upper()}"
+        )
+    elif decoded.codec == "utf-7" and garbled_utf7(decoded.text):
+        notes.append(
+            f"a {one_line_label(part.get_content_type())} part's UTF-7 is garbled by its "
+            "sender's encoder (characters of other scripts inside words); shown as sent"
+        )
+    if decoded.replaced and decoded.how != "single-byte":
         label = part.get_content_charset()
         what = f"valid {one_line_label(label)}" if label else "UTF-8 or GB18030 (no charset given)"
         notes.append(
