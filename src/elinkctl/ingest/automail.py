@@ -15,20 +15,13 @@ A person's mail must never be swallowed, so each signal is weighed
 * decisive alone: a ``multipart/report`` delivery-status (RFC 3464) or
   disposition-notification (a read receipt); a sender ``MAILER-DAEMON``;
   an empty envelope sender (``Return-Path: <>``, used only by
-  notifications, RFC 5321 §4.5.5); ``Auto-Submitted: auto-replied``
-  (RFC 3834); ``X-Autoreply``/``X-Autorespond``/``X-Apple-Action:
-  VACATION``; ``Precedence: auto_reply``; a subject *starting* with an
-  automatic-reply prefix and its colon (``自动回复:``, ``Automatic reply:``,
-  ``Out of Office:`` …: clients write these, people do not).
+  notifications, RFC 5321 §4.5.5).
 * needing a second signal: a sender ``postmaster`` or "Mail Delivery
   System" (a person may write as postmaster); a bounce subject
   (``Undeliverable:``, ``系统退信``: a person may write about bounces —
-  an IT desk's daily work); ``Auto-Submitted: auto-generated`` (monitoring
-  and cron mail is legitimate intake; only when it is also a reply);
-  ``Precedence: bulk/junk/list`` (mailing lists carry it on people's mail);
-  ``X-Auto-Response-Suppress`` (a request to others, not a mark) and
-  ``X-MS-Exchange-Inbox-Rules-Loop`` (a mailbox forwarded by a rule carries
-  it on every real mail); holiday words (休假, "out of office").
+  an IT desk's daily work).
+* automatic replies: :mod:`elinkctl.ingest.autoreply` (its docstring
+  weighs each signal).
 
 A mail forwarded by a person (``Fwd:``/``转发:``, the bounce attached as
 ``message/rfc822``) is the person's: only the top of the MIME tree is read.
@@ -47,9 +40,11 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Literal
 
+from elinkctl.ingest.autoreply import auto_reply_reason, is_forward, safe_line
+from elinkctl.ingest.autoreply import header_text as _header
 from elinkctl.ingest.html import html_to_text
 
-__all__ = ["Automatic", "AutomaticKind", "classify"]
+__all__ = ["Automatic", "AutomaticKind", "classify", "safe_line"]
 
 AutomaticKind = Literal["bounce", "delayed", "delivered", "auto-reply", "own-notice"]
 
@@ -57,8 +52,6 @@ _MAX_PARTS = 60
 """Parts looked at (a DSN has three; a hostile one thousands)."""
 _MAX_TEXT = 64 * 1024
 """Characters of one part's text searched."""
-_MAX_FIELD = 160
-"""Characters kept of a diagnostic or a subject taken from the message."""
 _MAX_RECIPIENTS = 20
 
 _DAEMONS = frozenset({"mailer-daemon", "mailer_daemon", "mailerdaemon", "mail-daemon", "mdaemon"})
@@ -90,23 +83,6 @@ _DELAY_SUBJECT = re.compile(
     r"warning: could not send message|still being retried|延迟投递|延迟发送",
     re.IGNORECASE,
 )
-# A prefix (and its colon) that only an automatic reply starts with.
-_AUTO_PREFIX = re.compile(
-    r"^\s*(?:自动回复|自动答复|自動回覆|自動回复|自动应答|"
-    r"automatic reply|auto[- ]?reply|auto[- ]?response|autorespons\w*|"
-    r"out of (?:the )?office(?: autoreply)?|ooo|autosvar|automatisk svar|"
-    r"abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|"
-    r"respuesta autom[áa]tica|risposta automatica|automatisch antwoord|"
-    r"away from (?:the )?office|on vacation|vacation reply)\s*[:：]",
-    re.IGNORECASE,
-)
-_HOLIDAY_WORDS = re.compile(
-    r"自动回复|自动答复|休假|不在办公室|外出|出差|收到|"
-    r"out of (?:the )?office|away|vacation|holiday|auto[- ]?reply|autorespon",
-    re.IGNORECASE,
-)
-_REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|回复|答复)\s*[:：]", re.IGNORECASE)
-_FORWARD_PREFIX = re.compile(r"^\s*(?:fw|fwd|wg|tr|转发|轉寄|转寄)\s*[:：]", re.IGNORECASE)
 # An RFC 3463 status, not a version ("Lotus SMTP MTA v4.6.1") nor part of an IP.
 _STATUS = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _HEADERISH = re.compile(
@@ -130,10 +106,6 @@ _RECIPIENT_LINE = re.compile(
     + r")\s*(?:<mailto:[^>]*>)?\s*$",
     re.M,
 )
-_URL = re.compile(r"\b(?:https?|ftp)://([^/\s?#<>\"']+)[^\s<>\"']*", re.IGNORECASE)
-# C0/C1 controls, and the invisible and bidirectional marks that can make a
-# terminal line read differently from what it holds.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _COPY_MARKERS = re.compile(
     r"below this line is a copy|this is a copy of the message|original message follows|"
     r"original message|message headers follow|original headers|returned message|"
@@ -167,25 +139,6 @@ class Automatic:
     status: str = ""
     diagnostic: str = ""
     original_ticket: str = ""
-
-
-def safe_line(text: str, limit: int = _MAX_FIELD) -> str:
-    """``text`` as one bounded line: controls removed, a URL reduced to its host
-    (a bounce may quote links with tokens in their query)."""
-    line = _URL.sub(lambda m: m.group(1), _CONTROL.sub(" ", str(text)))
-    line = " ".join(line.split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
-def _header(msg: Message, name: str) -> str:
-    value = msg.get(name)
-    if value is None:
-        return ""
-    try:
-        text = str(email.header.make_header(email.header.decode_header(str(value))))
-    except (ValueError, LookupError, UnicodeError, email.errors.MessageError):
-        text = str(value)
-    return text.encode("utf-8", "replace").decode("utf-8")[:2000]
 
 
 def _local_part(address: str) -> str:
@@ -236,6 +189,10 @@ class _Facts:
     def __init__(self, msg: Message) -> None:
         self.report_type = ""
         self.dsn: Message | None = None
+        # Every delivery-status part: some servers send a first one holding
+        # prose ("<u@ci.com> has restricted SMS e-mail") and the fields in a
+        # second one (rubymail's multipart_report_multiple_status).
+        self.dsns: list[Message] = []
         self.original: Message | None = None
         self.texts: list[str] = []
         self._seen = 0
@@ -250,6 +207,8 @@ class _Facts:
             self.report_type = str(part.get_param("report-type") or "").lower()
         if ctype in ("message/delivery-status", "message/global-delivery-status"):
             self.dsn = self.dsn or part
+            if len(self.dsns) < 5:
+                self.dsns.append(part)
             return
         if ctype in ("message/rfc822", "message/global", "text/rfc822-headers"):
             if self.original is None and (depth > 0 or ctype == "text/rfc822-headers"):
@@ -279,6 +238,18 @@ def _dsn_fields(part: Message) -> list[dict[str, str]]:
         if "action" in fields or "final-recipient" in fields or "status" in fields:
             out.append(fields)
     return out
+
+
+def _report_prose(part: Message) -> str:
+    """The text of a delivery-status part that holds prose, not fields (the
+    parser splits it into header-less blocks at its blank lines)."""
+    payload = part.get_payload()
+    if isinstance(payload, str):
+        return payload[:_MAX_TEXT]
+    if not isinstance(payload, list):
+        return ""
+    chunks = [b.get_payload() for b in payload[:_MAX_PARTS] if isinstance(b, Message)]
+    return "\n".join(c for c in chunks if isinstance(c, str))[:_MAX_TEXT]
 
 
 def _address_of(field: str) -> str:
@@ -321,8 +292,14 @@ def _diagnostic_line(text: str) -> str:
     return ""
 
 
+_FAILED_LINE = re.compile(
+    r"fail|undeliver|could not be delivered|not delivered|unknown|does not exist|no such|"
+    r"rejected|restricted|mailbox (?:is )?full|quota|投递失败|无法投递|发送失败|不存在|退信",
+    re.IGNORECASE,
+)
 _WHY = re.compile(
     r"unknown|does not exist|not found|not listed|no such|rejected|mailbox (?:is )?full|quota|"
+    r"delivery failed|has restricted|"
     r"英文说明|不存在|已满|超时|拒绝",
     re.IGNORECASE,
 )
@@ -337,6 +314,18 @@ def _from_text(text: str) -> tuple[tuple[str, ...], str, str, tuple[str, ...], s
         address = next(g for g in match.groups() if g).lower()
         if address not in recipients and len(recipients) < _MAX_RECIPIENTS:
             recipients.append(address)
+    if not recipients:
+        # "Delivery failed 10 attempts: info@example.net", "<a@b.c> has
+        # restricted SMS e-mail": an address on a line that says it failed.
+        for line in head.splitlines()[:300]:
+            if not _FAILED_LINE.search(line) or _HEADERISH.match(line):
+                continue
+            for address in _ADDRESS.findall(line):
+                address = address.lower()
+                if _local_part(address) in _DAEMONS or _local_part(address) == "postmaster":
+                    continue
+                if address not in recipients and len(recipients) < _MAX_RECIPIENTS:
+                    recipients.append(address)
     ids: list[str] = []
     subject = ""
     for match in _HEADER_LINE.finditer(text):
@@ -366,7 +355,13 @@ def _bounce(msg: Message, facts: _Facts, reason: str) -> Automatic:
     recipients: list[str] = []
     status = diagnostic = ""
     failed = delayed = False
-    blocks = _dsn_fields(facts.dsn) if facts.dsn is not None else []
+    blocks: list[dict[str, str]] = []
+    prose: list[str] = []
+    for part in facts.dsns:
+        found = _dsn_fields(part)
+        blocks.extend(found[: _MAX_PARTS - len(blocks)])
+        if not found:
+            prose.append(_report_prose(part))  # prose labelled as a report
     for fields in blocks:
         action = fields.get("action", "").strip().lower()
         code = _status_of(fields.get("status", ""))
@@ -383,7 +378,7 @@ def _bounce(msg: Message, facts: _Facts, reason: str) -> Automatic:
             recipients.append(address)
         status = status or code
         diagnostic = diagnostic or safe_line(fields.get("diagnostic-code", "").partition(";")[2])
-    text = "\n".join(facts.texts)
+    text = "\n".join([*facts.texts, *prose])
     t_recipients, t_status, t_diag, t_ids, t_subject = _from_text(text)
     failed_header = [
         a.lower() for a in _ADDRESS.findall(_header(msg, "X-Failed-Recipients"))[:_MAX_RECIPIENTS]
@@ -417,43 +412,6 @@ def _bounce(msg: Message, facts: _Facts, reason: str) -> Automatic:
     )
 
 
-def _auto_reply_reason(msg: Message, subject: str) -> str | None:
-    """Why ``msg`` is an automatic reply (see the module docstring), or None."""
-    auto = _header(msg, "Auto-Submitted").strip().lower()
-    if auto.startswith("auto-replied"):
-        return "Auto-Submitted: auto-replied"
-    for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Autoreply-From"):
-        value = _header(msg, name).strip().lower()
-        if value and value not in ("no", "false", "0"):
-            return name
-    if "vacation" in _header(msg, "X-Apple-Action").lower():
-        return "X-Apple-Action: VACATION"
-    precedence = (_header(msg, "Precedence") + " " + _header(msg, "X-Precedence")).lower()
-    if "auto_reply" in precedence or "auto-reply" in precedence:
-        return "Precedence: auto_reply"
-    if _FORWARD_PREFIX.match(subject):
-        return None  # a person forwarding something
-    if _AUTO_PREFIX.match(subject):
-        return "subject " + safe_line(subject.split(":")[0].split("：")[0], 30)
-    # Weak signals: two of them, or one with a reply to something.
-    weak = []
-    if auto and auto != "no":
-        weak.append(f"Auto-Submitted: {safe_line(auto, 30)}")
-    if any(w in precedence for w in ("bulk", "junk", "list")):
-        weak.append("Precedence: " + safe_line(precedence, 20))
-    if msg.get("X-Auto-Response-Suppress") is not None:
-        weak.append("X-Auto-Response-Suppress")
-    if msg.get("X-MS-Exchange-Inbox-Rules-Loop") is not None:
-        weak.append("X-MS-Exchange-Inbox-Rules-Loop")
-    holiday = bool(_HOLIDAY_WORDS.search(subject))
-    replying = bool(msg.get("In-Reply-To") or msg.get("References") or _REPLY_PREFIX.match(subject))
-    if weak and (holiday or (auto and auto != "no" and replying)):
-        return " + ".join([*weak, "an automatic-reply subject" if holiday else "a reply"])
-    if len(weak) >= 2 and holiday:
-        return " + ".join(weak)
-    return None
-
-
 def classify(msg: Message, *, subject: str, from_addr: str) -> Automatic | None:
     """What machine sent ``msg``, or None when a person may have."""
     try:
@@ -482,7 +440,7 @@ def _classify(msg: Message, subject: str, from_addr: str) -> Automatic | None:
         # recording it would answer ourselves (a mail loop).
         return Automatic("own-notice", "X-Elinkctl-Kind", original_ticket=safe_line(own, 40))
     bounce_subject = bool(_BOUNCE_SUBJECT.search(subject) or _DELAY_SUBJECT.search(subject))
-    person_forward = bool(_FORWARD_PREFIX.match(subject))
+    person_forward = is_forward(subject)
     if facts.report_type in ("delivery-status", "global-delivery-status") or facts.dsn:
         return _bounce(msg, facts, "a delivery status notification (RFC 3464)")
     if facts.report_type == "disposition-notification":
@@ -504,7 +462,7 @@ def _classify(msg: Message, subject: str, from_addr: str) -> Automatic | None:
         quoted = facts.original is not None or _quotes_a_failure("\n".join(facts.texts))
         if quoted and _SERVER_SUBJECT.match(subject):
             return _bounce(msg, facts, "a bounce (the failed message quoted)")
-    reason = _auto_reply_reason(msg, subject)
+    reason = auto_reply_reason(msg, subject, "\n".join(facts.texts)[:4000])
     if reason is not None:
         return Automatic("auto-reply", reason)
     if null_sender:
