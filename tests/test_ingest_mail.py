@@ -453,3 +453,24 @@ def test_damaged_samples_never_crash(base: bytes, cut: tuple[int, int], junk: by
     except IngestError:
         return
     assert len(mail.body) <= 500 + len(TRUNCATION_NOTE) + 2
+
+
+def test_utf7_mail_subject_decoded_and_garbled_body_noted() -> None:
+    raw = (
+        b"From: a@example.com\r\nSubject: Die Fr+APY-sche\r\n"
+        b"Content-Type: text/plain; charset=UTF-7\r\n\r\nFr+XKM-he und f+vCA-allemal\r\n"
+    )
+    parsed = parse_email(raw)
+    assert parsed.subject == "Die Frösche"
+    assert any("UTF-7 is garbled" in note for note in parsed.notes)
+    good = raw.replace(b"Fr+XKM-he und f+vCA-allemal", "Frösche über".encode("utf-7"))
+    parsed = parse_email(good)
+    assert parsed.body == "Frösche über" and not parsed.notes
+
+
+def test_gbk_raw_subject_in_a_mail_labelled_iso_8859_1() -> None:
+    raw = (
+        b"From: a@example.cn\r\nSubject: " + "打印机坏了".encode("gbk") + b"\r\n"
+        b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\nhello\r\n"
+    )
+    assert parse_email(raw).subject == "打印机坏了"

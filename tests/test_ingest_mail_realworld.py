@@ -20,9 +20,15 @@ from hypothesis import strategies as st
 
 from elinkctl.cli import cli
 from elinkctl.ingest import IngestError, parse_email
-from elinkctl.ingest.charsets import codec_for, decode_header_bytes, decode_text
+from elinkctl.ingest.charsets import codec_for, decode_header_bytes, decode_text, plausible_gb
 from elinkctl.ingest.html import html_to_text
-from elinkctl.ingest.mimefix import find_boundary, repair_multipart
+from elinkctl.ingest.mimefix import (
+    escape_raw_qwords,
+    find_boundary,
+    lenient_words,
+    prefer_multipart_type,
+    repair_multipart,
+)
 from elinkctl.ingest.quotes import reply_text
 
 CORPUS = Path(__file__).parent / "corpora" / "mail"
@@ -125,6 +131,60 @@ def test_raw_header_bytes_follow_the_declared_charset() -> None:
     # UTF-8 beats a single-byte declared charset; a UTF-16 label is ignored.
     assert decode_header_bytes("报修".encode(), ["cp1252"]) == "报修"
     assert decode_header_bytes("报修".encode("gbk"), ["utf-16-le"]) == "报修"
+
+
+@pytest.mark.parametrize(
+    "latin",
+    ["Die Hasen und die Frösche", "Det här är ett", "Formação Verão", "Grüße aus München", "año"],
+)
+def test_latin1_read_as_gb18030_is_not_plausible(latin: str) -> None:
+    assert not plausible_gb(latin.encode("cp1252").decode("gb18030"))
+
+
+@pytest.mark.parametrize(
+    "chinese",
+    ["服务器宕机", "财务系统登录失败", "u盾", "c盘满了", "報價單.pdf", "张喆", "VPN连不上"],
+)
+def test_chinese_read_as_gb18030_is_plausible(chinese: str) -> None:
+    assert plausible_gb(chinese.encode("gbk").decode("gb18030"))
+
+
+def test_raw_latin1_header_beside_a_single_byte_charset() -> None:
+    raw = "Die Hasen und die Frösche".encode("latin-1")
+    assert decode_header_bytes(raw, ["cp1252"]) == "Die Hasen und die Frösche"
+    # No charset declared at all: still not "Forma玢o … Ver鉶".
+    assert decode_header_bytes("Formação Verão".encode("latin-1")) == "Formação Verão"
+    # Chinese clients label GBK mail ISO-8859-1: readable Chinese wins.
+    assert decode_header_bytes("服务器宕机".encode("gbk"), ["cp1252"]) == "服务器宕机"
+
+
+def test_latin1_under_a_utf8_label_is_windows_1252_not_gb18030() -> None:
+    decoded = decode_text("Det här är ett meddelande".encode("latin-1"), "utf-8")
+    assert decoded.text == "Det här är ett meddelande" and decoded.how == "single-byte"
+    # GBK under a utf-8 label stays GB18030, and the caller is told.
+    decoded = decode_text("服务器宕机了，请处理".encode("gbk"), "utf-8")
+    assert decoded.text == "服务器宕机了，请处理" and decoded.mislabelled
+
+
+def test_encoded_word_repairs() -> None:
+    assert (
+        escape_raw_qwords(b"=?iso-8859-1?Q?Fr\xf6sche?= \xf6") == b"=?iso-8859-1?Q?Fr=F6sche?= \xf6"
+    )
+    # A B word that lost its first base64 characters: the best alignment.
+    word = base64.b64encode("xxčtování.pdf".encode()).decode()[3:]
+    text, lost = lenient_words(f"=?UTF-8?B?{word}?=")
+    assert text.endswith("tování.pdf") and lost <= 1
+    # Junk that decodes to junk is kept as written, and counted.
+    assert lenient_words("=?utf-8?B?AAAA?=") == ("=?utf-8?B?AAAA?=", 1)
+
+
+def test_two_content_types_prefer_the_multipart_the_body_uses() -> None:
+    head = "Content-Type: text/plain\nContent-Type: multipart/mixed; boundary=b1\n"
+    raw = (head + "\nhi\n--b1\nContent-Type: text/plain\n\nx\n--b1--\n").encode()
+    fixed = prefer_multipart_type(raw)
+    assert fixed is not None and b"text/plain\nContent-Type: multipart" not in fixed
+    assert prefer_multipart_type(raw.replace(b"--b1", b"--b2")) is None
+    assert prefer_multipart_type(b"Content-Type: text/plain\n\nhi") is None
 
 
 # ---------------------------------------------------------------------------

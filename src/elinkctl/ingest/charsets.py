@@ -288,10 +288,23 @@ def decode_text(raw: bytes, label: str | None = None, *, html: bool = False) -> 
         text = _strict(raw, fallback)
         if text is None:
             continue
-        if fallback == "gb18030" and not plausible_gb(text):
-            break  # Latin-1 bytes that GB18030 happens to accept
+        if fallback == "gb18030" and (not plausible_gb(text) or _mostly_utf8(raw, codec)):
+            break  # Latin-1 bytes that GB18030 happens to accept, or UTF-8 with a flaw
         return Decoded(text, fallback, fallback, mislabelled=codec is not None)
     return _with_replacement(raw, codec)
+
+
+def _mostly_utf8(raw: bytes, codec: str | None) -> bool:
+    """Declared UTF-8 with a few bad bytes (a cut sequence), not another charset.
+
+    GBK or Latin-1 bytes form valid UTF-8 sequences only here and there; a
+    UTF-8 text with one broken byte is mostly valid sequences.
+    """
+    if codec != "utf-8":
+        return False
+    text = raw.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    return sum(1 for ch in text if ord(ch) > 0x7F) - bad > bad
 
 
 def _with_replacement(raw: bytes, codec: str | None) -> Decoded:
@@ -323,9 +336,12 @@ def plausible_gb(text: str) -> bool:
     Latin-1 text decodes as GB18030 too: an accented letter and the byte
     after it become one hanzi. Such a hanzi is rare (a lowercase accented
     letter is a lead byte of 0xE0 or more: GB2312's level 2, or GBK's
-    extension when an ASCII letter follows) and sits alone inside a Latin
-    word ("Fr鰏che", "Forma玢o"). Real Chinese uses common hanzi in runs.
-    More than half of the non-ASCII characters so suspicious: mojibake.
+    extension when an ASCII letter follows) and stands alone in or next to
+    a Latin word ("Fr鰏che", "Forma玢o", "h鋜 鋜"). Chinese, even with
+    rare or traditional hanzi, comes in runs; a common hanzi beside a
+    letter ("u盾", "c盘") is Chinese too. Suspicious: a rare hanzi alone or
+    touching a letter, or any hanzi alone between two letters. More than
+    half of the non-ASCII characters suspicious: mojibake.
     """
     wide = 0
     odd = 0
@@ -336,8 +352,9 @@ def plausible_gb(text: str) -> bool:
         before = text[i - 1] if i else " "
         after = text[i + 1] if i + 1 < len(text) else " "
         alone = ord(before) < 0x80 and ord(after) < 0x80
-        in_word = alone and (before.isalpha() or after.isalpha())
-        if _gb2312_rare(ch) or in_word:
+        left = before.isascii() and before.isalpha()
+        right = after.isascii() and after.isalpha()
+        if (_gb2312_rare(ch) and (alone or left or right)) or (alone and left and right):
             odd += 1
     return odd * 2 <= wide
 
