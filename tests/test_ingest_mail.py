@@ -463,6 +463,9 @@ def test_utf7_mail_subject_decoded_and_garbled_body_noted() -> None:
     parsed = parse_email(raw)
     assert parsed.subject == "Die Frösche"
     assert any("UTF-7 is garbled" in note for note in parsed.notes)
+    # Outlook 2000 puts UTF-7 in a Q encoded word: the word's charset reads it.
+    worded = raw.replace(b"Die Fr+APY-sche", b"=?utf-7?Q?Die_Fr+APY-sche_=28x=29?=")
+    assert parse_email(worded).subject == "Die Frösche (x)"
     good = raw.replace(b"Fr+XKM-he und f+vCA-allemal", "Frösche über".encode("utf-7"))
     parsed = parse_email(good)
     assert parsed.body == "Frösche über" and not parsed.notes

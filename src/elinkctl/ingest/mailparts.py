@@ -123,9 +123,9 @@ def decode_header_value(
     text = header_text(value, charsets)
     # Unfold first: an encoded word split over two lines is still one word.
     text = re.sub(r"\r?\n[ \t]+", " ", text)
-    if "utf-7" in charsets and "+" in text:
-        text = _UTF7_RUN.sub(_utf7, text)  # Netscape 4 wrote raw UTF-7 headers
     if "=?" not in text:
+        if "utf-7" in charsets and "+" in text:
+            text = _UTF7_RUN.sub(_utf7, text)  # Netscape 4 wrote raw UTF-7 headers
         return " ".join(text.split())
     try:
         parts = email.header.decode_header(text)
