@@ -241,7 +241,8 @@ def lenient_words(text: str) -> tuple[str, int]:
             lost += 1
             return match.group(0)
         lost += bad
-        return "".join(ch if ch.isprintable() else "\ufffd" for ch in best)
+        # A character cut at either end of the word is said in the note, not shown.
+        return "".join(ch if ch.isprintable() else "\ufffd" for ch in best).strip("\ufffd")
 
     return _WORD.sub(one, _BETWEEN_WORDS.sub("", text)), lost
 
