@@ -603,3 +603,25 @@ def test_not_mail_is_refused_and_nothing_written(desk) -> None:  # type: ignore[
     result = ingest(desk, b"\x00\x01binary junk")
     assert result.exit_code == 65 and "Traceback" not in result.output + result.stderr
     assert desk.commit_count() == before
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.binary(max_size=120), st.lists(st.sampled_from(["cp1252", "gb18030", "utf-8"])))
+def test_header_repairs_never_raise(raw: bytes, declared: list[str]) -> None:
+    assert isinstance(decode_header_bytes(raw, declared), str)
+    assert isinstance(escape_raw_qwords(b"=?utf-8?Q?" + raw + b"?="), bytes)
+    text = raw.decode("latin-1")
+    assert isinstance(lenient_words(f"=?utf-8?B?{text}?= =?gbk?Q?{text}?=")[0], str)
+    head = b"Content-Type: text/plain\nContent-Type: multipart/mixed; boundary=x\n\n"
+    fixed = prefer_multipart_type(head + raw)
+    assert fixed is None or b"\n--x" in raw
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("服务器宕机财务系统登录失败打印机网络请处理")), min_size=2
+    )
+)
+def test_common_chinese_is_always_plausible(text: str) -> None:
+    assert plausible_gb(text.encode("gbk").decode("gb18030"))
