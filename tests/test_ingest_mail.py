@@ -477,3 +477,9 @@ def test_gbk_raw_subject_in_a_mail_labelled_iso_8859_1() -> None:
         b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\nhello\r\n"
     )
     assert parse_email(raw).subject == "打印机坏了"
+
+
+def test_raw_utf8_beside_encoded_words_is_no_escape_text() -> None:
+    # Python's decoder turns raw characters next to encoded words into "\u62a5".
+    raw = "From: a@example.cn\r\nSubject: 报修 =?utf-8?B?5pyN5Yqh?= =?utf-8?B?5Zmo?= 宕机\r\n\r\nx"
+    assert parse_email(raw.encode()).subject == "报修 服务器 宕机"

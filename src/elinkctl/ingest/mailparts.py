@@ -127,6 +127,24 @@ def decode_header_value(
         if "utf-7" in charsets and "+" in text:
             text = _UTF7_RUN.sub(_utf7, text)  # Netscape 4 wrote raw UTF-7 headers
         return " ".join(text.split())
+    if text.isascii():
+        decoded = _decode_words(text, notes)
+    else:
+        # Raw UTF-8/GBK text beside encoded words: Python's decoder would
+        # turn the raw characters into literal "\\uXXXX" text, so only the
+        # runs of encoded words go to it.
+        decoded = _WORD_RUN.sub(lambda m: _decode_words(m.group(), notes), text)
+    decoded = " ".join(decoded.split())
+    # A broken word decodes to nothing; then the raw text is more useful.
+    return decoded or " ".join(text.split())
+
+
+_WORD = r"=\?[!->@-~]{1,40}\?[QqBb]\?[!->@-~]*\?="  # printable ASCII but "?"
+_WORD_RUN = re.compile(rf"{_WORD}(?:[ \t]+{_WORD})*")
+
+
+def _decode_words(text: str, notes: list[str] | None) -> str:
+    """ASCII text with encoded words, decoded (GB2312 as GB18030, broken words leniently)."""
     try:
         parts = email.header.decode_header(text)
     except (MessageError, ValueError, LookupError):
@@ -136,16 +154,11 @@ def decode_header_value(
             notes.append(
                 f"a header's encoded words are broken: {lost} piece(s) could not be decoded"
             )
-        return " ".join(fixed.split())
-    pieces: list[str] = []
-    for chunk, charset in parts:
-        if isinstance(chunk, str):
-            pieces.append(chunk)
-        else:
-            pieces.append(decode_bytes(chunk, charset))
-    decoded = " ".join("".join(pieces).split())
-    # A broken word decodes to nothing; then the raw text is more useful.
-    return decoded or " ".join(text.split())
+        return fixed
+    return "".join(
+        chunk if isinstance(chunk, str) else decode_bytes(chunk, charset)
+        for chunk, charset in parts
+    )
 
 
 _UTF7_RUN = re.compile(r"\+[A-Za-z0-9/+]{2,80}-")
