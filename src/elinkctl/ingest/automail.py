@@ -42,6 +42,7 @@ from typing import Literal
 
 from elinkctl.ingest.autoreply import auto_reply_reason, is_forward, safe_line
 from elinkctl.ingest.autoreply import header_text as _header
+from elinkctl.ingest.charsets import decode_text
 from elinkctl.ingest.html import html_to_text
 
 __all__ = ["Automatic", "AutomaticKind", "classify", "safe_line"]
@@ -148,14 +149,9 @@ def _local_part(address: str) -> str:
 
 
 def _decode(payload: bytes, charset: str | None) -> str:
-    for label in (charset, "utf-8", "gb18030"):
-        if not label:
-            continue
-        try:
-            return payload.decode(label)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return payload.decode("latin-1")
+    """A report part's text, read as a person's mail is (`charsets.decode_text`):
+    a server's unlabelled Latin-1 reason ("Usuário Inválido") is not GB18030."""
+    return decode_text(payload, charset).text
 
 
 def _text_of(part: Message) -> str:

@@ -33,6 +33,8 @@ import email.header
 import re
 from email.message import Message
 
+from elinkctl.ingest.quotes import reply_text
+
 __all__ = ["auto_reply_reason", "header_text", "is_forward", "safe_line"]
 
 _MAX_FIELD = 160
@@ -87,6 +89,15 @@ _HOLIDAY_BODY = re.compile(
     r"[^\n]{0,120}?\b(?:return|back|reply|respond|access)",
     re.IGNORECASE,
 )
+# What a person asking for help writes and an out-of-office notice does not:
+# "休假中，VPN 连不上怎么办？" is a request from someone on leave.
+_REQUEST = re.compile(
+    r"[?？]|怎么|如何|无法|不能|连不上|打不开|登不上|报错|错误|失败|故障|异常|请帮|帮忙|求助|"
+    r"\b(?:error|fail(?:s|ed|ure)?|cannot|can't|unable|broken|help|issue|problem)\b",
+    re.IGNORECASE,
+)
+# Headers a mailing list puts on every member's mail (with Precedence: bulk).
+_LIST_HEADERS = ("List-Id", "List-Unsubscribe", "List-Post", "Mailing-List", "X-Mailing-List")
 _REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|回复|答复)\s*[:：]", re.IGNORECASE)
 _FORWARD_PREFIX = re.compile(r"^\s*(?:fw|fwd|wg|tr|转发|轉寄|转寄)\s*[:：]", re.IGNORECASE)
 
@@ -138,19 +149,24 @@ def auto_reply_reason(msg: Message, subject: str, body: str) -> str | None:
         return "subject " + safe_line(re.split(r"[:：]", subject, maxsplit=1)[0], 30)
     # A responder's mark that is not a person's: Auto-Submitted other than
     # "no" (auto-generated: monitoring is intake, so only with a holiday
-    # shape or as a reply), Precedence bulk/junk. X-Auto-Response-Suppress,
+    # shape or as a reply), Precedence bulk/junk (not on a list's mail). Never a
+    # subject or text that asks for help. X-Auto-Response-Suppress,
     # X-MS-Exchange-Inbox-Rules-Loop and Precedence: list never count: Outlook,
     # Exchange rules and mailing lists put them on people's ordinary mail.
     marks = []
     if auto and auto != "no":
         marks.append(f"Auto-Submitted: {safe_line(auto, 30)}")
-    if "bulk" in precedence or "junk" in precedence:
+    listed = any(msg.get(name) is not None for name in _LIST_HEADERS)
+    if ("bulk" in precedence or "junk" in precedence) and not listed:
         marks.append("Precedence: " + safe_line(precedence, 20))
     if not marks:
         return None
-    if _HOLIDAY_SUBJECT.match(subject):
+    # A reply's subject echoes the mail it answers; its own words are above the quote.
+    asking = bool(_REQUEST.search(subject)) and not _REPLY_PREFIX.match(subject)
+    own = reply_text(body[:4000])
+    if _HOLIDAY_SUBJECT.match(subject) and not asking:
         return " + ".join([*marks, "an out-of-office subject"])
-    if _HOLIDAY_BODY.search(body):
+    if _HOLIDAY_BODY.search(own) and not asking and not _REQUEST.search(own):
         return " + ".join([*marks, "an out-of-office text"])
     replying = bool(msg.get("In-Reply-To") or msg.get("References") or _REPLY_PREFIX.match(subject))
     if auto and auto != "no" and replying:

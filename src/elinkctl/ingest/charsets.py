@@ -37,6 +37,7 @@ import codecs
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "Decoded",
@@ -65,7 +66,6 @@ _GB_LABELS = frozenset(
         "csgb2312",
         "gb18030",
         "chinese",
-        "hz-gb-2312",
     }
 )
 # Labels Python does not know, or knows as something narrower than what
@@ -95,6 +95,13 @@ _LABEL_ALIASES = {
     "big5": "big5hkscs",
     "big-5": "big5hkscs",
     "x-big5": "big5hkscs",
+    "x-x-big5": "big5hkscs",  # Outlook Express
+    # 7-bit Chinese of old Usenet and mail clients (HZ: RFC 1843; ISO-2022-CN:
+    # RFC 1922, decoded by `_iso2022_cn` below as Python has no codec for it).
+    "hz-gb-2312": "hz",
+    "hz-gb": "hz",
+    "iso-2022-cn": "iso2022_cn_gb",
+    "iso-2022-cn-ext": "iso2022_cn_gb",
     "cn-big5": "big5hkscs",
     "csbig5": "big5hkscs",
     # Korean and Japanese: Microsoft's supersets.
@@ -166,6 +173,59 @@ class Decoded:
     how: str
     replaced: int = 0
     mislabelled: bool = False
+
+
+_SO, _SI, _ESC = 0x0E, 0x0F, 0x1B
+
+
+def _iso2022_cn(data: bytes, errors: str = "strict") -> tuple[str, int]:
+    """ISO-2022-CN (RFC 1922) with its GB2312 designation ``ESC $ ) A``: after
+    SO, byte pairs are GB2312 without their high bits, until SI or a line end.
+    Other designations (CNS 11643) are not supported: a decoding error."""
+    out: list[str] = []
+    shifted = False
+    gb = False
+    i = 0
+    raw = bytes(data)
+    while i < len(raw):
+        byte = raw[i]
+        if byte == _ESC:
+            if raw[i + 1 : i + 4] == b"$)A":
+                gb, i = True, i + 4
+                continue
+            raise UnicodeDecodeError("iso2022_cn_gb", raw, i, i + 1, "unsupported designation")
+        if byte == _SO and gb:
+            shifted, i = True, i + 1
+            continue
+        if byte == _SI:
+            shifted, i = False, i + 1
+            continue
+        if byte in (0x0A, 0x0D):
+            shifted = False  # a designation and shift last one line
+        if shifted and 0x21 <= byte <= 0x7E and i + 1 < len(raw):
+            pair = bytes((byte | 0x80, raw[i + 1] | 0x80))
+            out.append(pair.decode("gb2312", errors))
+            i += 2
+            continue
+        if byte > 0x7F:
+            raise UnicodeDecodeError("iso2022_cn_gb", raw, i, i + 1, "8-bit byte in 7-bit text")
+        out.append(chr(byte))
+        i += 1
+    return "".join(out), len(raw)
+
+
+def _find_codec(name: str) -> codecs.CodecInfo | None:
+    if name != "iso2022_cn_gb":
+        return None
+
+    def encode(text: str, errors: str = "strict") -> tuple[bytes, int]:
+        raise UnicodeError("iso2022_cn_gb: decoding only")
+
+    decode: Any = _iso2022_cn  # typeshed wants a Buffer protocol; bytes is what comes
+    return codecs.CodecInfo(encode, decode, name="iso2022_cn_gb")
+
+
+codecs.register(_find_codec)
 
 
 def codec_for(label: str | None) -> str | None:
@@ -285,6 +345,8 @@ def decode_text(raw: bytes, label: str | None = None, *, html: bool = False) -> 
     for fallback in ("utf-8", "gb18030"):
         if fallback == codec:
             continue
+        if fallback == "gb18030" and (traditional := big5_rather_than_gb(raw)) is not None:
+            return Decoded(traditional, "big5hkscs", "big5", mislabelled=codec is not None)
         text = _strict(raw, fallback)
         if text is None:
             continue
@@ -359,6 +421,41 @@ def plausible_gb(text: str) -> bool:
     return odd * 2 <= wide
 
 
+def _common_share(text: str, codec: str, first: int, last: int) -> float:
+    """Share of the non-ASCII characters of ``text`` that are among the frequent
+    hanzi of ``codec`` (lead byte ``first``…``last``: GB2312 level 1, Big5's
+    frequent characters) or its punctuation (lead 0xA1…0xA3)."""
+    wide = common = 0
+    for ch in text:
+        if ord(ch) < 0x80:
+            continue
+        wide += 1
+        try:
+            lead = ch.encode(codec)[0]
+        except UnicodeEncodeError:
+            continue
+        common += first <= lead <= last or 0xA1 <= lead <= 0xA3
+    return common / wide if wide else 0.0
+
+
+def big5_rather_than_gb(raw: bytes) -> str | None:
+    """``raw`` as Big5 when it is Traditional Chinese that GB18030 also decodes.
+
+    Big5 bytes are nearly all valid GB18030, and unlabelled Big5 (or Outlook
+    Express's odd labels) read as GB18030 gives kana, Cyrillic, private-use
+    and rare hanzi. Read both ways, the right one has far more of its own
+    charset's frequent characters.
+    """
+    big5 = _strict(raw, "big5hkscs")
+    if big5 is None or raw.isascii():
+        return None
+    gb = _strict(raw, "gb18030")
+    if gb is None:
+        return big5 if _common_share(big5, "big5hkscs", 0xA4, 0xC6) > 0.6 else None
+    big5_share = _common_share(big5, "big5hkscs", 0xA4, 0xC6)
+    return big5 if big5_share > _common_share(gb, "gb2312", 0xB0, 0xD7) + 0.2 else None
+
+
 def garbled_utf7(text: str) -> bool:
     """Whether UTF-7 text shows a broken encoder's output.
 
@@ -410,6 +507,9 @@ def decode_header_bytes(raw: bytes, declared: Iterable[str] = (), *, western: bo
             return text
     if western:  # the body is Western text: so are its raw headers
         single.append("cp1252")
+    traditional = None if western else big5_rather_than_gb(raw)
+    if traditional is not None:
+        return traditional
     gb = None if western else _strict(raw, "gb18030")
     if gb is not None and plausible_gb(gb):
         return gb

@@ -271,6 +271,11 @@ def _part_text(part: Message, notes: list[str]) -> str:
             f"a {one_line_label(part.get_content_type())} part is not valid in its charset "
             f"({_label(part)}); it was read as {decoded.codec.upper()}"
         )
+    elif decoded.how == "big5":
+        notes.append(
+            f"a {one_line_label(part.get_content_type())} part names no charset; it reads "
+            "as Big5 (Traditional Chinese), not GB18030"
+        )
     elif decoded.codec == "utf-7" and garbled_utf7(decoded.text):
         notes.append(
             f"a {one_line_label(part.get_content_type())} part's UTF-7 is garbled by its "

@@ -91,7 +91,7 @@ _DELIMITER_RE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _PREAMBLE_RE = re.compile(
-    r"\A\s*this is a multi-?part message in mime format\.?[^\n]*\n", re.IGNORECASE
+    r"\A\s*this is a multi-?part message in mime format\.?[^\n]*(?:\n|\Z)", re.IGNORECASE
 )
 _HTML_RE = re.compile(r"<(?:html|body|div|p|br|table|span|font)\b[^>]*>", re.IGNORECASE)
 _LABEL_JUNK_RE = re.compile(r"[^\x20-\x7e]")

@@ -25,7 +25,9 @@ tests/corpora/mail/SOURCES.md):
   sender's own words is not taken for one.
 * A header block: ``发件人:``/``From:`` (also ``*发件人:*``, ``发件人 |``
   from HTML tables) followed within three lines by ``发送时间``/``日期``/
-  ``收件人``/``主题``/``Sent``/``Date``/``To``/``Subject``.
+  ``收件人``/``主题``/``Sent``/``Date``/``To``/``Subject``; Outlook's
+  Traditional Chinese ``寄件者:`` … ``傳送時間:``/``收件者:``/``主旨:`` and
+  ``-----原始郵件-----`` alike.
 * ``>`` quoted lines are dropped wherever they are. An attribution with
   nothing written above it starts an interleaved reply (answers between the
   quotes): it is dropped with the quotes, and the answers are kept.
@@ -40,6 +42,7 @@ __all__ = ["reply_text"]
 _DASH = r"[-－—–_]"
 _SEPARATOR_WORDS = (
     r"原始邮件|邮件原件|原邮件|回复的原邮件|回复的原始邮件|转发邮件信息|转发邮件|转发的邮件"
+    r"|原始郵件|郵件原件|原郵件|轉寄郵件|轉寄的郵件|转寄邮件|邮件原文|郵件原文"
     r"|original message|replied message|original|forwarded message|forwarded by .{1,80}"
     r"|转发者.{0,80}"
     r"|由.{1,80}转发.{0,40}"
@@ -65,10 +68,12 @@ _MAX_ATTRIBUTION = 300
 # Chinese labels may stand without a colon (Mail Master's table: "发件人 | …");
 # English ones need it ("From now on …" is prose).
 _HEADER_BLOCK_RE = re.compile(
-    r"^[\s*|]*(?:(?:发件人|寄件者)[\s*]*(?:[:：|]|\s)|from[\s*]*[:：|])", re.IGNORECASE
+    r"^[\s*|]*(?:(?:发件人|寄件者|寄件人|發件人)[\s*]*(?:[:：|]|\s)|from[\s*]*[:：|])",
+    re.IGNORECASE,
 )
 _HEADER_NEXT_RE = re.compile(
-    r"^[\s*|]*(?:(?:发送时间|发送日期|日期|时间|收件人|抄送|主题)[\s*]*(?:[:：|]|\s)"
+    r"^[\s*|]*(?:(?:发送时间|发送日期|日期|时间|收件人|抄送|主题"
+    r"|傳送時間|寄件日期|時間|收件者|收件人|副本|主旨|主題)[\s*]*(?:[:：|]|\s)"
     r"|(?:sent|date|to|cc|subject)[\s*]*[:：|])",
     re.IGNORECASE,
 )

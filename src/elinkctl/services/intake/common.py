@@ -30,7 +30,7 @@ ALERT_REOPEN_REASON = "告警再次触发"
 AUTO_RESOLVE_SOLUTION = "监控告警已恢复"
 
 _TITLE_MAX = 120
-_QUESTION_WORDS = ("咨询", "如何", "怎么", "怎样", "请教")
+_QUESTION_WORDS = ("咨询", "如何", "怎么", "怎样", "请教", "諮詢", "怎麼", "怎樣", "請教")
 # C0/C1 controls except tab and newline: a mail must not move the terminal
 # cursor or recolour `elinkctl show`.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
