@@ -917,3 +917,14 @@ def test_subject_and_message_that_say_nothing_of_zabbix_are_refused() -> None:
     refused as unknown, not registered as an empty incident."""
     with pytest.raises(IngestError, match="unknown alert payload"):
         parse_alert_payload(dumps({"subject": "hello", "message": "just text"}))
+
+
+def test_a_state_line_that_names_no_state_is_not_the_status() -> None:
+    """ "状态: 磁盘使用率 95%" in a hand-written template is a value, not the
+    event's state: the subject's prefix decides, the payload is not refused."""
+    body = {
+        "subject": "故障: 磁盘空间不足",
+        "message": "告警主机: fin-db01\n状态: 磁盘使用率 95%\n事件ID: 77\n",
+    }
+    (alert,) = parse_alert_payload(dumps(body))
+    assert (alert.status, alert.event_id) == ("firing", "77")

@@ -34,6 +34,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from elinkctl.ingest.alertmodel import FIRING_WORDS, RESOLVED_WORDS
+
 __all__ = ["text_fields"]
 
 _MAX_LINES = 200
@@ -168,6 +170,8 @@ def text_fields(fields: Mapping[str, Any], subject: str, message: str) -> dict[s
         if name == "status":
             value = _status_word(value)
         found.setdefault(name, value)
+    if found.get("status", "").lower() not in FIRING_WORDS | RESOLVED_WORDS | {"ok"}:
+        found.pop("status", None)  # "状态: 磁盘使用率 95%" says no state
     for pattern, status in _SUBJECT_STATUS:
         if pattern.match(subject):
             if status == "UPDATE":
