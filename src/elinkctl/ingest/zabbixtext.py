@@ -113,6 +113,14 @@ _SUBJECT_STATUS = (
 _STATUS_KEYS = ("status", "event_status", "eventstatus", "event_value", "eventvalue", "value")
 _SEVERITY_KEYS = ("severity", "event_severity", "trigger_severity", "event_nseverity")
 _TIME_KEYS = ("event_date", "event_time", "timestamp", "event_timestamp", "clock")
+# Other names media types post the same facts under (ingest.zabbix reads them).
+_ALIASES = {
+    "host": {"host_name", "hostname", "host_host"},
+    "host_ip": {"hostip", "ip", "host_conn"},
+    "event_id": {"eventid", "alert_uid", "entity_id"},
+    "trigger_id": {"triggerid"},
+    "event_name": {"eventname", "trigger_name", "triggername", "entity_display_name"},
+}
 _URL_KEYS = ("event_url", "trigger_url", "url", "link_to_upstream_details", "event_info")
 
 
@@ -191,6 +199,9 @@ def text_fields(fields: Mapping[str, Any], subject: str, message: str) -> dict[s
             found.pop(key, None)
     if have & set(_URL_KEYS):
         found.pop("event_url", None)
+    for name, aliases in _ALIASES.items():
+        if have & aliases:
+            found.pop(name, None)
     return {k: v for k, v in found.items() if k not in have}
 
 
