@@ -95,3 +95,43 @@ def test_hz_and_iso_2022_cn_bodies() -> None:
 def test_traditional_questions_are_consultations() -> None:
     assert guess_type("諮詢：VPN 怎麼設定") == "consultation"
     assert guess_type("財務系統無法登入") == "failure"
+
+
+@pytest.mark.parametrize(
+    ("subject", "title"),
+    [
+        ("[外部邮件] 打印机卡纸", "打印机卡纸"),
+        ("【外部邮件】回复: 财务系统无法登录", "财务系统无法登录"),
+        ("[EXTERNAL] Re: VPN down", "VPN down"),
+        ("[INC-261123-ABCDE] 打印机卡纸", "[INC-261123-ABCDE] 打印机卡纸"),
+        ("[外部系统] 对接失败", "[外部系统] 对接失败"),
+    ],
+)
+def test_gateway_tags_leave_the_title(subject: str, title: str) -> None:
+    from elinkctl.ingest import clean_subject
+
+    assert clean_subject(subject) == title
+
+
+def test_an_alert_title_names_its_host_once() -> None:
+    import json
+
+    from elinkctl.ingest import AlertRules, parse_alert_payload
+
+    def title(summary: str, instance: str) -> str:
+        body = {
+            "version": "4",
+            "alerts": [
+                {
+                    "status": "firing",
+                    "labels": {"alertname": "HighCPU", "instance": instance},
+                    "annotations": {"summary": summary},
+                    "startsAt": "2026-11-23T01:00:00Z",
+                }
+            ],
+        }
+        (alert,) = parse_alert_payload(json.dumps(body).encode())
+        return AlertRules.from_config(None).map(alert).title
+
+    assert title("High CPU usage on web-01", "web-01:9090") == "High CPU usage on web-01"
+    assert title("CPU 使用率过高", "web-01:9090") == "CPU 使用率过高 (web-01:9090)"

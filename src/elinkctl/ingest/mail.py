@@ -84,7 +84,10 @@ _TICKET_ID_RE = re.compile(
 # colon (：) is as common as an ASCII one in Chinese mail. ``Re[2]:`` and
 # ``RE：`` variants included. Repeated prefixes are all stripped.
 _PREFIX_RE = re.compile(
-    r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|回复|回覆|答复|转发|轉寄|转寄)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
+    r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|回复|回覆|答复|转发|轉寄|转寄)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*"
+    # The tags mail gateways put before external mail (Exchange, Coremail,
+    # 腾讯企业邮 security gateways): where it came from, not what it is about.
+    r"|[\[【(（]\s*(?:外部邮件|外部郵件|外部|external|ext|外来邮件|外部来信)\s*[\]】)）]\s*[:：]?\s*)+",
     re.IGNORECASE,
 )
 
@@ -155,6 +158,7 @@ def find_ticket_ids(subject: str) -> list[str]:
 
 def clean_subject(subject: str) -> str:
     """``subject`` without leading ``Re:``/``回复:``/``答复:``/``Fwd:``/``转发:`` …
+    and mail gateways' ``[外部邮件]``/``[External]`` tags.
 
     Whitespace is collapsed. A ticket tag such as ``[INC-…]`` is kept: it
     is part of what the sender wrote and tells a reader where it came from.

@@ -346,7 +346,9 @@ class AlertRules:
 
 def _title(alert: Alert) -> str:
     title = " ".join((alert.summary or alert.name).split())
-    if alert.instance and alert.instance not in title:
+    # "web-01:9090" adds nothing to "High CPU usage on web-01": the host is named.
+    host = alert.instance.rsplit(":", 1)[0] if alert.instance else ""
+    if alert.instance and alert.instance not in title and not (host and host in title):
         title = f"{title} ({alert.instance})"
     if len(title) > _TITLE_MAX:
         title = title[: _TITLE_MAX - 1].rstrip() + "…"
