@@ -90,6 +90,10 @@ def test_hz_and_iso_2022_cn_bodies() -> None:
     # An unsupported designation (CNS 11643) is not silently garbled.
     other = decode_text(b"\x1b$)G\x0eDz\x0f", "iso-2022-cn")
     assert "Dz" in other.text or other.replaced
+    # Bytes nothing decodes under that label: replaced and counted, never an exception.
+    for raw in (b"\x1b$)G\x0eDz\x0f\xff\xfe", b"\x1b$)A\x0e\x7f\x7f\x0f\xff"):
+        broken = decode_text(raw, "iso-2022-cn")
+        assert broken.replaced >= 1 and "\ufffd" in broken.text
 
 
 def test_traditional_questions_are_consultations() -> None:

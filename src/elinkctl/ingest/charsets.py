@@ -181,19 +181,25 @@ _SO, _SI, _ESC = 0x0E, 0x0F, 0x1B
 def _iso2022_cn(data: bytes, errors: str = "strict") -> tuple[str, int]:
     """ISO-2022-CN (RFC 1922) with its GB2312 designation ``ESC $ ) A``: after
     SO, byte pairs are GB2312 without their high bits, until SI or a line end.
-    Other designations (CNS 11643) are not supported: a decoding error."""
+    Other designations (CNS 11643) and 8-bit bytes are decoding errors, handled
+    as ``errors`` says (``replace`` gives U+FFFD, as every codec does)."""
     out: list[str] = []
     shifted = False
     gb = False
     i = 0
     raw = bytes(data)
+
+    def bad(why: str) -> None:
+        if errors == "strict":
+            raise UnicodeDecodeError("iso2022_cn_gb", raw, i, i + 1, why)
+        if errors == "replace":
+            out.append("\ufffd")
+
     while i < len(raw):
         byte = raw[i]
-        if byte == _ESC:
-            if raw[i + 1 : i + 4] == b"$)A":
-                gb, i = True, i + 4
-                continue
-            raise UnicodeDecodeError("iso2022_cn_gb", raw, i, i + 1, "unsupported designation")
+        if byte == _ESC and raw[i + 1 : i + 4] == b"$)A":
+            gb, i = True, i + 4
+            continue
         if byte == _SO and gb:
             shifted, i = True, i + 1
             continue
@@ -203,13 +209,15 @@ def _iso2022_cn(data: bytes, errors: str = "strict") -> tuple[str, int]:
         if byte in (0x0A, 0x0D):
             shifted = False  # a designation and shift last one line
         if shifted and 0x21 <= byte <= 0x7E and i + 1 < len(raw):
-            pair = bytes((byte | 0x80, raw[i + 1] | 0x80))
-            out.append(pair.decode("gb2312", errors))
+            out.append(bytes((byte | 0x80, raw[i + 1] | 0x80)).decode("gb2312", errors))
             i += 2
             continue
-        if byte > 0x7F:
-            raise UnicodeDecodeError("iso2022_cn_gb", raw, i, i + 1, "8-bit byte in 7-bit text")
-        out.append(chr(byte))
+        if byte == _ESC:
+            bad("unsupported designation")
+        elif byte > 0x7F:
+            bad("8-bit byte in 7-bit text")
+        else:
+            out.append(chr(byte))
         i += 1
     return "".join(out), len(raw)
 
