@@ -220,11 +220,10 @@ def with_text_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 def says_zabbix(fields: Mapping[str, Any]) -> bool:
     """Whether a payload without Zabbix's parameter names (a subject/message-only
-    media type) is a Zabbix notification: its text names the event, or the host
-    and what happened to it."""
-    merged = with_text_fields(fields)
+    media type) is a Zabbix notification: its fields, completed from its text
+    (:func:`with_text_fields`), name the event, or the host and its state."""
     return (
-        bool(set(merged) & {"event_id", "event_url"})
-        or merged.get("event_update_status") == "1"
-        or ("host" in merged and "status" in merged)
+        bool(set(fields) & {"event_id", "event_url"})
+        or fields.get("event_update_status") == "1"
+        or ("host" in fields and "status" in fields)
     )
